@@ -1,0 +1,45 @@
+/** Severity of a log line. */
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+/** Fields attached to a structured log line (batch_id, request_id, worker_id, ...). */
+export type LogFields = Record<string, unknown>;
+
+/** A structured JSON logger: one line per event, with the fields of its context on every line. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  child(fields: LogFields): Logger;
+}
+
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  level?: LogLevel;
+  fields?: LogFields;
+  write?: (line: string) => void;
+}
+
+/** Creates a logger writing JSON lines (to stderr by default). */
+export function createLogger({
+  level = 'info',
+  fields = {},
+  write = (line) => process.stderr.write(`${line}\n`),
+}: LoggerOptions = {}): Logger {
+  const min = RANK[level];
+  const emit = (lvl: Exclude<LogLevel, 'silent'>, message: string, extra?: LogFields) => {
+    if (RANK[lvl] < min) return;
+    const line: LogFields = { time: new Date().toISOString(), level: lvl, msg: message, ...fields, ...extra };
+    if (extra?.err instanceof Error) line.err = { message: extra.err.message, stack: extra.err.stack };
+    write(JSON.stringify(line));
+  };
+  return {
+    debug: (m, f) => emit('debug', m, f),
+    info: (m, f) => emit('info', m, f),
+    warn: (m, f) => emit('warn', m, f),
+    error: (m, f) => emit('error', m, f),
+    child: (more) => createLogger({ level, fields: { ...fields, ...more }, write }),
+  };
+}

@@ -1,0 +1,32 @@
+import { z } from 'zod';
+import { csv, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+
+/** The gateway's environment, validated once at start-up. */
+export const gatewayEnv = z.object({
+  PORT: port(8080),
+  /** Where to bind; defaults to all interfaces with API_KEYS set, loopback only without. */
+  HOST: z.string().optional(),
+  DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+  DATA_DIR: z.string().default('./.data'),
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  API_KEYS: csv().optional(),
+  HANDLER_MANIFESTS: z.string().optional(),
+  LOG_LEVEL: logLevel(),
+  /** Requests per batch input file (OpenAI's limit is 50,000). */
+  MAX_BATCH_REQUESTS: positiveInt(50_000),
+  /** Bytes per uploaded file (OpenAI's limit is 200 MB). */
+  MAX_FILE_BYTES: positiveInt(200 * 1024 * 1024),
+  /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
+  PUBLIC_URL: url(['http', 'https']).optional(),
+});
+
+/** The gateway's configuration. */
+export type GatewayConfig = z.infer<typeof gatewayEnv> & { host: string };
+
+/** Reads and validates the gateway's configuration from the environment. */
+export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
+  const parsed = parseEnv(gatewayEnv, env);
+  // Without keys anybody who can reach the port owns every batch, so stay on loopback.
+  const host = parsed.HOST ?? (parsed.API_KEYS?.length ? '0.0.0.0' : '127.0.0.1');
+  return { ...parsed, host };
+}

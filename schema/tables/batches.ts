@@ -1,0 +1,53 @@
+import { bigint, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { at } from './columns.ts';
+
+/** One error of a batch, as in OpenAI's `errors.data`. */
+export interface BatchErrorItem {
+  code: string;
+  message: string;
+  param: string | null;
+  line: number | null;
+}
+
+/** The OpenAI Batch object, plus priority, owner and per-batch handler options. */
+export const batches = pgTable(
+  'batches',
+  {
+    id: text('id').primaryKey(),
+    owner: text('owner').notNull(),
+    endpoint: text('endpoint').notNull(),
+    /** The model of every request, or null when the batch mixes models. */
+    model: text('model'),
+    completionWindow: text('completion_window').notNull(),
+    status: text('status').notNull(),
+    inputFileId: text('input_file_id').notNull(),
+    outputFileId: text('output_file_id'),
+    errorFileId: text('error_file_id'),
+    errors: jsonb('errors').$type<BatchErrorItem[]>(),
+    metadata: jsonb('metadata').$type<Record<string, string>>(),
+    priority: integer('priority').notNull().default(0),
+    handlers: jsonb('handlers').$type<Record<string, unknown>>().notNull().default({}),
+    retriedFrom: text('retried_from'),
+    total: integer('total').notNull().default(0),
+    completed: integer('completed').notNull().default(0),
+    failed: integer('failed').notNull().default(0),
+    promptTokens: bigint('prompt_tokens', { mode: 'number' }).notNull().default(0),
+    completionTokens: bigint('completion_tokens', { mode: 'number' }).notNull().default(0),
+    /** Who is validating the input file, and until when; a crashed validator's batch is picked up again. */
+    validationOwner: text('validation_owner'),
+    validationExpiresAt: at('validation_expires_at'),
+    createdAt: at('created_at').notNull().defaultNow(),
+    inProgressAt: at('in_progress_at'),
+    expiresAt: at('expires_at').notNull(),
+    finalizingAt: at('finalizing_at'),
+    completedAt: at('completed_at'),
+    failedAt: at('failed_at'),
+    expiredAt: at('expired_at'),
+    cancellingAt: at('cancelling_at'),
+    cancelledAt: at('cancelled_at'),
+  },
+  (t) => [
+    index('batches_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id),
+    index('batches_status_idx').on(t.status),
+  ],
+);

@@ -1,0 +1,34 @@
+import { bigint, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { at, bytea } from './columns.ts';
+
+/**
+ * Uploaded inputs (`purpose = batch`) and produced outputs (`batch_output`, `batch_error`).
+ * Output files hold no chunks: their content is streamed from `requests` on download.
+ */
+export const files = pgTable(
+  'files',
+  {
+    id: text('id').primaryKey(),
+    owner: text('owner').notNull(),
+    purpose: text('purpose').notNull(),
+    filename: text('filename').notNull(),
+    bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+    lines: integer('lines'),
+    batchId: text('batch_id'),
+    createdAt: at('created_at').notNull().defaultNow(),
+  },
+  (t) => [index('files_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id)],
+);
+
+/** The bytes of an uploaded file, in order, in chunks of about 1 MiB. */
+export const fileChunks = pgTable(
+  'file_chunks',
+  {
+    fileId: text('file_id')
+      .notNull()
+      .references(() => files.id, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.fileId, t.seq] })],
+);

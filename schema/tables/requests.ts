@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm';
+import { bigint, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { at } from './columns.ts';
+
+/** The error of one request, as written to the error file. */
+export interface RequestError {
+  code: string;
+  message: string;
+}
+
+/** One row per input line; the unit the fleet leases. */
+export const requests = pgTable(
+  'requests',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    batchId: text('batch_id').notNull(),
+    line: integer('line').notNull(),
+    customId: text('custom_id').notNull(),
+    model: text('model').notNull(),
+    /** The request body exactly as the input line gave it (JSON text). */
+    body: text('body').notNull(),
+    /** queued, leased, succeeded, failed, cancelled, expired */
+    status: text('status').notNull().default('queued'),
+    /** The batch's priority, copied so that the lease query needs no join. */
+    priority: integer('priority').notNull().default(0),
+    attempts: integer('attempts').notNull().default(0),
+    leaseOwner: text('lease_owner'),
+    leaseExpiresAt: at('lease_expires_at'),
+    statusCode: integer('status_code'),
+    /** The engine's response body (JSON text), reassembled from the stream. */
+    response: text('response'),
+    engineRequestId: text('engine_request_id'),
+    error: jsonb('error').$type<RequestError>(),
+    promptTokens: integer('prompt_tokens'),
+    completionTokens: integer('completion_tokens'),
+    startedAt: at('started_at'),
+    finishedAt: at('finished_at'),
+  },
+  (t) => [
+    uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line),
+    index('requests_batch_status_idx').on(t.batchId, t.status),
+    // The lease query walks this index: queued requests of one model, best priority first, oldest first.
+    index('requests_queue_idx')
+      .on(t.model, t.priority.desc(), t.id)
+      .where(sql`status = 'queued'`),
+    index('requests_leased_idx')
+      .on(t.leaseExpiresAt)
+      .where(sql`status = 'leased'`),
+    index('requests_lease_owner_idx')
+      .on(t.leaseOwner)
+      .where(sql`status = 'leased'`),
+  ],
+);

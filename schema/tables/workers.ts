@@ -1,0 +1,34 @@
+import { bigint, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { at } from './columns.ts';
+
+/** GPU readings from nvidia-smi, when present. */
+export interface GpuStats {
+  memoryUsedMiB: number;
+  memoryTotalMiB: number;
+  utilizationPercent: number;
+  temperatureC: number;
+}
+
+/** One row per worker process. */
+export const workers = pgTable(
+  'workers',
+  {
+    id: text('id').primaryKey(),
+    host: text('host').notNull(),
+    gpu: text('gpu').notNull(),
+    pid: integer('pid').notNull(),
+    runtime: text('runtime').notNull().default('bun'),
+    model: text('model'),
+    engineUrl: text('engine_url').notNull(),
+    /** starting, ready, switching, draining, stopped, lost */
+    status: text('status').notNull(),
+    capacity: integer('capacity').notNull().default(0),
+    inFlight: integer('in_flight').notNull().default(0),
+    completed: bigint('completed', { mode: 'number' }).notNull().default(0),
+    failed: bigint('failed', { mode: 'number' }).notNull().default(0),
+    gpuStats: jsonb('gpu_stats').$type<GpuStats>(),
+    startedAt: at('started_at').notNull().defaultNow(),
+    heartbeatAt: at('heartbeat_at').notNull().defaultNow(),
+  },
+  (t) => [index('workers_heartbeat_idx').on(t.status, t.heartbeatAt)],
+);

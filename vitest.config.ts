@@ -1,0 +1,14 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts', 'gateway/**/*.test.ts', 'fleet/**/*.test.ts', 'schema/**/*.test.ts', 'core/**/*.test.ts', 'handlers/**/*.test.ts'],
+    globalSetup: ['test/setup/global-setup.ts'],
+    pool: 'forks',
+    // Two cores: end-to-end files spawn Bun processes of their own, so two files at a time is the most.
+    maxWorkers: 2,
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    teardownTimeout: 30_000,
+  },
+});
