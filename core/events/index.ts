@@ -1,0 +1,3 @@
+export * from './types.ts';
+export type { EventBus, Listener } from './bus.ts';
+export { createMemoryBus } from './memory-bus.ts';

@@ -1,0 +1,59 @@
+/** The status of a batch, as in OpenAI's Batch object. */
+export type BatchStatus =
+  | 'validating'
+  | 'failed'
+  | 'in_progress'
+  | 'finalizing'
+  | 'completed'
+  | 'expired'
+  | 'cancelling'
+  | 'cancelled';
+
+/** The counters of a batch at one moment, as published by whoever changed them. */
+export interface BatchProgressEvent {
+  type: 'batch.progress';
+  batchId: string;
+  owner: string;
+  status: BatchStatus;
+  total: number;
+  completed: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Milliseconds since the epoch when the counters were read. */
+  at: number;
+}
+
+/** A batch was created or changed status. */
+export interface BatchStatusEvent {
+  type: 'batch.status';
+  batchId: string;
+  owner: string;
+  status: BatchStatus;
+  previous: BatchStatus | null;
+  at: number;
+}
+
+/** Something happened to a worker of the fleet. */
+export interface WorkerEvent {
+  type: 'worker.up' | 'worker.down' | 'worker.model_switch' | 'worker.heartbeat_lost';
+  workerId: string;
+  host: string;
+  gpu: string;
+  model: string | null;
+  previousModel?: string | null;
+  at: number;
+}
+
+/** Anything published on the bus. */
+export type BusEvent = BatchProgressEvent | BatchStatusEvent | WorkerEvent;
+
+/** The topics events are published on. */
+export const TOPICS = {
+  /** Progress and status changes of one batch. */
+  batch: (batchId: string) => `batch:${batchId}`,
+  /** Status changes (created, status, finished) of every batch of one owner. */
+  ownerBatches: (owner: string) => `owner:${owner}:batches`,
+  /** Worker up/down, model switches, lost heartbeats. */
+  workers: 'workers',
+} as const;
