@@ -3,3 +3,10 @@ export { createDatabase, rows, type Database, type DatabaseOptions, type Db, typ
 export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts';
 export { newId } from './ids.ts';
 export * from './sql/lease-requests.ts';
+export * from './sql/output-lines.ts';
+export * from './sql/finalize-batch.ts';
+export * from './sql/fail-batch.ts';
+export * from './sql/insert-handler-runs.ts';
+export * from './sql/settle-batch.ts';
+export * from './sql/cancel-batch.ts';
+export * from './sql/sweep-batches.ts';

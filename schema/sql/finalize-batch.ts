@@ -1,0 +1,53 @@
+import { createHash } from 'node:crypto';
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+import { insertHandlerRuns } from './insert-handler-runs.ts';
+import { resultFileSize, type ResultKind } from './output-lines.ts';
+
+/** The final statuses a batch reaches through finalization. */
+export type FinalStatus = 'completed' | 'expired' | 'cancelled';
+
+/** The status a batch must be in for each final status to be taken. */
+const FROM: Record<FinalStatus, string> = { completed: 'finalizing', expired: 'in_progress', cancelled: 'cancelling' };
+const STAMP: Record<FinalStatus, string> = { completed: 'completed_at', expired: 'expired_at', cancelled: 'cancelled_at' };
+
+/** The id of a batch's output or error file: derived from the batch, so finalizing twice creates nothing twice. */
+export function resultFileId(batchId: string, kind: ResultKind): string {
+  const digest = createHash('sha256').update(`${batchId}:${kind}`).digest('base64url').replace(/[-_]/g, '');
+  return `file-${digest.slice(0, 24)}`;
+}
+
+/**
+ * Gives a batch its final status: output and error file rows (only for files with lines,
+ * as OpenAI does), the status and its timestamp, and one handler run per handler the
+ * batch asked for, in one transaction. Returns false when another process got there first.
+ */
+export async function finalizeBatch(db: Executor, batchId: string, status: FinalStatus): Promise<boolean> {
+  // Sizes are computed by Postgres before the transaction; the rows they describe no
+  // longer change, because every request of the batch has reached a final status.
+  const output = await resultFileSize(db, batchId, 'output');
+  const error = await resultFileSize(db, batchId, 'error');
+  return db.transaction(async (tx) => {
+    const [batch] = await rows<{ owner: string }>(
+      tx,
+      sql`select owner from batches where id = ${batchId} and status = ${FROM[status]} for update`,
+    );
+    if (!batch) return false;
+    const files: Partial<Record<ResultKind, string>> = {};
+    for (const [kind, size] of [['output', output], ['error', error]] as const) {
+      if (size.lines === 0) continue;
+      const id = resultFileId(batchId, kind);
+      files[kind] = id;
+      await tx.execute(sql`
+        insert into files (id, owner, purpose, filename, bytes, lines, batch_id)
+        values (${id}, ${batch.owner}, ${`batch_${kind}`}, ${`${batchId}_${kind}.jsonl`}, ${size.bytes}, ${size.lines}, ${batchId})
+        on conflict (id) do nothing`);
+    }
+    await tx.execute(sql`
+      update batches set status = ${status}, ${sql.raw(STAMP[status])} = now(),
+        output_file_id = ${files.output ?? null}, error_file_id = ${files.error ?? null}
+      where id = ${batchId}`);
+    await insertHandlerRuns(tx, batchId, status);
+    return true;
+  });
+}

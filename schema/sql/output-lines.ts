@@ -1,0 +1,58 @@
+import { sql, type SQL } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** Which result file: `output` (succeeded requests) or `error` (failed, cancelled, expired). */
+export type ResultKind = 'output' | 'error';
+
+/** The request statuses whose lines make up each result file. */
+export const RESULT_STATUSES: Record<ResultKind, readonly string[]> = {
+  output: ['succeeded'],
+  error: ['failed', 'cancelled', 'expired'],
+};
+
+const requestId = sql`to_json(coalesce(engine_request_id, 'req_' || id))::text`;
+const prefix = sql`'{"id":"batch_req_' || id || '","custom_id":' || to_json(custom_id)::text`;
+const withResponse = sql`${prefix} || ',"response":{"status_code":' || coalesce(status_code, 200) || ',"request_id":' || ${requestId} || ',"body":' || response || '},"error":null}'`;
+const withError = sql`${prefix} || ',"response":null,"error":' || coalesce(error, '{"code":"unknown_error","message":"No error was recorded for this request."}'::jsonb)::text || '}'`;
+
+/**
+ * One line of an OpenAI batch result file, built by Postgres, so that the size computed
+ * at finalization and the bytes streamed on download come from the same expression.
+ * A request the engine answered (2xx, or a 4xx it explained) carries the engine's response;
+ * one that never got an answer (retries exhausted, cancelled, expired) carries `error`.
+ */
+export const RESULT_LINE: SQL = sql`(case when response is not null then ${withResponse} else ${withError} end)`;
+
+/** The rows of one result file, in line order, after line `afterLine`. */
+export function resultLinesPage(db: Executor, batchId: string, kind: ResultKind, afterLine: number, limit: number) {
+  return rows<{ line: number; text: string }>(
+    db,
+    sql`select line, ${RESULT_LINE} as text from requests
+        where batch_id = ${batchId} and status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})
+          and line > ${afterLine}
+        order by line limit ${limit}`,
+  );
+}
+
+/** Streams a result file's lines (each ending in a newline), in input order, a page at a time. */
+export async function* streamResultLines(db: Executor, batchId: string, kind: ResultKind, pageSize = 500): AsyncGenerator<string> {
+  let after = 0;
+  for (;;) {
+    const page = await resultLinesPage(db, batchId, kind, after, pageSize);
+    for (const row of page) yield `${row.text}\n`;
+    const last = page.at(-1);
+    if (!last || page.length < pageSize) return;
+    after = last.line;
+  }
+}
+
+/** Bytes and line count of a result file, computed by Postgres without moving the rows. */
+export async function resultFileSize(db: Executor, batchId: string, kind: ResultKind) {
+  const [size] = await rows<{ bytes: number; lines: number }>(
+    db,
+    sql`select coalesce(sum(octet_length(${RESULT_LINE}) + 1), 0)::float8 as bytes, count(*)::int as lines
+        from requests
+        where batch_id = ${batchId} and status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`,
+  );
+  return size ?? { bytes: 0, lines: 0 };
+}

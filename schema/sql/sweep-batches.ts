@@ -1,0 +1,23 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+import { FINALIZE_STALE_SECONDS, settleBatch, type BatchTransition } from './settle-batch.ts';
+
+/**
+ * Settles the batches that time, not a result, has moved on: past their completion
+ * window, stuck in `finalizing` after a crash, or `cancelling` with nothing left in
+ * flight. Any live fleet process runs it every few seconds.
+ */
+export async function sweepBatches(db: Executor, limit = 100): Promise<BatchTransition[]> {
+  const due = await rows<{ id: string }>(
+    db,
+    sql`select id from batches b
+        where (b.status = 'in_progress' and b.expires_at < now())
+           or (b.status = 'finalizing' and b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}))
+           or (b.status = 'cancelling'
+               and not exists (select 1 from requests r where r.batch_id = b.id and r.status = 'leased'))
+        limit ${limit}`,
+  );
+  const transitions: BatchTransition[] = [];
+  for (const { id } of due) transitions.push(...(await settleBatch(db, id)));
+  return transitions;
+}
