@@ -46,6 +46,7 @@ CREATE TABLE "files" (
 	"bytes" bigint DEFAULT 0 NOT NULL,
 	"lines" integer,
 	"batch_id" text,
+	"status" text DEFAULT 'processed' NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL
 );
 --> statement-breakpoint
@@ -127,4 +128,5 @@ CREATE INDEX "requests_batch_status_idx" ON "requests" USING btree ("batch_id","
 CREATE INDEX "requests_queue_idx" ON "requests" USING btree ("model","priority" DESC NULLS LAST,"id") WHERE status = 'queued';--> statement-breakpoint
 CREATE INDEX "requests_leased_idx" ON "requests" USING btree ("lease_expires_at") WHERE status = 'leased';--> statement-breakpoint
 CREATE INDEX "requests_lease_owner_idx" ON "requests" USING btree ("lease_owner") WHERE status = 'leased';--> statement-breakpoint
+CREATE INDEX "requests_finished_idx" ON "requests" USING btree ("model","finished_at") WHERE finished_at is not null;--> statement-breakpoint
 CREATE INDEX "workers_heartbeat_idx" ON "workers" USING btree ("status","heartbeat_at");

@@ -15,6 +15,8 @@ export const files = pgTable(
     bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
     lines: integer('lines'),
     batchId: text('batch_id'),
+    /** `uploaded` while an upload is still streaming in (invisible to the API), then `processed`. */
+    status: text('status').notNull().default('processed'),
     createdAt: at('created_at').notNull().defaultNow(),
   },
   (t) => [index('files_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id)],

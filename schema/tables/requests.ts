@@ -49,5 +49,9 @@ export const requests = pgTable(
     index('requests_lease_owner_idx')
       .on(t.leaseOwner)
       .where(sql`status = 'leased'`),
+    // Observed throughput (requests finished per model in the last minutes) for estimated completion times.
+    index('requests_finished_idx')
+      .on(t.model, t.finishedAt)
+      .where(sql`finished_at is not null`),
   ],
 );
