@@ -1,0 +1,39 @@
+import type { EventBus } from './bus.ts';
+import { TOPICS, type BatchProgressEvent, type BatchStatus, type BatchStatusEvent, type WorkerEvent } from './types.ts';
+
+/** A status change of a batch: what `settleBatch`, `cancelBatch` and ingest return (`from` is null when the batch was just created). */
+export interface BatchStatusChange {
+  batchId: string;
+  owner: string;
+  from: string | null;
+  to: string;
+}
+
+/** Publishes one status change on the batch's topic and on its owner's topic (`batchEvents`). */
+export async function publishBatchStatus(bus: EventBus, { batchId, owner, from, to }: BatchStatusChange): Promise<void> {
+  const event: BatchStatusEvent = {
+    type: 'batch.status',
+    batchId,
+    owner,
+    status: to as BatchStatus,
+    previous: from as BatchStatus | null,
+    at: Date.now(),
+  };
+  await Promise.all([bus.publish(TOPICS.batch(batchId), event), bus.publish(TOPICS.ownerBatches(owner), event)]);
+}
+
+/** Publishes status changes in order (a settle may return `in_progress → finalizing → completed`). */
+export async function publishBatchStatuses(bus: EventBus, changes: readonly BatchStatusChange[]): Promise<void> {
+  for (const change of changes) await publishBatchStatus(bus, change);
+}
+
+/** Publishes a batch's counters as a result write returned them; `at` defaults to now. */
+export function publishBatchProgress(bus: EventBus, progress: Omit<BatchProgressEvent, 'type' | 'at'> & { at?: number }): Promise<void> {
+  const event: BatchProgressEvent = { type: 'batch.progress', ...progress, at: progress.at ?? Date.now() };
+  return bus.publish(TOPICS.batch(progress.batchId), event);
+}
+
+/** Publishes an event of the fleet (`workerEvents`); `at` defaults to now. */
+export function publishWorkerEvent(bus: EventBus, event: Omit<WorkerEvent, 'at'> & { at?: number }): Promise<void> {
+  return bus.publish(TOPICS.workers, { ...event, at: event.at ?? Date.now() });
+}
