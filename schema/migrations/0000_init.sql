@@ -62,6 +62,8 @@ CREATE TABLE "handler_runs" (
 	"lease_owner" text,
 	"lease_expires_at" timestamp with time zone,
 	"last_error" text,
+	"checkpoint" jsonb,
+	"result" jsonb,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"updated_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"finished_at" timestamp with time zone
@@ -123,6 +125,7 @@ CREATE INDEX "batches_status_idx" ON "batches" USING btree ("status");--> statem
 CREATE INDEX "files_owner_created_idx" ON "files" USING btree ("owner","created_at" DESC NULLS LAST,"id");--> statement-breakpoint
 CREATE UNIQUE INDEX "handler_runs_batch_handler_idx" ON "handler_runs" USING btree ("batch_id","handler");--> statement-breakpoint
 CREATE INDEX "handler_runs_due_idx" ON "handler_runs" USING btree ("next_attempt_at") WHERE status = 'queued';--> statement-breakpoint
+CREATE INDEX "handler_runs_running_idx" ON "handler_runs" USING btree ("lease_expires_at") WHERE status = 'running';--> statement-breakpoint
 CREATE UNIQUE INDEX "requests_batch_line_idx" ON "requests" USING btree ("batch_id","line");--> statement-breakpoint
 CREATE INDEX "requests_batch_status_idx" ON "requests" USING btree ("batch_id","status");--> statement-breakpoint
 CREATE INDEX "requests_queue_idx" ON "requests" USING btree ("model","priority" DESC NULLS LAST,"id") WHERE status = 'queued';--> statement-breakpoint

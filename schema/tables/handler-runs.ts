@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { at } from './columns.ts';
 
 /** The handler outbox: one row per (batch, handler), created with the batch's final status. */
@@ -11,7 +11,7 @@ export const handlerRuns = pgTable(
     handler: text('handler').notNull(),
     /** The batch event that created the run: completed, failed, expired, cancelled. */
     event: text('event').notNull(),
-    /** queued, running, succeeded, dead */
+    /** queued, running, succeeded, skipped (the handler does not run for this event), dead (attempts used up) */
     status: text('status').notNull().default('queued'),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(5),
@@ -19,6 +19,10 @@ export const handlerRuns = pgTable(
     leaseOwner: text('lease_owner'),
     leaseExpiresAt: at('lease_expires_at'),
     lastError: text('last_error'),
+    /** Progress saved by the handler, so that a retry (even after a crash) resumes instead of redoing work. */
+    checkpoint: jsonb('checkpoint'),
+    /** What the handler returned on success (a summary: status code, rows written). */
+    result: jsonb('result'),
     createdAt: at('created_at').notNull().defaultNow(),
     updatedAt: at('updated_at').notNull().defaultNow(),
     finishedAt: at('finished_at'),
@@ -28,5 +32,9 @@ export const handlerRuns = pgTable(
     index('handler_runs_due_idx')
       .on(t.nextAttemptAt)
       .where(sql`status = 'queued'`),
+    // Runs left `running` by a dead process are found by their expired lease.
+    index('handler_runs_running_idx')
+      .on(t.leaseExpiresAt)
+      .where(sql`status = 'running'`),
   ],
 );
