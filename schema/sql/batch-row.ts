@@ -1,0 +1,64 @@
+import { sql } from 'drizzle-orm';
+import type { BatchErrorItem } from '../tables/batches.ts';
+
+/** A batch as the API reads it; times in milliseconds since the epoch (null when not reached). */
+export interface BatchRow {
+  id: string;
+  owner: string;
+  endpoint: string;
+  model: string | null;
+  completionWindow: string;
+  status: string;
+  inputFileId: string;
+  outputFileId: string | null;
+  errorFileId: string | null;
+  errors: BatchErrorItem[] | null;
+  metadata: Record<string, string> | null;
+  priority: number;
+  handlers: Record<string, unknown>;
+  retriedFrom: string | null;
+  total: number;
+  completed: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  createdAtMs: number;
+  inProgressAtMs: number | null;
+  expiresAtMs: number;
+  finalizingAtMs: number | null;
+  completedAtMs: number | null;
+  failedAtMs: number | null;
+  expiredAtMs: number | null;
+  cancellingAtMs: number | null;
+  cancelledAtMs: number | null;
+}
+
+const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
+
+/**
+ * The columns of {@link BatchRow} (of table alias `b`), cast so that both drivers return the
+ * same types: int8 as float8, timestamps as epoch milliseconds, jsonb as text (parsed by {@link toBatchRow}).
+ */
+export const BATCH_COLUMNS = sql`b.id, b.owner, b.endpoint, b.model, b.completion_window as "completionWindow", b.status,
+  b.input_file_id as "inputFileId", b.output_file_id as "outputFileId", b.error_file_id as "errorFileId",
+  b.errors::text as "errors", b.metadata::text as "metadata", b.priority, b.handlers::text as "handlers",
+  b.retried_from as "retriedFrom", b.total, b.completed, b.failed,
+  b.prompt_tokens::float8 as "promptTokens", b.completion_tokens::float8 as "completionTokens",
+  ${ms('b.created_at')} as "createdAtMs", ${ms('b.in_progress_at')} as "inProgressAtMs", ${ms('b.expires_at')} as "expiresAtMs",
+  ${ms('b.finalizing_at')} as "finalizingAtMs", ${ms('b.completed_at')} as "completedAtMs", ${ms('b.failed_at')} as "failedAtMs",
+  ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs"`;
+
+type RawBatchRow = Omit<BatchRow, 'errors' | 'metadata' | 'handlers'> & { errors: string | null; metadata: string | null; handlers: string };
+
+/** Parses the JSON columns of a row selected with {@link BATCH_COLUMNS}. */
+export function toBatchRow(raw: RawBatchRow): BatchRow {
+  return {
+    ...raw,
+    errors: raw.errors === null ? null : (JSON.parse(raw.errors) as BatchErrorItem[]),
+    metadata: raw.metadata === null ? null : (JSON.parse(raw.metadata) as Record<string, string>),
+    handlers: JSON.parse(raw.handlers) as Record<string, unknown>,
+  };
+}
+
+/** The raw shape of a row selected with {@link BATCH_COLUMNS}, before {@link toBatchRow}. */
+export type { RawBatchRow };

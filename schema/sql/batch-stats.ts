@@ -1,0 +1,73 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** Counters of a group of batches. */
+export interface BatchCounters {
+  batches: number;
+  requests: number;
+  succeeded: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  /** Mean seconds from creation to completion of the completed batches; null when none completed. */
+  meanDurationSeconds: number | null;
+  /** succeeded / (succeeded + failed); null before any request finished. */
+  successRate: number | null;
+}
+
+/** An owner's batch history summed up: by status, by model (null: batches mixing models) and overall. */
+export interface BatchStats extends BatchCounters {
+  byStatus: { status: string; batches: number }[];
+  byModel: ({ model: string | null } & BatchCounters)[];
+}
+
+interface Group {
+  status: string;
+  model: string | null;
+  batches: number;
+  requests: number;
+  succeeded: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+  completedBatches: number;
+  durationSum: number;
+}
+
+function sum(groups: Group[]): BatchCounters {
+  const total = (key: keyof Group) => groups.reduce((acc, g) => acc + Number(g[key]), 0);
+  const completedBatches = total('completedBatches');
+  const finished = total('succeeded') + total('failed');
+  return {
+    batches: total('batches'),
+    requests: total('requests'),
+    succeeded: total('succeeded'),
+    failed: total('failed'),
+    promptTokens: total('promptTokens'),
+    completionTokens: total('completionTokens'),
+    meanDurationSeconds: completedBatches > 0 ? total('durationSum') / completedBatches : null,
+    successRate: finished > 0 ? total('succeeded') / finished : null,
+  };
+}
+
+/** Sums up an owner's batches created since `sinceMs` (all of them when absent), from the batch counters. */
+export async function batchStats(db: Executor, owner: string, sinceMs?: number): Promise<BatchStats> {
+  const since = sinceMs === undefined ? sql`` : sql`and created_at >= to_timestamp(${sinceMs / 1000})`;
+  const groups = await rows<Group>(
+    db,
+    sql`select status, model, count(*)::int as "batches", sum(total)::float8 as "requests", sum(completed)::float8 as "succeeded",
+          sum(failed)::float8 as "failed", sum(prompt_tokens)::float8 as "promptTokens",
+          sum(completion_tokens)::float8 as "completionTokens",
+          count(*) filter (where status = 'completed')::int as "completedBatches",
+          coalesce(sum(extract(epoch from completed_at - created_at)) filter (where status = 'completed'), 0)::float8 as "durationSum"
+        from batches where owner = ${owner} ${since}
+        group by status, model order by status, model`,
+  );
+  const statuses = [...new Set(groups.map((g) => g.status))];
+  const models = [...new Set(groups.map((g) => g.model))];
+  return {
+    ...sum(groups),
+    byStatus: statuses.map((status) => ({ status, batches: sum(groups.filter((g) => g.status === status)).batches })),
+    byModel: models.map((model) => ({ model, ...sum(groups.filter((g) => g.model === model)) })),
+  };
+}

@@ -1,0 +1,36 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+import { BATCH_COLUMNS, toBatchRow, type BatchRow, type RawBatchRow } from './batch-row.ts';
+
+/** Options for {@link createBatch}. */
+export interface CreateBatchOptions {
+  id: string;
+  owner: string;
+  endpoint: string;
+  inputFileId: string;
+  /** As given (`24h`); `completionWindowSeconds` is what sets `expires_at`. */
+  completionWindow: string;
+  completionWindowSeconds: number;
+  metadata: Record<string, string> | null;
+  priority: number;
+  handlers: Record<string, unknown>;
+  /** The validator that holds the validation lease from the start, and for how long. */
+  validationOwner: string;
+  validationLeaseSeconds: number;
+}
+
+/** Inserts a batch in `validating`, its validation already leased to the creating gateway. */
+export async function createBatch(db: Executor, o: CreateBatchOptions): Promise<BatchRow> {
+  const [raw] = await rows<RawBatchRow>(
+    db,
+    sql`insert into batches as b (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, handlers,
+          validation_owner, validation_expires_at, expires_at)
+        values (${o.id}, ${o.owner}, ${o.endpoint}, ${o.completionWindow}, 'validating', ${o.inputFileId},
+          ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${JSON.stringify(o.handlers)}::jsonb,
+          ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}),
+          now() + make_interval(secs => ${o.completionWindowSeconds}))
+        returning ${BATCH_COLUMNS}`,
+  );
+  if (!raw) throw new Error(`createBatch: the insert of ${o.id} returned no row`);
+  return toBatchRow(raw);
+}

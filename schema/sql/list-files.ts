@@ -1,0 +1,29 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+import { FILE_COLUMNS, type FileRow } from './file-row.ts';
+
+/** Options for {@link listFiles}. */
+export interface ListFilesOptions {
+  owner: string;
+  purpose?: string | undefined;
+  /** A file id: list the files after it in the chosen order. */
+  after?: string | undefined;
+  limit: number;
+  order: 'asc' | 'desc';
+}
+
+/** One page of an owner's complete files by creation time, and whether more follow. */
+export async function listFiles(db: Executor, { owner, purpose, after, limit, order }: ListFilesOptions) {
+  const direction = order === 'asc' ? sql`asc` : sql`desc`;
+  const cursor = after
+    ? sql`and (created_at, id) ${order === 'asc' ? sql`>` : sql`<`} (select created_at, id from files where id = ${after} and owner = ${owner})`
+    : sql``;
+  const found = await rows<FileRow>(
+    db,
+    sql`select ${FILE_COLUMNS} from files
+        where owner = ${owner} and status = 'processed' ${purpose ? sql`and purpose = ${purpose}` : sql``} ${cursor}
+        order by created_at ${direction}, id ${direction}
+        limit ${limit + 1}`,
+  );
+  return { data: found.slice(0, limit), hasMore: found.length > limit };
+}

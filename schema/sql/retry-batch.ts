@@ -1,0 +1,74 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** The request statuses a retry runs again. */
+export const RETRIED_STATUSES = ['failed', 'expired'] as const;
+
+/** Options for {@link retryBatch}. */
+export interface RetryBatchOptions {
+  batchId: string;
+  owner: string;
+  /** Ids of the new batch and of its input file. */
+  newBatchId: string;
+  newFileId: string;
+}
+
+/** What {@link retryBatch} did. */
+export type RetryOutcome =
+  | { kind: 'not_found' }
+  | { kind: 'not_finished'; status: string }
+  | { kind: 'nothing_to_retry' }
+  | { kind: 'created'; batchId: string; total: number; models: string[] };
+
+const retried = sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `);
+
+/**
+ * Creates a new batch of the failed and expired requests of a finished one, in one
+ * transaction: an input file holding exactly those lines (bodies as first given, built by
+ * Postgres without moving them through the gateway), and the batch, already `in_progress`
+ * since its lines were validated once. It keeps the old batch's endpoint, window, priority,
+ * metadata and handlers, and records `retried_from`.
+ */
+export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId }: RetryBatchOptions): Promise<RetryOutcome> {
+  return db.transaction(async (tx) => {
+    const [old] = await rows<{ status: string; endpoint: string; count: number; models: string[] | string }>(
+      tx,
+      sql`select b.status, b.endpoint,
+            (select count(*)::int from requests where batch_id = b.id and status in (${retried})) as "count",
+            (select coalesce(json_agg(distinct model), '[]')::text from requests where batch_id = b.id and status in (${retried})) as "models"
+          from batches b where b.id = ${batchId} and b.owner = ${owner} for update`,
+    );
+    if (!old) return { kind: 'not_found' };
+    if (!['completed', 'expired', 'cancelled'].includes(old.status)) return { kind: 'not_finished', status: old.status };
+    if (old.count === 0) return { kind: 'nothing_to_retry' };
+    const models = (typeof old.models === 'string' ? JSON.parse(old.models) : old.models) as string[];
+    await tx.execute(sql`
+      insert into files (id, owner, purpose, filename, batch_id, status)
+      values (${newFileId}, ${owner}, 'batch', ${`${batchId}_retry.jsonl`}, ${newBatchId}, 'processed')`);
+    // 500 lines per chunk: about 1 MiB for typical chat requests, the size uploads use.
+    await tx.execute(sql`
+      insert into file_chunks (file_id, seq, data)
+      select ${newFileId}, (t.n - 1) / 500, convert_to(string_agg(t.text, '' order by t.n), 'UTF8')
+      from (select row_number() over (order by line) as n,
+              '{"custom_id":' || to_json(custom_id)::text || ',"method":"POST","url":' || to_json(${old.endpoint}::text)::text
+                || ',"body":' || body || E'}\n' as text
+            from requests where batch_id = ${batchId} and status in (${retried})) t
+      group by (t.n - 1) / 500`);
+    await tx.execute(sql`
+      update files set bytes = (select coalesce(sum(octet_length(data)), 0) from file_chunks where file_id = ${newFileId}),
+        lines = ${old.count}
+      where id = ${newFileId}`);
+    await tx.execute(sql`
+      insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, metadata, priority, handlers,
+        retried_from, total, in_progress_at, expires_at)
+      select ${newBatchId}, owner, endpoint, ${models.length === 1 ? models[0]! : null}, completion_window, 'in_progress', ${newFileId},
+        metadata, priority, handlers, id, ${old.count}, now(), now() + (expires_at - created_at)
+      from batches where id = ${batchId}`);
+    await tx.execute(sql`
+      insert into requests (batch_id, line, custom_id, model, body, priority)
+      select ${newBatchId}, row_number() over (order by r.line), r.custom_id, r.model, r.body, b.priority
+      from requests r join batches b on b.id = ${batchId}
+      where r.batch_id = ${batchId} and r.status in (${retried})`);
+    return { kind: 'created', batchId: newBatchId, total: old.count, models };
+  });
+}

@@ -1,0 +1,196 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import {
+  batchEstimates,
+  batchStats,
+  cancelBatch,
+  claimValidations,
+  createBatch,
+  extendValidation,
+  getBatch,
+  ingestBatch,
+  listBatches,
+  newId,
+  readFileChunks,
+  retryBatch,
+  rows,
+  type Database,
+  type NewRequest,
+} from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+
+function newBatch(database: Database, owner = 'alice', { priority = 0, lease = 60, validator = 'v1' } = {}) {
+  return createBatch(database.db, {
+    id: newId('batch_'),
+    owner,
+    endpoint: '/v1/chat/completions',
+    inputFileId: newId('file-'),
+    completionWindow: '24h',
+    completionWindowSeconds: 86_400,
+    metadata: { project: 'x' },
+    priority,
+    handlers: {},
+    validationOwner: validator,
+    validationLeaseSeconds: lease,
+  });
+}
+
+const requestsOf = (models: string[]): NewRequest[] =>
+  models.map((model, i) => ({ line: i + 1, customId: `c${i + 1}`, model, body: `{"model": "${model}", "seed": 12345678901234567890, "x": 1.0}` }));
+
+async function* pages(...list: NewRequest[][]) {
+  yield* list;
+}
+
+async function ingest(database: Database, batchId: string, models: string[], validator = 'v1') {
+  return ingestBatch(database.db, { batchId, validationOwner: validator, priority: 3 }, () => pages(requestsOf(models)));
+}
+
+describe.each(DRIVERS)('batch statements on %s', (driver) => {
+  const database = useDriverDatabase(driver);
+
+  it('creates a batch in validating that only its owner can read', async () => {
+    const batch = await newBatch(database());
+    expect(batch).toMatchObject({ owner: 'alice', status: 'validating', metadata: { project: 'x' }, errors: null, total: 0 });
+    expect(batch.expiresAtMs - batch.createdAtMs).toBeCloseTo(86_400_000, -3);
+    expect(await getBatch(database().db, batch.id, 'alice')).toEqual(batch);
+    expect(await getBatch(database().db, batch.id, 'bob')).toBeUndefined();
+  });
+
+  it('queues every request and starts the batch in one step, bodies kept as given', async () => {
+    const batch = await newBatch(database());
+    const outcome = await ingestBatch(database().db, { batchId: batch.id, validationOwner: 'v1', priority: 3 }, () =>
+      pages(requestsOf(['m1', 'm1']), requestsOf(['m2']).map((r) => ({ ...r, line: 3, customId: 'c3' }))),
+    );
+    expect(outcome).toEqual({ kind: 'in_progress', total: 3, models: ['m1', 'm2'] });
+    const started = await getBatch(database().db, batch.id, 'alice');
+    expect(started).toMatchObject({ status: 'in_progress', total: 3, model: null });
+    expect(started?.inProgressAtMs).not.toBeNull();
+    const stored = await rows<{ line: number; body: string; priority: number; model: string }>(
+      database().db,
+      sql`select line, body, priority, model from requests where batch_id = ${batch.id} order by line`,
+    );
+    expect(stored.map((r) => [r.line, r.model, r.priority])).toEqual([[1, 'm1', 3], [2, 'm1', 3], [3, 'm2', 3]]);
+    expect(stored[0]?.body).toBe('{"model": "m1", "seed": 12345678901234567890, "x": 1.0}');
+  });
+
+  it('keeps nothing when producing the requests fails', async () => {
+    const batch = await newBatch(database());
+    const failing = async function* () {
+      yield requestsOf(['m1']);
+      throw new Error('bad line');
+    };
+    await expect(ingestBatch(database().db, { batchId: batch.id, validationOwner: 'v1', priority: 0 }, failing)).rejects.toThrow('bad line');
+    const [count] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batch.id}`);
+    expect(count?.n).toBe(0);
+    expect((await getBatch(database().db, batch.id, 'alice'))?.status).toBe('validating');
+  });
+
+  it('keeps nothing when the batch was cancelled while validating', async () => {
+    const batch = await newBatch(database());
+    expect((await cancelBatch(database().db, batch.id, 'alice')).kind).toBe('cancelling');
+    expect(await ingest(database(), batch.id, ['m1'])).toEqual({ kind: 'lost' });
+    const [count] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batch.id}`);
+    expect(count?.n).toBe(0);
+  });
+
+  it('hands a validation over only once its lease has expired', async () => {
+    const held = await newBatch(database(), 'alice', { lease: 60, validator: 'dead' });
+    const stale = await newBatch(database(), 'alice', { lease: 60, validator: 'dead' });
+    await database().db.execute(sql`update batches set validation_expires_at = now() - interval '1 second' where id = ${stale.id}`);
+    const claimed = await claimValidations(database().db, 'v2', 60);
+    expect(claimed).toContain(stale.id);
+    expect(claimed).not.toContain(held.id);
+    expect(await claimValidations(database().db, 'v3', 60)).not.toContain(stale.id);
+    expect(await extendValidation(database().db, stale.id, 'dead', 60)).toBe(false);
+    expect(await extendValidation(database().db, stale.id, 'v2', 60)).toBe(true);
+    expect(await ingest(database(), stale.id, ['m1'], 'dead')).toEqual({ kind: 'lost' });
+    expect((await ingest(database(), stale.id, ['m1'], 'v2')).kind).toBe('in_progress');
+  });
+
+  it('pages through batches newest first, filtered by status and model', async () => {
+    const owner = newId('owner_');
+    const a = await newBatch(database(), owner);
+    const b = await newBatch(database(), owner);
+    const c = await newBatch(database(), owner);
+    await ingest(database(), a.id, ['m1']);
+    await ingest(database(), b.id, ['m1', 'm2']);
+    const first = await listBatches(database().db, { owner, limit: 2 });
+    expect(first.data.map((x) => x.id)).toEqual([c.id, b.id]);
+    expect(first.hasMore).toBe(true);
+    const next = await listBatches(database().db, { owner, limit: 2, after: b.id });
+    expect(next).toMatchObject({ hasMore: false });
+    expect(next.data.map((x) => x.id)).toEqual([a.id]);
+    expect((await listBatches(database().db, { owner, limit: 10, statuses: ['validating'] })).data.map((x) => x.id)).toEqual([c.id]);
+    expect((await listBatches(database().db, { owner, limit: 10, model: 'm2' })).data.map((x) => x.id)).toEqual([b.id]);
+    expect((await listBatches(database().db, { owner, limit: 10, model: 'm1' })).data.map((x) => x.id)).toEqual([b.id, a.id]);
+  });
+
+  it('estimates queue position and completion from recent throughput', async () => {
+    const owner = newId('owner_');
+    const model = newId('model_');
+    const early = await newBatch(database(), owner);
+    const urgent = await newBatch(database(), owner, { priority: 5 });
+    const late = await newBatch(database(), owner);
+    for (const batch of [early, urgent, late]) await ingest(database(), batch.id, [model, model]);
+    let estimates = await batchEstimates(database().db, [early.id, urgent.id, late.id]);
+    expect([early, urgent, late].map((x) => estimates.get(x.id)?.queuePosition)).toEqual([1, 0, 2]);
+    expect(estimates.get(late.id)?.estimatedCompletionAtMs).toBeNull();
+    await database().db.execute(sql`update requests set status = 'succeeded', finished_at = now() where batch_id = ${urgent.id}`);
+    await database().db.execute(sql`update batches set completed = 2 where id = ${urgent.id}`);
+    estimates = await batchEstimates(database().db, [early.id, late.id]);
+    expect(estimates.get(late.id)?.queuePosition).toBe(1);
+    // 2 finished in the window of 300 s; 4 requests to run before `late` is done.
+    const eta = estimates.get(late.id)?.estimatedCompletionAtMs ?? 0;
+    expect(eta - Date.now()).toBeGreaterThan(500_000);
+    expect(eta - Date.now()).toBeLessThan(700_000);
+  });
+
+  it('retries only the failed and expired requests of a finished batch, in a new batch and file', async () => {
+    const batch = await newBatch(database());
+    await ingest(database(), batch.id, ['m1', 'm1', 'm2', 'm1']);
+    const notYet = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId: newId('batch_'), newFileId: newId('file-') });
+    expect(notYet).toEqual({ kind: 'not_finished', status: 'in_progress' });
+    await database().db.execute(sql`update requests set status = case line when 1 then 'succeeded' when 2 then 'failed' when 3 then 'expired' else 'cancelled' end
+      where batch_id = ${batch.id}`);
+    await database().db.execute(sql`update batches set status = 'expired' where id = ${batch.id}`);
+    const [newBatchId, newFileId] = [newId('batch_'), newId('file-')];
+    expect(await retryBatch(database().db, { batchId: batch.id, owner: 'bob', newBatchId, newFileId })).toEqual({ kind: 'not_found' });
+    const outcome = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId, newFileId });
+    expect(outcome).toEqual({ kind: 'created', batchId: newBatchId, total: 2, models: ['m1', 'm2'] });
+    const retried = await getBatch(database().db, newBatchId, 'alice');
+    expect(retried).toMatchObject({ status: 'in_progress', total: 2, retriedFrom: batch.id, inputFileId: newFileId, metadata: { project: 'x' } });
+    const decoder = new TextDecoder();
+    let text = '';
+    for await (const chunk of readFileChunks(database().db, newFileId)) text += decoder.decode(chunk);
+    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { custom_id: string; url: string; body: unknown });
+    expect(lines.map((l) => l.custom_id)).toEqual(['c2', 'c3']);
+    expect(text).toContain('"body":{"model": "m2", "seed": 12345678901234567890, "x": 1.0}}');
+    const queued = await rows<{ line: number; custom_id: string }>(
+      database().db,
+      sql`select line, custom_id from requests where batch_id = ${newBatchId} and status = 'queued' order by line`,
+    );
+    expect(queued).toEqual([{ line: 1, custom_id: 'c2' }, { line: 2, custom_id: 'c3' }]);
+  });
+
+  it('sums up an owner\'s batches by status and model', async () => {
+    const owner = newId('owner_');
+    const a = await newBatch(database(), owner);
+    const b = await newBatch(database(), owner);
+    await newBatch(database(), owner);
+    await ingest(database(), a.id, ['m1', 'm1']);
+    await ingest(database(), b.id, ['m1', 'm2']);
+    await database().db.execute(sql`update batches set status = 'completed', completed = 1, failed = 1, prompt_tokens = 10,
+      completion_tokens = 20, completed_at = created_at + interval '10 seconds' where id = ${a.id}`);
+    const stats = await batchStats(database().db, owner);
+    expect(stats).toMatchObject({ batches: 3, requests: 4, succeeded: 1, failed: 1, successRate: 0.5, promptTokens: 10, completionTokens: 20 });
+    expect(stats.meanDurationSeconds).toBeCloseTo(10);
+    expect(stats.byStatus).toEqual([
+      { status: 'completed', batches: 1 },
+      { status: 'in_progress', batches: 1 },
+      { status: 'validating', batches: 1 },
+    ]);
+    expect(stats.byModel.map((m) => [m.model, m.batches])).toEqual([['m1', 1], [null, 2]]);
+    expect((await batchStats(database().db, owner, Date.now() + 60_000)).batches).toBe(0);
+  });
+});
