@@ -3,6 +3,18 @@ export { createDatabase, rows, type Database, type DatabaseOptions, type Db, typ
 export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts';
 export { newId } from './ids.ts';
 export * from './sql/lease-requests.ts';
+export * from './sql/complete-requests.ts';
+export * from './sql/heartbeat-leases.ts';
+export * from './sql/stop-requests.ts';
+export * from './sql/returned-leases.ts';
+export * from './sql/reap-leases.ts';
+export * from './sql/release-requests.ts';
+export * from './sql/register-worker.ts';
+export * from './sql/heartbeat-worker.ts';
+export * from './sql/mark-lost-workers.ts';
+export * from './sql/workers-on-gpu.ts';
+export * from './sql/model-demand.ts';
+export * from './sql/batch-endpoints.ts';
 export * from './sql/output-lines.ts';
 export * from './sql/finalize-batch.ts';
 export * from './sql/fail-batch.ts';

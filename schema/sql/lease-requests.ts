@@ -1,6 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 
+/** The NOTIFY channel that wakes idle workers when requests are queued; the payload is the model name. */
+export const QUEUE_CHANNEL = 'vbs_queue';
+
 /** A request as a worker receives it from the queue. */
 export interface LeasedRequest {
   id: number;

@@ -1,0 +1,30 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** A lease the heartbeat extended; `stop` says its batch is stopping and why. */
+export interface HeldLease {
+  id: number;
+  stop: 'cancelled' | 'expired' | null;
+}
+
+/**
+ * Extends every lease `owner` holds by `leaseMs` in one statement and returns them, each
+ * marked when its batch is cancelling or past its completion window, so the worker aborts
+ * those streams; a request the worker believes it holds but that is not returned was
+ * taken from it (its lease expired and was reaped) and should be dropped.
+ */
+export function heartbeatLeases(db: Executor, { owner, leaseMs }: { owner: string; leaseMs: number }) {
+  return rows<HeldLease>(
+    db,
+    sql`
+      with extended as (
+        update requests set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
+        where lease_owner = ${owner} and status = 'leased'
+        returning id, batch_id
+      )
+      select e.id::float8 as "id",
+             case when b.status in ('cancelling', 'cancelled') then 'cancelled'
+                  when b.status = 'expired' or b.expires_at < now() then 'expired' end as "stop"
+      from extended e left join batches b on b.id = e.batch_id`,
+  );
+}

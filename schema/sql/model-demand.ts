@@ -1,0 +1,34 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** The queue and the fleet as seen by one enabled model of the registry. */
+export interface ModelDemand {
+  name: string;
+  source: string;
+  engineArgs: string[];
+  maxConcurrency: number | null;
+  /** Queued requests, counted up to 10,000 (enough to compare). */
+  queued: number;
+  /** How long the request at the head of its queue has waited, in milliseconds (0 when none). */
+  waitedMs: number;
+  /** Live workers serving (or switching to) it, this worker excluded. */
+  servingWorkers: number;
+}
+
+/** Each enabled model's demand, for deciding what an engine-owning worker should load. */
+export async function modelDemand(db: Executor, { except, liveMs }: { except: string; liveMs: number }): Promise<ModelDemand[]> {
+  const found = await rows<Omit<ModelDemand, 'engineArgs'> & { engineArgs: string }>(
+    db,
+    sql`select m.name, m.source, m.engine_args::text as "engineArgs", m.max_concurrency as "maxConcurrency",
+          (select count(*)::int from (select 1 from requests r where r.status = 'queued' and r.model = m.name limit 10000) q) as "queued",
+          coalesce((select (extract(epoch from now() - b.in_progress_at) * 1000)::float8
+                    from requests r join batches b on b.id = r.batch_id
+                    where r.status = 'queued' and r.model = m.name
+                    order by r.priority desc, r.id limit 1), 0) as "waitedMs",
+          (select count(*)::int from workers w
+           where w.model = m.name and w.id <> ${except} and w.status in ('starting', 'ready', 'switching')
+             and w.heartbeat_at > now() - make_interval(secs => ${liveMs / 1000})) as "servingWorkers"
+        from models m where m.enabled order by m.name`,
+  );
+  return found.map((m) => ({ ...m, engineArgs: JSON.parse(m.engineArgs) as string[] }));
+}

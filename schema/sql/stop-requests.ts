@@ -1,0 +1,31 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/**
+ * Ends in-flight requests of stopping batches (the worker has aborted their streams):
+ * `cancelled` with `batch_cancelled` for a cancelling batch, `expired` with
+ * `batch_expired` for one past its window. Guarded by the lease owner. Returns the ids of
+ * the batches touched, for the caller to settle.
+ */
+export async function stopRequests(db: Executor, owner: string, ids: readonly number[]): Promise<string[]> {
+  if (ids.length === 0) return [];
+  const touched = await rows<{ batchId: string }>(
+    db,
+    sql`
+      with stopped as (
+        update requests r
+        set status = case when b.status in ('cancelling', 'cancelled') then 'cancelled' else 'expired' end,
+            error = case when b.status in ('cancelling', 'cancelled')
+              then '{"code":"batch_cancelled","message":"The batch was cancelled while this request was running; its stream was aborted."}'::jsonb
+              else '{"code":"batch_expired","message":"The completion window expired while this request was running; its stream was aborted."}'::jsonb end,
+            finished_at = now(), lease_expires_at = null
+        from batches b
+        where b.id = r.batch_id and r.id = any(${`{${ids.join(',')}}`}::bigint[])
+          and r.lease_owner = ${owner} and r.status = 'leased'
+          and (b.status in ('cancelling', 'cancelled', 'expired') or b.expires_at < now())
+        returning r.batch_id
+      )
+      select distinct batch_id as "batchId" from stopped`,
+  );
+  return touched.map((t) => t.batchId);
+}
