@@ -1,18 +1,30 @@
 import { Hono } from 'hono';
 import { createYoga } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
+import { routePath } from 'hono/route';
+import { createMemoryBus, type EventBus } from '../core/events/index.ts';
+import { createRegistry, metricsHandler, type Registry } from '../core/metrics/index.ts';
 import { toAppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database } from '../schema/index.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createSchema } from './graphql/schema.ts';
+import { createGraphQLWs } from './graphql/websocket.ts';
+import { createGatewayMetrics } from './metrics.ts';
+import { createProgressHub } from './subscriptions/progress-hub.ts';
 
 /** What the gateway app is built from; everything is passed in, nothing is global. */
 export interface GatewayOptions {
   config: GatewayConfig;
   database: Database;
   logger: Logger;
+  /** The event bus (Redis with REDIS_URL); an in-process one when absent. */
+  bus?: EventBus;
+  /** The metrics registry `/metrics` renders; a fresh one when absent. */
+  metrics?: Registry;
+  /** Milliseconds between two `batchProgress` events of one batch (default 250). */
+  progressIntervalMs?: number;
 }
 
 /** Variables of the Hono context. */
@@ -21,14 +33,17 @@ export interface GatewayEnv {
 }
 
 /** Creates the gateway: one Web-standard fetch handler serving REST, GraphQL, health and metrics. */
-export function createApp({ database, logger }: GatewayOptions) {
+export function createApp({ database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs }: GatewayOptions) {
   const app = new Hono<GatewayEnv>();
+  registry ??= createRegistry({ onCollectError: (err) => logger.warn('metrics: a collector failed', { err }) });
+  const metrics = createGatewayMetrics(registry, { database });
+  const progress = createProgressHub({ database, bus, logger, metrics, ...(progressIntervalMs ? { intervalMs: progressIntervalMs } : {}) });
   const yoga = createYoga<{ owner: string }, GraphQLContext>({
     schema: createSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
-    context: ({ owner }) => ({ database, owner, logger }),
+    context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics }),
   });
 
   app.onError((err, c) => {
@@ -37,17 +52,39 @@ export function createApp({ database, logger }: GatewayOptions) {
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });
 
+  app.use('*', async function recordHttpMetrics(c, next) {
+    const stop = metrics.httpSeconds.startTimer();
+    await next();
+    const route = routePath(c, -1);
+    stop({ method: c.req.method, route });
+    metrics.httpRequests.inc({ method: c.req.method, route, status: c.res.status });
+  });
+
   app.get('/health', async (c) => {
     await database.db.execute(sql`select 1`);
     return c.json({ status: 'ok' });
   });
 
   app.use('*', async function setOwner(c, next) {
-    c.set('owner', 'local');
+    c.set('owner', resolveOwner(c.req.header('authorization') ?? null));
     await next();
   });
 
+  const serveMetrics = metricsHandler(registry);
+  app.get('/metrics', () => serveMetrics());
+
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, { owner: c.get('owner') }));
 
-  return app;
+  const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, metrics, logger });
+  // The runtime entries serve `graphqlWs` on `/graphql` next to `fetch`; `close` ends the subscriptions.
+  return Object.assign(app, { graphqlWs, close: () => progress.close() });
+}
+
+/**
+ * The owner of a request's `Authorization` value: the one check shared by HTTP and
+ * WebSocket (graphql-ws `connectionParams.authorization`). Throws an UNAUTHENTICATED
+ * AppError when the value is not accepted.
+ */
+function resolveOwner(_authorization: string | null): string {
+  return 'local';
 }

@@ -9,6 +9,8 @@ export const gatewayEnv = z.object({
   DATABASE_URL: url(['postgres', 'postgresql']).optional(),
   DATA_DIR: z.string().default('./.data'),
   REDIS_URL: url(['redis', 'rediss']).optional(),
+  /** Prefix of the event bus's Redis channels: deployments (and test runs) sharing one Redis each pick their own. */
+  REDIS_PREFIX: z.string().default('vbs:'),
   API_KEYS: csv().optional(),
   HANDLER_MANIFESTS: z.string().optional(),
   LOG_LEVEL: logLevel(),

@@ -1,3 +1,4 @@
+import { createEventBus, type EventBus } from '../core/events/index.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createDatabase, runMigrations, type Database } from '../schema/index.ts';
 import { createApp } from './app.ts';
@@ -8,19 +9,36 @@ export interface Gateway {
   fetch: (request: Request) => Response | Promise<Response>;
   database: Database;
   logger: Logger;
+  /** The event bus: Redis pub/sub with REDIS_URL, in-process without. */
+  bus: EventBus;
+  /** graphql-ws server options: each runtime entry serves them on `/graphql` with its own WebSocket support. */
+  graphqlWs: ReturnType<typeof createApp>['graphqlWs'];
   close(): Promise<void>;
 }
 
+/** What a process that runs more than the gateway (embedded mode) shares with it. */
+export interface StartGatewayOptions {
+  /** An event bus opened by the caller (it stays open when the gateway closes). */
+  bus?: EventBus;
+}
+
 /** Opens the database, applies migrations and builds the app; the runtime entry serves `fetch`. */
-export async function startGateway(config: GatewayConfig): Promise<Gateway> {
+export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<Gateway> {
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'gateway' } });
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });
   await runMigrations(database);
-  const app = createApp({ config, database, logger });
+  const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
+  const app = createApp({ config, database, logger, bus });
   return {
     fetch: app.fetch,
     database,
     logger,
-    close: () => database.close(),
+    bus,
+    graphqlWs: app.graphqlWs,
+    async close() {
+      await app.close();
+      if (!options.bus) await bus.close();
+      await database.close();
+    },
   };
 }

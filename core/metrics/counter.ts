@@ -3,6 +3,8 @@ import { checkNames, formatLabels, formatValue, header, seriesKey, type Labels, 
 /** A value that only goes up (requests completed, errors seen). Names end in `_total`. */
 export interface Counter<L extends string = never> extends Metric {
   inc(labels?: Labels<L>, by?: number): void;
+  /** Sets a total read from a source of truth at scrape time (Postgres counters); it must not go down. */
+  set(labels: Labels<L>, value: number): void;
   /** The current value of one series (for tests and for gauges derived from it). */
   get(labels?: Labels<L>): number;
 }
@@ -20,6 +22,9 @@ export function createCounter<L extends string = never>({ name, help, labelNames
       const s = series.get(key);
       if (s) s.value += by;
       else series.set(key, { labels: { ...labels }, value: by });
+    },
+    set(labels, value) {
+      series.set(seriesKey(labelNames, labels), { labels: { ...labels }, value });
     },
     get: (labels = {}) => series.get(seriesKey(labelNames, labels))?.value ?? 0,
     render() {

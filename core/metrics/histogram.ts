@@ -11,8 +11,8 @@ export interface HistogramOptions<L extends string> extends MetricOptions<L> {
 /** A distribution of observations (latencies, sizes) in cumulative buckets. */
 export interface Histogram<L extends string = never> extends Metric {
   observe(labels: Labels<L>, value: number): void;
-  /** Starts a timer; calling the result observes the seconds elapsed. */
-  startTimer(labels?: Labels<L>): () => number;
+  /** Starts a timer; calling the result observes the seconds elapsed (with labels known only at the end, if given). */
+  startTimer(labels?: Labels<L>): (endLabels?: Labels<L>) => number;
   /** Count and sum of one series. */
   get(labels?: Labels<L>): { count: number; sum: number };
 }
@@ -45,9 +45,9 @@ export function createHistogram<L extends string = never>({ name, help, labelNam
     observe,
     startTimer(labels = {}) {
       const started = performance.now();
-      return () => {
+      return (endLabels) => {
         const seconds = (performance.now() - started) / 1000;
-        observe(labels, seconds);
+        observe(endLabels ? { ...labels, ...endLabels } : labels, seconds);
         return seconds;
       };
     },

@@ -19,6 +19,7 @@ export interface SchemaTypes {
 export function createBuilder() {
   const builder = new SchemaBuilder<SchemaTypes>({ defaultFieldNullability: false });
   builder.queryType({});
+  builder.subscriptionType({});
   return builder;
 }
 

@@ -1,5 +1,8 @@
+import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Database } from '../../schema/index.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { ProgressHub } from '../subscriptions/progress-hub.ts';
 
 /** What every resolver receives. */
 export interface GraphQLContext {
@@ -7,4 +10,9 @@ export interface GraphQLContext {
   /** The owner of the caller's API key (`local` without auth). */
   owner: string;
   logger: Logger;
+  /** The event bus: subscriptions listen on it, mutations publish status changes on it. */
+  bus: EventBus;
+  /** The per-batch fan-out behind `batchProgress`. */
+  progress: ProgressHub;
+  metrics: GatewayMetrics;
 }

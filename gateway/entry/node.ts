@@ -1,0 +1,60 @@
+import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
+import { pathToFileURL } from 'node:url';
+import { serve } from '@hono/node-server';
+import { useServer } from 'graphql-ws/use/ws';
+import { WebSocketServer } from 'ws';
+import { ConfigError } from '../../core/env.ts';
+import { loadGatewayConfig } from '../config.ts';
+import { startGateway, type Gateway } from '../start.ts';
+
+/** A gateway served on Node. */
+export interface NodeServer {
+  url: string;
+  /** Stops accepting, drops open streams and sockets (the gateway itself stays open). */
+  close(): Promise<void>;
+}
+
+/** Serves a started gateway on Node: @hono/node-server for HTTP and SSE, `ws` + graphql-ws for WebSocket on `/graphql`. */
+export async function serveNode(gateway: Gateway, { port, hostname }: { port: number; hostname: string }): Promise<NodeServer> {
+  const server = await new Promise<Server>((resolve) => {
+    const s = serve({ fetch: gateway.fetch, port, hostname }, () => resolve(s as Server)) as Server;
+  });
+  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const graphqlWs = useServer(gateway.graphqlWs as Parameters<typeof useServer>[0], wss);
+  const { port: bound } = server.address() as AddressInfo;
+  return {
+    url: `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${bound}`,
+    async close() {
+      await graphqlWs.dispose();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+async function main() {
+  try {
+    const config = loadGatewayConfig();
+    const gateway = await startGateway(config);
+    const server = await serveNode(gateway, { port: config.PORT, hostname: config.host });
+    gateway.logger.info('gateway listening', { url: server.url, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime: 'node' });
+    const stop = async () => {
+      await server.close();
+      await gateway.close();
+      process.exit(0);
+    };
+    process.on('SIGTERM', stop);
+    process.on('SIGINT', stop);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      console.error(error.message);
+      process.exit(2);
+    }
+    throw error;
+  }
+}
+
+// Run as a program (`node --import <a TypeScript loader> gateway/entry/node.ts`, or under Bun); imported, it only exports serveNode.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();

@@ -1,0 +1,93 @@
+import { GraphQLError, type ExecutionArgs } from 'graphql';
+import type { ServerOptions } from 'graphql-ws';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { Logger } from '../../core/logger.ts';
+import type { GatewayMetrics } from '../metrics.ts';
+import type { GraphQLContext } from './context.ts';
+
+/** What each runtime's entry may put on a connection: the upgrade request (ws) or the socket data it chose (Bun, Deno). */
+export interface WebSocketExtra {
+  request?: { headers?: Headers | Record<string, string | string[] | undefined> };
+  socket?: { data?: { authorization?: string | null } };
+}
+
+/** Options for {@link createGraphQLWs}. */
+export interface GraphQLWsOptions {
+  yoga: YogaServerInstance<{ owner: string }, GraphQLContext>;
+  /** The same check as HTTP requests: the owner of an `Authorization` value, or a throw when it is not accepted. */
+  authenticate: (authorization: string | null) => string | Promise<string>;
+  metrics: GatewayMetrics;
+  logger: Logger;
+}
+
+/** graphql-ws server options, for each runtime's adapter (`graphql-ws/use/bun`, `graphql-ws/use/ws`, ...). */
+export type GraphQLWsServer = ServerOptions<Record<string, unknown> | undefined, WebSocketExtra>;
+
+type Enveloped = ReturnType<GraphQLWsOptions['yoga']['getEnveloped']>;
+type RootValue = { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
+
+function headerAuthorization(extra: WebSocketExtra): string | null {
+  const headers = extra.request?.headers;
+  if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get('authorization');
+  const value = (headers as Record<string, string | string[] | undefined> | undefined)?.authorization;
+  if (value !== undefined) return Array.isArray(value) ? (value[0] ?? null) : value;
+  return extra.socket?.data?.authorization ?? null;
+}
+
+function paramAuthorization(params: Record<string, unknown> | undefined): string | null {
+  const value = params?.authorization ?? params?.Authorization;
+  return typeof value === 'string' ? value : null;
+}
+
+/**
+ * The `graphql-ws` protocol on `/graphql`, executed by the same Yoga instance as HTTP (its
+ * plugins, error masking and context). The caller authenticates once per connection, with
+ * `connectionParams: { authorization: 'Bearer KEY' }` (what browsers can send) or the
+ * upgrade request's `Authorization` header; a refused key closes the socket with 4403.
+ */
+export function createGraphQLWs({ yoga, authenticate, metrics, logger }: GraphQLWsOptions): GraphQLWsServer {
+  const owners = new WeakMap<object, string>();
+  return {
+    async onConnect(ctx) {
+      try {
+        const owner = await authenticate(paramAuthorization(ctx.connectionParams) ?? headerAuthorization(ctx.extra));
+        owners.set(ctx, owner);
+        metrics.websockets.inc();
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    onDisconnect() {
+      metrics.websockets.dec();
+    },
+    async onSubscribe(ctx, _id, payload) {
+      const owner = owners.get(ctx);
+      if (owner === undefined) return [new GraphQLError('Not authenticated; send connectionParams.authorization.')];
+      const enveloped = yoga.getEnveloped({ owner, params: payload });
+      let document;
+      try {
+        document = enveloped.parse(payload.query);
+      } catch (err) {
+        return [err instanceof GraphQLError ? err : new GraphQLError(String(err))];
+      }
+      const errors = enveloped.validate(enveloped.schema, document);
+      if (errors.length > 0) return errors;
+      const root: RootValue = { execute: enveloped.execute, subscribe: enveloped.subscribe };
+      const args: ExecutionArgs = {
+        schema: enveloped.schema,
+        document,
+        operationName: payload.operationName ?? null,
+        variableValues: payload.variables ?? null,
+        contextValue: await enveloped.contextFactory(),
+        rootValue: root,
+      };
+      return args;
+    },
+    execute: (args) => (args.rootValue as RootValue).execute(args),
+    subscribe: (args) => (args.rootValue as RootValue).subscribe(args),
+    onError(_ctx, _id, _payload, errors) {
+      logger.debug('graphql-ws operation failed', { errors: errors.map((e) => e.message) });
+    },
+  };
+}

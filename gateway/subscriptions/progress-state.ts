@@ -1,0 +1,115 @@
+import { createRateWindow, type RateWindow } from '../../core/metrics/index.ts';
+
+/** The counters of a batch, from an event or from its row. */
+export interface BatchCounters {
+  status: string;
+  total: number;
+  completed: number;
+  failed: number;
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** What `batchProgress` emits: the counters, the rates over a recent window, and the time left. */
+export interface BatchProgress extends BatchCounters {
+  batchId: string;
+  remaining: number;
+  tokensPerSecond: number;
+  requestsPerSecond: number;
+  /** Null while the rate is unknown (nothing finished yet in the window) or the batch is not running. */
+  estimatedSecondsLeft: number | null;
+  /** True on the last event: the batch has ended and the subscription completes. */
+  final: boolean;
+  /** When the newest change merged into this state was published (or read). */
+  updatedAt: Date;
+}
+
+/** Statuses a batch never leaves. */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'expired', 'cancelled']);
+
+// Later in the lifecycle ranks higher; events from several publishers may arrive out of
+// order, and a state never goes back.
+const RANK: Record<string, number> = { validating: 0, in_progress: 1, finalizing: 2, cancelling: 2 };
+const rank = (status: string) => (TERMINAL_STATUSES.has(status) ? 3 : (RANK[status] ?? 0));
+
+/** How far back tokens/s and requests/s look. */
+export const RATE_WINDOW_MS = 30_000;
+
+/**
+ * The progress of one batch as one gateway process knows it: counters merged from events
+ * and reads (each only ever grows), and the rates they imply.
+ */
+export class ProgressState {
+  private counters: BatchCounters;
+  private updatedAt: number;
+  private readonly tokens: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
+  private readonly requests: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
+
+  constructor(
+    readonly batchId: string,
+    initial: BatchCounters,
+    now = Date.now(),
+  ) {
+    this.counters = { ...initial };
+    this.updatedAt = now;
+    // The rates count from the moment the counters were first known.
+    this.tokens.add(0, now);
+    this.requests.add(0, now);
+  }
+
+  get status(): string {
+    return this.counters.status;
+  }
+
+  get ended(): boolean {
+    return TERMINAL_STATUSES.has(this.counters.status);
+  }
+
+  /** Merges newer counters in; returns whether anything a subscriber sees changed. */
+  merge(next: Partial<BatchCounters>, at = Date.now(), now = Date.now()): boolean {
+    const c = this.counters;
+    const max = (a: number, b: number | undefined) => (b !== undefined && b > a ? b : a);
+    const merged: BatchCounters = {
+      status: next.status !== undefined && !this.ended && rank(next.status) >= rank(c.status) ? next.status : c.status,
+      total: max(c.total, next.total),
+      completed: max(c.completed, next.completed),
+      failed: max(c.failed, next.failed),
+      promptTokens: max(c.promptTokens, next.promptTokens),
+      completionTokens: max(c.completionTokens, next.completionTokens),
+    };
+    const changed = (Object.keys(merged) as (keyof BatchCounters)[]).some((k) => merged[k] !== c[k]);
+    if (!changed) return false;
+    const tokens = merged.promptTokens + merged.completionTokens - (c.promptTokens + c.completionTokens);
+    const requests = merged.completed + merged.failed - (c.completed + c.failed);
+    if (tokens > 0) this.tokens.add(tokens, now);
+    if (requests > 0) this.requests.add(requests, now);
+    this.counters = merged;
+    this.updatedAt = Math.max(this.updatedAt, at);
+    return true;
+  }
+
+  /** The progress a subscriber receives now. */
+  snapshot(now = Date.now()): BatchProgress {
+    const c = this.counters;
+    const remaining = Math.max(0, c.total - c.completed - c.failed);
+    const requestsPerSecond = round(this.requests.rate(now));
+    const running = c.status === 'in_progress' || c.status === 'finalizing';
+    let estimatedSecondsLeft: number | null = null;
+    if (this.ended || (running && remaining === 0)) estimatedSecondsLeft = 0;
+    else if (running && requestsPerSecond > 0) estimatedSecondsLeft = round(remaining / requestsPerSecond);
+    return {
+      batchId: this.batchId,
+      ...c,
+      remaining,
+      tokensPerSecond: round(this.tokens.rate(now)),
+      requestsPerSecond,
+      estimatedSecondsLeft,
+      final: this.ended,
+      updatedAt: new Date(this.updatedAt),
+    };
+  }
+}
+
+function round(n: number): number {
+  return Math.round(n * 100) / 100;
+}

@@ -1,0 +1,39 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** One number of the gateway's metrics scrape: which section, a key (model, handler) and a status. */
+export interface GatewayMetricRow {
+  section: 'requests' | 'batches' | 'totals' | 'handler_runs' | 'workers';
+  key: string;
+  status: string;
+  value: number;
+}
+
+/**
+ * Everything the gateway's `/metrics` reads from Postgres, in one statement per scrape:
+ * queued and leased requests per model (the queued ones walk the partial queue index),
+ * batches per status, the finished-request and token totals (from the batch counters,
+ * never a count over all requests), handler runs per handler and status, workers per
+ * model and status.
+ */
+export function readGatewayMetrics(db: Executor): Promise<GatewayMetricRow[]> {
+  return rows<GatewayMetricRow>(
+    db,
+    sql`
+      select 'requests' as section, model as key, status, count(*)::float8 as value
+        from requests where status in ('queued', 'leased') group by model, status
+      union all
+      select 'batches', '', status, count(*)::float8 from batches group by status
+      union all
+      select 'totals', '', v.status, v.value
+        from (select coalesce(sum(completed), 0)::float8 as completed, coalesce(sum(failed), 0)::float8 as failed,
+                     coalesce(sum(prompt_tokens), 0)::float8 as prompt, coalesce(sum(completion_tokens), 0)::float8 as completion
+                from batches) t,
+             lateral (values ('completed', t.completed), ('failed', t.failed),
+                             ('prompt_tokens', t.prompt), ('completion_tokens', t.completion)) v(status, value)
+      union all
+      select 'handler_runs', handler, status, count(*)::float8 from handler_runs group by handler, status
+      union all
+      select 'workers', coalesce(model, ''), status, count(*)::float8 from workers group by model, status`,
+  );
+}
