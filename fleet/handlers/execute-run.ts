@@ -1,0 +1,115 @@
+import type { Logger } from '../../core/logger.ts';
+import { HandlerError, type BatchEvent, type HandlerContext, type HandlerRegistry } from '../../handlers/sdk/index.ts';
+import {
+  failHandlerRun,
+  finishHandlerRun,
+  getHandlerRunBatch,
+  saveHandlerCheckpoint,
+  type Database,
+  type LeasedHandlerRun,
+} from '../../schema/index.ts';
+import { toHandlerBatch } from './batch-object.ts';
+import { streamResults } from './results.ts';
+
+/** What {@link executeRun} needs besides the run. */
+export interface ExecuteRunOptions {
+  database: Database;
+  registry: HandlerRegistry;
+  logger: Logger;
+  owner: string;
+  fetch: typeof fetch;
+  backoff: { baseMs: number; maxMs: number };
+  resultsPageSize: number;
+  /** Aborted when the process stops or the run's lease is lost. */
+  signal: AbortSignal;
+}
+
+/** How a run ended in this process. */
+export type RunOutcome = 'succeeded' | 'skipped' | 'queued' | 'dead' | 'lost';
+
+/**
+ * Runs one leased handler run to its outcome and records it. Never throws: a handler's
+ * failure is stored as data (last_error, attempts, next attempt), as is a database error
+ * while recording, which the lease's expiry then turns into a retry.
+ */
+export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions): Promise<RunOutcome> {
+  const { database, registry, owner } = opts;
+  const db = database.db;
+  const logger = opts.logger.child({ handler: run.handler, batch_id: run.batchId, handler_run_id: run.id, attempt: run.attempts });
+  const fail = async (error: unknown) => {
+    const message = error instanceof Error ? error.message : String(error);
+    const handlerError = error instanceof HandlerError ? error : undefined;
+    const stopped = opts.signal.aborted;
+    const row = await failHandlerRun(db, {
+      id: run.id,
+      owner,
+      error: stopped ? `attempt ${run.attempts} was interrupted (${String(opts.signal.reason ?? 'stopped')}): ${message}` : message,
+      retryable: stopped || (handlerError?.retryable ?? true),
+      retryAfterMs: stopped ? 0 : handlerError?.retryAfterMs,
+      backoff: opts.backoff,
+    });
+    if (!row) return 'lost' as const;
+    logger[row.status === 'dead' ? 'error' : 'warn'](row.status === 'dead' ? 'handler run is dead' : 'handler run failed; will retry', { error: message, status: row.status });
+    return row.status;
+  };
+
+  try {
+    const installed = registry.get(run.handler);
+    const batch = await getHandlerRunBatch(db, run.batchId);
+    if (!installed) return await fail(new HandlerError(`handler "${run.handler}" is not installed in this process`));
+    if (!batch) return await fail(new HandlerError(`batch ${run.batchId} does not exist`, { retryable: false }));
+    const options = registry.parseOptions(run.handler, batch.handlers[run.handler]);
+    if (!options.ok) {
+      const detail = options.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
+      return await fail(new HandlerError(`the batch's options for ${run.handler} no longer validate: ${detail}`, { retryable: false }));
+    }
+    const wanted = registry.events(run.handler, options.value);
+    if (!wanted.includes(run.event as BatchEvent)) {
+      const reason = `${run.handler} does not run for ${run.event} batches (it runs for: ${wanted.join(', ')})`;
+      await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
+      logger.info('handler run skipped', { reason });
+      return 'skipped';
+    }
+
+    const context: HandlerContext = {
+      runId: String(run.id),
+      event: run.event as BatchEvent,
+      batch: toHandlerBatch(batch),
+      options: options.value,
+      deployment: installed.deployment,
+      results: (filter) => streamResults(db, run.batchId, filter, opts.resultsPageSize),
+      logger,
+      signal: opts.signal,
+      fetch: opts.fetch,
+      attempt: run.attempts,
+      maxAttempts: run.maxAttempts,
+      checkpoint: run.checkpoint === null ? null : JSON.parse(run.checkpoint),
+      async saveCheckpoint(value) {
+        if (!(await saveHandlerCheckpoint(db, { id: run.id, owner, checkpoint: value }))) {
+          throw new HandlerError('this process lost the handler run (its lease expired); another process retries it');
+        }
+      },
+    };
+    logger.info('handler run started', { event: run.event });
+    const result = await installed.definition.handle(context);
+    if (!(await finishHandlerRun(db, { id: run.id, owner, status: 'succeeded', result: jsonSafe(result) }))) return 'lost';
+    logger.info('handler run succeeded');
+    return 'succeeded';
+  } catch (error) {
+    try {
+      return await fail(error);
+    } catch (recordError) {
+      logger.error('could not record a failed handler run; its lease will expire and it will be retried', { err: recordError });
+      return 'lost';
+    }
+  }
+}
+
+function jsonSafe(value: unknown): unknown {
+  if (value === undefined) return null;
+  try {
+    return JSON.parse(JSON.stringify(value));
+  } catch {
+    return null;
+  }
+}

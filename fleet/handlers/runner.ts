@@ -1,0 +1,142 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Logger } from '../../core/logger.ts';
+import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
+import { extendHandlerRuns, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
+import { executeRun, type RunOutcome } from './execute-run.ts';
+
+/** Options for {@link createHandlerRunner}. */
+export interface HandlerRunnerOptions {
+  database: Database;
+  registry: HandlerRegistry;
+  logger: Logger;
+  /** The lease owner written on runs; unique per process. */
+  owner?: string;
+  /** Runs executed at once. */
+  concurrency?: number;
+  /** How often to look for due runs when idle (the backstop; `nudge()` wakes it sooner). */
+  pollIntervalMs?: number;
+  /** How long a run stays leased without a heartbeat; a dead process's runs are retried after it. */
+  leaseMs?: number;
+  /** Retry backoff: base * 2^(attempt - 1), capped, with jitter. */
+  backoff?: { baseMs: number; maxMs: number };
+  /** How long to wait for running handlers on `stop()` before interrupting them. */
+  stopGraceMs?: number;
+  fetch?: typeof fetch;
+  resultsPageSize?: number;
+  /** Called after each run ends in this process (for tests and metrics). */
+  onRunEnd?: (runId: number, outcome: RunOutcome) => void;
+}
+
+/** The handler-run executor: leases due runs from `handler_runs`, runs them, records the outcome. */
+export interface HandlerRunner {
+  readonly owner: string;
+  start(): void;
+  /** Wakes the loop to look for due runs now (for a NOTIFY, or after finalizing a batch in-process). */
+  nudge(): void;
+  /** Stops leasing, waits up to the grace period for running handlers, then interrupts them (they are retried). */
+  stop(): Promise<void>;
+}
+
+/** Creates the handler-run executor of a fleet process (the worker, or the embedded `npm start`). */
+export function createHandlerRunner({
+  database,
+  registry,
+  logger: parentLogger,
+  owner = `handlers-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
+  concurrency = 4,
+  pollIntervalMs = 1000,
+  leaseMs = 30_000,
+  backoff = { baseMs: 5_000, maxMs: 10 * 60_000 },
+  stopGraceMs = 10_000,
+  fetch: fetchImpl = fetch,
+  resultsPageSize = 500,
+  onRunEnd,
+}: HandlerRunnerOptions): HandlerRunner {
+  const logger = parentLogger.child({ component: 'handler-runner', owner });
+  const names = registry.handlers.map((h) => h.name);
+  const active = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  let stopping = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let heartbeat: ReturnType<typeof setInterval> | undefined;
+
+  const nudge = () => wake?.();
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number]) => {
+    const controller = new AbortController();
+    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
+      active.delete(run.id);
+      onRunEnd?.(run.id, outcome);
+      nudge();
+    });
+    active.set(run.id, { controller, done });
+  };
+
+  const cycle = async () => {
+    await reapHandlerRuns(database.db);
+    const free = concurrency - active.size;
+    if (free <= 0) return false;
+    const runs = await leaseHandlerRuns(database.db, { owner, handlers: names, limit: free, leaseMs });
+    for (const run of runs) launch(run);
+    return runs.length === free;
+  };
+
+  const run = async () => {
+    while (!stopping) {
+      let more = false;
+      try {
+        more = await cycle();
+      } catch (error) {
+        logger.error('handler runner could not lease runs; retrying', { err: error });
+      }
+      if (!more && !stopping) await sleep(pollIntervalMs);
+    }
+  };
+
+  const beat = async () => {
+    const ids = [...active.keys()];
+    if (ids.length === 0) return;
+    try {
+      const held = new Set(await extendHandlerRuns(database.db, { owner, ids, leaseMs }));
+      for (const id of ids) {
+        if (!held.has(id)) active.get(id)?.controller.abort('lease lost');
+      }
+    } catch (error) {
+      logger.warn('could not extend handler run leases', { err: error });
+    }
+  };
+
+  return {
+    owner,
+    start() {
+      if (loop) return;
+      logger.info('handler runner started', { handlers: names, concurrency });
+      heartbeat = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
+      loop = run();
+    },
+    nudge,
+    async stop() {
+      stopping = true;
+      nudge();
+      await loop;
+      const running = [...active.values()];
+      const grace = new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.());
+      await Promise.race([Promise.all(running.map((r) => r.done)), grace]);
+      for (const r of active.values()) r.controller.abort('the process is stopping');
+      await Promise.all([...active.values()].map((r) => r.done));
+      clearInterval(heartbeat);
+      logger.info('handler runner stopped');
+    },
+  };
+}

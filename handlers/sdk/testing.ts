@@ -1,0 +1,93 @@
+import type { BatchEvent, HandlerBatch, HandlerContext, HandlerLogger, HandlerResult } from './context.ts';
+import type { AnyHandler } from './define-handler.ts';
+import { HandlerOptionsError } from './errors.ts';
+import { checkIssues, validate } from './options.ts';
+
+/** Options of {@link createTestContext}. */
+export interface TestContextOptions {
+  /** Per-batch options, validated as the gateway would. */
+  options?: unknown;
+  /** Deployment options, validated as a manifest would. */
+  deployment?: unknown;
+  /** The results, produced anew on every `results()` call. */
+  results?: () => Iterable<HandlerResult> | AsyncIterable<HandlerResult>;
+  batch?: Partial<HandlerBatch>;
+  event?: BatchEvent;
+  attempt?: number;
+  maxAttempts?: number;
+  checkpoint?: unknown;
+  signal?: AbortSignal;
+  fetch?: typeof fetch;
+  logger?: HandlerLogger;
+}
+
+const SILENT: HandlerLogger = { debug() {}, info() {}, warn() {}, error() {}, child: () => SILENT };
+
+/**
+ * A handler context for tests of a handler module, without a database: the options are
+ * validated with the handler's schemas, and saved checkpoints are collected in `saved`.
+ */
+export function createTestContext(handler: AnyHandler, opts: TestContextOptions = {}): HandlerContext & { saved: unknown[] } {
+  const deployment = handler.deploymentOptions ? validate(handler.deploymentOptions, opts.deployment ?? {}, 'deployment') : { ok: true as const, value: opts.deployment ?? {} };
+  if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
+  const options = validate(handler.options.strict(), opts.options ?? {}, `handlers.${handler.name}`);
+  if (!options.ok) throw new HandlerOptionsError(options.issues);
+  const issues = checkIssues(handler.check?.(options.value, deployment.value), `handlers.${handler.name}`);
+  if (issues.length) throw new HandlerOptionsError(issues);
+  const saved: unknown[] = [];
+  const batchId = opts.batch?.id ?? 'batch_test';
+  return {
+    runId: `${batchId}:${handler.name}`,
+    event: opts.event ?? 'completed',
+    batch: { ...testBatch(batchId), ...opts.batch },
+    options: options.value,
+    deployment: deployment.value,
+    async *results(filter = {}) {
+      for await (const result of opts.results?.() ?? []) {
+        const isError = result.error !== null;
+        if (filter.only === 'output' && isError) continue;
+        if (filter.only === 'error' && !isError) continue;
+        yield result;
+      }
+    },
+    logger: opts.logger ?? SILENT,
+    signal: opts.signal ?? new AbortController().signal,
+    fetch: opts.fetch ?? fetch,
+    attempt: opts.attempt ?? 1,
+    maxAttempts: opts.maxAttempts ?? 5,
+    checkpoint: opts.checkpoint ?? null,
+    saved,
+    async saveCheckpoint(value) {
+      saved.push(structuredClone(value));
+    },
+  };
+}
+
+function testBatch(id: string): HandlerBatch {
+  const created = Math.floor(Date.now() / 1000);
+  return {
+    id,
+    object: 'batch',
+    owner: 'local',
+    endpoint: '/v1/chat/completions',
+    model: 'sim-model',
+    errors: null,
+    input_file_id: 'file-input',
+    completion_window: '24h',
+    status: 'completed',
+    output_file_id: 'file-output',
+    error_file_id: 'file-error',
+    created_at: created,
+    in_progress_at: created,
+    expires_at: created + 86_400,
+    finalizing_at: created,
+    completed_at: created,
+    failed_at: null,
+    expired_at: null,
+    cancelling_at: null,
+    cancelled_at: null,
+    request_counts: { total: 0, completed: 0, failed: 0 },
+    usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0 },
+    metadata: null,
+  };
+}

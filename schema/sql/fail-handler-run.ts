@@ -1,0 +1,38 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+
+/** Options for {@link failHandlerRun}. */
+export interface FailHandlerRunOptions {
+  id: number;
+  owner: string;
+  error: string;
+  /** False ends the run `dead` at once, whatever attempts are left. */
+  retryable: boolean;
+  /** The earliest next attempt the destination asked for, in milliseconds. */
+  retryAfterMs?: number | undefined;
+  /** Backoff: base * 2^(attempts - 1), capped at max, with ±25% jitter. */
+  backoff: { baseMs: number; maxMs: number };
+}
+
+/**
+ * Records a failed attempt of a run the owner holds: back to `queued` with exponential
+ * backoff (computed in SQL from the attempt count), or `dead` with the error when the
+ * attempts are used up or the failure is permanent. Returns the new status, or undefined
+ * when the lease was lost.
+ */
+export async function failHandlerRun(db: Executor, { id, owner, error, retryable, retryAfterMs = 0, backoff }: FailHandlerRunOptions) {
+  const [row] = await rows<{ status: 'queued' | 'dead'; attempts: number }>(
+    db,
+    sql`update handler_runs
+        set status = case when ${!retryable} or attempts >= max_attempts then 'dead' else 'queued' end,
+            next_attempt_at = now() + make_interval(secs => greatest(
+              ${retryAfterMs}::float8,
+              least(${backoff.maxMs}::float8, ${backoff.baseMs}::float8 * power(2, attempts - 1)) * (0.75 + random() * 0.5)
+            ) / 1000),
+            finished_at = case when ${!retryable} or attempts >= max_attempts then now() end,
+            last_error = ${error}, lease_owner = null, lease_expires_at = null, updated_at = now()
+        where id = ${id} and lease_owner = ${owner} and status = 'running'
+        returning status, attempts`,
+  );
+  return row;
+}

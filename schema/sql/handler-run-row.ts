@@ -1,0 +1,32 @@
+import { sql } from 'drizzle-orm';
+
+/** A handler run as the API shows it; times in milliseconds since the epoch. */
+export interface HandlerRunRow {
+  id: number;
+  batchId: string;
+  handler: string;
+  event: string;
+  /** queued, running, succeeded, skipped, dead */
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  nextAttemptAtMs: number;
+  lastError: string | null;
+  result: unknown;
+  createdAtMs: number;
+  updatedAtMs: number;
+  finishedAtMs: number | null;
+}
+
+const ms = (column: string) => sql.raw(`(extract(epoch from h.${column}) * 1000)::float8`);
+
+/** The columns of {@link HandlerRunRow} (table alias `h`), cast the same way on both drivers; `result` is JSON text. */
+export const HANDLER_RUN_COLUMNS = sql`h.id::float8 as "id", h.batch_id as "batchId", h.handler, h.event, h.status, h.attempts,
+  h.max_attempts as "maxAttempts", ${ms('next_attempt_at')} as "nextAttemptAtMs", h.last_error as "lastError",
+  h.result::text as "result", ${ms('created_at')} as "createdAtMs", ${ms('updated_at')} as "updatedAtMs",
+  ${ms('finished_at')} as "finishedAtMs"`;
+
+/** Parses the JSON column of a row selected with {@link HANDLER_RUN_COLUMNS}. */
+export function toHandlerRunRow(raw: Omit<HandlerRunRow, 'result'> & { result: string | null }): HandlerRunRow {
+  return { ...raw, result: raw.result === null ? null : JSON.parse(raw.result) };
+}
