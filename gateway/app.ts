@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import type { Database } from '../schema/index.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GraphQLContext } from './graphql/context.ts';
+import { createMaskError } from './graphql/mask-error.ts';
 import { createSchema } from './graphql/schema.ts';
 import { createGraphQLWs } from './graphql/websocket.ts';
 import { createGatewayMetrics } from './metrics.ts';
@@ -43,6 +44,7 @@ export function createApp({ database, logger, bus = createMemoryBus(), metrics: 
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
+    maskedErrors: { maskError: createMaskError(logger) },
     context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics }),
   });
 
