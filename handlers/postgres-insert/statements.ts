@@ -38,7 +38,7 @@ export async function upsertRows(db: Sql, rows: ResultRow[], { table, onConflict
   await db.unsafe(
     `insert into ${quote(table)} (batch_id, custom_id, request_id, status_code, response, error)
      select batch_id, custom_id, request_id, status_code, response::jsonb, error::jsonb
-     from jsonb_to_recordset($1::jsonb) as t(batch_id text, custom_id text, request_id text, status_code integer, response text, error text)
+     from jsonb_to_recordset($1::text::jsonb) as t(batch_id text, custom_id text, request_id text, status_code integer, response text, error text)
      on conflict (batch_id, custom_id) ${conflict}`,
     [JSON.stringify(payload)],
   );

@@ -1,0 +1,154 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { createHandlerRunner, type HandlerRunner } from '../../fleet/handlers/index.ts';
+import { defineHandler, HandlerError, z, type HandlerResult } from '../../handlers/sdk/index.ts';
+import type { Database } from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { finishedBatch, runsEnded } from './support/batches.ts';
+import { registryOf } from './support/registry.ts';
+
+const calls = new Map<string, number>();
+const bump = (key: string) => {
+  const n = (calls.get(key) ?? 0) + 1;
+  calls.set(key, n);
+  return n;
+};
+
+const flaky = defineHandler({
+  name: 'flaky',
+  description: 'Throws twice, then succeeds.',
+  options: z.object({}),
+  async handle(context) {
+    const n = bump(`flaky:${context.batch.id}`);
+    if (n <= 2) throw new Error(`flaky failure ${n}`);
+    return { attempt: context.attempt };
+  },
+});
+
+const broken = defineHandler({
+  name: 'broken',
+  description: 'Always fails.',
+  options: z.object({ permanent: z.boolean().default(false) }),
+  async handle(context) {
+    throw new HandlerError(`broken on attempt ${context.attempt}`, { retryable: !context.options.permanent });
+  },
+});
+
+const reader = defineHandler({
+  name: 'reader',
+  description: 'Reads every result and reports what it saw.',
+  options: z.object({}),
+  async handle(context) {
+    let count = 0;
+    let inOrder = true;
+    let last = 0;
+    const errors: string[] = [];
+    for await (const result of context.results()) {
+      count++;
+      const line = Number(result.custom_id.slice(4));
+      if (line <= last) inOrder = false;
+      last = line;
+      if (result.error) errors.push(result.custom_id);
+    }
+    const outputs: HandlerResult[] = [];
+    for await (const r of context.results({ only: 'output' })) if (outputs.length < 1) outputs.push(r);
+    return { count, inOrder, errors, first: outputs[0], batch: { status: context.batch.status, counts: context.batch.request_counts, output: context.batch.output_file_id } };
+  },
+});
+
+const failedOnly = defineHandler({
+  name: 'failedOnly',
+  description: 'Runs only for failed batches.',
+  options: z.object({}),
+  events: ['failed'],
+  handle: async () => ({}),
+});
+
+const resumer = defineHandler({
+  name: 'resumer',
+  description: 'Saves progress, fails, and resumes from it.',
+  options: z.object({}),
+  async handle(context) {
+    if (context.attempt === 1) {
+      await context.saveCheckpoint({ done: 2 });
+      throw new Error('interrupted after 2');
+    }
+    return { resumedFrom: context.checkpoint };
+  },
+});
+
+const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer]);
+const logger = createLogger({ level: 'silent' });
+let runner: HandlerRunner | undefined;
+afterEach(async () => {
+  await runner?.stop();
+  runner = undefined;
+});
+
+function startRunner(database: Database) {
+  runner = createHandlerRunner({ database, registry, logger, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 50 }, resultsPageSize: 100 });
+  runner.start();
+  return runner;
+}
+
+describe.each(DRIVERS)('the handler runner on %s', (driver) => {
+  const database = useDriverDatabase(driver);
+
+  it('ends a handler that throws twice then succeeds as succeeded after 3 attempts', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { flaky: {} } });
+    startRunner(database());
+    const [run] = await runsEnded(database(), batchId);
+    expect(run).toMatchObject({ handler: 'flaky', status: 'succeeded', attempts: 3, last_error: 'flaky failure 2', result: { attempt: 3 } });
+  });
+
+  it('ends a handler that keeps failing as dead with the last error, and a permanent failure at once', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { broken: {} } });
+    const permanentId = await finishedBatch(database(), { handlers: { broken: { permanent: true } } });
+    await database().db.execute(sql`update handler_runs set max_attempts = 3 where batch_id = ${batchId}`);
+    startRunner(database());
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'dead', attempts: 3, last_error: 'broken on attempt 3' });
+    expect((await runsEnded(database(), permanentId))[0]).toMatchObject({ status: 'dead', attempts: 1, last_error: 'broken on attempt 1' });
+  });
+
+  it('streams every result from Postgres in line order, output then errors', async () => {
+    const batchId = await finishedBatch(database(), { succeeded: 1200, failed: 30, handlers: { reader: {} } });
+    startRunner(database());
+    const [run] = await runsEnded(database(), batchId);
+    const result = run?.result as Record<string, any>;
+    expect(run?.status).toBe('succeeded');
+    expect(result.count).toBe(1230);
+    expect(result.inOrder).toBe(true);
+    expect(result.errors).toHaveLength(30);
+    expect(result.errors[0]).toBe('req-1201');
+    expect(result.first).toEqual({
+      id: expect.stringMatching(/^batch_req_/),
+      custom_id: 'req-1',
+      response: { status_code: 200, request_id: 'chatcmpl-1', body: expect.objectContaining({ object: 'chat.completion' }) },
+      error: null,
+    });
+    expect(result.batch).toMatchObject({ status: 'completed', counts: { total: 1230, completed: 1200, failed: 30 }, output: expect.stringMatching(/^file-/) });
+  });
+
+  it('ends a run as skipped when its handler does not run for the batch event', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { failedOnly: {} } });
+    startRunner(database());
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({
+      status: 'skipped',
+      attempts: 1,
+      result: { reason: 'failedOnly does not run for completed batches (it runs for: failed)' },
+    });
+  });
+
+  it('hands a retry the checkpoint the failed attempt saved', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { resumer: {} } });
+    startRunner(database());
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'succeeded', attempts: 2, result: { resumedFrom: { done: 2 } }, checkpoint: { done: 2 } });
+  });
+
+  it('ends a run dead when the stored options no longer validate', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { broken: { permanent: 'yes' } } });
+    startRunner(database());
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'dead', attempts: 1, last_error: expect.stringContaining('broken.permanent') });
+  });
+});
