@@ -2,17 +2,21 @@ import { Hono } from 'hono';
 import { createYoga } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
 import { routePath } from 'hono/route';
-import { createMemoryBus, type EventBus } from '../core/events/index.ts';
+import { createMemoryBus, publishBatchStatuses, type BatchStatusChange, type EventBus } from '../core/events/index.ts';
 import { createRegistry, metricsHandler, type Registry } from '../core/metrics/index.ts';
 import { toAppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import type { Database } from '../schema/index.ts';
+import { createAuthenticator } from './auth.ts';
+import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
 import { createSchema } from './graphql/schema.ts';
 import { createGraphQLWs } from './graphql/websocket.ts';
 import { createGatewayMetrics } from './metrics.ts';
+import { createRestRoutes } from './rest/index.ts';
+import type { Services } from './services.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
 
 /** What the gateway app is built from; everything is passed in, nothing is global. */
@@ -26,6 +30,8 @@ export interface GatewayOptions {
   metrics?: Registry;
   /** Milliseconds between two `batchProgress` events of one batch (default 250). */
   progressIntervalMs?: number;
+  /** Validates new batches; one of its own when absent (started sweeping by `startGateway`). */
+  validator?: BatchValidator;
 }
 
 /** Variables of the Hono context. */
@@ -34,18 +40,24 @@ export interface GatewayEnv {
 }
 
 /** Creates the gateway: one Web-standard fetch handler serving REST, GraphQL, health and metrics. */
-export function createApp({ database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs }: GatewayOptions) {
+export function createApp({ config, database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs, validator: given }: GatewayOptions) {
   const app = new Hono<GatewayEnv>();
   registry ??= createRegistry({ onCollectError: (err) => logger.warn('metrics: a collector failed', { err }) });
   const metrics = createGatewayMetrics(registry, { database });
   const progress = createProgressHub({ database, bus, logger, metrics, ...(progressIntervalMs ? { intervalMs: progressIntervalMs } : {}) });
+  const statusChanged = (changes: BatchStatusChange[]) => {
+    if (changes.length) publishBatchStatuses(bus, changes).catch((err) => logger.warn('could not publish batch status changes', { err }));
+  };
+  const validator = given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
+  const services: Services = { database, logger, config, validator, statusChanged };
+  const resolveOwner = createAuthenticator({ apiKeys: config.API_KEYS });
   const yoga = createYoga<{ owner: string }, GraphQLContext>({
     schema: createSchema(),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
-    context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics }),
+    context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics, services }),
   });
 
   app.onError((err, c) => {
@@ -68,25 +80,25 @@ export function createApp({ database, logger, bus = createMemoryBus(), metrics: 
   });
 
   app.use('*', async function setOwner(c, next) {
-    c.set('owner', resolveOwner(c.req.header('authorization') ?? null));
+    c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));
     await next();
   });
 
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());
 
+  app.route('/v1', createRestRoutes(services));
+
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, { owner: c.get('owner') }));
 
   const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, metrics, logger });
   // The runtime entries serve `graphqlWs` on `/graphql` next to `fetch`; `close` ends the subscriptions.
-  return Object.assign(app, { graphqlWs, close: () => progress.close() });
-}
-
-/**
- * The owner of a request's `Authorization` value: the one check shared by HTTP and
- * WebSocket (graphql-ws `connectionParams.authorization`). Throws an UNAUTHENTICATED
- * AppError when the value is not accepted.
- */
-function resolveOwner(_authorization: string | null): string {
-  return 'local';
+  return Object.assign(app, {
+    graphqlWs,
+    validator,
+    async close() {
+      await validator.close();
+      await progress.close();
+    },
+  });
 }

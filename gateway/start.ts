@@ -29,6 +29,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
   const app = createApp({ config, database, logger, bus });
+  // Batches left validating by a gateway that died are picked up here (now, then periodically).
+  app.validator.startSweeping();
   return {
     fetch: app.fetch,
     database,

@@ -8,6 +8,7 @@ export interface SchemaTypes {
   Scalars: {
     DateTime: { Input: Date; Output: Date };
     JSON: { Input: unknown; Output: unknown };
+    Upload: { Input: File; Output: never };
   };
 }
 
@@ -20,6 +21,7 @@ export function createBuilder() {
   const builder = new SchemaBuilder<SchemaTypes>({ defaultFieldNullability: false });
   builder.queryType({});
   builder.subscriptionType({});
+  builder.mutationType({});
   return builder;
 }
 

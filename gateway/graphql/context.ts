@@ -2,6 +2,7 @@ import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Database } from '../../schema/index.ts';
 import type { GatewayMetrics } from '../metrics.ts';
+import type { Services } from '../services.ts';
 import type { ProgressHub } from '../subscriptions/progress-hub.ts';
 
 /** What every resolver receives. */
@@ -15,4 +16,6 @@ export interface GraphQLContext {
   /** The per-batch fan-out behind `batchProgress`. */
   progress: ProgressHub;
   metrics: GatewayMetrics;
+  /** What the Batch API's operations run with (the same as the REST routes'). */
+  services: Services;
 }

@@ -1,5 +1,24 @@
 import type { GraphQLSchema } from 'graphql';
 import { createBuilder } from './builder.ts';
+import { defineBatch } from './types/batch.ts';
+import { defineBatchConnection } from './types/batch-connection.ts';
+import { defineBatchEdge } from './types/batch-edge.ts';
+import { defineBatchError } from './types/batch-error.ts';
+import { defineBatchRequestInput } from './types/batch-request-input.ts';
+import { defineBatchStats } from './types/batch-stats.ts';
+import { defineBatchStatus } from './types/batch-status.ts';
+import { defineCreateBatchInput } from './types/create-batch-input.ts';
+import { defineFile } from './types/file.ts';
+import { defineGpuStats } from './types/gpu-stats.ts';
+import { defineModel } from './types/model.ts';
+import { defineModelStats } from './types/model-stats.ts';
+import { definePageInfo } from './types/page-info.ts';
+import { defineRegisterModelInput } from './types/register-model-input.ts';
+import { defineRequestCounts } from './types/request-counts.ts';
+import { defineStatusCount } from './types/status-count.ts';
+import { defineUpdateModelInput } from './types/update-model-input.ts';
+import { defineUpload } from './types/upload.ts';
+import { defineWorker } from './types/worker.ts';
 import { defineBatchEvents } from './types/batch-events.ts';
 import { defineBatchProgress } from './types/batch-progress.ts';
 import { defineHealth } from './types/health.ts';
@@ -14,5 +33,15 @@ export function createSchema(): GraphQLSchema {
   defineBatchProgress(builder);
   defineBatchEvents(builder);
   defineWorkerEvents(builder);
+  // The Batch API: files, batches, models, workers, stats.
+  defineUpload(builder);
+  const File = defineFile(builder);
+  const BatchStatus = defineBatchStatus(builder);
+  const Batch = defineBatch(builder, { File, BatchStatus, RequestCounts: defineRequestCounts(builder), BatchError: defineBatchError(builder) });
+  defineBatchConnection(builder, { Batch, BatchStatus, BatchEdge: defineBatchEdge(builder, Batch), PageInfo: definePageInfo(builder) });
+  defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder) });
+  defineModel(builder, { RegisterModelInput: defineRegisterModelInput(builder), UpdateModelInput: defineUpdateModelInput(builder) });
+  defineWorker(builder, defineGpuStats(builder));
+  defineBatchStats(builder, { StatusCount: defineStatusCount(builder), ModelStats: defineModelStats(builder) });
   return builder.toSchema({ sortSchema: true });
 }

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 
 /** Counters of a group of batches. */
-export interface BatchCounters {
+export interface BatchTotals {
   batches: number;
   requests: number;
   succeeded: number;
@@ -15,10 +15,15 @@ export interface BatchCounters {
   successRate: number | null;
 }
 
-/** An owner's batch history summed up: by status, by model (null: batches mixing models) and overall. */
-export interface BatchStats extends BatchCounters {
+/** The counters of the batches of one model (null: batches mixing models). */
+export interface ModelCounters extends BatchTotals {
+  model: string | null;
+}
+
+/** An owner's batch history summed up: by status, by model and overall. */
+export interface BatchStats extends BatchTotals {
   byStatus: { status: string; batches: number }[];
-  byModel: ({ model: string | null } & BatchCounters)[];
+  byModel: ModelCounters[];
 }
 
 interface Group {
@@ -34,7 +39,7 @@ interface Group {
   durationSum: number;
 }
 
-function sum(groups: Group[]): BatchCounters {
+function sum(groups: Group[]): BatchTotals {
   const total = (key: keyof Group) => groups.reduce((acc, g) => acc + Number(g[key]), 0);
   const completedBatches = total('completedBatches');
   const finished = total('succeeded') + total('failed');

@@ -1,0 +1,42 @@
+import { z } from 'zod';
+import { AppError } from '../../core/errors.ts';
+
+/** The endpoints a batch may target. */
+export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
+
+/** The longest completion window accepted (OpenAI accepts only `24h`; longer ones are an extension). */
+export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;
+
+const metadata = z
+  .record(z.string().max(64, { error: 'metadata keys are at most 64 characters' }), z.string().max(512, { error: 'metadata values are strings of at most 512 characters' }))
+  .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' });
+
+/** A batch to create, validated the same way whether it came through REST or GraphQL. */
+export const batchSpec = z.object({
+  inputFileId: z.string({ error: 'input_file_id is required: the id of an uploaded file with purpose "batch"' }).min(1),
+  endpoint: z.enum(SUPPORTED_ENDPOINTS, { error: `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}` }),
+  completionWindow: z
+    .string({ error: 'completion_window is required, e.g. "24h"' })
+    .regex(/^[1-9][0-9]*h$/, { error: 'completion_window must be a number of hours such as "24h"' })
+    .refine((w) => Number.parseInt(w, 10) <= MAX_COMPLETION_WINDOW_HOURS, { error: `completion_window is at most ${MAX_COMPLETION_WINDOW_HOURS}h` }),
+  metadata: metadata.nullish().transform((value) => value ?? null),
+  /** Higher runs first; an extension. */
+  priority: z.number({ error: 'priority must be an integer' }).int({ error: 'priority must be an integer' }).min(-1000).max(1000).default(0),
+});
+
+/** A validated batch to create. */
+export type BatchSpec = z.infer<typeof batchSpec>;
+
+/** Validates a batch to create; a problem becomes a BAD_REQUEST naming the parameter (as `paramName` spells it). */
+export function parseBatchSpec(input: unknown, paramName: (path: string) => string = (p) => p): BatchSpec {
+  const result = batchSpec.safeParse(input);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const path = issue.path.map(String).join('.');
+  throw new AppError('BAD_REQUEST', issue.message, { param: path ? paramName(path) : null });
+}
+
+/** The seconds of a completion window such as `24h`. */
+export function windowSeconds(completionWindow: string): number {
+  return Number.parseInt(completionWindow, 10) * 3600;
+}

@@ -1,0 +1,137 @@
+import type { BatchStatusChange } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
+import {
+  claimValidations,
+  deleteAbandonedUploads,
+  extendValidation,
+  failBatch,
+  getFile,
+  ingestBatch,
+  newId,
+  QUEUE_CHANNEL,
+  readFileChunks,
+  settleBatch,
+  type Database,
+  type ValidationJob,
+} from '../../schema/index.ts';
+import { InvalidInput, validateInput } from './validate-input.ts';
+
+/** How long a validation lease lasts; it is extended every third of it while validation runs. */
+export const VALIDATION_LEASE_SECONDS = 60;
+/** How often a gateway looks for validations whose validator died, and for abandoned uploads. */
+export const VALIDATION_SWEEP_MS = 30_000;
+/** An upload not completed after this long was abandoned by a crashed gateway. */
+export const ABANDONED_UPLOAD_SECONDS = 6 * 3600;
+
+/** Options for {@link createBatchValidator}. */
+export interface BatchValidatorOptions {
+  database: Database;
+  logger: Logger;
+  maxRequests: number;
+  /** This validator's lease owner name; unique per gateway process. */
+  id?: string;
+  leaseSeconds?: number;
+  sweepIntervalMs?: number;
+  /** Told of every status change a validation makes (to publish them on the event bus). */
+  onStatusChange?: (changes: BatchStatusChange[]) => void;
+}
+
+/** Validates and ingests batch input files in the background, under a lease that survives a crash. */
+export interface BatchValidator {
+  readonly id: string;
+  /** Starts validating a batch whose validation lease this validator holds. */
+  validate(job: ValidationJob): void;
+  /** Claims and validates the batches whose validator's lease expired; removes abandoned uploads. */
+  sweep(): Promise<void>;
+  /** Sweeps now and then every `sweepIntervalMs`, until {@link close}. */
+  startSweeping(): void;
+  /** Resolves once no validation is running. */
+  idle(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Creates the gateway's batch validator. */
+export function createBatchValidator({
+  database,
+  logger,
+  maxRequests,
+  id = newId('validator_', 12),
+  leaseSeconds = VALIDATION_LEASE_SECONDS,
+  sweepIntervalMs = VALIDATION_SWEEP_MS,
+  onStatusChange = () => {},
+}: BatchValidatorOptions): BatchValidator {
+  const { db } = database;
+  const running = new Map<string, Promise<void>>();
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  async function fail(job: ValidationJob, errors: InvalidInput['errors']) {
+    if (await failBatch(db, job.id, errors)) onStatusChange([{ batchId: job.id, owner: job.owner, from: 'validating', to: 'failed' }]);
+    else onStatusChange(await settleBatch(db, job.id));
+  }
+
+  async function run(job: ValidationJob) {
+    const file = await getFile(db, job.inputFileId, job.owner);
+    const missing = { line: null, code: 'input_file_missing', param: 'input_file_id', message: `The input file ${job.inputFileId} no longer exists; upload it again and create a new batch.` };
+    if (!file) return fail(job, [missing]);
+    const extend = setInterval(() => {
+      extendValidation(db, job.id, id, leaseSeconds).catch((err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }));
+    }, (leaseSeconds * 1000) / 3);
+    try {
+      const outcome = await ingestBatch(db, { batchId: job.id, validationOwner: id, priority: job.priority }, (tx) => {
+        async function* counted() {
+          let bytes = 0;
+          for await (const chunk of readFileChunks(tx, file!.id)) {
+            bytes += chunk.length;
+            yield chunk;
+          }
+          // Chunks vanish when the file is deleted while it is being read.
+          if (bytes !== file!.bytes) throw new InvalidInput([missing]);
+        }
+        return validateInput(counted(), { endpoint: job.endpoint, maxRequests });
+      });
+      if (outcome.kind === 'lost') return onStatusChange(await settleBatch(db, job.id));
+      for (const model of outcome.models) await database.notify(QUEUE_CHANNEL, model);
+      logger.info('batch validated', { batch_id: job.id, requests: outcome.total, models: outcome.models });
+      onStatusChange([{ batchId: job.id, owner: job.owner, from: 'validating', to: 'in_progress' }]);
+    } catch (error) {
+      if (!(error instanceof InvalidInput)) throw error;
+      logger.info('batch input is invalid', { batch_id: job.id, errors: error.errors.length });
+      await fail(job, error.errors);
+    } finally {
+      clearInterval(extend);
+    }
+  }
+
+  function validate(job: ValidationJob) {
+    if (running.has(job.id)) return;
+    const done = run(job)
+      // The lease is left to expire, so that a later sweep (here or on another gateway) tries again.
+      .catch((err) => logger.error('batch validation failed unexpectedly; it will be retried', { batch_id: job.id, err }))
+      .finally(() => running.delete(job.id));
+    running.set(job.id, done);
+  }
+
+  async function sweep() {
+    for (const job of await claimValidations(db, id, leaseSeconds)) validate(job);
+    const removed = await deleteAbandonedUploads(db, ABANDONED_UPLOAD_SECONDS);
+    if (removed > 0) logger.info('removed abandoned uploads', { files: removed });
+  }
+
+  return {
+    id,
+    validate,
+    sweep,
+    startSweeping() {
+      const tick = () => sweep().catch((err) => logger.error('validation sweep failed', { err }));
+      void tick();
+      timer = setInterval(tick, sweepIntervalMs);
+    },
+    async idle() {
+      while (running.size > 0) await Promise.all(running.values());
+    },
+    async close() {
+      clearInterval(timer);
+      await Promise.all(running.values());
+    },
+  };
+}

@@ -1,0 +1,22 @@
+import { AppError } from '../../core/errors.ts';
+import { getBatch, newId, QUEUE_CHANNEL, retryBatch, type BatchRow } from '../../schema/index.ts';
+import type { Services } from '../services.ts';
+
+/** Creates a new batch of the failed and expired requests of a finished batch, queued at once. */
+export async function retry(services: Services, owner: string, batchId: string): Promise<BatchRow> {
+  const { database } = services;
+  const outcome = await retryBatch(database.db, { batchId, owner, newBatchId: newId('batch_'), newFileId: newId('file-') });
+  switch (outcome.kind) {
+    case 'not_found':
+      throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batch_id' });
+    case 'not_finished':
+      throw new AppError('CONFLICT', `Batch ${batchId} is ${outcome.status}; retry it once it has finished (or cancel it first).`, { param: 'batch_id' });
+    case 'nothing_to_retry':
+      throw new AppError('BAD_REQUEST', `Batch ${batchId} has no failed or expired requests to retry.`, { param: 'batch_id' });
+  }
+  for (const model of outcome.models) await database.notify(QUEUE_CHANNEL, model);
+  services.statusChanged([{ batchId: outcome.batchId, owner, from: null, to: 'in_progress' }]);
+  const batch = await getBatch(database.db, outcome.batchId, owner);
+  if (!batch) throw new Error(`retry: the new batch ${outcome.batchId} is missing`);
+  return batch;
+}

@@ -1,0 +1,37 @@
+import { AppError } from '../../core/errors.ts';
+import { createBatch, getFile, newId, type BatchRow } from '../../schema/index.ts';
+import type { Services } from '../services.ts';
+import { VALIDATION_LEASE_SECONDS } from './batch-validator.ts';
+import { windowSeconds, type BatchSpec } from './batch-spec.ts';
+
+/**
+ * Creates a batch in `validating` from an uploaded file and starts validating it in the
+ * background; returns at once, as OpenAI does. The batch's validation lease is taken in
+ * the same insert, so if this gateway dies another one picks the batch up.
+ */
+export async function submitBatch(services: Services, owner: string, spec: BatchSpec, handlers: Record<string, unknown> = {}): Promise<BatchRow> {
+  const { database, validator } = services;
+  const file = await getFile(database.db, spec.inputFileId, owner);
+  if (!file) {
+    throw new AppError('NOT_FOUND', `No file with id ${spec.inputFileId}; upload it first (POST /v1/files with purpose "batch").`, { param: 'input_file_id' });
+  }
+  if (file.purpose !== 'batch') {
+    throw new AppError('BAD_REQUEST', `File ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch".`, { param: 'input_file_id' });
+  }
+  const batch = await createBatch(database.db, {
+    id: newId('batch_'),
+    owner,
+    endpoint: spec.endpoint,
+    inputFileId: file.id,
+    completionWindow: spec.completionWindow,
+    completionWindowSeconds: windowSeconds(spec.completionWindow),
+    metadata: spec.metadata,
+    priority: spec.priority,
+    handlers,
+    validationOwner: validator.id,
+    validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
+  });
+  services.statusChanged([{ batchId: batch.id, owner, from: null, to: 'validating' }]);
+  validator.validate({ id: batch.id, owner, endpoint: batch.endpoint, inputFileId: file.id, priority: batch.priority });
+  return batch;
+}

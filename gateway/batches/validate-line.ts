@@ -1,0 +1,63 @@
+import type { BatchErrorItem, NewRequest } from '../../schema/index.ts';
+import { rawMember } from './raw-member.ts';
+
+/** What a line is checked against: the batch's endpoint, and the custom_ids seen on earlier lines. */
+export interface LineContext {
+  endpoint: string;
+  /** custom_id → the line it first appeared on. */
+  seen: Map<string, number>;
+}
+
+/** A line's verdict: the request to queue, or the error to report. */
+export type LineVerdict = { request: NewRequest } | { error: BatchErrorItem };
+
+const bad = (line: number, code: string, message: string, param: string | null = null): LineVerdict => ({
+  error: { line, code, message, param },
+});
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/**
+ * Checks one line of a batch input file as OpenAI does: a JSON object with a unique
+ * `custom_id`, `method` POST, `url` equal to the batch's endpoint, and a `body` object
+ * naming a `model` and not asking to stream. The body is kept as the line wrote it.
+ */
+export function validateLine(text: string, line: number, { endpoint, seen }: LineContext): LineVerdict {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    return bad(line, 'invalid_json', `Line ${line} is not valid JSON (${(error as Error).message}).`);
+  }
+  if (!isObject(parsed)) return bad(line, 'invalid_line', `Line ${line} is not a JSON object; each line must be one request object.`);
+  const customId = parsed.custom_id;
+  if (customId === undefined || customId === null || customId === '') {
+    return bad(line, 'missing_custom_id', `Line ${line} has no custom_id; give every request a unique custom_id.`, 'custom_id');
+  }
+  if (typeof customId !== 'string' || customId.includes('\u0000')) {
+    return bad(line, 'invalid_custom_id', `Line ${line}: custom_id must be a string without NUL characters.`, 'custom_id');
+  }
+  const first = seen.get(customId);
+  if (first !== undefined) {
+    return bad(line, 'duplicate_custom_id', `Line ${line}: custom_id ${JSON.stringify(customId)} is already used on line ${first}; custom_ids must be unique.`, 'custom_id');
+  }
+  seen.set(customId, line);
+  if (parsed.method !== 'POST') {
+    return bad(line, 'invalid_method', `Line ${line}: method must be "POST", not ${JSON.stringify(parsed.method ?? null)}.`, 'method');
+  }
+  if (parsed.url !== endpoint) {
+    return bad(line, 'invalid_url', `Line ${line}: url ${JSON.stringify(parsed.url ?? null)} differs from the batch endpoint ${endpoint}; every line must use the batch's endpoint.`, 'url');
+  }
+  const body = parsed.body;
+  if (!isObject(body)) return bad(line, 'invalid_body', `Line ${line}: body must be a JSON object with the request to send.`, 'body');
+  if (typeof body.model !== 'string' || body.model === '' || body.model.includes('\u0000')) {
+    return bad(line, 'missing_model', `Line ${line}: body.model is missing; name the model each request is for.`, 'body.model');
+  }
+  if (body.stream === true) {
+    return bad(line, 'stream_not_allowed', `Line ${line}: body.stream is true; batch requests cannot stream, remove it.`, 'body.stream');
+  }
+  const raw = rawMember(text, 'body');
+  if (raw === undefined) throw new Error(`validateLine: no raw body found on line ${line}`);
+  return { request: { line, customId, model: body.model, body: raw } };
+}

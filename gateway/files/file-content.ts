@@ -1,0 +1,27 @@
+import { readFileChunks, streamResultLines, type Database, type FileRow } from '../../schema/index.ts';
+
+const RESULT_KINDS: Record<string, 'output' | 'error'> = { batch_output: 'output', batch_error: 'error' };
+
+/** Result lines grouped into pieces of about 64 KiB, so a download is not one write per line. */
+async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+  const encoder = new TextEncoder();
+  let pending = '';
+  for await (const line of lines) {
+    pending += line;
+    if (pending.length >= 64 * 1024) {
+      yield encoder.encode(pending);
+      pending = '';
+    }
+  }
+  if (pending) yield encoder.encode(pending);
+}
+
+/**
+ * The bytes of a file as a stream: an uploaded file from its stored chunks, a batch's
+ * output or error file built line by line from its requests (never held whole).
+ */
+export function fileContent(database: Database, file: FileRow): AsyncIterable<Uint8Array> {
+  const kind = RESULT_KINDS[file.purpose];
+  if (kind && file.batchId) return encoded(streamResultLines(database.db, file.batchId, kind));
+  return readFileChunks(database.db, file.id);
+}

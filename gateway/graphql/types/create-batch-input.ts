@@ -1,0 +1,47 @@
+import { AppError } from '../../../core/errors.ts';
+import { parseBatchSpec } from '../../batches/batch-spec.ts';
+import { submitBatch } from '../../batches/submit-batch.ts';
+import { MAX_INLINE_REQUESTS, submitInlineBatch } from '../../batches/submit-inline-batch.ts';
+import type { Builder } from '../builder.ts';
+import type { defineBatch } from './batch.ts';
+import type { defineBatchRequestInput } from './batch-request-input.ts';
+
+/** The refs `CreateBatchInput` and `Mutation.createBatch` point to. */
+export interface CreateBatchRefs {
+  Batch: ReturnType<typeof defineBatch>;
+  BatchRequestInput: ReturnType<typeof defineBatchRequestInput>;
+}
+
+/** Adds the `CreateBatchInput` input type and `Mutation.createBatch`; returns the input's ref. */
+export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) {
+  const CreateBatchInputRef = builder.inputType('CreateBatchInput', {
+    description: 'A batch to create: from an uploaded file (`inputFileId`) or from requests given inline (`requests`), not both.',
+    fields: (t) => ({
+      inputFileId: t.id({ description: 'An uploaded file with purpose "batch".' }),
+      requests: t.field({ type: [refs.BatchRequestInput], description: `Requests given inline instead of a file, at most ${MAX_INLINE_REQUESTS}.` }),
+      endpoint: t.string({ required: true, description: '/v1/chat/completions, /v1/completions or /v1/embeddings.' }),
+      completionWindow: t.string({ required: true, defaultValue: '24h', description: 'How long the batch may run: a number of hours such as "24h".' }),
+      metadata: t.field({ type: 'JSON', description: 'Up to 16 string pairs of your own.' }),
+      priority: t.int({ required: true, defaultValue: 0, description: 'Higher runs first.' }),
+    }),
+  });
+
+  builder.mutationField('createBatch', (t) =>
+    t.field({
+      type: refs.Batch,
+      description: 'Creates a batch in `validating`; it is validated in the background, then queued (`in_progress`) or `failed` with its errors.',
+      args: { input: t.arg({ type: CreateBatchInputRef, required: true }) },
+      resolve: async (_root, { input }, { services, owner }) => {
+        const fromFile = input.inputFileId !== null && input.inputFileId !== undefined;
+        if (fromFile === Boolean(input.requests)) {
+          throw new AppError('BAD_REQUEST', 'Give either inputFileId or requests.', { param: 'inputFileId' });
+        }
+        const spec = parseBatchSpec({ ...input, inputFileId: fromFile ? String(input.inputFileId) : 'inline' });
+        if (fromFile) return submitBatch(services, owner, spec);
+        return submitInlineBatch(services, owner, spec, input.requests ?? []);
+      },
+    }),
+  );
+
+  return CreateBatchInputRef;
+}

@@ -1,0 +1,57 @@
+import { Hono } from 'hono';
+import { AppError } from '../../core/errors.ts';
+import { batchEstimates, getBatch, listBatches, type BatchRow } from '../../schema/index.ts';
+import { parseBatchSpec } from '../batches/batch-spec.ts';
+import { cancel } from '../batches/cancel.ts';
+import { submitBatch } from '../batches/submit-batch.ts';
+import type { Services } from '../services.ts';
+import { batchObject, listObject } from './openai-objects.ts';
+import { intParam, snakeCase } from './query-params.ts';
+
+/** `/v1/batches`: create, list, retrieve and cancel, in OpenAI's shapes plus this server's extensions. */
+export function createBatchRoutes(services: Services) {
+  const { database } = services;
+  const routes = new Hono<{ Variables: { owner: string } }>();
+  const present = async (batches: BatchRow[]) => {
+    const estimates = await batchEstimates(database.db, batches.map((b) => b.id));
+    return batches.map((b) => batchObject(b, estimates.get(b.id)));
+  };
+
+  routes.post('/', async (c) => {
+    const body = (await c.req.json().catch(() => {
+      throw new AppError('BAD_REQUEST', 'The request body must be a JSON object.');
+    })) as Record<string, unknown> | null;
+    if (typeof body !== 'object' || body === null) throw new AppError('BAD_REQUEST', 'The request body must be a JSON object.');
+    const spec = parseBatchSpec(
+      { inputFileId: body.input_file_id, endpoint: body.endpoint, completionWindow: body.completion_window, metadata: body.metadata, priority: body.priority },
+      snakeCase,
+    );
+    const batch = await submitBatch(services, c.get('owner'), spec);
+    const [shown] = await present([batch]);
+    return c.json(shown);
+  });
+
+  routes.get('/', async (c) => {
+    const page = await listBatches(database.db, {
+      owner: c.get('owner'),
+      after: c.req.query('after') || undefined,
+      limit: intParam(c.req.query('limit'), 'limit', { min: 1, max: 100, fallback: 20 }),
+    });
+    return c.json(listObject(await present(page.data), page.hasMore));
+  });
+
+  routes.get('/:id', async (c) => {
+    const batch = await getBatch(database.db, c.req.param('id'), c.get('owner'));
+    if (!batch) throw new AppError('NOT_FOUND', `No batch with id ${c.req.param('id')}.`, { param: 'batch_id' });
+    const [shown] = await present([batch]);
+    return c.json(shown);
+  });
+
+  routes.post('/:id/cancel', async (c) => {
+    const batch = await cancel(services, c.get('owner'), c.req.param('id'));
+    const [shown] = await present([batch]);
+    return c.json(shown);
+  });
+
+  return routes;
+}

@@ -1,0 +1,97 @@
+import { Hono } from 'hono';
+import { AppError } from '../../core/errors.ts';
+import { completeFile, deleteFile, getFile, listFiles } from '../../schema/index.ts';
+import { fileContent } from '../files/file-content.ts';
+import { MultipartError, multipartBoundary, parseMultipart } from '../files/multipart.ts';
+import { storeUpload, type StoredUpload } from '../files/store-upload.ts';
+import { checkPurpose } from '../files/upload.ts';
+import { toReadableStream } from '../files/web-streams.ts';
+import type { Services } from '../services.ts';
+import { fileObject, listObject } from './openai-objects.ts';
+import { enumParam, intParam } from './query-params.ts';
+
+async function readField(body: AsyncIterable<Uint8Array>, max = 1024): Promise<string> {
+  const decoder = new TextDecoder();
+  let text = '';
+  for await (const piece of body) {
+    text += decoder.decode(piece, { stream: true });
+    if (text.length > max) throw new AppError('BAD_REQUEST', `A form field is longer than ${max} characters.`);
+  }
+  return text + decoder.decode();
+}
+
+const notFound = (id: string) => new AppError('NOT_FOUND', `No file with id ${id}.`, { param: 'file_id' });
+
+/** `/v1/files`: upload (streamed multipart), list, retrieve, download and delete, in OpenAI's shapes. */
+export function createFileRoutes(services: Services) {
+  const { database, config } = services;
+  const routes = new Hono<{ Variables: { owner: string } }>();
+
+  routes.post('/', async (c) => {
+    const owner = c.get('owner');
+    const boundary = multipartBoundary(c.req.header('content-type'));
+    const body = c.req.raw.body;
+    if (!boundary || !body) {
+      throw new AppError('BAD_REQUEST', 'Upload the file as multipart/form-data with the fields "file" and "purpose".', { param: 'file' });
+    }
+    // Bytes not counted against the file: multipart headers and the purpose field.
+    if (Number(c.req.header('content-length') ?? 0) > config.MAX_FILE_BYTES + 64 * 1024) {
+      throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${config.MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.`, { param: 'file' });
+    }
+    let purpose: string | null = null;
+    let stored: StoredUpload | undefined;
+    try {
+      // The OpenAI SDKs send the file before the purpose, so the purpose is checked last.
+      for await (const part of parseMultipart(body, boundary)) {
+        if (part.name === 'purpose') purpose = (await readField(part.body)).trim();
+        else if (part.name === 'file') {
+          if (stored) throw new AppError('BAD_REQUEST', 'Send one file per upload.', { param: 'file' });
+          if (purpose !== null) checkPurpose(purpose);
+          stored = await storeUpload(database, part.body, { owner, filename: part.filename ?? 'upload.jsonl', purpose: 'batch', maxBytes: config.MAX_FILE_BYTES });
+        }
+      }
+      if (!stored) throw new AppError('BAD_REQUEST', 'The upload has no "file" field.', { param: 'file' });
+      checkPurpose(purpose);
+      const file = await completeFile(database.db, stored.id, stored);
+      if (!file) throw new Error(`file ${stored.id} vanished before it was complete`);
+      return c.json(fileObject(file));
+    } catch (error) {
+      if (stored) await deleteFile(database.db, stored.id, owner);
+      if (error instanceof MultipartError) throw new AppError('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, { param: 'file' });
+      throw error;
+    }
+  });
+
+  routes.get('/', async (c) => {
+    const page = await listFiles(database.db, {
+      owner: c.get('owner'),
+      purpose: c.req.query('purpose') || undefined,
+      after: c.req.query('after') || undefined,
+      limit: intParam(c.req.query('limit'), 'limit', { min: 1, max: 10_000, fallback: 10_000 }),
+      order: enumParam(c.req.query('order'), 'order', ['asc', 'desc'], 'desc'),
+    });
+    return c.json(listObject(page.data.map(fileObject), page.hasMore));
+  });
+
+  routes.get('/:id', async (c) => {
+    const file = await getFile(database.db, c.req.param('id'), c.get('owner'));
+    if (!file) throw notFound(c.req.param('id'));
+    return c.json(fileObject(file));
+  });
+
+  routes.get('/:id/content', async (c) => {
+    const file = await getFile(database.db, c.req.param('id'), c.get('owner'));
+    if (!file) throw notFound(c.req.param('id'));
+    const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
+    if (file.purpose === 'batch') headers['content-length'] = String(file.bytes);
+    return new Response(toReadableStream(fileContent(database, file)), { headers });
+  });
+
+  routes.delete('/:id', async (c) => {
+    const id = c.req.param('id');
+    if (!(await deleteFile(database.db, id, c.get('owner')))) throw notFound(id);
+    return c.json({ id, object: 'file' as const, deleted: true });
+  });
+
+  return routes;
+}

@@ -1,0 +1,23 @@
+import { Hono } from 'hono';
+import { AppError } from '../../core/errors.ts';
+import { servedModels, type ServedModel } from '../../schema/index.ts';
+import type { Services } from '../services.ts';
+
+const modelObject = (model: ServedModel) => ({
+  id: model.name,
+  object: 'model' as const,
+  created: Math.floor(model.createdAtMs / 1000),
+  owned_by: 'vllm-batch-server',
+});
+
+/** `/v1/models`: the models a batch can name (the enabled registry, and whatever live workers have loaded). */
+export function createModelRoutes({ database }: Services) {
+  const routes = new Hono<{ Variables: { owner: string } }>();
+  routes.get('/', async (c) => c.json({ object: 'list' as const, data: (await servedModels(database.db)).map(modelObject) }));
+  routes.get('/:id{.+}', async (c) => {
+    const model = (await servedModels(database.db)).find((m) => m.name === c.req.param('id'));
+    if (!model) throw new AppError('NOT_FOUND', `No model named ${c.req.param('id')} is registered or loaded.`, { param: 'model' });
+    return c.json(modelObject(model));
+  });
+  return routes;
+}

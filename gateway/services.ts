@@ -1,0 +1,15 @@
+import type { BatchStatusChange } from '../core/events/index.ts';
+import type { Logger } from '../core/logger.ts';
+import type { Database } from '../schema/index.ts';
+import type { BatchValidator } from './batches/batch-validator.ts';
+import type { GatewayConfig } from './config.ts';
+
+/** What the Batch API's operations run with, shared by the REST routes and the GraphQL resolvers. */
+export interface Services {
+  database: Database;
+  logger: Logger;
+  config: GatewayConfig;
+  validator: BatchValidator;
+  /** Told of every batch status change an operation makes (published on the event bus). */
+  statusChanged(changes: BatchStatusChange[]): void;
+}
