@@ -1,7 +1,16 @@
-import { GraphQLError } from 'graphql';
-import { maskError as yogaMaskError } from 'graphql-yoga';
+import type { GraphQLError } from 'graphql';
+import { createGraphQLError, maskError as yogaMaskError } from 'graphql-yoga';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
+
+/** A GraphQLError of whichever copy of graphql-js made it (ESM and CommonJS copies may both be loaded). */
+interface GraphQLErrorLike extends Error {
+  originalError?: unknown;
+  nodes?: GraphQLError['nodes'];
+  path?: GraphQLError['path'];
+}
+
+const isGraphQLError = (e: unknown): e is GraphQLErrorLike => e instanceof Error && e.name === 'GraphQLError';
 
 /**
  * Yoga's error masking with the application's errors let through: an AppError keeps its
@@ -11,14 +20,15 @@ export function createMaskError(logger: Logger) {
   return function maskError(error: unknown, message: string, isDev?: boolean): Error {
     // Resolver errors arrive wrapped, sometimes twice (located, then by the executor).
     let original: unknown = error;
-    while (original instanceof GraphQLError && original.originalError) original = original.originalError;
+    while (isGraphQLError(original) && original.originalError) original = original.originalError;
     if (original instanceof AppError) {
-      return new GraphQLError(original.message, {
-        ...(error instanceof GraphQLError ? { nodes: error.nodes, path: error.path } : {}),
+      // Made by Yoga's own graphql-js copy, so that Yoga knows it for an expected error.
+      return createGraphQLError(original.message, {
+        ...(isGraphQLError(error) ? { nodes: error.nodes ?? null, path: error.path ?? undefined } : {}),
         extensions: { code: original.code, ...(original.param ? { param: original.param } : {}) },
       });
     }
-    if (original instanceof Error && !(original instanceof GraphQLError)) logger.error('unexpected error in a GraphQL resolver', { err: original });
+    if (original instanceof Error && !isGraphQLError(original)) logger.error('unexpected error in a GraphQL resolver', { err: original });
     return yogaMaskError(error, message, isDev);
   };
 }

@@ -1,0 +1,132 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eq } from 'drizzle-orm';
+import { publishBatchProgress, publishBatchStatus, publishBatchStatuses, publishWorkerEvent } from '../../core/events/index.ts';
+import { batches, handlerRuns, requests, type Database } from '../../schema/index.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { BATCH_PROGRESS, first, insertBatch, readAll, sseClient, startTestGateway, wsClient, type ProgressResult, type TestGateway } from './harness.ts';
+
+/** The database with its statements counted, to prove what does and does not read it. */
+function counting(database: Database): { database: Database; statements: () => number } {
+  let statements = 0;
+  const db = new Proxy(database.db, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (prop === 'execute') {
+        return (...args: unknown[]) => {
+          statements += 1;
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      }
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  return { database: { ...database, db }, statements: () => statements };
+}
+
+describe('gateway subscriptions and metrics', () => {
+  const test = useTestDatabase();
+  let gw: TestGateway;
+  let statements: () => number;
+  beforeAll(async () => {
+    const counted = counting(test().database);
+    statements = counted.statements;
+    gw = await startTestGateway(counted.database);
+  });
+  afterAll(() => gw?.close());
+
+  it('streams the caller\'s batches being created, changing status and finishing, and nobody else\'s', async () => {
+    const client = wsClient(gw.url);
+    try {
+      const events = client.iterate({ query: 'subscription { batchEvents { kind batchId status previousStatus at } }' });
+      // The subscription is active once the server has answered anything on it; prime it with one event.
+      const primer = await waitUntilReceiving(events, () => publishBatchStatus(gw.remote, { batchId: 'batch_primer', owner: 'local', from: 'in_progress', to: 'cancelling' }));
+      expect(primer).toMatchObject({ kind: 'STATUS_CHANGED', batchId: 'batch_primer' });
+      await publishBatchStatus(gw.remote, { batchId: 'batch_theirs', owner: 'key_other', from: null, to: 'validating' });
+      await publishBatchStatuses(gw.remote, [
+        { batchId: 'batch_mine', owner: 'local', from: null, to: 'validating' },
+        { batchId: 'batch_mine', owner: 'local', from: 'validating', to: 'in_progress' },
+        { batchId: 'batch_mine', owner: 'local', from: 'in_progress', to: 'finalizing' },
+        { batchId: 'batch_mine', owner: 'local', from: 'finalizing', to: 'completed' },
+      ]);
+      const got = await readAll(events, { until: (e) => (e.data as { batchEvents: { status: string } }).batchEvents.status === 'completed' });
+      expect(got.map((e) => (e.data as { batchEvents: unknown }).batchEvents)).toEqual([
+        expect.objectContaining({ kind: 'CREATED', batchId: 'batch_mine', status: 'validating', previousStatus: null }),
+        expect.objectContaining({ kind: 'STATUS_CHANGED', status: 'in_progress', previousStatus: 'validating' }),
+        expect.objectContaining({ kind: 'STATUS_CHANGED', status: 'finalizing' }),
+        expect.objectContaining({ kind: 'FINISHED', status: 'completed', previousStatus: 'finalizing' }),
+      ]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('streams workers coming up, switching models, losing their heartbeat and going down', async () => {
+    const events = sseClient(gw.url).iterate({ query: 'subscription { workerEvents { kind workerId host gpu model previousModel } }' });
+    const worker = { workerId: 'w1', host: 'gpu-host-1', gpu: '0' };
+    await waitUntilReceiving(events, () => publishWorkerEvent(gw.remote, { type: 'worker.up', ...worker, model: 'llama' }));
+    await publishWorkerEvent(gw.remote, { type: 'worker.model_switch', ...worker, model: 'qwen', previousModel: 'llama' });
+    await publishWorkerEvent(gw.remote, { type: 'worker.heartbeat_lost', ...worker, model: 'qwen' });
+    await publishWorkerEvent(gw.remote, { type: 'worker.down', ...worker, model: null });
+    const got = await readAll(events, { until: (e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind === 'DOWN' });
+    expect(got.map((e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind)).toEqual(['MODEL_SWITCH', 'HEARTBEAT_LOST', 'DOWN']);
+    expect((got[0]?.data as { workerEvents: unknown }).workerEvents).toEqual({ kind: 'MODEL_SWITCH', workerId: 'w1', host: 'gpu-host-1', gpu: '0', model: 'qwen', previousModel: 'llama' });
+  });
+
+  it('reads postgres once per subscribe and once when the batch ends, never per event or per subscriber', async () => {
+    const id = await insertBatch(test().database, { total: 100 });
+    const client = sseClient(gw.url);
+    const subscribers = Array.from({ length: 20 }, () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>);
+    await Promise.all(subscribers.map((s) => first(s)));
+    const before = statements();
+    for (let done = 1; done <= 30; done++) {
+      await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 100, completed: done, failed: 0, promptTokens: 0, completionTokens: 0 });
+    }
+    const seen = await Promise.all(subscribers.map((s) => readAll(s, { until: (e) => e.data?.batchProgress.completed === 30 })));
+    expect(seen.every((events) => events.at(-1)?.data?.batchProgress.completed === 30)).toBe(true);
+    expect(statements() - before).toBe(0);
+
+    const watchers = Array.from({ length: 20 }, () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>);
+    await Promise.all(watchers.map((s) => first(s)));
+    const beforeEnd = statements();
+    await test().database.db.update(batches).set({ status: 'completed', completed: 100 }).where(eq(batches.id, id));
+    await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'finalizing', to: 'completed' });
+    const finals = await Promise.all(watchers.map((s) => readAll(s)));
+    expect(finals.every((events) => events.at(-1)?.data?.batchProgress.completed === 100)).toBe(true);
+    // One read for the final counters, whatever the number of subscribers (the update above is not counted).
+    expect(statements() - beforeEnd).toBe(1);
+  });
+
+  it('counts queued and leased requests per model, finished totals, handler runs and open subscriptions in /metrics', async () => {
+    const id = await insertBatch(test().database, { total: 5, completed: 2, failed: 1, status: 'in_progress' });
+    const request = (line: number, status: string) => ({ batchId: id, line, customId: `r${line}`, model: 'metrics-model', body: '{}', status });
+    await test().database.db.insert(requests).values([request(1, 'queued'), request(2, 'queued'), request(3, 'leased'), request(4, 'succeeded'), request(5, 'failed')]);
+    await test().database.db.insert(handlerRuns).values({ batchId: id, handler: 'webhook', event: 'completed', status: 'dead' });
+    const events = sseClient(gw.url).iterate({ query: BATCH_PROGRESS, variables: { id } });
+    await first(events);
+    const res = await gw.app.request('/metrics');
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    expect(text).toContain('vbs_requests{model="metrics-model",status="queued"} 2');
+    expect(text).toContain('vbs_requests{model="metrics-model",status="leased"} 1');
+    expect(text).toMatch(/vbs_requests_completed_total [1-9]\d*/);
+    expect(text).toMatch(/vbs_requests_failed_total [1-9]\d*/);
+    expect(text).toContain('vbs_handler_runs{handler="webhook",status="dead"} 1');
+    expect(text).toMatch(/vbs_gateway_subscriptions\{subscription="batchProgress"\} [1-9]/);
+    expect(text).toMatch(/vbs_gateway_http_requests_total\{method="POST",route="\/graphql",status="200"\} [1-9]/);
+    await events.return?.();
+  });
+});
+
+/** Publishes until the subscription yields (it is active only once the server subscribed), and returns the first event. */
+async function waitUntilReceiving<T>(events: AsyncIterableIterator<{ data?: T | null }>, publish: () => Promise<void>): Promise<unknown> {
+  const next = events.next();
+  let received = false;
+  void next.then(() => (received = true));
+  for (let i = 0; i < 100 && !received; i++) {
+    await publish();
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  const result = await next;
+  const data = result.value?.data as Record<string, unknown> | undefined;
+  return data && Object.values(data)[0];
+}
