@@ -1,0 +1,73 @@
+import OpenAI, { toFile } from 'openai';
+import { describe, expect, it } from 'vitest';
+import { ownerOfKey } from '../../gateway/auth.ts';
+import { fixture, useApi } from './harness.ts';
+
+describe('API keys', () => {
+  const api = useApi({ API_KEYS: 'key-alice,key-bob' });
+
+  async function batchOf(client: OpenAI) {
+    const file = await client.files.create({ file: await toFile(fixture('embeddings-50.jsonl'), 'emb.jsonl'), purpose: 'batch' });
+    const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
+    await api().validated();
+    return { file, batch };
+  }
+
+  it('requires a bearer key on every route but /health, with OpenAI error bodies', async () => {
+    const { app } = api();
+    expect((await app.request('/health')).status).toBe(200);
+    for (const path of ['/v1/files', '/v1/batches', '/v1/models', '/graphql', '/metrics']) {
+      const res = await app.request(path);
+      expect(res.status, path).toBe(401);
+    }
+    const missing = await app.request('/v1/batches');
+    expect(await missing.json()).toEqual({
+      error: { message: expect.stringContaining('Authorization: Bearer'), type: 'invalid_request_error', param: null, code: 'missing_api_key' },
+    });
+    const wrong = await app.request('/v1/batches', { headers: { authorization: 'Bearer key-eve' } });
+    expect(wrong.status).toBe(401);
+    expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
+    const sdk = await api().client('key-eve').batches.list().catch((e: unknown) => e);
+    expect(sdk).toBeInstanceOf(OpenAI.AuthenticationError);
+  });
+
+  it('lets each key see only its own files and batches: another key gets 404', async () => {
+    const alice = api().client('key-alice');
+    const bob = api().client('key-bob');
+    const { file, batch } = await batchOf(alice);
+    expect((await alice.batches.retrieve(batch.id)).id).toBe(batch.id);
+    await expect(bob.batches.retrieve(batch.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.batches.cancel(batch.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.files.content(file.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.files.delete(file.id)).rejects.toMatchObject({ status: 404 });
+    await expect(bob.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' })).rejects.toMatchObject({
+      status: 404,
+    });
+    expect((await bob.batches.list()).data).toEqual([]);
+    expect((await bob.files.list()).data).toEqual([]);
+    expect((await alice.files.retrieve(file.id)).id).toBe(file.id);
+  });
+
+  it('gives GraphQL the same owner as REST', async () => {
+    const { batch } = await batchOf(api().client('key-alice'));
+    const ask = (key: string) =>
+      api()
+        .app.request('/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+          body: JSON.stringify({ query: 'query($id: ID!) { batch(id: $id) { id status } }', variables: { id: batch.id } }),
+        })
+        .then((res) => res.json());
+    expect(await ask('key-alice')).toEqual({ data: { batch: { id: batch.id, status: 'in_progress' } } });
+    expect(await ask('key-bob')).toEqual({ data: { batch: null } });
+  });
+
+  it('names owners by a digest of their key, never the key itself', async () => {
+    const owner = await ownerOfKey('key-alice');
+    expect(owner).toMatch(/^key_[0-9a-f]{16}$/);
+    expect(owner).not.toContain('alice');
+    expect(await ownerOfKey('key-alice')).toBe(owner);
+    expect(await ownerOfKey('key-bob')).not.toBe(owner);
+  });
+});

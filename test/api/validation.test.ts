@@ -1,0 +1,156 @@
+import { readFileSync } from 'node:fs';
+import { sql } from 'drizzle-orm';
+import { toFile } from 'openai';
+import { describe, expect, it } from 'vitest';
+import { createBatch, newId, rows } from '../../schema/index.ts';
+import { FIXTURES, fixture, useApi } from './harness.ts';
+
+const line = (customId: string, model = 'sim-model', extra = '') =>
+  `{"custom_id": "${customId}", "method": "POST", "url": "/v1/chat/completions", "body": {"model": "${model}", "messages": []${extra}}}`;
+
+describe('validating batch input files', () => {
+  const api = useApi({ MAX_BATCH_REQUESTS: '20', MAX_FILE_BYTES: '8000' });
+
+  async function submit(content: Buffer | string, endpoint: '/v1/chat/completions' | '/v1/embeddings' = '/v1/chat/completions') {
+    const client = api().client();
+    const file = await client.files.create({ file: await toFile(Buffer.from(content), 'input.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint, completion_window: '24h' });
+    await api().validated();
+    return client.batches.retrieve(created.id);
+  }
+
+  const queued = async (batchId: string) =>
+    rows<{ custom_id: string; model: string }>(api().db.database.db, sql`select custom_id, model from requests where batch_id = ${batchId} order by line`);
+
+  it('fails a file with bad lines, reporting every bad line by number', async () => {
+    const expected = JSON.parse(readFileSync(`${FIXTURES}bad-lines.expected.json`, 'utf8')) as { endpoint: string; bad_lines: Record<string, string> };
+    const batch = await submit(fixture('bad-lines.jsonl'));
+    expect(batch.status).toBe('failed');
+    expect(batch.failed_at).toEqual(expect.any(Number));
+    const errors = batch.errors?.data ?? [];
+    expect(errors.map((e) => e.line)).toEqual(Object.keys(expected.bad_lines).map(Number));
+    expect(errors.map((e) => e.code)).toEqual([
+      'invalid_json',
+      'duplicate_custom_id',
+      'missing_custom_id',
+      'invalid_url',
+      'invalid_method',
+      'missing_model',
+      'stream_not_allowed',
+      'invalid_line',
+    ]);
+    expect(errors[1]).toEqual({ line: 3, code: 'duplicate_custom_id', param: 'custom_id', message: expect.stringContaining('line 1') });
+    expect(errors.every((e) => e.message?.startsWith(`Line ${e.line}`))).toBe(true);
+    expect(await queued(batch.id)).toEqual([]);
+  });
+
+  it('fails a file that is not UTF-8, naming the line', async () => {
+    const bad = Buffer.concat([Buffer.from(`${line('a')}\n{"custom_id": "`), Buffer.from([0xff, 0xfe]), Buffer.from(`"}\n${line('c')}\n`)]);
+    const batch = await submit(bad);
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data).toEqual([{ line: 2, code: 'invalid_encoding', param: null, message: 'Line 2 is not valid UTF-8; save the file as UTF-8.' }]);
+  });
+
+  it('fails an empty file', async () => {
+    const batch = await submit('\n\n');
+    expect(batch.errors?.data.map((e) => e.code)).toEqual(['empty_file']);
+  });
+
+  it('fails a file with more requests than MAX_BATCH_REQUESTS', async () => {
+    const batch = await submit(Array.from({ length: 21 }, (_, i) => line(`r${i}`)).join('\n'));
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data).toEqual([{ line: 21, code: 'too_many_requests', param: null, message: expect.stringContaining('more than 20 requests') }]);
+  });
+
+  it('queues a batch mixing models, each request under its own model', async () => {
+    const batch = await submit([line('a', 'm1'), line('b', 'm2'), line('c', 'm1')].join('\n'));
+    expect(batch).toMatchObject({ status: 'in_progress', model: null, request_counts: { total: 3 } });
+    expect(await queued(batch.id)).toEqual([
+      { custom_id: 'a', model: 'm1' },
+      { custom_id: 'b', model: 'm2' },
+      { custom_id: 'c', model: 'm1' },
+    ]);
+  });
+
+  it('accepts a byte order mark, CRLF line endings and blank lines, and keeps bodies byte for byte', async () => {
+    const body = '{"model": "m1", "seed": 12345678901234567890, "temperature": 1.0, "messages": [{"role": "user", "content": "é\\u00e9 ☃"}]}';
+    const text = `\uFEFF{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": ${body}}\r\n\r\n${line('b')}\r\n`;
+    const batch = await submit(text);
+    expect(batch.status).toBe('in_progress');
+    const [first] = await rows<{ body: string }>(api().db.database.db, sql`select body from requests where batch_id = ${batch.id} and line = 1`);
+    expect(first?.body).toBe(body);
+  });
+
+  it('refuses an upload over MAX_FILE_BYTES and keeps nothing of it', async () => {
+    const client = api().client();
+    const before = (await client.files.list()).data.length;
+    const big = Array.from({ length: 100 }, (_, i) => line(`r${i}`)).join('\n');
+    const refused = await client.files.create({ file: await toFile(Buffer.from(big), 'big.jsonl'), purpose: 'batch' }).catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 413, param: 'file' });
+    expect((await client.files.list()).data.length).toBe(before);
+    const [partial] = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from files where status = 'uploaded'`);
+    expect(partial?.n).toBe(0);
+  });
+
+  it('refuses purposes other than batch', async () => {
+    const refused = await api()
+      .client()
+      .files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'fine-tune' })
+      .catch((e: unknown) => e);
+    expect(refused).toMatchObject({ status: 400, param: 'purpose' });
+  });
+
+  it('picks up a batch left validating by a gateway that died', async () => {
+    const client = api().client();
+    const file = await client.files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'batch' });
+    const orphan = await createBatch(api().db.database.db, {
+      id: newId('batch_'),
+      owner: 'local',
+      endpoint: '/v1/chat/completions',
+      inputFileId: file.id,
+      completionWindow: '24h',
+      completionWindowSeconds: 86_400,
+      metadata: null,
+      priority: 0,
+      handlers: {},
+      validationOwner: 'validator_dead',
+      validationLeaseSeconds: -1,
+    });
+    await api().app.validator.sweep();
+    await api().validated();
+    expect((await client.batches.retrieve(orphan.id)).status).toBe('in_progress');
+  });
+
+  it('fails a batch whose input file is gone by the time it is validated', async () => {
+    const orphan = await createBatch(api().db.database.db, {
+      id: newId('batch_'),
+      owner: 'local',
+      endpoint: '/v1/chat/completions',
+      inputFileId: 'file-gone',
+      completionWindow: '24h',
+      completionWindowSeconds: 86_400,
+      metadata: null,
+      priority: 0,
+      handlers: {},
+      validationOwner: 'validator_dead',
+      validationLeaseSeconds: -1,
+    });
+    await api().app.validator.sweep();
+    await api().validated();
+    const batch = await api().client().batches.retrieve(orphan.id);
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data.map((e) => e.code)).toEqual(['input_file_missing']);
+  });
+
+  it('ends a batch cancelled while it validates as cancelled, with nothing queued', async () => {
+    const client = api().client();
+    const file = await client.files.create({ file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    const cancelled = await client.batches.cancel(created.id);
+    await api().validated();
+    expect(['cancelling', 'cancelled']).toContain(cancelled.status);
+    expect((await client.batches.retrieve(created.id)).status).toBe('cancelled');
+    const left = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from requests where batch_id = ${created.id} and status = 'queued'`);
+    expect(left[0]?.n).toBe(0);
+  });
+});
