@@ -6,6 +6,7 @@ import { createMemoryBus, publishBatchStatuses, type BatchStatusChange, type Eve
 import { createRegistry, metricsHandler, type Registry } from '../core/metrics/index.ts';
 import { toAppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
+import { createHandlerRegistry, type HandlerRegistry } from '../handlers/sdk/index.ts';
 import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
@@ -32,6 +33,8 @@ export interface GatewayOptions {
   progressIntervalMs?: number;
   /** Validates new batches; one of its own when absent (started sweeping by `startGateway`). */
   validator?: BatchValidator;
+  /** The installed result handlers (loaded from the manifests by `startGateway`); none when absent. */
+  handlers?: HandlerRegistry;
 }
 
 /** Variables of the Hono context. */
@@ -40,7 +43,7 @@ export interface GatewayEnv {
 }
 
 /** Creates the gateway: one Web-standard fetch handler serving REST, GraphQL, health and metrics. */
-export function createApp({ config, database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs, validator: given }: GatewayOptions) {
+export function createApp({ config, database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs, validator: given, handlers = createHandlerRegistry([]) }: GatewayOptions) {
   const app = new Hono<GatewayEnv>();
   registry ??= createRegistry({ onCollectError: (err) => logger.warn('metrics: a collector failed', { err }) });
   const metrics = createGatewayMetrics(registry, { database });
@@ -49,10 +52,10 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     if (changes.length) publishBatchStatuses(bus, changes).catch((err) => logger.warn('could not publish batch status changes', { err }));
   };
   const validator = given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
-  const services: Services = { database, logger, config, validator, statusChanged };
+  const services: Services = { database, logger, config, validator, statusChanged, handlers };
   const resolveOwner = createAuthenticator({ apiKeys: config.API_KEYS });
   const yoga = createYoga<{ owner: string }, GraphQLContext>({
-    schema: createSchema(),
+    schema: createSchema({ handlers }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,

@@ -23,12 +23,16 @@ export const gatewayEnv = z.object({
 });
 
 /** The gateway's configuration. */
-export type GatewayConfig = z.infer<typeof gatewayEnv> & { host: string };
+export type GatewayConfig = z.infer<typeof gatewayEnv> & {
+  host: string;
+  /** The environment `${NAME}` references in handler manifests are read from. */
+  manifestEnv?: Record<string, string | undefined>;
+};
 
 /** Reads and validates the gateway's configuration from the environment. */
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const parsed = parseEnv(gatewayEnv, env);
   // Without keys anybody who can reach the port owns every batch, so stay on loopback.
   const host = parsed.HOST ?? (parsed.API_KEYS?.length ? '0.0.0.0' : '127.0.0.1');
-  return { ...parsed, host };
+  return { ...parsed, host, manifestEnv: env };
 }

@@ -1,5 +1,6 @@
 import type { BatchStatusChange } from '../core/events/index.ts';
 import type { Logger } from '../core/logger.ts';
+import type { HandlerRegistry } from '../handlers/sdk/index.ts';
 import type { Database } from '../schema/index.ts';
 import type { BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
@@ -10,6 +11,8 @@ export interface Services {
   logger: Logger;
   config: GatewayConfig;
   validator: BatchValidator;
+  /** The installed result handlers, which validate a new batch's `handlers` options. */
+  handlers: HandlerRegistry;
   /** Told of every batch status change an operation makes (published on the event bus). */
   statusChanged(changes: BatchStatusChange[]): void;
 }

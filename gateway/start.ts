@@ -1,4 +1,7 @@
+import { ConfigError } from '../core/env.ts';
 import { createEventBus, type EventBus } from '../core/events/index.ts';
+import { loadHandlers, splitManifestList } from '../handlers/index.ts';
+import { ManifestError } from '../handlers/sdk/index.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createDatabase, runMigrations, type Database } from '../schema/index.ts';
 import { createApp } from './app.ts';
@@ -25,10 +28,14 @@ export interface StartGatewayOptions {
 /** Opens the database, applies migrations and builds the app; the runtime entry serves `fetch`. */
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<Gateway> {
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'gateway' } });
+  // Before anything is opened: a bad manifest stops start-up with its file and problem.
+  const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} }).catch((error: unknown) => {
+    throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
+  });
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });
   await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
-  const app = createApp({ config, database, logger, bus });
+  const app = createApp({ config, database, logger, bus, handlers });
   // Batches left validating by a gateway that died are picked up here (now, then periodically).
   app.validator.startSweeping();
   return {

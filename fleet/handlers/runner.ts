@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../core/logger.ts';
 import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
-import { extendHandlerRuns, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
+import { extendHandlerRuns, HANDLER_RUNS_CHANNEL, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
 import { executeRun, type RunOutcome } from './execute-run.ts';
 
 /** Options for {@link createHandlerRunner}. */
@@ -60,6 +60,7 @@ export function createHandlerRunner({
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
   let heartbeat: ReturnType<typeof setInterval> | undefined;
+  let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
   const nudge = () => wake?.();
   const sleep = (ms: number) =>
@@ -123,6 +124,10 @@ export function createHandlerRunner({
       if (loop) return;
       logger.info('handler runner started', { handlers: names, concurrency });
       heartbeat = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
+      unlisten = database.listen(HANDLER_RUNS_CHANNEL, nudge).catch((err: unknown) => {
+        logger.warn('cannot listen for new handler runs; polling only', { err });
+        return undefined;
+      });
       loop = run();
     },
     nudge,
@@ -136,6 +141,7 @@ export function createHandlerRunner({
       for (const r of active.values()) r.controller.abort('the process is stopping');
       await Promise.all([...active.values()].map((r) => r.done));
       clearInterval(heartbeat);
+      await (await unlisten)?.().catch(() => {});
       logger.info('handler runner stopped');
     },
   };

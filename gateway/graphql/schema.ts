@@ -1,4 +1,5 @@
 import type { GraphQLSchema } from 'graphql';
+import { createHandlerRegistry, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 import { createBuilder } from './builder.ts';
 import { defineBatch } from './types/batch.ts';
 import { defineBatchConnection } from './types/batch-connection.ts';
@@ -9,6 +10,7 @@ import { defineBatchStats } from './types/batch-stats.ts';
 import { defineBatchStatus } from './types/batch-status.ts';
 import { defineCreateBatchInput } from './types/create-batch-input.ts';
 import { defineFile } from './types/file.ts';
+import { defineHandlerTypes } from './types/handler-types.ts';
 import { defineGpuStats } from './types/gpu-stats.ts';
 import { defineModel } from './types/model.ts';
 import { defineModelStats } from './types/model-stats.ts';
@@ -25,8 +27,14 @@ import { defineHealth } from './types/health.ts';
 import { defineScalars } from './types/scalars.ts';
 import { defineWorkerEvents } from './types/worker-events.ts';
 
+/** Options of {@link createSchema}. */
+export interface SchemaOptions {
+  /** The installed result handlers: each adds its options input under CreateBatchInput.handlers. */
+  handlers?: HandlerRegistry;
+}
+
 /** Builds the gateway's GraphQL schema. */
-export function createSchema(): GraphQLSchema {
+export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOptions = {}): GraphQLSchema {
   const builder = createBuilder();
   defineScalars(builder);
   defineHealth(builder);
@@ -39,7 +47,8 @@ export function createSchema(): GraphQLSchema {
   const BatchStatus = defineBatchStatus(builder);
   const Batch = defineBatch(builder, { File, BatchStatus, RequestCounts: defineRequestCounts(builder), BatchError: defineBatchError(builder) });
   defineBatchConnection(builder, { Batch, BatchStatus, BatchEdge: defineBatchEdge(builder, Batch), PageInfo: definePageInfo(builder) });
-  defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder) });
+  const BatchHandlersInput = defineHandlerTypes(builder, { registry: handlers, Batch });
+  defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder), BatchHandlersInput });
   defineModel(builder, { RegisterModelInput: defineRegisterModelInput(builder), UpdateModelInput: defineUpdateModelInput(builder) });
   defineWorker(builder, defineGpuStats(builder));
   defineBatchStats(builder, { StatusCount: defineStatusCount(builder), ModelStats: defineModelStats(builder) });

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { AppError } from '../../core/errors.ts';
 import { batchEstimates, getBatch, listBatches, type BatchRow } from '../../schema/index.ts';
+import { parseBatchHandlers } from '../batches/batch-handlers.ts';
 import { parseBatchSpec } from '../batches/batch-spec.ts';
 import { cancel } from '../batches/cancel.ts';
 import { submitBatch } from '../batches/submit-batch.ts';
@@ -26,7 +27,8 @@ export function createBatchRoutes(services: Services) {
       { inputFileId: body.input_file_id, endpoint: body.endpoint, completionWindow: body.completion_window, metadata: body.metadata, priority: body.priority },
       snakeCase,
     );
-    const batch = await submitBatch(services, c.get('owner'), spec);
+    // `handlers` is an extension of OpenAI's body: result handlers and their options.
+    const batch = await submitBatch(services, c.get('owner'), spec, parseBatchHandlers(services.handlers, body.handlers));
     const [shown] = await present([batch]);
     return c.json(shown);
   });

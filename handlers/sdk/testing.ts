@@ -1,5 +1,6 @@
+import type { z } from 'zod';
 import type { BatchEvent, HandlerBatch, HandlerContext, HandlerLogger, HandlerResult } from './context.ts';
-import type { AnyHandler } from './define-handler.ts';
+import type { AnyHandler, HandlerDefinition } from './define-handler.ts';
 import { HandlerOptionsError } from './errors.ts';
 import { checkIssues, validate } from './options.ts';
 
@@ -21,13 +22,16 @@ export interface TestContextOptions {
   logger?: HandlerLogger;
 }
 
+/** The context type a handler's `handle` receives. */
+type ContextOf<H> = H extends HandlerDefinition<infer O, infer D> ? HandlerContext<z.output<O>, z.output<D>> : HandlerContext;
+
 const SILENT: HandlerLogger = { debug() {}, info() {}, warn() {}, error() {}, child: () => SILENT };
 
 /**
  * A handler context for tests of a handler module, without a database: the options are
  * validated with the handler's schemas, and saved checkpoints are collected in `saved`.
  */
-export function createTestContext(handler: AnyHandler, opts: TestContextOptions = {}): HandlerContext & { saved: unknown[] } {
+export function createTestContext<H extends AnyHandler>(handler: H, opts: TestContextOptions = {}): ContextOf<H> & { saved: unknown[] } {
   const deployment = handler.deploymentOptions ? validate(handler.deploymentOptions, opts.deployment ?? {}, 'deployment') : { ok: true as const, value: opts.deployment ?? {} };
   if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
   const options = validate(handler.options.strict(), opts.options ?? {}, `handlers.${handler.name}`);
@@ -35,8 +39,9 @@ export function createTestContext(handler: AnyHandler, opts: TestContextOptions 
   const issues = checkIssues(handler.check?.(options.value, deployment.value), `handlers.${handler.name}`);
   if (issues.length) throw new HandlerOptionsError(issues);
   const saved: unknown[] = [];
+
   const batchId = opts.batch?.id ?? 'batch_test';
-  return {
+  const context: HandlerContext & { saved: unknown[] } = {
     runId: `${batchId}:${handler.name}`,
     event: opts.event ?? 'completed',
     batch: { ...testBatch(batchId), ...opts.batch },
@@ -61,6 +66,8 @@ export function createTestContext(handler: AnyHandler, opts: TestContextOptions 
       saved.push(structuredClone(value));
     },
   };
+  // The options were validated by the handler's own schemas above, so they have its types.
+  return context as ContextOf<H> & { saved: unknown[] };
 }
 
 function testBatch(id: string): HandlerBatch {

@@ -2,6 +2,9 @@ import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import { HANDLER_RUN_COLUMNS, toHandlerRunRow, type HandlerRunRow } from './handler-run-row.ts';
 
+/** The NOTIFY channel on which new or re-queued handler runs are announced, so that idle runners look at once (a hint: they also poll). */
+export const HANDLER_RUNS_CHANNEL = 'handler_runs';
+
 /**
  * Re-queues a `dead` run of one of the owner's batches with a fresh set of attempts; its
  * checkpoint is kept, so the handler resumes. Returns the run as it is after the call

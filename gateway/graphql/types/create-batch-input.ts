@@ -1,15 +1,19 @@
 import { AppError } from '../../../core/errors.ts';
+import { parseBatchHandlers } from '../../batches/batch-handlers.ts';
 import { parseBatchSpec } from '../../batches/batch-spec.ts';
 import { submitBatch } from '../../batches/submit-batch.ts';
 import { MAX_INLINE_REQUESTS, submitInlineBatch } from '../../batches/submit-inline-batch.ts';
 import type { Builder } from '../builder.ts';
 import type { defineBatch } from './batch.ts';
 import type { defineBatchRequestInput } from './batch-request-input.ts';
+import type { defineHandlerTypes } from './handler-types.ts';
 
 /** The refs `CreateBatchInput` and `Mutation.createBatch` point to. */
 export interface CreateBatchRefs {
   Batch: ReturnType<typeof defineBatch>;
   BatchRequestInput: ReturnType<typeof defineBatchRequestInput>;
+  /** The installed handlers' options (absent when none is installed). */
+  BatchHandlersInput?: ReturnType<typeof defineHandlerTypes>;
 }
 
 /** Adds the `CreateBatchInput` input type and `Mutation.createBatch`; returns the input's ref. */
@@ -23,6 +27,9 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
       completionWindow: t.string({ required: true, defaultValue: '24h', description: 'How long the batch may run: a number of hours such as "24h".' }),
       metadata: t.field({ type: 'JSON', description: 'Up to 16 string pairs of your own.' }),
       priority: t.int({ required: true, defaultValue: 0, description: 'Higher runs first.' }),
+      ...(refs.BatchHandlersInput
+        ? { handlers: t.field({ type: refs.BatchHandlersInput, description: 'Result handlers to run when the batch ends, with their options (see Query.handlers).' }) }
+        : {}),
     }),
   });
 
@@ -37,8 +44,9 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
           throw new AppError('BAD_REQUEST', 'Give either inputFileId or requests.', { param: 'inputFileId' });
         }
         const spec = parseBatchSpec({ ...input, inputFileId: fromFile ? String(input.inputFileId) : 'inline' });
-        if (fromFile) return submitBatch(services, owner, spec);
-        return submitInlineBatch(services, owner, spec, input.requests ?? []);
+        const handlers = parseBatchHandlers(services.handlers, (input as { handlers?: unknown }).handlers);
+        if (fromFile) return submitBatch(services, owner, spec, handlers);
+        return submitInlineBatch(services, owner, spec, input.requests ?? [], handlers);
       },
     }),
   );

@@ -1,0 +1,54 @@
+import { AppError } from '../../../core/errors.ts';
+import { HANDLER_RUNS_CHANNEL, retryHandlerRun, type HandlerRunRow } from '../../../schema/index.ts';
+import type { Builder } from '../builder.ts';
+
+/** The statuses of a handler run. */
+export const HANDLER_RUN_STATUSES = ['queued', 'running', 'succeeded', 'skipped', 'dead'] as const;
+
+const at = (ms: number | null) => (ms === null ? null : new Date(ms));
+
+/** Adds `HandlerRun`, `HandlerRunStatus` and `Mutation.retryHandlerRun`; returns the type's ref. */
+export function defineHandlerRun(builder: Builder) {
+  const Status = builder.enumType('HandlerRunStatus', {
+    description: 'queued → running → succeeded; a failed attempt goes back to queued (with backoff) until the attempts are used up (dead). skipped: the handler does not run for the batch\'s event.',
+    values: Object.fromEntries(HANDLER_RUN_STATUSES.map((s) => [s, { value: s }])) as Record<(typeof HANDLER_RUN_STATUSES)[number], { value: (typeof HANDLER_RUN_STATUSES)[number] }>,
+  });
+
+  const HandlerRunRef = builder.objectRef<HandlerRunRow>('HandlerRun').implement({
+    description: 'One result handler run for a finished batch: created with the batch\'s final status, retried with backoff, ended succeeded, skipped or dead.',
+    fields: (t) => ({
+      id: t.id({ resolve: (run) => String(run.id) }),
+      batchId: t.exposeID('batchId'),
+      handler: t.exposeString('handler', { description: 'The handler\'s name.' }),
+      event: t.exposeString('event', { description: 'The final batch status that created the run: completed, failed, expired or cancelled.' }),
+      status: t.field({ type: Status, resolve: (run) => run.status as never }),
+      attempts: t.exposeInt('attempts', { description: 'Attempts made so far.' }),
+      maxAttempts: t.exposeInt('maxAttempts'),
+      nextAttemptAt: t.field({ type: 'DateTime', nullable: true, description: 'When a queued run is tried next.', resolve: (run) => (run.status === 'queued' ? at(run.nextAttemptAtMs) : null) }),
+      lastError: t.exposeString('lastError', { nullable: true, description: 'The error of the last failed attempt.' }),
+      result: t.field({ type: 'JSON', nullable: true, description: 'What the handler reported on success, or why the run was skipped.', resolve: (run) => run.result }),
+      createdAt: t.field({ type: 'DateTime', resolve: (run) => new Date(run.createdAtMs) }),
+      updatedAt: t.field({ type: 'DateTime', resolve: (run) => new Date(run.updatedAtMs) }),
+      finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => at(run.finishedAtMs) }),
+    }),
+  });
+
+  builder.mutationField('retryHandlerRun', (t) =>
+    t.field({
+      type: HandlerRunRef,
+      description: 'Re-queues a dead handler run with a fresh set of attempts; the handler resumes from its last checkpoint.',
+      args: { id: t.arg.id({ required: true }) },
+      resolve: async (_root, { id }, { database, owner }) => {
+        const runId = Number(id);
+        const found = Number.isSafeInteger(runId) ? await retryHandlerRun(database.db, { id: runId, owner }) : undefined;
+        if (!found) throw new AppError('NOT_FOUND', `No handler run with id ${String(id)} among your batches.`, { param: 'id' });
+        if (!found.requeued) {
+          throw new AppError('CONFLICT', `Handler run ${runId} is ${found.run.status}; only a dead run can be retried.`, { param: 'id' });
+        }
+        await database.notify(HANDLER_RUNS_CHANNEL, String(runId));
+        return found.run;
+      },
+    }),
+  );
+  return HandlerRunRef;
+}
