@@ -13,7 +13,7 @@ export interface ProgressHubOptions {
   bus: EventBus;
   logger: Logger;
   metrics?: GatewayMetrics | undefined;
-  /** At most one event per batch per this many milliseconds (the first change after a quiet spell goes out at once). */
+  /** Counter changes of a batch go out at most once per this many milliseconds (the first after a quiet spell at once); a new status always at once. */
   intervalMs?: number;
   /** How often the batches being watched are read again, in one statement, in case an event was lost. */
   resyncMs?: number;
@@ -92,25 +92,28 @@ export function createProgressHub({ database, bus, logger, metrics, intervalMs =
     flush(entry);
   };
 
-  const changed = (entry: Entry) => {
+  /** Sends the change now, or when the interval since the last event ends; a new status always goes at once. */
+  const changed = (entry: Entry, statusChanged = false) => {
     if (!entry.state || entry.sinks.size === 0) return;
     if (entry.state.ended) {
       void finish(entry);
       return;
     }
     const wait = entry.lastEmitAt + intervalMs - Date.now();
-    if (wait <= 0) flush(entry);
+    if (wait <= 0 || statusChanged) flush(entry);
     else entry.timer ??= setTimeout(() => flush(entry), wait);
   };
 
-  const apply = (entry: Entry, event: BusEvent) => {
+  /** Merges counters into the batch's state and sends the change if there is one. */
+  const update = (entry: Entry, counters: Partial<BatchCounters>, at?: number) => {
     if (!entry.state) return;
-    if (event.type === 'batch.progress') {
-      if (entry.state.merge(event, event.at)) changed(entry);
-    } else if (event.type === 'batch.status') {
-      const terminal = TERMINAL_STATUSES.has(event.status);
-      if (entry.state.merge({ status: event.status }, event.at) || terminal) changed(entry);
-    }
+    const before = entry.state.status;
+    if (entry.state.merge(counters, at)) changed(entry, entry.state.status !== before);
+  };
+
+  const apply = (entry: Entry, event: BusEvent) => {
+    if (event.type === 'batch.progress') update(entry, event, event.at);
+    else if (event.type === 'batch.status') update(entry, { status: event.status }, event.at);
   };
 
   const acquire = (batchId: string): Entry => {
@@ -157,7 +160,7 @@ export function createProgressHub({ database, bus, logger, metrics, intervalMs =
       (rows) => {
         for (const row of rows) {
           const entry = entries.get(row.id);
-          if (entry?.state?.merge(countersOf(row))) changed(entry);
+          if (entry) update(entry, countersOf(row));
         }
       },
       (err) => logger.warn('batch progress: resync read failed', { err }),
@@ -176,7 +179,7 @@ export function createProgressHub({ database, bus, logger, metrics, intervalMs =
         const row = await read(entry);
         if (!row || row.owner !== owner) throw new AppError('NOT_FOUND', `No batch with id ${batchId}; check the id (batches of other API keys are not visible).`, { param: 'id' });
         if (entry.state) {
-          if (entry.state.merge(countersOf(row))) changed(entry);
+          update(entry, countersOf(row));
         } else {
           entry.state = new ProgressState(batchId, countersOf(row));
           for (const event of entry.early.splice(0)) apply(entry, event);

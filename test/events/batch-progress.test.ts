@@ -70,6 +70,18 @@ describe('the batchProgress subscription', () => {
     expect(seen.at(-1)?.data?.batchProgress).toMatchObject({ completed: 199, remaining: 1 });
   });
 
+  it('sends every status change at once, however soon after the previous event', async () => {
+    const id = await insertBatch(test().database, { status: 'validating', total: 0 });
+    const events = progress(sseClient(gw.url), id);
+    expect((await first(events)).data?.batchProgress.status).toBe('validating');
+    await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'validating', to: 'in_progress' });
+    await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 2, completed: 2, failed: 0, promptTokens: 0, completionTokens: 0 });
+    await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'in_progress', to: 'finalizing' });
+    await complete(id, { completed: 2 });
+    const statuses = (await readAll(events)).map((e) => e.data?.batchProgress.status);
+    expect(statuses.filter((s, i) => s !== statuses[i - 1])).toEqual(['in_progress', 'finalizing', 'completed']);
+  });
+
   it('never goes back when events arrive out of order', async () => {
     const id = await insertBatch(test().database, { total: 10 });
     const events = progress(sseClient(gw.url), id);
