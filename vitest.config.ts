@@ -1,6 +1,11 @@
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // One copy of graphql-js: Node loads its CommonJS build for the packages (Pothos, Yoga),
+    // so our sources must get the same one, or schemas made by one fail `instanceof` in the other.
+    alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
+  },
   test: {
     include: ['test/**/*.test.ts', 'gateway/**/*.test.ts', 'fleet/**/*.test.ts', 'schema/**/*.test.ts', 'core/**/*.test.ts', 'handlers/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
