@@ -101,6 +101,25 @@ export async function readAll<T>(iterator: AsyncIterableIterator<T>, { timeoutMs
   return got;
 }
 
+/** Reads a subscription until a value matches (included); the subscription stays open for more reading. */
+export async function readUntil<T>(iterator: AsyncIterableIterator<T>, stop: (value: T) => boolean, timeoutMs = 60_000): Promise<T[]> {
+  const got: T[] = [];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no matching event in ${timeoutMs} ms; got ${JSON.stringify(got)}`)), timeoutMs);
+  });
+  try {
+    for (;;) {
+      const result = await Promise.race([iterator.next(), timeout]);
+      if (result.done) throw new Error(`the subscription ended before a matching event; got ${JSON.stringify(got)}`);
+      got.push(result.value);
+      if (stop(result.value)) return got;
+    }
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Resolves with the first value of a subscription (it stays open). */
 export async function first<T>(iterator: AsyncIterableIterator<T>, timeoutMs = 10_000): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
