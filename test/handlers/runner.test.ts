@@ -1,11 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { RunOutcome } from '../../fleet/handlers/index.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createHandlerRunner, type HandlerRunner } from '../../fleet/handlers/index.ts';
 import { defineHandler, HandlerError, z, type HandlerResult } from '../../handlers/sdk/index.ts';
 import type { Database } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { finishedBatch, runsEnded } from './support/batches.ts';
+import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
 import { registryOf } from './support/registry.ts';
 
 const calls = new Map<string, number>();
@@ -78,7 +79,19 @@ const resumer = defineHandler({
   },
 });
 
-const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer]);
+const aborts: unknown[] = [];
+const waiter = defineHandler({
+  name: 'waiter',
+  description: 'Waits until it is aborted.',
+  options: z.object({}),
+  async handle(context) {
+    await new Promise((resolve) => context.signal.addEventListener('abort', resolve, { once: true }));
+    aborts.push(context.signal.reason);
+    throw new Error('stopped waiting');
+  },
+});
+
+const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer], [waiter]);
 const logger = createLogger({ level: 'silent' });
 let runner: HandlerRunner | undefined;
 afterEach(async () => {
@@ -150,5 +163,38 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
     const batchId = await finishedBatch(database(), { handlers: { broken: { permanent: 'yes' } } });
     startRunner(database());
     expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'dead', attempts: 1, last_error: expect.stringContaining('broken.permanent') });
+  });
+
+  const running = async (batchId: string) => {
+    for (let i = 0; i < 200; i++) {
+      if ((await runsOf(database(), batchId))[0]?.status === 'running') return;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    throw new Error('the run never started');
+  };
+
+  it('interrupts a running handler on stop and queues the run again', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
+    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    mine.start();
+    await running(batchId);
+    await mine.stop();
+    expect(aborts.at(-1)).toBe('the process is stopping');
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'queued', attempts: 1, last_error: 'attempt 1 was interrupted (the process is stopping): stopped waiting' });
+    await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
+  });
+
+  it('aborts a handler whose run another process took over, and leaves the run to it', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
+    const outcomes: RunOutcome[] = [];
+    runner = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, leaseMs: 300, onRunEnd: (_id, outcome) => outcomes.push(outcome) });
+    runner.start();
+    await running(batchId);
+    await database().db.execute(sql`update handler_runs set lease_owner = 'another-process' where batch_id = ${batchId}`);
+    for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(outcomes).toEqual(['lost']);
+    expect(aborts.at(-1)).toBe('lease lost');
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'running', attempts: 1 });
+    await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
   });
 });
