@@ -24,6 +24,7 @@ describe('live events across gateway replicas, with a worker in between', () => 
   const processes: Running[] = [];
   let a: string;
   let b: string;
+  let workerMetrics: string;
 
   beforeAll(async () => {
     const common = { DATABASE_URL: test().url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
@@ -34,7 +35,9 @@ describe('live events across gateway replicas, with a worker in between', () => 
     const [engineUrl, urlA, urlB] = await Promise.all([listening(sim), listening(gatewayA), listening(gatewayB)]);
     a = urlA;
     b = urlB;
-    processes.push(start(BUN, ['fleet/entry/worker.ts'], { env: { ...common, ENGINE_URL: engineUrl, WORKER_MODEL: 'sim-model', WORKER_ID: `events-${prefix}` } }));
+    const worker = start(BUN, ['fleet/entry/worker.ts'], { env: { ...common, ENGINE_URL: engineUrl, WORKER_MODEL: 'sim-model', WORKER_ID: `events-${prefix}`, METRICS_PORT: '0' } });
+    processes.push(worker);
+    workerMetrics = (await worker.waitFor(/"metrics_url":"(http:[^"]+)"/, 30_000))[1]!;
   }, 90_000);
 
   afterAll(async () => {
@@ -77,11 +80,16 @@ describe('live events across gateway replicas, with a worker in between', () => 
     }
   });
 
-  it('counts the batch\'s requests in /metrics on either gateway, behind the API key', async () => {
+  it('counts the batch\'s requests in the gateway\'s /metrics, behind the API key, and in the worker\'s own', async () => {
     expect((await fetch(`${b}/metrics`)).status).toBe(401);
     const text = await (await fetch(`${b}/metrics`, { headers: { authorization: AUTH } })).text();
     expect(Number(/^vbs_requests_completed_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(LINES);
     expect(text).toMatch(/^vbs_batches\{status="completed"\} [1-9]/m);
+    const worker = await fetch(workerMetrics);
+    expect(worker.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const own = await worker.text();
+    expect(Number(/^vbs_worker_requests_completed_total\{model="sim-model"\} (\d+)$/m.exec(own)?.[1])).toBeGreaterThanOrEqual(LINES);
+    expect(own).toMatch(/^vbs_worker_info\{.*model="sim-model"\} 1$/m);
   });
 
   it('refuses subscriptions without a valid key, over SSE and WebSocket', async () => {
