@@ -115,6 +115,22 @@ describe('gateway subscriptions and metrics', () => {
     expect(text).toMatch(/vbs_gateway_http_requests_total\{method="POST",route="\/graphql",status="200"\} [1-9]/);
     await events.return?.();
   });
+
+  it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
+    const id = await insertBatch(test().database, { total: 5 });
+    const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
+    const baseline = await open();
+    const ws = wsClient(gw.url);
+    const viaSse = sseClient(gw.url).iterate({ query: BATCH_PROGRESS, variables: { id } });
+    const viaWs = ws.iterate({ query: BATCH_PROGRESS, variables: { id } });
+    await Promise.all([first(viaSse), first(viaWs)]);
+    expect(await open()).toBe(baseline + 2);
+    await Promise.all([viaSse.return?.(), viaWs.return?.()]);
+    // The server learns of a closed stream when its socket closes; give it a moment, not a deadline.
+    for (let i = 0; i < 100 && (await open()) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await open()).toBe(baseline);
+    await ws.dispose();
+  });
 });
 
 /** Publishes until the subscription yields (it is active only once the server subscribed), and returns the first event. */
