@@ -119,6 +119,8 @@ describe('gateway subscriptions and metrics', () => {
   it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
     const id = await insertBatch(test().database, { total: 5 });
     const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
+    // Subscriptions closed by earlier tests may still be on their way out.
+    for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
     const baseline = await open();
     const ws = wsClient(gw.url);
     const viaSse = sseClient(gw.url).iterate({ query: BATCH_PROGRESS, variables: { id } });
