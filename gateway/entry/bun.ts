@@ -10,6 +10,8 @@ try {
     port: config.PORT,
     hostname: config.host,
     idleTimeout: 0,
+    // Bun refuses bodies over 128 MB by default; uploads may be up to MAX_FILE_BYTES (plus multipart framing).
+    maxRequestBodySize: config.MAX_FILE_BYTES + 1024 * 1024,
     fetch(request, server) {
       // graphql-ws on /graphql: the upgrade's Authorization header travels with the socket;
       // graphql-ws checks it (or connectionParams) when the client says connection_init.

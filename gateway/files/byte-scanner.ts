@@ -12,13 +12,7 @@ export class ByteScanner {
   private async fill(): Promise<boolean> {
     const { done, value } = await this.reader.read();
     if (done) return false;
-    if (this.buffer.length === 0) this.buffer = value;
-    else {
-      const joined = new Uint8Array(this.buffer.length + value.length);
-      joined.set(this.buffer);
-      joined.set(value, this.buffer.length);
-      this.buffer = joined;
-    }
+    this.buffer = this.buffer.length === 0 ? value : join(this.buffer, value);
     return true;
   }
 
@@ -46,9 +40,12 @@ export class ByteScanner {
 
   /**
    * Yields the bytes before `delimiter` as they arrive (consuming the delimiter at the end),
-   * holding back only the few bytes that could be the start of a delimiter split across chunks.
+   * holding back only the few bytes that could be the start of a delimiter split across
+   * chunks. Chunks are passed through without being copied: only that short tail is joined
+   * with the head of the next chunk to look for a delimiter across the two.
    */
   async *streamUntil(delimiter: Uint8Array): AsyncGenerator<Uint8Array> {
+    const keep = delimiter.length - 1;
     for (;;) {
       const at = indexOf(this.buffer, delimiter);
       if (at >= 0) {
@@ -56,12 +53,25 @@ export class ByteScanner {
         this.buffer = this.buffer.subarray(at + delimiter.length);
         return;
       }
-      const safe = this.buffer.length - delimiter.length + 1;
-      if (safe > 0) {
-        yield this.buffer.subarray(0, safe);
-        this.buffer = this.buffer.subarray(safe);
+      if (this.buffer.length > keep) {
+        yield this.buffer.subarray(0, this.buffer.length - keep);
+        this.buffer = this.buffer.subarray(this.buffer.length - keep);
       }
-      if (!(await this.fill())) throw new Error('unexpected end of the multipart body');
+      const { done, value: next } = await this.reader.read();
+      if (done) throw new Error('unexpected end of the multipart body');
+      const tail = this.buffer;
+      if (tail.length === 0 || next.length < keep) {
+        this.buffer = tail.length === 0 ? next : join(tail, next);
+        continue;
+      }
+      const across = indexOf(join(tail, next.subarray(0, keep)), delimiter);
+      if (across >= 0 && across < tail.length) {
+        if (across > 0) yield tail.subarray(0, across);
+        this.buffer = next.subarray(across + delimiter.length - tail.length);
+        return;
+      }
+      if (tail.length > 0) yield tail;
+      this.buffer = next;
     }
   }
 
@@ -69,6 +79,13 @@ export class ByteScanner {
   async cancel(): Promise<void> {
     await this.reader.cancel().catch(() => {});
   }
+}
+
+function join(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
 }
 
 /** The index of `needle` in `haystack`, or -1. */

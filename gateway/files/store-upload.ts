@@ -1,8 +1,12 @@
 import { AppError } from '../../core/errors.ts';
 import { appendFileChunk, createFile, deleteFile, newId, type Database } from '../../schema/index.ts';
 
-/** Bytes per stored chunk: large enough that a 200 MB file is 200 rows, small enough to hold one in memory. */
-export const CHUNK_BYTES = 1024 * 1024;
+/**
+ * Bytes per stored chunk. 256 KiB rather than 1 MiB: postgres.js sends bytea as hex text,
+ * and the garbage of 1 MiB chunks (strings of several MB each, collected late) raised the
+ * peak memory of a Bun gateway storing a 100 MB upload by about 35 MB more (+100 MB vs +65 MB).
+ */
+export const CHUNK_BYTES = 256 * 1024;
 
 /** Options for {@link storeUpload}. */
 export interface StoreUploadOptions {

@@ -45,15 +45,15 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
     await tx.execute(sql`
       insert into files (id, owner, purpose, filename, batch_id, status)
       values (${newFileId}, ${owner}, 'batch', ${`${batchId}_retry.jsonl`}, ${newBatchId}, 'processed')`);
-    // 500 lines per chunk: about 1 MiB for typical chat requests, the size uploads use.
+    // 128 lines per chunk: about 256 KiB for typical chat requests, the size uploads use.
     await tx.execute(sql`
       insert into file_chunks (file_id, seq, data)
-      select ${newFileId}, (t.n - 1) / 500, convert_to(string_agg(t.text, '' order by t.n), 'UTF8')
+      select ${newFileId}, (t.n - 1) / 128, convert_to(string_agg(t.text, '' order by t.n), 'UTF8')
       from (select row_number() over (order by line) as n,
               '{"custom_id":' || to_json(custom_id)::text || ',"method":"POST","url":' || to_json(${old.endpoint}::text)::text
                 || ',"body":' || body || E'}\n' as text
             from requests where batch_id = ${batchId} and status in (${retried})) t
-      group by (t.n - 1) / 500`);
+      group by (t.n - 1) / 128`);
     await tx.execute(sql`
       update files set bytes = (select coalesce(sum(octet_length(data)), 0) from file_chunks where file_id = ${newFileId}),
         lines = ${old.count}

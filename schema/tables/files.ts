@@ -22,7 +22,7 @@ export const files = pgTable(
   (t) => [index('files_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id)],
 );
 
-/** The bytes of an uploaded file, in order, in chunks of about 1 MiB. */
+/** The bytes of an uploaded file, in order, in chunks of 256 KiB. */
 export const fileChunks = pgTable(
   'file_chunks',
   {
