@@ -1,0 +1,38 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { listModels, listWorkers, registerModel, removeModel, servedModels, updateModel } from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+
+describe.each(DRIVERS)('model registry and worker statements on %s', (driver) => {
+  const database = useDriverDatabase(driver);
+
+  it('registers a model once, changes only the fields given, and removes it', async () => {
+    const { db } = database();
+    const model = await registerModel(db, { name: 'org/a', source: 'hf:org/a', engineArgs: ['--dtype', 'half'], maxConcurrency: null, enabled: true });
+    expect(model).toMatchObject({ name: 'org/a', source: 'hf:org/a', engineArgs: ['--dtype', 'half'], maxConcurrency: null, enabled: true });
+    expect(await registerModel(db, { name: 'org/a', source: 'other', engineArgs: [], maxConcurrency: null, enabled: true })).toBeUndefined();
+    const updated = await updateModel(db, 'org/a', { enabled: false, maxConcurrency: 4 });
+    expect(updated).toMatchObject({ source: 'hf:org/a', engineArgs: ['--dtype', 'half'], enabled: false, maxConcurrency: 4 });
+    expect(updated!.updatedAtMs).toBeGreaterThanOrEqual(model!.updatedAtMs);
+    expect(await updateModel(db, 'org/none', { enabled: true })).toBeUndefined();
+    expect((await listModels(db)).map((m) => m.name)).toEqual(['org/a']);
+    expect(await listModels(db, { enabledOnly: true })).toEqual([]);
+    expect(await removeModel(db, 'org/a')).toBe(true);
+    expect(await removeModel(db, 'org/a')).toBe(false);
+  });
+
+  it('serves the enabled registry and the models of live workers, each once', async () => {
+    const { db } = database();
+    await registerModel(db, { name: 'm-reg', source: 'x', engineArgs: [], maxConcurrency: null, enabled: true });
+    await registerModel(db, { name: 'm-off', source: 'x', engineArgs: [], maxConcurrency: null, enabled: false });
+    await db.execute(sql`insert into workers (id, host, gpu, pid, model, engine_url, status, gpu_stats) values
+      ('w1', 'h', '0', 1, 'm-reg', 'http://e', 'ready', null),
+      ('w2', 'h', '1', 2, 'm-loaded', 'http://e', 'ready', '{"memoryUsedMiB":1,"memoryTotalMiB":2,"utilizationPercent":3,"temperatureC":4}'),
+      ('w3', 'h', '2', 3, 'm-dead', 'http://e', 'lost', null)`);
+    expect((await servedModels(db)).map((m) => m.name)).toEqual(['m-loaded', 'm-reg']);
+    const workers = await listWorkers(db);
+    expect(workers.map((w) => w.id)).toEqual(['w1', 'w2']);
+    expect(workers[1]).toMatchObject({ model: 'm-loaded', status: 'ready', completed: 0, gpuStats: { utilizationPercent: 3 } });
+    expect((await listWorkers(db, { includeStopped: true })).map((w) => w.id)).toEqual(['w1', 'w2', 'w3']);
+  });
+});
