@@ -32,6 +32,8 @@ const ALLOWED: Record<string, (target: string) => boolean> = {
   gateway: (t) => ['core', 'schema', 'handlers/sdk'].includes(t) || t === 'handlers',
   fleet: (t) => ['core', 'schema', 'handlers/sdk'].includes(t) || t === 'handlers',
   examples: (t) => t === 'handlers/sdk',
+  // The CLI is a client of the gateway's HTTP API: it shares no code with the server.
+  cli: () => false,
 };
 
 const problems: string[] = [];

@@ -1,0 +1,68 @@
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll } from 'vitest';
+import { runCli } from '../../cli/main.ts';
+import type { Output } from '../../cli/command.ts';
+import { createLogger } from '../../core/logger.ts';
+import { createApp } from '../../gateway/app.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { loadHandlers } from '../../handlers/index.ts';
+import { useTestDatabase, type TestDatabase } from '../helpers/database.ts';
+
+/** The shared fixtures folder (sample batch files). */
+export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+
+/** What one `vbs` run printed and how it exited. */
+export interface VbsRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** A captured output stream. */
+export function captured(isTTY = false): Output & { text: () => string } {
+  let text = '';
+  return { write: (t) => void (text += t), isTTY, columns: 100, text: () => text };
+}
+
+/** Runs `vbs` in this process with the given fetch (the gateway in-process), collecting its output. */
+export async function vbs(args: string[], options: { fetch: typeof fetch; env?: Record<string, string>; cwd?: string; signal?: AbortSignal; tty?: boolean }): Promise<VbsRun> {
+  const stdout = captured(options.tty);
+  const stderr = captured();
+  const code = await runCli(args, {
+    stdout,
+    stderr,
+    env: { VBS_URL: 'http://gateway.test', ...options.env },
+    cwd: options.cwd ?? process.cwd(),
+    fetch: options.fetch,
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  return { code, stdout: stdout.text(), stderr: stderr.text() };
+}
+
+/** A gateway app in this process on a fresh Postgres database, and `vbs` calling it through `app.fetch`. */
+export interface CliHarness {
+  app: ReturnType<typeof createApp>;
+  db: TestDatabase;
+  fetch: typeof fetch;
+  run(args: string[], options?: { env?: Record<string, string>; cwd?: string; signal?: AbortSignal; tty?: boolean }): Promise<VbsRun>;
+}
+
+/** Gives the test file a gateway app with the built-in handlers and the given environment (API_KEYS, WEBHOOK_SECRET, ...). */
+export function useCliGateway(env: Record<string, string> = {}): () => CliHarness {
+  const test = useTestDatabase();
+  let harness: CliHarness | undefined;
+  beforeAll(async () => {
+    const db = test();
+    const handlers = await loadHandlers({ env });
+    const app = createApp({ config: loadGatewayConfig(env), database: db.database, logger: createLogger({ level: 'silent' }), handlers, progressIntervalMs: 20 });
+    const fetch = ((input: RequestInfo | URL, init?: RequestInit) => Promise.resolve(app.fetch(new Request(input, init)))) as typeof globalThis.fetch;
+    harness = { app, db, fetch, run: (args, options = {}) => vbs(args, { fetch, ...options }) };
+  });
+  afterAll(async () => {
+    await harness?.app.close();
+  });
+  return () => {
+    if (!harness) throw new Error('useCliGateway: call the getter inside a test');
+    return harness;
+  };
+}
