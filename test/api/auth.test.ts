@@ -51,14 +51,14 @@ describe('API keys', () => {
 
   it('gives GraphQL the same owner as REST', async () => {
     const { batch } = await batchOf(api().client('key-alice'));
-    const ask = (key: string) =>
-      api()
-        .app.request('/graphql', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
-          body: JSON.stringify({ query: 'query($id: ID!) { batch(id: $id) { id status } }', variables: { id: batch.id } }),
-        })
-        .then((res) => res.json());
+    const ask = async (key: string) => {
+      const res = await api().app.request('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+        body: JSON.stringify({ query: 'query($id: ID!) { batch(id: $id) { id status } }', variables: { id: batch.id } }),
+      });
+      return res.json();
+    };
     expect(await ask('key-alice')).toEqual({ data: { batch: { id: batch.id, status: 'in_progress' } } });
     expect(await ask('key-bob')).toEqual({ data: { batch: null } });
   });

@@ -36,6 +36,6 @@ describe('the Batch API on the embedded database (PGlite)', () => {
     await app.validator.idle();
     const batch = await client.batches.retrieve(created.id);
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data.map((e) => e.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
+    expect(batch.errors?.data?.map((e) => e.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
   });
 });

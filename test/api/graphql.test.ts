@@ -23,7 +23,7 @@ describe('the GraphQL Batch API', () => {
     const form = new FormData();
     form.append('operations', JSON.stringify({ query: 'mutation($file: Upload!) { uploadFile(file: $file) { id filename bytes lines purpose } }', variables: { file: null } }));
     form.append('map', JSON.stringify({ 0: ['variables.file'] }));
-    form.append('0', new Blob([bytes]), name);
+    form.append('0', new Blob([new Uint8Array(bytes)]), name);
     const res = await api().app.request('/graphql', { method: 'POST', body: form, headers: { 'graphql-require-preflight': '1' } });
     const reply = (await res.json()) as Reply;
     expect(reply.errors).toBeUndefined();

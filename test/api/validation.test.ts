@@ -53,7 +53,7 @@ describe('validating batch input files', () => {
 
   it('fails an empty file', async () => {
     const batch = await submit('\n\n');
-    expect(batch.errors?.data.map((e) => e.code)).toEqual(['empty_file']);
+    expect(batch.errors?.data?.map((e) => e.code)).toEqual(['empty_file']);
   });
 
   it('fails a file with more requests than MAX_BATCH_REQUESTS', async () => {
@@ -139,7 +139,7 @@ describe('validating batch input files', () => {
     await api().validated();
     const batch = await api().client().batches.retrieve(orphan.id);
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data.map((e) => e.code)).toEqual(['input_file_missing']);
+    expect(batch.errors?.data?.map((e) => e.code)).toEqual(['input_file_missing']);
   });
 
   it('ends a batch cancelled while it validates as cancelled, with nothing queued', async () => {
