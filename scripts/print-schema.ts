@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path';
 import { printGatewaySchema, SCHEMA_FILE } from '../gateway/graphql/print-schema.ts';
 
 const path = join(resolve(import.meta.dirname, '..'), SCHEMA_FILE);
-const printed = printGatewaySchema();
+const printed = await printGatewaySchema();
 if (process.argv.includes('--check')) {
   let committed = '';
   try {
