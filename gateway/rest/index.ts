@@ -1,4 +1,5 @@
 import { Hono } from 'hono';
+import { AppError } from '../../core/errors.ts';
 import type { Services } from '../services.ts';
 import { createBatchRoutes } from './batches.ts';
 import { createFileRoutes } from './files.ts';
@@ -9,5 +10,9 @@ export function createRestRoutes(services: Services) {
   return new Hono<{ Variables: { owner: string } }>()
     .route('/files', createFileRoutes(services))
     .route('/batches', createBatchRoutes(services))
-    .route('/models', createModelRoutes(services));
+    .route('/models', createModelRoutes(services))
+    .all('*', (c) => {
+      // An OpenAI-shaped 404, so SDKs report it as one.
+      throw new AppError('NOT_FOUND', `This server has no route ${c.req.method} ${c.req.path}; it serves /v1/files, /v1/batches and /v1/models.`);
+    });
 }

@@ -168,3 +168,13 @@ describe('the official OpenAI SDK against the gateway', () => {
     expect((await api().client().models.retrieve('org/registered')).id).toBe('org/registered');
   });
 });
+
+describe('routes the gateway does not serve', () => {
+  const api = useApi();
+
+  it('answer 404 in OpenAI\'s error shape', async () => {
+    const res = await api().app.request('/v1/fine_tuning/jobs');
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ error: { message: expect.stringContaining('/v1/fine_tuning/jobs'), type: 'invalid_request_error', param: null, code: null } });
+  });
+});
