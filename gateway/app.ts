@@ -11,7 +11,6 @@ import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
-import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
 import { createSchema } from './graphql/schema.ts';
@@ -84,9 +83,6 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     await database.db.execute(sql`select 1`);
     return c.json({ status: 'ok' });
   });
-
-  // The dashboard's page and assets hold no data: served before authentication, like /health.
-  app.route('/', createDashboardRoutes());
 
   app.use('*', async function setOwner(c, next) {
     c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));
