@@ -3,6 +3,8 @@ export { createDatabase, rows, type Database, type DatabaseOptions, type Db, typ
 export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts';
 export { newId } from './ids.ts';
 export * from './sql/lease-requests.ts';
+export * from './sql/unsettled-batches.ts';
+export * from './sql/set-worker-status.ts';
 export * from './sql/complete-requests.ts';
 export * from './sql/heartbeat-leases.ts';
 export * from './sql/stop-requests.ts';

@@ -31,8 +31,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
   const dice = createRandom(options.seed);
   const stats = { promptTokens: 0, requests: 0, aborted: 0, finished: {} as Record<string, number> };
   const finish = (reason: string) => (stats.finished[reason] = (stats.finished[reason] ?? 0) + 1);
-  let nextId = 0;
-  const newId = (prefix: string) => `${prefix}-${(++nextId).toString(16).padStart(8, '0')}${Math.floor(dice() * 1e8).toString(16)}`;
+  const newId = (prefix: string) => `${prefix}-${crypto.randomUUID().replace(/-/g, '')}`;
 
   const rollFault = (streaming: boolean): Fault => {
     let roll = dice();

@@ -8,18 +8,20 @@ export interface HeldLease {
 }
 
 /**
- * Extends every lease `owner` holds by `leaseMs` in one statement and returns them, each
- * marked when its batch is cancelling or past its completion window, so the worker aborts
- * those streams; a request the worker believes it holds but that is not returned was
- * taken from it (its lease expired and was reaped) and should be dropped.
+ * Extends the leases `owner` still holds among `ids` by `leaseMs` in one statement and
+ * returns them, each marked when its batch is cancelling or past its completion window, so
+ * the worker aborts those streams. A request the worker believes it holds but that is not
+ * returned was taken from it (its lease expired and was reaped) and should be dropped.
+ * Only the named leases are extended: a lease the worker lost track of runs out and is reaped.
  */
-export function heartbeatLeases(db: Executor, { owner, leaseMs }: { owner: string; leaseMs: number }) {
+export function heartbeatLeases(db: Executor, { owner, leaseMs, ids }: { owner: string; leaseMs: number; ids: readonly number[] }) {
+  if (ids.length === 0) return Promise.resolve([]);
   return rows<HeldLease>(
     db,
     sql`
       with extended as (
         update requests set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
-        where lease_owner = ${owner} and status = 'leased'
+        where lease_owner = ${owner} and status = 'leased' and id = any(${`{${ids.join(',')}}`}::bigint[])
         returning id, batch_id
       )
       select e.id::float8 as "id",

@@ -100,10 +100,11 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     const db = database().db;
     const keep = await insertBatch(database(), { count: 1, model: 'm-hb' });
     const cancel = await insertBatch(database(), { count: 2, model: 'm-hb' });
-    await leaseRequests(db, { owner: 'hb', model: 'm-hb', limit: 3, leaseMs: 1000 });
+    const leased = await leaseRequests(db, { owner: 'hb', model: 'm-hb', limit: 3, leaseMs: 1000 });
     await db.execute(sql`update batches set status = 'cancelling' where id = ${cancel}`);
-    const held = await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000 });
+    const held = await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: [...leased.map((r) => r.id), 999_999] });
     expect(held).toHaveLength(3);
+    expect(await heartbeatLeases(db, { owner: 'not-hb', leaseMs: 60_000, ids: leased.map((r) => r.id) })).toEqual([]);
     const stopping = held.filter((h) => h.stop === 'cancelled').map((h) => h.id);
     expect(stopping).toHaveLength(2);
     const [left] = await rows<{ ms: number }>(

@@ -1,0 +1,83 @@
+import { hostname } from 'node:os';
+import { z } from 'zod';
+import { logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+
+const ms = (fallback: number) => positiveInt(fallback);
+
+/** A worker process's environment, validated once at start-up (the supervisor sets the per-GPU part). */
+export const workerEnv = z
+  .object({
+    DATABASE_URL: url(['postgres', 'postgresql']).optional(),
+    DATA_DIR: z.string().default('./.data'),
+    REDIS_URL: url(['redis', 'rediss']).optional(),
+    /** Prefix of the event bus's Redis channels; the same as the gateways'. */
+    REDIS_PREFIX: z.string().default('vbs:'),
+    /** Where the worker serves its Prometheus metrics (`/metrics`); 0 picks a free port; unset, none. */
+    METRICS_PORT: z.coerce.number({ error: 'expected a port number (0-65535)' }).int().min(0).max(65535).optional(),
+    LOG_LEVEL: logLevel(),
+    /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
+    ENGINE_URL: url(['http', 'https']).optional(),
+    /** Or a command template this worker runs as its own engine: `vllm serve {model} --port {port}`. */
+    ENGINE_CMD: z.string().optional(),
+    /** The port of the owned engine (ENGINE_CMD). */
+    ENGINE_PORT: port(8000),
+    ENGINE_API_KEY: z.string().optional(),
+    /** The engine's sequence slots (vLLM's --max-num-seqs) when known; otherwise learned from /metrics. */
+    ENGINE_MAX_NUM_SEQS: z.coerce.number({ error: 'expected a positive integer' }).int().positive().optional(),
+    ENGINE_CONNECT_TIMEOUT_MS: ms(30_000),
+    ENGINE_FIRST_TOKEN_TIMEOUT_MS: ms(300_000),
+    ENGINE_STALL_TIMEOUT_MS: ms(60_000),
+    ENGINE_START_TIMEOUT_MS: ms(1_200_000),
+    /** Retries of one request after a 5xx, 429, reset or stall, with exponential backoff. */
+    ENGINE_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
+    ENGINE_BACKOFF_BASE_MS: ms(500),
+    ENGINE_BACKOFF_MAX_MS: ms(15_000),
+    WORKER_ID: z.string().optional(),
+    WORKER_HOST: z.string().default(hostname()),
+    WORKER_GPU: z.string().default('0'),
+    WORKER_RUNTIME: z.string().default('bun'),
+    /** Pins the model (skips the registry's choice); with ENGINE_URL, the engine's models otherwise. */
+    WORKER_MODEL: z.string().optional(),
+    /** The most requests in flight, whatever the engine's capacity. */
+    MAX_IN_FLIGHT: positiveInt(4096),
+    /** Where the adaptive capacity search starts when the engine's slots are unknown. */
+    INITIAL_IN_FLIGHT: positiveInt(256),
+    LEASE_TTL_MS: ms(6000),
+    HEARTBEAT_MS: ms(2000),
+    POLL_MS: ms(1000),
+    FLUSH_MS: ms(100),
+    FLUSH_MAX: positiveInt(256),
+    LEASE_MAX: positiveInt(512),
+    /** Lease attempts before a request whose worker keeps dying fails with `too_many_attempts`. */
+    MAX_ATTEMPTS: positiveInt(5),
+    REAP_MS: ms(1000),
+    SWEEP_MS: ms(5000),
+    DRAIN_TIMEOUT_MS: ms(30_000),
+    MODEL_CHECK_MS: ms(5000),
+    MODEL_IDLE_SWITCH_MS: ms(10_000),
+    MODEL_FAIRNESS_MS: ms(600_000),
+  })
+  .refine((e) => Boolean(e.ENGINE_URL) !== Boolean(e.ENGINE_CMD), {
+    error: 'set exactly one of ENGINE_URL (an engine to talk to) or ENGINE_CMD (an engine to start, e.g. "vllm serve {model} --port {port}")',
+    path: ['ENGINE_URL'],
+  });
+
+/** A worker process's configuration. */
+export type WorkerConfig = z.infer<typeof workerEnv> & {
+  workerId: string;
+  /** Concurrent fetches the runtime allows (Bun: 256 unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start). */
+  fetchLimit: number;
+};
+
+/** What the supervisor and the npm scripts set so a Bun worker may hold thousands of streams. */
+export const BUN_FETCH_LIMIT = 8192;
+
+/** Reads and validates a worker's configuration from the environment. */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  const parsed = parseEnv(workerEnv, env);
+  const workerId = parsed.WORKER_ID ?? `${parsed.WORKER_HOST}/gpu${parsed.WORKER_GPU}/${process.pid}`;
+  // Bun reads BUN_CONFIG_MAX_HTTP_REQUESTS once at start-up and caps fetch at 256 without it.
+  const bunLimit = Number(env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
+  const fetchLimit = process.versions.bun ? bunLimit : Number.POSITIVE_INFINITY;
+  return { ...parsed, workerId, fetchLimit };
+}

@@ -1,0 +1,56 @@
+import { sleep } from './backoff.ts';
+
+/** Tracks whether the engine is reachable; requests wait at the gate while it is not. */
+export interface EngineGate {
+  readonly up: boolean;
+  /** Resolves once the engine answers /health (at once when it is up), or when the signal aborts. */
+  ready(signal?: AbortSignal): Promise<void>;
+  /** Says the engine could not be reached; probing /health starts. */
+  reportDown(): void;
+  close(): void;
+}
+
+/** Options for {@link createEngineGate}. */
+export interface EngineGateOptions {
+  health: () => Promise<boolean>;
+  probeMs: number;
+  onChange?: (up: boolean) => void;
+}
+
+/**
+ * The engine's availability. A connection failure closes the gate and one probe loop
+ * polls /health; every request that could not reach the engine waits here instead of
+ * spending its retries (and its lease attempts) against a server that is restarting.
+ */
+export function createEngineGate({ health, probeMs, onChange }: EngineGateOptions): EngineGate {
+  let up = true;
+  let closed = false;
+  let opened: Promise<void> = Promise.resolve();
+  let open = () => {};
+  const probe = async () => {
+    while (!closed && !(await health())) await sleep(probeMs);
+    up = true;
+    onChange?.(true);
+    open();
+  };
+  return {
+    get up() {
+      return up;
+    },
+    ready(signal) {
+      if (up) return Promise.resolve();
+      return Promise.race([opened, new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }))]);
+    },
+    reportDown() {
+      if (!up || closed) return;
+      up = false;
+      opened = new Promise((resolve) => (open = resolve));
+      onChange?.(false);
+      void probe();
+    },
+    close() {
+      closed = true;
+      open();
+    },
+  };
+}

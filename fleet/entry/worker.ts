@@ -1,0 +1,31 @@
+// One worker process (one GPU): `bun fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
+import { ConfigError } from '../../core/env.ts';
+import { createRegistry, createWorkerMetrics, metricsHandler } from '../../core/metrics/index.ts';
+import { loadWorkerConfig } from '../config.ts';
+import { startWorkerProcess } from '../start-worker.ts';
+
+try {
+  const config = loadWorkerConfig();
+  const registry = createRegistry();
+  const metrics = createWorkerMetrics(registry, { workerId: config.workerId, host: config.WORKER_HOST, gpu: config.WORKER_GPU, runtime: config.WORKER_RUNTIME });
+  const running = await startWorkerProcess(config, { metrics });
+  const metricsServer =
+    config.METRICS_PORT === undefined ? null : Bun.serve({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
+  if (metricsServer) console.error(JSON.stringify({ level: 'info', msg: 'worker metrics listening', service: 'worker', worker_id: config.workerId, metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics` }));
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await running.stop();
+    await metricsServer?.stop(true);
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}

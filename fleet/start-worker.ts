@@ -1,0 +1,235 @@
+import { createEventBus, publishWorkerEvent, type EventBus } from '../core/events/index.ts';
+import { createLogger, type Logger } from '../core/logger.ts';
+import type { WorkerMetrics } from '../core/metrics/index.ts';
+import {
+  CANCEL_CHANNEL,
+  createDatabase,
+  heartbeatWorker,
+  QUEUE_CHANNEL,
+  registerWorker,
+  releaseRequests,
+  runMigrations,
+  setWorkerStatus,
+  workersOnGpu,
+  type Database,
+} from '../schema/index.ts';
+import type { WorkerConfig } from './config.ts';
+import { sleep } from './engine/backoff.ts';
+import { createEngineClient } from './engine/client.ts';
+import { createEngineGate } from './engine/gate.ts';
+import { createWatchdog } from './engine/watchdog.ts';
+import { createCapacity } from './worker/capacity.ts';
+import { createGpuStatsReader } from './worker/gpu-stats.ts';
+import { createModelSwitcher } from './worker/model-switcher.ts';
+import { createOwnedEngine } from './worker/owned-engine.ts';
+import { afterReturnedLeases, createSweeper } from './worker/sweeper.ts';
+import { createWorker, type Worker } from './worker/worker.ts';
+
+/** What a service started alongside the worker gets. */
+export interface ServiceContext {
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+  workerId: string;
+}
+
+/** A long-running loop that lives and stops with the worker process. */
+export interface Service {
+  stop(): Promise<void>;
+}
+
+/** Options for {@link startWorkerProcess}: what embedded mode shares, and what other parts plug in. */
+export interface WorkerProcessOptions {
+  /** The database to use (embedded mode shares the gateway's PGlite); opened from the config otherwise. */
+  database?: Database;
+  bus?: EventBus;
+  logger?: Logger;
+  metrics?: WorkerMetrics;
+  /**
+   * Loops started with the worker and stopped before it exits. The result-handler runner
+   * (fleet/handlers/) is started here, so that every fleet process drains the handler outbox.
+   */
+  services?: ((context: ServiceContext) => Service | Promise<Service>)[];
+}
+
+/** A running worker process. */
+export interface WorkerProcess {
+  workerId: string;
+  worker: Worker;
+  /** Stops leasing, finishes or returns in-flight work, stops services and the owned engine, and closes what it opened. */
+  stop(): Promise<void>;
+}
+
+const alive = (pid: number) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/**
+ * Starts one worker process: registers it, releases the leases of a dead predecessor on the
+ * same host and GPU, brings up (or finds) the engine, and runs the worker, the sweeper,
+ * the model switcher (for an owned engine) and the services until `stop`.
+ */
+export async function startWorkerProcess(config: WorkerConfig, options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
+  const id = config.workerId;
+  const logger = (options.logger ?? createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } })).child({ workerId: id, gpu: config.WORKER_GPU });
+  const database = options.database ?? (await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 6, applicationName: 'vbs-worker' }));
+  if (!options.database) await runMigrations(database);
+  const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
+  const owned = Boolean(config.ENGINE_CMD);
+  const engineUrl = config.ENGINE_URL ?? `http://127.0.0.1:${config.ENGINE_PORT}`;
+  const watchdog = createWatchdog();
+  const client = createEngineClient({
+    baseUrl: engineUrl,
+    watchdog,
+    connectTimeoutMs: config.ENGINE_CONNECT_TIMEOUT_MS,
+    firstTokenTimeoutMs: config.ENGINE_FIRST_TOKEN_TIMEOUT_MS,
+    stallTimeoutMs: config.ENGINE_STALL_TIMEOUT_MS,
+    apiKey: config.ENGINE_API_KEY,
+  });
+  const gate = createEngineGate({
+    health: () => client.health(),
+    probeMs: 500,
+    onChange: (up) => logger[up ? 'info' : 'warn'](up ? 'engine reachable again' : 'engine unreachable; requests wait for /health', { engineUrl }),
+  });
+  // A few sockets stay free for /health and /metrics.
+  const maxInFlight = Math.min(config.MAX_IN_FLIGHT, config.fetchLimit - 8);
+  if (maxInFlight < config.MAX_IN_FLIGHT && config.fetchLimit < 1024) {
+    logger.warn('the runtime allows few concurrent fetches; start the worker with BUN_CONFIG_MAX_HTTP_REQUESTS=8192 (npm scripts and the supervisor do)', { maxInFlight });
+  }
+  const capacity = createCapacity({ slots: config.ENGINE_MAX_NUM_SEQS, initial: Math.min(config.INITIAL_IN_FLIGHT, maxInFlight), max: maxInFlight });
+  let models: string[] = config.WORKER_MODEL ? [config.WORKER_MODEL] : [];
+  let status = 'starting';
+  const base = { id, host: config.WORKER_HOST, gpu: config.WORKER_GPU };
+  const workerEvent = (type: 'worker.up' | 'worker.down') =>
+    publishWorkerEvent(bus, { type, workerId: id, host: base.host, gpu: base.gpu, model: models[0] ?? null }).catch(() => {});
+
+  await registerWorker(database.db, { ...base, pid: process.pid, runtime: config.WORKER_RUNTIME, model: models[0] ?? null, engineUrl, status });
+  for (const predecessor of await workersOnGpu(database.db, { host: base.host, gpu: base.gpu, except: id })) {
+    if (predecessor.pid !== process.pid && alive(predecessor.pid)) continue;
+    const returned = await releaseRequests(database.db, { owner: predecessor.id, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
+    await setWorkerStatus(database.db, predecessor.id, 'lost');
+    logger.info('released the leases of a dead predecessor on this GPU', { predecessor: predecessor.id, requests: returned.reduce((n, r) => n + r.n, 0) });
+    await afterReturnedLeases({ database, bus, logger }, returned);
+  }
+
+  const worker = createWorker({
+    id,
+    database,
+    bus,
+    logger,
+    client,
+    gate,
+    capacity,
+    models: () => models,
+    timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500 },
+    flushMax: config.FLUSH_MAX,
+    leaseMax: config.LEASE_MAX,
+    maxRetries: config.ENGINE_MAX_RETRIES,
+    backoff: { baseMs: config.ENGINE_BACKOFF_BASE_MS, maxMs: config.ENGINE_BACKOFF_MAX_MS },
+    maxAttempts: config.MAX_ATTEMPTS,
+    metrics: options.metrics,
+  });
+
+  const gpuStats = createGpuStatsReader(config.WORKER_GPU);
+  const beat = async () => {
+    const s = worker.stats();
+    await heartbeatWorker(database.db, { id, status, model: models[0] ?? null, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: await gpuStats() });
+  };
+  const rowTimer = setInterval(() => void beat().catch((err: unknown) => logger.warn('worker heartbeat failed', { err })), config.HEARTBEAT_MS);
+
+  const unlisten = [
+    await database.listen(QUEUE_CHANNEL, (model) => worker.nudge(model)),
+    await database.listen(CANCEL_CHANNEL, () => worker.heartbeatNow()),
+  ];
+  const sweeper = createSweeper({ database, bus, logger, maxAttempts: config.MAX_ATTEMPTS, reapMs: config.REAP_MS, sweepMs: config.SWEEP_MS, workerStaleMs: Math.max(15_000, config.HEARTBEAT_MS * 5) });
+  sweeper.start();
+  const services = await Promise.all((options.services ?? []).map((make) => make({ database, bus, logger, workerId: id })));
+
+  const engine = owned
+    ? createOwnedEngine({
+        command: config.ENGINE_CMD as string,
+        port: config.ENGINE_PORT,
+        gpu: config.WORKER_GPU,
+        logger,
+        health: () => client.health(),
+        startTimeoutMs: config.ENGINE_START_TIMEOUT_MS,
+        onCrash: () => gate.reportDown(),
+      })
+    : null;
+  const switcher = engine
+    ? createModelSwitcher({
+        workerId: id,
+        host: base.host,
+        gpu: base.gpu,
+        database,
+        bus,
+        logger,
+        engine,
+        worker,
+        checkMs: config.MODEL_CHECK_MS,
+        idleSwitchMs: config.MODEL_IDLE_SWITCH_MS,
+        fairnessMs: config.MODEL_FAIRNESS_MS,
+        liveMs: Math.max(15_000, config.HEARTBEAT_MS * 5),
+        onModel(model) {
+          models = [model.name];
+          options.metrics?.setModel(model.name);
+          capacity.reset(model.maxConcurrency);
+          void beat().catch(() => {});
+        },
+        onStatus(next) {
+          status = next;
+          void beat().catch(() => {});
+        },
+      })
+    : null;
+
+  if (switcher) {
+    worker.pause();
+    worker.start();
+    const pinned = config.WORKER_MODEL ? { name: config.WORKER_MODEL, source: config.WORKER_MODEL, engineArgs: [], maxConcurrency: null, queued: 0, waitedMs: 0, servingWorkers: 0 } : null;
+    await switcher.start(pinned);
+  } else {
+    while (models.length === 0) {
+      try {
+        models = await client.models();
+      } catch (err) {
+        logger.warn('waiting for the engine to list its models', { engineUrl, err });
+        await sleep(2000);
+      }
+    }
+    worker.start();
+  }
+  status = 'ready';
+  options.metrics?.setModel(models[0] ?? null);
+  await beat();
+  await workerEvent('worker.up');
+  logger.info('worker ready', { models, engineUrl, ownedEngine: owned, capacity: capacity.target });
+
+  return {
+    workerId: id,
+    worker,
+    async stop() {
+      status = 'draining';
+      switcher?.stop();
+      await beat().catch(() => {});
+      await worker.drain(config.DRAIN_TIMEOUT_MS);
+      sweeper.stop();
+      clearInterval(rowTimer);
+      for (const service of services) await service.stop().catch((err: unknown) => logger.warn('a service failed to stop', { err }));
+      for (const off of unlisten) await off().catch(() => {});
+      await engine?.stop();
+      gate.close();
+      watchdog.close();
+      await setWorkerStatus(database.db, id, 'stopped').catch(() => {});
+      await workerEvent('worker.down');
+      if (!options.bus) await bus.close();
+      if (!options.database) await database.close();
+      logger.info('worker stopped');
+    },
+  };
+}

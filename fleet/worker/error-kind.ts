@@ -1,0 +1,22 @@
+import type { EngineErrorKind } from '../../core/metrics/index.ts';
+import type { EngineOutcome } from '../engine/outcome.ts';
+
+/** The metrics label of a failed engine call. */
+export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' }>): EngineErrorKind {
+  if (outcome.kind === 'rejected') return 'http_4xx';
+  switch (outcome.reason) {
+    case 'server_error':
+      return 'http_5xx';
+    case 'rate_limited':
+      return 'http_429';
+    case 'connection':
+      return 'connect';
+    case 'incomplete':
+      return 'reset';
+    case 'stalled':
+      return 'stall';
+    case 'connect_timeout':
+    case 'first_token_timeout':
+      return 'timeout';
+  }
+}

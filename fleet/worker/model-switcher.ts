@@ -1,0 +1,90 @@
+import { publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
+import { modelDemand, type Database, type ModelDemand } from '../../schema/index.ts';
+import { sleep } from '../engine/backoff.ts';
+import { chooseModel } from './model-choice.ts';
+import type { OwnedEngine } from './owned-engine.ts';
+import type { Worker } from './worker.ts';
+
+/** Options for {@link createModelSwitcher}. */
+export interface ModelSwitcherOptions {
+  workerId: string;
+  host: string;
+  gpu: string;
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+  engine: OwnedEngine;
+  worker: Worker;
+  /** Called with the new model before leasing resumes (capacity, heartbeat row). */
+  onModel(model: ModelDemand): void;
+  onStatus(status: 'switching' | 'ready'): void;
+  checkMs: number;
+  idleSwitchMs: number;
+  fairnessMs: number;
+  liveMs: number;
+}
+
+/**
+ * Loads the model the registry and the queue call for on an engine this worker owns:
+ * picks the first model, then checks every `checkMs` whether to switch (see
+ * {@link chooseModel}). A switch stops leasing, lets in-flight requests finish, restarts
+ * the engine with the other model, waits for /health, and resumes.
+ */
+export function createModelSwitcher(options: ModelSwitcherOptions) {
+  const { database, logger, engine, worker } = options;
+  let servedSince = Date.now();
+  let busy = false;
+  let timer: ReturnType<typeof setInterval> | undefined;
+
+  const load = async (model: ModelDemand, previous: string | null) => {
+    options.onStatus('switching');
+    if (previous) {
+      worker.pause();
+      while (worker.idleForMs() === 0 && (worker.stats().inFlight > 0 || worker.stats().buffered > 0)) await sleep(200);
+      logger.info('switching model', { from: previous, to: model.name });
+      await publishWorkerEvent(options.bus, { type: 'worker.model_switch', workerId: options.workerId, host: options.host, gpu: options.gpu, model: model.name, previousModel: previous });
+    }
+    await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs });
+    servedSince = Date.now();
+    options.onModel(model);
+    options.onStatus('ready');
+    worker.resume();
+  };
+
+  const check = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const current = engine.model?.name ?? null;
+      const demand = await modelDemand(database.db, { except: options.workerId, liveMs: options.liveMs });
+      const choice = chooseModel({ current, demand, idleForMs: worker.idleForMs(), servedForMs: Date.now() - servedSince, idleSwitchMs: options.idleSwitchMs, fairnessMs: options.fairnessMs });
+      if (choice && choice.name !== current) await load(choice, current);
+    } catch (err) {
+      logger.error('choosing or loading a model failed; trying again', { err });
+      worker.resume();
+    } finally {
+      busy = false;
+    }
+  };
+
+  return {
+    /** Loads the first model (waiting for the registry to have one), then starts checking. */
+    async start(pinned: ModelDemand | null) {
+      if (pinned) await load(pinned, null);
+      else {
+        while (!engine.model) {
+          await check();
+          if (!engine.model) {
+            logger.warn('no enabled model in the registry yet; add one (models table) for this GPU to serve');
+            await sleep(options.checkMs * 5);
+          }
+        }
+      }
+      if (!pinned) timer = setInterval(() => void check(), options.checkMs);
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+    },
+  };
+}

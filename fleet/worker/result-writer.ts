@@ -1,0 +1,92 @@
+import type { Logger } from '../../core/logger.ts';
+import { completeRequests, type BatchCounters, type Database, type RequestResult } from '../../schema/index.ts';
+
+/** Batches results and writes them with one guarded statement per flush. */
+export interface ResultWriter {
+  add(result: RequestResult): void;
+  /** Writes everything pending now (retrying until the database answers or `timeoutMs` passes). */
+  flush(timeoutMs?: number): Promise<void>;
+  readonly pending: number;
+  /** The request ids of results not yet written (being written included). */
+  ids(): number[];
+  close(): void;
+}
+
+/** Options for {@link createResultWriter}. */
+export interface ResultWriterOptions {
+  database: Database;
+  owner: string;
+  logger: Logger;
+  /** A flush at least this often while results wait. */
+  flushMs: number;
+  /** At most this many results per statement; reaching it flushes at once. */
+  maxBatch: number;
+  /** Called after each write with the counters it returned and how many results were not written (lease lost). */
+  onWritten(counters: BatchCounters[], lost: number, results: readonly RequestResult[]): void;
+}
+
+/**
+ * The result writer. One flush runs at a time; a failed write keeps its results and tries
+ * again on the next tick (the leases are still held and heartbeated meanwhile), so a
+ * database hiccup delays results but never drops them.
+ */
+export function createResultWriter({ database, owner, logger, flushMs, maxBatch, onWritten }: ResultWriterOptions): ResultWriter {
+  let pending: RequestResult[] = [];
+  let writing: readonly RequestResult[] = [];
+  let flushing: Promise<boolean> | null = null;
+  let failures = 0;
+
+  const flushOnce = async (): Promise<boolean> => {
+    const take = pending.slice(0, maxBatch);
+    pending = pending.slice(take.length);
+    writing = take;
+    try {
+      const started = performance.now();
+      const counters = await completeRequests(database.db, owner, take);
+      logger.debug('results written', { results: take.length, ms: Math.round(performance.now() - started) });
+      const written = counters.reduce((n, c) => n + c.written, 0);
+      failures = 0;
+      onWritten(counters, Math.max(0, take.length - written), take);
+      return true;
+    } catch (err) {
+      pending = take.concat(pending);
+      if (failures++ % 20 === 0) logger.warn('writing results failed; they are kept and written again', { err, results: take.length });
+      return false;
+    } finally {
+      writing = [];
+    }
+  };
+
+  const kick = () => {
+    if (flushing || pending.length === 0) return;
+    flushing = flushOnce().finally(() => {
+      flushing = null;
+      if (pending.length >= maxBatch) kick();
+    });
+  };
+
+  const timer = setInterval(kick, flushMs);
+
+  return {
+    add(result) {
+      pending.push(result);
+      if (pending.length >= maxBatch) kick();
+    },
+    async flush(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      while ((pending.length > 0 || flushing) && Date.now() < deadline) {
+        if (flushing) await flushing;
+        else if (!(await (flushing = flushOnce().finally(() => (flushing = null))))) await new Promise((r) => setTimeout(r, 200));
+      }
+    },
+    get pending() {
+      return pending.length + writing.length;
+    },
+    ids() {
+      return [...writing, ...pending].map((r) => r.id);
+    },
+    close() {
+      clearInterval(timer);
+    },
+  };
+}

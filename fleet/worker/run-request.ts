@@ -1,0 +1,100 @@
+import type { RequestResult } from '../../schema/index.ts';
+import { backoffMs, sleep, type BackoffOptions } from '../engine/backoff.ts';
+import type { EngineClient } from '../engine/client.ts';
+import type { EngineGate } from '../engine/gate.ts';
+import { CONNECTION_REASONS, type EngineOutcome } from '../engine/outcome.ts';
+
+/** A leased request ready to run: the body and the endpoint its batch names. */
+export interface Job {
+  id: number;
+  batchId: string;
+  model: string;
+  endpoint: string;
+  body: string;
+}
+
+/** What {@link runRequest} needs. */
+export interface RunRequestContext {
+  client: EngineClient;
+  gate: EngineGate;
+  /** Retries after the first failed call (5xx, 429, resets, stalls); then the request fails. */
+  maxRetries: number;
+  backoff: BackoffOptions;
+  onEngineError?: (outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' }>) => void;
+  /** Called when the engine started answering (the first event), for time-to-first-token. */
+  onFirstByte?: () => void;
+}
+
+/**
+ * Runs one request to its end: success, a 4xx (the engine's error body is kept as the
+ * response), or a clear error after `maxRetries` retries with backoff. A call that cannot
+ * reach the engine while /health fails too waits at the gate and is not counted: the
+ * engine is restarting, the request is not at fault. Returns null when aborted
+ * (cancellation, drain, a lost lease): nothing is to be written then.
+ */
+export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | null> {
+  let failures = 0;
+  for (;;) {
+    await ctx.gate.ready(signal);
+    if (signal.aborted) return null;
+    const outcome = await ctx.client.call(job.endpoint, job.body, signal);
+    if (outcome.kind === 'aborted') return null;
+    if (outcome.kind === 'ok') {
+      return {
+        id: job.id,
+        status: 'succeeded',
+        statusCode: outcome.statusCode,
+        response: JSON.stringify(outcome.body),
+        engineRequestId: outcome.requestId,
+        error: null,
+        promptTokens: outcome.promptTokens,
+        completionTokens: outcome.completionTokens,
+      };
+    }
+    ctx.onEngineError?.(outcome);
+    if (outcome.kind === 'rejected') {
+      return {
+        id: job.id,
+        status: 'failed',
+        statusCode: outcome.statusCode,
+        response: asJsonBody(outcome.body, outcome.statusCode),
+        engineRequestId: null,
+        error: null,
+        promptTokens: null,
+        completionTokens: null,
+      };
+    }
+    if (CONNECTION_REASONS.has(outcome.reason) && !(await ctx.client.health())) {
+      ctx.gate.reportDown();
+      continue;
+    }
+    failures++;
+    if (failures > ctx.maxRetries) {
+      return {
+        id: job.id,
+        status: 'failed',
+        statusCode: null,
+        response: null,
+        engineRequestId: null,
+        error: {
+          code: 'engine_error',
+          message: `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`,
+        },
+        promptTokens: null,
+        completionTokens: null,
+      };
+    }
+    await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
+  }
+}
+
+/** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */
+function asJsonBody(text: string, statusCode: number): string {
+  try {
+    const parsed = JSON.parse(text) as unknown;
+    if (parsed && typeof parsed === 'object') return text;
+  } catch {
+    // not JSON: wrapped below
+  }
+  return JSON.stringify({ error: { message: text.slice(0, 2000), type: 'EngineError', param: null, code: statusCode } });
+}

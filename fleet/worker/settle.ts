@@ -1,0 +1,36 @@
+import { publishBatchProgress, publishBatchStatuses, type BatchStatus, type EventBus } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
+import { settleBatch, type BatchCounters, type Database } from '../../schema/index.ts';
+
+/** What settling and publishing need. */
+export interface SettleDeps {
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+}
+
+/** Settles each batch (the state machine takes whatever transition is due, once) and publishes the transitions. */
+export async function settleAndPublish({ database, bus, logger }: SettleDeps, batchIds: Iterable<string>): Promise<void> {
+  for (const batchId of new Set(batchIds)) {
+    try {
+      const transitions = await settleBatch(database.db, batchId);
+      if (transitions.length) await publishBatchStatuses(bus, transitions);
+    } catch (err) {
+      // The sweeper settles leftovers (unsettled finished batches, stopping ones) every few seconds.
+      logger.warn('settling a batch failed; the sweeper will settle it', { err, batchId });
+    }
+  }
+}
+
+/** Publishes the counters a result write returned, then settles the batches it may have finished or that are stopping. */
+export async function publishWrite(deps: SettleDeps, counters: readonly BatchCounters[]): Promise<void> {
+  await Promise.all(
+    counters.map(({ batchId, owner, status, total, completed, failed, promptTokens, completionTokens }) =>
+      publishBatchProgress(deps.bus, { batchId, owner, status: status as BatchStatus, total, completed, failed, promptTokens, completionTokens }).catch(
+        (err: unknown) => deps.logger.warn('publishing progress failed', { err, batchId }),
+      ),
+    ),
+  );
+  const due = counters.filter((c) => (c.status === 'in_progress' && c.completed + c.failed >= c.total) || c.status === 'cancelling');
+  if (due.length) await settleAndPublish(deps, due.map((c) => c.batchId));
+}

@@ -1,0 +1,100 @@
+import { publishBatchProgress, publishBatchStatuses, publishWorkerEvent, type BatchStatus, type EventBus } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
+import {
+  markLostWorkers,
+  QUEUE_CHANNEL,
+  reapLeases,
+  sweepBatches,
+  unsettledBatches,
+  type Database,
+  type ReturnedLeases,
+} from '../../schema/index.ts';
+import { readBatchCounters } from '../../schema/sql/read-batch-counters.ts';
+import { settleAndPublish } from './settle.ts';
+
+/** Options for {@link createSweeper}. */
+export interface SweeperOptions {
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+  maxAttempts: number;
+  /** How often expired leases are reaped. */
+  reapMs: number;
+  /** How often batches (expiry, stuck finalization, unsettled) and silent workers are swept. */
+  sweepMs: number;
+  /** A worker whose heartbeat is older than this is marked lost. */
+  workerStaleMs: number;
+}
+
+/** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
+export async function afterReturnedLeases(deps: { database: Database; bus: EventBus; logger: Logger }, returned: readonly ReturnedLeases[]): Promise<void> {
+  const { database, bus } = deps;
+  for (const model of new Set(returned.filter((r) => r.status === 'queued').map((r) => r.model))) {
+    await database.notify(QUEUE_CHANNEL, model);
+  }
+  const touched = [...new Set(returned.filter((r) => r.status !== 'queued').map((r) => r.batchId))];
+  if (touched.length === 0) return;
+  for (const c of await readBatchCounters(database.db, touched)) {
+    await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status as BatchStatus });
+  }
+  await settleAndPublish(deps, touched);
+}
+
+/**
+ * The housekeeping every live fleet process runs: returns expired leases to the queue
+ * (or fails them after `maxAttempts`), settles batches that time moved on (expiry, a
+ * finalizer that died, a writer that died before settling), and marks silent workers
+ * lost. Every statement takes its rows with SKIP LOCKED or a conditional update, so any
+ * number of sweepers may run at once.
+ */
+export function createSweeper(options: SweeperOptions) {
+  const { database, bus, logger } = options;
+  const timers: ReturnType<typeof setInterval>[] = [];
+  let reaping = false;
+  let sweeping = false;
+
+  const reap = async () => {
+    if (reaping) return;
+    reaping = true;
+    try {
+      const returned = await reapLeases(database.db, { maxAttempts: options.maxAttempts });
+      if (returned.length === 0) return;
+      const counts = Object.fromEntries(['queued', 'failed', 'cancelled', 'expired'].map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]));
+      logger.info('returned expired leases', counts);
+      await afterReturnedLeases(options, returned);
+    } catch (err) {
+      logger.warn('reaping leases failed; trying again', { err });
+    } finally {
+      reaping = false;
+    }
+  };
+
+  const sweep = async () => {
+    if (sweeping) return;
+    sweeping = true;
+    try {
+      const transitions = await sweepBatches(database.db);
+      if (transitions.length) await publishBatchStatuses(bus, transitions);
+      const unsettled = await unsettledBatches(database.db);
+      if (unsettled.length) await settleAndPublish(options, unsettled);
+      for (const lost of await markLostWorkers(database.db, { staleMs: options.workerStaleMs })) {
+        logger.warn('a worker stopped heartbeating; marked lost', { lostWorker: lost.id, host: lost.host, gpu: lost.gpu });
+        await publishWorkerEvent(bus, { type: 'worker.heartbeat_lost', workerId: lost.id, host: lost.host, gpu: lost.gpu, model: lost.model });
+      }
+    } catch (err) {
+      logger.warn('sweeping batches failed; trying again', { err });
+    } finally {
+      sweeping = false;
+    }
+  };
+
+  return {
+    start() {
+      timers.push(setInterval(() => void reap(), options.reapMs));
+      timers.push(setInterval(() => void sweep(), options.sweepMs));
+    },
+    stop() {
+      for (const t of timers) clearInterval(t);
+    },
+  };
+}

@@ -1,0 +1,305 @@
+import type { EventBus } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
+import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import { leaseRequests, releaseRequests, type Database } from '../../schema/index.ts';
+import type { BackoffOptions } from '../engine/backoff.ts';
+import type { EngineClient } from '../engine/client.ts';
+import type { EngineGate } from '../engine/gate.ts';
+import type { Capacity } from './capacity.ts';
+import { createJobBuffer } from './job-buffer.ts';
+import { createLeaseHeartbeat } from './lease-heartbeat.ts';
+import { createResultWriter } from './result-writer.ts';
+import { runRequest, type Job } from './run-request.ts';
+import { publishWrite, settleAndPublish } from './settle.ts';
+import { engineErrorKind } from './error-kind.ts';
+
+/** Timings of the worker loops, in milliseconds. */
+export interface WorkerTimings {
+  /** Lease time-to-live; heartbeats extend it. A dead worker's leases return after this. */
+  leaseMs: number;
+  heartbeatMs: number;
+  /** The polling backstop when no NOTIFY comes. */
+  pollMs: number;
+  flushMs: number;
+  /** How often the engine's /metrics are read to follow its capacity. */
+  loadPollMs: number;
+}
+
+/** Options for {@link createWorker}. */
+export interface WorkerOptions {
+  id: string;
+  database: Database;
+  bus: EventBus;
+  logger: Logger;
+  client: EngineClient;
+  gate: EngineGate;
+  capacity: Capacity;
+  /** The models to lease for now: the engine's, or the one its owned engine has loaded. */
+  models: () => readonly string[];
+  timings: WorkerTimings;
+  /** Results per write statement. */
+  flushMax: number;
+  /** Requests per lease statement. */
+  leaseMax: number;
+  maxRetries: number;
+  backoff: BackoffOptions;
+  maxAttempts: number;
+  metrics?: WorkerMetrics | undefined;
+}
+
+/** What a worker is doing, for its heartbeat row and logs. */
+export interface WorkerStats {
+  inFlight: number;
+  buffered: number;
+  target: number;
+  completed: number;
+  failed: number;
+}
+
+/** The worker loop of one engine. */
+export interface Worker {
+  start(): void;
+  /** Wakes the lease loop (a NOTIFY for `model`, or anything else that may mean work). */
+  nudge(model?: string): void;
+  /** Runs the lease heartbeat now (a batch was cancelled). */
+  heartbeatNow(): void;
+  /** Stops leasing (what is leased still runs); `resume` starts again. */
+  pause(): void;
+  resume(): void;
+  /** Milliseconds the worker has had nothing to do and found nothing queued; 0 while busy. */
+  idleForMs(): number;
+  stats(): WorkerStats;
+  /** Stops leasing, lets in-flight requests finish for up to `timeoutMs`, aborts and releases the rest, writes every result. */
+  drain(timeoutMs: number): Promise<void>;
+}
+
+/**
+ * Creates the worker: a lease loop that keeps `capacity.target` requests in flight plus a
+ * prefetched buffer, one task per request streaming it through the engine, a batched
+ * result writer, the lease heartbeat, and the capacity follower. Every loop catches its
+ * own failures and tries again: nothing is thrown out of the worker.
+ */
+export function createWorker(options: WorkerOptions): Worker {
+  const { id, database, logger, client, capacity, timings, metrics } = options;
+  const buffer = createJobBuffer(database);
+  const inFlight = new Map<number, { controller: AbortController; job: Job }>();
+  let completed = 0;
+  let failed = 0;
+  let paused = false;
+  let stopped = false;
+  let queueEmpty = false;
+  let busyAt = Date.now();
+  let wake: (() => void) | null = null;
+  let completionRate = 0;
+  let lastRateAt = Date.now();
+  let lastRateCount = 0;
+  const timers: ReturnType<typeof setInterval>[] = [];
+
+  const settleDeps = { database, bus: options.bus, logger };
+  const writer = createResultWriter({
+    database,
+    owner: id,
+    logger,
+    flushMs: timings.flushMs,
+    maxBatch: options.flushMax,
+    onWritten(counters, lost) {
+      if (lost) metrics?.leasesLost.inc({}, lost);
+      void publishWrite(settleDeps, counters);
+    },
+  });
+
+  const nudge = () => {
+    const w = wake;
+    wake = null;
+    w?.();
+  };
+  const pauseFor = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (wake === done) wake = null;
+        resolve();
+      }, ms);
+      const done = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+      wake = done;
+    });
+
+  /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */
+  const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(completionRate * 0.5)));
+
+  const runCtx = {
+    client,
+    gate: options.gate,
+    maxRetries: options.maxRetries,
+    backoff: options.backoff,
+    onEngineError: (outcome: Parameters<NonNullable<Parameters<typeof runRequest>[0]['onEngineError']>>[0]) =>
+      metrics?.recordEngineError(engineErrorKind(outcome)),
+  };
+
+  const launch = (job: Job) => {
+    const controller = new AbortController();
+    inFlight.set(job.id, { controller, job });
+    const started = performance.now();
+    runRequest(runCtx, job, controller.signal)
+      .then((result) => {
+        if (!result) return;
+        if (result.status === 'succeeded') completed++;
+        else failed++;
+        writer.add(result);
+        metrics?.recordResult({ model: job.model, ok: result.status === 'succeeded', promptTokens: result.promptTokens ?? 0, completionTokens: result.completionTokens ?? 0 });
+        metrics?.requestSeconds.observe({ model: job.model }, (performance.now() - started) / 1000);
+      })
+      .catch((err: unknown) => logger.error('a request task failed unexpectedly; its lease will expire and be retried', { err, requestId: job.id }))
+      .finally(() => {
+        inFlight.delete(job.id);
+        busyAt = Date.now();
+        pump();
+        if (!queueEmpty) nudge();
+      });
+  };
+
+  const pump = () => {
+    while (inFlight.size < capacity.target && buffer.size > 0 && options.gate.up) {
+      launch(buffer.take() as Job);
+    }
+    metrics?.inFlight.set({}, inFlight.size);
+  };
+
+  const leaseRound = async (): Promise<'more' | 'empty' | 'full'> => {
+    const want = capacity.target + prefetch() - inFlight.size - buffer.size;
+    if (want < Math.max(1, Math.floor(prefetch() / 2))) return 'full';
+    let got = 0;
+    let drained = true;
+    for (const model of options.models()) {
+      const limit = Math.min(want - got, options.leaseMax);
+      if (limit <= 0) break;
+      const started = performance.now();
+      const leased = await leaseRequests(database.db, { owner: id, model, limit, leaseMs: timings.leaseMs });
+      metrics?.leaseSeconds.observe({}, (performance.now() - started) / 1000);
+      if (leased.length) metrics?.leased.inc({ model }, leased.length);
+      if (leased.length === limit) drained = false;
+      got += leased.length;
+      await buffer.add(leased);
+      pump();
+    }
+    if (got > 0) busyAt = Date.now();
+    return drained ? 'empty' : 'more';
+  };
+
+  const leaseLoop = async () => {
+    let failures = 0;
+    while (!stopped) {
+      if (paused || !options.gate.up) {
+        await pauseFor(timings.pollMs);
+        continue;
+      }
+      try {
+        const round = await leaseRound();
+        failures = 0;
+        queueEmpty = round === 'empty';
+        if (round !== 'more') await pauseFor(round === 'empty' ? timings.pollMs : timings.pollMs / 4);
+      } catch (err) {
+        if (failures++ % 20 === 0) logger.warn('leasing failed; trying again', { err });
+        await pauseFor(Math.min(timings.pollMs * 2 ** Math.min(failures, 4), 10_000));
+      }
+    }
+  };
+
+  const followLoad = async () => {
+    const load = await client.load();
+    capacity.observe(load, inFlight.size);
+    metrics?.capacity.set({}, capacity.target);
+    const now = Date.now();
+    const total = completed + failed;
+    const rate = ((total - lastRateCount) * 1000) / Math.max(1, now - lastRateAt);
+    completionRate = completionRate * 0.5 + rate * 0.5;
+    lastRateAt = now;
+    lastRateCount = total;
+    pump();
+  };
+
+  /** Aborts the given requests (in flight or buffered); returns the ids it held. */
+  const drop = (ids: ReadonlySet<number>) => {
+    const dropped = buffer.remove(ids);
+    for (const requestId of ids) {
+      const entry = inFlight.get(requestId);
+      if (!entry) continue;
+      entry.controller.abort();
+      inFlight.delete(requestId);
+      dropped.push(requestId);
+    }
+    return dropped;
+  };
+
+  const heartbeat = createLeaseHeartbeat({
+    database,
+    owner: id,
+    leaseMs: timings.leaseMs,
+    logger,
+    held: () => new Set([...inFlight.keys(), ...buffer.ids()]),
+    writing: () => writer.ids(),
+    drop,
+    settle: (batchIds) => settleAndPublish(settleDeps, batchIds),
+    onFailure: () => metrics?.heartbeatFailures.inc(),
+  });
+
+  return {
+    start() {
+      void leaseLoop();
+      timers.push(setInterval(() => void heartbeat.beat(), timings.heartbeatMs));
+      // While the engine's size is still being learned, read /metrics five times as often,
+      // so the doubling search reaches a 1,024-slot engine in well under a second.
+      const follow = () => {
+        if (stopped) return;
+        void followLoad()
+          .catch(() => {})
+          .finally(() => setTimeout(follow, capacity.settled ? timings.loadPollMs : timings.loadPollMs / 5));
+      };
+      follow();
+    },
+    nudge(model) {
+      if (model === undefined || options.models().includes(model)) {
+        queueEmpty = false;
+        nudge();
+      }
+    },
+    heartbeatNow: () => void heartbeat.beat(),
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      queueEmpty = false;
+      busyAt = Date.now();
+      nudge();
+    },
+    idleForMs() {
+      if (inFlight.size > 0 || buffer.size > 0 || writer.pending > 0 || !queueEmpty) return 0;
+      return Date.now() - busyAt;
+    },
+    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, completed, failed }),
+    async drain(timeoutMs) {
+      paused = true;
+      stopped = true;
+      nudge();
+      const unstarted = buffer.clear();
+      const release = (ids: number[]) =>
+        ids.length
+          ? releaseRequests(database.db, { owner: id, ids, refundAttempt: true, maxAttempts: options.maxAttempts }).catch((err: unknown) =>
+              logger.warn('releasing leases failed; they will expire and be reaped', { err, requests: ids.length }),
+            )
+          : Promise.resolve();
+      await release(unstarted);
+      const deadline = Date.now() + timeoutMs;
+      while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const interrupted = drop(new Set(inFlight.keys()));
+      await writer.flush();
+      await release(interrupted);
+      for (const timer of timers) clearInterval(timer);
+      writer.close();
+      logger.info('worker drained', { finishedInFlight: interrupted.length === 0, released: unstarted.length + interrupted.length });
+    },
+  };
+}
