@@ -11,6 +11,7 @@ import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
+import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
 import { createSchema } from './graphql/schema.ts';
@@ -83,6 +84,9 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     await database.db.execute(sql`select 1`);
     return c.json({ status: 'ok' });
   });
+
+  // The dashboard's page and assets hold no data: served before authentication, like /health.
+  app.route('/', createDashboardRoutes());
 
   app.use('*', async function setOwner(c, next) {
     c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));

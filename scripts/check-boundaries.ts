@@ -4,7 +4,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 
 const root = resolve(process.argv[2] ?? '.');
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
-const SKIP = new Set(['node_modules', '.data', '.git', 'migrations', 'bench']);
+const SKIP = new Set(['node_modules', '.data', '.git', 'migrations', 'bench', 'dist']);
 const IMPORT = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^\w.])import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
 
 function* walk(dir: string): Generator<string> {

@@ -1,0 +1,143 @@
+// The GraphQL documents the dashboard sends, and the shapes of what they return (schema.graphql).
+
+/** A batch as the lists show it. */
+export interface BatchSummary {
+  id: string;
+  status: string;
+  model: string | null;
+  endpoint: string;
+  priority: number;
+  createdAt: string;
+  completedAt: string | null;
+  failedAt: string | null;
+  expiredAt: string | null;
+  cancelledAt: string | null;
+  queuePosition: number | null;
+  estimatedCompletionAt: string | null;
+  requestCounts: { total: number; completed: number; failed: number };
+}
+
+const SUMMARY = 'id status model endpoint priority createdAt completedAt failedAt expiredAt cancelledAt queuePosition estimatedCompletionAt requestCounts { total completed failed }';
+
+/** A file of a batch, with the path its content downloads from. */
+export interface FileInfo {
+  id: string;
+  filename: string;
+  bytes: number;
+  lines: number | null;
+  contentPath: string;
+}
+
+/** A result handler run of a batch. */
+export interface HandlerRun {
+  id: string;
+  handler: string;
+  event: string;
+  status: string;
+  attempts: number;
+  maxAttempts: number;
+  lastError: string | null;
+  nextAttemptAt: string | null;
+  finishedAt: string | null;
+}
+
+const HANDLER_RUN = 'id handler event status attempts maxAttempts lastError nextAttemptAt finishedAt';
+
+/** A batch as its own page shows it. */
+export interface BatchDetail extends BatchSummary {
+  completionWindow: string;
+  inProgressAt: string | null;
+  finalizingAt: string | null;
+  cancellingAt: string | null;
+  expiresAt: string;
+  promptTokens: number;
+  completionTokens: number;
+  metadata: Record<string, string> | null;
+  retriedFrom: string | null;
+  errors: { line: number | null; code: string; message: string; param: string | null }[];
+  inputFile: FileInfo | null;
+  outputFile: FileInfo | null;
+  errorFile: FileInfo | null;
+  handlerRuns: HandlerRun[];
+}
+
+const FILE = 'id filename bytes lines contentPath';
+
+/** The active batches: validating, queued or running, finalizing or cancelling. */
+export const ACTIVE_BATCHES = `{ batches(status: [validating, in_progress, finalizing, cancelling], first: 100) { nodes { ${SUMMARY} } } }`;
+
+/** A page of batch history, filtered. */
+export const HISTORY = `query ($status: [BatchStatus!], $model: String, $after: String) {
+  batches(status: $status, model: $model, first: 25, after: $after) { nodes { ${SUMMARY} } pageInfo { endCursor hasNextPage } }
+}`;
+
+/** Sums over the history. */
+export const STATS = '{ batchStats { batches requests succeeded failed successRate promptTokens completionTokens meanDurationSeconds byStatus { status batches } } }';
+
+/** One batch with everything its page shows. */
+export const BATCH = `query ($id: ID!) { batch(id: $id) {
+  ${SUMMARY} completionWindow inProgressAt finalizingAt cancellingAt expiresAt promptTokens completionTokens metadata retriedFrom
+  errors { line code message param }
+  inputFile { ${FILE} } outputFile { ${FILE} } errorFile { ${FILE} }
+  handlerRuns { ${HANDLER_RUN} }
+} }`;
+
+/** The fields of a `batchProgress` event. */
+export interface Progress {
+  batchId: string;
+  status: string;
+  total: number;
+  completed: number;
+  failed: number;
+  remaining: number;
+  tokensPerSecond: number;
+  requestsPerSecond: number;
+  estimatedSecondsLeft: number | null;
+  final: boolean;
+}
+
+/** Live progress of one batch. */
+export const BATCH_PROGRESS = 'subscription ($id: ID!) { batchProgress(id: $id) { batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final } }';
+
+/** Every change to the caller's batches. */
+export const BATCH_EVENTS = 'subscription { batchEvents { batchId kind status } }';
+
+/** Every change in the fleet. */
+export const WORKER_EVENTS = 'subscription { workerEvents { workerId kind } }';
+
+export const CANCEL_BATCH = `mutation ($id: ID!) { cancelBatch(id: $id) { id status } }`;
+export const RETRY_BATCH = `mutation ($id: ID!) { retryBatch(id: $id) { id } }`;
+export const RETRY_HANDLER_RUN = `mutation ($id: ID!) { retryHandlerRun(id: $id) { ${HANDLER_RUN} } }`;
+
+/** A model of the registry. */
+export interface Model {
+  name: string;
+  source: string;
+  enabled: boolean;
+  maxConcurrency: number | null;
+  engineArgs: string[];
+}
+
+/** A worker of the fleet. */
+export interface Worker {
+  id: string;
+  host: string;
+  gpu: string;
+  pid: number;
+  runtime: string;
+  model: string | null;
+  status: string;
+  engineUrl: string;
+  capacity: number;
+  inFlight: number;
+  completed: number;
+  failed: number;
+  heartbeatAt: string;
+  startedAt: string;
+  gpuStats: { utilizationPercent: number; memoryUsedMiB: number; memoryTotalMiB: number; temperatureC: number } | null;
+}
+
+export const MODELS = '{ models { name source enabled maxConcurrency engineArgs } workers { id model status } }';
+export const WORKERS = `query ($all: Boolean!) { workers(includeStopped: $all) {
+  id host gpu pid runtime model status engineUrl capacity inFlight completed failed heartbeatAt startedAt
+  gpuStats { utilizationPercent memoryUsedMiB memoryTotalMiB temperatureC } } }`;

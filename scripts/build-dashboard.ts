@@ -1,0 +1,24 @@
+// `npm run build:dashboard` (and `npm start`, before it starts): bundles the dashboard's
+// TypeScript (gateway/dashboard/client/) for browsers into gateway/dashboard/dist/ (git-ignored).
+import { rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const client = fileURLToPath(new URL('../gateway/dashboard/client/main.ts', import.meta.url));
+const outdir = fileURLToPath(new URL('../gateway/dashboard/dist/', import.meta.url));
+
+rmSync(outdir, { recursive: true, force: true });
+const result = await Bun.build({
+  entrypoints: [client],
+  outdir,
+  naming: 'app.js',
+  target: 'browser',
+  format: 'esm',
+  minify: true,
+  sourcemap: 'linked',
+});
+if (!result.success) {
+  for (const log of result.logs) console.error(log);
+  process.exit(1);
+}
+const bytes = result.outputs.filter((o) => o.kind === 'entry-point').reduce((n, o) => n + o.size, 0);
+console.log(`dashboard built: gateway/dashboard/dist/app.js (${(bytes / 1024).toFixed(1)} KiB)`);
