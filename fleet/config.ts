@@ -15,6 +15,8 @@ export const workerEnv = z
     /** Where the worker serves its Prometheus metrics (`/metrics`); 0 picks a free port; unset, none. */
     METRICS_PORT: z.coerce.number({ error: 'expected a port number (0-65535)' }).int().min(0).max(65535).optional(),
     LOG_LEVEL: logLevel(),
+    /** Result-handler manifests (`:`-separated); the worker process runs the handler outbox too. */
+    HANDLER_MANIFESTS: z.string().optional(),
     /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
     ENGINE_URL: url(['http', 'https']).optional(),
     /** Or a command template this worker runs as its own engine: `vllm serve {model} --port {port}`. */
@@ -67,6 +69,8 @@ export type WorkerConfig = z.infer<typeof workerEnv> & {
   workerId: string;
   /** Concurrent fetches the runtime allows (Bun: 256 unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start). */
   fetchLimit: number;
+  /** The environment an owned engine inherits (CUDA_VISIBLE_DEVICES is set on top). */
+  engineEnv: Record<string, string | undefined>;
 };
 
 /** What the supervisor and the npm scripts set so a Bun worker may hold thousands of streams. */
@@ -79,5 +83,23 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   // Bun reads BUN_CONFIG_MAX_HTTP_REQUESTS once at start-up and caps fetch at 256 without it.
   const bunLimit = Number(env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
   const fetchLimit = process.versions.bun ? bunLimit : Number.POSITIVE_INFINITY;
-  return { ...parsed, workerId, fetchLimit };
+  return { ...parsed, workerId, fetchLimit, engineEnv: env };
+}
+
+/** The supervisor's environment: it passes everything on to its workers and needs Postgres itself. */
+export const supervisorEnv = z.object({
+  /** Required: every supervisor and worker of the fleet shares one Postgres. */
+  DATABASE_URL: url(['postgres', 'postgresql']),
+  REDIS_URL: url(['redis', 'rediss']).optional(),
+  LOG_LEVEL: logLevel(),
+  MAX_ATTEMPTS: positiveInt(5),
+  DRAIN_TIMEOUT_MS: ms(30_000),
+});
+
+/** The supervisor's configuration, with the environment its workers inherit. */
+export type SupervisorConfig = z.infer<typeof supervisorEnv> & { childEnv: Record<string, string | undefined> };
+
+/** Reads and validates the supervisor's configuration from the environment. */
+export function loadSupervisorConfig(env: Record<string, string | undefined> = process.env): SupervisorConfig {
+  return { ...parseEnv(supervisorEnv, env), childEnv: env };
 }

@@ -155,6 +155,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
         command: config.ENGINE_CMD as string,
         port: config.ENGINE_PORT,
         gpu: config.WORKER_GPU,
+        env: config.engineEnv,
         logger,
         health: () => client.health(),
         startTimeoutMs: config.ENGINE_START_TIMEOUT_MS,

@@ -1,2 +1,100 @@
-// `npm start`: the whole system in one process on the embedded database.
-import '../gateway/entry/bun.ts';
+// `npm start`: the whole system in one Bun process: gateway, one worker and (without ENGINE_URL
+// or ENGINE_CMD) the built-in vLLM simulator, sharing one database (embedded PGlite under DATA_DIR
+// unless DATABASE_URL is set) and one in-process event bus (Redis with REDIS_URL).
+import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
+import { ConfigError } from '../core/env.ts';
+import { createEventBus } from '../core/events/index.ts';
+import { createLogger } from '../core/logger.ts';
+import { loadWorkerConfig } from '../fleet/config.ts';
+import { handlerRunnerService, loadFleetHandlers } from '../fleet/handlers/index.ts';
+import { createSimulator, parseSimArgs, SIM_USAGE } from '../fleet/sim/index.ts';
+import { startWorkerProcess } from '../fleet/start-worker.ts';
+import { createApp } from '../gateway/app.ts';
+import { loadGatewayConfig } from '../gateway/config.ts';
+import { createDatabase, runMigrations } from '../schema/index.ts';
+
+/** The simulator of embedded mode: both fixture models, a small GPU; SIM_ARGS takes `npm run sim` flags. */
+const SIM_DEFAULT_ARGS = ['--model', 'sim-model,sim-embed', '--port', '0'];
+
+try {
+  const env = process.env;
+  const config = loadGatewayConfig(env);
+  const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'embedded' } });
+  const simulated = !env.ENGINE_URL && !env.ENGINE_CMD;
+  let simArgs: ReturnType<typeof parseSimArgs> | null = null;
+  if (simulated) {
+    try {
+      simArgs = parseSimArgs([...SIM_DEFAULT_ARGS, ...(env.SIM_ARGS ?? '').split(/\s+/).filter(Boolean)]);
+    } catch (error) {
+      throw new ConfigError([{ variable: 'SIM_ARGS', expected: `${(error as Error).message}\n${SIM_USAGE}` }]);
+    }
+  }
+  const simulator = simArgs ? createSimulator(simArgs) : null;
+  const simServer = simulator && simArgs ? Bun.serve({ port: simArgs.port, hostname: '127.0.0.1', fetch: simulator.fetch, idleTimeout: 0 }) : null;
+  const engineUrl = simServer ? `http://127.0.0.1:${simServer.port}` : undefined;
+  const workerConfig = loadWorkerConfig({ ...env, ...(engineUrl ? { ENGINE_URL: engineUrl } : {}) });
+  const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: env });
+
+  const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-embedded' });
+  await runMigrations(database);
+  const bus = await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
+  const app = createApp({ config, database, logger: logger.child({ service: 'gateway' }), bus, handlers });
+  app.validator.startSweeping();
+  const server = Bun.serve<{ authorization: string | null }>({
+    port: config.PORT,
+    hostname: config.host,
+    idleTimeout: 0,
+    maxRequestBodySize: config.MAX_FILE_BYTES + 1024 * 1024,
+    fetch(request, srv) {
+      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && new URL(request.url).pathname === '/graphql') {
+        if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
+          return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
+        }
+        if (srv.upgrade(request, { data: { authorization: request.headers.get('authorization') } })) return undefined;
+        return new Response('WebSocket upgrade failed.', { status: 400 });
+      }
+      return app.fetch(request);
+    },
+    websocket: makeHandler(app.graphqlWs as Parameters<typeof makeHandler>[0]),
+  });
+  const worker = await startWorkerProcess(workerConfig, {
+    database,
+    bus,
+    logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
+    services: [handlerRunnerService(handlers)],
+  });
+  if (simArgs) {
+    logger.warn(
+      'THE ENGINE IS SIMULATED: no ENGINE_URL or ENGINE_CMD is set, so requests are answered by the built-in vLLM simulator ' +
+        '(made-up text, no GPU). Set ENGINE_URL to a vLLM server for real inference.',
+      { simulatorUrl: engineUrl, models: simArgs.models, slots: simArgs.slots },
+    );
+  }
+  logger.info('gateway listening', {
+    url: `http://${config.host}:${server.port}`,
+    database: database.kind,
+    engine: simArgs ? 'simulated' : workerConfig.ENGINE_URL ?? workerConfig.ENGINE_CMD,
+  });
+
+  let stopping = false;
+  const stop = async () => {
+    if (stopping) return;
+    stopping = true;
+    await worker.stop();
+    await server.stop(true);
+    await app.close();
+    simulator?.close();
+    await simServer?.stop(true);
+    await bus.close();
+    await database.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop());
+  process.on('SIGINT', () => void stop());
+} catch (error) {
+  if (error instanceof ConfigError) {
+    console.error(error.message);
+    process.exit(2);
+  }
+  throw error;
+}

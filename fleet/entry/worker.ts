@@ -2,13 +2,15 @@
 import { ConfigError } from '../../core/env.ts';
 import { createRegistry, createWorkerMetrics, metricsHandler } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
+import { handlerRunnerService, loadFleetHandlers } from '../handlers/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
 
 try {
   const config = loadWorkerConfig();
   const registry = createRegistry();
   const metrics = createWorkerMetrics(registry, { workerId: config.workerId, host: config.WORKER_HOST, gpu: config.WORKER_GPU, runtime: config.WORKER_RUNTIME });
-  const running = await startWorkerProcess(config, { metrics });
+  const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
+  const running = await startWorkerProcess(config, { metrics, services: [handlerRunnerService(handlers)] });
   const metricsServer =
     config.METRICS_PORT === undefined ? null : Bun.serve({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
   if (metricsServer) console.error(JSON.stringify({ level: 'info', msg: 'worker metrics listening', service: 'worker', worker_id: config.workerId, metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics` }));

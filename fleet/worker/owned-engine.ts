@@ -15,6 +15,8 @@ export interface OwnedEngineOptions {
   command: string;
   port: number;
   gpu: string;
+  /** The environment the engine inherits. */
+  env: Record<string, string | undefined>;
   logger: Logger;
   health: () => Promise<boolean>;
   /** How long a start may take until /health answers (loading weights takes minutes). */
@@ -61,7 +63,7 @@ export function createOwnedEngine(options: OwnedEngineOptions): OwnedEngine {
     const command = renderEngineCommand(options.command, { model, port: options.port, gpu: options.gpu });
     logger.info('starting engine', { command, gpu: options.gpu, model: model.name });
     const proc = spawn('sh', ['-c', `exec ${command}`], {
-      env: { ...process.env, CUDA_VISIBLE_DEVICES: options.gpu },
+      env: { ...options.env, CUDA_VISIBLE_DEVICES: options.gpu },
       stdio: ['ignore', 'inherit', 'inherit'],
     });
     child = proc;

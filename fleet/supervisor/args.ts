@@ -1,0 +1,51 @@
+import { hostname } from 'node:os';
+import { parseArgs } from 'node:util';
+import { RUNTIMES } from './runtimes.ts';
+
+/** What the supervisor runs: one worker per GPU, each with an engine URL or an owned engine. */
+export interface SupervisorArgs {
+  gpus: string[];
+  /** One engine URL per GPU, or null when the workers start their own engines. */
+  engineUrls: string[] | null;
+  /** The engine command template (`vllm serve {model} --port {port}`), or null. */
+  engineCmd: string | null;
+  /** The port of GPU i's owned engine is enginePort + i. */
+  enginePort: number;
+  model: string | null;
+  runtime: string;
+  host: string;
+}
+
+/** The supervisor's usage line. */
+export const FLEET_USAGE = `usage: npm run fleet -- --gpus 0,1 (--engine-url URL0,URL1 | --engine-cmd 'vllm serve {model} --port {port}')
+  [--engine-port 8000] [--model NAME] [--runtime ${Object.keys(RUNTIMES).join('|')}] [--host NAME]
+  {model} is the registry's source, {name} the served name, {port} the engine's port, {gpu} the GPU, {args} its engine arguments.`;
+
+/** Parses the supervisor's command line; throws an Error saying what is wrong. */
+export function parseSupervisorArgs(argv: string[]): SupervisorArgs {
+  const { values } = parseArgs({
+    args: argv,
+    strict: true,
+    options: {
+      gpus: { type: 'string' },
+      'engine-url': { type: 'string' },
+      'engine-cmd': { type: 'string' },
+      'engine-port': { type: 'string', default: '8000' },
+      model: { type: 'string' },
+      runtime: { type: 'string', default: 'bun' },
+      host: { type: 'string' },
+    },
+  });
+  const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const gpus = list(values.gpus);
+  if (gpus.length === 0) throw new Error('--gpus is required: the GPUs to run a worker on, e.g. --gpus 0,1');
+  const urls = values['engine-url'] ? list(values['engine-url']) : null;
+  const cmd = values['engine-cmd'] ?? null;
+  if (Boolean(urls) === Boolean(cmd)) throw new Error('give exactly one of --engine-url (one URL per GPU) or --engine-cmd (a command template)');
+  if (urls && urls.length !== gpus.length) throw new Error(`--engine-url has ${urls.length} URL(s) for ${gpus.length} GPU(s); give one per GPU`);
+  const port = Number(values['engine-port']);
+  if (!Number.isInteger(port) || port < 1 || port > 65535 - gpus.length) throw new Error('--engine-port must be a port number');
+  const runtime = values.runtime ?? 'bun';
+  if (!RUNTIMES[runtime]) throw new Error(`--runtime ${runtime} is unknown; use one of ${Object.keys(RUNTIMES).join(', ')}`);
+  return { gpus, engineUrls: urls, engineCmd: cmd, enginePort: port, model: values.model ?? null, runtime, host: values.host ?? hostname() };
+}
