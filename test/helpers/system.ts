@@ -1,0 +1,44 @@
+import { randomBytes } from 'node:crypto';
+import { inject } from 'vitest';
+import { TEST_REDIS_URL } from '../config.ts';
+import { BUN, start, type Running } from './processes.ts';
+
+/** A running system (gateway, a worker, the simulator) that clients reach at `url`. */
+export interface System {
+  url: string;
+  /** Everything the processes printed, for a failing test's message. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+const urlOf = async (process: Running, timeoutMs: number) => ((await process.waitFor(/"msg":"(?:gateway|simulated vLLM engine) listening[^\n]*?"url":"(http:[^"]+)"/, timeoutMs)) as unknown as [string, string])[1];
+
+async function stopAll(processes: Running[]) {
+  await Promise.all(processes.reverse().map((p) => p.stop()));
+}
+
+/**
+ * Starts the system as separate Bun processes, as a fleet deployment runs it: the vLLM
+ * simulator, a gateway and one worker, on the given Postgres database and the test Redis
+ * (under a prefix of their own). `env` goes to the gateway (API_KEYS, ...); the simulator
+ * runs slowly enough (20 ms per token) that a watcher sees a 100-request batch in progress.
+ */
+export async function startFleetSystem(databaseUrl: string, env: Record<string, string> = {}): Promise<System> {
+  const shared = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `vbs-test:${inject('runId')}:${randomBytes(4).toString('hex')}:`, LOG_LEVEL: 'info' };
+  const processes: Running[] = [];
+  try {
+    const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model', '--slots', '16', '--ttft-ms', '40', '--tpot-ms', '20']);
+    processes.push(sim);
+    const engineUrl = await urlOf(sim, 20_000);
+    const gateway = start(BUN, ['gateway/entry/bun.ts'], { env: { ...shared, PORT: '0', HOST: '127.0.0.1', ...env } });
+    processes.push(gateway);
+    const url = await urlOf(gateway, 30_000);
+    const worker = start(BUN, ['fleet/entry/worker.ts'], { env: { ...shared, ENGINE_URL: engineUrl, BUN_CONFIG_MAX_HTTP_REQUESTS: '8192' } });
+    processes.push(worker);
+    await worker.waitFor(/"msg":"worker ready"/, 30_000);
+    return { url, output: () => processes.map((p) => p.output()).join('\n'), stop: () => stopAll(processes) };
+  } catch (error) {
+    await stopAll(processes);
+    throw error;
+  }
+}
