@@ -24,7 +24,9 @@ function createRenderer({ stdout, json }: CommandContext) {
     show(p: Progress) {
       if (json) return writeJson(stdout, p, { stream: true });
       if (stdout.isTTY) {
-        stdout.write(`\r\x1b[2K${p.batchId} ${renderBar(p, stdout.columns - p.batchId.length - 1)}`);
+        if (!lastStatus) stdout.write(`Watching ${p.batchId} (Ctrl-C stops watching; the batch goes on)\n`);
+        lastStatus = p.status;
+        stdout.write(`\r\x1b[2K${renderBar(p, stdout.columns)}`);
         drawn = true;
         return;
       }

@@ -48,6 +48,7 @@ describe('the progress bar', () => {
 
   it('says the time left is unknown until something finished, and drops rates at the end', () => {
     expect(renderLine(progress({ completed: 0, failed: 0, estimatedSecondsLeft: null }))).toContain('ETA ?');
+    expect(renderLine(progress({ status: 'validating', total: 0, completed: 0, failed: 0, remaining: 0, estimatedSecondsLeft: 0 }))).toBe('batch_1 validating counting requests');
     expect(renderLine(progress({ status: 'completed', completed: 200, failed: 0, remaining: 0, final: true }))).toBe('batch_1 completed 200/200  100%');
   });
 

@@ -17,6 +17,7 @@ export function createProgressView(initial: Pick<Progress, 'total' | 'completed'
     update(p: Progress) {
       bar.value = doneFraction(p);
       bar.title = `${Math.floor(doneFraction(p) * 100)}%`;
+      if (p.total === 0 && !p.final) return replace(done, 'counting requests');
       replace(done, `${count(p.completed + p.failed)}/${count(p.total)}`, p.failed ? h('span', { class: 'failed' }, ` (${count(p.failed)} failed)`) : null);
       replace(rate, p.final ? '' : `${count(p.tokensPerSecond)} tok/s`);
       replace(eta, p.final ? '' : p.estimatedSecondsLeft === null ? 'ETA ?' : `ETA ${duration(p.estimatedSecondsLeft)}`);
