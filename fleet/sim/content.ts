@@ -108,11 +108,13 @@ function chosenTool(body: Record<string, unknown>): { name: string; parameters: 
 }
 
 /**
- * Decides the whole reply from the body text: the output length (around `meanTokens`,
- * capped by max_tokens), the words, and whether it is JSON or a tool call.
+ * Decides the whole reply from the body: the output length (around `meanTokens`, capped by
+ * max_tokens), the words, and whether it is JSON or a tool call. `stream` and
+ * `stream_options` are left out of the seed, so a streamed reply is the same as the plain one.
  */
-export function planReply(bodyText: string, body: Record<string, unknown>, meanTokens: number): Plan {
-  const seed = hashText(bodyText);
+export function planReply(body: Record<string, unknown>, meanTokens: number): Plan {
+  const { stream: _stream, stream_options: _options, ...rest } = body;
+  const seed = hashText(JSON.stringify(rest));
   const random = createRandom(seed);
   const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
   const wanted = Math.max(1, Math.round(meanTokens * (0.5 + random())));

@@ -49,7 +49,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
   };
 
   /** Parses and checks what every POST shares: JSON, a served model, and the crash switch. */
-  const accept = async (request: Request): Promise<{ text: string; body: Record<string, unknown> } | Response> => {
+  const accept = async (request: Request): Promise<{ body: Record<string, unknown> } | Response> => {
     const text = await request.text();
     let body: unknown;
     try {
@@ -64,7 +64,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     }
     stats.requests++;
     if (options.crashAfter > 0 && stats.requests >= options.crashAfter) onCrash?.();
-    return { text, body: body as Record<string, unknown> };
+    return { body: body as Record<string, unknown> };
   };
 
   const hang = (request: Request) =>
@@ -73,7 +73,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
   const generate = async (request: Request, kind: GenerationKind): Promise<Response> => {
     const accepted = await accept(request);
     if (accepted instanceof Response) return accepted;
-    const { text, body } = accepted;
+    const { body } = accepted;
     const problem = checkGeneration(kind, body);
     if (problem) return engineError(400, problem.message, problem.param);
     const streaming = body.stream === true;
@@ -81,7 +81,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     if (fault === 'error') return engineError(500, 'Simulated engine error.');
     if (fault === 'rate_limit') return engineError(429, 'Simulated rate limit: too many requests.');
     if (fault === 'hang') return hang(request);
-    const plan = planReply(text, body, options.outputTokens);
+    const plan = planReply(body, options.outputTokens);
     const frame: ReplyFrame = { kind, id: newId(kind === 'chat' ? 'chatcmpl' : 'cmpl'), created: Math.floor(Date.now() / 1000), model: body.model as string, plan };
     stats.promptTokens += plan.promptTokens;
     const headers = { 'x-request-id': frame.id };

@@ -1,0 +1,150 @@
+import { createServer } from 'node:net';
+import { serve, type ServerType } from '@hono/node-server';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { createEngineClient, parseLoad, type EngineClient } from '../../fleet/engine/client.ts';
+import { createEngineGate } from '../../fleet/engine/gate.ts';
+import type { EngineOutcome } from '../../fleet/engine/outcome.ts';
+import { createWatchdog } from '../../fleet/engine/watchdog.ts';
+import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
+import { runRequest, type Job } from '../../fleet/worker/run-request.ts';
+import { eventually } from './helpers.ts';
+
+const watchdog = createWatchdog(20);
+afterAll(() => watchdog.close());
+
+const running: { sim: Simulator; server: ServerType }[] = [];
+afterEach(async () => {
+  for (const { sim, server } of running.splice(0)) {
+    sim.close();
+    await new Promise((r) => server.close(r));
+  }
+});
+
+/** Serves a simulator on a real socket (Node's HTTP server), as the worker meets vLLM. */
+async function serveSim(options: SimulatorOptions = {}, port = 0) {
+  const sim = createSimulator({ ttftMs: 1, tpotMs: 1, outputTokens: 12, ...options });
+  const server = serve({ fetch: sim.fetch, port, hostname: '127.0.0.1' });
+  await new Promise((r) => server.once('listening', r));
+  running.push({ sim, server });
+  return { sim, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+}
+
+const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
+  createEngineClient({ baseUrl: `${url}/v1`, watchdog, connectTimeoutMs: timeouts.connect ?? 5000, firstTokenTimeoutMs: timeouts.first ?? 5000, stallTimeoutMs: timeouts.stall ?? 5000 });
+
+const job = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
+  id: 1,
+  batchId: 'b',
+  model: 'sim-model',
+  endpoint,
+  body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hello' }], ...body }),
+});
+
+function context(engine: EngineClient, maxRetries = 3) {
+  const errors: EngineOutcome[] = [];
+  const gate = createEngineGate({ health: () => engine.health(), probeMs: 50 });
+  return { ctx: { client: engine, gate, maxRetries, backoff: { baseMs: 5, maxMs: 20 }, onEngineError: (o: EngineOutcome) => errors.push(o) }, errors, gate };
+}
+
+const strip = (body: Record<string, unknown>) => ({ ...body, id: null, created: null });
+
+describe('the engine client', () => {
+  it('streams a chat request and reassembles the body vLLM returns without streaming', async () => {
+    const { url } = await serveSim();
+    const tools = [{ type: 'function', function: { name: 'lookup_salary_band', parameters: { type: 'object', properties: { level: { type: 'string' } } } } }];
+    for (const extra of [{}, { tools }, { response_format: { type: 'json_object' } }]) {
+      const body = { model: 'sim-model', messages: [{ role: 'user', content: 'hello' }], ...extra };
+      const outcome = await client(url).call('/v1/chat/completions', JSON.stringify(body));
+      const plain = (await (await fetch(`${url}/v1/chat/completions`, { method: 'POST', body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+      expect(outcome.kind).toBe('ok');
+      if (outcome.kind !== 'ok') return;
+      expect(strip(outcome.body)).toEqual(strip(plain));
+      expect(outcome.requestId).toBe(outcome.body.id);
+      expect(outcome.completionTokens).toBe((plain.usage as { completion_tokens: number }).completion_tokens);
+    }
+  });
+
+  it('sends embeddings without streaming', async () => {
+    const { url } = await serveSim({ models: ['sim-embed'] });
+    const outcome = await client(url).call('/v1/embeddings', JSON.stringify({ model: 'sim-embed', input: 'a document' }));
+    expect(outcome).toMatchObject({ kind: 'ok', statusCode: 200, body: { object: 'list', data: [{ object: 'embedding' }] }, promptTokens: expect.any(Number) });
+  });
+
+  it('reads running and waiting requests from /metrics', async () => {
+    expect(parseLoad('vllm:num_requests_running{model_name="a"} 3\nvllm:num_requests_waiting{model_name="a"} 2.0\n')).toEqual({ running: 3, waiting: 2 });
+    expect(parseLoad('# nothing here\n')).toBeNull();
+    const { url } = await serveSim();
+    expect(await client(url).load()).toEqual({ running: 0, waiting: 0 });
+    expect(await client(url).models()).toEqual(['sim-model']);
+  });
+});
+
+describe('running a request', () => {
+  it('succeeds after retrying 500s and 429s with backoff', async () => {
+    const { url } = await serveSim({ errorRate: 0.4, rateLimitRate: 0.3, seed: 7 });
+    const { ctx, errors } = context(client(url), 30);
+    for (let i = 0; i < 5; i++) {
+      const result = await runRequest(ctx, job({ seed: i }), new AbortController().signal);
+      expect(result).toMatchObject({ status: 'succeeded', statusCode: 200 });
+    }
+    expect(errors.length).toBeGreaterThan(0);
+    expect(errors.every((e) => e.kind === 'retry' && (e.statusCode === 500 || e.statusCode === 429))).toBe(true);
+  });
+
+  it('fails a request the engine rejects with a 4xx at once, keeping the engine\'s error body', async () => {
+    const { url } = await serveSim();
+    const { ctx, errors } = context(client(url));
+    const result = await runRequest(ctx, job({ max_tokens: -1 }), new AbortController().signal);
+    expect(result).toMatchObject({ status: 'failed', statusCode: 400, error: null });
+    expect(JSON.parse(result?.response ?? '')).toMatchObject({ error: { type: 'BadRequestError', param: 'max_tokens' } });
+    expect(errors).toHaveLength(1);
+  });
+
+  it('fails with a clear error after its retries when the engine hangs, stalls or disconnects every time', async () => {
+    const cases = [
+      [{ hangRate: 1 }, /no response headers within 100 ms/],
+      [{ stallRate: 1, outputTokens: 40 }, /stalled for 100 ms|no first token/],
+      [{ disconnectRate: 1, outputTokens: 40 }, /stream broke|ended before \[DONE\]/],
+    ] as const;
+    for (const [faults, message] of cases) {
+      const { url } = await serveSim(faults);
+      const { ctx } = context(client(url, { connect: 100, first: 100, stall: 100 }), 2);
+      const result = await runRequest(ctx, job(), new AbortController().signal);
+      expect(result).toMatchObject({ status: 'failed', statusCode: null, response: null, error: { code: 'engine_error' } });
+      expect(result?.error?.message).toContain('failed this request 3 times');
+      expect(result?.error?.message).toMatch(message);
+    }
+  });
+
+  it('waits at the gate while the engine is down, without spending retries, and succeeds when it is back', async () => {
+    const port = await freePort();
+    const { ctx, gate } = context(client(`http://127.0.0.1:${port}`), 0);
+    const pending = runRequest(ctx, job(), new AbortController().signal);
+    await eventually(async () => !gate.up, 10_000, 'the gate to close');
+    await serveSim({}, port);
+    expect(await pending).toMatchObject({ status: 'succeeded' });
+    expect(gate.up).toBe(true);
+  });
+
+  it('aborts the stream when asked, freeing the engine\'s slot', async () => {
+    const { url, sim } = await serveSim({ tpotMs: 5, outputTokens: 2000 });
+    const { ctx } = context(client(url));
+    const controller = new AbortController();
+    const pending = runRequest(ctx, job(), controller.signal);
+    await eventually(async () => sim.counters().running === 1);
+    controller.abort();
+    expect(await pending).toBeNull();
+    await eventually(async () => sim.counters().running === 0, 5000, 'the slot to be freed');
+    expect(sim.counters().aborted).toBe(1);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const probe = createServer();
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address() as { port: number };
+      probe.close(() => resolve(port));
+    });
+  });
+}

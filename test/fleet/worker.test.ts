@@ -1,0 +1,77 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { rows } from '../../schema/index.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { BUN, start, type Running } from '../helpers/processes.ts';
+import { answeredIds, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
+
+describe('the worker', () => {
+  const test = useTestDatabase();
+  const processes: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
+  });
+
+  it('completes a 2,000-request batch with every custom_id exactly once in the output', async () => {
+    const { database, url } = test();
+    const sim = await startSim(['--slots', '256']);
+    processes.push(sim.process);
+    const batchId = await insertChatBatch(database, { count: 2000 });
+    processes.push(await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url }));
+    expect(await waitForBatch(database, batchId, ['completed', 'failed', 'expired'], 90_000)).toBe('completed');
+    const { output, errors } = await resultFiles(database, batchId);
+    expect(errors).toEqual([]);
+    expect(output.map((l) => l.custom_id).sort()).toEqual(expectedIds(2000));
+    const first = output[0];
+    expect(first?.response?.status_code).toBe(200);
+    expect(first?.response?.body).toMatchObject({ object: 'chat.completion', choices: [{ message: { role: 'assistant', content: expect.any(String) }, finish_reason: expect.stringMatching(/stop|length/) }], usage: { completion_tokens: expect.any(Number) } });
+    const [counters] = await rows<{ completed: number; failed: number; completion_tokens: number; tokens: number }>(
+      database.db,
+      sql`select b.completed, b.failed, b.completion_tokens::int, (select sum(completion_tokens)::int from requests r where r.batch_id = b.id) as tokens from batches b where id = ${batchId}`,
+    );
+    expect(counters).toMatchObject({ completed: 2000, failed: 0 });
+    expect(counters?.completion_tokens).toBe(counters?.tokens);
+    expect((await simMetrics(sim.url)).requests).toBe(2000);
+  });
+
+  it('fails a request the engine rejects with the engine\'s 4xx, and finishes the rest', async () => {
+    const { database, url } = test();
+    const sim = await startSim();
+    processes.push(sim.process);
+    const batchId = await insertChatBatch(database, { count: 20, bodies: { 7: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }], max_tokens: -1 } } });
+    processes.push(await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url }));
+    expect(await waitForBatch(database, batchId, ['completed'], 30_000)).toBe('completed');
+    const { output, errors } = await resultFiles(database, batchId);
+    expect(output).toHaveLength(19);
+    expect(errors).toEqual([
+      expect.objectContaining({ custom_id: 'req-7', error: null, response: expect.objectContaining({ status_code: 400, body: { error: expect.objectContaining({ type: 'BadRequestError', param: 'max_tokens' }) } }) }),
+    ]);
+  });
+
+  it('lets two workers on two simulated GPUs share one batch', async () => {
+    const { database, url } = test();
+    const sims = [await startSim(['--slots', '32', '--tpot-ms', '2']), await startSim(['--slots', '32', '--tpot-ms', '2'])];
+    processes.push(...sims.map((s) => s.process));
+    const batchId = await insertChatBatch(database, { count: 600 });
+    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.map((s) => s.url).join(','), '--host', 'test-host'], {
+      env: { ...FAST_WORKER_ENV, DATABASE_URL: url },
+    });
+    processes.push(supervisor);
+    expect(await waitForBatch(database, batchId, ['completed'], 60_000)).toBe('completed');
+    expect(await answeredIds(database, batchId)).toEqual(expectedIds(600));
+    const owners = await rows<{ gpu: string; n: number }>(
+      database.db,
+      sql`select w.gpu, count(*)::int as n from requests r join workers w on w.id = r.lease_owner where r.batch_id = ${batchId} group by w.gpu order by w.gpu`,
+    );
+    expect(owners.map((o) => o.gpu)).toEqual(['0', '1']);
+    for (const sim of sims) expect((await simMetrics(sim.url)).requests).toBeGreaterThan(0);
+    const workers = await rows<{ host: string; gpu: string; engine_url: string; status: string }>(database.db, sql`select host, gpu, engine_url, status from workers order by gpu`);
+    expect(workers.filter((w) => w.host === 'test-host').map((w) => [w.gpu, w.engine_url, w.status])).toEqual([
+      ['0', sims[0]?.url, 'ready'],
+      ['1', sims[1]?.url, 'ready'],
+    ]);
+    expect(await supervisor.stop('SIGTERM')).toBe(0);
+    const stopped = await rows<{ status: string }>(database.db, sql`select status from workers where host = 'test-host'`);
+    expect(stopped.map((w) => w.status)).toEqual(['stopped', 'stopped']);
+  });
+});
