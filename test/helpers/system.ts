@@ -18,6 +18,22 @@ async function stopAll(processes: Running[]) {
 }
 
 /**
+ * Starts `npm start`'s process (scripts/start.ts): gateway, one worker and the simulator in
+ * one Bun process on an embedded PGlite database under `dataDir`, as a fresh clone runs it.
+ * `env` adds to its environment (SIM_ARGS, API_KEYS, ...).
+ */
+export async function startEmbeddedSystem(dataDir: string, env: Record<string, string> = {}): Promise<System> {
+  const embedded = start(BUN, ['scripts/start.ts'], { env: { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', ENGINE_URL: '', ENGINE_CMD: '', LOG_LEVEL: 'info', ...env } });
+  try {
+    const url = await urlOf(embedded, 60_000);
+    return { url, output: embedded.output, stop: () => stopAll([embedded]) };
+  } catch (error) {
+    await embedded.stop();
+    throw error;
+  }
+}
+
+/**
  * Starts the system as separate Bun processes, as a fleet deployment runs it: the vLLM
  * simulator, a gateway and one worker, on the given Postgres database and the test Redis
  * (under a prefix of their own). `env` goes to the gateway (API_KEYS, ...); the simulator
