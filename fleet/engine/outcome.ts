@@ -23,6 +23,3 @@ export type EngineOutcome =
   | { kind: 'rejected'; statusCode: number; body: string }
   | { kind: 'retry'; reason: RetryReason; statusCode: number | null; message: string; retryAfterMs: number | null }
   | { kind: 'aborted' };
-
-/** Reasons that say the engine itself is unreachable, not that one request went wrong. */
-export const CONNECTION_REASONS: ReadonlySet<RetryReason> = new Set(['connection', 'connect_timeout']);

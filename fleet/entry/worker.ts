@@ -5,6 +5,13 @@ import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerService, loadFleetHandlers } from '../handlers/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
 
+// Signals are taken from the first moment: one that comes during start-up stops the worker once it is up.
+let stopRequested = false;
+let stopNow: (() => Promise<void>) | null = null;
+const onSignal = () => (stopNow ? void stopNow() : (stopRequested = true));
+process.on('SIGTERM', onSignal);
+process.on('SIGINT', onSignal);
+
 try {
   const config = loadWorkerConfig();
   const registry = createRegistry();
@@ -22,8 +29,8 @@ try {
     await metricsServer?.stop(true);
     process.exit(0);
   };
-  process.on('SIGTERM', () => void stop());
-  process.on('SIGINT', () => void stop());
+  stopNow = stop;
+  if (stopRequested) void stop();
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

@@ -2,7 +2,7 @@ import type { RequestResult } from '../../schema/index.ts';
 import { backoffMs, sleep, type BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';
 import type { EngineGate } from '../engine/gate.ts';
-import { CONNECTION_REASONS, type EngineOutcome } from '../engine/outcome.ts';
+import type { EngineOutcome, RetryReason } from '../engine/outcome.ts';
 
 /** A leased request ready to run: the body and the endpoint its batch names. */
 export interface Job {
@@ -19,6 +19,11 @@ export interface RunRequestContext {
   gate: EngineGate;
   /** Retries after the first failed call (5xx, 429, resets, stalls); then the request fails. */
   maxRetries: number;
+  /**
+   * Times the engine may go down (unreachable, /health failing) under this request before it
+   * fails: a request that crashes the engine each time must not crash it forever. Default 5.
+   */
+  maxEngineDowns?: number;
   backoff: BackoffOptions;
   onEngineError?: (outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' }>) => void;
   /** Called when the engine started answering (the first event), for time-to-first-token. */
@@ -27,13 +32,14 @@ export interface RunRequestContext {
 
 /**
  * Runs one request to its end: success, a 4xx (the engine's error body is kept as the
- * response), or a clear error after `maxRetries` retries with backoff. A call that cannot
- * reach the engine while /health fails too waits at the gate and is not counted: the
- * engine is restarting, the request is not at fault. Returns null when aborted
+ * response), or a clear error after `maxRetries` retries with backoff. A call that broke
+ * while /health fails too waits at the gate and is not counted as a retry: the engine is
+ * restarting, the request is probably not at fault (but see `maxEngineDowns`). Returns null when aborted
  * (cancellation, drain, a lost lease): nothing is to be written then.
  */
 export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | null> {
   let failures = 0;
+  let downs = 0;
   for (;;) {
     await ctx.gate.ready(signal);
     if (signal.aborted) return null;
@@ -64,28 +70,26 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
         completionTokens: null,
       };
     }
-    if (CONNECTION_REASONS.has(outcome.reason) && !(await ctx.client.health())) {
+    if (!ENGINE_ANSWERED.has(outcome.reason) && !(await ctx.client.health())) {
       ctx.gate.reportDown();
+      if (++downs > (ctx.maxEngineDowns ?? 5)) {
+        return failedWith(job, 'engine_unavailable', `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`);
+      }
       continue;
     }
     failures++;
     if (failures > ctx.maxRetries) {
-      return {
-        id: job.id,
-        status: 'failed',
-        statusCode: null,
-        response: null,
-        engineRequestId: null,
-        error: {
-          code: 'engine_error',
-          message: `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`,
-        },
-        promptTokens: null,
-        completionTokens: null,
-      };
+      return failedWith(job, 'engine_error', `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`);
     }
     await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
   }
+}
+
+/** Failures where the engine itself answered: it is up, the request just went wrong. */
+const ENGINE_ANSWERED: ReadonlySet<RetryReason> = new Set(['server_error', 'rate_limited']);
+
+function failedWith(job: Job, code: string, message: string): RequestResult {
+  return { id: job.id, status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message }, promptTokens: null, completionTokens: null };
 }
 
 /** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */

@@ -16,6 +16,7 @@ const running: { sim: Simulator; server: ServerType }[] = [];
 afterEach(async () => {
   for (const { sim, server } of running.splice(0)) {
     sim.close();
+    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
     await new Promise((r) => server.close(r));
   }
 });
@@ -26,7 +27,7 @@ async function serveSim(options: SimulatorOptions = {}, port = 0) {
   const server = serve({ fetch: sim.fetch, port, hostname: '127.0.0.1' });
   await new Promise((r) => server.once('listening', r));
   running.push({ sim, server });
-  return { sim, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  return { sim, server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
 }
 
 const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
@@ -124,6 +125,31 @@ describe('running a request', () => {
     await serveSim({}, port);
     expect(await pending).toMatchObject({ status: 'succeeded' });
     expect(gate.up).toBe(true);
+  });
+
+  it('fails a request that takes the engine down every time it runs, after a bounded number of downs', async () => {
+    const port = await freePort();
+    let crashes = 0;
+    const up = async (): Promise<void> => {
+      const { server } = await serveSim(
+        {
+          crashAfter: 1,
+          onCrash: () => {
+            crashes++;
+            server.closeAllConnections();
+            server.close();
+            setTimeout(() => void up(), 300);
+          },
+        },
+        port,
+      );
+    };
+    await up();
+    const { ctx } = context(client(`http://127.0.0.1:${port}`), 10);
+    const result = await runRequest({ ...ctx, maxEngineDowns: 2 }, job(), new AbortController().signal);
+    expect(result).toMatchObject({ status: 'failed', error: { code: 'engine_unavailable' } });
+    expect(result?.error?.message).toContain('The engine went down 3 times while running this request');
+    expect(crashes).toBeGreaterThanOrEqual(3);
   });
 
   it('aborts the stream when asked, freeing the engine\'s slot', async () => {
