@@ -1,12 +1,11 @@
 // `npm run build:dashboard` (and `npm start`, before it starts): bundles the dashboard's
 // TypeScript (gateway/dashboard/client/) for browsers into gateway/dashboard/dist/ (git-ignored).
-import { rmSync } from 'node:fs';
+// It overwrites the files in place, so a gateway serving them never finds the folder missing.
 import { fileURLToPath } from 'node:url';
 
 const client = fileURLToPath(new URL('../gateway/dashboard/client/main.ts', import.meta.url));
 const outdir = fileURLToPath(new URL('../gateway/dashboard/dist/', import.meta.url));
 
-rmSync(outdir, { recursive: true, force: true });
 const result = await Bun.build({
   entrypoints: [client],
   outdir,

@@ -93,12 +93,12 @@ describe('vbs against a gateway', () => {
   it('cancels a batch, and a watcher sees it end cancelled with exit 1', async () => {
     const batch = await submitted();
     await gateway().app.validator.idle();
-    const watching = gateway().run(['watch', batch.id]);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const watching = gateway().watch(['watch', batch.id]);
+    await watching.started;
     const cancelled = await gateway().run(['cancel', batch.id]);
     expect(cancelled.code).toBe(EXIT.OK);
     expect(cancelled.stdout).toMatch(new RegExp(`^Batch ${batch.id} (cancelling|cancelled)\\.\\n$`));
-    const watched = await watching;
+    const watched = await watching.result;
     expect(watched.code).toBe(EXIT.BATCH_NOT_COMPLETED);
     expect(watched.stdout).toContain(`${batch.id} in_progress 0/100  0%  0 tok/s  ETA ?\n`);
     expect(watched.stdout).toContain(`${batch.id} cancelled 0/100  0%\n`);
@@ -137,10 +137,10 @@ describe('vbs against a gateway', () => {
   it('streams progress as JSON lines with --json', async () => {
     const batch = await submitted();
     await gateway().app.validator.idle();
-    const watching = gateway().run(['watch', batch.id, '--json']);
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const watching = gateway().watch(['watch', batch.id, '--json']);
+    await watching.started;
     await gateway().run(['cancel', batch.id]);
-    const result = await watching;
+    const result = await watching.result;
     const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; final: boolean });
     expect(events[0]).toMatchObject({ batchId: batch.id, status: 'in_progress', total: 100, final: false });
     expect(events.at(-1)).toMatchObject({ status: 'cancelled', final: true });
@@ -149,10 +149,10 @@ describe('vbs against a gateway', () => {
   it('draws one redrawn bar on a terminal', async () => {
     const batch = await submitted();
     await gateway().app.validator.idle();
-    const watching = gateway().run(['watch', batch.id], { tty: true });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const watching = gateway().watch(['watch', batch.id], { tty: true });
+    await watching.started;
     await gateway().run(['cancel', batch.id]);
-    const result = await watching;
+    const result = await watching.result;
     expect(result.stdout).toContain(`Watching ${batch.id} (Ctrl-C stops watching; the batch goes on)\n\r\x1b[2Kin_progress [░`);
     expect(result.stdout).toMatch(new RegExp(`\\r\\x1b\\[2Kcancelled   \\[░+\\]  0/100  0%\\nBatch ${batch.id} cancelled`));
     for (const line of result.stdout.split(/\r|\n/)) expect(line.replace('\x1b[2K', '').length).toBeLessThan(100);
@@ -161,10 +161,10 @@ describe('vbs against a gateway', () => {
   it('stops watching on Ctrl-C with exit 130, leaving the batch running', async () => {
     const batch = await submitted();
     const interrupt = new AbortController();
-    const watching = gateway().run(['watch', batch.id], { signal: interrupt.signal });
-    await new Promise((resolve) => setTimeout(resolve, 200));
+    const watching = gateway().watch(['watch', batch.id], { signal: interrupt.signal });
+    await watching.started;
     interrupt.abort();
-    const result = await watching;
+    const result = await watching.result;
     expect(result.code).toBe(EXIT.INTERRUPTED);
     expect(result.stderr).toContain(`Stopped watching ${batch.id}; the batch goes on`);
   });

@@ -18,15 +18,34 @@ export interface VbsRun {
   stderr: string;
 }
 
-/** A captured output stream. */
-export function captured(isTTY = false): Output & { text: () => string } {
+/** A captured output stream; `onWrite` hears each write. */
+export function captured(isTTY = false, onWrite?: () => void): Output & { text: () => string } {
   let text = '';
-  return { write: (t) => void (text += t), isTTY, columns: 100, text: () => text };
+  return {
+    write: (t) => {
+      text += t;
+      onWrite?.();
+    },
+    isTTY,
+    columns: 100,
+    text: () => text,
+  };
+}
+
+/** Options of one in-process `vbs` run. */
+export interface VbsOptions {
+  fetch: typeof fetch;
+  env?: Record<string, string>;
+  cwd?: string;
+  signal?: AbortSignal;
+  tty?: boolean;
+  /** Called at the first thing written to stdout (a watcher's first event). */
+  onOutput?: () => void;
 }
 
 /** Runs `vbs` in this process with the given fetch (the gateway in-process), collecting its output. */
-export async function vbs(args: string[], options: { fetch: typeof fetch; env?: Record<string, string>; cwd?: string; signal?: AbortSignal; tty?: boolean }): Promise<VbsRun> {
-  const stdout = captured(options.tty);
+export async function vbs(args: string[], options: VbsOptions): Promise<VbsRun> {
+  const stdout = captured(options.tty, options.onOutput);
   const stderr = captured();
   const code = await runCli(args, {
     stdout,
@@ -44,7 +63,9 @@ export interface CliHarness {
   app: ReturnType<typeof createApp>;
   db: TestDatabase;
   fetch: typeof fetch;
-  run(args: string[], options?: { env?: Record<string, string>; cwd?: string; signal?: AbortSignal; tty?: boolean }): Promise<VbsRun>;
+  run(args: string[], options?: Omit<VbsOptions, 'fetch'>): Promise<VbsRun>;
+  /** Starts a `vbs watch ...` run; `started` resolves once it printed its first event. */
+  watch(args: string[], options?: Omit<VbsOptions, 'fetch' | 'onOutput'>): { started: Promise<void>; result: Promise<VbsRun> };
 }
 
 /** Gives the test file a gateway app with the built-in handlers and the given environment (API_KEYS, WEBHOOK_SECRET, ...). */
@@ -56,7 +77,18 @@ export function useCliGateway(env: Record<string, string> = {}): () => CliHarnes
     const handlers = await loadHandlers({ env });
     const app = createApp({ config: loadGatewayConfig(env), database: db.database, logger: createLogger({ level: 'silent' }), handlers, progressIntervalMs: 20 });
     const fetch = ((input: RequestInfo | URL, init?: RequestInit) => Promise.resolve(app.fetch(new Request(input, init)))) as typeof globalThis.fetch;
-    harness = { app, db, fetch, run: (args, options = {}) => vbs(args, { fetch, ...options }) };
+    const run = (args: string[], options: Omit<VbsOptions, 'fetch'> = {}) => vbs(args, { fetch, ...options });
+    harness = {
+      app,
+      db,
+      fetch,
+      run,
+      watch(args, options = {}) {
+        let started!: () => void;
+        const output = new Promise<void>((resolve) => (started = resolve));
+        return { started: output, result: run(args, { ...options, onOutput: () => started() }) };
+      },
+    };
   });
   afterAll(async () => {
     await harness?.app.close();

@@ -83,13 +83,18 @@ describe('the dashboard in a browser', () => {
   });
 
   it('retries a dead result handler run from the batch page', async () => {
-    const headers = { authorization: `Bearer ${KEY}`, 'content-type': 'application/json' };
-    const [first] = (await (await fetch(`${system.url}/v1/batches?limit=1`, { headers })).json()).data as { id: string; input_file_id: string }[];
+    const auth = { authorization: `Bearer ${KEY}` };
+    const upload = new FormData();
+    upload.append('purpose', 'batch');
+    // Two short requests (16 tokens at most), so the batch ends in a moment.
+    const short = readFileSync(FIXTURE, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { body: { max_tokens?: number } }).body.max_tokens === 16);
+    upload.append('file', new Blob([short.slice(0, 2).join('\n')]), 'two.jsonl');
+    const file = (await (await fetch(`${system.url}/v1/files`, { method: 'POST', headers: auth, body: upload })).json()) as { id: string };
     const created = (await (
       await fetch(`${system.url}/v1/batches`, {
         method: 'POST',
-        headers,
-        body: JSON.stringify({ input_file_id: first!.input_file_id, endpoint: '/v1/chat/completions', completion_window: '24h', handlers: { webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars' } } }),
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', handlers: { webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars' } } }),
       })
     ).json()) as { id: string };
     await page.goto(`${system.url}/#/batches/${created.id}`);

@@ -37,13 +37,13 @@ export async function startEmbeddedSystem(dataDir: string, env: Record<string, s
  * Starts the system as separate Bun processes, as a fleet deployment runs it: the vLLM
  * simulator, a gateway and one worker, on the given Postgres database and the test Redis
  * (under a prefix of their own). `env` goes to the gateway (API_KEYS, ...); the simulator
- * runs slowly enough (20 ms per token) that a watcher sees a 100-request batch in progress.
+ * runs slowly enough (40 ms per token, 16 slots: about 10 s for chat-100.jsonl) that a watcher sees a 100-request batch in progress.
  */
 export async function startFleetSystem(databaseUrl: string, env: Record<string, string> = {}): Promise<System> {
   const shared = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `vbs-test:${inject('runId')}:${randomBytes(4).toString('hex')}:`, LOG_LEVEL: 'info' };
   const processes: Running[] = [];
   try {
-    const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model', '--slots', '16', '--ttft-ms', '40', '--tpot-ms', '20']);
+    const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model', '--slots', '16', '--ttft-ms', '40', '--tpot-ms', '40']);
     processes.push(sim);
     const engineUrl = await urlOf(sim, 20_000);
     const gateway = start(BUN, ['gateway/entry/bun.ts'], { env: { ...shared, PORT: '0', HOST: '127.0.0.1', ...env } });
