@@ -108,6 +108,7 @@ describe('the dashboard in a browser', () => {
     expect(await row.locator('[data-status]').getAttribute('data-status')).toBe('dead');
     await row.locator('button:text("Retry")').click();
     await expect.poll(() => row.locator('[data-status]').getAttribute('data-status')).not.toBe('dead');
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-handler-runs.png`, fullPage: true });
     const [run] = await rows<{ attempts: number; status: string }>(db.db, sql`select attempts, status from handler_runs where batch_id = ${created.id}`);
     expect(run!.attempts).toBeLessThan(5);
   });

@@ -100,6 +100,9 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
 export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) => {
   let progress: ReturnType<typeof createProgressView> | undefined;
   let subscribed = false;
+  // Handler runs change without batch events: read again while one is queued or running.
+  let runsPending = false;
+  scope.every(5000, () => void (runsPending && load()));
   async function load() {
     let batch: BatchDetail | null;
     try {
@@ -111,6 +114,7 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
     if (!batch) return showError(root, `No batch ${id} (batches of other API keys are not visible).`);
     progress ??= createProgressView(batch.requestCounts);
     render(context, root, batch, progress, () => void load());
+    runsPending = batch.handlerRuns.some((run) => run.status === 'queued' || run.status === 'running');
     if (!subscribed && !FINAL.includes(batch.status)) {
       subscribed = true;
       let status = batch.status;
