@@ -35,6 +35,8 @@ export const workerEnv = z
     ENGINE_BACKOFF_BASE_MS: ms(500),
     ENGINE_BACKOFF_MAX_MS: ms(15_000),
     WORKER_ID: z.string().optional(),
+    /** Set by the supervisor: the worker drains and exits when that process is gone (no orphaned workers or engines). */
+    SUPERVISOR_PID: z.coerce.number().int().positive().optional(),
     WORKER_HOST: z.string().default(hostname()),
     WORKER_GPU: z.string().default('0'),
     WORKER_RUNTIME: z.string().default('bun'),

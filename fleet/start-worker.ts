@@ -136,9 +136,28 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   });
 
   const gpuStats = createGpuStatsReader(config.WORKER_GPU);
-  const beat = async () => {
+  const writeRow = async () => {
+    const stats = await gpuStats();
     const s = worker.stats();
-    await heartbeatWorker(database.db, { id, status, model: models[0] ?? null, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: await gpuStats() });
+    await heartbeatWorker(database.db, { id, status, model: models[0] ?? null, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: stats });
+  };
+  // One row write at a time, and one more after it when asked meanwhile: two concurrent
+  // writes could land out of order and leave a stale status (`switching`) behind.
+  let writing: Promise<void> | null = null;
+  let again = false;
+  const beat = (): Promise<void> => {
+    if (writing) {
+      again = true;
+      return writing.then(() => (writing ? writing : undefined));
+    }
+    writing = writeRow().finally(() => {
+      writing = null;
+      if (again) {
+        again = false;
+        void beat().catch(() => {});
+      }
+    });
+    return writing;
   };
   const rowTimer = setInterval(() => void beat().catch((err: unknown) => logger.warn('worker heartbeat failed', { err })), config.HEARTBEAT_MS);
 

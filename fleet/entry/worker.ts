@@ -31,6 +31,11 @@ try {
   };
   stopNow = stop;
   if (stopRequested) void stop();
+  // A worker whose supervisor died (even by SIGKILL) stops too, taking its engine down with it.
+  if (config.SUPERVISOR_PID) {
+    const parent = config.SUPERVISOR_PID;
+    setInterval(() => process.ppid !== parent && void stop(), 1000).unref();
+  }
 } catch (error) {
   if (error instanceof ConfigError) {
     console.error(error.message);

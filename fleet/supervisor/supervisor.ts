@@ -62,6 +62,7 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
       WORKER_GPU: slot.gpu,
       WORKER_HOST: args.host,
       WORKER_RUNTIME: args.runtime,
+      SUPERVISOR_PID: String(process.pid),
       ...(args.model ? { WORKER_MODEL: args.model } : {}),
     };
     // Its own process group: the supervisor can kill a dead worker's engine with it.

@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { createServer } from 'node:net';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ const running: { sim: Simulator; server: ServerType }[] = [];
 afterEach(async () => {
   for (const { sim, server } of running.splice(0)) {
     sim.close();
-    (server as { closeAllConnections?: () => void }).closeAllConnections?.();
+    (server as Server).closeAllConnections();
     await new Promise((r) => server.close(r));
   }
 });
@@ -136,7 +137,7 @@ describe('running a request', () => {
           crashAfter: 1,
           onCrash: () => {
             crashes++;
-            server.closeAllConnections();
+            (server as Server).closeAllConnections();
             server.close();
             setTimeout(() => void up(), 300);
           },

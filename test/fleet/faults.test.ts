@@ -9,7 +9,7 @@ describe('engine faults and cancellation', () => {
   const test = useTestDatabase();
   const processes: Running[] = [];
   afterEach(async () => {
-    await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
   it('ends every request in success after retries or in a clear error when the engine errs, throttles, hangs, stalls and disconnects', async () => {

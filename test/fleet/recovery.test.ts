@@ -19,7 +19,7 @@ describe('recovering from dead workers', () => {
   const test = useTestDatabase();
   const processes: Running[] = [];
   afterEach(async () => {
-    await Promise.all(processes.splice(0).map((p) => p.stop('SIGKILL')));
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
   it('loses and duplicates nothing when a worker is killed with -9 mid-batch', async () => {

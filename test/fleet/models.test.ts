@@ -1,0 +1,96 @@
+import { sql } from 'drizzle-orm';
+import { afterEach, describe, expect, it } from 'vitest';
+import { chooseModel } from '../../fleet/worker/model-choice.ts';
+import { rows, type Database, type ModelDemand } from '../../schema/index.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { BUN, start, type Running } from '../helpers/processes.ts';
+import { FAST_WORKER_ENV, insertChatBatch, waitForBatch } from './helpers.ts';
+
+const demand = (name: string, queued: number, more: Partial<ModelDemand> = {}): ModelDemand => ({
+  name,
+  source: `org/${name}`,
+  engineArgs: [],
+  maxConcurrency: null,
+  queued,
+  waitedMs: queued ? 1000 : 0,
+  servingWorkers: 0,
+  ...more,
+});
+
+const base = { idleForMs: 0, servedForMs: 0, idleSwitchMs: 10_000, fairnessMs: 600_000 };
+
+describe('choosing the model of an engine-owning worker', () => {
+  it('starts with the queued model fewest workers serve, else the first enabled one', () => {
+    expect(chooseModel({ ...base, current: null, demand: [demand('a', 5, { servingWorkers: 2 }), demand('b', 1)] })?.name).toBe('b');
+    expect(chooseModel({ ...base, current: null, demand: [demand('a', 0), demand('b', 0)] })?.name).toBe('a');
+    expect(chooseModel({ ...base, current: null, demand: [] })).toBeNull();
+  });
+
+  it('switches when idle for its model while another enabled model has queued work', () => {
+    const models = [demand('a', 0), demand('b', 3)];
+    expect(chooseModel({ ...base, current: 'a', demand: models, idleForMs: 9_000 })).toBeNull();
+    expect(chooseModel({ ...base, current: 'a', demand: models, idleForMs: 10_000 })?.name).toBe('b');
+    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 0), demand('b', 0)], idleForMs: 60_000 })).toBeNull();
+  });
+
+  it('never switches away from queued work before the fairness bound', () => {
+    const starving = demand('b', 3, { waitedMs: 700_000 });
+    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), starving], servedForMs: 599_000 })).toBeNull();
+    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, servingWorkers: 1 }], servedForMs: 700_000 })).toBeNull();
+    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, waitedMs: 10_000 }], servedForMs: 700_000 })).toBeNull();
+    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), starving], servedForMs: 700_000 })?.name).toBe('b');
+  });
+});
+
+const queued = async (database: Database, batchId: string) =>
+  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'queued'`))[0]?.n ?? 0;
+
+describe('the model registry deciding what a GPU serves', () => {
+  const test = useTestDatabase();
+  const processes: Running[] = [];
+  afterEach(async () => {
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
+  });
+
+  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}) => {
+    const engineCmd = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
+    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(20_000 + Math.floor(Math.random() * 20_000))], {
+      env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
+    });
+    processes.push(supervisor);
+    return supervisor;
+  };
+
+  it('switches an idle GPU to the model with queued work, and leaves requests for an unserved model queued', async () => {
+    const { database, url } = test();
+    await database.db.execute(sql`insert into models (name, source, engine_args) values ('model-a', 'org/a', '[]'), ('model-b', 'org/b', '[]')`);
+    const a = await insertChatBatch(database, { count: 40, model: 'model-a' });
+    const b = await insertChatBatch(database, { count: 40, model: 'model-b' });
+    const orphan = await insertChatBatch(database, { count: 5, model: 'model-nobody-serves' });
+    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16');
+    expect(await waitForBatch(database, a, ['completed'], 30_000)).toBe('completed');
+    expect(await waitForBatch(database, b, ['completed'], 30_000)).toBe('completed');
+    expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"model-a","to":"model-b"/);
+    const [worker] = await rows<{ model: string; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
+    expect(worker, supervisor.output()).toEqual({ model: 'model-b', status: 'ready' });
+    expect(await queued(database, orphan)).toBe(5);
+    const [orphanBatch] = await rows<{ status: string }>(database.db, sql`select status from batches where id = ${orphan}`);
+    expect(orphanBatch?.status).toBe('in_progress');
+  });
+
+  it('takes the GPU from a busy model for one starving past the fairness bound', async () => {
+    const { database, url } = test();
+    await database.db.execute(sql`insert into models (name, source) values ('busy-model', 'org/busy'), ('starving-model', 'org/starving')`);
+    const busy = await insertChatBatch(database, { count: 3000, model: 'busy-model' });
+    const starving = await insertChatBatch(database, { count: 10, model: 'starving-model' });
+    // The busy model has waited longest, so it is loaded first; the other waited past the bound too.
+    await database.db.execute(sql`update batches set in_progress_at = now() - interval '2 hours' where id = ${busy}`);
+    await database.db.execute(sql`update batches set in_progress_at = now() - interval '1 hour' where id = ${starving}`);
+    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { MODEL_FAIRNESS_MS: '1500' });
+    await supervisor.waitFor(/"msg":"engine ready"[^\n]*"model":"busy-model"/, 30_000);
+    expect(await waitForBatch(database, starving, ['completed'], 30_000)).toBe('completed');
+    const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${busy} group by 1`);
+    expect(await queued(database, busy), `${JSON.stringify(left)}\n${supervisor.output()}`).toBeGreaterThan(0);
+    expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"busy-model","to":"starving-model"/);
+  });
+});
