@@ -17,6 +17,10 @@ export const workerEnv = z
     LOG_LEVEL: logLevel(),
     /** Result-handler manifests (`:`-separated); the worker process runs the handler outbox too. */
     HANDLER_MANIFESTS: z.string().optional(),
+    /** How long a handler run stays leased without a heartbeat: a killed worker's runs are retried after it. */
+    HANDLER_LEASE_MS: ms(30_000),
+    /** Handler runs one process executes at once. */
+    HANDLER_CONCURRENCY: positiveInt(4),
     /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
     ENGINE_URL: url(['http', 'https']).optional(),
     /** Or a command template this worker runs as its own engine: `vllm serve {model} --port {port}`. */

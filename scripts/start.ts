@@ -61,7 +61,7 @@ try {
     database,
     bus,
     logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
-    services: [handlerRunnerService(handlers)],
+    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY })],
   });
   if (simArgs) {
     logger.warn(

@@ -23,4 +23,16 @@ describe('starting with a bad manifest', () => {
     expect(result.code).toBe(2);
     expect(result.stderr).toContain(`Handler manifest ${file}: handlers[0] (./nowhere/index.ts): the module does not load`);
   });
+
+  it('stops a fleet worker with the same message, before it touches the engine or the database', async () => {
+    const file = join(dir, 'duplicate.json');
+    writeFileSync(join(dir, 'webhook-again.ts'), `import { defineHandler, z } from ${JSON.stringify(join(process.cwd(), 'handlers/sdk/index.ts'))};
+export default defineHandler({ name: 'webhook', description: 'A second webhook.', options: z.object({}), handle: async () => {} });`);
+    writeFileSync(file, JSON.stringify({ handlers: [{ module: './webhook-again.ts' }] }));
+    const result = await runToEnd(BUN, ['fleet/entry/worker.ts'], {
+      env: { HANDLER_MANIFESTS: file, ENGINE_URL: 'http://127.0.0.1:9', DATABASE_URL: 'postgres://nobody@127.0.0.1:9/none' },
+    });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain(`HANDLER_MANIFESTS: Handler manifest ${file}: handlers[0] (./webhook-again.ts): a handler named "webhook" is already installed`);
+  });
 });
