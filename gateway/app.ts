@@ -9,11 +9,13 @@ import type { Logger } from '../core/logger.ts';
 import { createHandlerRegistry, type HandlerRegistry } from '../handlers/sdk/index.ts';
 import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
+import { createJsonBodyLimit } from './body-limit.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
+import { useQueryLimits } from './graphql/query-limits.ts';
 import { createSchema } from './graphql/schema.ts';
 import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
 import { createGraphQLWs } from './graphql/websocket.ts';
@@ -62,7 +64,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
-    plugins: [useSharedSubscriptionResults(['batchProgress'])],
+    plugins: [useSharedSubscriptionResults(['batchProgress']), useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST })],
     context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics, services }),
   });
 
@@ -92,6 +94,10 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));
     await next();
   });
+
+  // JSON bodies are read whole: bound them (uploads stream and are bounded by MAX_FILE_BYTES).
+  app.use('/v1/*', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }) }));
+  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
 
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());

@@ -18,6 +18,12 @@ export const gatewayEnv = z.object({
   MAX_BATCH_REQUESTS: positiveInt(50_000),
   /** Bytes per uploaded file (OpenAI's limit is 200 MB). */
   MAX_FILE_BYTES: positiveInt(200 * 1024 * 1024),
+  /** Bytes of a JSON request body (GraphQL operations, batch creation); file uploads are bounded by MAX_FILE_BYTES instead. */
+  MAX_JSON_BODY_BYTES: positiveInt(16 * 1024 * 1024),
+  /** The deepest GraphQL selection accepted (graphql-js's introspection query is 15 deep). */
+  GRAPHQL_MAX_DEPTH: positiveInt(15),
+  /** The most a GraphQL operation may cost: one per field, times the `first` of each page it is inside. */
+  GRAPHQL_MAX_COST: positiveInt(10_000),
   /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
   PUBLIC_URL: url(['http', 'https']).optional(),
 });

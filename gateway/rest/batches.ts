@@ -5,6 +5,7 @@ import { parseBatchHandlers } from '../batches/batch-handlers.ts';
 import { parseBatchSpec } from '../batches/batch-spec.ts';
 import { cancel } from '../batches/cancel.ts';
 import { submitBatch } from '../batches/submit-batch.ts';
+import { checkBatchCursor } from '../cursors.ts';
 import type { Services } from '../services.ts';
 import { batchObject, listObject } from './openai-objects.ts';
 import { intParam, snakeCase } from './query-params.ts';
@@ -34,6 +35,7 @@ export function createBatchRoutes(services: Services) {
   });
 
   routes.get('/', async (c) => {
+    await checkBatchCursor(database, c.get('owner'), c.req.query('after'));
     const page = await listBatches(database.db, {
       owner: c.get('owner'),
       after: c.req.query('after') || undefined,

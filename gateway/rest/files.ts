@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { AppError } from '../../core/errors.ts';
 import { completeFile, deleteFile, getFile, listFiles } from '../../schema/index.ts';
+import { checkFileCursor } from '../cursors.ts';
 import { fileContent } from '../files/file-content.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from '../files/multipart.ts';
 import { storeUpload, type StoredUpload } from '../files/store-upload.ts';
@@ -63,6 +64,7 @@ export function createFileRoutes(services: Services) {
   });
 
   routes.get('/', async (c) => {
+    await checkFileCursor(database, c.get('owner'), c.req.query('after'));
     const page = await listFiles(database.db, {
       owner: c.get('owner'),
       purpose: c.req.query('purpose') || undefined,

@@ -1,5 +1,6 @@
 import { AppError } from '../../../core/errors.ts';
 import { listBatches, type BatchRow } from '../../../schema/index.ts';
+import { checkBatchCursor } from '../../cursors.ts';
 import type { Builder } from '../builder.ts';
 import type { defineBatch } from './batch.ts';
 import type { defineBatchEdge } from './batch-edge.ts';
@@ -47,6 +48,7 @@ export function defineBatchConnection(builder: Builder, refs: BatchConnectionRef
         if (args.first < 1 || args.first > MAX_BATCH_PAGE) {
           throw new AppError('BAD_REQUEST', `first must be from 1 to ${MAX_BATCH_PAGE}.`, { param: 'first' });
         }
+        await checkBatchCursor(database, owner, args.after, 'endCursor');
         const page = await listBatches(database.db, {
           owner,
           limit: args.first,
