@@ -19,6 +19,8 @@ export interface SimOptions {
   hangRate: number;
   disconnectRate: number;
   stallRate: number;
+  /** Fraction of requests answered 200 with a body that is not what it claims: truncated JSON, or SSE events that are not JSON. */
+  garbageRate: number;
   /** The process crashes when this many generation requests have arrived (0 = never). */
   crashAfter: number;
   /** Seed of the fault dice (replies do not depend on it). */
@@ -38,6 +40,7 @@ export const SIM_DEFAULTS: SimOptions = {
   hangRate: 0,
   disconnectRate: 0,
   stallRate: 0,
+  garbageRate: 0,
   crashAfter: 0,
   seed: 1,
 };
@@ -59,6 +62,7 @@ const cliSchema = z.object({
   'hang-rate': rate.default(0),
   'disconnect-rate': rate.default(0),
   'stall-rate': rate.default(0),
+  'garbage-rate': rate.default(0),
   'crash-after': count.default(0),
   seed: count.default(1),
 });
@@ -67,7 +71,7 @@ const cliSchema = z.object({
 export const SIM_USAGE = `usage: npm run sim -- [--port 8100] [--host 127.0.0.1] [--model sim-model[,other]] [--slots 256]
   [--ttft-ms 40] [--tpot-ms 8] [--output-tokens 100] [--embedding-dim 32]
   faults: [--error-rate 0..1] [--rate-limit-rate 0..1] [--hang-rate 0..1] [--disconnect-rate 0..1]
-          [--stall-rate 0..1] [--crash-after N] [--seed N]`;
+          [--stall-rate 0..1] [--garbage-rate 0..1] [--crash-after N] [--seed N]`;
 
 /** Parses the simulator's arguments; throws an Error naming every bad flag. */
 export function parseSimArgs(argv: string[]): SimOptions & { port: number; host: string } {
@@ -92,6 +96,7 @@ export function parseSimArgs(argv: string[]): SimOptions & { port: number; host:
     hangRate: v['hang-rate'],
     disconnectRate: v['disconnect-rate'],
     stallRate: v['stall-rate'],
+    garbageRate: v['garbage-rate'],
     crashAfter: v['crash-after'],
     seed: v.seed,
   };

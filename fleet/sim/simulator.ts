@@ -18,7 +18,7 @@ export interface SimulatorOptions extends Partial<SimOptions> {
   onCrash?: () => void;
 }
 
-type Fault = 'none' | 'error' | 'rate_limit' | 'hang' | 'disconnect' | 'stall';
+type Fault = 'none' | 'error' | 'rate_limit' | 'hang' | 'disconnect' | 'stall' | 'garbage';
 
 const encoder = new TextEncoder();
 const json = (body: unknown, headers: Record<string, string> = {}) =>
@@ -41,6 +41,8 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
       ['hang', options.hangRate],
       ['disconnect', streaming ? options.disconnectRate : 0],
       ['stall', streaming ? options.stallRate : 0],
+      // Last, so that adding it changed no earlier fault's dice for a given seed.
+      ['garbage', options.garbageRate],
     ] as const) {
       if (roll < rate) return fault;
       roll -= rate;
@@ -67,6 +69,14 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     return { body: body as Record<string, unknown> };
   };
 
+  /** A 200 that breaks its promise: an SSE stream whose events are not JSON, or a truncated JSON body. */
+  const garbage = (streaming: boolean) =>
+    streaming
+      ? new Response('data: {"id":"garbage","choices":[{"delta":{"content":"trunc\n\ndata: <html>502 Bad Gateway</html>\n\ndata: [DONE]\n\n', {
+          headers: { 'content-type': 'text/event-stream' },
+        })
+      : new Response('{"id":"garbage","object":"chat.completion","choices":[{"mess', { headers: { 'content-type': 'application/json' } });
+
   const hang = (request: Request) =>
     new Promise<Response>((resolve) => request.signal.addEventListener('abort', () => resolve(engineError(500, 'aborted')), { once: true }));
 
@@ -81,6 +91,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     if (fault === 'error') return engineError(500, 'Simulated engine error.');
     if (fault === 'rate_limit') return engineError(429, 'Simulated rate limit: too many requests.');
     if (fault === 'hang') return hang(request);
+    if (fault === 'garbage') return garbage(streaming);
     const plan = planReply(body, options.outputTokens);
     const frame: ReplyFrame = { kind, id: newId(kind === 'chat' ? 'chatcmpl' : 'cmpl'), created: Math.floor(Date.now() / 1000), model: body.model as string, plan };
     stats.promptTokens += plan.promptTokens;
@@ -154,6 +165,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     if (fault === 'error') return engineError(500, 'Simulated engine error.');
     if (fault === 'rate_limit') return engineError(429, 'Simulated rate limit: too many requests.');
     if (fault === 'hang') return hang(request);
+    if (fault === 'garbage') return garbage(false);
     const tokens = inputs.reduce<number>((n, i) => n + (typeof i === 'string' ? countTokens(i) : Array.isArray(i) ? i.length : 1), 0);
     stats.promptTokens += tokens;
     const id = newId('embd');
