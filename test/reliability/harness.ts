@@ -87,12 +87,12 @@ export async function expectEachOnce(client: OpenAI, batch: OpenAI.Batch, ids: r
 }
 
 /** Polls until `check` returns a truthy value (errors count as not yet). */
-export async function until<T>(check: () => Promise<T>, what: string, timeoutMs = 60_000): Promise<NonNullable<T>> {
+export async function until<T>(check: () => Promise<T>, what: string, timeoutMs = 60_000, intervalMs = 100): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check().catch(() => undefined);
     if (value) return value as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, intervalMs));
   }
 }

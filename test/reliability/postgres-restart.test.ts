@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Running } from '../helpers/processes.ts';
+import { startSim, startWorker } from '../fleet/helpers.ts';
+import { clientOf, expectEachOnce, requestLines, startGateway, submitBatch, until, waitForStatus } from './harness.ts';
+import { startPrivatePostgres, type PrivatePostgres } from './private-postgres.ts';
+
+describe('Postgres restarted in the middle of a batch', () => {
+  // A cluster of its own: the machine's Postgres serves every other test file meanwhile.
+  let postgres: PrivatePostgres | undefined;
+  const processes: Running[] = [];
+  beforeAll(async () => {
+    postgres = await startPrivatePostgres();
+  });
+  afterAll(async () => {
+    await Promise.all(processes.splice(0).map((p) => p.stop()));
+    await postgres?.stop();
+  });
+
+  it('is survived by the gateway and the worker, which reconnect, and loses and duplicates nothing', async () => {
+    const url = postgres!.url;
+    const gateway = await startGateway(url);
+    processes.push(gateway.process);
+    // 16 slots, about 200 ms a request: 300 requests take some four seconds.
+    const sim = await startSim(['--slots', '16', '--ttft-ms', '5', '--tpot-ms', '2', '--output-tokens', '100']);
+    processes.push(sim.process);
+    const worker = await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url });
+    processes.push(worker);
+
+    const client = clientOf(gateway.url);
+    const { text, ids } = requestLines({ count: 300, model: 'sim-model', prefix: 'pg' });
+    const { id } = await submitBatch(client, text);
+    await until(async () => ((await client.batches.retrieve(id)).request_counts?.completed ?? 0) >= 40, '40 results');
+    await postgres!.restart();
+
+    const batch = await waitForStatus(client, id, ['completed'], 90_000);
+    const { output, errors } = await expectEachOnce(client, batch, ids);
+    expect(errors).toEqual([]);
+    expect(output).toHaveLength(300);
+    // Reconnected, not restarted: both processes lived through the outage.
+    expect(gateway.process.child.exitCode).toBeNull();
+    expect(worker.child.exitCode).toBeNull();
+    // The outage was felt mid-batch: the restart cut the worker's connections under it.
+    expect(worker.output()).toMatch(/"level":"warn","msg":"[^"]*failed/);
+    // And both still work: a second batch goes through end to end.
+    const second = requestLines({ count: 20, model: 'sim-model', prefix: 'after' });
+    const done = await waitForStatus(client, (await submitBatch(client, second.text)).id, ['completed']);
+    await expectEachOnce(client, done, second.ids);
+  });
+});
