@@ -1,6 +1,11 @@
 // The simulator as a process: `bun fleet/entry/sim.ts --port 8100 --model NAME --slots 256 --ttft-ms 40 --tpot-ms 8`.
 import { createSimulator, parseSimArgs, SIM_USAGE } from '../sim/index.ts';
 
+if (process.argv.includes('--help') || process.argv.includes('-h')) {
+  console.log(SIM_USAGE);
+  process.exit(0);
+}
+
 let args: ReturnType<typeof parseSimArgs>;
 try {
   args = parseSimArgs(process.argv.slice(2));
