@@ -24,10 +24,10 @@ export interface BatchEstimate {
 export async function batchEstimates(db: Executor, batchIds: readonly string[]): Promise<Map<string, BatchEstimate>> {
   const estimates = new Map<string, BatchEstimate>();
   if (batchIds.length === 0) return estimates;
-  const found = await rows<{ id: string; position: number; ahead: number; remaining: number; finished: number; nowMs: number }>(
+  const found = await rows<{ id: string; position: number; ahead: number; remaining: number; finished: number; stalled: boolean; nowMs: number }>(
     db,
     sql`select b.id, ahead.batches as "position", ahead.requests as "ahead",
-          (b.total - b.completed - b.failed)::float8 as "remaining", rate.finished as "finished",
+          (b.total - b.completed - b.failed)::float8 as "remaining", rate.finished as "finished", rate.stalled as "stalled",
           (extract(epoch from now()) * 1000)::float8 as "nowMs"
         from batches b
         cross join lateral (
@@ -44,7 +44,10 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
                        select 1 from requests r where r.batch_id = o.id and r.status = 'queued' and r.model = any(m.list))))
         ) ahead
         cross join lateral (
-          select coalesce(sum(c.n), 0)::float8 as finished
+          select coalesce(sum(c.n), 0)::float8 as finished,
+                 -- A model of the batch with queued requests and nothing finished lately: nobody may be serving it.
+                 coalesce(bool_or(c.n = 0 and exists (
+                   select 1 from requests q where q.batch_id = b.id and q.model = x.model and q.status = 'queued')), false) as stalled
           from unnest(m.list) as x(model)
           cross join lateral (
             select count(*) as n from requests r
@@ -57,7 +60,7 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
     const perSecond = row.finished / THROUGHPUT_WINDOW_SECONDS;
     estimates.set(row.id, {
       queuePosition: row.position,
-      estimatedCompletionAtMs: perSecond > 0 && row.remaining > 0 ? row.nowMs + ((row.ahead + row.remaining) / perSecond) * 1000 : null,
+      estimatedCompletionAtMs: perSecond > 0 && !row.stalled && row.remaining > 0 ? row.nowMs + ((row.ahead + row.remaining) / perSecond) * 1000 : null,
     });
   }
   return estimates;
