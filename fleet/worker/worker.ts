@@ -8,6 +8,7 @@ import type { EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
 import { createJobBuffer } from './job-buffer.ts';
 import { createLeaseHeartbeat } from './lease-heartbeat.ts';
+import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
 import { publishWrite, settleAndPublish } from './settle.ts';
@@ -90,9 +91,6 @@ export function createWorker(options: WorkerOptions): Worker {
   let queueEmpty = false;
   let busyAt = Date.now();
   let wake: (() => void) | null = null;
-  let completionRate = 0;
-  let lastRateAt = Date.now();
-  let lastRateCount = 0;
   const timers: ReturnType<typeof setInterval>[] = [];
 
   const settleDeps = { database, bus: options.bus, logger };
@@ -127,7 +125,7 @@ export function createWorker(options: WorkerOptions): Worker {
     });
 
   /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */
-  const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(completionRate * 0.5)));
+  const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(load.completionRate * 0.5)));
 
   const runCtx = {
     client,
@@ -166,6 +164,18 @@ export function createWorker(options: WorkerOptions): Worker {
     }
     metrics?.inFlight.set({}, inFlight.size);
   };
+
+  const load = createLoadFollower({
+    client,
+    capacity,
+    inFlight: () => inFlight.size,
+    finished: () => completed + failed,
+    onReading() {
+      metrics?.capacity.set({}, capacity.target);
+      pump();
+    },
+    pollMs: timings.loadPollMs,
+  });
 
   const leaseRound = async (): Promise<'more' | 'empty' | 'full'> => {
     const want = capacity.target + prefetch() - inFlight.size - buffer.size;
@@ -207,19 +217,6 @@ export function createWorker(options: WorkerOptions): Worker {
     }
   };
 
-  const followLoad = async () => {
-    const load = await client.load();
-    capacity.observe(load, inFlight.size);
-    metrics?.capacity.set({}, capacity.target);
-    const now = Date.now();
-    const total = completed + failed;
-    const rate = ((total - lastRateCount) * 1000) / Math.max(1, now - lastRateAt);
-    completionRate = completionRate * 0.5 + rate * 0.5;
-    lastRateAt = now;
-    lastRateCount = total;
-    pump();
-  };
-
   /** Aborts the given requests (in flight or buffered); returns the ids it held. */
   const drop = (ids: ReadonlySet<number>) => {
     const dropped = buffer.remove(ids);
@@ -249,15 +246,7 @@ export function createWorker(options: WorkerOptions): Worker {
     start() {
       void leaseLoop();
       timers.push(setInterval(() => void heartbeat.beat(), timings.heartbeatMs));
-      // While the engine's size is still being learned, read /metrics five times as often,
-      // so the doubling search reaches a 1,024-slot engine in well under a second.
-      const follow = () => {
-        if (stopped) return;
-        void followLoad()
-          .catch(() => {})
-          .finally(() => setTimeout(follow, capacity.settled ? timings.loadPollMs : timings.loadPollMs / 5));
-      };
-      follow();
+      load.start();
     },
     nudge(model) {
       if (model === undefined || options.models().includes(model)) {
@@ -298,6 +287,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await writer.flush();
       await release(interrupted);
       for (const timer of timers) clearInterval(timer);
+      load.stop();
       writer.close();
       logger.info('worker drained', { finishedInFlight: interrupted.length === 0, released: unstarted.length + interrupted.length });
     },
