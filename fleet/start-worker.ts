@@ -25,6 +25,9 @@ import { createOwnedEngine } from './worker/owned-engine.ts';
 import { afterReturnedLeases, createSweeper } from './worker/sweeper.ts';
 import { createWorker, type Worker } from './worker/worker.ts';
 
+/** How often a worker given an ENGINE_URL re-reads the engine's models. */
+const MODELS_REFRESH_MS = 30_000;
+
 /** What a service started alongside the worker gets. */
 export interface ServiceContext {
   database: Database;
@@ -208,6 +211,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       })
     : null;
 
+  let modelsTimer: ReturnType<typeof setInterval> | undefined;
   if (switcher) {
     worker.pause();
     worker.start();
@@ -223,6 +227,16 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       }
     }
     worker.start();
+    // An engine may be restarted with other models: follow what it lists.
+    modelsTimer = setInterval(() => {
+      client.models().then(
+        (listed) => {
+          if (listed.length && listed.join() !== models.join()) logger.info('the engine serves other models now', { models: listed, before: models });
+          if (listed.length) models = listed;
+        },
+        () => {},
+      );
+    }, MODELS_REFRESH_MS);
   }
   status = 'ready';
   options.metrics?.setModel(models[0] ?? null);
@@ -236,6 +250,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     async stop() {
       status = 'draining';
       switcher?.stop();
+      clearInterval(modelsTimer);
       await beat().catch(() => {});
       await worker.drain(config.DRAIN_TIMEOUT_MS);
       sweeper.stop();

@@ -35,9 +35,11 @@ export interface RunRequestContext {
  * response), or a clear error after `maxRetries` retries with backoff. A call that broke
  * while /health fails too waits at the gate and is not counted as a retry: the engine is
  * restarting, the request is probably not at fault (but see `maxEngineDowns`). Returns null when aborted
- * (cancellation, drain, a lost lease): nothing is to be written then.
+ * (cancellation, drain, a lost lease): nothing is to be written then. Returns
+ * `model_missing` when the engine says it does not serve the request's model (it was
+ * restarted with another): the request is not at fault and must go back to the queue.
  */
-export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | null> {
+export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | 'model_missing' | null> {
   let failures = 0;
   let downs = 0;
   for (;;) {
@@ -58,6 +60,7 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
       };
     }
     ctx.onEngineError?.(outcome);
+    if (outcome.kind === 'rejected' && isModelMissing(outcome.statusCode, outcome.body)) return 'model_missing';
     if (outcome.kind === 'rejected') {
       return {
         id: job.id,
@@ -83,6 +86,11 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     }
     await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
   }
+}
+
+/** vLLM's 404 for a model it does not serve: `The model \`x\` does not exist.` */
+function isModelMissing(statusCode: number, body: string): boolean {
+  return statusCode === 404 && /model/i.test(body) && /does not exist|not found/i.test(body);
 }
 
 /** Failures where the engine itself answered: it is up, the request just went wrong. */

@@ -14,6 +14,9 @@ import { runRequest, type Job } from './run-request.ts';
 import { publishWrite, settleAndPublish } from './settle.ts';
 import { engineErrorKind } from './error-kind.ts';
 
+/** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
+const MODEL_MISSING_PAUSE_MS = 30_000;
+
 /** Timings of the worker loops, in milliseconds. */
 export interface WorkerTimings {
   /** Lease time-to-live; heartbeats extend it. A dead worker's leases return after this. */
@@ -142,6 +145,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const started = performance.now();
     runRequest(runCtx, job, controller.signal)
       .then((result) => {
+        if (result === 'model_missing') return modelMissing(job);
         if (!result) return;
         if (result.status === 'succeeded') completed++;
         else failed++;
@@ -157,6 +161,19 @@ export function createWorker(options: WorkerOptions): Worker {
         if (!queueEmpty) nudge();
       });
   };
+
+  /** Models the engine said it does not serve, and until when they are not leased. */
+  const missing = new Map<string, number>();
+  const modelMissing = async (job: Job) => {
+    if (!missing.has(job.model)) {
+      logger.warn('the engine does not serve this model; its requests go back to the queue and it is not leased for 30 s', { model: job.model });
+    }
+    missing.set(job.model, Date.now() + MODEL_MISSING_PAUSE_MS);
+    await releaseRequests(database.db, { owner: id, ids: [job.id], refundAttempt: true, maxAttempts: options.maxAttempts }).catch((err: unknown) =>
+      logger.warn('releasing a request failed; its lease will expire and be reaped', { err, requestId: job.id }),
+    );
+  };
+  const leasable = () => options.models().filter((model) => (missing.get(model) ?? 0) < Date.now());
 
   const pump = () => {
     while (inFlight.size < capacity.target && buffer.size > 0 && options.gate.up) {
@@ -182,7 +199,7 @@ export function createWorker(options: WorkerOptions): Worker {
     if (want < Math.max(1, Math.floor(prefetch() / 2))) return 'full';
     let got = 0;
     let drained = true;
-    for (const model of options.models()) {
+    for (const model of leasable()) {
       const limit = Math.min(want - got, options.leaseMax);
       if (limit <= 0) break;
       const started = performance.now();

@@ -7,7 +7,8 @@ import { createEngineGate } from '../../fleet/engine/gate.ts';
 import type { EngineOutcome } from '../../fleet/engine/outcome.ts';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
-import { runRequest, type Job } from '../../fleet/worker/run-request.ts';
+import { runRequest as runRequestRaw, type Job } from '../../fleet/worker/run-request.ts';
+import type { RequestResult } from '../../schema/index.ts';
 import { eventually } from './helpers.ts';
 
 const watchdog = createWatchdog(20);
@@ -47,6 +48,13 @@ function context(engine: EngineClient, maxRetries = 3) {
   const gate = createEngineGate({ health: () => engine.health(), probeMs: 50 });
   return { ctx: { client: engine, gate, maxRetries, backoff: { baseMs: 5, maxMs: 20 }, onEngineError: (o: EngineOutcome) => errors.push(o) }, errors, gate };
 }
+
+/** Runs a request that is expected to end in a result (or an abort). */
+const runRequest = async (...args: Parameters<typeof runRequestRaw>) => {
+  const result = await runRequestRaw(...args);
+  if (result === 'model_missing') throw new Error('unexpected model_missing');
+  return result as RequestResult | null;
+};
 
 const strip = (body: Record<string, unknown>) => ({ ...body, id: null, created: null });
 
@@ -100,6 +108,12 @@ describe('running a request', () => {
     expect(result).toMatchObject({ status: 'failed', statusCode: 400, error: null });
     expect(JSON.parse(result?.response ?? '')).toMatchObject({ error: { type: 'BadRequestError', param: 'max_tokens' } });
     expect(errors).toHaveLength(1);
+  });
+
+  it('hands a request back when the engine says it does not serve the model', async () => {
+    const { url } = await serveSim({ models: ['another-model'] });
+    const { ctx } = context(client(url));
+    expect(await runRequestRaw(ctx, job(), new AbortController().signal)).toBe('model_missing');
   });
 
   it('fails with a clear error after its retries when the engine hangs, stalls or disconnects every time', async () => {

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
-import { answeredIds, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
+import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
 
 describe('the worker', () => {
   const test = useTestDatabase();
@@ -46,6 +46,20 @@ describe('the worker', () => {
     expect(errors).toEqual([
       expect.objectContaining({ custom_id: 'req-7', error: null, response: expect.objectContaining({ status_code: 400, body: { error: expect.objectContaining({ type: 'BadRequestError', param: 'max_tokens' }) } }) }),
     ]);
+  });
+
+  it('hands requests back to the queue, unfailed, when its engine does not serve their model', async () => {
+    const { database, url } = test();
+    const sim = await startSim(['--model', 'another-model']);
+    processes.push(sim.process);
+    const batchId = await insertChatBatch(database, { count: 5, model: 'model-elsewhere' });
+    const worker = await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url, WORKER_MODEL: 'model-elsewhere' });
+    processes.push(worker);
+    await worker.waitFor(/"msg":"the engine does not serve this model/);
+    await eventually(async () => {
+      const states = await rows<{ status: string; attempts: number; n: number }>(database.db, sql`select status, attempts, count(*)::int as n from requests where batch_id = ${batchId} group by 1, 2`);
+      return states.length === 1 && states[0]?.status === 'queued' && states[0]?.attempts === 0 && states[0]?.n === 5;
+    }, 10_000, 'every request back in the queue');
   });
 
   it('lets two workers on two simulated GPUs share one batch', async () => {
