@@ -227,8 +227,8 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       }
     }
     worker.start();
-    // An engine may be restarted with other models: follow what it lists.
-    modelsTimer = setInterval(() => {
+    // An engine may be restarted with other models: follow what it lists (unless pinned).
+    if (!config.WORKER_MODEL) modelsTimer = setInterval(() => {
       client.models().then(
         (listed) => {
           if (listed.length && listed.join() !== models.join()) logger.info('the engine serves other models now', { models: listed, before: models });
