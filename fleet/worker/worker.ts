@@ -93,6 +93,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let stopped = false;
   let queueEmpty = false;
   let busyAt = Date.now();
+  let rounds = 0;
   let wake: (() => void) | null = null;
   const timers: ReturnType<typeof setInterval>[] = [];
 
@@ -199,7 +200,10 @@ export function createWorker(options: WorkerOptions): Worker {
     if (want < Math.max(1, Math.floor(prefetch() / 2))) return 'full';
     let got = 0;
     let drained = true;
-    for (const model of leasable()) {
+    // Start each round at the next model, so one model's backlog cannot starve another's.
+    const models = leasable();
+    const first = rounds++ % Math.max(1, models.length);
+    for (const model of [...models.slice(first), ...models.slice(0, first)]) {
       const limit = Math.min(want - got, options.leaseMax);
       if (limit <= 0) break;
       const started = performance.now();
