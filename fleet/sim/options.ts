@@ -19,7 +19,7 @@ export interface SimOptions {
   hangRate: number;
   disconnectRate: number;
   stallRate: number;
-  /** Fraction of requests answered 200 with a body that is not what it claims: truncated JSON, or SSE events that are not JSON. */
+  /** Fraction of requests answered with garbage: a 200 of truncated JSON or of SSE events that are not JSON, or a 502 of binary junk. */
   garbageRate: number;
   /** The process crashes when this many generation requests have arrived (0 = never). */
   crashAfter: number;

@@ -69,13 +69,19 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     return { body: body as Record<string, unknown> };
   };
 
-  /** A 200 that breaks its promise: an SSE stream whose events are not JSON, or a truncated JSON body. */
-  const garbage = (streaming: boolean) =>
-    streaming
+  /**
+   * A reply that is not what an engine sends: half the time a 200 that breaks its promise (an
+   * SSE stream whose events are not JSON, or a truncated JSON body), half the time a 502 of
+   * binary junk (NUL bytes, invalid UTF-8), as a broken proxy in front of an engine may answer.
+   */
+  const garbage = (streaming: boolean) => {
+    if (dice() < 0.5) return new Response(new Uint8Array([0x3c, 0x68, 0x31, 0x3e, 0x00, 0xff, 0xfe, 0x00, 0x35, 0x30, 0x32, 0x00]), { status: 502, headers: { 'content-type': 'text/html' } });
+    return streaming
       ? new Response('data: {"id":"garbage","choices":[{"delta":{"content":"trunc\n\ndata: <html>502 Bad Gateway</html>\n\ndata: [DONE]\n\n', {
           headers: { 'content-type': 'text/event-stream' },
         })
       : new Response('{"id":"garbage","object":"chat.completion","choices":[{"mess', { headers: { 'content-type': 'application/json' } });
+  };
 
   const hang = (request: Request) =>
     new Promise<Response>((resolve) => request.signal.addEventListener('abort', () => resolve(engineError(500, 'aborted')), { once: true }));

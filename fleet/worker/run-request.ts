@@ -97,7 +97,10 @@ function isModelMissing(statusCode: number, body: string): boolean {
 const ENGINE_ANSWERED: ReadonlySet<RetryReason> = new Set(['server_error', 'rate_limited']);
 
 function failedWith(job: Job, code: string, message: string): RequestResult {
-  return { id: job.id, status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message }, promptTokens: null, completionTokens: null };
+  // The message may quote an engine's reply, which may hold NUL characters: jsonb refuses them,
+  // and one such result would fail every write of the page it is in, forever.
+  const stored = message.replace(/\u0000/g, '\uFFFD');
+  return { id: job.id, status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message: stored }, promptTokens: null, completionTokens: null };
 }
 
 /** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */

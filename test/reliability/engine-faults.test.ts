@@ -33,7 +33,7 @@ describe('the engine misbehaving under a batch submitted through the gateway', (
   it.each([
     { fault: 'hang', flag: '--hang-rate', message: /no response headers within 300 ms/ },
     { fault: 'disconnect', flag: '--disconnect-rate', message: /the stream broke|the stream ended before \[DONE\]/ },
-    { fault: 'garbage', flag: '--garbage-rate', message: /the engine sent a body that is not JSON/ },
+    { fault: 'garbage', flag: '--garbage-rate', message: /the engine sent a body that is not JSON|the engine answered 502/ },
   ])('ends every request in success after a retry or in a clear error when the engine answers with a $fault', async ({ fault, flag, message }) => {
     const model = `model-${fault}`;
     const sim = await engineAndWorker(model, [flag, '0.25', '--seed', '7'], STRICT_ENGINE);
