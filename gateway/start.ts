@@ -5,6 +5,7 @@ import { ManifestError } from '../handlers/sdk/index.ts';
 import { createLogger, type Logger } from '../core/logger.ts';
 import { createDatabase, runMigrations, type Database } from '../schema/index.ts';
 import { createApp } from './app.ts';
+import type { BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
 
 /** A started gateway: its fetch handler, and how to stop what it opened. */
@@ -16,6 +17,8 @@ export interface Gateway {
   bus: EventBus;
   /** graphql-ws server options: each runtime entry serves them on `/graphql` with its own WebSocket support. */
   graphqlWs: ReturnType<typeof createApp>['graphqlWs'];
+  /** Validates new batches in the background (an edge entry hands `idle()` to the platform's `waitUntil`). */
+  validator: BatchValidator;
   close(): Promise<void>;
 }
 
@@ -23,6 +26,10 @@ export interface Gateway {
 export interface StartGatewayOptions {
   /** An event bus opened by the caller (it stays open when the gateway closes). */
   bus?: EventBus;
+  /** Applies pending migrations first (default true); an edge deployment migrates once, when it is deployed. */
+  migrate?: boolean;
+  /** Sweeps for abandoned validations on a timer (default true); an edge isolate sweeps on requests instead. */
+  sweep?: boolean;
 }
 
 /** Opens the database, applies migrations and builds the app; the runtime entry serves `fetch`. */
@@ -33,17 +40,18 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
   });
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });
-  await runMigrations(database);
+  if (options.migrate !== false) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
   const app = createApp({ config, database, logger, bus, handlers });
   // Batches left validating by a gateway that died are picked up here (now, then periodically).
-  app.validator.startSweeping();
+  if (options.sweep !== false) app.validator.startSweeping();
   return {
     fetch: app.fetch,
     database,
     logger,
     bus,
     graphqlWs: app.graphqlWs,
+    validator: app.validator,
     async close() {
       await app.close();
       if (!options.bus) await bus.close();
