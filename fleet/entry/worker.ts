@@ -1,9 +1,10 @@
-// One worker process (one GPU): `bun fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
+// One worker process (one GPU): `bun fleet/entry/worker.ts` or `deno run -A fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
 import { ConfigError } from '../../core/env.ts';
 import { createRegistry, createWorkerMetrics, metricsHandler } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerService, loadFleetHandlers } from '../handlers/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
+import { serveFetch } from './serve-fetch.ts';
 
 // Signals are taken from the first moment: one that comes during start-up stops the worker once it is up.
 let stopRequested = false;
@@ -19,14 +20,14 @@ try {
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
   const running = await startWorkerProcess(config, { metrics, services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY })] });
   const metricsServer =
-    config.METRICS_PORT === undefined ? null : Bun.serve({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
+    config.METRICS_PORT === undefined ? null : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
   if (metricsServer) console.error(JSON.stringify({ level: 'info', msg: 'worker metrics listening', service: 'worker', worker_id: config.workerId, metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics` }));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await running.stop();
-    await metricsServer?.stop(true);
+    await metricsServer?.stop();
     process.exit(0);
   };
   stopNow = stop;
