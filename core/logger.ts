@@ -52,7 +52,8 @@ export interface LoggerOptions {
 export function createLogger({
   level = 'info',
   fields = {},
-  write = (line) => process.stderr.write(`${line}\n`),
+  // console.error is stderr on Bun, Node and Deno, and the log stream of edge platforms (no process.stderr there).
+  write = (line) => console.error(line),
 }: LoggerOptions = {}): Logger {
   fields = normalize(fields);
   const min = RANK[level];

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** The headers a signed webhook request carries (Standard Webhooks, https://www.standardwebhooks.com). */

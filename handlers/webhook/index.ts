@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import { BATCH_EVENTS, defineHandler, httpError, webhookHeaders, z } from '../sdk/index.ts';
 import { buildPayload } from './payload.ts';
 

@@ -1,3 +1,4 @@
+import { Buffer } from 'node:buffer';
 import type { HandlerBatch, HandlerContext } from '../sdk/index.ts';
 
 /** A result file as the payload links it. */
