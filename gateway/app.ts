@@ -16,6 +16,7 @@ import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
 import { useQueryLimits } from './graphql/query-limits.ts';
+import { nulCharacterError } from './nul-errors.ts';
 import { createSchema } from './graphql/schema.ts';
 import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
 import { createGraphQLWs } from './graphql/websocket.ts';
@@ -69,7 +70,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   });
 
   app.onError((err, c) => {
-    const { error, unexpected } = toAppError(err);
+    const { error, unexpected } = toAppError(nulCharacterError(err) ?? err);
     if (unexpected) logger.error('unexpected error', { err, path: c.req.path });
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });

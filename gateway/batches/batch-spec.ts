@@ -9,7 +9,9 @@ export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;
 
 const metadata = z
   .record(z.string().max(64, { error: 'metadata keys are at most 64 characters' }), z.string().max(512, { error: 'metadata values are strings of at most 512 characters' }))
-  .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' });
+  .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' })
+  // Stored as jsonb, which cannot hold NUL.
+  .refine((value) => !Object.entries(value).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000')), { error: 'metadata keys and values cannot contain NUL characters (\\u0000)' });
 
 /** A batch to create, validated the same way whether it came through REST or GraphQL. */
 export const batchSpec = z.object({
