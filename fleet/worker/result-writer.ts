@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/logger.ts';
+import { sql } from 'drizzle-orm';
 import { completeRequests, type BatchCounters, type Database, type RequestResult } from '../../schema/index.ts';
 
 /** Batches results and writes them with one guarded statement per flush. */
@@ -28,16 +29,21 @@ export interface ResultWriterOptions {
 /**
  * The result writer. One flush runs at a time; a failed write keeps its results and tries
  * again on the next tick (the leases are still held and heartbeated meanwhile), so a
- * database hiccup delays results but never drops them.
+ * database hiccup delays results but never drops them, and one result Postgres refuses
+ * cannot block the others forever.
  */
 export function createResultWriter({ database, owner, logger, flushMs, maxBatch, onWritten }: ResultWriterOptions): ResultWriter {
   let pending: RequestResult[] = [];
   let writing: readonly RequestResult[] = [];
   let flushing: Promise<boolean> | null = null;
   let failures = 0;
+  /** Results still to write one at a time, after a page kept failing. */
+  let isolating = 0;
+
+  const databaseAnswers = () => database.db.execute(sql`select 1`).then(() => true, () => false);
 
   const flushOnce = async (): Promise<boolean> => {
-    const take = pending.slice(0, maxBatch);
+    const take = pending.slice(0, isolating > 0 ? 1 : maxBatch);
     pending = pending.slice(take.length);
     writing = take;
     try {
@@ -46,11 +52,24 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
       logger.debug('results written', { results: take.length, ms: Math.round(performance.now() - started) });
       const written = counters.reduce((n, c) => n + c.written, 0);
       failures = 0;
+      if (isolating > 0) isolating--;
       onWritten(counters, Math.max(0, take.length - written), take);
       return true;
     } catch (err) {
+      failures++;
+      if (failures % 20 === 1) logger.warn('writing results failed; they are kept and written again', { err, results: take.length });
+      // A page that keeps failing while the database answers holds a result Postgres refuses:
+      // write the page one result at a time, and store a refused result as a failure instead.
+      if (failures >= 3 && (await databaseAnswers())) {
+        const [only] = take;
+        if (take.length > 1) isolating = take.length;
+        else if (only) {
+          logger.error('a result could not be stored; it is recorded as failed', { err, requestId: only.id });
+          take[0] = unwritable(only, err);
+          failures = 0;
+        }
+      }
       pending = take.concat(pending);
-      if (failures++ % 20 === 0) logger.warn('writing results failed; they are kept and written again', { err, results: take.length });
       return false;
     } finally {
       writing = [];
@@ -88,5 +107,20 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
     close() {
       clearInterval(timer);
     },
+  };
+}
+
+/** A result Postgres refused, as a failure the error file can carry. */
+function unwritable(result: RequestResult, err: unknown): RequestResult {
+  const reason = String((err as Error)?.message ?? err).replace(/\u0000/g, '\uFFFD').slice(0, 500);
+  return {
+    id: result.id,
+    status: 'failed',
+    statusCode: null,
+    response: null,
+    engineRequestId: null,
+    error: { code: 'result_unwritable', message: `The engine answered, but the database refused to store the answer: ${reason}` },
+    promptTokens: result.promptTokens,
+    completionTokens: result.completionTokens,
   };
 }

@@ -1,0 +1,40 @@
+import { sql } from 'drizzle-orm';
+import { describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { createResultWriter } from '../../fleet/worker/result-writer.ts';
+import { leaseRequests, rows, type RequestResult } from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { eventually, insertChatBatch } from './helpers.ts';
+
+describe.each(DRIVERS)('the result writer on %s', (driver) => {
+  const database = useDriverDatabase(driver);
+
+  it('stores a result Postgres refuses as a failure, without holding back the others', async () => {
+    const batchId = await insertChatBatch(database(), { count: 6, model: 'writer-model' });
+    const leased = await leaseRequests(database().db, { owner: 'writer', model: 'writer-model', limit: 6, leaseMs: 60_000 });
+    const writer = createResultWriter({ database: database(), owner: 'writer', logger: createLogger({ level: 'silent' }), flushMs: 20, maxBatch: 10, onWritten() {} });
+    const result = (id: number, engineRequestId: string): RequestResult => ({ id, status: 'succeeded', statusCode: 200, response: '{"object":"chat.completion"}', engineRequestId, error: null, promptTokens: 1, completionTokens: 2 });
+    // jsonb refuses \\u0000, so the page holding this result fails as a whole.
+    leased.forEach((r, i) => writer.add(result(r.id, i === 3 ? 'bad\u0000id' : `ok-${i}`)));
+    try {
+      await eventually(async () => {
+        const [left] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`);
+        return left?.n === 0;
+      }, 20_000, 'every result stored');
+    } finally {
+      writer.close();
+    }
+    const stored = await rows<{ line: number; status: string; code: string | null }>(
+      database().db,
+      sql`select line, status, error->>'code' as code from requests where batch_id = ${batchId} order by line`,
+    );
+    expect(stored.map((r) => [r.status, r.code])).toEqual([
+      ['succeeded', null],
+      ['succeeded', null],
+      ['succeeded', null],
+      ['failed', 'result_unwritable'],
+      ['succeeded', null],
+      ['succeeded', null],
+    ]);
+  });
+});
