@@ -26,7 +26,7 @@ try {
     },
     websocket: makeHandler(gateway.graphqlWs as Parameters<typeof makeHandler>[0]),
   });
-  gateway.logger.info('gateway listening', { url: `http://${config.host}:${server.port}`, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory' });
+  gateway.logger.info('gateway listening', { url: `http://${config.host}:${server.port}`, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime: 'bun' });
   const stop = async () => {
     await server.stop(true);
     await gateway.close();
