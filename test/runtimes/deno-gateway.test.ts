@@ -5,6 +5,8 @@ import WebSocket from 'ws';
 import { useTestDatabase } from '../helpers/database.ts';
 import { DENO, start, type Running } from '../helpers/processes.ts';
 import { BATCH_PROGRESS, first, readAll, wsClient, type ProgressResult } from '../events/harness.ts';
+import { uniquePrefix } from '../events/helpers.ts';
+import { TEST_REDIS_URL } from '../config.ts';
 import { chatLines, graphql, waitForStatus } from './helpers.ts';
 
 const KEY = 'deno-gateway-key';
@@ -17,8 +19,10 @@ describe('the gateway on Deno (gateway/entry/deno.ts)', () => {
   let batchId: string;
 
   beforeAll(async () => {
-    gateway = start(DENO, ['run', '-A', 'gateway/entry/deno.ts'], { env: { DATABASE_URL: test().url, PORT: '0', HOST: '127.0.0.1', API_KEYS: KEY, LOG_LEVEL: 'info' } });
-    const [, listening] = (await gateway.waitFor(/"msg":"gateway listening".*?"url":"(http:[^"]+)".*?"runtime":"deno"/, 60_000)) as unknown as [string, string];
+    // Redis as in a fleet deployment: the event bus's client (node-redis) runs on Deno too.
+    const env = { DATABASE_URL: test().url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix(), PORT: '0', HOST: '127.0.0.1', API_KEYS: KEY, LOG_LEVEL: 'info' };
+    gateway = start(DENO, ['run', '-A', 'gateway/entry/deno.ts'], { env });
+    const [, listening] = (await gateway.waitFor(/"msg":"gateway listening".*?"url":"(http:[^"]+)".*?"events":"redis".*?"runtime":"deno"/, 60_000)) as unknown as [string, string];
     url = listening;
     client = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
   });
@@ -46,7 +50,7 @@ describe('the gateway on Deno (gateway/entry/deno.ts)', () => {
     expect(response.status).toBe(401);
   });
 
-  it('delivers batchProgress over its own WebSocket support, from the first state to the cancel', async () => {
+  it('delivers batchProgress over its own WebSocket support, from the first state to the cancel published on Redis', async () => {
     const ws = wsClient(url, { authorization: `Bearer ${KEY}` });
     try {
       const events = ws.iterate({ query: BATCH_PROGRESS, variables: { id: batchId } }) as AsyncIterableIterator<ProgressResult>;
