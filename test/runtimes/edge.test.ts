@@ -3,6 +3,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { createEdgeHandler } from '../../gateway/edge.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { DENO, start, type Running } from '../helpers/processes.ts';
+import { BATCH_PROGRESS, first, sseClient, type ProgressResult } from '../events/harness.ts';
 import { chatLines, graphql } from './helpers.ts';
 
 const KEY = 'edge-key';
@@ -12,6 +13,7 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
   const test = useTestDatabase();
   const handlers: { close(): Promise<void> }[] = [];
   let served: Running | undefined;
+  let batchId: string;
   afterAll(async () => {
     // `deno serve` exits on SIGTERM only once the idle database connections time out (30 s): no need to wait here.
     await served?.stop('SIGKILL');
@@ -40,6 +42,7 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
     );
     const created = (await create.json()) as { id: string; status: string };
     expect(created.status).toBe('validating');
+    batchId = created.id;
     // What the platform keeps the isolate alive for: the validation started by the request.
     await Promise.all(pending);
     const batch = await edge.fetch(new Request(`http://edge.test/v1/batches/${created.id}`, { headers: auth }));
@@ -60,15 +63,23 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
       error.mockRestore();
     }
     env = { API_KEYS: KEY, DATABASE_URL: test().url, LOG_LEVEL: 'silent' };
-    const served = await edge.fetch(new Request('http://edge.test/v1/models', { headers: auth }));
-    expect(served.status).toBe(200);
+    const retried = await edge.fetch(new Request('http://edge.test/v1/models', { headers: auth }));
+    expect(retried.status).toBe(200);
   });
 
-  it('is served by `deno serve` as a module default export, as Deno Deploy runs it', async () => {
+  it('is served by `deno serve` as a module default export, as Deno Deploy runs it, subscriptions over SSE included', async () => {
     served = start(DENO, ['serve', '-A', '--port', '0', '--host', '127.0.0.1', 'gateway/edge.ts'], { env: { DATABASE_URL: test().url, API_KEYS: KEY, LOG_LEVEL: 'info' } });
     const [, url] = (await served.waitFor(/Listening on (http:\/\/[^/\s]+)/, 60_000)) as unknown as [string, string];
     expect(await graphql(url, KEY, '{ health models { name } }')).toEqual({ data: { health: 'ok', models: [] } });
     const unauthenticated = await fetch(`${url}/v1/models`);
     expect(unauthenticated.status).toBe(401);
+    const sse = sseClient(url, auth);
+    try {
+      const events = sse.iterate({ query: BATCH_PROGRESS, variables: { id: batchId } }) as AsyncIterableIterator<ProgressResult>;
+      expect((await first(events)).data?.batchProgress).toMatchObject({ batchId, status: 'in_progress', total: 3 });
+      await events.return?.();
+    } finally {
+      sse.dispose();
+    }
   });
 });
