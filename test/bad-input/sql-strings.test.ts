@@ -27,7 +27,8 @@ const HOSTILE = [
 const HOSTILE_MODEL = `m'; drop table requests; --`;
 const NUL = 'nul\u0000inside';
 
-describe('SQL-meaningful strings in every text field', () => {
+// A loaded machine runs these several times slower: generous limits, no timing assertions.
+describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () => {
   const test = useTestDatabase();
   let app: ReturnType<typeof createApp>;
   let client: OpenAI;
