@@ -1,5 +1,6 @@
 CREATE TABLE "batches" (
 	"id" text PRIMARY KEY NOT NULL,
+	"seq" bigint GENERATED ALWAYS AS IDENTITY (sequence name "batches_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"owner" text NOT NULL,
 	"endpoint" text NOT NULL,
 	"model" text,
@@ -40,6 +41,7 @@ CREATE TABLE "file_chunks" (
 --> statement-breakpoint
 CREATE TABLE "files" (
 	"id" text PRIMARY KEY NOT NULL,
+	"seq" bigint GENERATED ALWAYS AS IDENTITY (sequence name "files_seq_seq" INCREMENT BY 1 MINVALUE 1 MAXVALUE 9223372036854775807 START WITH 1 CACHE 1),
 	"owner" text NOT NULL,
 	"purpose" text NOT NULL,
 	"filename" text NOT NULL,
@@ -120,9 +122,9 @@ CREATE TABLE "workers" (
 );
 --> statement-breakpoint
 ALTER TABLE "file_chunks" ADD CONSTRAINT "file_chunks_file_id_files_id_fk" FOREIGN KEY ("file_id") REFERENCES "public"."files"("id") ON DELETE cascade ON UPDATE no action;--> statement-breakpoint
-CREATE INDEX "batches_owner_created_idx" ON "batches" USING btree ("owner","created_at" DESC NULLS LAST,"id");--> statement-breakpoint
+CREATE INDEX "batches_owner_seq_idx" ON "batches" USING btree ("owner","seq");--> statement-breakpoint
 CREATE INDEX "batches_status_idx" ON "batches" USING btree ("status");--> statement-breakpoint
-CREATE INDEX "files_owner_created_idx" ON "files" USING btree ("owner","created_at" DESC NULLS LAST,"id");--> statement-breakpoint
+CREATE INDEX "files_owner_seq_idx" ON "files" USING btree ("owner","seq");--> statement-breakpoint
 CREATE UNIQUE INDEX "handler_runs_batch_handler_idx" ON "handler_runs" USING btree ("batch_id","handler");--> statement-breakpoint
 CREATE INDEX "handler_runs_due_idx" ON "handler_runs" USING btree ("next_attempt_at") WHERE status = 'queued';--> statement-breakpoint
 CREATE INDEX "handler_runs_running_idx" ON "handler_runs" USING btree ("lease_expires_at") WHERE status = 'running';--> statement-breakpoint

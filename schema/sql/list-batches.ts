@@ -16,7 +16,7 @@ export interface ListBatchesOptions {
 
 /** One page of an owner's batches, newest first, and whether more follow. */
 export async function listBatches(db: Executor, { owner, after, limit, statuses, model }: ListBatchesOptions) {
-  const cursor = after ? sql`and (b.created_at, b.id) < (select created_at, id from batches where id = ${after} and owner = ${owner})` : sql``;
+  const cursor = after ? sql`and b.seq < (select seq from batches where id = ${after} and owner = ${owner})` : sql``;
   const byStatus = statuses?.length ? sql`and b.status in (${sql.join(statuses.map((s) => sql`${s}`), sql`, `)})` : sql``;
   const byModel = model
     ? sql`and (b.model = ${model} or (b.model is null and exists (select 1 from requests r where r.batch_id = b.id and r.model = ${model})))`
@@ -25,7 +25,7 @@ export async function listBatches(db: Executor, { owner, after, limit, statuses,
     db,
     sql`select ${BATCH_COLUMNS} from batches b
         where b.owner = ${owner} ${cursor} ${byStatus} ${byModel}
-        order by b.created_at desc, b.id desc
+        order by b.seq desc
         limit ${limit + 1}`,
   );
   return { data: found.slice(0, limit).map(toBatchRow), hasMore: found.length > limit };

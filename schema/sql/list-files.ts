@@ -16,13 +16,13 @@ export interface ListFilesOptions {
 export async function listFiles(db: Executor, { owner, purpose, after, limit, order }: ListFilesOptions) {
   const direction = order === 'asc' ? sql`asc` : sql`desc`;
   const cursor = after
-    ? sql`and (created_at, id) ${order === 'asc' ? sql`>` : sql`<`} (select created_at, id from files where id = ${after} and owner = ${owner})`
+    ? sql`and seq ${order === 'asc' ? sql`>` : sql`<`} (select seq from files where id = ${after} and owner = ${owner})`
     : sql``;
   const found = await rows<FileRow>(
     db,
     sql`select ${FILE_COLUMNS} from files
         where owner = ${owner} and status = 'processed' ${purpose ? sql`and purpose = ${purpose}` : sql``} ${cursor}
-        order by created_at ${direction}, id ${direction}
+        order by seq ${direction}
         limit ${limit + 1}`,
   );
   return { data: found.slice(0, limit), hasMore: found.length > limit };

@@ -14,6 +14,8 @@ export const batches = pgTable(
   'batches',
   {
     id: text('id').primaryKey(),
+    /** Creation order, strictly increasing (timestamps can tie): lists and cursors follow it. */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     owner: text('owner').notNull(),
     endpoint: text('endpoint').notNull(),
     /** The model of every request, or null when the batch mixes models. */
@@ -47,7 +49,7 @@ export const batches = pgTable(
     cancelledAt: at('cancelled_at'),
   },
   (t) => [
-    index('batches_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id),
+    index('batches_owner_seq_idx').on(t.owner, t.seq),
     index('batches_status_idx').on(t.status),
   ],
 );

@@ -9,6 +9,8 @@ export const files = pgTable(
   'files',
   {
     id: text('id').primaryKey(),
+    /** Creation order, strictly increasing (timestamps can tie): lists and cursors follow it. */
+    seq: bigint('seq', { mode: 'number' }).notNull().generatedAlwaysAsIdentity(),
     owner: text('owner').notNull(),
     purpose: text('purpose').notNull(),
     filename: text('filename').notNull(),
@@ -19,7 +21,7 @@ export const files = pgTable(
     status: text('status').notNull().default('processed'),
     createdAt: at('created_at').notNull().defaultNow(),
   },
-  (t) => [index('files_owner_created_idx').on(t.owner, t.createdAt.desc(), t.id)],
+  (t) => [index('files_owner_seq_idx').on(t.owner, t.seq)],
 );
 
 /** The bytes of an uploaded file, in order, in chunks of 256 KiB. */
