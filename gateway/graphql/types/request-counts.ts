@@ -7,8 +7,10 @@ export function defineRequestCounts(builder: Builder) {
     description: 'How many requests a batch has, and how many finished.',
     fields: (t) => ({
       total: t.exposeInt('total'),
-      completed: t.exposeInt('completed', { description: 'Finished with a response.' }),
-      failed: t.exposeInt('failed', { description: 'Finished with an error (including cancelled and expired ones).' }),
+      completed: t.exposeInt('completed', { description: 'Answered by the engine successfully (in the output file).' }),
+      failed: t.exposeInt('failed', {
+        description: 'Ended with an error: refused by the engine (4xx) or out of retries. Requests cancelled or expired are counted in neither field, as in OpenAI.',
+      }),
     }),
   });
 }
