@@ -16,7 +16,7 @@ import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
 import { createMaskError } from './graphql/mask-error.ts';
 import { useQueryLimits } from './graphql/query-limits.ts';
-import { nulCharacterError } from './nul-errors.ts';
+import { databaseClientError } from './database-errors.ts';
 import { createSchema } from './graphql/schema.ts';
 import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
 import { createGraphQLWs } from './graphql/websocket.ts';
@@ -70,8 +70,9 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   });
 
   app.onError((err, c) => {
-    const { error, unexpected } = toAppError(nulCharacterError(err) ?? err);
+    const { error, unexpected } = toAppError(databaseClientError(err) ?? err);
     if (unexpected) logger.error('unexpected error', { err, path: c.req.path });
+    else if (error.code === 'UNAVAILABLE') logger.warn('database unavailable', { err, path: c.req.path });
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });
 

@@ -2,7 +2,7 @@ import type { GraphQLError } from 'graphql';
 import { createGraphQLError, maskError as yogaMaskError } from 'graphql-yoga';
 import { AppError } from '../../core/errors.ts';
 import type { Logger } from '../../core/logger.ts';
-import { nulCharacterError } from '../nul-errors.ts';
+import { databaseClientError } from '../database-errors.ts';
 
 /** A GraphQLError of whichever copy of graphql-js made it (ESM and CommonJS copies may both be loaded). */
 interface GraphQLErrorLike extends Error {
@@ -22,7 +22,8 @@ export function createMaskError(logger: Logger) {
     // Resolver errors arrive wrapped, sometimes twice (located, then by the executor).
     let original: unknown = error;
     while (isGraphQLError(original) && original.originalError) original = original.originalError;
-    original = nulCharacterError(original) ?? original;
+    original = databaseClientError(original) ?? original;
+    if (original instanceof AppError && original.code === 'UNAVAILABLE') logger.warn('database unavailable', { err: original.cause });
     if (original instanceof AppError) {
       // Made by Yoga's own graphql-js copy, so that Yoga knows it for an expected error.
       return createGraphQLError(original.message, {

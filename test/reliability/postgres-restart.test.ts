@@ -47,4 +47,19 @@ describe('Postgres restarted in the middle of a batch', { timeout: 120_000 }, ()
     const done = await waitForStatus(client, (await submitBatch(client, second.text)).id, ['completed']);
     await expectEachOnce(client, done, second.ids);
   });
+
+  it('answers 503 in OpenAI\'s error shape while the database is down, and recovers', async () => {
+    const gateway = await startGateway(postgres!.url);
+    processes.push(gateway.process);
+    await postgres!.outage(async () => {
+      const list = await fetch(`${gateway.url}/v1/batches`);
+      expect(list.status).toBe(503);
+      expect(await list.json()).toEqual({
+        error: { message: expect.stringContaining('database cannot be reached'), type: 'server_error', param: null, code: null },
+      });
+      expect((await fetch(`${gateway.url}/health`)).status).toBe(503);
+    });
+    await until(async () => (await fetch(`${gateway.url}/health`)).status === 200, 'the gateway to answer again');
+    expect((await fetch(`${gateway.url}/v1/batches`)).status).toBe(200);
+  });
 });

@@ -10,6 +10,8 @@ export interface PrivatePostgres {
   url: string;
   /** `pg_ctl restart -m fast`: every connection is cut, the server is back when it resolves. */
   restart(): Promise<void>;
+  /** Runs `during` while the server is stopped (`-m fast`), then starts it again. */
+  outage(during: () => Promise<void>): Promise<void>;
   /** Stops the cluster and removes its directory. */
   stop(): Promise<void>;
 }
@@ -54,6 +56,14 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     // -l again: without it the server's output would hold pg_ctl's pipes open.
     restart: () => run('pg_ctl', ['-D', dir, '-o', options, '-l', join(dir, 'server.log'), '-m', 'fast', '-w', 'restart']),
+    async outage(during) {
+      await run('pg_ctl', ['-D', dir, '-m', 'fast', '-w', 'stop']);
+      try {
+        await during();
+      } finally {
+        await run('pg_ctl', ['-D', dir, '-o', options, '-l', join(dir, 'server.log'), '-w', 'start']);
+      }
+    },
     async stop() {
       await run('pg_ctl', ['-D', dir, '-m', 'immediate', '-w', 'stop']).catch(() => {});
       rmSync(dir, { recursive: true, force: true });
