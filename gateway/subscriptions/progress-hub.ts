@@ -113,7 +113,17 @@ export function createProgressHub({ database, bus, logger, metrics, intervalMs =
 
   const apply = (entry: Entry, event: BusEvent) => {
     if (event.type === 'batch.progress') update(entry, event, event.at);
-    else if (event.type === 'batch.status') update(entry, { status: event.status }, event.at);
+    else if (event.type === 'batch.status' && entry.state?.status === 'validating' && event.status === 'in_progress') {
+      // Validation ends with the batch's total known only to its row: read it once for every
+      // subscriber, rather than send `in_progress` with a total of 0.
+      read(entry).then(
+        (row) => update(entry, row ? countersOf(row) : { status: event.status }, event.at),
+        (err) => {
+          logger.warn('batch progress: could not read the counters after validation', { batch_id: entry.batchId, err });
+          update(entry, { status: event.status }, event.at);
+        },
+      );
+    } else if (event.type === 'batch.status') update(entry, { status: event.status }, event.at);
   };
 
   const acquire = (batchId: string): Entry => {

@@ -82,6 +82,18 @@ describe('the batchProgress subscription', () => {
     expect(statuses.filter((s, i) => s !== statuses[i - 1])).toEqual(['in_progress', 'finalizing', 'completed']);
   });
 
+  it('sends the total with the in_progress that ends validation, not a total of 0', async () => {
+    const id = await insertBatch(test().database, { status: 'validating', total: 0 });
+    const events = progress(sseClient(gw.url), id);
+    expect((await first(events)).data?.batchProgress).toMatchObject({ status: 'validating', total: 0 });
+    // What ingest does: the row gets its requests and status in one transaction, then the status goes out.
+    await test().database.db.update(batches).set({ status: 'in_progress', total: 42 }).where(eq(batches.id, id));
+    await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'validating', to: 'in_progress' });
+    expect((await first(events)).data?.batchProgress).toMatchObject({ status: 'in_progress', total: 42, remaining: 42 });
+    await complete(id, { completed: 42 });
+    await readAll(events);
+  });
+
   it('never goes back when events arrive out of order', async () => {
     const id = await insertBatch(test().database, { total: 10 });
     const events = progress(sseClient(gw.url), id);
