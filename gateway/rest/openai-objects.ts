@@ -1,3 +1,4 @@
+import { openaiBatchObject } from '../../core/openai-batch.ts';
 import type { BatchEstimate, BatchRow, FileRow } from '../../schema/index.ts';
 
 const seconds = (ms: number) => Math.floor(ms / 1000);
@@ -22,34 +23,7 @@ export function fileObject(file: FileRow) {
  */
 export function batchObject(batch: BatchRow, estimate?: BatchEstimate) {
   return {
-    id: batch.id,
-    object: 'batch' as const,
-    endpoint: batch.endpoint,
-    model: batch.model,
-    errors: batch.errors ? { object: 'list' as const, data: batch.errors.map(({ code, line, message, param }) => ({ code, line, message, param })) } : null,
-    input_file_id: batch.inputFileId,
-    completion_window: batch.completionWindow,
-    status: batch.status,
-    output_file_id: batch.outputFileId,
-    error_file_id: batch.errorFileId,
-    created_at: seconds(batch.createdAtMs),
-    in_progress_at: secondsOrNull(batch.inProgressAtMs),
-    expires_at: seconds(batch.expiresAtMs),
-    finalizing_at: secondsOrNull(batch.finalizingAtMs),
-    completed_at: secondsOrNull(batch.completedAtMs),
-    failed_at: secondsOrNull(batch.failedAtMs),
-    expired_at: secondsOrNull(batch.expiredAtMs),
-    cancelling_at: secondsOrNull(batch.cancellingAtMs),
-    cancelled_at: secondsOrNull(batch.cancelledAtMs),
-    request_counts: { total: batch.total, completed: batch.completed, failed: batch.failed },
-    metadata: batch.metadata,
-    usage: {
-      input_tokens: batch.promptTokens,
-      input_tokens_details: { cached_tokens: 0 },
-      output_tokens: batch.completionTokens,
-      output_tokens_details: { reasoning_tokens: 0 },
-      total_tokens: batch.promptTokens + batch.completionTokens,
-    },
+    ...openaiBatchObject(batch),
     priority: batch.priority,
     queue_position: estimate?.queuePosition ?? null,
     estimated_completion_at: secondsOrNull(estimate?.estimatedCompletionAtMs ?? null),
