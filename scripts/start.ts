@@ -1,7 +1,6 @@
 // `npm start`: the whole system in one Bun process: gateway, one worker and (without ENGINE_URL
 // or ENGINE_CMD) the built-in vLLM simulator, sharing one database (embedded PGlite under DATA_DIR
 // unless DATABASE_URL is set) and one in-process event bus (Redis with REDIS_URL).
-import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
 import { ConfigError } from '../core/env.ts';
 import { createEventBus } from '../core/events/index.ts';
 import { createLogger } from '../core/logger.ts';
@@ -11,6 +10,7 @@ import { createSimulator, parseSimArgs, SIM_USAGE } from '../fleet/sim/index.ts'
 import { startWorkerProcess } from '../fleet/start-worker.ts';
 import { createApp } from '../gateway/app.ts';
 import { loadGatewayConfig } from '../gateway/config.ts';
+import { serveBun } from '../gateway/entry/serve-bun.ts';
 import { createDatabase, runMigrations } from '../schema/index.ts';
 
 /** The simulator of embedded mode: both fixture models, a small GPU; SIM_ARGS takes `npm run sim` flags. */
@@ -40,23 +40,7 @@ try {
   const bus = await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
   const app = createApp({ config, database, logger: logger.child({ service: 'gateway' }), bus, handlers });
   app.validator.startSweeping();
-  const server = Bun.serve<{ authorization: string | null }>({
-    port: config.PORT,
-    hostname: config.host,
-    idleTimeout: 0,
-    maxRequestBodySize: config.MAX_FILE_BYTES + 1024 * 1024,
-    fetch(request, srv) {
-      if (request.headers.get('upgrade')?.toLowerCase() === 'websocket' && new URL(request.url).pathname === '/graphql') {
-        if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
-          return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
-        }
-        if (srv.upgrade(request, { data: { authorization: request.headers.get('authorization') } })) return undefined;
-        return new Response('WebSocket upgrade failed.', { status: 400 });
-      }
-      return app.fetch(request);
-    },
-    websocket: makeHandler(app.graphqlWs as Parameters<typeof makeHandler>[0]),
-  });
+  const server = serveBun(app, { port: config.PORT, hostname: config.host, maxFileBytes: config.MAX_FILE_BYTES });
   const worker = await startWorkerProcess(workerConfig, {
     database,
     bus,
