@@ -4,36 +4,22 @@
 import { ConfigError } from '../core/env.ts';
 import { createEventBus } from '../core/events/index.ts';
 import { createLogger } from '../core/logger.ts';
-import { loadWorkerConfig } from '../fleet/config.ts';
 import { handlerRunnerService, loadFleetHandlers } from '../fleet/handlers/index.ts';
-import { createSimulator, parseSimArgs, SIM_USAGE } from '../fleet/sim/index.ts';
+import { createSimulator } from '../fleet/sim/index.ts';
 import { startWorkerProcess } from '../fleet/start-worker.ts';
 import { createApp } from '../gateway/app.ts';
-import { loadGatewayConfig } from '../gateway/config.ts';
 import { serveBun } from '../gateway/entry/serve-bun.ts';
 import { createDatabase, runMigrations } from '../schema/index.ts';
-
-/** The simulator of embedded mode: both fixture models, a small GPU; SIM_ARGS takes `npm run sim` flags. */
-const SIM_DEFAULT_ARGS = ['--model', 'sim-model,sim-embed', '--port', '0'];
+import { loadEmbeddedConfig } from './embedded/config.ts';
 
 try {
-  const env = process.env;
-  const config = loadGatewayConfig(env);
+  const { gateway: config, worker: checkedWorkerConfig, simulator: simArgs, manifestEnv } = loadEmbeddedConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'embedded' } });
-  const simulated = !env.ENGINE_URL && !env.ENGINE_CMD;
-  let simArgs: ReturnType<typeof parseSimArgs> | null = null;
-  if (simulated) {
-    try {
-      simArgs = parseSimArgs([...SIM_DEFAULT_ARGS, ...(env.SIM_ARGS ?? '').split(/\s+/).filter(Boolean)]);
-    } catch (error) {
-      throw new ConfigError([{ variable: 'SIM_ARGS', expected: `${(error as Error).message}\n${SIM_USAGE}` }]);
-    }
-  }
   const simulator = simArgs ? createSimulator(simArgs) : null;
   const simServer = simulator && simArgs ? Bun.serve({ port: simArgs.port, hostname: '127.0.0.1', fetch: simulator.fetch, idleTimeout: 0 }) : null;
   const engineUrl = simServer ? `http://127.0.0.1:${simServer.port}` : undefined;
-  const workerConfig = loadWorkerConfig({ ...env, ...(engineUrl ? { ENGINE_URL: engineUrl } : {}) });
-  const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: env });
+  const workerConfig = engineUrl ? { ...checkedWorkerConfig, ENGINE_URL: engineUrl } : checkedWorkerConfig;
+  const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv });
 
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-embedded' });
   await runMigrations(database);
