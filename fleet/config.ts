@@ -97,6 +97,8 @@ export const supervisorEnv = z.object({
   /** Required: every supervisor and worker of the fleet shares one Postgres. */
   DATABASE_URL: url(['postgres', 'postgresql']),
   REDIS_URL: url(['redis', 'rediss']).optional(),
+  /** Prefix of the event bus's Redis channels; the same as the gateways' and the workers'. */
+  REDIS_PREFIX: z.string().default('vbs:'),
   LOG_LEVEL: logLevel(),
   MAX_ATTEMPTS: positiveInt(5),
   DRAIN_TIMEOUT_MS: ms(30_000),

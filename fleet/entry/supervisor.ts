@@ -20,7 +20,7 @@ try {
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'supervisor', host: args.host } });
   const database = await createDatabase({ url: config.DATABASE_URL, maxConnections: 2, applicationName: 'vbs-supervisor' });
   await runMigrations(database);
-  const bus = await createEventBus({ redisUrl: config.REDIS_URL, logger });
+  const bus = await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
   const supervisor = createSupervisor({ args, config, database, bus, logger });
   supervisor.start();
   logger.info('supervisor running', { gpus: args.gpus, engine: args.engineUrls ?? args.engineCmd, runtime: args.runtime });

@@ -14,11 +14,13 @@ export interface SupervisorArgs {
   model: string | null;
   runtime: string;
   host: string;
+  /** Worker i serves its Prometheus metrics on metricsPort + i; null, none. */
+  metricsPort: number | null;
 }
 
 /** The supervisor's usage line. */
 export const FLEET_USAGE = `usage: npm run fleet -- --gpus 0,1 (--engine-url URL0,URL1 | --engine-cmd 'vllm serve {model} --port {port}')
-  [--engine-port 8000] [--model NAME] [--runtime ${Object.keys(RUNTIMES).join('|')}] [--host NAME]
+  [--engine-port 8000] [--model NAME] [--runtime ${Object.keys(RUNTIMES).join('|')}] [--host NAME] [--metrics-port 9400]
   {model} is the registry's source, {name} the served name, {port} the engine's port, {gpu} the GPU, {args} its engine arguments.`;
 
 /** Parses the supervisor's command line; throws an Error saying what is wrong. */
@@ -34,6 +36,7 @@ export function parseSupervisorArgs(argv: string[]): SupervisorArgs {
       model: { type: 'string' },
       runtime: { type: 'string', default: 'bun' },
       host: { type: 'string' },
+      'metrics-port': { type: 'string' },
     },
   });
   const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
@@ -47,5 +50,9 @@ export function parseSupervisorArgs(argv: string[]): SupervisorArgs {
   if (!Number.isInteger(port) || port < 1 || port > 65535 - gpus.length) throw new Error('--engine-port must be a port number');
   const runtime = values.runtime ?? 'bun';
   if (!RUNTIMES[runtime]) throw new Error(`--runtime ${runtime} is unknown; use one of ${Object.keys(RUNTIMES).join(', ')}`);
-  return { gpus, engineUrls: urls, engineCmd: cmd, enginePort: port, model: values.model ?? null, runtime, host: values.host ?? hostname() };
+  const metricsPort = values['metrics-port'] === undefined ? null : Number(values['metrics-port']);
+  if (metricsPort !== null && (!Number.isInteger(metricsPort) || metricsPort < 1 || metricsPort > 65535 - gpus.length)) {
+    throw new Error('--metrics-port must be a port number: worker i serves /metrics on it plus i');
+  }
+  return { gpus, engineUrls: urls, engineCmd: cmd, enginePort: port, model: values.model ?? null, runtime, host: values.host ?? hostname(), metricsPort };
 }

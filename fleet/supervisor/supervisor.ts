@@ -64,6 +64,7 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
       WORKER_RUNTIME: args.runtime,
       SUPERVISOR_PID: String(process.pid),
       ...(args.model ? { WORKER_MODEL: args.model } : {}),
+      ...(args.metricsPort === null ? {} : { METRICS_PORT: String(args.metricsPort + slot.index) }),
     };
     // Its own process group: the supervisor can kill a dead worker's engine with it.
     const child = spawn(runtime.command, runtime.args, { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });

@@ -1,5 +1,5 @@
 import type { Server } from 'node:http';
-import { createServer } from 'node:net';
+import { freePort } from '../helpers/processes.ts';
 import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngineClient, parseLoad, type EngineClient } from '../../fleet/engine/client.ts';
@@ -179,13 +179,3 @@ describe('running a request', () => {
     expect(sim.counters().aborted).toBe(1);
   });
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const probe = createServer();
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { BUN, start, type Running } from '../helpers/processes.ts';
+import { BUN, freePortPair, start, type Running } from '../helpers/processes.ts';
 import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
 
 describe('the worker', () => {
@@ -67,7 +67,8 @@ describe('the worker', () => {
     const sims = [await startSim(['--slots', '32', '--tpot-ms', '2']), await startSim(['--slots', '32', '--tpot-ms', '2'])];
     processes.push(...sims.map((s) => s.process));
     const batchId = await insertChatBatch(database, { count: 600 });
-    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.map((s) => s.url).join(','), '--host', 'test-host'], {
+    const metricsPort = await freePortPair();
+    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.map((s) => s.url).join(','), '--host', 'test-host', '--metrics-port', String(metricsPort)], {
       env: { ...FAST_WORKER_ENV, DATABASE_URL: url },
     });
     processes.push(supervisor);
@@ -79,6 +80,12 @@ describe('the worker', () => {
     );
     expect(owners.map((o) => o.gpu)).toEqual(['0', '1']);
     for (const sim of sims) expect((await simMetrics(sim.url)).requests).toBeGreaterThan(0);
+    // --metrics-port BASE: worker i serves its own Prometheus metrics on BASE + i.
+    for (const [i, gpu] of ['0', '1'].entries()) {
+      const text = await (await fetch(`http://127.0.0.1:${metricsPort + i}/metrics`)).text();
+      expect(text).toMatch(new RegExp(`vbs_worker_info\\{[^}]*gpu="${gpu}"`));
+      expect(Number(text.match(/vbs_worker_requests_completed_total\{model="sim-model"\} (\d+)/)?.[1])).toBeGreaterThan(0);
+    }
     const workers = await rows<{ host: string; gpu: string; engine_url: string; status: string }>(database.db, sql`select host, gpu, engine_url, status from workers order by gpu`);
     expect(workers.filter((w) => w.host === 'test-host').map((w) => [w.gpu, w.engine_url, w.status])).toEqual([
       ['0', sims[0]?.url, 'ready'],

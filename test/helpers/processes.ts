@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer, type AddressInfo, type Server } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
 /** The repository root. */
@@ -99,4 +100,39 @@ export function start(command: string, args: string[], options: { env?: Record<s
       return exited;
     },
   };
+}
+
+function listenOn(port: number): Promise<Server | null> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(null));
+    server.listen(port, '127.0.0.1', () => resolve(server));
+  });
+}
+
+const close = (server: Server) => new Promise<void>((resolve) => server.close(() => resolve()));
+
+/** A TCP port on 127.0.0.1 that is free now. */
+export async function freePort(): Promise<number> {
+  const server = await listenOn(0);
+  if (!server) throw new Error('no free port');
+  const { port } = server.address() as AddressInfo;
+  await close(server);
+  return port;
+}
+
+/** A port P such that P and P + 1 are both free now (for `--metrics-port`, which gives worker i P + i). */
+export async function freePortPair(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const first = await listenOn(0);
+    if (!first) continue;
+    const { port } = first.address() as AddressInfo;
+    const second = port < 65535 ? await listenOn(port + 1) : null;
+    await close(first);
+    if (second) {
+      await close(second);
+      return port;
+    }
+  }
+  throw new Error('no two adjacent free ports');
 }

@@ -1,8 +1,7 @@
 import { chownSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runToEnd } from '../helpers/processes.ts';
+import { freePort, runToEnd } from '../helpers/processes.ts';
 
 /** A Postgres cluster of the test's own, which it may restart without disturbing other tests. */
 export interface PrivatePostgres {
@@ -21,17 +20,6 @@ function binDir(): string {
   const versions = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
   if (!versions[0]) throw new Error('no Postgres server under /usr/lib/postgresql');
   return `/usr/lib/postgresql/${versions[0]}/bin`;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
