@@ -1,0 +1,141 @@
+// Recovery: seconds from `kill -9` of a worker to every request it held being processed by
+// another worker. Two workers with default settings, each on its own simulated GPU, share one
+// batch; one is killed in its steady state. Measured without a supervisor (the goal's case: a
+// lost host, whose leases must expire) and, as the reference, under a supervisor (which returns
+// them at once). Usage: bun scripts/bench/recovery.ts [--quick]
+import { sql } from 'drizzle-orm';
+import { batches, insertRequests, newId, rows, type Database } from '../../schema/index.ts';
+import { createScratchDatabase, modeOf, report, round, say, spawnBun, type Child } from './support.ts';
+
+const { quick } = modeOf();
+/** The full run: each GPU like an H100 under vLLM's defaults (1,024 sequences, 30 ms per decode step, ~100-token outputs). */
+const SIZES = quick
+  ? { requests: 800, slots: 32, tpotMs: 2, outputTokens: 20, killAfter: 150, env: { LEASE_TTL_MS: '1000', HEARTBEAT_MS: '300', REAP_MS: '200' } }
+  : { requests: 12_000, slots: 1024, tpotMs: 30, outputTokens: 100, killAfter: 2000, env: {} as Record<string, string> };
+const GOAL_SECONDS = 15;
+const NAME = 'recovery';
+
+async function queueBatch(database: Database): Promise<string> {
+  const batchId = newId('batch_');
+  await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: SIZES.requests, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
+  for (let from = 0; from < SIZES.requests; from += 500) {
+    const page = Array.from({ length: Math.min(500, SIZES.requests - from) }, (_, k) => {
+      const line = from + k + 1;
+      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: `question ${line}` }] }) };
+    });
+    await insertRequests(database.db, batchId, 0, page);
+  }
+  return batchId;
+}
+
+async function startSim(): Promise<{ child: Child; url: string }> {
+  const child = spawnBun(['fleet/entry/sim.ts', '--port', '0', '--slots', String(SIZES.slots), '--tpot-ms', String(SIZES.tpotMs), '--output-tokens', String(SIZES.outputTokens)], {});
+  const [, url] = (await child.waitFor(/"url":"(http:[^"]+)"/)) as unknown as [string, string];
+  return { child, url };
+}
+
+const count = async (database: Database, query: ReturnType<typeof sql>) => (await rows<{ n: number }>(database.db, query))[0]?.n ?? 0;
+
+/** A running fleet of two workers, and the one to kill: its id (the lease owner) and its process id. */
+interface Fleet {
+  victim: { id: string; pid: number };
+  children: Child[];
+  /** Throws when a process of the fleet has died unasked. */
+  check(): void;
+}
+
+/** Two workers started by hand: nobody returns a dead one's leases, they expire and a live worker's reaper returns them. */
+async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
+  const start = (id: string, gpu: number) => spawnBun(['fleet/entry/worker.ts'], { ...SIZES.env, DATABASE_URL: url, ENGINE_URL: sims[gpu]!, WORKER_ID: id, WORKER_GPU: String(gpu), LOG_LEVEL: 'info' });
+  const children = [start('victim', 0), start('survivor', 1)];
+  await Promise.all(children.map((c) => c.waitFor(/"msg":"worker ready"/)));
+  return {
+    victim: { id: 'victim', pid: children[0]!.process.pid },
+    children,
+    check() {
+      for (const c of children) if (c.process.exitCode !== null) throw new Error(`a worker exited early:\n${c.output().slice(-4000)}`);
+    },
+  };
+}
+
+/** One supervisor with two GPUs: it returns a dead worker's leases at once and restarts it after a second. */
+async function supervised(url: string, sims: string[]): Promise<Fleet> {
+  const supervisor = spawnBun(['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.join(',')], { ...SIZES.env, DATABASE_URL: url, LOG_LEVEL: 'info' });
+  const [, pid, id] = (await supervisor.waitFor(/"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/)) as unknown as [string, string, string];
+  await supervisor.waitFor(/"msg":"worker ready"[^]*"msg":"worker ready"/);
+  return {
+    victim: { id, pid: Number(pid) },
+    children: [supervisor],
+    check() {
+      if (supervisor.process.exitCode !== null) throw new Error(`the supervisor exited:\n${supervisor.output().slice(-4000)}`);
+    },
+  };
+}
+
+/** Kills the victim in its steady state; seconds until another worker has processed every request it held. */
+async function recover(sims: string[], how: (url: string, sims: string[]) => Promise<Fleet>): Promise<{ seconds: number; held: number }> {
+  const scratch = await createScratchDatabase(NAME);
+  let fleet: Fleet | undefined;
+  try {
+    const { database, url } = scratch;
+    await queueBatch(database);
+    fleet = await how(url, sims);
+    const { victim } = fleet;
+    while ((await count(database, sql`select count(*)::int as n from requests where lease_owner = ${victim.id} and status = 'succeeded'`)) < SIZES.killAfter) {
+      fleet.check();
+      await Bun.sleep(50);
+    }
+    // Frozen first, so that the leases it holds can be read before anyone returns them; the
+    // pause lets a result write it had already sent commit. The clock starts at the kill.
+    process.kill(victim.pid, 'SIGSTOP');
+    await Bun.sleep(200);
+    const held = await rows<{ id: number }>(database.db, sql`select id::float8 as id from requests where lease_owner = ${victim.id} and status = 'leased'`);
+    process.kill(victim.pid, 'SIGKILL');
+    const killedAt = Date.now() / 1000;
+    if (held.length === 0) throw new Error('the victim held no leases when it was killed');
+    const ids = `{${held.map((r) => r.id).join(',')}}`;
+    const deadline = Date.now() + 120_000;
+    while ((await count(database, sql`select count(*)::int as n from requests where id = any(${ids}::bigint[]) and finished_at is null`)) > 0) {
+      if (Date.now() > deadline) throw new Error('the killed worker\'s requests were not processed in 120 s');
+      await Bun.sleep(100);
+    }
+    const [done] = await rows<{ last: number; byOthers: number }>(
+      database.db,
+      sql`select extract(epoch from max(finished_at))::float8 as last,
+            count(*) filter (where lease_owner <> ${victim.id} and status = 'succeeded')::int as "byOthers"
+          from requests where id = any(${ids}::bigint[])`,
+    );
+    if (done!.byOthers !== held.length) throw new Error(`other workers processed ${done!.byOthers} of the ${held.length} requests`);
+    return { seconds: done!.last - killedAt, held: held.length };
+  } finally {
+    await Promise.all((fleet?.children ?? []).map((c) => c.stop()));
+    await scratch.drop();
+  }
+}
+
+const sims = [await startSim(), await startSim()];
+try {
+  const urls = sims.map((s) => s.url);
+  say(NAME, `two workers without a supervisor share ${SIZES.requests} requests; kill -9 of one after ${SIZES.killAfter} of its results`);
+  const bare = await recover(urls, bareWorkers);
+  say(NAME, `the same under a supervisor`);
+  const withSupervisor = await recover(urls, supervised);
+  report({
+    name: NAME,
+    title: 'Recovery',
+    result: { value: round(bare.seconds, 2), unit: 's', label: 'kill -9 to its last request processed, no supervisor' },
+    reference: { value: round(withSupervisor.seconds, 2), unit: 's', label: 'the same under a supervisor' },
+    ratio: null,
+    goal: `< ${GOAL_SECONDS} s`,
+    pass: bare.seconds < GOAL_SECONDS && withSupervisor.seconds < GOAL_SECONDS,
+    details: {
+      'leases held by the killed worker (no supervisor)': bare.held,
+      'leases held by the killed worker (supervisor)': withSupervisor.held,
+      'lease time-to-live (ms)': Number(SIZES.env.LEASE_TTL_MS ?? 6000),
+      'slots per simulated GPU': SIZES.slots,
+      'decode step (ms)': SIZES.tpotMs,
+    },
+  });
+} finally {
+  await Promise.all(sims.map((s) => s.child.stop()));
+}
