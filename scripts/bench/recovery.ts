@@ -11,7 +11,7 @@ const { quick } = modeOf();
 /** The full run: each GPU like an H100 under vLLM's defaults (1,024 sequences, 30 ms per decode step, ~100-token outputs). */
 const SIZES = quick
   ? { requests: 800, slots: 32, tpotMs: 2, outputTokens: 20, killAfter: 150, env: { LEASE_TTL_MS: '1000', HEARTBEAT_MS: '300', REAP_MS: '200' } }
-  : { requests: 12_000, slots: 1024, tpotMs: 30, outputTokens: 100, killAfter: 2000, env: {} as Record<string, string> };
+  : { requests: 4000, slots: 256, tpotMs: 30, outputTokens: 100, killAfter: 300, env: {} as Record<string, string> };
 const GOAL_SECONDS = 15;
 const NAME = 'recovery';
 
@@ -44,11 +44,21 @@ interface Fleet {
   check(): void;
 }
 
+/** Waits for the processes to be ready; stops them if they never are. */
+async function readyOrStopped<T>(children: Child[], ready: () => Promise<T>): Promise<T> {
+  try {
+    return await ready();
+  } catch (error) {
+    await Promise.all(children.map((c) => c.stop()));
+    throw error;
+  }
+}
+
 /** Two workers started by hand: nobody returns a dead one's leases, they expire and a live worker's reaper returns them. */
 async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
   const start = (id: string, gpu: number) => spawnBun(['fleet/entry/worker.ts'], { ...SIZES.env, DATABASE_URL: url, ENGINE_URL: sims[gpu]!, WORKER_ID: id, WORKER_GPU: String(gpu), LOG_LEVEL: 'info' });
   const children = [start('victim', 0), start('survivor', 1)];
-  await Promise.all(children.map((c) => c.waitFor(/"msg":"worker ready"/)));
+  await readyOrStopped(children, () => Promise.all(children.map((c) => c.waitFor(/"msg":"worker ready"/))));
   return {
     victim: { id: 'victim', pid: children[0]!.process.pid },
     children,
@@ -61,8 +71,11 @@ async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
 /** One supervisor with two GPUs: it returns a dead worker's leases at once and restarts it after a second. */
 async function supervised(url: string, sims: string[]): Promise<Fleet> {
   const supervisor = spawnBun(['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.join(',')], { ...SIZES.env, DATABASE_URL: url, LOG_LEVEL: 'info' });
-  const [, pid, id] = (await supervisor.waitFor(/"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/)) as unknown as [string, string, string];
-  await supervisor.waitFor(/"msg":"worker ready"[^]*"msg":"worker ready"/);
+  const [, pid, id] = await readyOrStopped([supervisor], async () => {
+    const started = (await supervisor.waitFor(/"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/)) as unknown as [string, string, string];
+    await supervisor.waitFor(/"msg":"worker ready"[^]*"msg":"worker ready"/);
+    return started;
+  });
   return {
     victim: { id, pid: Number(pid) },
     children: [supervisor],

@@ -141,6 +141,15 @@ export interface Child {
   stop(signal?: NodeJS.Signals | number): Promise<number>;
 }
 
+const spawned = new Set<ReturnType<typeof Bun.spawn>>();
+// Whatever way the benchmark ends, none of its processes outlives it.
+process.on('exit', () => {
+  for (const child of spawned) child.kill('SIGKILL');
+});
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.on(signal, () => process.exit(130));
+}
+
 /** Starts a Bun process on one of the project's entry files, its output kept (and echoed when BENCH_VERBOSE is set). */
 export function spawnBun(args: string[], env: Record<string, string>): Child {
   const child = Bun.spawn([BUN, ...args], {
@@ -148,6 +157,8 @@ export function spawnBun(args: string[], env: Record<string, string>): Child {
     stdout: 'pipe',
     stderr: 'pipe',
   });
+  spawned.add(child);
+  void child.exited.then(() => spawned.delete(child));
   let text = '';
   const waiters = new Set<() => void>();
   let ended = false;
