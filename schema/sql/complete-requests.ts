@@ -44,7 +44,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
     db,
     sql`
       with input as (
-        select * from jsonb_to_recordset(${JSON.stringify(results)}::jsonb) as x(
+        select * from json_to_recordset(${JSON.stringify(results)}::json) as x(
           id bigint, status text, "statusCode" int, response text, "engineRequestId" text, error jsonb,
           "promptTokens" int, "completionTokens" int)
       ), done as (
