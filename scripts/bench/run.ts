@@ -7,6 +7,7 @@ import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BENCHMARKS, describeMachine, formatResults, type Outcome } from './table.ts';
 import { BUN, FETCH_LIMIT, type BenchResult } from './support.ts';
+import { INHERITED_ENV, STARTED_BY_NPM } from './config.ts';
 
 const { values } = parseArgs({
   options: {
@@ -25,13 +26,13 @@ if (unknown.length) {
 }
 const out = values.out ?? (quick ? 'bench/out/results-quick.md' : 'bench/results.md');
 const argv = process.argv.slice(2);
-const command = process.env.npm_lifecycle_event === 'bench' ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `bun scripts/bench/run.ts ${argv.join(' ')}`.trim();
+const command = STARTED_BY_NPM ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `bun scripts/bench/run.ts ${argv.join(' ')}`.trim();
 
 /** Runs one benchmark file in its own Bun process; its progress goes to stderr, its result line to stdout. */
 async function runOne(name: string): Promise<Outcome> {
   const started = performance.now();
   const child = Bun.spawn([BUN, `scripts/bench/${name}.ts`, ...(quick ? ['--quick'] : [])], {
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT },
+    env: { ...INHERITED_ENV, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT },
     stdout: 'pipe',
     stderr: 'inherit',
   });

@@ -4,15 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { createDatabase, runMigrations, type Database } from '../../schema/index.ts';
+import { ADMIN_URL, DB_TAG, FETCH_LIMIT_RAISED, INHERITED_ENV, VERBOSE } from './config.ts';
 
 /** The Bun binary running the benchmarks; every child process is started with it. */
 export const BUN = process.execPath;
 
-/** Where the scratch databases are created (the maintenance database of the server). */
-export const ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? process.env.TEST_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-
-/** The Redis server of the benchmarks that use the event bus. */
-export const REDIS_URL = process.env.BENCH_REDIS_URL ?? process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+export { ADMIN_URL, REDIS_URL } from './config.ts';
 
 /** What Bun's fetch limit is set to for every process of a benchmark (Bun caps concurrent fetches at 256 without it). */
 export const FETCH_LIMIT = '8192';
@@ -74,8 +71,8 @@ export function sizesFor<T extends Record<string, unknown>>(quickSizes: T, fullS
  * children may hold thousands of streams.
  */
 export async function ensureFetchLimit(): Promise<void> {
-  if (process.env.BUN_CONFIG_MAX_HTTP_REQUESTS) return;
-  const child = Bun.spawn([BUN, ...process.argv.slice(1)], { env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT }, stdio: ['inherit', 'inherit', 'inherit'] });
+  if (FETCH_LIMIT_RAISED) return;
+  const child = Bun.spawn([BUN, ...process.argv.slice(1)], { env: { ...INHERITED_ENV, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT }, stdio: ['inherit', 'inherit', 'inherit'] });
   process.exit(await child.exited);
 }
 
@@ -103,7 +100,7 @@ export interface ScratchDatabase {
  * set (the test suite sets its run id, so its teardown removes anything a crash left).
  */
 export async function createScratchDatabase(bench: string, maxConnections = 4): Promise<ScratchDatabase> {
-  const tag = process.env.BENCH_DB_TAG ? `${process.env.BENCH_DB_TAG}_` : '';
+  const tag = DB_TAG ? `${DB_TAG}_` : '';
   const name = `vbs_bench_${tag}${bench.replace(/\W/g, '_')}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const admin = postgres(ADMIN_URL, { max: 1, onnotice: () => {} });
   try {
@@ -153,7 +150,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 /** Starts a Bun process on one of the project's entry files, its output kept (and echoed when BENCH_VERBOSE is set). */
 export function spawnBun(args: string[], env: Record<string, string>): Child {
   const child = Bun.spawn([BUN, ...args], {
-    env: { ...process.env, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT, ...env },
+    env: { ...INHERITED_ENV, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT, ...env },
     stdout: 'pipe',
     stderr: 'pipe',
   });
@@ -166,7 +163,7 @@ export function spawnBun(args: string[], env: Record<string, string>): Child {
     const decoder = new TextDecoder();
     for await (const chunk of stream) {
       const piece = decoder.decode(chunk, { stream: true });
-      if (process.env.BENCH_VERBOSE) process.stderr.write(piece);
+      if (VERBOSE) process.stderr.write(piece);
       // Only the start of a long-lived process's log is needed; keep memory bounded.
       if (text.length < 1_000_000) text += piece;
       for (const w of waiters) w();
