@@ -10,6 +10,7 @@ import {
   releaseRequests,
   runMigrations,
   setWorkerStatus,
+  workerConnectionName,
   workersOnGpu,
   type Database,
 } from '../schema/index.ts';
@@ -80,7 +81,9 @@ const alive = (pid: number) => {
 export async function startWorkerProcess(config: WorkerConfig, options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
   const id = config.workerId;
   const logger = (options.logger ?? createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } })).child({ workerId: id, gpu: config.WORKER_GPU });
-  const database = options.database ?? (await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 6, applicationName: 'vbs-worker' }));
+  // With connections of its own, named after it, a killed worker is noticed by the connections it leaves behind.
+  const connectionName = !options.database && config.DATABASE_URL ? workerConnectionName(id) : null;
+  const database = options.database ?? (await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 6, applicationName: connectionName ?? 'vbs-worker' }));
   if (!options.database) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
   const owned = Boolean(config.ENGINE_CMD);
@@ -111,7 +114,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const workerEvent = (type: 'worker.up' | 'worker.down') =>
     publishWorkerEvent(bus, { type, workerId: id, host: base.host, gpu: base.gpu, model: models[0] ?? null }).catch(() => {});
 
-  await registerWorker(database.db, { ...base, pid: process.pid, runtime: config.WORKER_RUNTIME, model: models[0] ?? null, engineUrl, status });
+  await registerWorker(database.db, { ...base, pid: process.pid, runtime: config.WORKER_RUNTIME, model: models[0] ?? null, engineUrl, status, connectionName });
   for (const predecessor of await workersOnGpu(database.db, { host: base.host, gpu: base.gpu, except: id })) {
     if (predecessor.pid !== process.pid && alive(predecessor.pid)) continue;
     const returned = await releaseRequests(database.db, { owner: predecessor.id, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
@@ -168,7 +171,17 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     await database.listen(QUEUE_CHANNEL, (model) => worker.nudge(model)),
     await database.listen(CANCEL_CHANNEL, () => worker.heartbeatNow()),
   ];
-  const sweeper = createSweeper({ database, bus, logger, maxAttempts: config.MAX_ATTEMPTS, reapMs: config.REAP_MS, sweepMs: config.SWEEP_MS, workerStaleMs: Math.max(15_000, config.HEARTBEAT_MS * 5) });
+  const sweeper = createSweeper({
+    database,
+    bus,
+    logger,
+    maxAttempts: config.MAX_ATTEMPTS,
+    reapMs: config.REAP_MS,
+    sweepMs: config.SWEEP_MS,
+    workerStaleMs: Math.max(15_000, config.HEARTBEAT_MS * 5),
+    // A live worker's heartbeat is at most one interval old: one and a half is late.
+    orphanGraceMs: database.kind === 'postgres' ? Math.round(config.HEARTBEAT_MS * 1.5) : undefined,
+  });
   sweeper.start();
   const services = await Promise.all((options.services ?? []).map((make) => make({ database, bus, logger, workerId: id })));
 

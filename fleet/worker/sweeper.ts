@@ -24,6 +24,8 @@ export interface SweeperOptions {
   sweepMs: number;
   /** A worker whose heartbeat is older than this is marked lost. */
   workerStaleMs: number;
+  /** Returns the leases of a worker with no connection left and a heartbeat this late (Postgres only); see `reapLeases`. */
+  orphanGraceMs?: number | undefined;
 }
 
 /** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
@@ -57,7 +59,7 @@ export function createSweeper(options: SweeperOptions) {
     if (reaping) return;
     reaping = true;
     try {
-      const returned = await reapLeases(database.db, { maxAttempts: options.maxAttempts });
+      const returned = await reapLeases(database.db, { maxAttempts: options.maxAttempts, ...(options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs }) });
       if (returned.length === 0) return;
       const counts = Object.fromEntries(['queued', 'failed', 'cancelled', 'expired'].map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]));
       logger.info('returned expired leases', counts);

@@ -111,6 +111,7 @@ CREATE TABLE "workers" (
 	"runtime" text DEFAULT 'bun' NOT NULL,
 	"model" text,
 	"engine_url" text NOT NULL,
+	"connection_name" text,
 	"status" text NOT NULL,
 	"capacity" integer DEFAULT 0 NOT NULL,
 	"in_flight" integer DEFAULT 0 NOT NULL,

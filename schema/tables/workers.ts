@@ -20,6 +20,11 @@ export const workers = pgTable(
     runtime: text('runtime').notNull().default('bun'),
     model: text('model'),
     engineUrl: text('engine_url').notNull(),
+    /**
+     * The application_name of the worker's own Postgres connections, when it has a pool of its
+     * own: once none is left and its heartbeat is late, the reaper returns its leases at once.
+     */
+    connectionName: text('connection_name'),
     /** starting, ready, switching, draining, stopped, lost */
     status: text('status').notNull(),
     capacity: integer('capacity').notNull().default(0),
