@@ -16,8 +16,9 @@ function streamOf(bytes: Uint8Array, pieceSize: number): ReadableStream<Uint8Arr
   });
 }
 
-async function* piecesOf(bytes: Uint8Array, pieceSize: number) {
-  for (let at = 0; at < bytes.length; at += pieceSize) yield bytes.slice(at, at + pieceSize);
+async function* piecesOf(input: Uint8Array | (Uint8Array | string)[], pieceSize = 1) {
+  if (Array.isArray(input)) yield* input;
+  else for (let at = 0; at < input.length; at += pieceSize) yield input.slice(at, at + pieceSize);
 }
 
 async function collect<T>(source: AsyncIterable<T>): Promise<T[]> {
@@ -73,6 +74,32 @@ describe('reading the lines of an input file', () => {
       { line: 2, text: 'second é' },
       { line: 3, text: '' },
       { line: 4, text: 'last' },
+    ]);
+  });
+
+  it('splits text chunks, and text mixed with bytes, into the same lines', async () => {
+    const mixed = ['\uFEFFfirst ☃\r', '\nsec', encoder.encode('ond é\n\nla'), 'st'];
+    const lines = await collect(readLines(piecesOf(mixed)));
+    expect(lines).toEqual([
+      { line: 1, text: 'first ☃' },
+      { line: 2, text: 'second é' },
+      { line: 3, text: '' },
+      { line: 4, text: 'last' },
+    ]);
+    const snowman = encoder.encode('☃');
+    const split = await collect(readLines(piecesOf(['a', snowman.subarray(0, 2), snowman.subarray(2), 'b\nc'])));
+    expect(split).toEqual([{ line: 1, text: 'a☃b' }, { line: 2, text: 'c' }]);
+  });
+
+  it('decodes a line of text and bytes strictly, and measures text lines in UTF-8 bytes', async () => {
+    const lines = await collect(readLines(piecesOf(['ok\nbad ', new Uint8Array([0xc3, 0x28]), '\néé', 'ééé\néééééé\n', 'x'.repeat(11), '\nend']), 10));
+    expect(lines).toEqual([
+      { line: 1, text: 'ok' },
+      { line: 2, problem: 'invalid_encoding' },
+      { line: 3, text: 'ééééé' },
+      { line: 4, problem: 'line_too_long' },
+      { line: 5, problem: 'line_too_long' },
+      { line: 6, text: 'end' },
     ]);
   });
 
