@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Writable } from 'node:stream';
 import { PGlite } from '@electric-sql/pglite';
 import type { SQL } from 'drizzle-orm';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { PgDialect, type PgDatabase, type PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
 import * as tables from './tables/index.ts';
@@ -14,10 +15,29 @@ export type Db = PgDatabase<PgQueryResultHKT, typeof tables>;
 /** A transaction or the database itself: statements accept either. */
 export type Executor = Pick<Db, 'execute' | 'select' | 'insert' | 'update' | 'delete' | 'transaction'>;
 
+/** A Postgres transaction that can also stream rows in with `COPY ... FROM STDIN` (see {@link Database.copyTransaction}). */
+export interface CopyTransaction {
+  /** Runs a statement in the transaction and returns its rows. */
+  query<T>(query: SQL): Promise<T[]>;
+  /**
+   * Starts `COPY table (columns) FROM STDIN` (text format) in the transaction. Write the rows'
+   * text to the stream and end it: it finishes once Postgres has stored every row; destroying
+   * it aborts the COPY (and the transaction fails).
+   */
+  copyFrom(table: string, columns: readonly string[]): Promise<Writable>;
+}
+
 /** A connection to Postgres (postgres.js) or to the embedded PGlite, behind one interface. */
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   readonly db: Db;
+  /**
+   * Postgres only (undefined on PGlite): runs `work` in a transaction on one connection that
+   * can COPY rows in, committed when `work` resolves and rolled back when it throws. Bulk
+   * writes that must be all-or-nothing use it: COPY of 100 MB of rows takes about half the
+   * time of batched inserts (docs/performance.md).
+   */
+  readonly copyTransaction?: <T>(work: (tx: CopyTransaction) => Promise<T>) => Promise<T>;
   /** Listens on a NOTIFY channel; resolves to a function that stops listening. */
   listen(channel: string, onMessage: (payload: string) => void): Promise<() => Promise<void>>;
   notify(channel: string, payload: string): Promise<void>;
@@ -54,9 +74,23 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
     connect_timeout: 10,
   });
   const db = drizzlePostgres({ client, schema: tables }) as unknown as Db;
+  const dialect = new PgDialect();
+  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
   return {
     kind: 'postgres',
     db,
+    async copyTransaction<T>(work: (tx: CopyTransaction) => Promise<T>): Promise<T> {
+      const result = await client.begin((tx) =>
+        work({
+          async query<R>(query: SQL) {
+            const { sql: text, params } = dialect.sqlToQuery(query);
+            return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as R[];
+          },
+          copyFrom: (table, columns) => tx.unsafe(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from stdin`).writable(),
+        }),
+      );
+      return result as T;
+    },
     async listen(channel, onMessage) {
       const sub = await client.listen(channel, (payload) => onMessage(payload));
       return () => sub.unlisten();

@@ -10,11 +10,13 @@ import {
   newId,
   QUEUE_CHANNEL,
   readFileChunks,
+  readFileText,
   settleBatch,
   type Database,
+  type FilePiece,
   type ValidationJob,
 } from '../../schema/index.ts';
-import { InvalidInput, validateInput } from './validate-input.ts';
+import { COPY_PAGE_SIZE, InvalidInput, PAGE_SIZE, validateInput } from './validate-input.ts';
 
 /** How long a validation lease lasts; it is extended every third of it while validation runs. */
 export const VALIDATION_LEASE_SECONDS = 60;
@@ -22,6 +24,16 @@ export const VALIDATION_LEASE_SECONDS = 60;
 export const VALIDATION_SWEEP_MS = 30_000;
 /** An upload not completed after this long was abandoned by a crashed gateway. */
 export const ABANDONED_UPLOAD_SECONDS = 6 * 3600;
+
+/**
+ * Chunks (256 KiB each) read ahead of the one being validated, on Postgres: the reads run on
+ * other pool connections while the gateway parses, so that neither waits for the other.
+ */
+export const READ_AHEAD_CHUNKS = 2;
+
+async function* bytesOf(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<FilePiece> {
+  for await (const data of chunks) yield { data, bytes: data.length };
+}
 
 /** Options for {@link createBatchValidator}. */
 export interface BatchValidatorOptions {
@@ -77,17 +89,19 @@ export function createBatchValidator({
       extendValidation(db, job.id, id, leaseSeconds).catch((err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }));
     }, (leaseSeconds * 1000) / 3);
     try {
-      const outcome = await ingestBatch(db, { batchId: job.id, validationOwner: id, priority: job.priority }, (tx) => {
+      const outcome = await ingestBatch(database, { batchId: job.id, validationOwner: id, priority: job.priority }, (reader, pooled) => {
+        // From the pool (Postgres), the file is read ahead on other connections, and as text where it is UTF-8.
+        const pieces = pooled ? readFileText(reader, file!.id, { readAhead: READ_AHEAD_CHUNKS }) : bytesOf(readFileChunks(reader, file!.id));
         async function* counted() {
           let bytes = 0;
-          for await (const chunk of readFileChunks(tx, file!.id)) {
-            bytes += chunk.length;
-            yield chunk;
+          for await (const piece of pieces) {
+            bytes += piece.bytes;
+            yield piece.data;
           }
           // Chunks vanish when the file is deleted while it is being read.
           if (bytes !== file!.bytes) throw new InvalidInput([missing]);
         }
-        return validateInput(counted(), { endpoint: job.endpoint, maxRequests });
+        return validateInput(counted(), { endpoint: job.endpoint, maxRequests, pageSize: pooled ? COPY_PAGE_SIZE : PAGE_SIZE });
       });
       if (outcome.kind === 'lost') return onStatusChange(await settleBatch(db, job.id));
       for (const model of outcome.models) await database.notify(QUEUE_CHANNEL, model);

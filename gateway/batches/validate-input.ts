@@ -8,6 +8,13 @@ export const MAX_REPORTED_ERRORS = 1000;
 /** Requests per insert statement: large enough to amortize round trips, small enough to bound memory. */
 export const PAGE_SIZE = 500;
 
+/**
+ * Requests per write to a COPY stream (Postgres): no round trip to amortize, and smaller
+ * writes leave less garbage in flight. On a 100 MB, 50,000-line file the gateway's peak RSS
+ * was 236-254 MB with pages of 500 and 212-227 MB with pages of 100, at the same speed.
+ */
+export const COPY_PAGE_SIZE = 100;
+
 /** The input file did not validate; `errors` lists every bad line (up to {@link MAX_REPORTED_ERRORS}). */
 export class InvalidInput extends Error {
   constructor(readonly errors: BatchErrorItem[]) {
@@ -35,7 +42,7 @@ const PROBLEMS = {
  * (the caller's transaction then keeps nothing). Blank lines are skipped.
  */
 export async function* validateInput(
-  chunks: AsyncIterable<Uint8Array>,
+  chunks: AsyncIterable<Uint8Array | string>,
   { endpoint, maxRequests, pageSize = PAGE_SIZE }: ValidateInputOptions,
 ): AsyncGenerator<NewRequest[]> {
   const errors: BatchErrorItem[] = [];

@@ -10,18 +10,21 @@ import {
   listFiles,
   newId,
   readFileChunks,
+  readFileText,
   rows,
+  TEXT_FAILURES_ALLOWED,
   type Database,
 } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 
 const encoder = new TextEncoder();
 
-async function upload(database: Database, owner: string, parts: string[], filename = 'in.jsonl') {
+async function upload(database: Database, owner: string, parts: (string | Uint8Array)[], filename = 'in.jsonl') {
   const id = newId('file-');
   await createFile(database.db, { id, owner, purpose: 'batch', filename });
-  for (const [seq, part] of parts.entries()) await appendFileChunk(database.db, id, seq, encoder.encode(part));
-  const bytes = parts.reduce((n, p) => n + encoder.encode(p).length, 0);
+  const chunks = parts.map((part) => (typeof part === 'string' ? encoder.encode(part) : part));
+  for (const [seq, chunk] of chunks.entries()) await appendFileChunk(database.db, id, seq, chunk);
+  const bytes = chunks.reduce((n, chunk) => n + chunk.length, 0);
   return { id, file: await completeFile(database.db, id, { bytes, lines: parts.length }) };
 }
 
@@ -86,5 +89,50 @@ describe.each(DRIVERS)('file statements on %s', (driver) => {
     await database().db.execute(sql`update files set created_at = now() - interval '2 hours' where id = ${kept}`);
     expect(await deleteAbandonedUploads(database().db, 3600)).toBe(1);
     expect(await getFile(database().db, kept, 'frank')).toBeDefined();
+  });
+});
+
+describe('reading a file as text where it is UTF-8 (postgres)', () => {
+  const database = useDriverDatabase('postgres');
+
+  async function pieces(id: string, readAhead = 0) {
+    const out: { data: string | Uint8Array; bytes: number }[] = [];
+    for await (const piece of readFileText(database().db, id, { readAhead })) out.push(piece);
+    return out;
+  }
+
+  it('gives a chunk as text when it is UTF-8 on its own, else as bytes, the bytes adding up to the file', async () => {
+    const snowman = encoder.encode('☃');
+    const parts = [
+      encoder.encode('{"a":"é"}\n'),
+      Buffer.concat([encoder.encode('{"b":"'), snowman.subarray(0, 1)]),
+      Buffer.concat([snowman.subarray(1), encoder.encode('"}\n')]),
+      Buffer.from([0x7b, 0xff, 0x7d, 0x0a]),
+      encoder.encode('{"nul":"\u0000"}\n'),
+      encoder.encode('{"z":1}\n'),
+    ];
+    const { id } = await upload(database(), 'alice', parts);
+    for (const readAhead of [0, 3]) {
+      const read = await pieces(id, readAhead);
+      expect(read.map((p) => typeof p.data)).toEqual(['string', 'object', 'object', 'object', 'object', 'string']);
+      expect(read.map((p) => p.bytes)).toEqual(parts.map((p) => p.length));
+      expect(Buffer.concat(read.map((p) => (typeof p.data === 'string' ? encoder.encode(p.data) : p.data)))).toEqual(Buffer.concat(parts));
+    }
+  });
+
+  it(`reads the rest as bytes once ${TEXT_FAILURES_ALLOWED} chunks were not text`, async () => {
+    const bad = Array.from({ length: TEXT_FAILURES_ALLOWED }, () => Buffer.from([0xff]));
+    const { id } = await upload(database(), 'alice', [...bad, '{"ok":true}\n']);
+    const read = await pieces(id);
+    expect(read).toHaveLength(TEXT_FAILURES_ALLOWED + 1);
+    const last = read.at(-1)?.data;
+    expect(last).toBeInstanceOf(Uint8Array);
+    expect(Buffer.from(last as Uint8Array).toString('utf8')).toBe('{"ok":true}\n');
+  });
+
+  it('ends at the first missing chunk', async () => {
+    const { id } = await upload(database(), 'alice', ['a\n', 'b\n']);
+    await database().db.execute(sql`delete from file_chunks where file_id = ${id} and seq = 1`);
+    expect((await pieces(id, 2)).map((p) => p.data)).toEqual(['a\n']);
   });
 });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
-import { createBatch, newId, rows } from '../../schema/index.ts';
+import { appendFileChunk, completeFile, createBatch, createFile, newId, rows } from '../../schema/index.ts';
 import { FIXTURES, fixture, useApi } from './harness.ts';
 
 const line = (customId: string, model = 'sim-model', extra = '') =>
@@ -79,6 +79,25 @@ describe('validating batch input files', () => {
     expect(batch.status).toBe('in_progress');
     const [first] = await rows<{ body: string }>(api().db.database.db, sql`select body from requests where batch_id = ${batch.id} and line = 1`);
     expect(first?.body).toBe(body);
+  });
+
+  it('queues a file whose characters are split between its stored chunks, bodies kept byte for byte', async () => {
+    const body = '{"model": "m1", "messages": [{"role": "user", "content": "tab\\there, backslash \\\\ and \\"quotes\\" é ☃ 😀"}],\t"n": 1}';
+    const text = `${[`{"custom_id": "é☃\\t😀", "method": "POST", "url": "/v1/chat/completions", "body": ${body}}`, line('b')].join('\n')}\n`;
+    const bytes = Buffer.from(text);
+    // Stored in chunks of 5 bytes, as no upload would: most multi-byte characters straddle two chunks.
+    const id = newId('file-');
+    const { database } = api().db;
+    await createFile(database.db, { id, owner: 'local', purpose: 'batch', filename: 'split.jsonl' });
+    for (let at = 0, seq = 0; at < bytes.length; at += 5, seq++) await appendFileChunk(database.db, id, seq, bytes.subarray(at, at + 5));
+    await completeFile(database.db, id, { bytes: bytes.length, lines: 2 });
+    const client = api().client();
+    const created = await client.batches.create({ input_file_id: id, endpoint: '/v1/chat/completions', completion_window: '24h' });
+    await api().validated();
+    expect((await client.batches.retrieve(created.id)).status).toBe('in_progress');
+    const stored = await rows<{ custom_id: string; body: string }>(database.db, sql`select custom_id, body from requests where batch_id = ${created.id} order by line`);
+    expect(stored.map((r) => r.custom_id)).toEqual(['é☃\t😀', 'b']);
+    expect(stored[0]?.body).toBe(body);
   });
 
   it('refuses an upload over MAX_FILE_BYTES and keeps nothing of it', async () => {
