@@ -6,7 +6,7 @@ import { BUN, start, type Running } from '../helpers/processes.ts';
 const LINES = 50_000;
 /**
  * Generous on purpose (the machine and the garbage collector are noisy): measured peaks are
- * 205-257 MB from a baseline of about 88 MB (docs/api.md). A file held whole, or read back
+ * 199-243 MB from a baseline of about 88 MB (docs/api.md). A file held whole, or read back
  * whole for validation, adds 100 MB or more and fails this.
  */
 const MAX_PEAK_RSS_MB = 320;
