@@ -1,5 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import OpenAI from 'openai';
 import { afterAll, beforeAll } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
@@ -7,11 +5,7 @@ import { createApp } from '../../gateway/app.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { useTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
-/** The shared fixtures folder (sample batch files). */
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
-
-/** A fixture's bytes. */
-export const fixture = (name: string) => readFileSync(`${FIXTURES}${name}`);
+export { FIXTURES, fixture } from '../helpers/fixtures.ts';
 
 /** The gateway app in this process on a fresh Postgres database, and OpenAI SDK clients calling it in-process. */
 export interface ApiHarness {

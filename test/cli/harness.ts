@@ -1,4 +1,3 @@
-import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll } from 'vitest';
 import { runCli } from '../../cli/main.ts';
 import type { Output } from '../../cli/command.ts';
@@ -9,7 +8,7 @@ import { loadHandlers } from '../../handlers/index.ts';
 import { useTestDatabase, type TestDatabase } from '../helpers/database.ts';
 
 /** The shared fixtures folder (sample batch files). */
-export const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
+export { FIXTURES } from '../helpers/fixtures.ts';
 
 /** What one `vbs` run printed and how it exited. */
 export interface VbsRun {

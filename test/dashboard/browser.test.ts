@@ -1,5 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { FIXTURES } from '../helpers/fixtures.ts';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +9,7 @@ import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, runToEnd } from '../helpers/processes.ts';
 import { startFleetSystem, type System } from '../helpers/system.ts';
 
-const FIXTURE = fileURLToPath(new URL('../../../shared/fixtures/chat-100.jsonl', import.meta.url));
+const FIXTURE = `${FIXTURES}chat-100.jsonl`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const KEY = 'dashboard-test-key';
 /** Debian's Chromium; `.ci/run` installs it. The flags keep it from calling out to the network. */

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { fixture } from '../helpers/fixtures.ts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
@@ -8,7 +8,7 @@ import { uniquePrefix } from './helpers.ts';
 
 const KEY = 'replica-test-key';
 const AUTH = `Bearer ${KEY}`;
-const INPUT = readFileSync(new URL('../../../shared/fixtures/chat-100.jsonl', import.meta.url));
+const INPUT = fixture('chat-100.jsonl');
 const LINES = INPUT.toString().trim().split('\n').length;
 
 const BATCH_EVENTS = 'subscription { batchEvents { kind batchId status } }';

@@ -1,11 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { FIXTURES } from '../helpers/fixtures.ts';
 import { afterAll, describe, expect, it } from 'vitest';
 import { BUN, start } from '../helpers/processes.ts';
 
-const FIXTURES = fileURLToPath(new URL('../../../shared/fixtures/', import.meta.url));
 
 async function submit(url: string, file: string, endpoint: string): Promise<string> {
   const form = new FormData();
