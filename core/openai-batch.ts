@@ -1,7 +1,10 @@
 import type { BatchRow } from '../schema/index.ts';
 
-const seconds = (ms: number) => Math.floor(ms / 1000);
-const secondsOrNull = (ms: number | null) => (ms === null ? null : seconds(ms));
+/** Unix seconds, as OpenAI's objects give times. */
+export const seconds = (ms: number) => Math.floor(ms / 1000);
+
+/** Unix seconds, or null for a time that has not come. */
+export const secondsOrNull = (ms: number | null) => (ms === null ? null : seconds(ms));
 
 /** OpenAI's Batch object of a batch row: what the REST API answers and what handlers receive. */
 export function openaiBatchObject(batch: BatchRow) {

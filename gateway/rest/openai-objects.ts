@@ -1,8 +1,5 @@
-import { openaiBatchObject } from '../../core/openai-batch.ts';
+import { openaiBatchObject, seconds, secondsOrNull } from '../../core/openai-batch.ts';
 import type { BatchEstimate, BatchRow, FileRow } from '../../schema/index.ts';
-
-const seconds = (ms: number) => Math.floor(ms / 1000);
-const secondsOrNull = (ms: number | null) => (ms === null ? null : seconds(ms));
 
 /** OpenAI's File object. */
 export function fileObject(file: FileRow) {

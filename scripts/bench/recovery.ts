@@ -4,8 +4,8 @@
 // lost host, whose leases must expire) and, as the reference, under a supervisor (which returns
 // them at once). Usage: bun scripts/bench/recovery.ts [--quick]
 import { sql } from 'drizzle-orm';
-import { batches, insertRequests, newId, rows, type Database } from '../../schema/index.ts';
-import { createScratchDatabase, modeOf, report, round, say, spawnBun, type Child } from './support.ts';
+import { rows, type Database } from '../../schema/index.ts';
+import { createScratchDatabase, modeOf, queueChatBatch, report, round, say, spawnBun, type Child } from './support.ts';
 
 const { quick } = modeOf();
 /** The full run: each GPU like an H100 under vLLM's defaults (1,024 sequences, 30 ms per decode step, ~100-token outputs). */
@@ -15,18 +15,6 @@ const SIZES = quick
 const GOAL_SECONDS = 15;
 const NAME = 'recovery';
 
-async function queueBatch(database: Database): Promise<string> {
-  const batchId = newId('batch_');
-  await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: SIZES.requests, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
-  for (let from = 0; from < SIZES.requests; from += 500) {
-    const page = Array.from({ length: Math.min(500, SIZES.requests - from) }, (_, k) => {
-      const line = from + k + 1;
-      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: `question ${line}` }] }) };
-    });
-    await insertRequests(database.db, batchId, 0, page);
-  }
-  return batchId;
-}
 
 async function startSim(): Promise<{ child: Child; url: string }> {
   const child = spawnBun(['fleet/entry/sim.ts', '--port', '0', '--slots', String(SIZES.slots), '--tpot-ms', String(SIZES.tpotMs), '--output-tokens', String(SIZES.outputTokens)], {});
@@ -91,7 +79,7 @@ async function recover(sims: string[], how: (url: string, sims: string[]) => Pro
   let fleet: Fleet | undefined;
   try {
     const { database, url } = scratch;
-    await queueBatch(database);
+    await queueChatBatch(database, SIZES.requests);
     fleet = await how(url, sims);
     const { victim } = fleet;
     while ((await count(database, sql`select count(*)::int as n from requests where lease_owner = ${victim.id} and status = 'succeeded'`)) < SIZES.killAfter) {

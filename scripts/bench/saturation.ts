@@ -3,8 +3,8 @@
 // same run. Usage: bun scripts/bench/saturation.ts [--quick] [--requests 10000] [--slots 1024]
 //   [--tpot-ms 30] [--ttft-ms 40] [--output-tokens 100]
 import { sql } from 'drizzle-orm';
-import { batches, insertRequests, newId, rows, type Database } from '../../schema/index.ts';
-import { createScratchDatabase, ensureFetchLimit, report, round, say, sizesFor, spawnBun, type Child } from './support.ts';
+import { rows } from '../../schema/index.ts';
+import { createScratchDatabase, ensureFetchLimit, queueChatBatch, report, round, say, sizesFor, spawnBun, type Child } from './support.ts';
 
 await ensureFetchLimit();
 /** An H100 under vLLM's defaults: 1,024 sequences, ~30 ms per decode step; ~100-token outputs. */
@@ -33,26 +33,13 @@ async function minimalClient(simUrl: string): Promise<Run> {
   return { tokens, seconds: (performance.now() - started) / 1000 };
 }
 
-/** Queues the batch with ingest's own statement, as the gateway leaves a validated batch. */
-async function queueBatch(database: Database): Promise<string> {
-  const batchId = newId('batch_');
-  await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: SIZES.requests, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
-  for (let from = 0; from < SIZES.requests; from += 500) {
-    const page = Array.from({ length: Math.min(500, SIZES.requests - from) }, (_, k) => {
-      const line = from + k + 1;
-      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: `question ${line}` }] }) };
-    });
-    await insertRequests(database.db, batchId, 0, page);
-  }
-  return batchId;
-}
 
 /** One worker process leases the batch and writes every result; timed from its first lease to its last result write. */
 async function fleetWorker(simUrl: string): Promise<Run> {
   const scratch = await createScratchDatabase(NAME, 2);
   let worker: Child | undefined;
   try {
-    const batchId = await queueBatch(scratch.database);
+    const batchId = await queueChatBatch(scratch.database, SIZES.requests);
     worker = spawnBun(['fleet/entry/worker.ts'], { DATABASE_URL: scratch.url, ENGINE_URL: simUrl, WORKER_ID: 'bench-worker', LOG_LEVEL: 'warn' });
     for (;;) {
       const [batch] = await rows<{ status: string }>(scratch.database.db, sql`select status from batches where id = ${batchId}`);

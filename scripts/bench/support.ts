@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { createDatabase, runMigrations, type Database } from '../../schema/index.ts';
+import { batches, createDatabase, insertRequests, newId, runMigrations, type Database } from '../../schema/index.ts';
 import { ADMIN_URL, DB_TAG, FETCH_LIMIT_RAISED, INHERITED_ENV, VERBOSE } from './config.ts';
 
 /** The Bun binary running the benchmarks; every child process is started with it. */
@@ -214,3 +214,17 @@ export function quantile(values: readonly number[], q: number): number {
 
 /** Rounds to `digits` decimals. */
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/** Queues an `in_progress` batch of short chat requests for `sim-model` with ingest's own statement, as the gateway leaves a validated batch. */
+export async function queueChatBatch(database: Database, count: number): Promise<string> {
+  const batchId = newId('batch_');
+  await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: count, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
+  for (let from = 0; from < count; from += 500) {
+    const page = Array.from({ length: Math.min(500, count - from) }, (_, k) => {
+      const line = from + k + 1;
+      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: `question ${line}` }] }) };
+    });
+    await insertRequests(database.db, batchId, 0, page);
+  }
+  return batchId;
+}
