@@ -56,6 +56,25 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch }: ClientOp
     throw new CliError(EXIT_BY_STATUS[response.status] ?? EXIT.UNAVAILABLE, `${message} [HTTP ${response.status}]`);
   }
 
+  // A body cut off mid-way (the gateway restarted or crashed) is the gateway's failure (exit 3), not a bug of vbs.
+  function readBody(body: ReadableStream<Uint8Array>): ReadableStream<Uint8Array> {
+    const reader = body.getReader();
+    return new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        try {
+          chunk = await reader.read();
+        } catch (error) {
+          const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
+          return controller.error(new CliError(EXIT.UNAVAILABLE, `The gateway at ${url} broke off its answer (${reason}); try again.`, { cause: error }));
+        }
+        if (chunk.done) controller.close();
+        else controller.enqueue(chunk.value);
+      },
+      cancel: (reason) => reader.cancel(reason),
+    });
+  }
+
   return {
     url,
     /** Sends a request; a non-2xx answer throws. */
@@ -85,7 +104,7 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch }: ClientOp
         ...(signal ? { signal } : {}),
       });
       if (!response.body) throw new CliError(EXIT.UNAVAILABLE, 'The gateway answered the subscription without a body.');
-      for await (const event of readSse(response.body, signal)) {
+      for await (const event of readSse(readBody(response.body), signal)) {
         if (event.event === 'complete') return;
         if (event.event !== 'next') continue;
         const result = JSON.parse(event.data) as { data?: T; errors?: GraphQLError[] };
@@ -93,5 +112,7 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch }: ClientOp
         if (result.data) yield result.data;
       }
     },
+    /** A response body whose read errors (the gateway cut the connection) are {@link CliError}s with exit 3. */
+    readBody,
   };
 }

@@ -23,7 +23,7 @@ async function saveFile({ client, signal }: CommandContext, fileId: string, path
   const partial = `${path}.partial`;
   let bytes = 0;
   try {
-    const body = Readable.fromWeb(response.body as unknown as NodeReadableStream<Uint8Array>);
+    const body = Readable.fromWeb(client.readBody(response.body!) as unknown as NodeReadableStream<Uint8Array>);
     body.on('data', (chunk: Buffer) => (bytes += chunk.length));
     await pipeline(body, createWriteStream(partial));
     await rename(partial, path);

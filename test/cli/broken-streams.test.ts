@@ -1,0 +1,70 @@
+import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXIT } from '../../cli/exit-codes.ts';
+import { vbs } from './harness.ts';
+
+// A real HTTP server standing in for a gateway that dies in the middle of an answer (a
+// restart, a crash): the connection is cut without the end of the chunked body.
+type Route = (req: IncomingMessage, res: ServerResponse, count: number) => void;
+let route: Route = (_req, res) => res.end();
+let requests = 0;
+const server = createServer((req, res) => {
+  req.resume();
+  req.on('end', () => route(req, res, ++requests));
+});
+let url = '';
+const dir = mkdtempSync(join(tmpdir(), 'vbs-cli-broken-'));
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const progress = (status: string, done: number, final: boolean) =>
+  `event: next\ndata: ${JSON.stringify({ data: { batchProgress: { batchId: 'batch_cut', status, total: 4, completed: done, failed: 0, remaining: 4 - done, tokensPerSecond: 10, requestsPerSecond: 1, estimatedSecondsLeft: 2, final } } })}\n\n`;
+
+const batch = { id: 'batch_cut', object: 'batch', status: 'completed', output_file_id: 'file-out', error_file_id: null, request_counts: { total: 4, completed: 4, failed: 0 } };
+
+describe('vbs when the gateway cuts a response short', () => {
+  it('reconnects when the progress stream breaks after it started, and ends with the batch', async () => {
+    requests = 0;
+    route = (req, res, n) => {
+      if (req.url?.startsWith('/v1/batches/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      if (n === 1) {
+        res.write(progress('in_progress', 1, false));
+        // The gateway process dies: the connection closes in the middle of the stream.
+        setTimeout(() => res.socket?.destroy(), 50);
+        return;
+      }
+      res.end(`${progress('completed', 4, true)}event: complete\ndata:\n\n`);
+    };
+    const result = await vbs(['watch', 'batch_cut'], { fetch, env: { VBS_URL: url } });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(EXIT.OK);
+    expect(result.stdout).toContain('batch_cut completed 4/4  100%');
+  });
+
+  it('exits 3 when a download is cut off, and leaves no file behind', async () => {
+    route = (req, res) => {
+      if (req.url === '/v1/batches/batch_cut') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      res.write('{"custom_id":"a"}\n'.repeat(1000));
+      setTimeout(() => res.socket?.destroy(), 50);
+    };
+    const out = join(dir, 'download');
+    const result = await vbs(['download', 'batch_cut', '-o', out], { fetch, env: { VBS_URL: url } });
+    expect(result.code, result.stderr).toBe(EXIT.UNAVAILABLE);
+    expect(result.stderr).not.toContain('unexpected error');
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+});
