@@ -13,7 +13,7 @@ export const EXIT = {
   UNAVAILABLE: 3,
   /** The batch, file or model does not exist for this API key (or has no result files yet). */
   NOT_FOUND: 4,
-  /** Interrupted (Ctrl-C) while watching: the batch goes on. */
+  /** Interrupted (Ctrl-C) while watching (the batch goes on), downloading or uploading. */
   INTERRUPTED: 130,
 } as const;
 

@@ -93,6 +93,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       { positionals, values: values as Record<string, string | boolean | string[] | undefined> },
     );
   } catch (error) {
+    // Ctrl-C aborts whatever was in flight (a download, an upload): that is no failure of the gateway nor a bug.
+    if (io.signal?.aborted) {
+      io.stderr.write('vbs: interrupted.\n');
+      return EXIT.INTERRUPTED;
+    }
     if (error instanceof CliError) {
       io.stderr.write(`vbs: ${error.message}\n`);
       return error.exitCode;

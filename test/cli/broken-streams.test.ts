@@ -67,4 +67,20 @@ describe('vbs when the gateway cuts a response short', () => {
     expect(result.stderr).not.toContain('unexpected error');
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
   });
+
+  it('stops a download on Ctrl-C with exit 130, leaving no file behind', async () => {
+    const interrupt = new AbortController();
+    route = (req, res) => {
+      if (req.url === '/v1/batches/batch_cut') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      res.writeHead(200, { 'content-type': 'application/octet-stream' });
+      // Half the file, then a slow gateway; the person presses Ctrl-C meanwhile.
+      res.write('{"custom_id":"a"}\n'.repeat(1000));
+      setTimeout(() => interrupt.abort(), 50);
+    };
+    const out = join(dir, 'interrupted');
+    const result = await vbs(['download', 'batch_cut', '-o', out], { fetch, env: { VBS_URL: url }, signal: interrupt.signal });
+    expect(result.code, result.stderr).toBe(EXIT.INTERRUPTED);
+    expect(result.stderr).not.toContain('unexpected error');
+    expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
 });
