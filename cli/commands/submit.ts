@@ -58,7 +58,7 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
     const form = new FormData();
     form.append('purpose', 'batch');
     form.append('file', input.file, input.file.name);
-    const file = await (await client.send('/v1/files', { method: 'POST', body: form })).json() as { id: string; bytes: number };
+    const file = await (await client.send('/v1/files', { method: 'POST', body: form, signal: context.signal })).json() as { id: string; bytes: number };
     if (!json) stdout.write(`Uploaded ${input.file.name} (${formatBytes(file.bytes)}) as ${file.id}\n`);
 
     const batch = await client.json<BatchObject>('POST', '/v1/batches', {

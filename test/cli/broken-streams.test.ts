@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../cli/exit-codes.ts';
-import { vbs } from './harness.ts';
+import { FIXTURES, vbs } from './harness.ts';
 
 // A real HTTP server standing in for a gateway that dies in the middle of an answer (a
 // restart, a crash): the connection is cut without the end of the chunked body.
@@ -82,5 +82,23 @@ describe('vbs when the gateway cuts a response short', () => {
     expect(result.code, result.stderr).toBe(EXIT.INTERRUPTED);
     expect(result.stderr).not.toContain('unexpected error');
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+
+  it('stops an upload on Ctrl-C with exit 130, creating no batch', async () => {
+    const interrupt = new AbortController();
+    const paths: string[] = [];
+    route = (req, res) => {
+      paths.push(`${req.method} ${req.url}`);
+      if (req.url === '/v1/files') {
+        // A slow upload; the person presses Ctrl-C before it ends.
+        interrupt.abort();
+        return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-1', bytes: 10 })), 300);
+      }
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...batch, status: 'validating' }));
+    };
+    const result = await vbs(['submit', join(FIXTURES, 'chat-100.jsonl')], { fetch, env: { VBS_URL: url }, signal: interrupt.signal });
+    expect(result.code, result.stderr).toBe(EXIT.INTERRUPTED);
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(paths).toEqual(['POST /v1/files']);
   });
 });
