@@ -16,7 +16,6 @@ interface BatchState {
   done: boolean;
   pastDue: boolean;
   staleFinalizing: boolean;
-  leased: number;
 }
 
 /** How long a batch may sit in `finalizing` before another process finishes the job. */
@@ -34,18 +33,24 @@ function readState(db: Executor, batchId: string) {
     sql`select owner, status,
           completed + failed >= total as "done",
           expires_at < now() as "pastDue",
-          finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing",
-          (select count(*)::int from requests where batch_id = ${batchId} and status = 'leased') as "leased"
+          finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
         from batches where id = ${batchId}`,
   );
 }
 
-/** Ends every queued request of a batch with the given status and error. */
-function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'expired', error: object) {
-  return db.execute(sql`
+/**
+ * Ends every queued request of a batch with the given status and error, and returns how many
+ * are leased now. Counted after the update, not before: a worker may lease queued requests
+ * until this statement takes them, and a batch finalized while they run would change under
+ * its result files.
+ */
+async function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'expired', error: object): Promise<number> {
+  await db.execute(sql`
     update requests set status = ${status}, error = ${JSON.stringify(error)}::jsonb, finished_at = now(),
       lease_owner = null, lease_expires_at = null
     where batch_id = ${batchId} and status = 'queued'`);
+  const [leased] = await rows<{ n: number }>(db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`);
+  return leased?.n ?? 0;
 }
 
 /**
@@ -77,13 +82,11 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchT
     return (await finalizeBatch(db, batchId, 'completed')) ? [step('finalizing', 'completed')] : [];
   }
   if (state.status === 'in_progress' && state.pastDue) {
-    await endQueued(db, batchId, 'expired', EXPIRED_ERROR);
-    if (state.leased > 0) return [];
+    if ((await endQueued(db, batchId, 'expired', EXPIRED_ERROR)) > 0) return [];
     return (await finalizeBatch(db, batchId, 'expired')) ? [step('in_progress', 'expired')] : [];
   }
   if (state.status === 'cancelling') {
-    await endQueued(db, batchId, 'cancelled', CANCELLED_ERROR);
-    if (state.leased > 0) return [];
+    if ((await endQueued(db, batchId, 'cancelled', CANCELLED_ERROR)) > 0) return [];
     return (await finalizeBatch(db, batchId, 'cancelled')) ? [step('cancelling', 'cancelled')] : [];
   }
   return [];
