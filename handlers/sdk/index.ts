@@ -9,5 +9,5 @@ export { loadHandlerRegistry, manifestSchema, type LoadManifestsOptions } from '
 export { dropNulls } from './options.ts';
 export { createHandlerRegistry, installHandler, inputTypeName, type HandlerRegistry, type InstalledHandler } from './registry.ts';
 export { httpError, isRetryableStatus, retryAfterMs } from './http.ts';
-export { signWebhook, verifyWebhook, webhookHeaders, WebhookVerificationError, WEBHOOK_HEADERS, type SignWebhookOptions, type VerifyWebhookOptions } from './webhook-signature.ts';
+export { signWebhook, verifyWebhook, webhookHeaders, webhookSecretProblem, WebhookVerificationError, WEBHOOK_HEADERS, type SignWebhookOptions, type VerifyWebhookOptions } from './webhook-signature.ts';
 export { createTestContext, type TestContextOptions } from './testing.ts';

@@ -16,7 +16,22 @@ export interface SignWebhookOptions {
   body: string | Uint8Array;
 }
 
+const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
+
+/**
+ * What is wrong with a signing secret, if anything: an empty one, or `whsec_` not followed by
+ * base64 (Node would decode what it can and sign with what is left, possibly an empty key
+ * that anyone can sign with).
+ */
+export function webhookSecretProblem(secret: string): string | undefined {
+  if (!secret) return 'the webhook secret is empty';
+  if (secret.startsWith('whsec_') && !BASE64.test(secret.slice('whsec_'.length))) return 'a whsec_ secret must be followed by base64 (or use a plain secret without the prefix)';
+  return undefined;
+}
+
 function key(secret: string): Buffer {
+  const problem = webhookSecretProblem(secret);
+  if (problem) throw new TypeError(`Cannot sign or verify a webhook: ${problem}.`);
   return secret.startsWith('whsec_') ? Buffer.from(secret.slice('whsec_'.length), 'base64') : Buffer.from(secret, 'utf8');
 }
 

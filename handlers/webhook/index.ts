@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { BATCH_EVENTS, defineHandler, httpError, webhookHeaders, z } from '../sdk/index.ts';
+import { BATCH_EVENTS, defineHandler, httpError, webhookHeaders, webhookSecretProblem, z } from '../sdk/index.ts';
 import { buildPayload } from './payload.ts';
 
 export { verifyWebhook, WebhookVerificationError } from '../sdk/index.ts';
@@ -21,6 +21,7 @@ export default defineHandler({
     secret: z
       .string()
       .min(16, { error: 'expected a secret of at least 16 characters' })
+      .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' })
       .optional()
       .describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
     includeResults: z.boolean().default(false).describe('Put the results (the output and error lines) in the payload, up to maxInlineBytes.'),
@@ -36,7 +37,12 @@ export default defineHandler({
   }),
   deploymentOptions: z.object({
     publicUrl: z.url({ error: 'expected the public URL of the gateway' }).optional().describe('The base URL of the gateway, for links to result files.'),
-    secret: z.string().min(16, { error: 'expected a secret of at least 16 characters' }).optional().describe('The default signing secret.'),
+    secret: z
+      .string()
+      .min(16, { error: 'expected a secret of at least 16 characters' })
+      .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' })
+      .optional()
+      .describe('The default signing secret.'),
   }),
   events: (options) => options.events,
   check(options, deployment) {

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signWebhook, verifyWebhook, webhookHeaders, WebhookVerificationError } from '../../handlers/sdk/index.ts';
 
@@ -43,5 +44,14 @@ describe('webhook signatures', () => {
     const key = `whsec_${Buffer.from('raw key bytes').toString('base64')}`;
     const signature = signWebhook({ secret: key, id: 'msg_1', timestamp: now, body });
     expect(signature).toBe(signWebhook({ secret: 'raw key bytes', id: 'msg_1', timestamp: now, body }));
+  });
+
+  it('refuses an empty key rather than accepting requests anyone can sign', () => {
+    // What a receiver gets from `process.env.WEBHOOK_SECRET ?? ''`, or a whsec_ secret that is not base64.
+    for (const weak of ['', 'whsec_', 'whsec_!!!!!!!!!!!!!!!!!!!!']) {
+      const forged = { 'webhook-id': 'msg_forged', 'webhook-timestamp': String(now), 'webhook-signature': `v1,${createHmac('sha256', Buffer.alloc(0)).update(`msg_forged.${now}.${body}`).digest('base64')}` };
+      expect(() => verifyWebhook({ secret: weak, headers: forged, body, now }), JSON.stringify(weak)).toThrow('secret');
+      expect(() => signWebhook({ secret: weak, id: 'msg_1', timestamp: now, body }), JSON.stringify(weak)).toThrow('secret');
+    }
   });
 });

@@ -110,4 +110,10 @@ describe('the webhook handler', () => {
     const events = (webhook.events as (o: { events: string[] }) => string[])({ events: ['failed'] });
     expect(events).toEqual(['failed']);
   });
+
+  it('refuses a whsec_ secret that is not base64, which would sign with an empty key', () => {
+    expect(() => context({ secret: `whsec_${'!'.repeat(20)}` })).toThrow('handlers.webhook.secret');
+    expect(() => createTestContext(webhook, { options: { url: receiver.url }, deployment: { secret: 'whsec_.................' } })).toThrow('deployment.secret');
+    expect(() => context({ secret: `whsec_${Buffer.from('sixteen byte key').toString('base64')}` })).not.toThrow();
+  });
 });
