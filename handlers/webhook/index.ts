@@ -71,9 +71,11 @@ export default defineHandler({
       redirect: 'manual',
       signal: AbortSignal.any([context.signal, AbortSignal.timeout(options.timeoutSeconds * 1000)]),
     });
-    if (!response.ok) throw await httpError(response, `the webhook receiver ${new URL(options.url).origin}`);
+    // Only the origin is named: webhook URLs often carry a token in their path, query or credentials.
+    const receiver = new URL(options.url).origin;
+    if (!response.ok) throw await httpError(response, `the webhook receiver ${receiver}`);
     await response.body?.cancel();
-    context.logger.info('webhook delivered', { url: options.url, status: response.status, bytes: Buffer.byteLength(body) });
+    context.logger.info('webhook delivered', { receiver, status: response.status, bytes: Buffer.byteLength(body) });
     return { status: response.status, bytes: Buffer.byteLength(body) };
   },
 });

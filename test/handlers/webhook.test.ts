@@ -116,4 +116,14 @@ describe('the webhook handler', () => {
     expect(() => createTestContext(webhook, { options: { url: receiver.url }, deployment: { secret: 'whsec_.................' } })).toThrow('deployment.secret');
     expect(() => context({ secret: `whsec_${Buffer.from('sixteen byte key').toString('base64')}` })).not.toThrow();
   });
+
+  it('logs where it delivered without the path, query or credentials of the URL, which often carry a token', async () => {
+    const logged: unknown[] = [];
+    const logger = { debug: () => {}, info: (m: string, f?: unknown) => void logged.push(m, f), warn: () => {}, error: () => {}, child: () => logger };
+    const ctx = createTestContext(webhook, { options: { url: `${receiver.url}/hooks/T0001/s3cr3t-token?sig=s3cr3t-query` }, deployment: { secret }, logger });
+    await webhook.handle(ctx);
+    expect(logged.length).toBeGreaterThan(0);
+    expect(JSON.stringify(logged)).not.toContain('s3cr3t');
+    expect(JSON.stringify(logged)).toContain(receiver.url);
+  });
 });
