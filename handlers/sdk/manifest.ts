@@ -1,5 +1,4 @@
 import { readFile } from 'node:fs/promises';
-import { createRequire } from 'node:module';
 import { dirname, isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
@@ -7,6 +6,7 @@ import { isHandlerDefinition } from './define-handler.ts';
 import { HandlerOptionsError, ManifestError } from './errors.ts';
 import { expandEnv } from './expand-env.ts';
 import { createHandlerRegistry, installHandler, type HandlerRegistry, type InstalledHandler } from './registry.ts';
+import { resolvePackage } from './resolve-package.ts';
 
 /** The shape of a manifest file. */
 export const manifestSchema = z.object({
@@ -98,9 +98,6 @@ async function importHandler(file: string, spec: string, where: string) {
 /** A path is taken relative to the manifest; a package name is resolved from the manifest's folder, then from this project. */
 function resolveModule(file: string, spec: string): string {
   if (spec.startsWith('.') || isAbsolute(spec)) return pathToFileURL(resolve(dirname(file), spec)).href;
-  try {
-    return pathToFileURL(createRequire(file).resolve(spec)).href;
-  } catch {
-    return spec;
-  }
+  const found = resolvePackage(file, spec);
+  return found ? pathToFileURL(found).href : spec;
 }

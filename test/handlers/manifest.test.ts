@@ -66,6 +66,22 @@ describe('loading handler manifests', () => {
     expect(registry.get('acme')?.module).toBe('acme-handler');
   });
 
+  it('loads an ESM-only package, and the import side of a dual package, installed next to the manifest', async () => {
+    write('esm/node_modules/@acme/esm-handler/package.json', JSON.stringify({ name: '@acme/esm-handler', type: 'module', exports: { '.': { types: './index.d.ts', import: './index.ts' } } }));
+    write('esm/node_modules/@acme/esm-handler/index.ts', handlerModule('esmOnly'));
+    write('esm/node_modules/dual-handler/package.json', JSON.stringify({ name: 'dual-handler', exports: { '.': { require: './index.cjs', import: './index.ts' }, './extra/*': { import: './more/*.ts' } } }));
+    write('esm/node_modules/dual-handler/index.cjs', 'exports.default = { name: "dualCjs" };');
+    write('esm/node_modules/dual-handler/index.ts', handlerModule('dual'));
+    write('esm/node_modules/dual-handler/more/other.ts', handlerModule('dualExtra'));
+    const manifest = write('esm/manifest.json', JSON.stringify({ handlers: ['@acme/esm-handler', 'dual-handler', 'dual-handler/extra/other'].map((module) => ({ module, options: { token: 'abc' } })) }));
+    const registry = await loadHandlerRegistry({ manifests: [manifest], env: {} });
+    expect(registry.handlers.map((h) => [h.name, h.module])).toEqual([
+      ['esmOnly', '@acme/esm-handler'],
+      ['dual', 'dual-handler'],
+      ['dualExtra', 'dual-handler/extra/other'],
+    ]);
+  });
+
   it('splits HANDLER_MANIFESTS on colons', () => {
     expect(splitManifestList('/a/m.json::b/m.json ')).toEqual(['/a/m.json', 'b/m.json']);
     expect(splitManifestList(undefined)).toEqual([]);
