@@ -34,7 +34,7 @@ export interface HandlerRunner {
   start(): void;
   /** Wakes the loop to look for due runs now (for a NOTIFY, or after finalizing a batch in-process). */
   nudge(): void;
-  /** Stops leasing, waits up to the grace period for running handlers, then interrupts them (they are retried). */
+  /** Stops leasing, waits up to the grace period for running handlers, then interrupts them (they are retried) and waits up to the grace period again. */
   stop(): Promise<void>;
 }
 
@@ -139,7 +139,11 @@ export function createHandlerRunner({
       const grace = new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.());
       await Promise.race([Promise.all(running.map((r) => r.done)), grace]);
       for (const r of active.values()) r.controller.abort('the process is stopping');
-      await Promise.all([...active.values()].map((r) => r.done));
+      // A handler that ignores its signal must not keep the process from stopping: its run
+      // is left `running`, and another process takes it over when the lease expires.
+      const deaf = new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.());
+      await Promise.race([Promise.all([...active.values()].map((r) => r.done)), deaf]);
+      if (active.size) logger.warn('handler runs did not stop when interrupted; their leases will expire', { runs: [...active.keys()] });
       clearInterval(heartbeat);
       await (await unlisten)?.().catch(() => {});
       logger.info('handler runner stopped');

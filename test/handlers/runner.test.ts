@@ -91,7 +91,14 @@ const waiter = defineHandler({
   },
 });
 
-const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer], [waiter]);
+const deaf = defineHandler({
+  name: 'deaf',
+  description: 'Never ends and ignores its abort signal.',
+  options: z.object({}),
+  handle: () => new Promise(() => {}),
+});
+
+const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer], [waiter], [deaf]);
 const logger = createLogger({ level: 'silent' });
 let runner: HandlerRunner | undefined;
 afterEach(async () => {
@@ -194,6 +201,17 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
     for (let i = 0; i < 100 && outcomes.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(outcomes).toEqual(['lost']);
     expect(aborts.at(-1)).toBe('lease lost');
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'running', attempts: 1 });
+    await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
+  });
+
+  it('stops even when a handler ignores its abort signal, leaving the run to its lease', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { deaf: {} } });
+    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50 });
+    mine.start();
+    await running(batchId);
+    const stopped = await Promise.race([mine.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still stopping'), 10_000))]);
+    expect(stopped).toBe('stopped');
     expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'running', attempts: 1 });
     await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
   });
