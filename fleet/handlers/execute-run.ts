@@ -47,6 +47,7 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       retryable: stopped || (handlerError?.retryable ?? true),
       retryAfterMs: stopped ? 0 : handlerError?.retryAfterMs,
       backoff: opts.backoff,
+      refund: stopped,
     });
     if (!row) return 'lost' as const;
     logger[row.status === 'dead' ? 'error' : 'warn'](row.status === 'dead' ? 'handler run is dead' : 'handler run failed; will retry', { error: message, status: row.status });

@@ -187,7 +187,19 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
     await running(batchId);
     await mine.stop();
     expect(aborts.at(-1)).toBe('the process is stopping');
-    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'queued', attempts: 1, last_error: 'attempt 1 was interrupted (the process is stopping): stopped waiting' });
+    // The interruption was the process's doing, not the handler's: the attempt is not counted.
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'queued', attempts: 0, last_error: 'attempt 1 was interrupted (the process is stopping): stopped waiting' });
+    await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
+  });
+
+  it('queues a run interrupted by stop on its last attempt again instead of ending it dead', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
+    await database().db.execute(sql`update handler_runs set max_attempts = 1 where batch_id = ${batchId}`);
+    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    mine.start();
+    await running(batchId);
+    await mine.stop();
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'queued', attempts: 0 });
     await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
   });
 
