@@ -25,7 +25,12 @@ export default defineHandler({
   check(options, deployment) {
     const issues = [];
     if (!options.url && !deployment.url) issues.push({ path: ['url'], message: 'required: this deployment has no default Label Studio URL' });
-    if (!options.token && !deployment.token) issues.push({ path: ['token'], message: 'required: this deployment has no default Label Studio token' });
+    if (!tokenFor(options, deployment)) {
+      const message = otherServer(options, deployment)
+        ? "required with a url of the batch's own: the deployment's token is only sent to the deployment's Label Studio"
+        : 'required: this deployment has no default Label Studio token';
+      issues.push({ path: ['token'], message });
+    }
     return issues;
   },
   async handle(context) {
@@ -40,7 +45,7 @@ export default defineHandler({
     const flush = async () => {
       const response = await context.fetch(endpoint, {
         method: 'POST',
-        headers: { authorization: `Token ${options.token ?? deployment.token}`, 'content-type': 'application/json' },
+        headers: { authorization: `Token ${tokenFor(options, deployment)}`, 'content-type': 'application/json' },
         body: JSON.stringify(chunk),
         signal: context.signal,
       });
@@ -63,3 +68,12 @@ export default defineHandler({
     return { projectId: options.projectId, imported };
   },
 });
+
+type Urls = { url?: string | undefined; token?: string | undefined };
+const normalized = (url: string) => new URL(url).href.replace(/\/+$/, '');
+
+/** Whether the batch names a Label Studio other than the deployment's. */
+const otherServer = (options: Urls, deployment: Urls) => !!options.url && (!deployment.url || normalized(options.url) !== normalized(deployment.url));
+
+/** The token to send: the batch's, or the deployment's, but that one only to the deployment's own server (any API user may name a URL). */
+const tokenFor = (options: Urls, deployment: Urls) => options.token ?? (otherServer(options, deployment) ? undefined : deployment.token);

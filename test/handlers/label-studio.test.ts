@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import labelStudio from '../../handlers/label-studio/index.ts';
 import { createTestContext, type HandlerError, type HandlerResult } from '../../handlers/sdk/index.ts';
+import { startReceiver } from './support/http-receiver.ts';
 import { startLabelStudio, type LabelStudioServer } from './support/label-studio-server.ts';
 
 let server: LabelStudioServer;
@@ -76,5 +77,21 @@ describe('the Label Studio handler', () => {
     expect(() => createTestContext(labelStudio, { options: { projectId: 1 } })).toThrow(
       'handlers.labelStudio.url: required: this deployment has no default Label Studio URL; handlers.labelStudio.token: required',
     );
+  });
+
+  it("never sends the deployment's token to a URL the batch gave", async () => {
+    const elsewhere = await startReceiver();
+    try {
+      // Any API user may create a batch: one naming its own server must not receive the deployment's token.
+      expect(() => context(3, { url: `${elsewhere.url}/` })).toThrow('handlers.labelStudio.token: required');
+      const ctx = createTestContext(labelStudio, { options: { projectId: 3, url: elsewhere.url, token: 'their-own-token' }, deployment: { url: server.url, token: server.token }, results: results(1) });
+      await labelStudio.handle(ctx);
+      expect(elsewhere.received.map((r) => r.headers.authorization)).toEqual(['Token their-own-token']);
+      // The deployment's own URL, given again by the batch, keeps the deployment's token.
+      await labelStudio.handle(context(3, { url: server.url }, 1));
+      expect(server.requests.at(-1)?.headers.authorization).toBe(`Token ${server.token}`);
+    } finally {
+      await elsewhere.close();
+    }
   });
 });
