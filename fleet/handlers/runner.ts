@@ -55,7 +55,9 @@ export function createHandlerRunner({
 }: HandlerRunnerOptions): HandlerRunner {
   const logger = parentLogger.child({ component: 'handler-runner', owner });
   const names = registry.handlers.map((h) => h.name);
-  const active = new Map<number, { controller: AbortController; done: Promise<void> }>();
+  // heldUntil: when the run's lease runs out by this process's clock, unless renewed (taken before each request, so early rather than late).
+  const active = new Map<number, { controller: AbortController; done: Promise<void>; heldUntil: number }>();
+  const beatMs = Math.max(100, Math.floor(leaseMs / 3));
   let stopping = false;
   let loop: Promise<void> | undefined;
   let wake: (() => void) | undefined;
@@ -74,22 +76,23 @@ export function createHandlerRunner({
       wake = done;
     });
 
-  const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number]) => {
+  const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number], leasedAt: number) => {
     const controller = new AbortController();
     const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
       active.delete(run.id);
       onRunEnd?.(run.id, outcome);
       nudge();
     });
-    active.set(run.id, { controller, done });
+    active.set(run.id, { controller, done, heldUntil: leasedAt + leaseMs });
   };
 
   const cycle = async () => {
     await reapHandlerRuns(database.db);
     const free = concurrency - active.size;
     if (free <= 0) return false;
+    const leasedAt = Date.now();
     const runs = await leaseHandlerRuns(database.db, { owner, handlers: names, limit: free, leaseMs });
-    for (const run of runs) launch(run);
+    for (const run of runs) launch(run, leasedAt);
     return runs.length === free;
   };
 
@@ -108,13 +111,22 @@ export function createHandlerRunner({
   const beat = async () => {
     const ids = [...active.keys()];
     if (ids.length === 0) return;
+    const sentAt = Date.now();
     try {
       const held = new Set(await extendHandlerRuns(database.db, { owner, ids, leaseMs }));
       for (const id of ids) {
-        if (!held.has(id)) active.get(id)?.controller.abort('lease lost');
+        const run = active.get(id);
+        if (!held.has(id)) run?.controller.abort('lease lost');
+        else if (run) run.heldUntil = sentAt + leaseMs;
       }
     } catch (error) {
       logger.warn('could not extend handler run leases', { err: error });
+      // A lease that runs out before the next renewal lets another process take the run over:
+      // stop the handler now rather than run it twice at once.
+      for (const id of ids) {
+        const run = active.get(id);
+        if (run && run.heldUntil <= Date.now() + beatMs) run.controller.abort('lease lost');
+      }
     }
   };
 
@@ -123,7 +135,7 @@ export function createHandlerRunner({
     start() {
       if (loop) return;
       logger.info('handler runner started', { handlers: names, concurrency });
-      heartbeat = setInterval(() => void beat(), Math.max(100, Math.floor(leaseMs / 3)));
+      heartbeat = setInterval(() => void beat(), beatMs);
       unlisten = database.listen(HANDLER_RUNS_CHANNEL, nudge).catch((err: unknown) => {
         logger.warn('cannot listen for new handler runs; polling only', { err });
         return undefined;
