@@ -2,6 +2,7 @@
 // `npx vbs ...`: runs the CLI (TypeScript) with the Bun binary the project installs from npm.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { constants } from 'node:os';
 import { fileURLToPath } from 'node:url';
 
 const entry = fileURLToPath(new URL('./entry/vbs.ts', import.meta.url));
@@ -14,4 +15,5 @@ const child = spawn(bun, [entry, ...process.argv.slice(2)], { stdio: 'inherit' }
 // Ctrl-C reaches the child through the terminal's process group; the launcher waits for its exit code.
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => child.kill('SIGTERM'));
-child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + 2 : 1)));
+// Killed by a signal: 128 + its number, as a shell reports it (130 only for SIGINT, which exit code 130 means).
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 128 + (constants.signals[signal] ?? 2) : 1)));
