@@ -8,6 +8,8 @@ export interface ClientOptions {
   apiKey?: string | undefined;
   /** The fetch to use (tests and runtimes pass their own); the global one by default. */
   fetch?: typeof fetch;
+  /** How long a subscription may send nothing before it counts as broken (the gateway sends a keep-alive every 12 s). */
+  idleTimeoutMs?: number;
 }
 
 /** What the gateway's REST routes and GraphQL answer, with errors turned into {@link CliError}s. */
@@ -30,7 +32,7 @@ export function graphqlError(errors: GraphQLError[]): CliError {
 }
 
 /** Creates a client of one gateway. */
-export function createClient({ url, apiKey, fetch: fetchImpl = fetch }: ClientOptions) {
+export function createClient({ url, apiKey, fetch: fetchImpl = fetch, idleTimeoutMs = 60_000 }: ClientOptions) {
   const authorization: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
 
   async function send(path: string, init: RequestInit = {}): Promise<Response> {
@@ -104,7 +106,7 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch }: ClientOp
         ...(signal ? { signal } : {}),
       });
       if (!response.body) throw new CliError(EXIT.UNAVAILABLE, 'The gateway answered the subscription without a body.');
-      for await (const event of readSse(readBody(response.body), signal)) {
+      for await (const event of readSse(readBody(response.body), signal, idleTimeoutMs)) {
         if (event.event === 'complete') return;
         if (event.event !== 'next') continue;
         const result = JSON.parse(event.data) as { data?: T; errors?: GraphQLError[] };

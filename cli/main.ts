@@ -58,6 +58,8 @@ export interface CliIo {
   /** Aborted on Ctrl-C. */
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** How long a progress stream may stay silent before it counts as broken (tests shorten the minute). */
+  idleTimeoutMs?: number;
 }
 
 /** Runs one `vbs` command line and returns the exit code; never exits the process itself. */
@@ -87,7 +89,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       throw usageError(`${positionals.length < min ? 'Missing' : 'Too many'} arguments. Usage: ${command.usage.split('\n')[0]}`);
     }
     const config = loadCliConfig({ url: values.url as string | undefined, apiKey: values['api-key'] as string | undefined }, io.env);
-    const client = createClient({ url: config.url, apiKey: config.apiKey, ...(io.fetch ? { fetch: io.fetch } : {}) });
+    const client = createClient({ url: config.url, apiKey: config.apiKey, ...(io.fetch ? { fetch: io.fetch } : {}), ...(io.idleTimeoutMs ? { idleTimeoutMs: io.idleTimeoutMs } : {}) });
     return await command.run(
       { client, stdout: io.stdout, stderr: io.stderr, json: values.json === true, signal: io.signal ?? new AbortController().signal, cwd: io.cwd },
       { positionals, values: values as Record<string, string | boolean | string[] | undefined> },

@@ -1,3 +1,5 @@
+import { CliError, EXIT } from './exit-codes.ts';
+
 /** One server-sent event. */
 export interface SseEvent {
   event: string;
@@ -7,9 +9,10 @@ export interface SseEvent {
 /**
  * Parses a `text/event-stream` body into events (the WHATWG format: `event:` and `data:`
  * fields, a blank line ends an event, lines starting with `:` are comments/keep-alives).
- * It ends when the body does or when `signal` aborts.
+ * It ends when the body does or when `signal` aborts; with `idleMs`, nothing at all
+ * arriving for that long (a half-open connection) is an error with exit 3.
  */
-export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal): AsyncGenerator<SseEvent> {
+export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortSignal, idleMs = 0): AsyncGenerator<SseEvent> {
   const decoder = new TextDecoder();
   const reader = body.getReader();
   // Not every fetch ties the body to the request's signal (an in-process app does not): cancel the read here.
@@ -21,7 +24,7 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
   let data: string[] = [];
   try {
     for (;;) {
-      const { value, done } = await reader.read();
+      const { value, done } = idleMs > 0 ? await withinIdle(reader.read(), idleMs) : await reader.read();
       if (done) return;
       buffer += decoder.decode(value, { stream: true });
       let newline: number;
@@ -46,4 +49,12 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
     signal?.removeEventListener('abort', stop);
     await reader.cancel().catch(() => {});
   }
+}
+
+function withinIdle<T>(read: Promise<T>, idleMs: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const silence = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new CliError(EXIT.UNAVAILABLE, `The gateway sent nothing for ${Math.round(idleMs / 1000)} s, not even a keep-alive; the connection is gone.`)), idleMs);
+  });
+  return Promise.race([read, silence]).finally(() => clearTimeout(timer));
 }

@@ -101,4 +101,18 @@ describe('vbs when the gateway cuts a response short', () => {
     await new Promise((resolve) => setTimeout(resolve, 400));
     expect(paths).toEqual(['POST /v1/files']);
   });
+
+  it('reconnects when the progress stream goes silent (not even a keep-alive), instead of waiting forever', async () => {
+    requests = 0;
+    route = (req, res, n) => {
+      if (req.url?.startsWith('/v1/batches/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // The first connection is half-open: the gateway's host is gone, and nothing more arrives.
+      if (n === 1) return void res.write(progress('in_progress', 1, false));
+      res.end(`${progress('completed', 4, true)}event: complete\ndata:\n\n`);
+    };
+    const run = vbs(['watch', 'batch_cut'], { fetch, env: { VBS_URL: url }, idleTimeoutMs: 300 });
+    const result = await Promise.race([run, new Promise<'still watching'>((resolve) => setTimeout(() => resolve('still watching'), 10_000))]);
+    expect(result).toMatchObject({ code: EXIT.OK, stderr: '' });
+  });
 });

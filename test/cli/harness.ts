@@ -40,6 +40,8 @@ export interface VbsOptions {
   tty?: boolean;
   /** Called at the first thing written to stdout (a watcher's first event). */
   onOutput?: () => void;
+  /** How long a progress stream may stay silent before vbs gives it up (the default is a minute). */
+  idleTimeoutMs?: number;
 }
 
 /** Runs `vbs` in this process with the given fetch (the gateway in-process), collecting its output. */
@@ -53,6 +55,7 @@ export async function vbs(args: string[], options: VbsOptions): Promise<VbsRun> 
     cwd: options.cwd ?? process.cwd(),
     fetch: options.fetch,
     ...(options.signal ? { signal: options.signal } : {}),
+    ...(options.idleTimeoutMs ? { idleTimeoutMs: options.idleTimeoutMs } : {}),
   });
   return { code, stdout: stdout.text(), stderr: stderr.text() };
 }
