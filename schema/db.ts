@@ -86,7 +86,10 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
             const { sql: text, params } = dialect.sqlToQuery(query);
             return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as R[];
           },
-          copyFrom: (table, columns) => tx.unsafe(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from stdin`).writable(),
+          async copyFrom(table, columns) {
+            const stream = await tx.unsafe(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from stdin`).writable();
+            return failWithRefusedCopy(stream, () => tx.unsafe('select 1'));
+          },
         }),
       );
       return result as T;
@@ -100,6 +103,29 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
     },
     close: () => client.end({ timeout: 5 }),
   };
+}
+
+/**
+ * postgres.js (3.4.9) never finishes a COPY stream whose rows Postgres refuses after the
+ * stream was ended (porsager/postgres#1173): the caller would wait forever, its connection
+ * left in an aborted transaction. A statement queued behind the COPY answers either way; when
+ * it fails, the COPY failed, and the stream fails with it.
+ */
+function failWithRefusedCopy(stream: Writable, probe: () => PromiseLike<unknown>): Writable {
+  const final = stream._final.bind(stream);
+  stream._final = (callback) => {
+    let settled = false;
+    const settle = (error?: Error | null) => {
+      if (settled) return;
+      settled = true;
+      callback(error);
+    };
+    final(settle);
+    probe().then(undefined, (error: unknown) =>
+      settle(new Error(`Postgres refused the COPY (the driver loses its error): ${(error as Error).message}`, { cause: error })),
+    );
+  };
+  return stream;
 }
 
 async function openPglite(dataDir: string): Promise<Database> {

@@ -89,6 +89,19 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     expect(await ingest(database(), batch.id, ['m1', 'm1'])).toEqual({ kind: 'in_progress', total: 2, models: ['m1'] });
   });
 
+  it('fails, keeping nothing, when the database refuses a row after the last one was sent, instead of hanging', { timeout: 15_000 }, async () => {
+    const batch = await newBatch(database());
+    // Two requests on one line break the unique (batch_id, line) index: Postgres refuses the
+    // rows only once the last page has gone out, when the COPY has already been ended.
+    const clash = requestsOf(['m1', 'm1']).map((r) => ({ ...r, line: 1 }));
+    const outcome = ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 0 }, () => pages(clash));
+    const late = new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting'));
+    expect(await Promise.race([outcome.then(() => 'resolved', () => 'rejected'), late])).toBe('rejected');
+    const [count] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batch.id}`);
+    expect(count?.n).toBe(0);
+    expect(await ingest(database(), batch.id, ['m1'])).toEqual({ kind: 'in_progress', total: 1, models: ['m1'] });
+  });
+
   it('stores custom_ids, models and bodies holding tabs, newlines, backslashes, quotes and non-ASCII exactly as given', async () => {
     const batch = await newBatch(database());
     const given: NewRequest[] = [
