@@ -11,6 +11,13 @@ export interface LineContext {
 /** A line's verdict: the request to queue, or the error to report. */
 export type LineVerdict = { request: NewRequest } | { error: BatchErrorItem };
 
+/**
+ * The longest `body.model` accepted, in characters. The queue indexes requests by model, and
+ * Postgres cannot index a value of more than about 2,700 bytes: a longer name would fail the
+ * whole ingest. 512 characters are at most 1,536 bytes of UTF-8.
+ */
+export const MAX_MODEL_LENGTH = 512;
+
 const bad = (line: number, code: string, message: string, param: string | null = null): LineVerdict => ({
   error: { line, code, message, param },
 });
@@ -53,6 +60,9 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (!isObject(body)) return bad(line, 'invalid_body', `Line ${line}: body must be a JSON object with the request to send.`, 'body');
   if (typeof body.model !== 'string' || body.model === '' || body.model.includes('\u0000')) {
     return bad(line, 'missing_model', `Line ${line}: body.model is missing; name the model each request is for.`, 'body.model');
+  }
+  if (body.model.length > MAX_MODEL_LENGTH) {
+    return bad(line, 'invalid_model', `Line ${line}: body.model is longer than ${MAX_MODEL_LENGTH} characters; name a model the fleet serves.`, 'body.model');
   }
   if (body.stream === true) {
     return bad(line, 'stream_not_allowed', `Line ${line}: body.stream is true; batch requests cannot stream, remove it.`, 'body.stream');

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { sql } from 'drizzle-orm';
 import { toFile } from 'openai';
@@ -70,6 +71,15 @@ describe('validating batch input files', () => {
       { custom_id: 'b', model: 'm2' },
       { custom_id: 'c', model: 'm1' },
     ]);
+  });
+
+  it('fails a line whose model name is too long to queue, instead of leaving the batch validating', async () => {
+    // Random text does not compress: Postgres cannot index a model name this long.
+    const long = randomBytes(2400).toString('base64');
+    const batch = await submit([line('a'), line('b', long)].join('\n'));
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data).toEqual([{ line: 2, code: 'invalid_model', param: 'body.model', message: expect.stringContaining('longer than 512 characters') }]);
+    expect(await queued(batch.id)).toEqual([]);
   });
 
   it('accepts a byte order mark, CRLF line endings and blank lines, and keeps bodies byte for byte', async () => {
