@@ -18,6 +18,9 @@ export type LineVerdict = { request: NewRequest } | { error: BatchErrorItem };
  */
 export const MAX_MODEL_LENGTH = 512;
 
+/** An unpaired UTF-16 surrogate (a JSON string may escape one, as `\ud800`): no Postgres text can hold it. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
 const bad = (line: number, code: string, message: string, param: string | null = null): LineVerdict => ({
   error: { line, code, message, param },
 });
@@ -45,6 +48,9 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (typeof customId !== 'string' || customId.includes('\u0000')) {
     return bad(line, 'invalid_custom_id', `Line ${line}: custom_id must be a string without NUL characters.`, 'custom_id');
   }
+  if (LONE_SURROGATE.test(customId)) {
+    return bad(line, 'invalid_custom_id', `Line ${line}: custom_id holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'custom_id');
+  }
   const first = seen.get(customId);
   if (first !== undefined) {
     return bad(line, 'duplicate_custom_id', `Line ${line}: custom_id ${JSON.stringify(customId)} is already used on line ${first}; custom_ids must be unique.`, 'custom_id');
@@ -60,6 +66,9 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (!isObject(body)) return bad(line, 'invalid_body', `Line ${line}: body must be a JSON object with the request to send.`, 'body');
   if (typeof body.model !== 'string' || body.model === '' || body.model.includes('\u0000')) {
     return bad(line, 'missing_model', `Line ${line}: body.model is missing; name the model each request is for.`, 'body.model');
+  }
+  if (LONE_SURROGATE.test(body.model)) {
+    return bad(line, 'invalid_model', `Line ${line}: body.model holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'body.model');
   }
   if (body.model.length > MAX_MODEL_LENGTH) {
     return bad(line, 'invalid_model', `Line ${line}: body.model is longer than ${MAX_MODEL_LENGTH} characters; name a model the fleet serves.`, 'body.model');

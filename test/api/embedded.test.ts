@@ -38,4 +38,21 @@ describe('the Batch API on the embedded database (PGlite)', () => {
     expect(batch.status).toBe('failed');
     expect(batch.errors?.data?.map((e) => e.line)).toEqual([2, 3, 4, 5, 6, 7, 8, 9]);
   });
+
+  it('fails lines whose custom_id or model holds an unpaired surrogate, which no database text can, instead of leaving the batch validating', async () => {
+    const text = [
+      '{"custom_id": "a\\ud800", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m", "input": "x"}}',
+      '{"custom_id": "b", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m\\udc00", "input": "x"}}',
+      '{"custom_id": "c\\ud83d\\ude00", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m", "input": "\\ud800"}}',
+    ].join('\n');
+    const file = await client.files.create({ file: await toFile(Buffer.from(text), 'surrogates.jsonl'), purpose: 'batch' });
+    const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
+    await app.validator.idle();
+    const batch = await client.batches.retrieve(created.id);
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data?.map((e) => [e.line, e.code, e.param])).toEqual([
+      [1, 'invalid_custom_id', 'custom_id'],
+      [2, 'invalid_model', 'body.model'],
+    ]);
+  });
 });
