@@ -59,7 +59,8 @@ export default defineHandler({
       'user-agent': 'vllm-batch-server-webhook',
       ...webhookHeaders({
         secret: (options.secret ?? deployment.secret) as string,
-        id: `msg_${context.runId}`,
+        // The batch id is random, so unique beyond this database (run ids restart with a new one); one webhook run per batch.
+        id: `msg_${context.batch.id}`,
         timestamp: Math.floor(Date.now() / 1000),
         body,
       }),

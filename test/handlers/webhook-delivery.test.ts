@@ -6,9 +6,9 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadHandlers } from '../../handlers/index.ts';
 import { verifyWebhook, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 import { completeRequests, leaseRequests, settleBatch } from '../../schema/index.ts';
-import { useTestDatabase } from '../helpers/database.ts';
+import { createPgliteDatabase, useTestDatabase } from '../helpers/database.ts';
 import { startReceiver, type HttpReceiver } from './support/http-receiver.ts';
-import { runsEnded } from './support/batches.ts';
+import { finishedBatch, runsEnded } from './support/batches.ts';
 
 const SECRET = 'per-batch-secret-for-this-test';
 const test = useTestDatabase();
@@ -84,5 +84,28 @@ describe('a batch created with webhook options', () => {
 
     const tampered = Buffer.from(request.body.toString().replace('"completed"', '"failed"'));
     expect(() => verifyWebhook({ secret: SECRET, headers: request.headers, body: tampered })).toThrow('the webhook signature does not match the body');
+  });
+
+  it('gives each delivery a message id unique beyond its database, so receivers drop only true duplicates', async () => {
+    // Two deployments (or one whose database was reset): each one's first handler run has id 1.
+    const databases = [await createPgliteDatabase(), await createPgliteDatabase()];
+    receiver.received.length = 0;
+    try {
+      for (const database of databases) {
+        const batchId = await finishedBatch(database, { handlers: { webhook: { url: `${receiver.url}/batches`, secret: SECRET } } });
+        const runner = createHandlerRunner({ database, registry, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+        runner.start();
+        try {
+          expect((await runsEnded(database, batchId))[0]).toMatchObject({ id: 1, status: 'succeeded' });
+        } finally {
+          await runner.stop();
+        }
+      }
+    } finally {
+      await Promise.all(databases.map((d) => d.close()));
+    }
+    const ids = receiver.received.map((r) => r.headers['webhook-id']);
+    expect(ids).toHaveLength(2);
+    expect(ids[0]).not.toBe(ids[1]);
   });
 });
