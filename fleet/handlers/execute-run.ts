@@ -73,7 +73,8 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     }
 
     const context: HandlerContext = {
-      runId: String(run.id),
+      // Not the row's id: run ids restart at 1 with every database, and this is an idempotency key outside it.
+      runId: `${run.batchId}:${run.handler}`,
       event: run.event as BatchEvent,
       batch: toHandlerBatch(batch),
       options: options.value,

@@ -55,7 +55,7 @@ export interface HandlerLogger {
 
 /** What a handler's `handle` receives for one run (one batch, one attempt). */
 export interface HandlerContext<Options = unknown, Deployment = unknown> {
-  /** The handler run's id; stable across attempts (use it as an idempotency key). */
+  /** The handler run's key, `<batch id>:<handler>`: stable across attempts and unique beyond this database (use it as an idempotency key). */
   runId: string;
   /** The final status that created this run. */
   event: BatchEvent;

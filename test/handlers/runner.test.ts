@@ -98,7 +98,14 @@ const deaf = defineHandler({
   handle: () => new Promise(() => {}),
 });
 
-const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer], [waiter], [deaf]);
+const keyed = defineHandler({
+  name: 'keyed',
+  description: 'Reports its run id.',
+  options: z.object({}),
+  handle: async (context) => ({ runId: context.runId }),
+});
+
+const registry = registryOf([flaky], [broken], [reader], [failedOnly], [resumer], [waiter], [deaf], [keyed]);
 const logger = createLogger({ level: 'silent' });
 let runner: HandlerRunner | undefined;
 afterEach(async () => {
@@ -148,6 +155,13 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
       error: null,
     });
     expect(result.batch).toMatchObject({ status: 'completed', counts: { total: 1230, completed: 1200, failed: 30 }, output: expect.stringMatching(/^file-/) });
+  });
+
+  it('gives the handler a run id unique beyond its database, as its idempotency key', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { keyed: {} } });
+    startRunner(database());
+    // A database's handler run ids start at 1: two deployments, or one whose database was reset, would share them.
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'succeeded', result: { runId: `${batchId}:keyed` } });
   });
 
   it('ends a run as skipped when its handler does not run for the batch event', async () => {
