@@ -21,6 +21,20 @@ export const MAX_MODEL_LENGTH = 512;
 /** An unpaired UTF-16 surrogate (a JSON string may escape one, as `\ud800`): no Postgres text can hold it. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
+/** How many characters of a value of the line an error message quotes. */
+const QUOTED_CHARS = 100;
+
+/**
+ * A value of the line as an error message shows it: short, whatever the line holds (a value
+ * may be megabytes long, or nested a million deep, past what JSON.stringify can recurse).
+ */
+function quote(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > QUOTED_CHARS ? `${value.slice(0, QUOTED_CHARS)}…` : value);
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  return String(value ?? null);
+}
+
 const bad = (line: number, code: string, message: string, param: string | null = null): LineVerdict => ({
   error: { line, code, message, param },
 });
@@ -38,7 +52,9 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   try {
     parsed = JSON.parse(text);
   } catch (error) {
-    return bad(line, 'invalid_json', `Line ${line} is not valid JSON (${(error as Error).message}).`);
+    // Bun's parser quotes the token it stopped at, which may be half of a surrogate pair: no database text can hold that.
+    const reason = (error as Error).message.slice(0, 2 * QUOTED_CHARS).replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
+    return bad(line, 'invalid_json', `Line ${line} is not valid JSON (${reason}).`);
   }
   if (!isObject(parsed)) return bad(line, 'invalid_line', `Line ${line} is not a JSON object; each line must be one request object.`);
   const customId = parsed.custom_id;
@@ -53,14 +69,14 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   }
   const first = seen.get(customId);
   if (first !== undefined) {
-    return bad(line, 'duplicate_custom_id', `Line ${line}: custom_id ${JSON.stringify(customId)} is already used on line ${first}; custom_ids must be unique.`, 'custom_id');
+    return bad(line, 'duplicate_custom_id', `Line ${line}: custom_id ${quote(customId)} is already used on line ${first}; custom_ids must be unique.`, 'custom_id');
   }
   seen.set(customId, line);
   if (parsed.method !== 'POST') {
-    return bad(line, 'invalid_method', `Line ${line}: method must be "POST", not ${JSON.stringify(parsed.method ?? null)}.`, 'method');
+    return bad(line, 'invalid_method', `Line ${line}: method must be "POST", not ${quote(parsed.method)}.`, 'method');
   }
   if (parsed.url !== endpoint) {
-    return bad(line, 'invalid_url', `Line ${line}: url ${JSON.stringify(parsed.url ?? null)} differs from the batch endpoint ${endpoint}; every line must use the batch's endpoint.`, 'url');
+    return bad(line, 'invalid_url', `Line ${line}: url ${quote(parsed.url)} differs from the batch endpoint ${endpoint}; every line must use the batch's endpoint.`, 'url');
   }
   const body = parsed.body;
   if (!isObject(body)) return bad(line, 'invalid_body', `Line ${line}: body must be a JSON object with the request to send.`, 'body');
