@@ -44,9 +44,10 @@ export const inputTypeName = (name: string) => `${name[0]?.toUpperCase()}${name.
 
 /** An installed handler built from a definition and its raw deployment options; throws with the issues when they do not validate. */
 export function installHandler(definition: AnyHandler, rawDeployment: unknown, source: { manifest: string; module: string }): InstalledHandler {
-  const deployment = definition.deploymentOptions
-    ? validate(definition.deploymentOptions as z.ZodType, rawDeployment ?? {}, 'options')
-    : ({ ok: true, value: rawDeployment ?? {} } as const);
+  // Unknown keys are refused, as for per-batch options: a typo in a manifest must not silently drop a secret.
+  // (Without deployment options, an empty object of the handler's own zod.)
+  const schema = ((definition.deploymentOptions ?? definition.options.pick({})) as z.ZodObject).strict();
+  const deployment = validate(schema as z.ZodType, rawDeployment ?? {}, 'options');
   if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
   return {
     name: definition.name,

@@ -32,7 +32,7 @@ const SILENT: HandlerLogger = { debug() {}, info() {}, warn() {}, error() {}, ch
  * validated with the handler's schemas, and saved checkpoints are collected in `saved`.
  */
 export function createTestContext<H extends AnyHandler>(handler: H, opts: TestContextOptions = {}): ContextOf<H> & { saved: unknown[] } {
-  const deployment = handler.deploymentOptions ? validate(handler.deploymentOptions, opts.deployment ?? {}, 'deployment') : { ok: true as const, value: opts.deployment ?? {} };
+  const deployment = validate((handler.deploymentOptions ?? handler.options.pick({})).strict(), opts.deployment ?? {}, 'deployment');
   if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
   const options = validate(handler.options.strict(), opts.options ?? {}, `handlers.${handler.name}`);
   if (!options.ok) throw new HandlerOptionsError(options.issues);

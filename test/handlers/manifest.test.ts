@@ -130,6 +130,15 @@ describe('a bad manifest', () => {
     expect(error.message).toContain('deployment options of handler "needsToken" do not validate: options.token: expected a token');
   });
 
+  it('names a deployment option the handler does not have, so that a typo does not silently drop a secret', async () => {
+    write('typo-token.ts', handlerModule('typoToken', 'z.object({ token: z.string().min(3), region: z.string().optional() })'));
+    const file = write('typo-options.json', JSON.stringify({ handlers: [{ module: './typo-token.ts', options: { token: 'abcd', regoin: 'eu' } }] }));
+    expect((await failure([file])).message).toContain('deployment options of handler "typoToken" do not validate: options.regoin: unknown option');
+    write('no-options.ts', handlerModule('noOptions', 'undefined'));
+    const none = write('no-options.json', JSON.stringify({ handlers: [{ module: './no-options.ts', options: { token: 'abcd' } }] }));
+    expect((await failure([none])).message).toContain('options.token: unknown option');
+  });
+
   it('names an environment variable that is not set', async () => {
     write('env-token.ts', handlerModule('envToken'));
     const file = write('unset-env.json', JSON.stringify({ handlers: [{ module: './env-token.ts', options: { token: '${NOT_SET_ANYWHERE}' } }] }));
