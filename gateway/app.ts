@@ -97,9 +97,12 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     await next();
   });
 
-  // JSON bodies are read whole: bound them (uploads stream and are bounded by MAX_FILE_BYTES).
-  app.use('/v1/*', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }) }));
-  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
+  // JSON bodies are read whole: bound them. Only the upload streams its body, bounded by MAX_FILE_BYTES as it is stored.
+  const restBodyLimit = createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }) });
+  app.use('/v1/*', async function boundRestBodies(c, next) {
+    return c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : restBodyLimit(c, next);
+  });
+  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, multipartMaxBytes: Infinity, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
 
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());

@@ -5,6 +5,8 @@ import { AppError } from '../core/errors.ts';
 export interface JsonBodyLimitOptions {
   /** MAX_JSON_BODY_BYTES. */
   maxBytes: number;
+  /** The bound of multipart bodies, `Infinity` to pass them untouched; absent, they are bounded by `maxBytes` like any other. */
+  multipartMaxBytes?: number;
   /** The response for a body over the limit, in the shape the route's clients expect. */
   tooLarge: (error: AppError) => Response;
 }
@@ -15,13 +17,15 @@ const tooLargeError = (maxBytes: number) =>
 /**
  * Bounds the bodies of requests that are read whole (JSON): refused at once when the
  * Content-Length says too much, otherwise read up to the limit and handed on as bytes.
- * Multipart bodies (file uploads, GraphQL uploads) pass untouched: they stream, and
- * MAX_FILE_BYTES bounds them where they are stored.
+ * Whatever the content type claims: a route that parses JSON reads a body labelled
+ * multipart just as whole. Multipart bodies get their own bound where one is given.
  */
-export function createJsonBodyLimit({ maxBytes, tooLarge }: JsonBodyLimitOptions): MiddlewareHandler {
+export function createJsonBodyLimit({ maxBytes, multipartMaxBytes, tooLarge }: JsonBodyLimitOptions): MiddlewareHandler {
   return async function jsonBodyLimit(c, next) {
     const request = c.req.raw;
-    if (!request.body || (c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/')) return next();
+    if (!request.body) return next();
+    const multipart = (c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/');
+    if (multipart && multipartMaxBytes === Infinity) return next();
     if (Number(c.req.header('content-length') ?? 0) > maxBytes) return tooLarge(tooLargeError(maxBytes));
     const reader = request.body.getReader();
     const pieces: Uint8Array[] = [];

@@ -100,6 +100,16 @@ describe('requests that are too deep, too costly, too large or point nowhere', (
     expect((await client.batches.retrieve(batch.id)).request_counts?.total).toBe(2000);
   });
 
+  it('refuses a batch creation body over MAX_JSON_BODY_BYTES whatever content type it claims', async () => {
+    const file = await upload('claims.jsonl');
+    const body = JSON.stringify({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', padding: 'x'.repeat(LIMIT) });
+    for (const contentType of ['multipart/form-data; boundary=x', 'text/plain']) {
+      const res = await api().app.request('/v1/batches', { method: 'POST', headers: { 'content-type': contentType }, body });
+      expect(res.status, contentType).toBe(413);
+      expect(await res.json()).toEqual({ error: { message: expect.stringContaining('MAX_JSON_BODY_BYTES'), type: 'invalid_request_error', param: null, code: null } });
+    }
+  });
+
   it('answers a cursor that is not one of the caller\'s ids with 400 naming after, on REST and GraphQL', async () => {
     const client = api().client();
     const file = await upload('cursor.jsonl');
