@@ -102,7 +102,9 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   app.use('/v1/*', async function boundRestBodies(c, next) {
     return c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : restBodyLimit(c, next);
   });
-  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, multipartMaxBytes: Infinity, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
+  // A GraphQL upload is read whole by Yoga before a resolver sees it: bound it to a file and an operation.
+  const graphqlMultipartMaxBytes = config.MAX_FILE_BYTES + config.MAX_JSON_BODY_BYTES;
+  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, multipartMaxBytes: graphqlMultipartMaxBytes, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
 
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());

@@ -5,7 +5,10 @@ import { AppError } from '../core/errors.ts';
 export interface JsonBodyLimitOptions {
   /** MAX_JSON_BODY_BYTES. */
   maxBytes: number;
-  /** The bound of multipart bodies, `Infinity` to pass them untouched; absent, they are bounded by `maxBytes` like any other. */
+  /**
+   * The bound of multipart bodies (GraphQL uploads, which the GraphQL server reads whole):
+   * they stream on, counted, and fail once past it. Absent, they are bounded by `maxBytes`.
+   */
   multipartMaxBytes?: number;
   /** The response for a body over the limit, in the shape the route's clients expect. */
   tooLarge: (error: AppError) => Response;
@@ -13,6 +16,26 @@ export interface JsonBodyLimitOptions {
 
 const tooLargeError = (maxBytes: number) =>
   new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes (MAX_JSON_BODY_BYTES); send less at once, or upload large batches as a file.`);
+
+const multipartTooLargeError = (maxBytes: number) =>
+  new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `The multipart body is larger than ${maxBytes} bytes (MAX_FILE_BYTES and MAX_JSON_BODY_BYTES together); send large files to POST /v1/files, which streams them.`,
+  );
+
+/** The body as a stream that fails (and stops reading the original) once more than `maxBytes` have passed. */
+function bounded(body: ReadableStream<Uint8Array>, maxBytes: number): ReadableStream<Uint8Array> {
+  let bytes = 0;
+  return body.pipeThrough(
+    new TransformStream<Uint8Array, Uint8Array>({
+      transform(chunk, controller) {
+        bytes += chunk.byteLength;
+        if (bytes > maxBytes) controller.error(multipartTooLargeError(maxBytes));
+        else controller.enqueue(chunk);
+      },
+    }),
+  );
+}
 
 /**
  * Bounds the bodies of requests that are read whole (JSON): refused at once when the
@@ -25,7 +48,12 @@ export function createJsonBodyLimit({ maxBytes, multipartMaxBytes, tooLarge }: J
     const request = c.req.raw;
     if (!request.body) return next();
     const multipart = (c.req.header('content-type') ?? '').toLowerCase().startsWith('multipart/');
-    if (multipart && multipartMaxBytes === Infinity) return next();
+    if (multipart && multipartMaxBytes !== undefined) {
+      if (Number(c.req.header('content-length') ?? 0) > multipartMaxBytes) return tooLarge(multipartTooLargeError(multipartMaxBytes));
+      const body = bounded(request.body, multipartMaxBytes);
+      c.req.raw = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal, duplex: 'half' } as RequestInit);
+      return next();
+    }
     if (Number(c.req.header('content-length') ?? 0) > maxBytes) return tooLarge(tooLargeError(maxBytes));
     const reader = request.body.getReader();
     const pieces: Uint8Array[] = [];

@@ -135,6 +135,58 @@ describe('requests that are too deep, too costly, too large or point nowhere', (
   });
 });
 
+describe('GraphQL uploads larger than MAX_FILE_BYTES', () => {
+  const MAX_FILE_BYTES = 100_000;
+  const api = useApi({ MAX_FILE_BYTES: String(MAX_FILE_BYTES), MAX_JSON_BODY_BYTES: String(LIMIT) });
+  const boundary = 'vbs-graphql-upload';
+  const encoder = new TextEncoder();
+  const head = encoder.encode(
+    [
+      `--${boundary}\r\nContent-Disposition: form-data; name="operations"\r\n\r\n{"query":"mutation ($f: Upload!) { uploadFile(file: $f) { id } }","variables":{"f":null}}`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="map"\r\n\r\n{"0":["variables.f"]}`,
+      `--${boundary}\r\nContent-Disposition: form-data; name="0"; filename="big.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`,
+    ].join('\r\n'),
+  );
+  const tail = encoder.encode(`\r\n--${boundary}--\r\n`);
+  const line = encoder.encode(`${'{"custom_id":"a","method":"POST","url":"/v1/embeddings","body":{"model":"m","input":"x"}}'.padEnd(1023)}\n`);
+  const send = (body: BodyInit, size?: number) =>
+    api().app.request('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': `multipart/form-data; boundary=${boundary}`, ...(size === undefined ? {} : { 'content-length': String(size) }) },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+
+  it('refuses one whose Content-Length says too much with 413, before reading it', async () => {
+    const kilobytes = 2 * (MAX_FILE_BYTES + LIMIT) / 1024;
+    const body = Buffer.concat([head, ...Array.from({ length: kilobytes }, () => line), tail]);
+    const res = await send(body, body.length);
+    expect(res.status).toBe(413);
+    expect(((await res.json()) as Reply).errors?.[0]).toMatchObject({ message: expect.stringContaining('MAX_FILE_BYTES'), extensions: { code: 'PAYLOAD_TOO_LARGE' } });
+  });
+
+  it('stops reading one sent without a Content-Length soon after the limit, instead of holding all of it', async () => {
+    const total = 20 * 1024 * 1024;
+    let pulled = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (pulled === 0) controller.enqueue(head);
+        else if (pulled >= total) {
+          controller.enqueue(tail);
+          controller.close();
+          return;
+        } else controller.enqueue(Buffer.concat(Array.from({ length: 64 }, () => line)));
+        pulled += pulled === 0 ? head.length : 64 * line.length;
+      },
+    });
+    const res = await send(body);
+    expect(res.status).toBeGreaterThanOrEqual(400);
+    expect(res.status).toBeLessThan(500);
+    expect(pulled).toBeLessThan(MAX_FILE_BYTES + LIMIT + 1024 * 1024);
+    expect((await api().client().files.list()).data).toEqual([]);
+  });
+});
+
 describe('GraphQL limits set low', () => {
   const api = useApi({ GRAPHQL_MAX_DEPTH: '3', GRAPHQL_MAX_COST: '41' });
 
