@@ -79,7 +79,9 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   app.use('*', async function recordHttpMetrics(c, next) {
     const stop = metrics.httpSeconds.startTimer();
     await next();
-    const route = routePath(c, -1);
+    // The route that answered (the last one dispatched to), not the last one matched: that is
+    // the catch-all under /v1, or the `*` middleware, for every request.
+    const route = routePath(c);
     stop({ method: c.req.method, route });
     metrics.httpRequests.inc({ method: c.req.method, route, status: c.res.status });
   });

@@ -116,6 +116,15 @@ describe('gateway subscriptions and metrics', () => {
     await events.return?.();
   });
 
+  it('labels HTTP requests by the route that answered them', async () => {
+    await gw.app.request('/v1/batches/batch_unknown');
+    await gw.app.request('/v1/files/file-unknown/content');
+    const text = await (await gw.app.request('/metrics')).text();
+    expect(text).toMatch(/^vbs_gateway_http_requests_total\{method="GET",route="\/v1\/batches\/:id",status="404"\} [1-9]/m);
+    expect(text).toMatch(/^vbs_gateway_http_requests_total\{method="GET",route="\/v1\/files\/:id\/content",status="404"\} [1-9]/m);
+    expect(text).toMatch(/^vbs_gateway_http_request_duration_seconds_count\{method="GET",route="\/v1\/batches\/:id"\} [1-9]/m);
+  });
+
   it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
     const id = await insertBatch(test().database, { total: 5 });
     const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
