@@ -25,6 +25,9 @@ import { createRestRoutes } from './rest/index.ts';
 import type { Services } from './services.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
 
+/** The methods HTTP metrics name; any other is counted as `OTHER`. */
+const HTTP_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
+
 /** What the gateway app is built from; everything is passed in, nothing is global. */
 export interface GatewayOptions {
   config: GatewayConfig;
@@ -82,8 +85,10 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     // The route that answered (the last one dispatched to), not the last one matched: that is
     // the catch-all under /v1, or the `*` middleware, for every request.
     const route = routePath(c);
-    stop({ method: c.req.method, route });
-    metrics.httpRequests.inc({ method: c.req.method, route, status: c.res.status });
+    // Some servers (Deno's) pass any token on as the method: each would be a series of its own.
+    const method = HTTP_METHODS.has(c.req.method) ? c.req.method : 'OTHER';
+    stop({ method, route });
+    metrics.httpRequests.inc({ method, route, status: c.res.status });
   });
 
   app.get('/health', async (c) => {

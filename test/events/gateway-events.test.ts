@@ -125,6 +125,14 @@ describe('gateway subscriptions and metrics', () => {
     expect(text).toMatch(/^vbs_gateway_http_request_duration_seconds_count\{method="GET",route="\/v1\/batches\/:id"\} [1-9]/m);
   });
 
+  it('counts methods outside HTTP\'s own under one label, so that clients cannot add series at will', async () => {
+    // Deno's server hands any token on as the method; Node's fetch Request keeps it too.
+    for (const method of ['FOO1', 'FOO2', 'BREW']) await gw.app.request('/health', { method });
+    const text = await (await gw.app.request('/metrics')).text();
+    expect(text).not.toMatch(/method="(FOO1|FOO2|BREW)"/);
+    expect(text).toMatch(/^vbs_gateway_http_requests_total\{method="OTHER",route="[^"]*",status="404"\} 3$/m);
+  });
+
   it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
     const id = await insertBatch(test().database, { total: 5 });
     const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
