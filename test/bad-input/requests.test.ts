@@ -110,6 +110,20 @@ describe('requests that are too deep, too costly, too large or point nowhere', (
     }
   });
 
+  it('refuses metadata holding an unpaired surrogate, which jsonb cannot store, with a 400 naming metadata on REST and GraphQL', async () => {
+    const file = await upload('surrogate.jsonl');
+    const body = `{"input_file_id": "${file.id}", "endpoint": "/v1/embeddings", "completion_window": "24h", "metadata": {"note": "\\ud800"}}`;
+    const res = await api().app.request('/v1/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: { message: expect.stringContaining('unpaired surrogate'), type: 'invalid_request_error', param: 'metadata', code: null } });
+    const graphql = await api().app.request('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: `{"query": "mutation ($input: CreateBatchInput!) { createBatch(input: $input) { id } }", "variables": {"input": {"inputFileId": "${file.id}", "endpoint": "/v1/embeddings", "metadata": {"note": "\\udc00"}}}}`,
+    });
+    expect(((await graphql.json()) as Reply).errors?.[0]).toMatchObject({ message: expect.stringContaining('unpaired surrogate'), extensions: { code: 'BAD_REQUEST', param: 'metadata' } });
+  });
+
   it('answers a cursor that is not one of the caller\'s ids with 400 naming after, on REST and GraphQL', async () => {
     const client = api().client();
     const file = await upload('cursor.jsonl');
