@@ -31,6 +31,14 @@ export const ABANDONED_UPLOAD_SECONDS = 6 * 3600;
  */
 export const READ_AHEAD_CHUNKS = 2;
 
+/**
+ * Validations run at once by one validator; the others wait their turn. On Postgres a
+ * validation holds a pool connection for its COPY transaction and reads the file on others:
+ * as many validations as the pool has connections (10) would hold every one and wait for ever
+ * for a read. Validation is mostly the gateway's CPU, so two at a time lose nothing.
+ */
+export const VALIDATION_CONCURRENCY = 2;
+
 async function* bytesOf(chunks: AsyncIterable<Uint8Array>): AsyncGenerator<FilePiece> {
   for await (const data of chunks) yield { data, bytes: data.length };
 }
@@ -44,6 +52,8 @@ export interface BatchValidatorOptions {
   id?: string;
   leaseSeconds?: number;
   sweepIntervalMs?: number;
+  /** Validations run at once (default {@link VALIDATION_CONCURRENCY}); keep it below the database pool's size. */
+  concurrency?: number;
   /** Told of every status change a validation makes (to publish them on the event bus). */
   onStatusChange?: (changes: BatchStatusChange[]) => void;
 }
@@ -70,10 +80,27 @@ export function createBatchValidator({
   id = newId('validator_', 12),
   leaseSeconds = VALIDATION_LEASE_SECONDS,
   sweepIntervalMs = VALIDATION_SWEEP_MS,
+  concurrency = VALIDATION_CONCURRENCY,
   onStatusChange = () => {},
 }: BatchValidatorOptions): BatchValidator {
   const { db } = database;
+  // Validations running or waiting for a turn, by batch id.
   const running = new Map<string, Promise<void>>();
+  let active = 0;
+  const turns: (() => void)[] = [];
+  const takeTurn = (): Promise<void> => {
+    if (active < concurrency) {
+      active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => turns.push(resolve));
+  };
+  // The turn passes to the next waiting validation, or is given up.
+  const endTurn = () => {
+    const next = turns.shift();
+    if (next) next();
+    else active--;
+  };
   let timer: ReturnType<typeof setInterval> | undefined;
 
   async function fail(job: ValidationJob, errors: InvalidInput['errors']) {
@@ -85,9 +112,6 @@ export function createBatchValidator({
     const file = await getFile(db, job.inputFileId, job.owner);
     const missing = { line: null, code: 'input_file_missing', param: 'input_file_id', message: `The input file ${job.inputFileId} no longer exists; upload it again and create a new batch.` };
     if (!file) return fail(job, [missing]);
-    const extend = setInterval(() => {
-      extendValidation(db, job.id, id, leaseSeconds).catch((err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }));
-    }, (leaseSeconds * 1000) / 3);
     try {
       const outcome = await ingestBatch(database, { batchId: job.id, validationOwner: id, priority: job.priority }, (reader, pooled) => {
         // From the pool (Postgres), the file is read ahead on other connections, and as text where it is UTF-8.
@@ -111,17 +135,23 @@ export function createBatchValidator({
       if (!(error instanceof InvalidInput)) throw error;
       logger.info('batch input is invalid', { batch_id: job.id, errors: error.errors.length });
       await fail(job, error.errors);
-    } finally {
-      clearInterval(extend);
     }
   }
 
   function validate(job: ValidationJob) {
     if (running.has(job.id)) return;
-    const done = run(job)
+    // The lease is held from now, while the validation waits for its turn too.
+    const extend = setInterval(() => {
+      extendValidation(db, job.id, id, leaseSeconds).catch((err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }));
+    }, (leaseSeconds * 1000) / 3);
+    const done = takeTurn()
+      .then(() => run(job).finally(endTurn))
       // The lease is left to expire, so that a later sweep (here or on another gateway) tries again.
       .catch((err) => logger.error('batch validation failed unexpectedly; it will be retried', { batch_id: job.id, err }))
-      .finally(() => running.delete(job.id));
+      .finally(() => {
+        clearInterval(extend);
+        running.delete(job.id);
+      });
     running.set(job.id, done);
   }
 

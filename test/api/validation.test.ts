@@ -129,6 +129,16 @@ describe('validating batch input files', () => {
     expect(refused).toMatchObject({ status: 400, param: 'purpose' });
   });
 
+  it('validates more batches created at once than the database pool has connections, instead of deadlocking on them', async () => {
+    // Each validation on Postgres holds a connection for its COPY and reads the file on others (the test pool has 4).
+    const client = api().client();
+    const file = await client.files.create({ file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'), purpose: 'batch' });
+    const created = await Promise.all(Array.from({ length: 8 }, () => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })));
+    const late = new Promise((resolve) => setTimeout(resolve, 10_000, 'still validating'));
+    expect(await Promise.race([api().validated().then(() => 'validated'), late])).toBe('validated');
+    for (const batch of created) expect((await client.batches.retrieve(batch.id)).status).toBe('in_progress');
+  });
+
   it('picks up a batch left validating by a gateway that died', async () => {
     const client = api().client();
     const file = await client.files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'batch' });
