@@ -13,7 +13,9 @@ export function sourceNesting(text: string, stopAt: number): number {
       while (i < text.length && text[i] !== '\n' && text[i] !== '\r') i++;
     } else if (c === '"') {
       if (text.startsWith('"""', i)) {
-        const end = text.indexOf('"""', i + 3);
+        // A block string ends at the first triple quote not escaped as \""" (its only escape).
+        let end = text.indexOf('"""', i + 3);
+        while (end > 0 && text[end - 1] === '\\') end = text.indexOf('"""', end + 3);
         i = end < 0 ? text.length : end + 2;
       } else {
         for (i++; i < text.length && text[i] !== '"' && text[i] !== '\n'; i++) if (text[i] === '\\') i++;

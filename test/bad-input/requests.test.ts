@@ -53,6 +53,13 @@ describe('requests that are too deep, too costly, too large or point nowhere', (
     expect(reply).toEqual({ errors: [{ message: expect.stringMatching(/^The operation nests brackets more than 64 deep; ask for fewer nested levels/), extensions: { code: 'BAD_REQUEST' } }] });
   });
 
+  it('counts the brackets after a block string holding an escaped triple quote, so such a document is refused too', async () => {
+    const query = `query ($x: String = """ \\""" """) {${'a{'.repeat(20_000)}b${'}'.repeat(20_001)}`;
+    const { status, reply } = await gql(query);
+    expect(status).toBeLessThan(500);
+    expect(reply).toEqual({ errors: [{ message: expect.stringMatching(/^The operation nests brackets more than 64 deep/), extensions: { code: 'BAD_REQUEST' } }] });
+  });
+
   it('refuses an operation costing more than GRAPHQL_MAX_COST, counting aliases and page sizes given as variables', async () => {
     const page = 'nodes { id status model endpoint priority createdAt requestCounts { total completed failed } }';
     const aliases = Array.from({ length: 10 }, (_, i) => `p${i}: batches(first: 100) { ${page} }`).join(' ');
