@@ -132,6 +132,15 @@ describe('the GraphQL Batch API', () => {
     expect((await gql(`{ batchStats(since: "${new Date(Date.now() + 60_000).toISOString()}") { batches } }`)).data?.batchStats.batches).toBe(0);
   });
 
+  it('refuses an inline request whose body nests too deep to be written as a line, with BAD_REQUEST naming requests', async () => {
+    const deep = `${'['.repeat(200_000)}${']'.repeat(200_000)}`;
+    const query = 'mutation ($r: [BatchRequestInput!]) { createBatch(input: { endpoint: \\"/v1/embeddings\\", requests: $r }) { id } }';
+    const body = `{"query": "${query}", "variables": {"r": [{"customId": "a", "body": {"model": "m", "input": ${deep}}}]}}`;
+    const res = await api().app.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+    const reply = (await res.json()) as Reply;
+    expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining('nests too deep'), extensions: { code: 'BAD_REQUEST', param: 'requests' } });
+  });
+
   it('says what was wrong in extensions.code', async () => {
     const bad = await gql(`mutation { createBatch(input: { inputFileId: "file-none", endpoint: "/v1/embeddings" }) { id } }`);
     expect(bad.errors?.[0]).toMatchObject({ message: expect.stringContaining('file-none'), extensions: { code: 'NOT_FOUND', param: 'input_file_id' } });
