@@ -2,7 +2,7 @@ import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { WorkerMetrics } from '../../core/metrics/index.ts';
 import { leaseRequests, releaseRequests, type Database } from '../../schema/index.ts';
-import type { BackoffOptions } from '../engine/backoff.ts';
+import { sleep, type BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';
 import type { EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
@@ -95,6 +95,7 @@ export function createWorker(options: WorkerOptions): Worker {
   let busyAt = Date.now();
   let rounds = 0;
   let wake: (() => void) | null = null;
+  let leasing: Promise<void> = Promise.resolve();
   const timers: ReturnType<typeof setInterval>[] = [];
 
   const settleDeps = { database, bus: options.bus, logger };
@@ -116,17 +117,19 @@ export function createWorker(options: WorkerOptions): Worker {
     w?.();
   };
   const pauseFor = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        if (wake === done) wake = null;
-        resolve();
-      }, ms);
-      const done = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-      wake = done;
-    });
+    stopped
+      ? Promise.resolve()
+      : new Promise<void>((resolve) => {
+          const timer = setTimeout(() => {
+            if (wake === done) wake = null;
+            resolve();
+          }, ms);
+          const done = () => {
+            clearTimeout(timer);
+            resolve();
+          };
+          wake = done;
+        });
 
   /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */
   const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(load.completionRate * 0.5)));
@@ -177,7 +180,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const leasable = () => options.models().filter((model) => (missing.get(model) ?? 0) < Date.now());
 
   const pump = () => {
-    while (inFlight.size < capacity.target && buffer.size > 0 && options.gate.up) {
+    while (!stopped && inFlight.size < capacity.target && buffer.size > 0 && options.gate.up) {
       launch(buffer.take() as Job);
     }
     metrics?.inFlight.set({}, inFlight.size);
@@ -205,7 +208,7 @@ export function createWorker(options: WorkerOptions): Worker {
     const first = rounds++ % Math.max(1, models.length);
     for (const model of [...models.slice(first), ...models.slice(0, first)]) {
       const limit = Math.min(want - got, options.leaseMax);
-      if (limit <= 0) break;
+      if (limit <= 0 || stopped) break;
       const started = performance.now();
       const leased = await leaseRequests(database.db, { owner: id, model, limit, leaseMs: timings.leaseMs });
       metrics?.leaseSeconds.observe({}, (performance.now() - started) / 1000);
@@ -265,7 +268,7 @@ export function createWorker(options: WorkerOptions): Worker {
 
   return {
     start() {
-      void leaseLoop();
+      leasing = leaseLoop();
       timers.push(setInterval(() => void heartbeat.beat(), timings.heartbeatMs));
       load.start();
     },
@@ -294,6 +297,11 @@ export function createWorker(options: WorkerOptions): Worker {
       paused = true;
       stopped = true;
       nudge();
+      const deadline = Date.now() + timeoutMs;
+      // A lease round under way adds what it leased to the buffer when it ends: wait for it, so that is given back too.
+      const waited = new AbortController();
+      await Promise.race([leasing, sleep(timeoutMs, waited.signal)]);
+      waited.abort();
       const unstarted = buffer.clear();
       const release = (ids: number[]) =>
         ids.length
@@ -302,7 +310,6 @@ export function createWorker(options: WorkerOptions): Worker {
             )
           : Promise.resolve();
       await release(unstarted);
-      const deadline = Date.now() + timeoutMs;
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const interrupted = drop(new Set(inFlight.keys()));
       await writer.flush();

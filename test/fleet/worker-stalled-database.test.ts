@@ -1,0 +1,98 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMemoryBus } from '../../core/events/index.ts';
+import { createLogger } from '../../core/logger.ts';
+import { createEngineClient } from '../../fleet/engine/client.ts';
+import { createEngineGate } from '../../fleet/engine/gate.ts';
+import { createWatchdog } from '../../fleet/engine/watchdog.ts';
+import { createSimulator } from '../../fleet/sim/index.ts';
+import { createCapacity } from '../../fleet/worker/capacity.ts';
+import { createWorker } from '../../fleet/worker/worker.ts';
+import { rows, type Database } from '../../schema/index.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { eventually, insertChatBatch } from './helpers.ts';
+
+/** Holds a lock in its own transaction until `release` is called. */
+function holdLock(database: Database, statement: ReturnType<typeof sql>) {
+  let release = () => {};
+  const released = new Promise<void>((resolve) => (release = resolve));
+  let taken = () => {};
+  const held = new Promise<void>((resolve) => (taken = resolve));
+  const done = database.db.transaction(async (tx) => {
+    await tx.execute(statement);
+    taken();
+    await released;
+  });
+  return { held, release: async () => (release(), await done) };
+}
+
+const leasedBy = async (database: Database, owner: string) =>
+  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where lease_owner = ${owner} and status = 'leased'`))[0]?.n ?? 0;
+
+const someoneWaits = async (database: Database) =>
+  ((await rows<{ n: number }>(database.db, sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`))[0]?.n ?? 0) > 0;
+
+describe('the worker loop when the database stalls (Postgres, in-process)', () => {
+  const test = useTestDatabase();
+  const sim = createSimulator({ models: ['sim-model', 'drain-model'], slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
+  const watchdog = createWatchdog(50);
+  let server: Server;
+  let url = '';
+  beforeAll(async () => {
+    server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((r) => server.once('listening', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    sim.close();
+    watchdog.close();
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+  });
+
+  const makeWorker = (id: string, model: string) => {
+    const client = createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
+    return createWorker({
+      id,
+      database: test().database,
+      bus: createMemoryBus(),
+      logger: createLogger({ level: 'silent' }),
+      client,
+      gate: createEngineGate({ health: () => client.health(), probeMs: 50 }),
+      capacity: createCapacity({ initial: 16, max: 16 }),
+      models: () => [model],
+      timings: { leaseMs: 60_000, heartbeatMs: 200, pollMs: 50, flushMs: 20, loadPollMs: 100 },
+      flushMax: 16,
+      leaseMax: 64,
+      maxRetries: 2,
+      backoff: { baseMs: 5, maxMs: 20 },
+      maxAttempts: 3,
+    });
+  };
+
+  it('gives back on drain what a lease round still in flight leased, instead of leaving it to expire', async () => {
+    const { database } = test();
+    const batchId = await insertChatBatch(database, { count: 40, model: 'drain-model' });
+    // The lease commits, then the worker waits to read the batch's endpoint: drain comes meanwhile.
+    const lock = holdLock(database, sql`lock table batches in access exclusive mode`);
+    await lock.held;
+    const worker = makeWorker('drain-racer', 'drain-model');
+    worker.start();
+    try {
+      await eventually(async () => (await leasedBy(database, 'drain-racer')) > 0 && (await someoneWaits(database)), 10_000, 'a lease round waiting');
+    } finally {
+      const drained = worker.drain(10_000);
+      await lock.release();
+      await drained;
+    }
+    expect(await leasedBy(database, 'drain-racer')).toBe(0);
+    const left = await rows<{ status: string; attempts: number; n: number }>(
+      database.db,
+      sql`select status, attempts, count(*)::int as n from requests where batch_id = ${batchId} group by 1, 2`,
+    );
+    expect(left).toEqual([{ status: 'queued', attempts: 0, n: 40 }]);
+  });
+});
+
