@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { fixture, useApi } from './harness.ts';
@@ -110,6 +111,12 @@ describe('the GraphQL Batch API', () => {
     expect((await gql('mutation { removeModel(name: "org/m") }')).data?.removeModel).toBe(true);
     const missing = await gql('mutation { updateModel(name: "org/m", input: { enabled: true }) { name } }');
     expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('refuses to register a model name longer than a batch may name, with BAD_REQUEST naming name', async () => {
+    const name = randomBytes(2400).toString('base64');
+    const reply = await gql('mutation ($name: String!) { registerModel(input: { name: $name, source: "x" }) { name } }', { name });
+    expect(reply.errors?.[0]).toMatchObject({ message: expect.stringContaining('512 characters'), extensions: { code: 'BAD_REQUEST', param: 'name' } });
   });
 
   it('lists live workers', async () => {

@@ -1,5 +1,6 @@
 import { AppError } from '../../../core/errors.ts';
 import { listModels, registerModel, removeModel, updateModel, type ModelRow } from '../../../schema/index.ts';
+import { MAX_MODEL_LENGTH } from '../../batches/validate-line.ts';
 import type { Builder } from '../builder.ts';
 import type { defineRegisterModelInput } from './register-model-input.ts';
 import type { defineUpdateModelInput } from './update-model-input.ts';
@@ -42,6 +43,9 @@ export function defineModel(builder: Builder, refs: ModelRefs) {
       args: { input: t.arg({ type: refs.RegisterModelInput, required: true }) },
       resolve: async (_root, { input }, { database }) => {
         if (!input.name.trim()) throw new AppError('BAD_REQUEST', 'A model needs a name.', { param: 'name' });
+        if (input.name.length > MAX_MODEL_LENGTH) {
+          throw new AppError('BAD_REQUEST', `A model name is at most ${MAX_MODEL_LENGTH} characters, the most a batch request may name.`, { param: 'name' });
+        }
         const model = await registerModel(database.db, { ...input, maxConcurrency: input.maxConcurrency ?? null });
         if (!model) throw new AppError('CONFLICT', `A model named ${input.name} is already registered; change it with updateModel.`, { param: 'name' });
         return model;
