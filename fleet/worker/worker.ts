@@ -199,7 +199,9 @@ export function createWorker(options: WorkerOptions): Worker {
   });
 
   const leaseRound = async (): Promise<'more' | 'empty' | 'full'> => {
-    const want = capacity.target + prefetch() - inFlight.size - buffer.size;
+    // Results the database is slow to take hold leasing back beyond two pages, so they cannot pile up in memory.
+    const unwritten = Math.max(0, writer.pending - options.flushMax * 2);
+    const want = capacity.target + prefetch() - inFlight.size - buffer.size - unwritten;
     if (want < Math.max(1, Math.floor(prefetch() / 2))) return 'full';
     let got = 0;
     let drained = true;

@@ -12,7 +12,7 @@ import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
 import { rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { eventually, insertChatBatch } from './helpers.ts';
+import { answeredIds, eventually, expectedIds, insertChatBatch, waitForBatch } from './helpers.ts';
 
 /** Holds a lock in its own transaction until `release` is called. */
 function holdLock(database: Database, statement: ReturnType<typeof sql>) {
@@ -93,6 +93,39 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       sql`select status, attempts, count(*)::int as n from requests where batch_id = ${batchId} group by 1, 2`,
     );
     expect(left).toEqual([{ status: 'queued', attempts: 0, n: 40 }]);
+  });
+
+  it('stops leasing while its results cannot be written, and writes them all once the database answers', async () => {
+    const { database } = test();
+    const batchId = await insertChatBatch(database, { count: 600 });
+    // Result writes bump the batch's counters: with its row locked they wait, leases do not.
+    const lock = holdLock(database, sql`select id from batches where id = ${batchId} for update`);
+    await lock.held;
+    const worker = makeWorker('slow-writes', 'sim-model');
+    worker.start();
+    try {
+      let last = -1;
+      await eventually(
+        async () => {
+          const { completed, inFlight, buffered } = worker.stats();
+          const steady = inFlight === 0 && buffered === 0 && completed > 0 && completed === last;
+          last = completed;
+          if (!steady) await new Promise((r) => setTimeout(r, 300));
+          return steady;
+        },
+        20_000,
+        'the worker to stop',
+      );
+      // At most 16 in flight, 128 prefetched and two pages of 16 unwritten results: 176, far from the 600 queued.
+      expect(worker.stats().completed).toBeLessThanOrEqual(176);
+      expect(await leasedBy(database, 'slow-writes')).toBeLessThanOrEqual(176);
+      await lock.release();
+      expect(await waitForBatch(database, batchId, ['completed'], 30_000)).toBe('completed');
+    } finally {
+      await lock.release();
+      await worker.drain(1000);
+    }
+    expect(await answeredIds(database, batchId)).toEqual(expectedIds(600));
   });
 });
 
