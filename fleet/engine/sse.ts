@@ -28,14 +28,17 @@ export async function readSse(body: ReadableStream<Uint8Array>, { onEvents, onAc
     let text = carry + decoder.decode(join(pieces, waiting), end ? undefined : decoderOptions);
     pieces = [];
     waiting = 0;
+    // A CR ending what has arrived may be the first half of a CRLF: it waits for the next piece.
+    const held = !end && text.endsWith('\r') ? '\r' : '';
+    if (held) text = text.slice(0, -1);
     if (text.includes('\r')) text = text.replace(/\r\n?/g, '\n');
     const last = end ? text.length : text.lastIndexOf('\n\n');
     if (last <= 0) {
-      carry = end ? '' : text;
+      carry = end ? '' : text + held;
       if (end && text.trim()) onEvents(toData([text]));
       return;
     }
-    carry = end ? '' : text.slice(last + 2);
+    carry = end ? '' : text.slice(last + 2) + held;
     onEvents(toData(text.slice(0, last).split('\n\n')));
   };
   try {

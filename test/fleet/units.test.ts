@@ -34,6 +34,12 @@ describe('reading server-sent events', () => {
     }
   });
 
+  it('keeps a CRLF split between two pieces as one line end', async () => {
+    const seen: string[] = [];
+    await readSse(streamOf(['data: {"a":\r', '\ndata: 1}\r', '\n\r', '\ndata: [DONE]\r\n\r\n']), { onEvents: (d) => seen.push(...d), onActivity() {}, batchBytes: 1 });
+    expect(seen).toEqual(['{"a":\n1}', '[DONE]']);
+  });
+
   it('hands over a last event without its blank line', async () => {
     const seen: string[] = [];
     await readSse(streamOf(['data: 1\n\ndata: 2']), { onEvents: (d) => seen.push(...d), onActivity() {} });
