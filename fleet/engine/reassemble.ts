@@ -18,6 +18,8 @@ interface ChoiceState {
   reasoning: string[];
   tools: Map<number, ToolCallState>;
   logprobs: unknown[] | null;
+  /** A text completion's logprobs: parallel arrays (tokens, token_logprobs, top_logprobs, text_offset), each joined. */
+  textLogprobs: Record<string, unknown[]> | null;
   finishReason: unknown;
   stopReason: unknown;
 }
@@ -40,7 +42,7 @@ export function createAssembler(kind: 'chat' | 'completion'): Assembler {
   const choice = (index: number) => {
     let state = choices.get(index);
     if (!state) {
-      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, finishReason: null, stopReason: null };
+      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, finishReason: null, stopReason: null };
       choices.set(index, state);
     }
     return state;
@@ -79,8 +81,12 @@ export function createAssembler(kind: 'chat' | 'completion'): Assembler {
             tokenChunks++;
           }
         }
-        const logprobs = c.logprobs as { content?: unknown[]; tokens?: unknown[] } | null | undefined;
-        if (logprobs?.content) (state.logprobs ??= []).push(...logprobs.content);
+        const logprobs = c.logprobs as Record<string, unknown> | null | undefined;
+        if (kind === 'chat' && Array.isArray(logprobs?.content)) (state.logprobs ??= []).push(...logprobs.content);
+        if (kind === 'completion' && logprobs) {
+          const joined = (state.textLogprobs ??= {});
+          for (const [key, values] of Object.entries(logprobs)) if (Array.isArray(values)) (joined[key] ??= []).push(...values);
+        }
         if (c.finish_reason != null) state.finishReason = c.finish_reason;
         if (c.stop_reason != null) state.stopReason = c.stop_reason;
       }
@@ -88,8 +94,8 @@ export function createAssembler(kind: 'chat' | 'completion'): Assembler {
     result() {
       const out = [...choices.entries()].sort(([a], [b]) => a - b).map(([index, s]) => {
         const text = s.content.join('');
+        if (kind === 'completion') return { index, text, logprobs: s.textLogprobs, finish_reason: s.finishReason, stop_reason: s.stopReason };
         const logprobs = s.logprobs ? { content: s.logprobs } : null;
-        if (kind === 'completion') return { index, text, logprobs, finish_reason: s.finishReason, stop_reason: s.stopReason };
         const toolCalls = [...s.tools.entries()]
           .sort(([a], [b]) => a - b)
           .map(([, t]) => ({ id: t.id, type: t.type, function: { name: t.name, arguments: t.args.join('') } }));

@@ -83,6 +83,16 @@ describe('reassembling a streamed completion', () => {
     });
   });
 
+  it('joins the logprobs of a streamed text completion as the plain reply carries them', () => {
+    const a = createAssembler('completion');
+    const logprobs = (token: string, offset: number, value: number) => ({ text_offset: [offset], token_logprobs: [value], tokens: [token], top_logprobs: [{ [token]: value }] });
+    a.push({ id: 'cmpl-2', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text: 'a', logprobs: logprobs('a', 0, -0.5), finish_reason: null }] });
+    a.push({ id: 'cmpl-2', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text: 'b', logprobs: logprobs('b', 1, -0.25), finish_reason: 'length' }] });
+    expect(a.result()).toMatchObject({
+      choices: [{ text: 'ab', logprobs: { text_offset: [0, 1], token_logprobs: [-0.5, -0.25], tokens: ['a', 'b'], top_logprobs: [{ a: -0.5 }, { b: -0.25 }] }, finish_reason: 'length' }],
+    });
+  });
+
   it('counts streamed pieces as usage when the engine sends none', () => {
     const a = createAssembler('completion');
     for (const text of ['a', 'b', 'c']) a.push({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: text === 'c' ? 'stop' : null }] });
