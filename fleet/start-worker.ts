@@ -110,6 +110,8 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const capacity = createCapacity({ slots: config.ENGINE_MAX_NUM_SEQS, initial: Math.min(config.INITIAL_IN_FLIGHT, maxInFlight), max: maxInFlight });
   let models: string[] = config.WORKER_MODEL ? [config.WORKER_MODEL] : [];
   let status = 'starting';
+  /** The model an owned engine is being switched to, named in the worker's row meanwhile. */
+  let loading: string | null = null;
   const base = { id, host: config.WORKER_HOST, gpu: config.WORKER_GPU };
   const workerEvent = (type: 'worker.up' | 'worker.down') =>
     publishWorkerEvent(bus, { type, workerId: id, host: base.host, gpu: base.gpu, model: models[0] ?? null }).catch(() => {});
@@ -145,7 +147,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const writeRow = async () => {
     const stats = await gpuStats();
     const s = worker.stats();
-    await heartbeatWorker(database.db, { id, status, model: models[0] ?? null, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: stats });
+    await heartbeatWorker(database.db, { id, status, model: loading ?? models[0] ?? null, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: stats });
   };
   // One row write at a time, and one more after it when asked meanwhile: two concurrent
   // writes could land out of order and leave a stale status (`switching`) behind.
@@ -217,8 +219,9 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
           capacity.reset(model.maxConcurrency);
           void beat().catch(() => {});
         },
-        onStatus(next) {
+        onStatus(next, model) {
           status = next;
+          loading = next === 'switching' ? model.name : null;
           void beat().catch(() => {});
         },
       })

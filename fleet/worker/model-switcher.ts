@@ -18,7 +18,13 @@ export interface ModelSwitcherOptions {
   worker: Worker;
   /** Called with the new model before leasing resumes (capacity, heartbeat row). */
   onModel(model: ModelDemand): void;
-  onStatus(status: 'switching' | 'ready'): void;
+  /**
+   * Called with the model being loaded (`switching`) or loaded (`ready`). The worker's row names
+   * the model from the start of a switch, so that other GPUs count this one as serving it and do
+   * not all leave their model for the same one (then all switch back, when the fairness bound
+   * comes round for the model they left).
+   */
+  onStatus(status: 'switching' | 'ready', model: ModelDemand): void;
   checkMs: number;
   idleSwitchMs: number;
   fairnessMs: number;
@@ -38,7 +44,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
   let timer: ReturnType<typeof setInterval> | undefined;
 
   const load = async (model: ModelDemand, previous: string | null) => {
-    options.onStatus('switching');
+    options.onStatus('switching', model);
     if (previous) {
       worker.pause();
       while (worker.idleForMs() === 0 && (worker.stats().inFlight > 0 || worker.stats().buffered > 0)) await sleep(200);
@@ -48,7 +54,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
     await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs });
     servedSince = Date.now();
     options.onModel(model);
-    options.onStatus('ready');
+    options.onStatus('ready', model);
     worker.resume();
   };
 

@@ -1,10 +1,10 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { chooseModel } from '../../fleet/worker/model-choice.ts';
-import { rows, type Database, type ModelDemand } from '../../schema/index.ts';
+import { modelDemand, rows, type Database, type ModelDemand } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
-import { FAST_WORKER_ENV, insertChatBatch, waitForBatch } from './helpers.ts';
+import { eventually, FAST_WORKER_ENV, insertChatBatch, waitForBatch } from './helpers.ts';
 
 const demand = (name: string, queued: number, more: Partial<ModelDemand> = {}): ModelDemand => ({
   name,
@@ -52,8 +52,10 @@ describe('the model registry deciding what a GPU serves', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}) => {
-    const engineCmd = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
+  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0) => {
+    const sim = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
+    // A delay before the engine starts stands for the minutes vLLM takes to load weights.
+    const engineCmd = startDelayS ? `sh -c 'sleep ${startDelayS}; exec ${sim}'` : sim;
     const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(20_000 + Math.floor(Math.random() * 20_000))], {
       env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
     });
@@ -92,5 +94,28 @@ describe('the model registry deciding what a GPU serves', () => {
     const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${busy} group by 1`);
     expect(await queued(database, busy), `${JSON.stringify(left)}\n${supervisor.output()}`).toBeGreaterThan(0);
     expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"busy-model","to":"starving-model"/);
+  });
+
+  it('counts a GPU as serving the model it is switching to, so other GPUs do not follow it there', async () => {
+    const { database, url } = test();
+    // Earlier tests' models and workers are out of the picture.
+    await database.db.execute(sql`update models set enabled = false`);
+    await database.db.execute(sql`update workers set status = 'stopped'`);
+    await database.db.execute(sql`insert into models (name, source) values ('first-model', 'org/first'), ('next-model', 'org/next')`);
+    const first = await insertChatBatch(database, { count: 20, model: 'first-model' });
+    fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {}, 2);
+    const switchingTo = async () => {
+      const [row] = await rows<{ model: string | null; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
+      return row?.status === 'switching' ? row : null;
+    };
+    expect((await eventually(switchingTo, 30_000, 'the first model loading')).model).toBe('first-model');
+    expect(await waitForBatch(database, first, ['completed'], 30_000)).toBe('completed');
+    await insertChatBatch(database, { count: 20, model: 'next-model' });
+    expect((await eventually(switchingTo, 30_000, 'the switch to the next model')).model).toBe('next-model');
+    const demand = await modelDemand(database.db, { except: 'nobody', liveMs: 15_000 });
+    expect(demand.map((m) => [m.name, m.servingWorkers])).toEqual([
+      ['first-model', 0],
+      ['next-model', 1],
+    ]);
   });
 });
