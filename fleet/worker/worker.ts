@@ -144,6 +144,10 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const launch = (job: Job) => {
+    // Leased again by this worker after its lease was reaped (it was cut off from Postgres): the
+    // stream still running answers it, under the new lease. A second one would run it twice, and
+    // the first to end would untrack the other, which no cancel or drain could then abort.
+    if (inFlight.has(job.id)) return;
     const controller = new AbortController();
     inFlight.set(job.id, { controller, job });
     const started = performance.now();

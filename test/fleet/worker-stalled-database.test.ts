@@ -10,7 +10,7 @@ import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator } from '../../fleet/sim/index.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
-import { rows, type Database } from '../../schema/index.ts';
+import { reapLeases, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { answeredIds, eventually, expectedIds, insertChatBatch, waitForBatch } from './helpers.ts';
 
@@ -52,8 +52,8 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
     await new Promise((r) => server.close(r));
   });
 
-  const makeWorker = (id: string, model: string) => {
-    const client = createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
+  const makeWorker = (id: string, model: string, engineUrl = url) => {
+    const client = createEngineClient({ baseUrl: engineUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
     return createWorker({
       id,
       database: test().database,
@@ -127,5 +127,32 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
     }
     expect(await answeredIds(database, batchId)).toEqual(expectedIds(600));
   });
-});
 
+  it('lets the stream it runs answer a request whose lease was reaped and that it leased again, instead of running it twice', async () => {
+    const { database } = test();
+    const slow = createSimulator({ models: ['slow-model'], slots: 4, ttftMs: 1, tpotMs: 20, outputTokens: 60 });
+    const slowServer = serve({ fetch: slow.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((r) => slowServer.once('listening', r));
+    const batchId = await insertChatBatch(database, { count: 1, model: 'slow-model' });
+    const worker = makeWorker('cut-off', 'slow-model', `http://127.0.0.1:${(slowServer.address() as { port: number }).port}`);
+    worker.start();
+    try {
+      await eventually(async () => slow.counters().running === 1, 10_000, 'the stream to run');
+      // As when the worker was cut off from Postgres past its lease: another process reaps the lease,
+      // and this worker, back, leases the request again while its stream still runs.
+      await database.db.execute(sql`update requests set lease_expires_at = now() - interval '1 second' where batch_id = ${batchId}`);
+      expect(await reapLeases(database.db, { maxAttempts: 5 })).toHaveLength(1);
+      worker.nudge('slow-model');
+      await eventually(async () => (await leasedBy(database, 'cut-off')) === 1, 10_000, 'the request leased again');
+      expect(await waitForBatch(database, batchId, ['completed'], 30_000)).toBe('completed');
+      expect(slow.counters().requests).toBe(1);
+      expect(worker.stats()).toMatchObject({ inFlight: 0, completed: 1 });
+    } finally {
+      await worker.drain(1000);
+      slow.close();
+      slowServer.closeAllConnections();
+      await new Promise((r) => slowServer.close(r));
+    }
+    expect(await answeredIds(database, batchId)).toEqual(['req-1']);
+  });
+});
