@@ -60,7 +60,9 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
       if (failures % 20 === 1) logger.warn('writing results failed; they are kept and written again', { err, results: take.length });
       // A page that keeps failing while the database answers holds a result Postgres refuses:
       // write the page one result at a time, and store a refused result as a failure instead.
-      if (failures >= 3 && (await databaseAnswers())) {
+      // Only for a refusal of the data: a timeout, a lock or a lost connection passes, and a
+      // good answer stored as a failure would be lost.
+      if (failures >= 3 && refusesData(err) && (await databaseAnswers())) {
         const [only] = take;
         if (take.length > 1) isolating = take.length;
         else if (only) {
@@ -108,6 +110,17 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
       clearInterval(timer);
     },
   };
+}
+
+/**
+ * True for errors that say Postgres refuses the values themselves (SQLSTATE classes 22 data
+ * exception, 23 integrity constraint violation, 54 program limit exceeded), which no retry
+ * mends. Drivers put the SQLSTATE in `code`; drizzle wraps their error as `cause`.
+ */
+function refusesData(err: unknown): boolean {
+  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
+  const code = typeof e?.code === 'string' ? e.code : e?.cause?.code;
+  return typeof code === 'string' && /^(22|23|54)/.test(code);
 }
 
 /** A result Postgres refused, as a failure the error file can carry. */

@@ -3,7 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createResultWriter } from '../../fleet/worker/result-writer.ts';
 import { leaseRequests, rows, type RequestResult } from '../../schema/index.ts';
-import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { createDatabase } from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
 import { eventually, insertChatBatch } from './helpers.ts';
 
 describe.each(DRIVERS)('the result writer on %s', (driver) => {
@@ -36,5 +37,46 @@ describe.each(DRIVERS)('the result writer on %s', (driver) => {
       ['succeeded', null],
       ['succeeded', null],
     ]);
+  });
+});
+
+describe('the result writer when Postgres times out (Postgres)', () => {
+  const test = useTestDatabase();
+
+  it('keeps retrying results whose writes time out while the database answers, and never stores them as failed', async () => {
+    const { database, url, name } = test();
+    // An operator's lock_timeout: a write waiting on a locked batch row fails, `select 1` still answers.
+    await database.db.execute(sql.raw(`alter database "${name}" set lock_timeout = '100ms'`));
+    const timed = await createDatabase({ url, maxConnections: 2 });
+    const batchId = await insertChatBatch(database, { count: 4, model: 'timeout-model' });
+    const leased = await leaseRequests(database.db, { owner: 'timed-writer', model: 'timeout-model', limit: 4, leaseMs: 60_000 });
+    const writer = createResultWriter({ database: timed, owner: 'timed-writer', logger: createLogger({ level: 'silent' }), flushMs: 20, maxBatch: 10, onWritten() {} });
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    let locked = () => {};
+    const isLocked = new Promise<void>((resolve) => (locked = resolve));
+    const holder = database.db.transaction(async (tx) => {
+      await tx.execute(sql`select id from batches where id = ${batchId} for update`);
+      locked();
+      await released;
+    });
+    await isLocked;
+    try {
+      leased.forEach((r, i) => writer.add({ id: r.id, status: 'succeeded', statusCode: 200, response: '{"object":"chat.completion"}', engineRequestId: `ok-${i}`, error: null, promptTokens: 1, completionTokens: 2 }));
+      // Long enough for many failed writes of the page and of single results.
+      await new Promise((r) => setTimeout(r, 1500));
+      release();
+      await holder;
+      await eventually(async () => writer.pending === 0, 20_000, 'every result written');
+    } finally {
+      release();
+      writer.close();
+      await timed.close();
+    }
+    const stored = await rows<{ status: string; code: string | null }>(
+      database.db,
+      sql`select status, error->>'code' as code from requests where batch_id = ${batchId} order by line`,
+    );
+    expect(stored).toEqual(Array.from({ length: 4 }, () => ({ status: 'succeeded', code: null })));
   });
 });
