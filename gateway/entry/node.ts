@@ -15,12 +15,20 @@ export interface NodeServer {
   close(): Promise<void>;
 }
 
+/** Options for {@link serveNode}. */
+export interface ServeNodeOptions {
+  port: number;
+  hostname: string;
+  /** The largest WebSocket message read (MAX_JSON_BODY_BYTES; by default 16 MiB, as Bun's); `ws` would read 100 MiB, before authentication. */
+  maxMessageBytes?: number;
+}
+
 /** Serves a started gateway on Node: @hono/node-server for HTTP and SSE, `ws` + graphql-ws for WebSocket on `/graphql`. */
-export async function serveNode(gateway: Gateway, { port, hostname }: { port: number; hostname: string }): Promise<NodeServer> {
+export async function serveNode(gateway: Gateway, { port, hostname, maxMessageBytes = 16 * 1024 * 1024 }: ServeNodeOptions): Promise<NodeServer> {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: gateway.fetch, port, hostname }, () => resolve(s as Server)) as Server;
   });
-  const wss = new WebSocketServer({ server, path: '/graphql' });
+  const wss = new WebSocketServer({ server, path: '/graphql', maxPayload: maxMessageBytes });
   const graphqlWs = useServer(gateway.graphqlWs as Parameters<typeof useServer>[0], wss);
   const { port: bound } = server.address() as AddressInfo;
   return {
@@ -38,7 +46,7 @@ async function main() {
   try {
     const config = loadGatewayConfig();
     const gateway = await startGateway(config);
-    const server = await serveNode(gateway, { port: config.PORT, hostname: config.host });
+    const server = await serveNode(gateway, { port: config.PORT, hostname: config.host, maxMessageBytes: config.MAX_JSON_BODY_BYTES });
     gateway.logger.info('gateway listening', { url: server.url, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime: 'node' });
     const stop = async () => {
       await server.close();

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { eq } from 'drizzle-orm';
 import { publishBatchProgress, publishBatchStatus, publishBatchStatuses, publishWorkerEvent } from '../../core/events/index.ts';
 import { batches, handlerRuns, requests, type Database } from '../../schema/index.ts';
@@ -131,6 +132,15 @@ describe('gateway subscriptions and metrics', () => {
     const text = await (await gw.app.request('/metrics')).text();
     expect(text).not.toMatch(/method="(FOO1|FOO2|BREW)"/);
     expect(text).toMatch(/^vbs_gateway_http_requests_total\{method="OTHER",route="[^"]*",status="404"\} 3$/m);
+  });
+
+  it('closes a WebSocket whose message is larger than a JSON body may be, before authenticating or parsing it', async () => {
+    const socket = new WebSocket(`${gw.url.replace(/^http/, 'ws')}/graphql`, 'graphql-transport-ws');
+    await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    socket.send('x'.repeat(16 * 1024 * 1024 + 1));
+    // 1009: message too big. Without a bound the message was read whole (ws allows 100 MiB) and then refused as malformed (4400).
+    expect(await closed).toBe(1009);
   });
 
   it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
