@@ -118,7 +118,10 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
 
   app.route('/v1', createRestRoutes(services));
 
-  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.fetch(c.req.raw, { owner: c.get('owner') }));
+  // handleRequest, not fetch: Yoga's fetch gives up on a request whose client left before the
+  // response, dropping the response and with it a subscription that nothing would ever end.
+  // Handed back, the response is cancelled by the server, and the subscription ends.
+  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.handleRequest(c.req.raw, { owner: c.get('owner') }));
 
   const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, metrics, logger });
   // The runtime entries serve `graphqlWs` on `/graphql` next to `fetch`; `close` ends the subscriptions.

@@ -160,6 +160,29 @@ describe('gateway subscriptions and metrics', () => {
     expect(await open()).toBe(baseline);
     await ws.dispose();
   });
+
+  it('forgets SSE subscribers that leave before their subscription has answered', async () => {
+    const id = await insertBatch(test().database, { total: 5 });
+    const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
+    for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
+    const baseline = await open();
+    // Aborted a few milliseconds in: some while the gateway still reads the batch, some once it streams.
+    for (const delay of [0, 1, 2, 3, 5]) {
+      for (let i = 0; i < 10; i++) {
+        const leaving = new AbortController();
+        const request = fetch(`${gw.url}/graphql`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+          body: JSON.stringify({ query: BATCH_PROGRESS, variables: { id } }),
+          signal: leaving.signal,
+        });
+        setTimeout(() => leaving.abort(), delay);
+        await request.then((res) => res.body?.cancel(), () => undefined);
+      }
+    }
+    for (let i = 0; i < 100 && (await open()) > baseline; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(await open()).toBe(baseline);
+  });
 });
 
 /** Publishes until the subscription yields (it is active only once the server subscribed), and returns the first event. */
