@@ -9,6 +9,7 @@ import type { Logger } from '../core/logger.ts';
 import { createHandlerRegistry, type HandlerRegistry } from '../handlers/sdk/index.ts';
 import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
+import { createLocalGuard, isLoopbackBind, localGuardError } from './local-guard.ts';
 import { createJsonBodyLimit } from './body-limit.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
@@ -91,6 +92,13 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     metrics.httpRequests.inc({ method, route, status: c.res.status });
   });
 
+  const refusal = createLocalGuard({ keyless: !config.API_KEYS?.length, loopbackOnly: isLoopbackBind(config.host) });
+  app.use('*', async function guardLocalGateway(c, next) {
+    const reason = refusal({ host: c.req.header('host') ?? null, origin: c.req.header('origin') ?? null });
+    if (reason) throw localGuardError(reason);
+    await next();
+  });
+
   app.get('/health', async (c) => {
     await database.db.execute(sql`select 1`);
     return c.json({ status: 'ok' });
@@ -123,7 +131,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   // Handed back, the response is cancelled by the server, and the subscription ends.
   app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.handleRequest(c.req.raw, { owner: c.get('owner') }));
 
-  const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, metrics, logger });
+  const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, refusal, metrics, logger });
   // The runtime entries serve `graphqlWs` on `/graphql` next to `fetch`; `close` ends the subscriptions.
   return Object.assign(app, {
     graphqlWs,

@@ -15,7 +15,7 @@ export interface ServeBunOptions {
  * graphql-ws checks it (or connectionParams) when the client says connection_init.
  */
 export function serveBun(gateway: Pick<Gateway, 'fetch' | 'graphqlWs'>, { port, hostname, maxFileBytes }: ServeBunOptions) {
-  return Bun.serve<{ authorization: string | null }>({
+  return Bun.serve<{ authorization: string | null; host: string | null; origin: string | null }>({
     port,
     hostname,
     idleTimeout: 0,
@@ -26,7 +26,8 @@ export function serveBun(gateway: Pick<Gateway, 'fetch' | 'graphqlWs'>, { port, 
         if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
           return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
         }
-        if (server.upgrade(request, { data: { authorization: request.headers.get('authorization') } })) return undefined;
+        const { headers } = request;
+        if (server.upgrade(request, { data: { authorization: headers.get('authorization'), host: headers.get('host'), origin: headers.get('origin') } })) return undefined;
         return new Response('WebSocket upgrade failed.', { status: 400 });
       }
       return gateway.fetch(request);

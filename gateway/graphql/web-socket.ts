@@ -70,8 +70,10 @@ export function createWebSocketHandler(options: GraphQLWsServer): WebSocketHandl
       if (!protocol) return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
       // Deno closes the request as it upgrades it: copy the headers the connection is authenticated by first.
       const headers = new Headers();
-      const authorization = request.headers.get('authorization');
-      if (authorization !== null) headers.set('authorization', authorization);
+      for (const name of ['authorization', 'host', 'origin']) {
+        const value = request.headers.get(name);
+        if (value !== null) headers.set(name, value);
+      }
       const { socket, response } = upgrade(protocol);
       serve(socket, protocol, headers);
       return response;

@@ -2,13 +2,14 @@ import { GraphQLError, type ExecutionArgs } from 'graphql';
 import type { ServerOptions } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { Logger } from '../../core/logger.ts';
+import type { RequestOrigin } from '../local-guard.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { GraphQLContext } from './context.ts';
 
 /** What each runtime's entry may put on a connection: the upgrade request (ws) or the socket data it chose (Bun, Deno). */
 export interface WebSocketExtra {
   request?: { headers?: Headers | Record<string, string | string[] | undefined> };
-  socket?: { data?: { authorization?: string | null } };
+  socket?: { data?: { authorization?: string | null; host?: string | null; origin?: string | null } };
 }
 
 /** Options for {@link createGraphQLWs}. */
@@ -16,6 +17,8 @@ export interface GraphQLWsOptions {
   yoga: YogaServerInstance<{ owner: string }, GraphQLContext>;
   /** The same check as HTTP requests: the owner of an `Authorization` value, or a throw when it is not accepted. */
   authenticate: (authorization: string | null) => string | Promise<string>;
+  /** The same guard as HTTP requests against web pages of other origins (see local-guard.ts); null lets the upgrade through. */
+  refusal?: (request: RequestOrigin) => string | null;
   metrics: GatewayMetrics;
   logger: Logger;
 }
@@ -26,12 +29,12 @@ export type GraphQLWsServer = ServerOptions<Record<string, unknown> | undefined,
 type Enveloped = ReturnType<GraphQLWsOptions['yoga']['getEnveloped']>;
 type RootValue = { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
 
-function headerAuthorization(extra: WebSocketExtra): string | null {
+function upgradeHeader(extra: WebSocketExtra, name: 'authorization' | 'host' | 'origin'): string | null {
   const headers = extra.request?.headers;
-  if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get('authorization');
-  const value = (headers as Record<string, string | string[] | undefined> | undefined)?.authorization;
+  if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
+  const value = (headers as Record<string, string | string[] | undefined> | undefined)?.[name];
   if (value !== undefined) return Array.isArray(value) ? (value[0] ?? null) : value;
-  return extra.socket?.data?.authorization ?? null;
+  return extra.socket?.data?.[name] ?? null;
 }
 
 function paramAuthorization(params: Record<string, unknown> | undefined): string | null {
@@ -45,12 +48,17 @@ function paramAuthorization(params: Record<string, unknown> | undefined): string
  * `connectionParams: { authorization: 'Bearer KEY' }` (what browsers can send) or the
  * upgrade request's `Authorization` header; a refused key closes the socket with 4403.
  */
-export function createGraphQLWs({ yoga, authenticate, metrics, logger }: GraphQLWsOptions): GraphQLWsServer {
+export function createGraphQLWs({ yoga, authenticate, refusal = () => null, metrics, logger }: GraphQLWsOptions): GraphQLWsServer {
   const owners = new WeakMap<object, string>();
   return {
     async onConnect(ctx) {
+      const refused = refusal({ host: upgradeHeader(ctx.extra, 'host'), origin: upgradeHeader(ctx.extra, 'origin') });
+      if (refused) {
+        logger.warn('refused a WebSocket from a page of another origin', { reason: refused });
+        return false;
+      }
       try {
-        const owner = await authenticate(paramAuthorization(ctx.connectionParams) ?? headerAuthorization(ctx.extra));
+        const owner = await authenticate(paramAuthorization(ctx.connectionParams) ?? upgradeHeader(ctx.extra, 'authorization'));
         owners.set(ctx, owner);
         metrics.websockets.inc();
         return true;
