@@ -22,6 +22,13 @@ import { COPY_PAGE_SIZE, InvalidInput, PAGE_SIZE, validateInput } from './valida
 export const VALIDATION_LEASE_SECONDS = 60;
 /** How often a gateway looks for validations whose validator died, and for abandoned uploads. */
 export const VALIDATION_SWEEP_MS = 30_000;
+/**
+ * Validations started for one batch before it is failed: an error that is neither a bad line
+ * nor a lost lease (a gateway that keeps crashing on it, a database refusal) must not be
+ * retried every sweep for ever, leaving the batch validating.
+ */
+export const MAX_VALIDATION_ATTEMPTS = 3;
+
 /** An upload not completed after this long was abandoned by a crashed gateway. */
 export const ABANDONED_UPLOAD_SECONDS = 6 * 3600;
 
@@ -109,6 +116,11 @@ export function createBatchValidator({
   }
 
   async function run(job: ValidationJob) {
+    if (job.attempts > MAX_VALIDATION_ATTEMPTS) {
+      logger.error('batch validation failed too many times; the batch is failed', { batch_id: job.id, attempts: job.attempts - 1 });
+      const message = `Validating this batch failed ${job.attempts - 1} times with an unexpected error (it is in the gateway's log); create the batch again, and report it if it fails the same way.`;
+      return fail(job, [{ line: null, code: 'validation_error', param: null, message }]);
+    }
     const file = await getFile(db, job.inputFileId, job.owner);
     const missing = { line: null, code: 'input_file_missing', param: 'input_file_id', message: `The input file ${job.inputFileId} no longer exists; upload it again and create a new batch.` };
     if (!file) return fail(job, [missing]);

@@ -32,6 +32,6 @@ export async function submitBatch(services: Services, owner: string, spec: Batch
     validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
   });
   services.statusChanged([{ batchId: batch.id, owner, from: null, to: 'validating' }]);
-  validator.validate({ id: batch.id, owner, endpoint: batch.endpoint, inputFileId: file.id, priority: batch.priority });
+  validator.validate({ id: batch.id, owner, endpoint: batch.endpoint, inputFileId: file.id, priority: batch.priority, attempts: 1 });
   return batch;
 }

@@ -21,6 +21,7 @@ CREATE TABLE "batches" (
 	"completion_tokens" bigint DEFAULT 0 NOT NULL,
 	"validation_owner" text,
 	"validation_expires_at" timestamp with time zone,
+	"validation_attempts" integer DEFAULT 0 NOT NULL,
 	"created_at" timestamp with time zone DEFAULT now() NOT NULL,
 	"in_progress_at" timestamp with time zone,
 	"expires_at" timestamp with time zone NOT NULL,

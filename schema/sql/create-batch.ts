@@ -24,10 +24,10 @@ export async function createBatch(db: Executor, o: CreateBatchOptions): Promise<
   const [raw] = await rows<RawBatchRow>(
     db,
     sql`insert into batches as b (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, handlers,
-          validation_owner, validation_expires_at, expires_at)
+          validation_owner, validation_expires_at, validation_attempts, expires_at)
         values (${o.id}, ${o.owner}, ${o.endpoint}, ${o.completionWindow}, 'validating', ${o.inputFileId},
           ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${JSON.stringify(o.handlers)}::jsonb,
-          ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}),
+          ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}), 1,
           now() + make_interval(secs => ${o.completionWindowSeconds}))
         returning ${BATCH_COLUMNS}`,
   );

@@ -38,6 +38,8 @@ export const batches = pgTable(
     /** Who is validating the input file, and until when; a crashed validator's batch is picked up again. */
     validationOwner: text('validation_owner'),
     validationExpiresAt: at('validation_expires_at'),
+    /** Validations started, the first included: a batch whose validation keeps failing unexpectedly is failed, not retried for ever. */
+    validationAttempts: integer('validation_attempts').notNull().default(0),
     createdAt: at('created_at').notNull().defaultNow(),
     inProgressAt: at('in_progress_at'),
     expiresAt: at('expires_at').notNull(),

@@ -160,6 +160,31 @@ describe('validating batch input files', () => {
     expect((await client.batches.retrieve(orphan.id)).status).toBe('in_progress');
   });
 
+  it('fails a batch whose validation keeps dying, instead of retrying it for ever', async () => {
+    const client = api().client();
+    const file = await client.files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'batch' });
+    const orphan = await createBatch(api().db.database.db, {
+      id: newId('batch_'),
+      owner: 'local',
+      endpoint: '/v1/chat/completions',
+      inputFileId: file.id,
+      completionWindow: '24h',
+      completionWindowSeconds: 86_400,
+      metadata: null,
+      priority: 0,
+      handlers: {},
+      validationOwner: 'validator_dead',
+      validationLeaseSeconds: -1,
+    });
+    // Two more gateways took it up and died: this is the fourth start.
+    await api().db.database.db.execute(sql`update batches set validation_attempts = 3 where id = ${orphan.id}`);
+    await api().app.validator.sweep();
+    await api().validated();
+    const batch = await client.batches.retrieve(orphan.id);
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data).toEqual([expect.objectContaining({ code: 'validation_error', message: expect.stringContaining('failed 3 times') })]);
+  });
+
   it('fails a batch whose input file is gone by the time it is validated', async () => {
     const orphan = await createBatch(api().db.database.db, {
       id: newId('batch_'),
