@@ -34,6 +34,8 @@ export const workerEnv = z
     ENGINE_FIRST_TOKEN_TIMEOUT_MS: ms(300_000),
     ENGINE_STALL_TIMEOUT_MS: ms(60_000),
     ENGINE_START_TIMEOUT_MS: ms(1_200_000),
+    /** After the engine has been unreachable this long, the requests waiting for it go back to the queue. */
+    ENGINE_DOWN_RELEASE_MS: ms(300_000),
     /** Retries of one request after a 5xx, 429, reset or stall, with exponential backoff. */
     ENGINE_MAX_RETRIES: z.coerce.number().int().min(0).default(4),
     ENGINE_BACKOFF_BASE_MS: ms(500),

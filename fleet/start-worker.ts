@@ -134,7 +134,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     gate,
     capacity,
     models: () => models,
-    timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500 },
+    timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500, engineDownMs: config.ENGINE_DOWN_RELEASE_MS },
     flushMax: config.FLUSH_MAX,
     leaseMax: config.LEASE_MAX,
     maxRetries: config.ENGINE_MAX_RETRIES,

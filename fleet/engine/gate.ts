@@ -3,6 +3,8 @@ import { sleep } from './backoff.ts';
 /** Tracks whether the engine is reachable; requests wait at the gate while it is not. */
 export interface EngineGate {
   readonly up: boolean;
+  /** How long the engine has been unreachable now; 0 while it is up. */
+  downForMs(): number;
   /** Resolves once the engine answers /health (at once when it is up), or when the signal aborts. */
   ready(signal?: AbortSignal): Promise<void>;
   /** Says the engine could not be reached; probing /health starts. */
@@ -24,6 +26,7 @@ export interface EngineGateOptions {
  */
 export function createEngineGate({ health, probeMs, onChange }: EngineGateOptions): EngineGate {
   let up = true;
+  let downSince = 0;
   let closed = false;
   let opened: Promise<void> = Promise.resolve();
   let open = () => {};
@@ -37,6 +40,7 @@ export function createEngineGate({ health, probeMs, onChange }: EngineGateOption
     get up() {
       return up;
     },
+    downForMs: () => (up ? 0 : Date.now() - downSince),
     ready(signal) {
       if (up) return Promise.resolve();
       return Promise.race([opened, new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }))]);
@@ -44,6 +48,7 @@ export function createEngineGate({ health, probeMs, onChange }: EngineGateOption
     reportDown() {
       if (!up || closed) return;
       up = false;
+      downSince = Date.now();
       opened = new Promise((resolve) => (open = resolve));
       onChange?.(false);
       void probe();

@@ -12,10 +12,13 @@ import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
 import { publishWrite, settleAndPublish } from './settle.ts';
+import { afterReturnedLeases } from './sweeper.ts';
 import { engineErrorKind } from './error-kind.ts';
 
 /** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
 const MODEL_MISSING_PAUSE_MS = 30_000;
+/** How long an unreachable engine keeps the work waiting for it, unless the timings say otherwise. */
+const ENGINE_DOWN_MS = 300_000;
 
 /** Timings of the worker loops, in milliseconds. */
 export interface WorkerTimings {
@@ -27,6 +30,11 @@ export interface WorkerTimings {
   flushMs: number;
   /** How often the engine's /metrics are read to follow its capacity. */
   loadPollMs: number;
+  /**
+   * After the engine has been unreachable this long, the requests waiting for it go back to
+   * the queue, for workers whose engines answer (default 5 minutes).
+   */
+  engineDownMs?: number;
 }
 
 /** Options for {@link createWorker}. */
@@ -228,9 +236,33 @@ export function createWorker(options: WorkerOptions): Worker {
     return drained ? 'empty' : 'more';
   };
 
+  /** Gives leases back, the attempt refunded or not; resolves to where they went (none when it failed: they expire and are reaped). */
+  const release = (ids: number[], refundAttempt: boolean) =>
+    ids.length
+      ? releaseRequests(database.db, { owner: id, ids, refundAttempt, maxAttempts: options.maxAttempts }).catch((err: unknown) => {
+          logger.warn('releasing leases failed; they will expire and be reaped', { err, requests: ids.length });
+          return [];
+        })
+      : Promise.resolve([]);
+
+  /**
+   * An engine that stays unreachable must not keep its worker's leases: they are heartbeated,
+   * so without this they would wait for it for as long as it is gone, and their batches with them.
+   */
+  const handBack = async () => {
+    const unstarted = buffer.clear();
+    const waiting = drop(new Set(inFlight.keys()));
+    if (unstarted.length + waiting.length === 0) return;
+    logger.warn('the engine has been unreachable too long; the requests waiting for it go back to the queue', { downMs: options.gate.downForMs(), requests: unstarted.length + waiting.length });
+    // Never sent, the attempt is refunded; sent to the engine that went down, it counts (that request may be what brings it down).
+    const returned = [...(await release(unstarted, true)), ...(await release(waiting, false))];
+    await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+  };
+
   const leaseLoop = async () => {
     let failures = 0;
     while (!stopped) {
+      if (!options.gate.up && options.gate.downForMs() >= (timings.engineDownMs ?? ENGINE_DOWN_MS)) await handBack();
       if (paused || !options.gate.up) {
         await pauseFor(timings.pollMs);
         continue;
@@ -309,17 +341,11 @@ export function createWorker(options: WorkerOptions): Worker {
       await Promise.race([leasing, sleep(timeoutMs, waited.signal)]);
       waited.abort();
       const unstarted = buffer.clear();
-      const release = (ids: number[]) =>
-        ids.length
-          ? releaseRequests(database.db, { owner: id, ids, refundAttempt: true, maxAttempts: options.maxAttempts }).catch((err: unknown) =>
-              logger.warn('releasing leases failed; they will expire and be reaped', { err, requests: ids.length }),
-            )
-          : Promise.resolve();
-      await release(unstarted);
+      await release(unstarted, true);
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const interrupted = drop(new Set(inFlight.keys()));
       await writer.flush();
-      await release(interrupted);
+      await release(interrupted, true);
       for (const timer of timers) clearInterval(timer);
       load.stop();
       writer.close();
