@@ -1,6 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 
+/**
+ * Models named in the requests metric: model names come from users' files, so the busiest
+ * ones are labelled and the rest summed under {@link OTHER_MODELS}, keeping the series
+ * bounded whatever a file asks for.
+ */
+export const METRIC_MODELS = 50;
+
+/** The label of the models beyond the {@link METRIC_MODELS} busiest. */
+export const OTHER_MODELS = '(other)';
+
 /** One number of the gateway's metrics scrape: which section, a key (model, handler) and a status. */
 export interface GatewayMetricRow {
   section: 'requests' | 'batches' | 'totals' | 'handler_runs' | 'workers';
@@ -11,7 +21,7 @@ export interface GatewayMetricRow {
 
 /**
  * Everything the gateway's `/metrics` reads from Postgres, in one statement per scrape:
- * queued and leased requests per model (the queued ones walk the partial queue index),
+ * queued and leased requests per model (the busiest {@link METRIC_MODELS}),
  * batches per status, the finished-request and token totals (from the batch counters,
  * never a count over all requests), handler runs per handler and status, workers per
  * model and status.
@@ -20,8 +30,12 @@ export function readGatewayMetrics(db: Executor): Promise<GatewayMetricRow[]> {
   return rows<GatewayMetricRow>(
     db,
     sql`
-      select 'requests' as section, model as key, status, count(*)::float8 as value
-        from requests where status in ('queued', 'leased') group by model, status
+      select 'requests' as section, key, status, sum(n)::float8 as value
+        from (select case when ranked.place <= ${METRIC_MODELS} then counts.model else ${OTHER_MODELS} end as key, counts.status, counts.n
+                from (select model, status, count(*) as n from requests where status in ('queued', 'leased') group by model, status) counts
+                join (select model, row_number() over (order by count(*) desc, model) as place
+                        from requests where status in ('queued', 'leased') group by model) ranked using (model)) labelled
+        group by key, status
       union all
       select 'batches', '', status, count(*)::float8 from batches group by status
       union all
