@@ -1,14 +1,31 @@
 import { AppError } from '../../core/errors.ts';
 import { HandlerOptionsError, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 
+/** An unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
+const UNSTORABLE = /[\uD800-\uDFFF\u0000]/u;
+
+/** The path of the first string in `value` that jsonb cannot store, or null. */
+function unstorablePath(value: unknown, path: string): string | null {
+  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : null;
+  if (Array.isArray(value)) return value.reduce<string | null>((found, item, i) => found ?? unstorablePath(item, `${path}.${i}`), null);
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = UNSTORABLE.test(key) ? `${path}.${key}` : unstorablePath(item, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
 /**
  * Validates a new batch's `handlers` object with the installed handlers' options and
  * returns it as stored in `batches.handlers`; a bad option is a BAD_REQUEST naming the
  * handler and the option (`handlers.webhook.url: expected a URL ...`).
  */
 export function parseBatchHandlers(registry: HandlerRegistry, input: unknown): Record<string, unknown> {
+  let parsed: Record<string, unknown>;
   try {
-    return registry.parseBatchHandlers(input, 'handlers');
+    parsed = registry.parseBatchHandlers(input, 'handlers');
   } catch (error) {
     if (!(error instanceof HandlerOptionsError)) throw error;
     throw new AppError('BAD_REQUEST', `${error.message}. The options of every installed handler are listed by Query.handlers.`, {
@@ -17,4 +34,12 @@ export function parseBatchHandlers(registry: HandlerRegistry, input: unknown): R
       cause: error,
     });
   }
+  const bad = unstorablePath(parsed, 'handlers');
+  if (bad) {
+    throw new AppError('BAD_REQUEST', `${bad} holds a NUL character or an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, {
+      param: bad,
+      reason: 'invalid_handler_options',
+    });
+  }
+  return parsed;
 }

@@ -96,6 +96,19 @@ describe('result handlers in the gateway', () => {
     expect(good.status).toBe(200);
   });
 
+  it('refuses handler options that cannot be stored (NUL, an unpaired surrogate) with the option as param', async () => {
+    const inputFileId = await uploadInput();
+    for (const value of ['token\u0000', 'half \ud800 of a pair']) {
+      const res = await app.request('/v1/batches', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ input_file_id: inputFileId, endpoint: '/v1/chat/completions', completion_window: '24h', handlers: { webhook: { url: 'https://hooks.example.test/x', headers: { 'x-token': value } } } }),
+      });
+      expect(res.status).toBe(400);
+      expect(await res.json()).toMatchObject({ error: { param: 'handlers.webhook.headers.x-token', code: 'invalid_handler_options' } });
+    }
+  });
+
   it('shows a batch\'s handler runs and re-queues a dead one', async () => {
     const { database } = test();
     const batchId = await finishedBatch(database, { handlers: { webhook: { url: 'https://hooks.example.test/x' }, postgresInsert: {} } });
