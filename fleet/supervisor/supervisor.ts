@@ -72,7 +72,11 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
     slot.startedAt = Date.now();
     logger.info('worker started', { gpu: slot.gpu, workerId: slot.workerId, pid: child.pid, runtime: args.runtime });
     const workerId = slot.workerId;
-    child.on('error', (err) => logger.error('could not start a worker', { err, gpu: slot.gpu, command: runtime.command }));
+    child.on('error', (err) => {
+      logger.error('could not start a worker', { err, gpu: slot.gpu, command: runtime.command });
+      // A process that never started emits no 'exit': end it here, or it is never restarted and `stop` waits for it forever.
+      if (child.pid === undefined) void onExit(slot, child, workerId, null, null);
+    });
     child.on('exit', (code, signal) => void onExit(slot, child, workerId, code, signal));
   };
 
