@@ -31,6 +31,9 @@ export interface ModelSwitcherOptions {
   liveMs: number;
 }
 
+/** How long a model whose engine failed to start is passed over: 1 minute, doubling with each failure in a row, up to 30. */
+const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 60_000 * 2 ** (failures - 1));
+
 /**
  * Loads the model the registry and the queue call for on an engine this worker owns:
  * picks the first model, then checks every `checkMs` whether to switch (see
@@ -42,6 +45,8 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
   let servedSince = Date.now();
   let busy = false;
   let timer: ReturnType<typeof setInterval> | undefined;
+  /** Models whose engine failed to start: failures in a row, and until when they are passed over. */
+  const failed = new Map<string, { failures: number; until: number }>();
 
   const load = async (model: ModelDemand, previous: string | null) => {
     options.onStatus('switching', model);
@@ -52,6 +57,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       await publishWorkerEvent(options.bus, { type: 'worker.model_switch', workerId: options.workerId, host: options.host, gpu: options.gpu, model: model.name, previousModel: previous });
     }
     await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs });
+    failed.delete(model.name);
     servedSince = Date.now();
     options.onModel(model);
     options.onStatus('ready', model);
@@ -61,14 +67,25 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
   const check = async () => {
     if (busy) return;
     busy = true;
+    let loading: string | null = null;
     try {
       const current = engine.model?.name ?? null;
-      const demand = await modelDemand(database.db, { except: options.workerId, liveMs: options.liveMs });
+      const now = Date.now();
+      // A model that just failed to start is passed over: chosen again at once, it would fail again and keep the GPU from the others.
+      const demand = (await modelDemand(database.db, { except: options.workerId, liveMs: options.liveMs })).filter((m) => (failed.get(m.name)?.until ?? 0) <= now);
       const choice = chooseModel({ current, demand, idleForMs: worker.idleForMs(), servedForMs: Date.now() - servedSince, idleSwitchMs: options.idleSwitchMs, fairnessMs: options.fairnessMs });
-      if (choice && choice.name !== current) await load(choice, current);
+      if (choice && choice.name !== current) {
+        loading = choice.name;
+        await load(choice, current);
+      }
     } catch (err) {
-      logger.error('choosing or loading a model failed; trying again', { err });
-      worker.resume();
+      if (loading) {
+        const failures = (failed.get(loading)?.failures ?? 0) + 1;
+        failed.set(loading, { failures, until: Date.now() + loadFailurePauseMs(failures) });
+      }
+      logger.error('choosing or loading a model failed; trying again', { err, model: loading });
+      // With no engine running, leased requests would only wait for one: leasing resumes once a model is loaded.
+      if (engine.model) worker.resume();
     } finally {
       busy = false;
     }

@@ -52,10 +52,12 @@ describe('the model registry deciding what a GPU serves', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0) => {
+  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0, failing = '') => {
     const sim = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
-    // A delay before the engine starts stands for the minutes vLLM takes to load weights.
-    const engineCmd = startDelayS ? `sh -c 'sleep ${startDelayS}; exec ${sim}'` : sim;
+    // A delay before the engine starts stands for the minutes vLLM takes to load weights; a
+    // failing model's engine never answers /health, as a vLLM stuck loading weights.
+    const fail = failing ? `if [ {name} = ${failing} ]; then exec sleep 60; fi; ` : '';
+    const engineCmd = startDelayS || failing ? `sh -c '${fail}sleep ${startDelayS}; exec ${sim}'` : sim;
     const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(20_000 + Math.floor(Math.random() * 20_000))], {
       env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
     });
@@ -118,4 +120,32 @@ describe('the model registry deciding what a GPU serves', () => {
       ['next-model', 1],
     ]);
   });
+
+  it('passes over a model whose engine fails to start for another with queued work, leasing nothing until that one runs', async () => {
+    const { database, url } = test();
+    await database.db.execute(sql`update models set enabled = false`);
+    await database.db.execute(sql`update workers set status = 'stopped'`);
+    await database.db.execute(sql`insert into models (name, source) values ('good-model', 'org/good'), ('broken-model', 'org/broken')`);
+    const first = await insertChatBatch(database, { count: 10, model: 'good-model' });
+    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { ENGINE_START_TIMEOUT_MS: '4000' }, 0, 'broken-model');
+    expect(await waitForBatch(database, first, ['completed'], 30_000)).toBe('completed');
+    // The broken model has waited longest: it is the neediest from now on.
+    const broken = await insertChatBatch(database, { count: 5, model: 'broken-model' });
+    await database.db.execute(sql`update batches set in_progress_at = now() - interval '1 hour' where id = ${broken}`);
+    await supervisor.waitFor(/"msg":"switching model"[^\n]*"to":"broken-model"/, 30_000);
+    const next = await insertChatBatch(database, { count: 10, model: 'good-model' });
+    await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 30_000);
+    // Until the good model's engine runs again, nothing is leased: no engine would run it.
+    const status = async () => (await rows<{ status: string }>(database.db, sql`select status from workers where status not in ('stopped', 'lost')`))[0]?.status;
+    const leased = async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${next} and status <> 'queued'`))[0]?.n;
+    const seen: number[] = [];
+    while ((await status()) !== 'ready') {
+      seen.push((await leased()) ?? 0);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(seen.length).toBeGreaterThan(0);
+    expect(Math.max(...seen)).toBe(0);
+    expect(await waitForBatch(database, next, ['completed'], 30_000), supervisor.output()).toBe('completed');
+    expect(await queued(database, broken)).toBe(5);
+  }, 90_000);
 });
