@@ -45,7 +45,8 @@ export function createLeaseHeartbeat({ database, owner, leaseMs, logger, held, w
           const aborted = drop(stopping);
           const batchIds = await stopRequests(database.db, owner, aborted);
           logger.info('aborted streams of stopping batches', { requests: aborted.length, batches: batchIds });
-          await settle(batchIds);
+          // Not awaited: settling may finalize a large batch, and the next beats must not wait for that while this worker's other leases run out.
+          void settle(batchIds).catch((err: unknown) => logger.warn('settling stopped batches failed; the sweeper will', { err, batches: batchIds }));
         }
       } catch (err) {
         onFailure?.();

@@ -10,7 +10,7 @@ import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator } from '../../fleet/sim/index.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
-import { reapLeases, rows, type Database } from '../../schema/index.ts';
+import { cancelBatch, reapLeases, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { answeredIds, eventually, expectedIds, insertChatBatch, waitForBatch } from './helpers.ts';
 
@@ -52,7 +52,7 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
     await new Promise((r) => server.close(r));
   });
 
-  const makeWorker = (id: string, model: string, engineUrl = url) => {
+  const makeWorker = (id: string, model: string, engineUrl = url, leaseMs = 60_000) => {
     const client = createEngineClient({ baseUrl: engineUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
     return createWorker({
       id,
@@ -63,7 +63,7 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       gate: createEngineGate({ health: () => client.health(), probeMs: 50 }),
       capacity: createCapacity({ initial: 16, max: 16 }),
       models: () => [model],
-      timings: { leaseMs: 60_000, heartbeatMs: 200, pollMs: 50, flushMs: 20, loadPollMs: 100 },
+      timings: { leaseMs, heartbeatMs: 200, pollMs: 50, flushMs: 20, loadPollMs: 100 },
       flushMax: 16,
       leaseMax: 64,
       maxRetries: 2,
@@ -154,5 +154,40 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       await new Promise((r) => slowServer.close(r));
     }
     expect(await answeredIds(database, batchId)).toEqual(['req-1']);
+  });
+
+  it('keeps extending its other leases while settling a cancelled batch waits for the database', async () => {
+    const { database } = test();
+    const slow = createSimulator({ models: ['long-model'], slots: 16, ttftMs: 1, tpotMs: 20, outputTokens: 400 });
+    const slowServer = serve({ fetch: slow.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((r) => slowServer.once('listening', r));
+    const cancelled = await insertChatBatch(database, { count: 4, model: 'long-model' });
+    const running = await insertChatBatch(database, { count: 4, model: 'long-model' });
+    const worker = makeWorker('settler', 'long-model', `http://127.0.0.1:${(slowServer.address() as { port: number }).port}`, 1000);
+    worker.start();
+    let lock: ReturnType<typeof holdLock> | undefined;
+    try {
+      await eventually(async () => slow.counters().running === 8, 10_000, 'both batches streaming');
+      expect((await cancelBatch(database.db, cancelled, 'local')).kind).toBe('cancelling');
+      // Finalizing the cancelled batch waits for its row: the settle after the heartbeat's stop is slow.
+      lock = holdLock(database, sql`select id from batches where id = ${cancelled} for update`);
+      await lock.held;
+      worker.heartbeatNow();
+      await eventually(() => someoneWaits(database), 10_000, 'the settle to wait');
+      await new Promise((r) => setTimeout(r, 3000));
+      const [expired] = await rows<{ n: number }>(
+        database.db,
+        sql`select count(*)::int as n from requests where batch_id = ${running} and status = 'leased' and lease_expires_at < now()`,
+      );
+      expect(expired?.n).toBe(0);
+      await lock.release();
+      expect(await waitForBatch(database, cancelled, ['cancelled'], 10_000)).toBe('cancelled');
+    } finally {
+      await lock?.release();
+      await worker.drain(200);
+      slow.close();
+      slowServer.closeAllConnections();
+      await new Promise((r) => slowServer.close(r));
+    }
   });
 });
