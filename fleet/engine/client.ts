@@ -211,6 +211,9 @@ async function callEngine(
   } finally {
     unwatch();
     signal?.removeEventListener('abort', onAbort);
+    // A stream given up on (a body that is not JSON, an error event) may still be generating:
+    // closing the connection frees the engine's slot. After a complete answer it is a no-op.
+    controller.abort();
   }
 }
 

@@ -179,3 +179,32 @@ describe('running a request', () => {
     expect(sim.counters().aborted).toBe(1);
   });
 });
+
+describe('a stream the client gives up on', () => {
+  it('is closed, so that the engine stops generating into it', async () => {
+    const { createServer } = await import('node:http');
+    let closed = false;
+    const server = createServer((req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write('data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
+      res.write('data: <html>not json</html>\n\n');
+      // Enough more for the client to parse what came (it parses every 64 KiB, and at the end).
+      res.write(`: ${'x'.repeat(70_000)}\n\n`);
+      // A real engine would go on generating tokens into this connection.
+      const more = setInterval(() => res.write(': still generating\n\n'), 20);
+      res.on('close', () => {
+        closed = true;
+        clearInterval(more);
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const outcome = await client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).call('/v1/chat/completions', job().body);
+      expect(outcome).toMatchObject({ kind: 'retry', reason: 'server_error' });
+      await eventually(async () => closed, 5000, 'the engine connection to be closed');
+    } finally {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
