@@ -201,6 +201,9 @@ async function callEngine(
       completionTokens: usage.completion_tokens ?? 0,
     };
   } catch (error) {
+    // A stream given up on (a body that is not JSON mid-stream) may still be generating:
+    // closing the connection frees the engine's slot.
+    controller.abort();
     if (signal?.aborted) return { kind: 'aborted' };
     if (expired === 'connect_timeout') return retry(expired, `no response headers within ${options.connectTimeoutMs} ms`);
     if (expired === 'first_token_timeout') return retry(expired, `no first token within ${options.firstTokenTimeoutMs} ms`);
@@ -211,9 +214,6 @@ async function callEngine(
   } finally {
     unwatch();
     signal?.removeEventListener('abort', onAbort);
-    // A stream given up on (a body that is not JSON, an error event) may still be generating:
-    // closing the connection frees the engine's slot. After a complete answer it is a no-op.
-    controller.abort();
   }
 }
 
