@@ -12,6 +12,22 @@ const line = (customId: string, model = 'sim-model', extra = '') =>
 describe('validating batch input files', () => {
   const api = useApi({ MAX_BATCH_REQUESTS: '20', MAX_FILE_BYTES: '8000' });
 
+  /** A batch left validating by a gateway that died: its validation lease has run out. */
+  const orphanBatch = (inputFileId: string) =>
+    createBatch(api().db.database.db, {
+      id: newId('batch_'),
+      owner: 'local',
+      endpoint: '/v1/chat/completions',
+      inputFileId,
+      completionWindow: '24h',
+      completionWindowSeconds: 86_400,
+      metadata: null,
+      priority: 0,
+      handlers: {},
+      validationOwner: 'validator_dead',
+      validationLeaseSeconds: -1,
+    });
+
   async function submit(content: Buffer | string, endpoint: '/v1/chat/completions' | '/v1/embeddings' = '/v1/chat/completions') {
     const client = api().client();
     const file = await client.files.create({ file: await toFile(Buffer.from(content), 'input.jsonl'), purpose: 'batch' });
@@ -142,19 +158,7 @@ describe('validating batch input files', () => {
   it('picks up a batch left validating by a gateway that died', async () => {
     const client = api().client();
     const file = await client.files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'batch' });
-    const orphan = await createBatch(api().db.database.db, {
-      id: newId('batch_'),
-      owner: 'local',
-      endpoint: '/v1/chat/completions',
-      inputFileId: file.id,
-      completionWindow: '24h',
-      completionWindowSeconds: 86_400,
-      metadata: null,
-      priority: 0,
-      handlers: {},
-      validationOwner: 'validator_dead',
-      validationLeaseSeconds: -1,
-    });
+    const orphan = await orphanBatch(file.id);
     await api().app.validator.sweep();
     await api().validated();
     expect((await client.batches.retrieve(orphan.id)).status).toBe('in_progress');
@@ -163,19 +167,7 @@ describe('validating batch input files', () => {
   it('fails a batch whose validation keeps dying, instead of retrying it for ever', async () => {
     const client = api().client();
     const file = await client.files.create({ file: await toFile(Buffer.from(line('a')), 'a.jsonl'), purpose: 'batch' });
-    const orphan = await createBatch(api().db.database.db, {
-      id: newId('batch_'),
-      owner: 'local',
-      endpoint: '/v1/chat/completions',
-      inputFileId: file.id,
-      completionWindow: '24h',
-      completionWindowSeconds: 86_400,
-      metadata: null,
-      priority: 0,
-      handlers: {},
-      validationOwner: 'validator_dead',
-      validationLeaseSeconds: -1,
-    });
+    const orphan = await orphanBatch(file.id);
     // Two more gateways took it up and died: this is the fourth start.
     await api().db.database.db.execute(sql`update batches set validation_attempts = 3 where id = ${orphan.id}`);
     await api().app.validator.sweep();
@@ -186,19 +178,7 @@ describe('validating batch input files', () => {
   });
 
   it('fails a batch whose input file is gone by the time it is validated', async () => {
-    const orphan = await createBatch(api().db.database.db, {
-      id: newId('batch_'),
-      owner: 'local',
-      endpoint: '/v1/chat/completions',
-      inputFileId: 'file-gone',
-      completionWindow: '24h',
-      completionWindowSeconds: 86_400,
-      metadata: null,
-      priority: 0,
-      handlers: {},
-      validationOwner: 'validator_dead',
-      validationLeaseSeconds: -1,
-    });
+    const orphan = await orphanBatch('file-gone');
     await api().app.validator.sweep();
     await api().validated();
     const batch = await api().client().batches.retrieve(orphan.id);

@@ -1,4 +1,9 @@
+import type { Server } from 'node:http';
+import { serve } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll } from 'vitest';
+import { createWatchdog } from '../../fleet/engine/watchdog.ts';
+import { createSimulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
 import { batches, newId, requests, rows, streamResultLines, type Database } from '../../schema/index.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
 
@@ -134,4 +139,24 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000,
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 100));
   }
+}
+
+/** A simulator served on a real socket in this process (Node's HTTP server) for the file's tests, with a watchdog for their engine clients. */
+export function useServedSimulator(options: SimulatorOptions) {
+  const sim = createSimulator(options);
+  const watchdog = createWatchdog(50);
+  let server: Server | undefined;
+  let url = '';
+  beforeAll(async () => {
+    server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
+    await new Promise((r) => server!.once('listening', r));
+    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+  });
+  afterAll(async () => {
+    sim.close();
+    watchdog.close();
+    server?.closeAllConnections();
+    await new Promise((r) => server?.close(r));
+  });
+  return { sim, watchdog, url: () => url };
 }

@@ -1,43 +1,25 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryBus, TOPICS, type BusEvent } from '../../core/events/index.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createEngineClient } from '../../fleet/engine/client.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
-import { createWatchdog } from '../../fleet/engine/watchdog.ts';
-import { createSimulator } from '../../fleet/sim/index.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
 import { rows } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { answeredIds, eventually, expectedIds, insertChatBatch, waitForBatch } from './helpers.ts';
+import { answeredIds, eventually, expectedIds, insertChatBatch, useServedSimulator, waitForBatch } from './helpers.ts';
 
 describe.each(DRIVERS)('the worker loop in-process on Node, on %s', (driver) => {
   const database = useDriverDatabase(driver);
-  const sim = createSimulator({ slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
-  const watchdog = createWatchdog(50);
-  let server: Server;
-  let url = '';
-  beforeAll(async () => {
-    server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => server.once('listening', r));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    sim.close();
-    watchdog.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { watchdog, url: simUrl } = useServedSimulator({ slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
 
   it('finishes a batch, publishing progress from the counters its writes return and the final status', async () => {
     const bus = createMemoryBus();
     const batchId = await insertChatBatch(database(), { count: 150 });
     const events: BusEvent[] = [];
     await bus.subscribe(TOPICS.batch(batchId), (event) => events.push(event));
-    const client = createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
+    const client = createEngineClient({ baseUrl: simUrl(), watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
     const worker = createWorker({
       id: `in-process-${driver}`,
       database: database(),

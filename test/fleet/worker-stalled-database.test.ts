@@ -1,18 +1,17 @@
 import type { Server } from 'node:http';
 import { serve } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../core/events/index.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createEngineClient } from '../../fleet/engine/client.ts';
-import { createEngineGate } from '../../fleet/engine/gate.ts';
-import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator } from '../../fleet/sim/index.ts';
+import { createEngineGate } from '../../fleet/engine/gate.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
 import { cancelBatch, reapLeases, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { answeredIds, eventually, expectedIds, insertChatBatch, waitForBatch } from './helpers.ts';
+import { answeredIds, eventually, expectedIds, insertChatBatch, useServedSimulator, waitForBatch } from './helpers.ts';
 
 /** Holds a lock in its own transaction until `release` is called. */
 function holdLock(database: Database, statement: ReturnType<typeof sql>) {
@@ -36,23 +35,9 @@ const someoneWaits = async (database: Database) =>
 
 describe('the worker loop when the database stalls (Postgres, in-process)', () => {
   const test = useTestDatabase();
-  const sim = createSimulator({ models: ['sim-model', 'drain-model'], slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
-  const watchdog = createWatchdog(50);
-  let server: Server;
-  let url = '';
-  beforeAll(async () => {
-    server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => server.once('listening', r));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
-  });
-  afterAll(async () => {
-    sim.close();
-    watchdog.close();
-    server.closeAllConnections();
-    await new Promise((r) => server.close(r));
-  });
+  const { watchdog, url: simUrl } = useServedSimulator({ models: ['sim-model', 'drain-model'], slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
 
-  const makeWorker = (id: string, model: string, engineUrl = url, leaseMs = 60_000) => {
+  const makeWorker = (id: string, model: string, engineUrl = simUrl(), leaseMs = 60_000) => {
     const client = createEngineClient({ baseUrl: engineUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
     return createWorker({
       id,
