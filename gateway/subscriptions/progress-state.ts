@@ -1,14 +1,8 @@
 import { createRateWindow, type RateWindow } from '../../core/metrics/index.ts';
+import type { BatchCountersRow } from '../../schema/sql/read-batch-counters.ts';
 
 /** The counters of a batch, from an event or from its row. */
-export interface BatchCounters {
-  status: string;
-  total: number;
-  completed: number;
-  failed: number;
-  promptTokens: number;
-  completionTokens: number;
-}
+export type BatchCounters = Omit<BatchCountersRow, 'id' | 'owner'>;
 
 /** What `batchProgress` emits: the counters, the rates over a recent window, and the time left. */
 export interface BatchProgress extends BatchCounters {

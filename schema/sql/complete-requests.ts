@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import type { RequestError } from '../tables/requests.ts';
+import type { BatchCountersRow } from './read-batch-counters.ts';
 
 /** The outcome of one leased request, as the worker writes it. */
 export interface RequestResult {
@@ -18,15 +19,8 @@ export interface RequestResult {
 }
 
 /** A batch's counters after a result write, as the write returned them. */
-export interface BatchCounters {
+export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
   batchId: string;
-  owner: string;
-  status: string;
-  total: number;
-  completed: number;
-  failed: number;
-  promptTokens: number;
-  completionTokens: number;
   /** How many of this write's results belonged to this batch. */
   written: number;
 }
