@@ -4,9 +4,8 @@ import { pathToFileURL } from 'node:url';
 import { serve } from '@hono/node-server';
 import { useServer } from 'graphql-ws/use/ws';
 import { WebSocketServer } from 'ws';
-import { ConfigError } from '../../core/env.ts';
-import { loadGatewayConfig } from '../config.ts';
-import { startGateway, type Gateway } from '../start.ts';
+import type { Gateway } from '../start.ts';
+import { runGateway } from './run-gateway.ts';
 
 /** A gateway served on Node. */
 export interface NodeServer {
@@ -42,27 +41,7 @@ export async function serveNode(gateway: Gateway, { port, hostname, maxMessageBy
   };
 }
 
-async function main() {
-  try {
-    const config = loadGatewayConfig();
-    const gateway = await startGateway(config);
-    const server = await serveNode(gateway, { port: config.PORT, hostname: config.host, maxMessageBytes: config.MAX_JSON_BODY_BYTES });
-    gateway.logger.info('gateway listening', { url: server.url, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime: 'node' });
-    const stop = async () => {
-      await server.close();
-      await gateway.close();
-      process.exit(0);
-    };
-    process.on('SIGTERM', stop);
-    process.on('SIGINT', stop);
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      console.error(error.message);
-      process.exit(2);
-    }
-    throw error;
-  }
-}
-
 // Run as a program (`node --import <a TypeScript loader> gateway/entry/node.ts`, or under Bun); imported, it only exports serveNode.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) await main();
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  await runGateway('node', (gateway, config) => serveNode(gateway, { port: config.PORT, hostname: config.host, maxMessageBytes: config.MAX_JSON_BODY_BYTES }));
+}
