@@ -147,6 +147,10 @@ async function callEngine(
     message,
     retryAfterMs,
   });
+  // Only a connection that delivered a whole answer goes back to the pool: one left after an
+  // error, a broken or an unfinished stream may be dead or still generating, and reusing it
+  // fails the next request with a reset that the engine never caused.
+  let clean = false;
   try {
     const res = await doFetch(`${baseUrl}${endpoint}`, { method: 'POST', headers, body: payload, signal: controller.signal });
     const requestId = res.headers.get('x-request-id');
@@ -162,6 +166,7 @@ async function callEngine(
     if (!kind || !(res.headers.get('content-type') ?? '').includes('text/event-stream')) {
       const body = JSON.parse(await res.text()) as Record<string, unknown>;
       const usage = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
+      clean = true;
       return { kind: 'ok', statusCode: res.status, body, requestId, promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
     }
     phase = 'first_token_timeout';
@@ -192,6 +197,7 @@ async function callEngine(
     if (!finished) return retry('incomplete', 'the stream ended before [DONE]');
     const body = assembler.result();
     const usage = body.usage as { prompt_tokens?: number; completion_tokens?: number };
+    clean = true;
     return {
       kind: 'ok',
       statusCode: res.status,
@@ -201,9 +207,6 @@ async function callEngine(
       completionTokens: usage.completion_tokens ?? 0,
     };
   } catch (error) {
-    // A stream given up on (a body that is not JSON mid-stream) may still be generating:
-    // closing the connection frees the engine's slot.
-    controller.abort();
     if (signal?.aborted) return { kind: 'aborted' };
     if (expired === 'connect_timeout') return retry(expired, `no response headers within ${options.connectTimeoutMs} ms`);
     if (expired === 'first_token_timeout') return retry(expired, `no first token within ${options.firstTokenTimeoutMs} ms`);
@@ -212,6 +215,7 @@ async function callEngine(
     const reason = phase === 'connect_timeout' ? 'connection' : 'incomplete';
     return retry(reason, `${reason === 'connection' ? 'could not reach the engine' : 'the stream broke'}: ${describe(error)}`);
   } finally {
+    if (!clean) controller.abort();
     unwatch();
     signal?.removeEventListener('abort', onAbort);
   }
