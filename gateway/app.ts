@@ -62,7 +62,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   };
   const validator = given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
   const services: Services = { database, logger, config, validator, statusChanged, handlers };
-  const resolveOwner = createAuthenticator({ apiKeys: config.API_KEYS });
+  const resolveOwner = createAuthenticator({ apiKeys: config.apiKeys, adminKeys: config.ADMIN_API_KEYS });
   const yoga = createYoga<{ owner: string }, GraphQLContext>({
     schema: createSchema({ handlers }),
     graphqlEndpoint: '/graphql',
@@ -70,7 +70,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
     plugins: [useSharedSubscriptionResults(['batchProgress']), useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST })],
-    context: ({ owner }) => ({ database, owner, logger, bus, progress, metrics, services }),
+    context: async ({ owner }) => ({ database, owner, admin: await resolveOwner.isAdmin(owner), logger, bus, progress, metrics, services }),
   });
 
   app.onError((err, c) => {
@@ -92,7 +92,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     metrics.httpRequests.inc({ method, route, status: c.res.status });
   });
 
-  const refusal = createLocalGuard({ keyless: !config.API_KEYS?.length, loopbackOnly: isLoopbackBind(config.host) });
+  const refusal = createLocalGuard({ keyless: config.apiKeys.length === 0, loopbackOnly: isLoopbackBind(config.host) });
   app.use('*', async function guardLocalGateway(c, next) {
     const reason = refusal({ host: c.req.header('host') ?? null, origin: c.req.header('origin') ?? null });
     if (reason) throw localGuardError(reason);

@@ -7,10 +7,16 @@ export const LOCAL_OWNER = 'local';
 export interface AuthOptions {
   /** The accepted bearer keys; none means no authentication. */
   apiKeys?: readonly string[] | undefined;
+  /** Keys among (or besides) `apiKeys` whose owners are administrators: they may change the model registry. */
+  adminKeys?: readonly string[] | undefined;
 }
 
 /** Resolves an `Authorization` header value to its owner, or throws UNAUTHENTICATED. */
-export type Authenticator = (authorization: string | null) => Promise<string>;
+export interface Authenticator {
+  (authorization: string | null): Promise<string>;
+  /** Whether an owner this authenticator gave is an administrator (the local owner is, without keys). */
+  isAdmin(owner: string): Promise<boolean>;
+}
 
 async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest('SHA-256', new TextEncoder().encode(text));
@@ -30,13 +36,15 @@ export async function ownerOfKey(key: string): Promise<string> {
  * gives the key's owner; without keys everybody is {@link LOCAL_OWNER}. Keys are compared
  * by their digest (a map lookup), never character by character.
  */
-export function createAuthenticator({ apiKeys = [] }: AuthOptions = {}): Authenticator {
+export function createAuthenticator({ apiKeys: given = [], adminKeys = [] }: AuthOptions = {}): Authenticator {
+  const apiKeys = [...new Set([...given, ...adminKeys])];
   const owners = (async () => {
     const byDigest = new Map<string, string>();
     for (const key of apiKeys) byDigest.set(await sha256Hex(key), await ownerOfKey(key));
     return byDigest;
   })();
-  return async function authenticate(authorization) {
+  const admins = Promise.all(adminKeys.map(ownerOfKey)).then((list) => new Set(list));
+  const authenticate = async (authorization: string | null) => {
     if (apiKeys.length === 0) return LOCAL_OWNER;
     const match = /^Bearer\s+(.+)$/i.exec(authorization ?? '');
     if (!match) {
@@ -46,4 +54,6 @@ export function createAuthenticator({ apiKeys = [] }: AuthOptions = {}): Authent
     if (!owner) throw new AppError('UNAUTHENTICATED', 'The API key is not valid; check it against API_KEYS.', { reason: 'invalid_api_key' });
     return owner;
   };
+  const isAdmin = async (owner: string) => (apiKeys.length === 0 ? owner === LOCAL_OWNER : (await admins).has(owner));
+  return Object.assign(authenticate, { isAdmin });
 }

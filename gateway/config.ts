@@ -12,6 +12,11 @@ export const gatewayEnv = z.object({
   /** Prefix of the event bus's Redis channels: deployments (and test runs) sharing one Redis each pick their own. */
   REDIS_PREFIX: z.string().default('vbs:'),
   API_KEYS: csv().optional(),
+  /**
+   * Keys that may also change the model registry (what the GPUs run: sources and `vllm serve`
+   * arguments). They are accepted wherever API_KEYS are; without any key the caller is local and may.
+   */
+  ADMIN_API_KEYS: csv().optional(),
   HANDLER_MANIFESTS: z.string().optional(),
   LOG_LEVEL: logLevel(),
   /** Requests per batch input file (OpenAI's limit is 50,000). */
@@ -31,6 +36,8 @@ export const gatewayEnv = z.object({
 /** The gateway's configuration. */
 export type GatewayConfig = z.infer<typeof gatewayEnv> & {
   host: string;
+  /** Every accepted key: API_KEYS and ADMIN_API_KEYS; empty means no authentication. */
+  apiKeys: string[];
   /** The environment `${NAME}` references in handler manifests are read from. */
   manifestEnv?: Record<string, string | undefined>;
 };
@@ -38,7 +45,8 @@ export type GatewayConfig = z.infer<typeof gatewayEnv> & {
 /** Reads and validates the gateway's configuration from the environment. */
 export function loadGatewayConfig(env: Record<string, string | undefined> = process.env): GatewayConfig {
   const parsed = parseEnv(gatewayEnv, env);
+  const apiKeys = [...new Set([...(parsed.API_KEYS ?? []), ...(parsed.ADMIN_API_KEYS ?? [])])];
   // Without keys anybody who can reach the port owns every batch, so stay on loopback.
-  const host = parsed.HOST ?? (parsed.API_KEYS?.length ? '0.0.0.0' : '127.0.0.1');
-  return { ...parsed, host, manifestEnv: env };
+  const host = parsed.HOST ?? (apiKeys.length ? '0.0.0.0' : '127.0.0.1');
+  return { ...parsed, host, apiKeys, manifestEnv: env };
 }

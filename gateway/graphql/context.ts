@@ -10,6 +10,8 @@ export interface GraphQLContext {
   database: Database;
   /** The owner of the caller's API key (`local` without auth). */
   owner: string;
+  /** Whether the caller may change the model registry: an ADMIN_API_KEYS key, or anybody on a gateway without keys. */
+  admin: boolean;
   logger: Logger;
   /** The event bus: subscriptions listen on it, mutations publish status changes on it. */
   bus: EventBus;

@@ -71,3 +71,36 @@ describe('API keys', () => {
     expect(await ownerOfKey('key-bob')).not.toBe(owner);
   });
 });
+
+describe('administrator keys', () => {
+  const api = useApi({ API_KEYS: 'key-alice', ADMIN_API_KEYS: 'key-root' });
+
+  const gql = async (key: string, query: string) => {
+    const res = await api().app.request('/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
+      body: JSON.stringify({ query }),
+    });
+    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+  };
+  const register = 'mutation { registerModel(input: { name: "org/m", source: "hf:org/m", engineArgs: ["--trust-remote-code"] }) { name engineArgs } }';
+
+  it('alone may change the model registry, which decides what the GPUs run; other keys get FORBIDDEN and may read it', async () => {
+    for (const mutation of [register, 'mutation { updateModel(name: "org/m", input: { enabled: false }) { name } }', 'mutation { removeModel(name: "org/m") }']) {
+      const refused = await gql('key-alice', mutation);
+      expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('ADMIN_API_KEYS'), extensions: { code: 'FORBIDDEN' } });
+    }
+    expect((await gql('key-alice', '{ models { name } }')).data?.models).toEqual([]);
+    expect((await gql('key-root', register)).data?.registerModel).toEqual({ name: 'org/m', engineArgs: ['--trust-remote-code'] });
+    expect((await gql('key-alice', '{ models { name engineArgs } }')).data?.models).toEqual([{ name: 'org/m', engineArgs: ['--trust-remote-code'] }]);
+    expect((await gql('key-root', 'mutation { removeModel(name: "org/m") }')).data?.removeModel).toBe(true);
+  });
+
+  it('are API keys too: they own their batches like any other key', async () => {
+    const root = api().client('key-root');
+    const file = await root.files.create({ file: await toFile(fixture('embeddings-50.jsonl'), 'emb.jsonl'), purpose: 'batch' });
+    expect((await root.files.retrieve(file.id)).id).toBe(file.id);
+    await expect(api().client('key-alice').files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
+    await expect(api().client('key-eve').files.list()).rejects.toMatchObject({ status: 401 });
+  });
+});

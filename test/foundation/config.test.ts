@@ -16,6 +16,13 @@ describe('gateway configuration', () => {
     expect(loadGatewayConfig({ API_KEYS: 'k1, k2' }).API_KEYS).toEqual(['k1', 'k2']);
   });
 
+  it('turns authentication on with administrator keys alone, accepting them as API keys', () => {
+    const config = loadGatewayConfig({ ADMIN_API_KEYS: 'root' });
+    expect(config.host).toBe('0.0.0.0');
+    expect(config.apiKeys).toEqual(['root']);
+    expect(loadGatewayConfig({ API_KEYS: 'k1,root', ADMIN_API_KEYS: 'root' }).apiKeys).toEqual(['k1', 'root']);
+  });
+
   it('names every bad variable in one error', () => {
     let caught: unknown;
     try {

@@ -13,6 +13,19 @@ export interface ModelRefs {
 
 const orNot = <T>(value: T | null | undefined) => (value === null ? undefined : value);
 
+/**
+ * The registry decides what the GPUs run, and its engine arguments reach `vllm serve`
+ * (`--trust-remote-code` runs a model repository's code): only administrators change it.
+ */
+function requireAdmin(admin: boolean): void {
+  if (admin) return;
+  throw new AppError(
+    'FORBIDDEN',
+    'Changing the model registry needs an administrator key (one of ADMIN_API_KEYS): the registry decides what the GPUs run. This key may submit and manage batches and read the registry.',
+    { reason: 'admin_key_required' },
+  );
+}
+
 /** Adds the `Model` type, `Query.models` and `Mutation.registerModel` / `updateModel` / `removeModel`; returns the type's ref. */
 export function defineModel(builder: Builder, refs: ModelRefs) {
   const ModelRef = builder.objectRef<ModelRow>('Model').implement({
@@ -41,7 +54,8 @@ export function defineModel(builder: Builder, refs: ModelRefs) {
     t.field({
       type: ModelRef,
       args: { input: t.arg({ type: refs.RegisterModelInput, required: true }) },
-      resolve: async (_root, { input }, { database }) => {
+      resolve: async (_root, { input }, { database, admin }) => {
+        requireAdmin(admin);
         if (!input.name.trim()) throw new AppError('BAD_REQUEST', 'A model needs a name.', { param: 'name' });
         if (input.name.length > MAX_MODEL_LENGTH) {
           throw new AppError('BAD_REQUEST', `A model name is at most ${MAX_MODEL_LENGTH} characters, the most a batch request may name.`, { param: 'name' });
@@ -57,7 +71,8 @@ export function defineModel(builder: Builder, refs: ModelRefs) {
     t.field({
       type: ModelRef,
       args: { name: t.arg.string({ required: true }), input: t.arg({ type: refs.UpdateModelInput, required: true }) },
-      resolve: async (_root, { name, input }, { database }) => {
+      resolve: async (_root, { name, input }, { database, admin }) => {
+        requireAdmin(admin);
         const model = await updateModel(database.db, name, {
           source: orNot(input.source),
           engineArgs: orNot(input.engineArgs),
@@ -74,7 +89,10 @@ export function defineModel(builder: Builder, refs: ModelRefs) {
     t.boolean({
       description: 'Removes a model from the registry (its queued requests stay queued); false when there was none.',
       args: { name: t.arg.string({ required: true }) },
-      resolve: (_root, { name }, { database }) => removeModel(database.db, name),
+      resolve: (_root, { name }, { database, admin }) => {
+        requireAdmin(admin);
+        return removeModel(database.db, name);
+      },
     }),
   );
 
