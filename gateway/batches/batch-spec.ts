@@ -11,7 +11,11 @@ export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 const metadata = z
-  .record(z.string().max(64, { error: 'metadata keys are at most 64 characters' }), z.string().max(512, { error: 'metadata values are strings of at most 512 characters' }))
+  .record(
+    z.string().max(64, { error: 'metadata keys are at most 64 characters' }),
+    z.string({ error: 'metadata values are strings of at most 512 characters' }).max(512, { error: 'metadata values are strings of at most 512 characters' }),
+    { error: 'metadata must be an object of at most 16 pairs of strings' },
+  )
   .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' })
   // Stored as jsonb, which cannot hold NUL.
   .refine((value) => !Object.entries(value).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000')), { error: 'metadata keys and values cannot contain NUL characters (\\u0000)' })
@@ -35,13 +39,24 @@ export const batchSpec = z.object({
 /** A validated batch to create. */
 export type BatchSpec = z.infer<typeof batchSpec>;
 
-/** Validates a batch to create; a problem becomes a BAD_REQUEST naming the parameter (as `paramName` spells it). */
-export function parseBatchSpec(input: unknown, paramName: (path: string) => string = (p) => p): BatchSpec {
+/**
+ * Validates a batch to create; a problem becomes a BAD_REQUEST naming the parameter (its field
+ * as `paramName` spells it, then a metadata key as the caller wrote it: `metadata.myKey`).
+ */
+export function parseBatchSpec(input: unknown, paramName: (field: string) => string = (f) => f): BatchSpec {
   const result = batchSpec.safeParse(input);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  const path = issue.path.map(String).join('.');
-  throw new AppError('BAD_REQUEST', issue.message, { param: path ? paramName(path) : null });
+  const path = issue.path.map(String);
+  let message = issue.message;
+  if (issue.code === 'invalid_key') {
+    // A metadata key that is too long: zod says only "Invalid key in record". The key is named
+    // in the message; `param` is `metadata`, the key being no parameter of its own.
+    const key = path.pop() ?? '';
+    message = `${issue.issues[0]?.message ?? issue.message}; ${JSON.stringify(key.length > 80 ? `${key.slice(0, 80)}...` : key)} has ${key.length}`;
+  }
+  const [field, ...rest] = path;
+  throw new AppError('BAD_REQUEST', message, { param: field === undefined ? null : [paramName(field), ...rest].join('.') });
 }
 
 /** The seconds of a completion window such as `24h`. */
