@@ -77,6 +77,9 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     const { error, unexpected } = toAppError(databaseClientError(err) ?? err);
     if (unexpected) logger.error('unexpected error', { err, path: c.req.path });
     else if (error.code === 'UNAVAILABLE') logger.warn('database unavailable', { err, path: c.req.path });
+    // The OpenAI SDKs retry a 409 (a lock timeout, at OpenAI) twice with backoff; ours are final
+    // (a batch that can no longer be cancelled), so they are told not to.
+    if (error.httpStatus === 409) c.header('x-should-retry', 'false');
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });
 
