@@ -3,7 +3,8 @@ import type { Job } from './run-request.ts';
 
 /**
  * Leased requests waiting for an engine slot, in lease order, each with the endpoint of its
- * batch (looked up once per batch and remembered: a batch's endpoint never changes).
+ * batch (looked up once per batch and remembered, for the most recent batches: a batch's
+ * endpoint never changes).
  */
 export interface JobBuffer {
   /** Adds leased requests, resolving the endpoints of batches not seen before. */
@@ -15,6 +16,14 @@ export interface JobBuffer {
   clear(): number[];
   ids(): number[];
   readonly size: number;
+  /** Batches whose endpoint is remembered now (at most `maxBatches`). */
+  readonly batches: number;
+}
+
+/** Options for {@link createJobBuffer}. */
+export interface JobBufferOptions {
+  /** Endpoints of this many batches, the most recently leased, are remembered. */
+  maxBatches?: number;
 }
 
 /** The endpoint a body's shape implies, for requests whose batch row is gone. */
@@ -25,18 +34,35 @@ function guessEndpoint(body: string): string {
 }
 
 /** Creates the buffer. */
-export function createJobBuffer(database: Database): JobBuffer {
+export function createJobBuffer(database: Database, { maxBatches = 1024 }: JobBufferOptions = {}): JobBuffer {
+  // Least recently leased first. A worker lives for weeks and sees every batch once: remembering
+  // them all would grow by one entry per batch for ever; one forgotten is just read again.
   const endpoints = new Map<string, string>();
+  const remember = (batchId: string, endpoint: string) => {
+    endpoints.delete(batchId);
+    endpoints.set(batchId, endpoint);
+    for (const oldest of endpoints.keys()) {
+      if (endpoints.size <= maxBatches) break;
+      endpoints.delete(oldest);
+    }
+  };
   let jobs: Job[] = [];
   let head = 0;
   return {
     async add(leased) {
-      const unknown = [...new Set(leased.map((r) => r.batchId))].filter((id) => !endpoints.has(id));
-      if (unknown.length) {
-        for (const { id, endpoint } of await batchEndpoints(database.db, unknown)) endpoints.set(id, endpoint);
+      const found = new Map<string, string>();
+      const unknown: string[] = [];
+      for (const batchId of new Set(leased.map((r) => r.batchId))) {
+        const endpoint = endpoints.get(batchId);
+        if (endpoint === undefined) unknown.push(batchId);
+        else found.set(batchId, endpoint);
       }
+      if (unknown.length) {
+        for (const { id, endpoint } of await batchEndpoints(database.db, unknown)) found.set(id, endpoint);
+      }
+      for (const [batchId, endpoint] of found) remember(batchId, endpoint);
       for (const r of leased) {
-        const endpoint = endpoints.get(r.batchId) ?? guessEndpoint(r.body);
+        const endpoint = found.get(r.batchId) ?? guessEndpoint(r.body);
         jobs.push({ id: r.id, batchId: r.batchId, model: r.model, endpoint, body: r.body });
       }
     },
@@ -73,6 +99,9 @@ export function createJobBuffer(database: Database): JobBuffer {
     },
     get size() {
       return jobs.length - head;
+    },
+    get batches() {
+      return endpoints.size;
     },
   };
 }
