@@ -29,7 +29,9 @@ export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
  * Writes a page of results in one statement, only for requests still leased by `owner`
  * (a worker that lost a lease cannot write a duplicate), and bumps the counters of their
  * batches in the same statement. The batch rows are locked in id order first, so that two
- * workers writing results of the same two batches cannot deadlock. Returns the counters
+ * workers writing results of the same two batches cannot deadlock; the request rows are
+ * locked in id order too, as every statement over a worker's leases does, so the worker's
+ * heartbeat cannot deadlock with its own writes. Returns the counters
  * of every touched batch; results whose lease was lost are simply not counted.
  */
 export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<BatchCounters[]> {
@@ -41,14 +43,19 @@ export async function completeRequests(db: Executor, owner: string, results: rea
         select * from json_to_recordset(${JSON.stringify(results)}::json) as x(
           id bigint, status text, "statusCode" int, response text, "engineRequestId" text, error jsonb,
           "promptTokens" int, "completionTokens" int)
+      ), mine as materialized (
+        select r.id from requests r
+        where r.id = any(array(select id from input)) and r.lease_owner = ${owner} and r.status = 'leased'
+        order by r.id
+        for no key update
       ), done as (
         update requests r
         set status = i.status, status_code = i."statusCode", response = i.response,
             engine_request_id = i."engineRequestId", error = i.error,
             prompt_tokens = i."promptTokens", completion_tokens = i."completionTokens",
             finished_at = now(), lease_expires_at = null
-        from input i
-        where r.id = i.id and r.lease_owner = ${owner} and r.status = 'leased'
+        from input i, mine m
+        where r.id = m.id and i.id = m.id and r.lease_owner = ${owner} and r.status = 'leased'
         returning r.batch_id, r.status, r.prompt_tokens, r.completion_tokens
       ), sums as (
         select batch_id,

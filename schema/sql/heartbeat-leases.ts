@@ -13,16 +13,24 @@ export interface HeldLease {
  * the worker aborts those streams. A request the worker believes it holds but that is not
  * returned was taken from it (its lease expired and was reaped) and should be dropped.
  * Only the named leases are extended: a lease the worker lost track of runs out and is reaped.
+ * The rows are locked in id order first, as the worker's result writes lock them: two
+ * statements taking the same rows in different orders deadlock.
  */
 export function heartbeatLeases(db: Executor, { owner, leaseMs, ids }: { owner: string; leaseMs: number; ids: readonly number[] }) {
   if (ids.length === 0) return Promise.resolve([]);
   return rows<HeldLease>(
     db,
     sql`
-      with extended as (
-        update requests set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
+      with mine as materialized (
+        select id from requests
         where lease_owner = ${owner} and status = 'leased' and id = any(${`{${ids.join(',')}}`}::bigint[])
-        returning id, batch_id
+        order by id
+        for no key update
+      ), extended as (
+        update requests r set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
+        from mine m
+        where r.id = m.id and r.lease_owner = ${owner} and r.status = 'leased'
+        returning r.id, r.batch_id
       )
       select e.id::float8 as "id",
              case when b.status in ('cancelling', 'cancelled') then 'cancelled'
