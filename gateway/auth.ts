@@ -5,9 +5,9 @@ export const LOCAL_OWNER = 'local';
 
 /** Options for {@link createAuthenticator}. */
 export interface AuthOptions {
-  /** The accepted bearer keys; none means no authentication. */
+  /** The accepted bearer keys, administrators' included (the gateway config's `apiKeys`); none means no authentication. */
   apiKeys?: readonly string[] | undefined;
-  /** Keys among (or besides) `apiKeys` whose owners are administrators: they may change the model registry. */
+  /** Those of `apiKeys` whose owners are administrators: they may change the model registry. */
   adminKeys?: readonly string[] | undefined;
 }
 
@@ -36,8 +36,7 @@ export async function ownerOfKey(key: string): Promise<string> {
  * gives the key's owner; without keys everybody is {@link LOCAL_OWNER}. Keys are compared
  * by their digest (a map lookup), never character by character.
  */
-export function createAuthenticator({ apiKeys: given = [], adminKeys = [] }: AuthOptions = {}): Authenticator {
-  const apiKeys = [...new Set([...given, ...adminKeys])];
+export function createAuthenticator({ apiKeys = [], adminKeys = [] }: AuthOptions = {}): Authenticator {
   const owners = (async () => {
     const byDigest = new Map<string, string>();
     for (const key of apiKeys) byDigest.set(await sha256Hex(key), await ownerOfKey(key));
