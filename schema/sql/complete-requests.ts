@@ -55,7 +55,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
             prompt_tokens = i."promptTokens", completion_tokens = i."completionTokens",
             finished_at = now(), lease_expires_at = null
         from input i, mine m
-        where r.id = m.id and i.id = m.id and r.lease_owner = ${owner} and r.status = 'leased'
+        where r.id = m.id and i.id = m.id
         returning r.batch_id, r.status, r.prompt_tokens, r.completion_tokens
       ), sums as (
         select batch_id,

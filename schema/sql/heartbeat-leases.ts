@@ -29,7 +29,7 @@ export function heartbeatLeases(db: Executor, { owner, leaseMs, ids }: { owner: 
       ), extended as (
         update requests r set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
         from mine m
-        where r.id = m.id and r.lease_owner = ${owner} and r.status = 'leased'
+        where r.id = m.id
         returning r.id, r.batch_id
       )
       select e.id::float8 as "id",

@@ -27,7 +27,6 @@ export async function stopRequests(db: Executor, owner: string, ids: readonly nu
             finished_at = now(), lease_expires_at = null
         from batches b, mine m
         where b.id = r.batch_id and r.id = m.id
-          and r.lease_owner = ${owner} and r.status = 'leased'
           and (b.status in ('cancelling', 'cancelled', 'expired') or b.expires_at < now())
         returning r.batch_id
       )
