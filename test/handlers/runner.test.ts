@@ -186,6 +186,12 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
     expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'dead', attempts: 1, last_error: expect.stringContaining('broken.permanent') });
   });
 
+  /**
+   * The grace on stop, before and after the interruption: the interrupted run is queued again
+   * within the second one, a database write that took over 50 ms on a loaded machine.
+   */
+  const INTERRUPT_GRACE_MS = 1500;
+
   const running = async (batchId: string) => {
     for (let i = 0; i < 200; i++) {
       if ((await runsOf(database(), batchId))[0]?.status === 'running') return;
@@ -196,7 +202,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
 
   it('interrupts a running handler on stop and queues the run again', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
-    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     mine.start();
     await running(batchId);
     await mine.stop();
@@ -209,7 +215,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
   it('queues a run interrupted by stop on its last attempt again instead of ending it dead', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
     await database().db.execute(sql`update handler_runs set max_attempts = 1 where batch_id = ${batchId}`);
-    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     mine.start();
     await running(batchId);
     await mine.stop();
