@@ -33,7 +33,10 @@ describe('Postgres restarted in the middle of a batch', { timeout: 120_000 }, ()
     await until(async () => ((await client.batches.retrieve(id)).request_counts?.completed ?? 0) >= 40, '40 results');
     await postgres!.restart();
 
-    const batch = await waitForStatus(client, id, ['completed'], 90_000);
+    // When it fails, say what the worker and the gateway were doing (a rare stall seen once under full-suite load).
+    const batch = await waitForStatus(client, id, ['completed'], 90_000).catch((error: unknown) => {
+      throw new Error(`${String(error)}\n--- worker log (tail) ---\n${worker.output().slice(-6000)}\n--- gateway log (tail) ---\n${gateway.process.output().slice(-3000)}`);
+    });
     const { output, errors } = await expectEachOnce(client, batch, ids);
     expect(errors).toEqual([]);
     expect(output).toHaveLength(300);
