@@ -212,8 +212,13 @@ async function callEngine(
     if (expired === 'first_token_timeout') return retry(expired, `no first token within ${options.firstTokenTimeoutMs} ms`);
     if (expired === 'stalled') return retry(expired, `the stream stalled for ${options.stallTimeoutMs} ms`);
     if (error instanceof SyntaxError) return retry('server_error', `the engine sent a body that is not JSON: ${error.message}`);
-    const reason = phase === 'connect_timeout' ? 'connection' : 'incomplete';
-    return retry(reason, `${reason === 'connection' ? 'could not reach the engine' : 'the stream broke'}: ${describe(error)}`);
+    if (phase !== 'connect_timeout') return retry('incomplete', `the stream broke: ${describe(error)}`);
+    // A reset before the headers is an engine that took the request and dropped it (a stream
+    // that fails before its first token does that), not one that is out of reach.
+    const detail = describe(error);
+    // Deno names no code: its message says `tcp connect error: Connection refused`.
+    const unreachable = UNREACHABLE.has(errorCode(error) ?? '') || /connect error|connection refused|unable to connect/i.test(detail);
+    return retry('connection', `${unreachable ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`);
   } finally {
     if (!clean) controller.abort();
     unwatch();
@@ -221,7 +226,15 @@ async function callEngine(
   }
 }
 
+/** Connection errors that mean the engine was never reached (nothing listens, no route, no such host). */
+const UNREACHABLE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'FailedToOpenSocket']);
+
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.code ?? e.cause?.code;
+}
+
 function describe(error: unknown): string {
-  const e = error as { message?: string; code?: string; cause?: { code?: string; message?: string } };
-  return [e.code ?? e.cause?.code, e.message, e.cause?.message].filter(Boolean).join(': ') || String(error);
+  const e = error as { message?: string; cause?: { message?: string } };
+  return [errorCode(error), e.message, e.cause?.message].filter(Boolean).join(': ') || String(error);
 }

@@ -180,6 +180,23 @@ describe('running a request', () => {
   });
 });
 
+describe('a call that gets no answer', () => {
+  it('says the engine could not be reached when nothing listens, and that it dropped the connection when it took the request', async () => {
+    const refused = await client(`http://127.0.0.1:${await freePort()}`).call('/v1/chat/completions', job().body);
+    expect(refused).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^could not reach the engine: ECONNREFUSED/) });
+    const { createServer } = await import('node:http');
+    // What a stream that fails before its first token looks like: the request is read, the socket reset.
+    const server = createServer((req) => req.socket.resetAndDestroy());
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const dropped = await client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).call('/v1/chat/completions', job().body);
+      expect(dropped).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^the engine closed the connection before it answered: /) });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+  });
+});
+
 describe('a stream the client gives up on', () => {
   it('is closed, so that the engine stops generating into it', async () => {
     const { createServer } = await import('node:http');
