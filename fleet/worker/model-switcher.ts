@@ -31,8 +31,13 @@ export interface ModelSwitcherOptions {
   liveMs: number;
 }
 
-/** How long a model whose engine failed to start is passed over: 1 minute, doubling with each failure in a row, up to 30. */
-const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 60_000 * 2 ** (failures - 1));
+/**
+ * How long a model whose engine failed to start is passed over: 5 seconds, doubling with each
+ * failure in a row, up to 30 minutes. Short at first: most failed starts are passing (the GPU's
+ * memory not yet freed by the engine before), and when it is the only model with work the
+ * GPU idles meanwhile; a model that never starts soon waits long between tries.
+ */
+export const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
 
 /**
  * Loads the model the registry and the queue call for on an engine this worker owns:
@@ -98,7 +103,11 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       else {
         while (!engine.model) {
           await check();
-          if (!engine.model) {
+          if (engine.model) break;
+          // A model that failed to start is tried again when its pause ends (check said why it failed).
+          const retryAt = Math.min(...[...failed.values()].map((f) => f.until));
+          if (retryAt > Date.now()) await sleep(Math.max(options.checkMs, retryAt - Date.now()));
+          else {
             logger.warn('no enabled model in the registry yet; add one (models table) for this GPU to serve');
             await sleep(options.checkMs * 5);
           }

@@ -3,7 +3,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { chooseModel } from '../../fleet/worker/model-choice.ts';
 import { modelDemand, rows, type Database, type ModelDemand } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { BUN, start, type Running } from '../helpers/processes.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { BUN, freePort, start, type Running } from '../helpers/processes.ts';
 import { eventually, FAST_WORKER_ENV, insertChatBatch, waitForBatch } from './helpers.ts';
 
 const demand = (name: string, queued: number, more: Partial<ModelDemand> = {}): ModelDemand => ({
@@ -52,13 +55,15 @@ describe('the model registry deciding what a GPU serves', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  const fleet = (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0, failing = '') => {
+  const fleet = async (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0, failing = '', failOnce = '') => {
     const sim = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
     // A delay before the engine starts stands for the minutes vLLM takes to load weights; a
     // failing model's engine never answers /health, as a vLLM stuck loading weights.
     const fail = failing ? `if [ {name} = ${failing} ]; then exec sleep 60; fi; ` : '';
-    const engineCmd = startDelayS || failing ? `sh -c '${fail}sleep ${startDelayS}; exec ${sim}'` : sim;
-    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(20_000 + Math.floor(Math.random() * 20_000))], {
+    // A model that fails once: its engine's first start exits at once (the file marks that it did).
+    const once = failOnce ? `if [ ! -e ${failOnce} ]; then touch ${failOnce}; exit 1; fi; ` : '';
+    const engineCmd = startDelayS || failing || failOnce ? `sh -c '${fail}${once}sleep ${startDelayS}; exec ${sim}'` : sim;
+    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())], {
       env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
     });
     processes.push(supervisor);
@@ -71,7 +76,7 @@ describe('the model registry deciding what a GPU serves', () => {
     const a = await insertChatBatch(database, { count: 40, model: 'model-a' });
     const b = await insertChatBatch(database, { count: 40, model: 'model-b' });
     const orphan = await insertChatBatch(database, { count: 5, model: 'model-nobody-serves' });
-    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16');
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16');
     expect(await waitForBatch(database, a, ['completed'], 30_000)).toBe('completed');
     expect(await waitForBatch(database, b, ['completed'], 30_000)).toBe('completed');
     expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"model-a","to":"model-b"/);
@@ -90,7 +95,7 @@ describe('the model registry deciding what a GPU serves', () => {
     // The busy model has waited longest, so it is loaded first; the other waited past the bound too.
     await database.db.execute(sql`update batches set in_progress_at = now() - interval '2 hours' where id = ${busy}`);
     await database.db.execute(sql`update batches set in_progress_at = now() - interval '1 hour' where id = ${starving}`);
-    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { MODEL_FAIRNESS_MS: '1500' });
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { MODEL_FAIRNESS_MS: '1500' });
     await supervisor.waitFor(/"msg":"engine ready"[^\n]*"model":"busy-model"/, 30_000);
     expect(await waitForBatch(database, starving, ['completed'], 30_000)).toBe('completed');
     const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${busy} group by 1`);
@@ -105,7 +110,7 @@ describe('the model registry deciding what a GPU serves', () => {
     await database.db.execute(sql`update workers set status = 'stopped'`);
     await database.db.execute(sql`insert into models (name, source) values ('first-model', 'org/first'), ('next-model', 'org/next')`);
     const first = await insertChatBatch(database, { count: 20, model: 'first-model' });
-    fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {}, 2);
+    await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {}, 2);
     const switchingTo = async () => {
       const [row] = await rows<{ model: string | null; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
       return row?.status === 'switching' ? row : null;
@@ -127,7 +132,7 @@ describe('the model registry deciding what a GPU serves', () => {
     await database.db.execute(sql`update workers set status = 'stopped'`);
     await database.db.execute(sql`insert into models (name, source) values ('good-model', 'org/good'), ('broken-model', 'org/broken')`);
     const first = await insertChatBatch(database, { count: 10, model: 'good-model' });
-    const supervisor = fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { ENGINE_START_TIMEOUT_MS: '4000' }, 0, 'broken-model');
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { ENGINE_START_TIMEOUT_MS: '4000' }, 0, 'broken-model');
     expect(await waitForBatch(database, first, ['completed'], 30_000)).toBe('completed');
     // The broken model has waited longest: it is the neediest from now on.
     const broken = await insertChatBatch(database, { count: 5, model: 'broken-model' });
@@ -148,4 +153,25 @@ describe('the model registry deciding what a GPU serves', () => {
     expect(await waitForBatch(database, next, ['completed'], 30_000), supervisor.output()).toBe('completed');
     expect(await queued(database, broken)).toBe(5);
   }, 90_000);
+
+  it('tries the only model with work again within seconds when its engine failed to start', async () => {
+    const { database, url } = test();
+    await database.db.execute(sql`update models set enabled = false`);
+    await database.db.execute(sql`update workers set status = 'stopped'`);
+    await database.db.execute(sql`insert into models (name, source) values ('flaky-start-model', 'org/flaky')`);
+    const batchId = await insertChatBatch(database, { count: 20, model: 'flaky-start-model' });
+    const dir = mkdtempSync(join(tmpdir(), 'vbs-fail-once-'));
+    try {
+      // The default check interval: the retry must come from the short pause, not from a fast check.
+      const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { MODEL_CHECK_MS: '5000' }, 0, '', join(dir, 'failed'));
+      await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 20_000);
+      const failedAt = Date.now();
+      expect(await waitForBatch(database, batchId, ['completed'], 20_000), supervisor.output()).toBe('completed');
+      // Passed over for 5 seconds, then loaded: not the minute it once was.
+      expect(Date.now() - failedAt).toBeLessThan(20_000);
+      expect(supervisor.output()).not.toContain('no enabled model in the registry yet');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
