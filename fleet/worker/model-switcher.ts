@@ -37,7 +37,7 @@ export interface ModelSwitcherOptions {
  * memory not yet freed by the engine before), and when it is the only model with work the
  * GPU idles meanwhile; a model that never starts soon waits long between tries.
  */
-export const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
+const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
 
 /**
  * Loads the model the registry and the queue call for on an engine this worker owns:
@@ -104,9 +104,10 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
         while (!engine.model) {
           await check();
           if (engine.model) break;
-          // A model that failed to start is tried again when its pause ends (check said why it failed).
+          // A model that failed to start is tried again when its pause ends (check said why it
+          // failed); a model added to the registry meanwhile is seen within the usual interval.
           const retryAt = Math.min(...[...failed.values()].map((f) => f.until));
-          if (retryAt > Date.now()) await sleep(Math.max(options.checkMs, retryAt - Date.now()));
+          if (retryAt > Date.now()) await sleep(Math.min(options.checkMs * 5, Math.max(options.checkMs, retryAt - Date.now())));
           else {
             logger.warn('no enabled model in the registry yet; add one (models table) for this GPU to serve');
             await sleep(options.checkMs * 5);
