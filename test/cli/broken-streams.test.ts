@@ -1,10 +1,10 @@
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXIT } from '../../cli/exit-codes.ts';
+import { closeServer, listenLocal } from '../helpers/http.ts';
 import { FIXTURES, vbs } from './harness.ts';
 
 // A real HTTP server standing in for a gateway that dies in the middle of an answer (a
@@ -20,12 +20,10 @@ let url = '';
 const dir = mkdtempSync(join(tmpdir(), 'vbs-cli-broken-'));
 
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = await listenLocal(server);
 });
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
+  await closeServer(server);
   rmSync(dir, { recursive: true, force: true });
 });
 

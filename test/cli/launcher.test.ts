@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { closeServer, listenLocal } from '../helpers/http.ts';
 import { ROOT } from '../helpers/processes.ts';
 
 // A real HTTP server whose progress stream never ends, for a `vbs watch` that is stopped from outside.
@@ -12,13 +12,9 @@ const server = createServer((req, res) => {
 });
 let url = '';
 beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  url = await listenLocal(server);
 });
-afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise((resolve) => server.close(resolve));
-});
+afterAll(() => closeServer(server));
 
 describe('npx vbs (cli/vbs.mjs)', () => {
   it('exits 128 + the signal when vbs is killed by one, not the 130 that means Ctrl-C', async () => {

@@ -1,35 +1,29 @@
-import type { Server } from 'node:http';
+import { createServer } from 'node:http';
+import { closeServer, listenLocal } from '../helpers/http.ts';
 import { freePort } from '../helpers/processes.ts';
-import { serve, type ServerType } from '@hono/node-server';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createEngineClient, parseLoad, type EngineClient } from '../../fleet/engine/client.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
 import type { EngineOutcome } from '../../fleet/engine/outcome.ts';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
-import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
+import type { SimulatorOptions } from '../../fleet/sim/index.ts';
 import { runRequest as runRequestRaw, type Job } from '../../fleet/worker/run-request.ts';
 import type { RequestResult } from '../../schema/index.ts';
-import { eventually } from './helpers.ts';
+import { eventually, serveSimulator, type ServedSimulator } from './helpers.ts';
 
 const watchdog = createWatchdog(20);
 afterAll(() => watchdog.close());
 
-const running: { sim: Simulator; server: ServerType }[] = [];
+const running: ServedSimulator[] = [];
 afterEach(async () => {
-  for (const { sim, server } of running.splice(0)) {
-    sim.close();
-    (server as Server).closeAllConnections();
-    await new Promise((r) => server.close(r));
-  }
+  for (const served of running.splice(0)) await served.close();
 });
 
-/** Serves a simulator on a real socket (Node's HTTP server), as the worker meets vLLM. */
+/** Serves a fast simulator for one test. */
 async function serveSim(options: SimulatorOptions = {}, port = 0) {
-  const sim = createSimulator({ ttftMs: 1, tpotMs: 1, outputTokens: 12, ...options });
-  const server = serve({ fetch: sim.fetch, port, hostname: '127.0.0.1' });
-  await new Promise((r) => server.once('listening', r));
-  running.push({ sim, server });
-  return { sim, server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` };
+  const served = await serveSimulator({ ttftMs: 1, tpotMs: 1, outputTokens: 12, ...options }, port);
+  running.push(served);
+  return served;
 }
 
 const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
@@ -151,7 +145,7 @@ describe('running a request', () => {
           crashAfter: 1,
           onCrash: () => {
             crashes++;
-            (server as Server).closeAllConnections();
+            server.closeAllConnections();
             server.close();
             setTimeout(() => void up(), 300);
           },
@@ -184,22 +178,19 @@ describe('a call that gets no answer', () => {
   it('says the engine could not be reached when nothing listens, and that it dropped the connection when it took the request', async () => {
     const refused = await client(`http://127.0.0.1:${await freePort()}`).call('/v1/chat/completions', job().body);
     expect(refused).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^could not reach the engine: ECONNREFUSED/) });
-    const { createServer } = await import('node:http');
     // What a stream that fails before its first token looks like: the request is read, the socket reset.
     const server = createServer((req) => req.socket.resetAndDestroy());
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const dropped = await client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).call('/v1/chat/completions', job().body);
+      const dropped = await client(await listenLocal(server)).call('/v1/chat/completions', job().body);
       expect(dropped).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^the engine closed the connection before it answered: /) });
     } finally {
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
     }
   });
 });
 
 describe('a stream the client gives up on', () => {
   it('is closed, so that the engine stops generating into it', async () => {
-    const { createServer } = await import('node:http');
     let closed = false;
     const server = createServer((req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
@@ -214,14 +205,12 @@ describe('a stream the client gives up on', () => {
         clearInterval(more);
       });
     });
-    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     try {
-      const outcome = await client(`http://127.0.0.1:${(server.address() as { port: number }).port}`).call('/v1/chat/completions', job().body);
+      const outcome = await client(await listenLocal(server)).call('/v1/chat/completions', job().body);
       expect(outcome).toMatchObject({ kind: 'retry', reason: 'server_error' });
       await eventually(async () => closed, 5000, 'the engine connection to be closed');
     } finally {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await closeServer(server);
     }
   });
 });

@@ -1,5 +1,3 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../core/events/index.ts';
@@ -7,12 +5,11 @@ import { createLogger } from '../../core/logger.ts';
 import { createEngineClient } from '../../fleet/engine/client.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
-import { createSimulator } from '../../fleet/sim/index.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
 import { rows } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { eventually, insertChatBatch } from './helpers.ts';
+import { eventually, insertChatBatch, serveSimulator } from './helpers.ts';
 
 describe.each(DRIVERS)('a worker whose engine stays unreachable, on %s', (driver) => {
   const database = useDriverDatabase(driver);
@@ -20,10 +17,8 @@ describe.each(DRIVERS)('a worker whose engine stays unreachable, on %s', (driver
   afterAll(() => watchdog.close());
 
   it('gives the work waiting for the engine back to the queue, for workers whose engines answer', async () => {
-    const sim = createSimulator({ slots: 4, ttftMs: 1, tpotMs: 50, outputTokens: 200 });
-    const server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => server.once('listening', r));
-    const url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    const engine = await serveSimulator({ slots: 4, ttftMs: 1, tpotMs: 50, outputTokens: 200 });
+    const { sim, url } = engine;
     const batchId = await insertChatBatch(database(), { count: 20 });
     const client = createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: 2000, firstTokenTimeoutMs: 2000, stallTimeoutMs: 2000 });
     const worker = createWorker({
@@ -46,9 +41,7 @@ describe.each(DRIVERS)('a worker whose engine stays unreachable, on %s', (driver
     try {
       await eventually(async () => sim.counters().running > 0, 10_000, 'streams running');
       // The engine goes away for good: its streams break and /health stops answering.
-      sim.close();
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
+      await engine.close();
       const held = async () =>
         (await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`))[0]?.n ?? 0;
       await eventually(async () => (await held()) === 0, 15_000, 'the leases given back');

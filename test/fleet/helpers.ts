@@ -1,10 +1,11 @@
 import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
+import { createAdaptorServer } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll } from 'vitest';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
-import { createSimulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
+import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
 import { batches, newId, requests, rows, streamResultLines, type Database } from '../../schema/index.ts';
+import { closeServer, listenLocal } from '../helpers/http.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
 
 /** Worker timings for tests: short leases and fast loops, so recovery takes seconds. */
@@ -141,22 +142,41 @@ export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000,
   }
 }
 
-/** A simulator served on a real socket in this process (Node's HTTP server) for the file's tests, with a watchdog for their engine clients. */
-export function useServedSimulator(options: SimulatorOptions) {
+/** A simulator served on a real socket in this process (Node's HTTP server), as a worker meets vLLM. */
+export interface ServedSimulator {
+  sim: Simulator;
+  server: Server;
+  url: string;
+  /** Stops the simulator and closes its server, cutting open streams. */
+  close(): Promise<void>;
+}
+
+/** Serves a simulator on 127.0.0.1 (a free port unless one is given). */
+export async function serveSimulator(options: SimulatorOptions, port = 0): Promise<ServedSimulator> {
   const sim = createSimulator(options);
+  const server = createAdaptorServer({ fetch: sim.fetch }) as Server;
+  const url = await listenLocal(server, port);
+  return {
+    sim,
+    server,
+    url,
+    async close() {
+      sim.close();
+      await closeServer(server);
+    },
+  };
+}
+
+/** A simulator served for the file's tests, with a watchdog for their engine clients. */
+export function useServedSimulator(options: SimulatorOptions) {
   const watchdog = createWatchdog(50);
-  let server: Server | undefined;
-  let url = '';
+  let served: ServedSimulator | undefined;
   beforeAll(async () => {
-    server = serve({ fetch: sim.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => server!.once('listening', r));
-    url = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    served = await serveSimulator(options);
   });
   afterAll(async () => {
-    sim.close();
     watchdog.close();
-    server?.closeAllConnections();
-    await new Promise((r) => server?.close(r));
+    await served?.close();
   });
-  return { sim, watchdog, url: () => url };
+  return { watchdog, url: () => served?.url ?? '' };
 }

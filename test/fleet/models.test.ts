@@ -48,6 +48,13 @@ describe('choosing the model of an engine-owning worker', () => {
 const queued = async (database: Database, batchId: string) =>
   (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'queued'`))[0]?.n ?? 0;
 
+interface FleetOptions {
+  env?: Record<string, string>;
+  startDelayS?: number;
+  failing?: string;
+  failOnce?: string;
+}
+
 describe('the model registry deciding what a GPU serves', () => {
   const test = useTestDatabase();
   const processes: Running[] = [];
@@ -55,12 +62,16 @@ describe('the model registry deciding what a GPU serves', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  const fleet = async (url: string, simArgs: string, env: Record<string, string> = {}, startDelayS = 0, failing = '', failOnce = '') => {
+  /**
+   * Starts a supervisor of one GPU whose engines are simulators. A delay before the engine
+   * starts stands for the minutes vLLM takes to load weights; the `failing` model's engine
+   * never answers /health, as a vLLM stuck loading weights; with `failOnce` (a file path),
+   * the first engine start exits at once.
+   */
+  const fleet = async (url: string, simArgs: string, { env = {}, startDelayS = 0, failing = '', failOnce = '' }: FleetOptions = {}) => {
     const sim = `${BUN} fleet/entry/sim.ts --model {name} --port {port} ${simArgs}`;
-    // A delay before the engine starts stands for the minutes vLLM takes to load weights; a
-    // failing model's engine never answers /health, as a vLLM stuck loading weights.
     const fail = failing ? `if [ {name} = ${failing} ]; then exec sleep 60; fi; ` : '';
-    // A model that fails once: its engine's first start exits at once (the file marks that it did).
+    // The file marks that the first start failed.
     const once = failOnce ? `if [ ! -e ${failOnce} ]; then touch ${failOnce}; exit 1; fi; ` : '';
     const engineCmd = startDelayS || failing || failOnce ? `sh -c '${fail}${once}sleep ${startDelayS}; exec ${sim}'` : sim;
     const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())], {
@@ -68,6 +79,13 @@ describe('the model registry deciding what a GPU serves', () => {
     });
     processes.push(supervisor);
     return supervisor;
+  };
+
+  /** Leaves only these models enabled, and no worker of an earlier test live. */
+  const onlyModels = async (database: Database, names: string[]) => {
+    await database.db.execute(sql`update models set enabled = false`);
+    await database.db.execute(sql`update workers set status = 'stopped'`);
+    for (const name of names) await database.db.execute(sql`insert into models (name, source) values (${name}, ${`org/${name}`})`);
   };
 
   it('switches an idle GPU to the model with queued work, and leaves requests for an unserved model queued', async () => {
@@ -95,7 +113,7 @@ describe('the model registry deciding what a GPU serves', () => {
     // The busy model has waited longest, so it is loaded first; the other waited past the bound too.
     await database.db.execute(sql`update batches set in_progress_at = now() - interval '2 hours' where id = ${busy}`);
     await database.db.execute(sql`update batches set in_progress_at = now() - interval '1 hour' where id = ${starving}`);
-    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { MODEL_FAIRNESS_MS: '1500' });
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { env: { MODEL_FAIRNESS_MS: '1500' } });
     await supervisor.waitFor(/"msg":"engine ready"[^\n]*"model":"busy-model"/, 30_000);
     expect(await waitForBatch(database, starving, ['completed'], 30_000)).toBe('completed');
     const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${busy} group by 1`);
@@ -105,12 +123,9 @@ describe('the model registry deciding what a GPU serves', () => {
 
   it('counts a GPU as serving the model it is switching to, so other GPUs do not follow it there', async () => {
     const { database, url } = test();
-    // Earlier tests' models and workers are out of the picture.
-    await database.db.execute(sql`update models set enabled = false`);
-    await database.db.execute(sql`update workers set status = 'stopped'`);
-    await database.db.execute(sql`insert into models (name, source) values ('first-model', 'org/first'), ('next-model', 'org/next')`);
+    await onlyModels(database, ['first-model', 'next-model']);
     const first = await insertChatBatch(database, { count: 20, model: 'first-model' });
-    await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {}, 2);
+    await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { startDelayS: 2 });
     const switchingTo = async () => {
       const [row] = await rows<{ model: string | null; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
       return row?.status === 'switching' ? row : null;
@@ -128,11 +143,9 @@ describe('the model registry deciding what a GPU serves', () => {
 
   it('passes over a model whose engine fails to start for another with queued work, leasing nothing until that one runs', async () => {
     const { database, url } = test();
-    await database.db.execute(sql`update models set enabled = false`);
-    await database.db.execute(sql`update workers set status = 'stopped'`);
-    await database.db.execute(sql`insert into models (name, source) values ('good-model', 'org/good'), ('broken-model', 'org/broken')`);
+    await onlyModels(database, ['good-model', 'broken-model']);
     const first = await insertChatBatch(database, { count: 10, model: 'good-model' });
-    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { ENGINE_START_TIMEOUT_MS: '4000' }, 0, 'broken-model');
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { env: { ENGINE_START_TIMEOUT_MS: '4000' }, failing: 'broken-model' });
     expect(await waitForBatch(database, first, ['completed'], 30_000)).toBe('completed');
     // The broken model has waited longest: it is the neediest from now on.
     const broken = await insertChatBatch(database, { count: 5, model: 'broken-model' });
@@ -156,14 +169,12 @@ describe('the model registry deciding what a GPU serves', () => {
 
   it('tries the only model with work again within seconds when its engine failed to start', async () => {
     const { database, url } = test();
-    await database.db.execute(sql`update models set enabled = false`);
-    await database.db.execute(sql`update workers set status = 'stopped'`);
-    await database.db.execute(sql`insert into models (name, source) values ('flaky-start-model', 'org/flaky')`);
+    await onlyModels(database, ['flaky-start-model']);
     const batchId = await insertChatBatch(database, { count: 20, model: 'flaky-start-model' });
     const dir = mkdtempSync(join(tmpdir(), 'vbs-fail-once-'));
     try {
       // The default check interval: the retry must come from the short pause, not from a fast check.
-      const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { MODEL_CHECK_MS: '5000' }, 0, '', join(dir, 'failed'));
+      const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { env: { MODEL_CHECK_MS: '5000' }, failOnce: join(dir, 'failed') });
       await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 20_000);
       const failedAt = Date.now();
       expect(await waitForBatch(database, batchId, ['completed'], 20_000), supervisor.output()).toBe('completed');

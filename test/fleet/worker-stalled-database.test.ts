@@ -1,17 +1,14 @@
-import type { Server } from 'node:http';
-import { serve } from '@hono/node-server';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { createMemoryBus } from '../../core/events/index.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createEngineClient } from '../../fleet/engine/client.ts';
-import { createSimulator } from '../../fleet/sim/index.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
 import { cancelBatch, reapLeases, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { answeredIds, eventually, expectedIds, insertChatBatch, useServedSimulator, waitForBatch } from './helpers.ts';
+import { answeredIds, eventually, expectedIds, insertChatBatch, serveSimulator, useServedSimulator, waitForBatch } from './helpers.ts';
 
 /** Holds a lock in its own transaction until `release` is called. */
 function holdLock(database: Database, statement: ReturnType<typeof sql>) {
@@ -115,11 +112,10 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
 
   it('lets the stream it runs answer a request whose lease was reaped and that it leased again, instead of running it twice', async () => {
     const { database } = test();
-    const slow = createSimulator({ models: ['slow-model'], slots: 4, ttftMs: 1, tpotMs: 20, outputTokens: 60 });
-    const slowServer = serve({ fetch: slow.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => slowServer.once('listening', r));
+    const engine = await serveSimulator({ models: ['slow-model'], slots: 4, ttftMs: 1, tpotMs: 20, outputTokens: 60 });
+    const slow = engine.sim;
     const batchId = await insertChatBatch(database, { count: 1, model: 'slow-model' });
-    const worker = makeWorker('cut-off', 'slow-model', `http://127.0.0.1:${(slowServer.address() as { port: number }).port}`);
+    const worker = makeWorker('cut-off', 'slow-model', engine.url);
     worker.start();
     try {
       await eventually(async () => slow.counters().running === 1, 10_000, 'the stream to run');
@@ -134,21 +130,18 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       expect(worker.stats()).toMatchObject({ inFlight: 0, completed: 1 });
     } finally {
       await worker.drain(1000);
-      slow.close();
-      slowServer.closeAllConnections();
-      await new Promise((r) => slowServer.close(r));
+      await engine.close();
     }
     expect(await answeredIds(database, batchId)).toEqual(['req-1']);
   });
 
   it('keeps extending its other leases while settling a cancelled batch waits for the database', async () => {
     const { database } = test();
-    const slow = createSimulator({ models: ['long-model'], slots: 16, ttftMs: 1, tpotMs: 20, outputTokens: 400 });
-    const slowServer = serve({ fetch: slow.fetch, port: 0, hostname: '127.0.0.1' }) as Server;
-    await new Promise((r) => slowServer.once('listening', r));
+    const engine = await serveSimulator({ models: ['long-model'], slots: 16, ttftMs: 1, tpotMs: 20, outputTokens: 400 });
+    const slow = engine.sim;
     const cancelled = await insertChatBatch(database, { count: 4, model: 'long-model' });
     const running = await insertChatBatch(database, { count: 4, model: 'long-model' });
-    const worker = makeWorker('settler', 'long-model', `http://127.0.0.1:${(slowServer.address() as { port: number }).port}`, 1000);
+    const worker = makeWorker('settler', 'long-model', engine.url, 1000);
     worker.start();
     let lock: ReturnType<typeof holdLock> | undefined;
     try {
@@ -170,9 +163,7 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
     } finally {
       await lock?.release();
       await worker.drain(200);
-      slow.close();
-      slowServer.closeAllConnections();
-      await new Promise((r) => slowServer.close(r));
+      await engine.close();
     }
   });
 });

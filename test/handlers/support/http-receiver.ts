@@ -1,5 +1,5 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenLocal } from '../../helpers/http.ts';
 
 /** A request as the receiver got it: the exact body bytes and the headers. */
 export interface Received {
@@ -42,7 +42,6 @@ export async function startReceiver(): Promise<HttpReceiver> {
     });
   });
   server.keepAliveTimeout = 1;
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  receiver.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  receiver.url = await listenLocal(server);
   return receiver;
 }
