@@ -54,6 +54,11 @@ export interface WorkerProcessOptions {
    * (fleet/handlers/) is started here, so that every fleet process drains the handler outbox.
    */
   services?: ((context: ServiceContext) => Service | Promise<Service>)[];
+  /**
+   * A stop asked for during start-up: the wait for a first model or for the engine to list its
+   * models ends, and so does a model load in progress; the worker comes up idle, to be stopped.
+   */
+  signal?: AbortSignal;
 }
 
 /** A running worker process. */
@@ -232,14 +237,14 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     worker.pause();
     worker.start();
     const pinned = config.WORKER_MODEL ? { name: config.WORKER_MODEL, source: config.WORKER_MODEL, engineArgs: [], maxConcurrency: null, queued: 0, waitedMs: 0, servingWorkers: 0 } : null;
-    await switcher.start(pinned);
+    await switcher.start(pinned, options.signal);
   } else {
-    while (models.length === 0) {
+    while (models.length === 0 && !options.signal?.aborted) {
       try {
         models = await client.models();
       } catch (err) {
         logger.warn('waiting for the engine to list its models', { engineUrl, err });
-        await sleep(2000);
+        await sleep(2000, options.signal);
       }
     }
     worker.start();
@@ -254,11 +259,13 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       );
     }, MODELS_REFRESH_MS);
   }
-  status = 'ready';
-  options.metrics?.setModel(models[0] ?? null);
-  await beat();
-  await workerEvent('worker.up');
-  logger.info('worker ready', { models, engineUrl, ownedEngine: owned, capacity: capacity.target });
+  if (!options.signal?.aborted) {
+    status = 'ready';
+    options.metrics?.setModel(models[0] ?? null);
+    await beat();
+    await workerEvent('worker.up');
+    logger.info('worker ready', { models, engineUrl, ownedEngine: owned, capacity: capacity.target });
+  }
 
   return {
     workerId: id,

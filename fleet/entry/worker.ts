@@ -7,9 +7,10 @@ import { startWorkerProcess } from '../start-worker.ts';
 import { serveFetch } from './serve-fetch.ts';
 
 // Signals are taken from the first moment: one that comes during start-up stops the worker once it is up.
-let stopRequested = false;
+// It also ends a start-up that waits: for a first model, or for an engine loading one.
+const startUp = new AbortController();
 let stopNow: (() => Promise<void>) | null = null;
-const onSignal = () => (stopNow ? void stopNow() : (stopRequested = true));
+const onSignal = () => (stopNow ? void stopNow() : startUp.abort());
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
 
@@ -18,7 +19,11 @@ try {
   const registry = createRegistry();
   const metrics = createWorkerMetrics(registry, { workerId: config.workerId, host: config.WORKER_HOST, gpu: config.WORKER_GPU, runtime: config.WORKER_RUNTIME });
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
-  const running = await startWorkerProcess(config, { metrics, services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY })] });
+  const running = await startWorkerProcess(config, {
+    metrics,
+    services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY })],
+    signal: startUp.signal,
+  });
   const metricsServer =
     config.METRICS_PORT === undefined ? null : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
   if (metricsServer) console.error(JSON.stringify({ level: 'info', msg: 'worker metrics listening', service: 'worker', worker_id: config.workerId, metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics` }));
@@ -31,7 +36,7 @@ try {
     process.exit(0);
   };
   stopNow = stop;
-  if (stopRequested) void stop();
+  if (startUp.signal.aborted) void stop();
   // A worker whose supervisor died (even by SIGKILL) stops too, taking its engine down with it.
   if (config.SUPERVISOR_PID) {
     const parent = config.SUPERVISOR_PID;

@@ -49,6 +49,8 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
   const { database, logger, engine, worker } = options;
   let servedSince = Date.now();
   let busy = false;
+  /** Set when a stop during start-up ended a load: the failure that follows is not the model's. */
+  let abandoned = false;
   let timer: ReturnType<typeof setInterval> | undefined;
   /** Models whose engine failed to start: failures in a row, and until when they are passed over. */
   const failed = new Map<string, { failures: number; until: number }>();
@@ -84,6 +86,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
         await load(choice, current);
       }
     } catch (err) {
+      if (abandoned) return;
       if (loading) {
         const failures = (failed.get(loading)?.failures ?? 0) + 1;
         failed.set(loading, { failures, until: Date.now() + loadFailurePauseMs(failures) });
@@ -97,24 +100,40 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
   };
 
   return {
-    /** Loads the first model (waiting for the registry to have one), then starts checking. */
-    async start(pinned: ModelDemand | null) {
-      if (pinned) await load(pinned, null);
-      else {
-        while (!engine.model) {
-          await check();
-          if (engine.model) break;
-          // A model that failed to start is tried again when its pause ends (check said why it
-          // failed); a model added to the registry meanwhile is seen within the usual interval.
-          const retryAt = Math.min(...[...failed.values()].map((f) => f.until));
-          if (retryAt > Date.now()) await sleep(Math.min(options.checkMs * 5, Math.max(options.checkMs, retryAt - Date.now())));
-          else {
-            logger.warn('no enabled model in the registry yet; add one (models table) for this GPU to serve');
-            await sleep(options.checkMs * 5);
+    /**
+     * Loads the first model (waiting for the registry to have one), then starts checking. When
+     * `signal` aborts first (the worker is asked to stop), a load in progress is ended and start
+     * returns without a model.
+     */
+    async start(pinned: ModelDemand | null, signal?: AbortSignal) {
+      // Loading weights takes minutes, and an empty registry waits for ever: neither may hold up a stop.
+      const abandon = () => {
+        abandoned = true;
+        void engine.stop();
+      };
+      signal?.addEventListener('abort', abandon, { once: true });
+      try {
+        if (pinned) await load(pinned, null);
+        else {
+          while (!engine.model && !abandoned) {
+            await check();
+            if (engine.model || abandoned) break;
+            // A model that failed to start is tried again when its pause ends (check said why it
+            // failed); a model added to the registry meanwhile is seen within the usual interval.
+            const retryAt = failed.size ? Math.min(...[...failed.values()].map((f) => f.until)) : 0;
+            if (retryAt > Date.now()) await sleep(Math.min(options.checkMs * 5, Math.max(options.checkMs, retryAt - Date.now())), signal);
+            else {
+              logger.warn('no enabled model in the registry yet; add one (models table) for this GPU to serve');
+              await sleep(options.checkMs * 5, signal);
+            }
           }
         }
+      } catch (err) {
+        if (!abandoned) throw err;
+      } finally {
+        signal?.removeEventListener('abort', abandon);
       }
-      if (!pinned) timer = setInterval(() => void check(), options.checkMs);
+      if (!pinned && !abandoned) timer = setInterval(() => void check(), options.checkMs);
     },
     stop() {
       if (timer) clearInterval(timer);

@@ -185,4 +185,20 @@ describe('the model registry deciding what a GPU serves', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('says the registry has no enabled model when there is none to load, and stops when asked while it waits for one or loads one', async () => {
+    const { database, url } = test();
+    await onlyModels(database, []);
+    const waiting = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16');
+    await waiting.waitFor(/"msg":"no enabled model in the registry yet; add one/, 20_000);
+    expect(await waiting.stop('SIGTERM')).toBe(0);
+    expect(waiting.output()).toContain('"msg":"worker stopped"');
+    // An engine that takes a minute to load its weights.
+    await onlyModels(database, ['slow-load-model']);
+    const loading = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { startDelayS: 60 });
+    await loading.waitFor(/"msg":"starting engine"/, 20_000);
+    expect(await loading.stop('SIGTERM')).toBe(0);
+    expect(loading.output()).toContain('"msg":"worker stopped"');
+    expect(loading.output()).not.toContain('choosing or loading a model failed');
+  });
 });
