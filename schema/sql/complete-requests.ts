@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { mineLockedInIdOrder } from './own-leases.ts';
 import type { RequestError } from '../tables/requests.ts';
 import type { BatchCountersRow } from './read-batch-counters.ts';
 
@@ -43,12 +44,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
         select * from json_to_recordset(${JSON.stringify(results)}::json) as x(
           id bigint, status text, "statusCode" int, response text, "engineRequestId" text, error jsonb,
           "promptTokens" int, "completionTokens" int)
-      ), mine as materialized (
-        select r.id from requests r
-        where r.id = any(array(select id from input)) and r.lease_owner = ${owner} and r.status = 'leased'
-        order by r.id
-        for no key update
-      ), done as (
+      ), ${mineLockedInIdOrder(owner, sql`array(select id from input)`)}, done as (
         update requests r
         set status = i.status, status_code = i."statusCode", response = i.response,
             engine_request_id = i."engineRequestId", error = i.error,

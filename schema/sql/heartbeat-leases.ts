@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /** A lease the heartbeat extended; `stop` says its batch is stopping and why. */
 export interface HeldLease {
@@ -21,12 +22,7 @@ export function heartbeatLeases(db: Executor, { owner, leaseMs, ids }: { owner: 
   return rows<HeldLease>(
     db,
     sql`
-      with mine as materialized (
-        select id from requests
-        where lease_owner = ${owner} and status = 'leased' and id = any(${`{${ids.join(',')}}`}::bigint[])
-        order by id
-        for no key update
-      ), extended as (
+      with ${mineLockedInIdOrder(owner, idArray(ids))}, extended as (
         update requests r set lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000})
         from mine m
         where r.id = m.id

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db.ts';
+import { idArray } from './own-leases.ts';
 import { returnLeases } from './returned-leases.ts';
 
 /** Options of {@link releaseRequests}. */
@@ -18,6 +19,6 @@ export interface ReleaseRequestsOptions {
 
 /** Gives leases back at once instead of waiting for them to expire: on drain, or for a dead predecessor on the same GPU. */
 export function releaseRequests(db: Executor, { owner, ids, refundAttempt, maxAttempts }: ReleaseRequestsOptions) {
-  const only = ids ? sql` and r.id = any(${`{${ids.join(',')}}`}::bigint[])` : sql``;
+  const only = ids ? sql` and r.id = any(${idArray(ids)})` : sql``;
   return returnLeases(db, { where: sql`r.lease_owner = ${owner}${only}`, maxAttempts, refundAttempt, limit: 1_000_000 });
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /**
  * Ends in-flight requests of stopping batches (the worker has aborted their streams):
@@ -13,12 +14,7 @@ export async function stopRequests(db: Executor, owner: string, ids: readonly nu
   const touched = await rows<{ batchId: string }>(
     db,
     sql`
-      with mine as materialized (
-        select id from requests
-        where id = any(${`{${ids.join(',')}}`}::bigint[]) and lease_owner = ${owner} and status = 'leased'
-        order by id
-        for no key update
-      ), stopped as (
+      with ${mineLockedInIdOrder(owner, idArray(ids))}, stopped as (
         update requests r
         set status = case when b.status in ('cancelling', 'cancelled') then 'cancelled' else 'expired' end,
             error = case when b.status in ('cancelling', 'cancelled')
