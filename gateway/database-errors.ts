@@ -1,4 +1,5 @@
 import { AppError } from '../core/errors.ts';
+import { errorCodes } from '../schema/index.ts';
 
 /** Postgres' codes for a character it cannot store: NUL in text (22021) and `\u0000` in jsonb (22P05). */
 const UNSTORABLE = new Set(['22021', '22P05']);
@@ -18,16 +19,13 @@ const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSE
  * Drivers wrap the Postgres error (drizzle's `cause`), so the chain is followed.
  */
 export function databaseClientError(error: unknown): AppError | null {
-  let current: unknown = error;
-  for (let depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
-    const code = (current as { code?: unknown }).code;
-    if (typeof code === 'string' && UNSTORABLE.has(code)) {
+  for (const code of errorCodes(error)) {
+    if (UNSTORABLE.has(code)) {
       return new AppError('BAD_REQUEST', 'A text value of the request contains a NUL character (\\u0000), which cannot be stored; remove it and send the request again.', { cause: error });
     }
-    if (typeof code === 'string' && UNREACHABLE.test(code)) {
+    if (UNREACHABLE.test(code)) {
       return new AppError('UNAVAILABLE', 'The database cannot be reached right now; try again in a few seconds.', { cause: error });
     }
-    current = (current as { cause?: unknown }).cause;
   }
   return null;
 }

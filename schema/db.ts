@@ -27,6 +27,20 @@ export interface CopyTransaction {
   copyFrom(table: string, columns: readonly string[]): Promise<Writable>;
 }
 
+/**
+ * The error codes along a database error's chain, outermost first: drivers put the SQLSTATE
+ * (or their own connection code) in `code`, and drizzle wraps the driver's error as `cause`.
+ */
+export function errorCodes(error: unknown): string[] {
+  const codes: string[] = [];
+  for (let current = error, depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'string') codes.push(code);
+    current = (current as { cause?: unknown }).cause;
+  }
+  return codes;
+}
+
 /** A connection to Postgres (postgres.js) or to the embedded PGlite, behind one interface. */
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
@@ -75,7 +89,6 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
   });
   const db = drizzlePostgres({ client, schema: tables }) as unknown as Db;
   const dialect = new PgDialect();
-  const quote = (name: string) => `"${name.replace(/"/g, '""')}"`;
   return {
     kind: 'postgres',
     db,
@@ -87,7 +100,7 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
             return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as R[];
           },
           async copyFrom(table, columns) {
-            const stream = await tx.unsafe(`copy ${quote(table)} (${columns.map(quote).join(', ')}) from stdin`).writable();
+            const stream = await tx.unsafe(`copy ${dialect.escapeName(table)} (${columns.map((c) => dialect.escapeName(c)).join(', ')}) from stdin`).writable();
             return failWithRefusedCopy(stream, () => tx.unsafe('select 1'));
           },
         }),

@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/logger.ts';
 import { sql } from 'drizzle-orm';
-import { completeRequests, type BatchCounters, type Database, type RequestResult } from '../../schema/index.ts';
+import { completeRequests, errorCodes, type BatchCounters, type Database, type RequestResult } from '../../schema/index.ts';
 
 /** Batches results and writes them with one guarded statement per flush. */
 export interface ResultWriter {
@@ -118,9 +118,8 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
  * mends. Drivers put the SQLSTATE in `code`; drizzle wraps their error as `cause`.
  */
 function refusesData(err: unknown): boolean {
-  const e = err as { code?: unknown; cause?: { code?: unknown } } | null;
-  const code = typeof e?.code === 'string' ? e.code : e?.cause?.code;
-  return typeof code === 'string' && /^(22|23|54)/.test(code);
+  const [code] = errorCodes(err);
+  return code !== undefined && /^(22|23|54)/.test(code);
 }
 
 /** A result Postgres refused, as a failure the error file can carry. */

@@ -10,11 +10,14 @@ import { rows, type Executor } from '../db.ts';
  */
 export async function* readFileChunks(db: Executor, fileId: string): AsyncGenerator<Uint8Array> {
   for (let seq = 0; ; seq++) {
-    const [chunk] = await rows<{ data: string }>(
-      db,
-      sql`select encode(data, 'base64') as data from file_chunks where file_id = ${fileId} and seq = ${seq}`,
-    );
+    const chunk = await readChunkBytes(db, fileId, seq);
     if (!chunk) return;
-    yield Buffer.from(chunk.data, 'base64');
+    yield chunk;
   }
+}
+
+/** The bytes of one stored chunk of a file (base64 on the wire), or undefined when there is no such chunk. */
+export async function readChunkBytes(db: Executor, fileId: string, seq: number): Promise<Uint8Array | undefined> {
+  const [chunk] = await rows<{ data: string }>(db, sql`select encode(data, 'base64') as data from file_chunks where file_id = ${fileId} and seq = ${seq}`);
+  return chunk && Buffer.from(chunk.data, 'base64');
 }

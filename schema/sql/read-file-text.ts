@@ -1,6 +1,6 @@
-import { Buffer } from 'node:buffer';
 import { sql } from 'drizzle-orm';
-import { rows, type Executor } from '../db.ts';
+import { errorCodes, rows, type Executor } from '../db.ts';
+import { readChunkBytes } from './read-file-chunks.ts';
 
 /** One stored chunk of a file: its text when the chunk is valid UTF-8 on its own, else its bytes. */
 export interface FilePiece {
@@ -21,13 +21,6 @@ export const TEXT_FAILURES_ALLOWED = 8;
 /** Postgres' code for bytes that are not valid in the database encoding (UTF-8): a split or bad sequence, or NUL. */
 const INVALID_TEXT = '22021';
 
-function isInvalidText(error: unknown): boolean {
-  for (let current = error, depth = 0; depth < 5 && current && typeof current === 'object'; depth++) {
-    if ((current as { code?: unknown }).code === INVALID_TEXT) return true;
-    current = (current as { cause?: unknown }).cause;
-  }
-  return false;
-}
 
 /**
  * Streams an uploaded file one stored chunk at a time, in order, as text where it can: a
@@ -45,10 +38,8 @@ function isInvalidText(error: unknown): boolean {
 export async function* readFileText(db: Executor, fileId: string, { readAhead = 0 }: ReadFileTextOptions = {}): AsyncGenerator<FilePiece> {
   let failures = 0;
   const asBytes = async (seq: number): Promise<FilePiece | undefined> => {
-    const [chunk] = await rows<{ data: string }>(db, sql`select encode(data, 'base64') as data from file_chunks where file_id = ${fileId} and seq = ${seq}`);
-    if (!chunk) return undefined;
-    const data = Buffer.from(chunk.data, 'base64');
-    return { data, bytes: data.length };
+    const data = await readChunkBytes(db, fileId, seq);
+    return data && { data, bytes: data.length };
   };
   const read = async (seq: number): Promise<FilePiece | undefined> => {
     if (failures >= TEXT_FAILURES_ALLOWED) return asBytes(seq);
@@ -60,7 +51,7 @@ export async function* readFileText(db: Executor, fileId: string, { readAhead = 
       );
       return chunk && { data: chunk.text, bytes: chunk.bytes };
     } catch (error) {
-      if (!isInvalidText(error)) throw error;
+      if (!errorCodes(error).includes(INVALID_TEXT)) throw error;
       failures++;
       return asBytes(seq);
     }
