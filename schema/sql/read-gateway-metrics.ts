@@ -31,10 +31,9 @@ export function readGatewayMetrics(db: Executor): Promise<GatewayMetricRow[]> {
     db,
     sql`
       select 'requests' as section, key, status, sum(n)::float8 as value
-        from (select case when ranked.place <= ${METRIC_MODELS} then counts.model else ${OTHER_MODELS} end as key, counts.status, counts.n
-                from (select model, status, count(*) as n from requests where status in ('queued', 'leased') group by model, status) counts
-                join (select model, row_number() over (order by count(*) desc, model) as place
-                        from requests where status in ('queued', 'leased') group by model) ranked using (model)) labelled
+        from (select case when dense_rank() over (order by total desc, model) <= ${METRIC_MODELS} then model else ${OTHER_MODELS} end as key, status, n
+                from (select model, status, count(*) as n, sum(count(*)) over (partition by model) as total
+                        from requests where status in ('queued', 'leased') group by model, status) counts) labelled
         group by key, status
       union all
       select 'batches', '', status, count(*)::float8 from batches group by status
