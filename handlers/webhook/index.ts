@@ -6,6 +6,12 @@ export { verifyWebhook, WebhookVerificationError } from '../sdk/index.ts';
 
 const MIB = 1024 * 1024;
 
+/** A signing secret: whsec_ and base64, or a plain string of at least 16 characters. */
+const secret = z
+  .string()
+  .min(16, { error: 'expected a secret of at least 16 characters' })
+  .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' });
+
 /** The webhook handler: a signed POST of the batch object and links to its result files. */
 export default defineHandler({
   name: 'webhook',
@@ -18,12 +24,7 @@ export default defineHandler({
       .min(1, { error: 'expected at least one event' })
       .default([...BATCH_EVENTS])
       .describe('The final batch statuses to deliver for (default: all of them).'),
-    secret: z
-      .string()
-      .min(16, { error: 'expected a secret of at least 16 characters' })
-      .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' })
-      .optional()
-      .describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
+    secret: secret.optional().describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
     includeResults: z.boolean().default(false).describe('Put the results (the output and error lines) in the payload, up to maxInlineBytes.'),
     maxInlineBytes: z
       .number()
@@ -37,12 +38,7 @@ export default defineHandler({
   }),
   deploymentOptions: z.object({
     publicUrl: z.url({ error: 'expected the public URL of the gateway' }).optional().describe('The base URL of the gateway, for links to result files.'),
-    secret: z
-      .string()
-      .min(16, { error: 'expected a secret of at least 16 characters' })
-      .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' })
-      .optional()
-      .describe('The default signing secret.'),
+    secret: secret.optional().describe('The default signing secret.'),
   }),
   events: (options) => options.events,
   check(options, deployment) {
