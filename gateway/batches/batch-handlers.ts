@@ -1,16 +1,15 @@
 import { AppError } from '../../core/errors.ts';
 import { HandlerOptionsError, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 
-/** An unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
-const UNSTORABLE = /[\uD800-\uDFFF\u0000]/u;
+/** False for an unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
+const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
-/** The path of the first string in `value` that jsonb cannot store, or null. */
+/** The path of the first string in `value` that jsonb cannot store, or null (an array's items are keyed by index). */
 function unstorablePath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return UNSTORABLE.test(value) ? path : null;
-  if (Array.isArray(value)) return value.reduce<string | null>((found, item, i) => found ?? unstorablePath(item, `${path}.${i}`), null);
+  if (typeof value === 'string') return storable(value) ? null : path;
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      const found = UNSTORABLE.test(key) ? `${path}.${key}` : unstorablePath(item, `${path}.${key}`);
+      const found = storable(key) ? unstorablePath(item, `${path}.${key}`) : `${path}.${key}`;
       if (found) return found;
     }
   }

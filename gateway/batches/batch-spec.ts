@@ -7,9 +7,6 @@ export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '
 /** The longest completion window accepted (OpenAI accepts only `24h`; longer ones are an extension). */
 export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;
 
-/** An unpaired UTF-16 surrogate, which jsonb refuses. */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 const metadata = z
   .record(
     z.string().max(64, { error: 'metadata keys are at most 64 characters' }),
@@ -19,7 +16,8 @@ const metadata = z
   .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' })
   // Stored as jsonb, which cannot hold NUL.
   .refine((value) => !Object.entries(value).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000')), { error: 'metadata keys and values cannot contain NUL characters (\\u0000)' })
-  .refine((value) => !Object.entries(value).some(([k, v]) => LONE_SURROGATE.test(k) || LONE_SURROGATE.test(v)), {
+  // Nor an unpaired UTF-16 surrogate.
+  .refine((value) => Object.entries(value).every(([k, v]) => k.isWellFormed() && v.isWellFormed()), {
     error: 'metadata keys and values cannot hold an unpaired surrogate escape (such as \\ud800); use valid Unicode',
   });
 

@@ -18,9 +18,6 @@ export type LineVerdict = { request: NewRequest } | { error: BatchErrorItem };
  */
 export const MAX_MODEL_LENGTH = 512;
 
-/** An unpaired UTF-16 surrogate (a JSON string may escape one, as `\ud800`): no Postgres text can hold it. */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
 /** How many characters of a value of the line an error message quotes. */
 const QUOTED_CHARS = 100;
 
@@ -53,7 +50,7 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
     parsed = JSON.parse(text);
   } catch (error) {
     // Bun's parser quotes the token it stopped at, which may be half of a surrogate pair: no database text can hold that.
-    const reason = (error as Error).message.slice(0, 2 * QUOTED_CHARS).replace(/[\uD800-\uDFFF]/gu, '\uFFFD');
+    const reason = (error as Error).message.slice(0, 2 * QUOTED_CHARS).toWellFormed();
     return bad(line, 'invalid_json', `Line ${line} is not valid JSON (${reason}).`);
   }
   if (!isObject(parsed)) return bad(line, 'invalid_line', `Line ${line} is not a JSON object; each line must be one request object.`);
@@ -64,7 +61,8 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (typeof customId !== 'string' || customId.includes('\u0000')) {
     return bad(line, 'invalid_custom_id', `Line ${line}: custom_id must be a string without NUL characters.`, 'custom_id');
   }
-  if (LONE_SURROGATE.test(customId)) {
+  // An unpaired UTF-16 surrogate (a JSON string may escape one, as `\ud800`): no Postgres text can hold it.
+  if (!customId.isWellFormed()) {
     return bad(line, 'invalid_custom_id', `Line ${line}: custom_id holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'custom_id');
   }
   const first = seen.get(customId);
@@ -83,7 +81,7 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (typeof body.model !== 'string' || body.model === '' || body.model.includes('\u0000')) {
     return bad(line, 'missing_model', `Line ${line}: body.model is missing; name the model each request is for.`, 'body.model');
   }
-  if (LONE_SURROGATE.test(body.model)) {
+  if (!body.model.isWellFormed()) {
     return bad(line, 'invalid_model', `Line ${line}: body.model holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'body.model');
   }
   if (body.model.length > MAX_MODEL_LENGTH) {
