@@ -1,4 +1,5 @@
 import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
+import { upgradeHeaders, type UpgradeHeaders } from '../graphql/websocket.ts';
 import type { Gateway } from '../start.ts';
 
 /** Options for {@link serveBun}. */
@@ -15,7 +16,7 @@ export interface ServeBunOptions {
  * graphql-ws checks it (or connectionParams) when the client says connection_init.
  */
 export function serveBun(gateway: Pick<Gateway, 'fetch' | 'graphqlWs'>, { port, hostname, maxFileBytes }: ServeBunOptions) {
-  return Bun.serve<{ authorization: string | null; host: string | null; origin: string | null }>({
+  return Bun.serve<UpgradeHeaders>({
     port,
     hostname,
     idleTimeout: 0,
@@ -26,8 +27,7 @@ export function serveBun(gateway: Pick<Gateway, 'fetch' | 'graphqlWs'>, { port, 
         if (!handleProtocols(request.headers.get('sec-websocket-protocol') ?? '')) {
           return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
         }
-        const { headers } = request;
-        if (server.upgrade(request, { data: { authorization: headers.get('authorization'), host: headers.get('host'), origin: headers.get('origin') } })) return undefined;
+        if (server.upgrade(request, { data: upgradeHeaders(request.headers) })) return undefined;
         return new Response('WebSocket upgrade failed.', { status: 400 });
       }
       return gateway.fetch(request);

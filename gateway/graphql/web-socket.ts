@@ -1,5 +1,5 @@
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
-import type { GraphQLWsServer } from './websocket.ts';
+import { UPGRADE_HEADERS, type GraphQLWsServer } from './websocket.ts';
 
 // WebSocket.OPEN, spelled out: Node 20 has no global WebSocket, and this module must load there too.
 const OPEN = 1;
@@ -70,7 +70,7 @@ export function createWebSocketHandler(options: GraphQLWsServer): WebSocketHandl
       if (!protocol) return new Response('Unsupported WebSocket subprotocol; use graphql-transport-ws.', { status: 400 });
       // Deno closes the request as it upgrades it: copy the headers the connection is authenticated by first.
       const headers = new Headers();
-      for (const name of ['authorization', 'host', 'origin']) {
+      for (const name of UPGRADE_HEADERS) {
         const value = request.headers.get(name);
         if (value !== null) headers.set(name, value);
       }

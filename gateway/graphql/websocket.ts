@@ -6,10 +6,19 @@ import type { RequestOrigin } from '../local-guard.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { GraphQLContext } from './context.ts';
 
+/** The headers of the upgrade request a connection is checked by: its key, and the local guard's host and origin. */
+export const UPGRADE_HEADERS = ['authorization', 'host', 'origin'] as const;
+
+/** Those headers, as a runtime that does not keep the upgrade request puts them on the socket (Bun). */
+export type UpgradeHeaders = Record<(typeof UPGRADE_HEADERS)[number], string | null>;
+
+/** Reads {@link UPGRADE_HEADERS} off an upgrade request. */
+export const upgradeHeaders = (headers: Headers) => Object.fromEntries(UPGRADE_HEADERS.map((name) => [name, headers.get(name)])) as UpgradeHeaders;
+
 /** What each runtime's entry may put on a connection: the upgrade request (ws) or the socket data it chose (Bun, Deno). */
 export interface WebSocketExtra {
   request?: { headers?: Headers | Record<string, string | string[] | undefined> };
-  socket?: { data?: { authorization?: string | null; host?: string | null; origin?: string | null } };
+  socket?: { data?: Partial<UpgradeHeaders> };
 }
 
 /** Options for {@link createGraphQLWs}. */
@@ -29,7 +38,7 @@ export type GraphQLWsServer = ServerOptions<Record<string, unknown> | undefined,
 type Enveloped = ReturnType<GraphQLWsOptions['yoga']['getEnveloped']>;
 type RootValue = { execute: Enveloped['execute']; subscribe: Enveloped['subscribe'] };
 
-function upgradeHeader(extra: WebSocketExtra, name: 'authorization' | 'host' | 'origin'): string | null {
+function upgradeHeader(extra: WebSocketExtra, name: keyof UpgradeHeaders): string | null {
   const headers = extra.request?.headers;
   if (headers && typeof (headers as Headers).get === 'function') return (headers as Headers).get(name);
   const value = (headers as Record<string, string | string[] | undefined> | undefined)?.[name];
