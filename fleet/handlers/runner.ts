@@ -147,14 +147,13 @@ export function createHandlerRunner({
       stopping = true;
       nudge();
       await loop;
-      const running = [...active.values()];
-      const grace = new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.());
-      await Promise.race([Promise.all(running.map((r) => r.done)), grace]);
+      /** Waits for the active runs to end, for at most the grace. */
+      const runsEnd = () => Promise.race([Promise.all([...active.values()].map((r) => r.done)), new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.())]);
+      await runsEnd();
       for (const r of active.values()) r.controller.abort('the process is stopping');
       // A handler that ignores its signal must not keep the process from stopping: its run
       // is left `running`, and another process takes it over when the lease expires.
-      const deaf = new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.());
-      await Promise.race([Promise.all([...active.values()].map((r) => r.done)), deaf]);
+      await runsEnd();
       if (active.size) logger.warn('handler runs did not stop when interrupted; their leases will expire', { runs: [...active.keys()] });
       clearInterval(heartbeat);
       await (await unlisten)?.().catch(() => {});
