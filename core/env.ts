@@ -59,5 +59,31 @@ export const csv = () =>
       .filter(Boolean),
   );
 
+/**
+ * HANDLER_PRIVATE_NETWORKS and HANDLER_ALLOWED_HOSTS, read by the gateway (which refuses an
+ * obviously private destination when a batch is created) and by the fleet (which checks
+ * every connection a handler makes for a batch): whether a batch's handler options may name
+ * loopback, private and link-local hosts, and which hosts they may name whatever they resolve to.
+ */
+export const destinationVariables = {
+  HANDLER_PRIVATE_NETWORKS: z.enum(['allow', 'deny'], { error: 'expected allow or deny' }).default('deny'),
+  HANDLER_ALLOWED_HOSTS: csv().optional(),
+};
+
+/**
+ * `env` with the destination default of `npm start`: without API keys the one process
+ * serves only its own machine's user, who is the operator, so a batch may send to localhost
+ * (a webhook receiver being tried out) unless HANDLER_PRIVATE_NETWORKS says otherwise.
+ */
+export function withEmbeddedDestinations(env: Record<string, string | undefined>): Record<string, string | undefined> {
+  const keyless = !env.API_KEYS && !env.ADMIN_API_KEYS;
+  return keyless ? { HANDLER_PRIVATE_NETWORKS: 'allow', ...env } : env;
+}
+
+/** The destination policy of those variables (the handler SDK's DestinationPolicy). */
+export function destinationPolicy(env: { HANDLER_PRIVATE_NETWORKS: 'allow' | 'deny'; HANDLER_ALLOWED_HOSTS?: string[] | undefined }) {
+  return { allowPrivate: env.HANDLER_PRIVATE_NETWORKS === 'allow', allowedHosts: (env.HANDLER_ALLOWED_HOSTS ?? []).map((h) => h.toLowerCase()) };
+}
+
 /** The log level. */
 export const logLevel = () => z.enum(['debug', 'info', 'warn', 'error', 'silent']).default('info');

@@ -1,6 +1,6 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
-import { logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
 
 const ms = (fallback: number) => positiveInt(fallback);
 
@@ -21,6 +21,7 @@ export const workerEnv = z
     HANDLER_LEASE_MS: ms(30_000),
     /** Handler runs one process executes at once. */
     HANDLER_CONCURRENCY: positiveInt(4),
+    ...destinationVariables,
     /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
     ENGINE_URL: url(['http', 'https']).optional(),
     /** Or a command template this worker runs as its own engine: `vllm serve {model} --port {port}`. */
@@ -77,6 +78,8 @@ export type WorkerConfig = z.infer<typeof workerEnv> & {
   workerId: string;
   /** Concurrent fetches the runtime allows (Bun: 256 unless BUN_CONFIG_MAX_HTTP_REQUESTS is set at start). */
   fetchLimit: number;
+  /** Which destinations a batch's handler options may name (HANDLER_PRIVATE_NETWORKS, HANDLER_ALLOWED_HOSTS). */
+  destinations: ReturnType<typeof destinationPolicy>;
   /** The environment an owned engine inherits (CUDA_VISIBLE_DEVICES is set on top). */
   engineEnv: Record<string, string | undefined>;
 };
@@ -91,7 +94,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   // Bun reads BUN_CONFIG_MAX_HTTP_REQUESTS once at start-up and caps fetch at 256 without it.
   const bunLimit = Number(env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
   const fetchLimit = process.versions.bun ? bunLimit : Number.POSITIVE_INFINITY;
-  return { ...parsed, workerId, fetchLimit, engineEnv: env };
+  return { ...parsed, workerId, fetchLimit, destinations: destinationPolicy(parsed), engineEnv: env };
 }
 
 /** The supervisor's environment: it passes everything on to its workers and needs Postgres itself. */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { csv, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { csv, destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
 
 /** The gateway's environment, validated once at start-up. */
 export const gatewayEnv = z.object({
@@ -18,6 +18,7 @@ export const gatewayEnv = z.object({
    */
   ADMIN_API_KEYS: csv().optional(),
   HANDLER_MANIFESTS: z.string().optional(),
+  ...destinationVariables,
   LOG_LEVEL: logLevel(),
   /** Requests per batch input file (OpenAI's limit is 50,000). */
   MAX_BATCH_REQUESTS: positiveInt(50_000),
@@ -38,6 +39,8 @@ export type GatewayConfig = z.infer<typeof gatewayEnv> & {
   host: string;
   /** Every accepted key: API_KEYS and ADMIN_API_KEYS; empty means no authentication. */
   apiKeys: string[];
+  /** Which destinations a batch's handler options may name (HANDLER_PRIVATE_NETWORKS, HANDLER_ALLOWED_HOSTS). */
+  destinations: ReturnType<typeof destinationPolicy>;
   /** The environment `${NAME}` references in handler manifests are read from. */
   manifestEnv?: Record<string, string | undefined>;
 };
@@ -48,5 +51,5 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   const apiKeys = [...new Set([...(parsed.API_KEYS ?? []), ...(parsed.ADMIN_API_KEYS ?? [])])];
   // Without keys anybody who can reach the port owns every batch, so stay on loopback.
   const host = parsed.HOST ?? (apiKeys.length ? '0.0.0.0' : '127.0.0.1');
-  return { ...parsed, host, apiKeys, manifestEnv: env };
+  return { ...parsed, host, apiKeys, destinations: destinationPolicy(parsed), manifestEnv: env };
 }

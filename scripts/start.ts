@@ -31,7 +31,7 @@ try {
     database,
     bus,
     logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
-    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY })],
+    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY, destinations: workerConfig.destinations })],
   });
   if (simArgs) {
     logger.warn(

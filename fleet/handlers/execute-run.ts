@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/logger.ts';
-import { HandlerError, type BatchEvent, type HandlerContext, type HandlerRegistry } from '../../handlers/sdk/index.ts';
+import { destinationGuard, HandlerError, type BatchEvent, type DestinationPolicy, type HandlerContext, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 import {
   failHandlerRun,
   finishHandlerRun,
@@ -18,6 +18,8 @@ export interface ExecuteRunOptions {
   logger: Logger;
   owner: string;
   fetch: typeof fetch;
+  /** Which destinations a batch's options may name. */
+  destinations: DestinationPolicy;
   backoff: { baseMs: number; maxMs: number };
   resultsPageSize: number;
   /** Aborted when the process stops or the run's lease is lost. */
@@ -72,6 +74,7 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       return 'skipped';
     }
 
+    const guard = destinationGuard(opts.destinations, installed.deployment, opts.fetch);
     const context: HandlerContext = {
       // Not the row's id: run ids restart at 1 with every database, and this is an idempotency key outside it.
       runId: `${run.batchId}:${run.handler}`,
@@ -82,7 +85,8 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       results: (filter) => streamResults(db, run.batchId, filter, opts.resultsPageSize),
       logger,
       signal: opts.signal,
-      fetch: opts.fetch,
+      fetch: guard.fetch,
+      checkDestination: guard.checkDestination,
       attempt: run.attempts,
       maxAttempts: run.maxAttempts,
       checkpoint: run.checkpoint === null ? null : JSON.parse(run.checkpoint),

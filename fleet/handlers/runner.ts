@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../core/logger.ts';
-import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
+import type { DestinationPolicy, HandlerRegistry } from '../../handlers/sdk/index.ts';
 import { extendHandlerRuns, HANDLER_RUNS_CHANNEL, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
 import { executeRun, type RunOutcome } from './execute-run.ts';
 
@@ -23,6 +23,8 @@ export interface HandlerRunnerOptions {
   /** How long to wait for running handlers on `stop()` before interrupting them. */
   stopGraceMs?: number;
   fetch?: typeof fetch;
+  /** Which destinations a batch's handler options may name (the process's HANDLER_PRIVATE_NETWORKS and HANDLER_ALLOWED_HOSTS). */
+  destinations: DestinationPolicy;
   resultsPageSize?: number;
   /** Called after each run ends in this process (for tests and metrics). */
   onRunEnd?: (runId: number, outcome: RunOutcome) => void;
@@ -50,6 +52,7 @@ export function createHandlerRunner({
   backoff = { baseMs: 5_000, maxMs: 10 * 60_000 },
   stopGraceMs = 10_000,
   fetch: fetchImpl = fetch,
+  destinations,
   resultsPageSize = 500,
   onRunEnd,
 }: HandlerRunnerOptions): HandlerRunner {
@@ -78,7 +81,7 @@ export function createHandlerRunner({
 
   const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number], leasedAt: number) => {
     const controller = new AbortController();
-    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
+    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, destinations, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
       active.delete(run.id);
       onRunEnd?.(run.id, outcome);
       nudge();

@@ -19,7 +19,7 @@ export async function loadFleetHandlers({ HANDLER_MANIFESTS, manifestEnv }: { HA
  * The handler runner as a service of a fleet process (`startWorkerProcess`'s `services`):
  * started with the worker, stopped (letting running handlers finish) before it exits.
  */
-export function handlerRunnerService(registry: HandlerRegistry, options: Partial<Omit<HandlerRunnerOptions, 'database' | 'registry' | 'logger'>> = {}) {
+export function handlerRunnerService(registry: HandlerRegistry, options: Partial<Omit<HandlerRunnerOptions, 'database' | 'registry' | 'logger'>> & Pick<HandlerRunnerOptions, 'destinations'>) {
   return ({ database, logger }: { database: Database; logger: Logger }) => {
     const runner = createHandlerRunner({ ...options, database, registry, logger });
     runner.start();

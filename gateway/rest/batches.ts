@@ -29,7 +29,7 @@ export function createBatchRoutes(services: Services) {
       snakeCase,
     );
     // `handlers` is an extension of OpenAI's body: result handlers and their options.
-    const batch = await submitBatch(services, c.get('owner'), spec, parseBatchHandlers(services.handlers, body.handlers));
+    const batch = await submitBatch(services, c.get('owner'), spec, parseBatchHandlers(services.handlers, body.handlers, services.config.destinations));
     const [shown] = await present([batch]);
     return c.json(shown);
   });

@@ -25,7 +25,9 @@ export default defineHandler({
   },
   async handle(context) {
     const { options, deployment, batch } = context;
-    const db = postgres((options.url ?? deployment.url) as string, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'vbs-postgres-insert' } });
+    const url = (options.url ?? deployment.url) as string;
+    await context.checkDestination(url);
+    const db = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10, connection: { application_name: 'vbs-postgres-insert' } });
     const stop = () => void db.end({ timeout: 0 });
     context.signal.addEventListener('abort', stop, { once: true });
     let written = 0;

@@ -72,7 +72,14 @@ export interface HandlerContext<Options = unknown, Deployment = unknown> {
   logger: HandlerLogger;
   /** Aborted when the run must stop (the process shuts down, or the run's lease was lost). */
   signal: AbortSignal;
+  /** fetch, refusing destinations the deployment does not let batches send to (see {@link HandlerContext.checkDestination}), redirects included. */
   fetch: typeof fetch;
+  /**
+   * Throws a permanent HandlerError when the deployment does not let batches send to
+   * `url`'s host (a loopback, private or link-local address, unless allowed). `fetch` checks
+   * by itself; call this before any other connection to an address from the batch's options.
+   */
+  checkDestination(url: string | URL): Promise<void>;
   /** 1 on the first attempt. */
   attempt: number;
   maxAttempts: number;

@@ -3,6 +3,7 @@ export { z } from 'zod';
 export * from './context.ts';
 export { defineHandler, isHandlerDefinition, HANDLER_NAME, type AnyHandler, type CheckIssue, type HandlerDefinition } from './define-handler.ts';
 export { HandlerError, HandlerOptionsError, ManifestError, type HandlerErrorOptions, type OptionIssue } from './errors.ts';
+export { ANY_DESTINATION, checkDestination, destinationGuard, guardedFetch, hostsOf, literalDestinationProblem, nonPublicKind, type DestinationPolicy, type LookupAll } from './destinations.ts';
 export { expandEnv } from './expand-env.ts';
 export { toInputSpec, toJsonSchema, type InputFieldSpec, type InputObjectSpec, type InputTypeSpec } from './input-spec.ts';
 export { loadHandlerRegistry, manifestSchema, type LoadManifestsOptions } from './manifest.ts';

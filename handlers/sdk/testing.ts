@@ -1,6 +1,7 @@
 import type { z } from 'zod';
 import type { BatchEvent, HandlerBatch, HandlerContext, HandlerLogger, HandlerResult } from './context.ts';
 import type { AnyHandler, HandlerDefinition } from './define-handler.ts';
+import { destinationGuard, ANY_DESTINATION, type DestinationPolicy, type LookupAll } from './destinations.ts';
 import { HandlerOptionsError } from './errors.ts';
 import { checkIssues, validate } from './options.ts';
 
@@ -19,6 +20,10 @@ export interface TestContextOptions {
   checkpoint?: unknown;
   signal?: AbortSignal;
   fetch?: typeof fetch;
+  /** Which destinations the context's `fetch` and `checkDestination` allow; default: every one. */
+  destinations?: DestinationPolicy;
+  /** Resolves host names for those checks (default: the system's resolver). */
+  lookup?: LookupAll;
   logger?: HandlerLogger;
 }
 
@@ -39,6 +44,7 @@ export function createTestContext<H extends AnyHandler>(handler: H, opts: TestCo
   const issues = checkIssues(handler.check?.(options.value, deployment.value), `handlers.${handler.name}`);
   if (issues.length) throw new HandlerOptionsError(issues);
   const saved: unknown[] = [];
+  const guard = destinationGuard(opts.destinations ?? ANY_DESTINATION, deployment.value, opts.fetch ?? fetch, opts.lookup);
 
   const batchId = opts.batch?.id ?? 'batch_test';
   const context: HandlerContext & { saved: unknown[] } = {
@@ -57,7 +63,8 @@ export function createTestContext<H extends AnyHandler>(handler: H, opts: TestCo
     },
     logger: opts.logger ?? SILENT,
     signal: opts.signal ?? new AbortController().signal,
-    fetch: opts.fetch ?? fetch,
+    fetch: guard.fetch,
+    checkDestination: guard.checkDestination,
     attempt: opts.attempt ?? 1,
     maxAttempts: opts.maxAttempts ?? 5,
     checkpoint: opts.checkpoint ?? null,

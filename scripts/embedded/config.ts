@@ -1,4 +1,4 @@
-import { ConfigError } from '../../core/env.ts';
+import { ConfigError, withEmbeddedDestinations } from '../../core/env.ts';
 import { loadWorkerConfig, type WorkerConfig } from '../../fleet/config.ts';
 import { parseSimArgs, SIM_USAGE } from '../../fleet/sim/index.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
@@ -33,8 +33,9 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined> = pro
     }
   };
   const simulated = !env.ENGINE_URL && !env.ENGINE_CMD;
-  const gateway = attempt(() => loadGatewayConfig(env));
-  const worker = attempt(() => loadWorkerConfig(simulated ? { ...env, ENGINE_URL: SIMULATOR_PLACEHOLDER } : env));
+  const withDefaults = withEmbeddedDestinations(env);
+  const gateway = attempt(() => loadGatewayConfig(withDefaults));
+  const worker = attempt(() => loadWorkerConfig(simulated ? { ...withDefaults, ENGINE_URL: SIMULATOR_PLACEHOLDER } : withDefaults));
   const simulator = simulated
     ? attempt(() => {
         try {

@@ -23,7 +23,7 @@ const workers: Running[] = [];
 
 beforeAll(async () => {
   [sim, receiver] = await Promise.all([startSim(), startReceiver()]);
-  const env = { HANDLER_MANIFESTS: SLOW_MANIFEST, PUBLIC_URL: 'http://gateway.test' };
+  const env = { HANDLER_MANIFESTS: SLOW_MANIFEST, PUBLIC_URL: 'http://gateway.test', HANDLER_ALLOWED_HOSTS: '127.0.0.1' };
   const handlers = await loadHandlers({ manifests: [SLOW_MANIFEST], env });
   app = createApp({ config: loadGatewayConfig(env), database: test().database, logger: createLogger({ level: 'silent' }), handlers });
 });
@@ -35,7 +35,7 @@ afterAll(async () => {
 });
 
 const worker = async (name: string) => {
-  const running = await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url, HANDLER_MANIFESTS: SLOW_MANIFEST, HANDLER_LEASE_MS: '1500', WORKER_ID: name, PUBLIC_URL: 'http://gateway.test' });
+  const running = await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url, HANDLER_MANIFESTS: SLOW_MANIFEST, HANDLER_LEASE_MS: '1500', WORKER_ID: name, PUBLIC_URL: 'http://gateway.test', HANDLER_ALLOWED_HOSTS: '127.0.0.1' });
   workers.push(running);
   return running;
 };

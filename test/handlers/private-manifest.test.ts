@@ -6,6 +6,7 @@ import { createHandlerRunner } from '../../fleet/handlers/index.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/start.ts';
 import { loadHandlers, splitManifestList } from '../../handlers/index.ts';
+import { ANY_DESTINATION } from '../../handlers/sdk/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded } from './support/batches.ts';
 
@@ -46,7 +47,7 @@ describe('a private manifest loaded through HANDLER_MANIFESTS', () => {
     const registry = await loadHandlers({ manifests: splitManifestList(env.HANDLER_MANIFESTS), env });
     const handlers = registry.parseBatchHandlers({ auditLog: { caseNumber: 'CASE-42', requestedBy: 'jo@acme.test' } });
     const batchId = await finishedBatch(database, { succeeded: 40, failed: 2, handlers });
-    const runner = createHandlerRunner({ database, registry, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+    const runner = createHandlerRunner({ database, registry, destinations: ANY_DESTINATION, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
     runner.start();
     try {
       const [run] = await runsEnded(database, batchId);

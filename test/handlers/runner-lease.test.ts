@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createHandlerRunner } from '../../fleet/handlers/index.ts';
-import { defineHandler, z } from '../../handlers/sdk/index.ts';
+import { ANY_DESTINATION, defineHandler, z } from '../../handlers/sdk/index.ts';
 import { createDatabase } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsOf } from './support/batches.ts';
@@ -37,7 +37,7 @@ describe('a handler runner that cannot renew its leases', () => {
     const url = new URL(test().url);
     url.username = ROLE;
     const database = await createDatabase({ url: url.toString(), maxConnections: 2 });
-    const runner = createHandlerRunner({ database, registry: registryOf([waiter]), logger, pollIntervalMs: 50, leaseMs: 900, stopGraceMs: 50 });
+    const runner = createHandlerRunner({ database, registry: registryOf([waiter]), destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, leaseMs: 900, stopGraceMs: 50 });
     try {
       const batchId = await finishedBatch(test().database, { handlers: { waiter: {} } });
       runner.start();

@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { RunOutcome } from '../../fleet/handlers/index.ts';
 import { createLogger } from '../../core/logger.ts';
 import { createHandlerRunner, type HandlerRunner } from '../../fleet/handlers/index.ts';
-import { defineHandler, HandlerError, z, type HandlerResult } from '../../handlers/sdk/index.ts';
+import { ANY_DESTINATION, defineHandler, HandlerError, z, type HandlerResult } from '../../handlers/sdk/index.ts';
 import type { Database } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
@@ -114,7 +114,7 @@ afterEach(async () => {
 });
 
 function startRunner(database: Database) {
-  runner = createHandlerRunner({ database, registry, logger, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 50 }, resultsPageSize: 100 });
+  runner = createHandlerRunner({ database, registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 50 }, resultsPageSize: 100 });
   runner.start();
   return runner;
 }
@@ -202,7 +202,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
 
   it('interrupts a running handler on stop and queues the run again', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
-    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     mine.start();
     await running(batchId);
     await mine.stop();
@@ -215,7 +215,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
   it('queues a run interrupted by stop on its last attempt again instead of ending it dead', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
     await database().db.execute(sql`update handler_runs set max_attempts = 1 where batch_id = ${batchId}`);
-    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
     mine.start();
     await running(batchId);
     await mine.stop();
@@ -226,7 +226,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
   it('aborts a handler whose run another process took over, and leaves the run to it', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
     const outcomes: RunOutcome[] = [];
-    runner = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, leaseMs: 300, onRunEnd: (_id, outcome) => outcomes.push(outcome) });
+    runner = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, leaseMs: 300, onRunEnd: (_id, outcome) => outcomes.push(outcome) });
     runner.start();
     await running(batchId);
     await database().db.execute(sql`update handler_runs set lease_owner = 'another-process' where batch_id = ${batchId}`);
@@ -239,7 +239,7 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
 
   it('stops even when a handler ignores its abort signal, leaving the run to its lease', async () => {
     const batchId = await finishedBatch(database(), { handlers: { deaf: {} } });
-    const mine = createHandlerRunner({ database: database(), registry, logger, pollIntervalMs: 50, stopGraceMs: 50 });
+    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: 50 });
     mine.start();
     await running(batchId);
     const stopped = await Promise.race([mine.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still stopping'), 10_000))]);

@@ -12,14 +12,15 @@ import { finishedBatch, runsEnded } from './support/batches.ts';
 
 const SECRET = 'per-batch-secret-for-this-test';
 const test = useTestDatabase();
+// The receiver listens on loopback, which batches may name only where the operator allows it.
+const ENV = { PUBLIC_URL: 'http://gateway.test', HANDLER_ALLOWED_HOSTS: '127.0.0.1' };
 let app: ReturnType<typeof createApp>;
 let registry: HandlerRegistry;
 let receiver: HttpReceiver;
 beforeAll(async () => {
   receiver = await startReceiver();
-  const env = { PUBLIC_URL: 'http://gateway.test' };
-  registry = await loadHandlers({ env });
-  app = createApp({ config: loadGatewayConfig(env), database: test().database, logger: createLogger({ level: 'silent' }), handlers: registry });
+  registry = await loadHandlers({ env: ENV });
+  app = createApp({ config: loadGatewayConfig(ENV), database: test().database, logger: createLogger({ level: 'silent' }), handlers: registry });
 });
 afterAll(async () => {
   await app?.close();
@@ -62,7 +63,7 @@ describe('a batch created with webhook options', () => {
     );
     await settleBatch(database.db, batch.id);
 
-    const runner = createHandlerRunner({ database, registry, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+    const runner = createHandlerRunner({ database, registry, destinations: loadGatewayConfig(ENV).destinations, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
     runner.start();
     try {
       expect((await runsEnded(database, batch.id))[0]).toMatchObject({ handler: 'webhook', status: 'succeeded', attempts: 1, result: { status: 200 } });
@@ -93,7 +94,7 @@ describe('a batch created with webhook options', () => {
     try {
       for (const database of databases) {
         const batchId = await finishedBatch(database, { handlers: { webhook: { url: `${receiver.url}/batches`, secret: SECRET } } });
-        const runner = createHandlerRunner({ database, registry, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+        const runner = createHandlerRunner({ database, registry, destinations: loadGatewayConfig(ENV).destinations, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
         runner.start();
         try {
           expect((await runsEnded(database, batchId))[0]).toMatchObject({ id: 1, status: 'succeeded' });

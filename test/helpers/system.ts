@@ -40,7 +40,8 @@ export async function startEmbeddedSystem(dataDir: string, env: Record<string, s
  * runs slowly enough (40 ms per token, 16 slots: about 10 s for chat-100.jsonl) that a watcher sees a 100-request batch in progress.
  */
 export async function startFleetSystem(databaseUrl: string, env: Record<string, string> = {}): Promise<System> {
-  const shared = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `vbs-test:${inject('runId')}:${randomBytes(4).toString('hex')}:`, LOG_LEVEL: 'info' };
+  // The tests' receivers listen on loopback, which batches may name only where the operator allows it.
+  const shared = { DATABASE_URL: databaseUrl, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: `vbs-test:${inject('runId')}:${randomBytes(4).toString('hex')}:`, LOG_LEVEL: 'info', HANDLER_ALLOWED_HOSTS: '127.0.0.1' };
   const processes: Running[] = [];
   try {
     const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model', '--slots', '16', '--ttft-ms', '40', '--tpot-ms', '40']);
