@@ -1,5 +1,5 @@
 import { AppError } from '../core/errors.ts';
-import { getBatch, getFile, type Database } from '../schema/index.ts';
+import { getBatch, isFileCursor, type Database } from '../schema/index.ts';
 
 /** What ids look like (`batch_…`, `file-…`): anything else cannot be a cursor, and is not sent to the database. */
 const ID_SHAPE = /^[A-Za-z0-9_-]{1,200}$/;
@@ -20,8 +20,8 @@ export async function checkBatchCursor(database: Database, owner: string, after:
   if (!ID_SHAPE.test(after) || !(await getBatch(database.db, after, owner))) throw badCursor(after, 'batches', source);
 }
 
-/** Checks a file-list cursor the same way as {@link checkBatchCursor}. */
+/** Checks a file-list cursor the same way as {@link checkBatchCursor}; a file the caller deleted since still continues the list. */
 export async function checkFileCursor(database: Database, owner: string, after: string | null | undefined): Promise<void> {
   if (after === undefined || after === null || after === '') return;
-  if (!ID_SHAPE.test(after) || !(await getFile(database.db, after, owner))) throw badCursor(after, 'files', 'last_id');
+  if (!ID_SHAPE.test(after) || !(await isFileCursor(database.db, after, owner))) throw badCursor(after, 'files', 'last_id');
 }

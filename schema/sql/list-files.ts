@@ -12,6 +12,12 @@ export interface ListFilesOptions {
   order: 'asc' | 'desc';
 }
 
+/** Whether `id` can continue an owner's file list: one of their files, or one they deleted since the page that named it. */
+export async function isFileCursor(db: Executor, id: string, owner: string): Promise<boolean> {
+  const found = await rows<{ id: string }>(db, sql`select id from files where id = ${id} and owner = ${owner} and status in ('processed', 'deleted')`);
+  return found.length > 0;
+}
+
 /** One page of an owner's complete files by creation time, and whether more follow. */
 export async function listFiles(db: Executor, { owner, purpose, after, limit, order }: ListFilesOptions) {
   const direction = order === 'asc' ? sql`asc` : sql`desc`;

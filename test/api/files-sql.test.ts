@@ -6,6 +6,7 @@ import {
   createFile,
   deleteAbandonedUploads,
   deleteFile,
+  isFileCursor,
   getFile,
   listFiles,
   newId,
@@ -79,6 +80,19 @@ describe.each(DRIVERS)('file statements on %s', (driver) => {
     expect(await getFile(database().db, id, 'dave')).toBeUndefined();
     const [left] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from file_chunks where file_id = ${id}`);
     expect(left?.n).toBe(0);
+    expect(await deleteFile(database().db, id, 'dave')).toBe(false);
+  });
+
+  it('lists the files after one deleted since the page that named it', async () => {
+    const ids: string[] = [];
+    for (const name of ['a', 'b', 'c']) ids.push((await upload(database(), 'fay', [`${name}\n`])).id);
+    expect(await deleteFile(database().db, ids[1]!, 'fay')).toBe(true);
+    expect(await isFileCursor(database().db, ids[1]!, 'fay')).toBe(true);
+    expect(await isFileCursor(database().db, ids[1]!, 'eve')).toBe(false);
+    const next = await listFiles(database().db, { owner: 'fay', after: ids[1], limit: 10, order: 'asc' });
+    expect(next.data.map((f) => f.id)).toEqual([ids[2]]);
+    const all = await listFiles(database().db, { owner: 'fay', limit: 10, order: 'asc' });
+    expect(all.data.map((f) => f.id)).toEqual([ids[0], ids[2]]);
   });
 
   it('deletes abandoned uploads older than the given age, not complete files', async () => {

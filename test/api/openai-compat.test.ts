@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { settleBatch } from '../../schema/index.ts';
 import { fixture, useApi } from './harness.ts';
 
-const KEYS = ['key-shape', 'key-pages', 'key-metadata', 'key-retry', 'key-delete'];
+const KEYS = ['key-shape', 'key-pages', 'key-metadata', 'key-retry', 'key-delete', 'key-sweep'];
 
 /** What the official SDK sees where its declarations and OpenAI's API are the reference; each test has a key (an owner) of its own. */
 describe('the REST surface as the OpenAI SDK declares it', () => {
@@ -148,6 +148,23 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
     expect(refused).toBeInstanceOf(OpenAI.ConflictError);
     expect((refused as InstanceType<typeof OpenAI.ConflictError>).headers.get('x-should-retry')).toBe('false');
     expect(requests).toBe(1);
+  });
+
+  it('deletes every file of a list while paging through it, as the SDK pages', async () => {
+    const client = api().client('key-sweep');
+    const files: string[] = [];
+    for (let i = 0; i < 5; i++) files.push((await upload(client, `s${i}.jsonl`)).id);
+    const deleted: string[] = [];
+    for await (const file of client.files.list({ limit: 2 })) {
+      await client.files.delete(file.id);
+      deleted.push(file.id);
+    }
+    expect(deleted).toEqual([...files].reverse());
+    expect((await client.files.list()).data).toEqual([]);
+    await expect(client.files.delete(files[0]!)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    await expect(client.files.retrieve(files[0]!)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
+    // Another key's deleted file is no cursor of this one's list.
+    await expect(api().client('key-pages').files.list({ after: files[0]! })).rejects.toBeInstanceOf(OpenAI.BadRequestError);
   });
 
   it('keeps a running batch and its results when its input file is deleted', async () => {
