@@ -4,27 +4,19 @@ import { hostsOf, HandlerOptionsError, literalDestinationProblem, type Destinati
 /** False for an unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
 
-/** The path of the first string in `value` that jsonb cannot store, or null (an array's items are keyed by index). */
-function unstorablePath(value: unknown, path: string): string | null {
-  if (typeof value === 'string') return storable(value) ? null : path;
-  if (value && typeof value === 'object') {
-    for (const [key, item] of Object.entries(value)) {
-      const found = storable(key) ? unstorablePath(item, `${path}.${key}`) : `${path}.${key}`;
-      if (found) return found;
-    }
-  }
-  return null;
-}
-
-/** The first string in `value` that names a destination `policy` refuses (an IP literal or localhost that is not public), with its path. */
-function refusedDestination(value: unknown, path: string, policy: DestinationPolicy): { path: string; problem: string } | null {
+/**
+ * The first string in `value` that `problemOf` finds a problem with, with its path, or null
+ * (an array's items are keyed by index); object keys are tested too when `keys` is set.
+ */
+function firstProblem(value: unknown, path: string, problemOf: (text: string) => string | null, keys = false): { path: string; problem: string } | null {
   if (typeof value === 'string') {
-    const problem = literalDestinationProblem(value, policy);
-    return problem ? { path, problem } : null;
+    const problem = problemOf(value);
+    return problem === null ? null : { path, problem };
   }
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
-      const found = refusedDestination(item, `${path}.${key}`, policy);
+      const keyProblem = keys ? problemOf(key) : null;
+      const found = keyProblem === null ? firstProblem(item, `${path}.${key}`, problemOf, keys) : { path: `${path}.${key}`, problem: keyProblem };
       if (found) return found;
     }
   }
@@ -51,7 +43,7 @@ export function parseBatchHandlers(registry: HandlerRegistry, input: unknown, de
       cause: error,
     });
   }
-  const bad = unstorablePath(parsed, 'handlers');
+  const bad = firstProblem(parsed, 'handlers', (text) => (storable(text) ? null : 'unstorable'), true)?.path;
   if (bad) {
     throw new AppError('BAD_REQUEST', `${bad} holds a NUL character or an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, {
       param: bad,
@@ -60,7 +52,7 @@ export function parseBatchHandlers(registry: HandlerRegistry, input: unknown, de
   }
   for (const [name, options] of Object.entries(parsed)) {
     const policy = { ...destinations, allowedHosts: [...destinations.allowedHosts, ...hostsOf(registry.get(name)?.deployment)] };
-    const refused = refusedDestination(options, `handlers.${name}`, policy);
+    const refused = firstProblem(options, `handlers.${name}`, (text) => literalDestinationProblem(text, policy));
     if (refused) throw new AppError('BAD_REQUEST', `${refused.path}: ${refused.problem}.`, { param: refused.path, reason: 'destination_not_allowed' });
   }
   return parsed;
