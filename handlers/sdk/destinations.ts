@@ -91,9 +91,9 @@ export function nonPublicKind(address: string): string | null {
 const isLiteral = (host: string) => host.startsWith('[') || /^\d+\.\d+\.\d+\.\d+$/.test(host);
 const isLocalName = (host: string) => host === 'localhost' || host.endsWith('.localhost');
 
-function refusal(host: string, found: string, what: string): HandlerError {
+function refusal(host: string, found: string): HandlerError {
   return new HandlerError(
-    `${what} ${host} ${found}, and batches may only name public hosts on this server; name a public host, or ask the operator to allow this one (HANDLER_ALLOWED_HOSTS=${host}, or HANDLER_PRIVATE_NETWORKS=allow)`,
+    `the host ${host} ${found}, and batches may only name public hosts on this server; name a public host, or ask the operator to allow this one (HANDLER_ALLOWED_HOSTS=${host}, or HANDLER_PRIVATE_NETWORKS=allow)`,
     { retryable: false },
   );
 }
@@ -111,9 +111,9 @@ export function literalDestinationProblem(url: string, policy: DestinationPolicy
     return null;
   }
   if (!host || policy.allowPrivate || policy.allowedHosts.includes(host)) return null;
-  if (isLocalName(host)) return refusal(host, 'is this machine', 'the host').message;
+  if (isLocalName(host)) return refusal(host, 'is this machine').message;
   const kind = isLiteral(host) ? nonPublicKind(host.replace(/^\[|\]$/g, '')) : null;
-  return kind ? refusal(host, `is a ${kind} address`, 'the host').message : null;
+  return kind ? refusal(host, `is a ${kind} address`).message : null;
 }
 
 /**
@@ -139,7 +139,7 @@ export async function checkDestination(url: string | URL, policy: DestinationPol
   }
   for (const { address } of addresses) {
     const kind = nonPublicKind(address);
-    if (kind) throw refusal(host, `resolves to ${address}, a ${kind} address`, 'the host');
+    if (kind) throw refusal(host, `resolves to ${address}, a ${kind} address`);
   }
 }
 

@@ -1,17 +1,9 @@
 // The lease path's reference: graphile-worker running no-op jobs with its batched settings.
 import { Logger, makeWorkerUtils, runMigrations as installGraphileWorker, runOnce } from 'graphile-worker';
-
-/** How many jobs, instances, connections and local-queue size the reference runs with. */
-export interface GraphileSizes {
-  jobs: number;
-  workers: number;
-  /** The local queue's size (graphile-worker's performance guide uses 500). */
-  batch: number;
-  connectionsPerWorker: number;
-}
+import type { LeasePathSizes } from './queue-loop.ts';
 
 /** Adds the jobs in bulk, then times `workers` graphile-worker instances (runOnce) until the queue is empty. */
-export async function graphileWorker(url: string, sizes: GraphileSizes): Promise<{ done: number; seconds: number }> {
+export async function graphileWorker(url: string, sizes: LeasePathSizes): Promise<{ done: number; seconds: number }> {
   const logger = new Logger(() => (level, message) => {
     if (level === 'error') console.error(`[graphile-worker] ${message}`);
   });

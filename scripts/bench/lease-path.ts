@@ -4,7 +4,7 @@
 // connections. Usage: bun scripts/bench/lease-path.ts [--quick] [--jobs 100000] [--workers 4] [--batch 500]
 import { graphileWorker } from './graphile-reference.ts';
 import { CEILING, FEWER_INDEXES, type LeaseVariant } from './lease-variants.ts';
-import { DELETING_STATEMENTS, PROJECT_STATEMENTS, RESPONSE, runQueueLoop } from './queue-loop.ts';
+import { DELETING_STATEMENTS, PROJECT_STATEMENTS, RESPONSE, runQueueLoop, type LeasePathSizes } from './queue-loop.ts';
 import { createScratchDatabase, report, round, say, sizesFor } from './support.ts';
 
 /**
@@ -18,7 +18,7 @@ const CONNECTIONS_PER_WORKER = 2;
 const NAME = 'lease-path';
 
 /** Runs the loop with a variant's statements on a scratch database of its own, changed by the variant first. */
-async function runVariant(variant: LeaseVariant, sizes: Parameters<typeof runQueueLoop>[1]) {
+async function runVariant(variant: LeaseVariant, sizes: LeasePathSizes) {
   const own = await createScratchDatabase(`${NAME}-variant`);
   try {
     await variant.prepare(own.database);

@@ -10,8 +10,8 @@ const LEASE_MS = 6000;
 /** A chat completion of about 600 bytes, as the worker writes one per request. */
 export const RESPONSE = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(90) }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 } });
 
-/** How many requests, concurrent loops, connections per loop and requests per lease. */
-export interface QueueLoopSizes {
+/** How many requests (jobs), concurrent loops (instances), connections per loop and requests per lease (local queue), on both sides. */
+export interface LeasePathSizes {
   jobs: number;
   workers: number;
   batch: number;
@@ -54,7 +54,7 @@ export const DELETING_STATEMENTS: QueueStatements = {
 };
 
 /** Queues the jobs with ingest's own statement, then runs `workers` loops of lease, heartbeat and finish, in pages of the worker's size. */
-export async function runQueueLoop(url: string, sizes: QueueLoopSizes, statements: QueueStatements): Promise<{ done: number; seconds: number }> {
+export async function runQueueLoop(url: string, sizes: LeasePathSizes, statements: QueueStatements): Promise<{ done: number; seconds: number }> {
   const database = await createDatabase({ url, maxConnections: sizes.workers * sizes.connectionsPerWorker, applicationName: 'vbs-bench-lease' });
   try {
     await database.db.execute(sql`truncate requests`);
