@@ -5,6 +5,7 @@ import {
   CANCEL_CHANNEL,
   createDatabase,
   heartbeatWorker,
+  listModels,
   QUEUE_CHANNEL,
   registerWorker,
   releaseRequests,
@@ -112,7 +113,12 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   if (maxInFlight < config.MAX_IN_FLIGHT && config.fetchLimit < 1024) {
     logger.warn('the runtime allows few concurrent fetches; start the worker with BUN_CONFIG_MAX_HTTP_REQUESTS=8192 (npm scripts and the supervisor do)', { maxInFlight });
   }
-  const capacity = createCapacity({ slots: config.ENGINE_MAX_NUM_SEQS, initial: Math.min(config.INITIAL_IN_FLIGHT, maxInFlight), max: maxInFlight });
+  const capacity = createCapacity({
+    slots: config.ENGINE_MAX_NUM_SEQS,
+    initial: Math.min(config.INITIAL_IN_FLIGHT, maxInFlight),
+    max: maxInFlight,
+    onNote: ({ message, fields }) => logger.info(message, fields),
+  });
   let models: string[] = config.WORKER_MODEL ? [config.WORKER_MODEL] : [];
   let status = 'starting';
   /** The model an owned engine is being switched to, named in the worker's row meanwhile. */
@@ -232,6 +238,19 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       })
     : null;
 
+  /**
+   * The registry's maxConcurrency of the model an engine-URL worker serves is that engine's
+   * --max-num-seqs: the capacity is then known, not learned (an owned engine gets it in onModel).
+   */
+  let registrySlots: number | null = null;
+  const applyRegistrySlots = async () => {
+    const registered = (await listModels(database.db)).find((m) => models.includes(m.name) && m.maxConcurrency);
+    const slots = registered?.maxConcurrency ?? null;
+    if (slots === registrySlots) return;
+    registrySlots = slots;
+    capacity.reset(slots);
+    logger.info(slots ? 'the registry sets the engine\'s capacity' : 'the registry sets no capacity for the engine\'s model; it is learned from /metrics', { model: registered?.name ?? models[0], maxConcurrency: slots, target: capacity.target });
+  };
   let modelsTimer: ReturnType<typeof setInterval> | undefined;
   if (switcher) {
     worker.pause();
@@ -247,16 +266,20 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
         await sleep(2000, options.signal);
       }
     }
+    await applyRegistrySlots().catch((err: unknown) => logger.warn('reading the model registry failed; the engine\'s capacity is learned from its /metrics', { err }));
     worker.start();
-    // An engine may be restarted with other models: follow what it lists (unless pinned).
-    if (!config.WORKER_MODEL) modelsTimer = setInterval(() => {
-      client.models().then(
-        (listed) => {
-          if (listed.length && listed.join() !== models.join()) logger.info('the engine serves other models now', { models: listed, before: models });
-          if (listed.length) models = listed;
-        },
-        () => {},
-      );
+    // An engine may be restarted with other models, and the registry's maxConcurrency may change: follow both.
+    modelsTimer = setInterval(() => {
+      if (!config.WORKER_MODEL) {
+        client.models().then(
+          (listed) => {
+            if (listed.length && listed.join() !== models.join()) logger.info('the engine serves other models now', { models: listed, before: models });
+            if (listed.length) models = listed;
+          },
+          () => {},
+        );
+      }
+      void applyRegistrySlots().catch(() => {});
     }, MODELS_REFRESH_MS);
   }
   if (!options.signal?.aborted) {

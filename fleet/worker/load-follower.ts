@@ -1,15 +1,18 @@
-import type { EngineClient } from '../engine/client.ts';
 import type { Capacity } from './capacity.ts';
+import type { ReadLoad } from './engine-metrics.ts';
+
+/** How often an engine without load gauges has its /metrics looked at again (it may be restarted with them). */
+const BLIND_RECHECK_MS = 30_000;
 
 /** Options for {@link createLoadFollower}. */
 export interface LoadFollowerOptions {
-  client: EngineClient;
+  readLoad: ReadLoad;
   capacity: Capacity;
   /** Requests of this worker at the engine now. */
   inFlight: () => number;
   /** Requests this worker has finished so far. */
   finished: () => number;
-  /** Called after each reading (the target may have moved). */
+  /** Called after each tick (the target may have moved). */
   onReading: () => void;
   pollMs: number;
 }
@@ -18,17 +21,23 @@ export interface LoadFollowerOptions {
  * Reads the engine's /metrics on a timer and feeds the capacity follower, and keeps the
  * worker's completion rate (requests per second, smoothed), from which it sizes its
  * prefetch. While the engine's size is still being learned it reads five times as often,
- * so the doubling search reaches a 1,024-slot engine in well under a second.
+ * so the doubling search reaches a 1,024-slot engine in well under a second. An engine that
+ * shows no gauges is not asked for them at every tick: every 30 s is enough to notice a
+ * restart with them.
  */
-export function createLoadFollower({ client, capacity, inFlight, finished, onReading, pollMs }: LoadFollowerOptions) {
+export function createLoadFollower({ readLoad, capacity, inFlight, finished, onReading, pollMs }: LoadFollowerOptions) {
   let rate = 0;
   let lastAt = Date.now();
   let lastCount = 0;
+  let lastReadAt = 0;
   let stopped = false;
 
-  const read = async () => {
-    capacity.observe(await client.load(), inFlight());
+  const tick = async () => {
     const now = Date.now();
+    if (!capacity.blind || now - lastReadAt >= BLIND_RECHECK_MS) {
+      lastReadAt = now;
+      capacity.observe(await readLoad(), inFlight());
+    }
     const total = finished();
     rate = rate * 0.5 + (((total - lastCount) * 1000) / Math.max(1, now - lastAt)) * 0.5;
     lastAt = now;
@@ -38,7 +47,7 @@ export function createLoadFollower({ client, capacity, inFlight, finished, onRea
 
   const loop = () => {
     if (stopped) return;
-    void read()
+    void tick()
       .catch(() => {})
       .finally(() => setTimeout(loop, capacity.settled ? pollMs : pollMs / 5));
   };

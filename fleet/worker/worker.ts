@@ -4,10 +4,11 @@ import type { WorkerMetrics } from '../../core/metrics/index.ts';
 import { leaseRequests, releaseRequests, type Database } from '../../schema/index.ts';
 import { sleep, type BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';
-import type { EngineGate } from '../engine/gate.ts';
+import { createEngineGate, type EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
 import { createJobBuffer } from './job-buffer.ts';
 import { createLeaseHeartbeat } from './lease-heartbeat.ts';
+import { createLoadReader, type ReadLoad } from './engine-metrics.ts';
 import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
@@ -17,6 +18,8 @@ import { engineErrorKind } from './error-kind.ts';
 
 /** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
 const MODEL_MISSING_PAUSE_MS = 30_000;
+/** How often an engine that refused our API key is asked again (GET /v1/models, which needs the key). */
+const UNAUTHORIZED_PROBE_MS = 10_000;
 /** How long an unreachable engine keeps the work waiting for it, unless the timings say otherwise. */
 const ENGINE_DOWN_MS = 300_000;
 
@@ -46,6 +49,8 @@ export interface WorkerOptions {
   client: EngineClient;
   gate: EngineGate;
   capacity: Capacity;
+  /** Reads the engine's /metrics for the capacity follower; the engine's own by default. */
+  readLoad?: ReadLoad;
   /** The models to lease for now: the engine's, or the one its owned engine has loaded. */
   models: () => readonly string[];
   timings: WorkerTimings;
@@ -162,6 +167,7 @@ export function createWorker(options: WorkerOptions): Worker {
     runRequest(runCtx, job, controller.signal)
       .then((result) => {
         if (result === 'model_missing') return modelMissing(job);
+        if (result === 'engine_unauthorized') return unauthorized(job);
         if (!result) return;
         if (result.status === 'succeeded') completed++;
         else failed++;
@@ -189,17 +195,36 @@ export function createWorker(options: WorkerOptions): Worker {
       logger.warn('releasing a request failed; its lease will expire and be reaped', { err, requestId: job.id }),
     );
   };
+  /**
+   * The engine refuses our API key (401/403 on /v1: vLLM's --api-key changed, or ENGINE_API_KEY
+   * is wrong). No request is at fault, and every one would fail the same way: leasing stops,
+   * what is held goes back to the queue with its attempt refunded, and /v1/models is asked
+   * every 10 s until the key is accepted again.
+   */
+  const keyAccepted = createEngineGate({
+    health: () => client.models().then(() => true, () => false),
+    probeMs: UNAUTHORIZED_PROBE_MS,
+    onChange(up) {
+      if (up) logger.info('the engine accepts this worker\'s API key again; leasing resumes', { engineUrl: client.baseUrl });
+      else logger.error('the engine refuses this worker\'s API key (401/403 on /v1); leasing stopped and held requests go back to the queue. Set ENGINE_API_KEY to the engine\'s --api-key and restart the worker', { engineUrl: client.baseUrl });
+    },
+  });
+  const unauthorized = async (job: Job) => {
+    keyAccepted.reportDown();
+    const held = [job.id, ...buffer.clear()];
+    await release(held, true);
+  };
   const leasable = () => options.models().filter((model) => (missing.get(model) ?? 0) < Date.now());
 
   const pump = () => {
-    while (!stopped && inFlight.size < capacity.target && buffer.size > 0 && options.gate.up) {
+    while (!stopped && inFlight.size < capacity.target && buffer.size > 0 && options.gate.up && keyAccepted.up) {
       launch(buffer.take() as Job);
     }
     metrics?.inFlight.set({}, inFlight.size);
   };
 
   const load = createLoadFollower({
-    client,
+    readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl }),
     capacity,
     inFlight: () => inFlight.size,
     finished: () => completed + failed,
@@ -263,7 +288,7 @@ export function createWorker(options: WorkerOptions): Worker {
     let failures = 0;
     while (!stopped) {
       if (!options.gate.up && options.gate.downForMs() >= (timings.engineDownMs ?? ENGINE_DOWN_MS)) await handBack();
-      if (paused || !options.gate.up) {
+      if (paused || !options.gate.up || !keyAccepted.up) {
         await pauseFor(timings.pollMs);
         continue;
       }
@@ -348,6 +373,7 @@ export function createWorker(options: WorkerOptions): Worker {
       await release(interrupted, true);
       for (const timer of timers) clearInterval(timer);
       load.stop();
+      keyAccepted.close();
       writer.close();
       logger.info('worker drained', { finishedInFlight: interrupted.length === 0, released: unstarted.length + interrupted.length });
     },

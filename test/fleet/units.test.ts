@@ -5,7 +5,6 @@ import { createAssembler } from '../../fleet/engine/reassemble.ts';
 import { readSse } from '../../fleet/engine/sse.ts';
 import { parseSimArgs } from '../../fleet/sim/index.ts';
 import { parseSupervisorArgs } from '../../fleet/supervisor/args.ts';
-import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createGpuStatsReader, parseNvidiaSmi } from '../../fleet/worker/gpu-stats.ts';
 import { renderEngineCommand } from '../../fleet/worker/owned-engine.ts';
 
@@ -97,32 +96,6 @@ describe('reassembling a streamed completion', () => {
     const a = createAssembler('completion');
     for (const text of ['a', 'b', 'c']) a.push({ id: 'cmpl-1', object: 'text_completion', created: 1, model: 'm', choices: [{ index: 0, text, finish_reason: text === 'c' ? 'stop' : null }] });
     expect(a.result()).toMatchObject({ object: 'text_completion', choices: [{ text: 'abc', finish_reason: 'stop' }], usage: { completion_tokens: 3 } });
-  });
-});
-
-describe('following the engine\'s capacity', () => {
-  it('doubles while the engine runs everything, settles at running + margin once requests wait, then creeps', () => {
-    const capacity = createCapacity({ initial: 256, max: 4096 });
-    expect(capacity.target).toBe(256);
-    capacity.observe({ running: 256, waiting: 0 }, 256);
-    expect(capacity.target).toBe(512);
-    capacity.observe({ running: 300, waiting: 0 }, 300);
-    expect(capacity.target).toBe(512);
-    capacity.observe({ running: 1024, waiting: 0 }, 1024);
-    capacity.observe({ running: 1024, waiting: 900 }, 1924);
-    expect(capacity.target).toBe(1024 + 31);
-    expect(capacity.settled).toBe(true);
-    capacity.observe({ running: 1055, waiting: 0 }, 1055);
-    expect(capacity.target).toBe(1055 + 32);
-  });
-
-  it('uses known slots as they are, and starts over for a new model', () => {
-    const capacity = createCapacity({ slots: null, initial: 64, max: 4096 });
-    capacity.reset(100);
-    expect(capacity.target).toBe(108);
-    capacity.observe({ running: 10, waiting: 50 }, 108);
-    expect(capacity.target).toBe(108);
-    expect(createCapacity({ slots: 1024, initial: 64, max: 500 }).target).toBe(500);
   });
 });
 
