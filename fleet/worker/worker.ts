@@ -15,6 +15,7 @@ import { runRequest, type Job } from './run-request.ts';
 import { publishWrite, settleAndPublish } from './settle.ts';
 import { afterReturnedLeases } from './sweeper.ts';
 import { engineErrorKind } from './error-kind.ts';
+import { createEngineErrorLog } from './engine-error-log.ts';
 
 /** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
 const MODEL_MISSING_PAUSE_MS = 30_000;
@@ -147,13 +148,17 @@ export function createWorker(options: WorkerOptions): Worker {
   /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */
   const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(load.completionRate * 0.5)));
 
+  const errorLog = createEngineErrorLog({ logger });
   const runCtx = {
     client,
     gate: options.gate,
     maxRetries: options.maxRetries,
     backoff: options.backoff,
-    onEngineError: (outcome: Parameters<NonNullable<Parameters<typeof runRequest>[0]['onEngineError']>>[0]) =>
-      metrics?.recordEngineError(engineErrorKind(outcome)),
+    onEngineError(outcome: Parameters<NonNullable<Parameters<typeof runRequest>[0]['onEngineError']>>[0]) {
+      const kind = engineErrorKind(outcome);
+      metrics?.recordEngineError(kind);
+      errorLog.record(kind, outcome.kind === 'rejected' ? `the engine answered ${outcome.statusCode}: ${outcome.body}` : outcome.message);
+    },
   };
 
   const launch = (job: Job) => {
@@ -374,6 +379,7 @@ export function createWorker(options: WorkerOptions): Worker {
       for (const timer of timers) clearInterval(timer);
       load.stop();
       keyAccepted.close();
+      errorLog.close();
       writer.close();
       logger.info('worker drained', { finishedInFlight: interrupted.length === 0, released: unstarted.length + interrupted.length });
     },
