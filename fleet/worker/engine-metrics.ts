@@ -1,8 +1,16 @@
 /** What one read of the engine's /metrics showed. */
 export type LoadReading =
-  /** vLLM's scheduler gauges, summed over the engine's data-parallel ranks (label `engine`). */
-  | { kind: 'load'; running: number; waiting: number; /** `vllm:kv_cache_usage_perc` (1 = full), the fullest rank's; null when absent. */ kvCacheUsage: number | null }
-  /** /metrics answered, but without vLLM's scheduler gauges (`--disable-log-stats`), or it is not served at all (404). */
+  /** The engine's scheduler gauges, summed over its data-parallel ranks (vLLM's label `engine`). */
+  | {
+      kind: 'load';
+      running: number;
+      waiting: number;
+      /** KV-cache usage (1 = full), the fullest rank's: `vllm:kv_cache_usage_perc`, `sglang:token_usage`; null when absent. */
+      kvCacheUsage: number | null;
+      /** Whose gauges these are. */
+      engine?: EngineGauges;
+    }
+  /** /metrics answered, but without scheduler gauges (vLLM's `--disable-log-stats`), or it is not served at all (404, 501). */
   | { kind: 'no_gauges'; status: number }
   /** No answer (the engine is down or busy): says nothing about its gauges. */
   | { kind: 'unreachable' };
@@ -10,10 +18,29 @@ export type LoadReading =
 /** Reads the engine's /metrics. */
 export type ReadLoad = () => Promise<LoadReading>;
 
-const GAUGE = /^vllm:(num_requests_running|num_requests_waiting|kv_cache_usage_perc)(?:\{[^}]*\})?\s+(\S+)/;
+/** The engines whose load gauges the worker reads. */
+export type EngineGauges = 'vllm' | 'llamacpp' | 'sglang';
 
 /**
- * Parses vLLM's Prometheus text. vLLM labels each gauge with `model_name` and `engine` (one
+ * Each engine's names for requests running, requests waiting and cache usage: vLLM
+ * (vllm/v1/metrics/loggers.py), llama.cpp's llama-server with --metrics
+ * (`llamacpp:requests_processing`, `llamacpp:requests_deferred`), SGLang
+ * (`sglang:num_running_reqs`, `sglang:num_queue_reqs`, `sglang:token_usage`).
+ */
+const GAUGES: Record<string, 'running' | 'waiting' | 'kv'> = {
+  'vllm:num_requests_running': 'running',
+  'vllm:num_requests_waiting': 'waiting',
+  'vllm:kv_cache_usage_perc': 'kv',
+  'llamacpp:requests_processing': 'running',
+  'llamacpp:requests_deferred': 'waiting',
+  'sglang:num_running_reqs': 'running',
+  'sglang:num_queue_reqs': 'waiting',
+  'sglang:token_usage': 'kv',
+};
+const GAUGE = /^((vllm|llamacpp|sglang):\w+)(?:\{[^}]*\})?\s+(\S+)/;
+
+/**
+ * Parses an engine's Prometheus text. vLLM labels each gauge with `model_name` and `engine` (one
  * series per data-parallel rank: vllm/v1/metrics/loggers.py, create_metric_per_engine), so the
  * counts are summed; cache usage is the fullest rank's.
  */
@@ -21,17 +48,20 @@ export function parseEngineLoad(text: string, status = 200): LoadReading {
   let running: number | null = null;
   let waiting = 0;
   let kvCacheUsage: number | null = null;
+  let engine: EngineGauges | undefined;
   for (const line of text.split('\n')) {
-    if (!line.startsWith('vllm:')) continue;
+    if (line.startsWith('#')) continue;
     const match = GAUGE.exec(line);
-    if (!match) continue;
-    const value = Number(match[2]);
+    const gauge = match && GAUGES[match[1] as string];
+    if (!gauge) continue;
+    const value = Number(match[3]);
     if (!Number.isFinite(value)) continue;
-    if (match[1] === 'num_requests_running') running = (running ?? 0) + value;
-    else if (match[1] === 'num_requests_waiting') waiting += value;
+    engine = match[2] as EngineGauges;
+    if (gauge === 'running') running = (running ?? 0) + value;
+    else if (gauge === 'waiting') waiting += value;
     else kvCacheUsage = Math.max(kvCacheUsage ?? 0, value);
   }
-  return running === null ? { kind: 'no_gauges', status } : { kind: 'load', running, waiting, kvCacheUsage };
+  return running === null ? { kind: 'no_gauges', status } : { kind: 'load', running, waiting, kvCacheUsage, engine };
 }
 
 /** Options for {@link createLoadReader}. */
@@ -50,7 +80,8 @@ export function createLoadReader({ baseUrl, timeoutMs = 2000, fetch: doFetch = f
   return async () => {
     try {
       const res = await doFetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-      if (res.status === 404 || res.status === 405) {
+      // 501: llama-server started without --metrics.
+      if (res.status === 404 || res.status === 405 || res.status === 501) {
         await res.body?.cancel();
         return { kind: 'no_gauges', status: res.status };
       }

@@ -101,7 +101,15 @@ describe('reading vLLM\'s /metrics', () => {
       'vllm:kv_cache_usage_perc{engine="0",model_name="m"} 0.25',
       'vllm:kv_cache_usage_perc{engine="1",model_name="m"} 0.5',
     ].join('\n');
-    expect(parseEngineLoad(text)).toEqual({ kind: 'load', running: 7, waiting: 2, kvCacheUsage: 0.5 });
+    expect(parseEngineLoad(text)).toEqual({ kind: 'load', running: 7, waiting: 2, kvCacheUsage: 0.5, engine: 'vllm' });
+    // --disable-log-stats: the process collectors answer, the scheduler's gauges do not.
     expect(parseEngineLoad('# HELP python_gc_objects_collected_total\npython_gc_objects_collected_total{generation="0"} 1.0\n')).toEqual({ kind: 'no_gauges', status: 200 });
+  });
+
+  it('reads llama.cpp\'s and SGLang\'s gauges as well', () => {
+    const llamacpp = '# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 8\n# TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred 4\nllamacpp:tokens_predicted_total 3469\n';
+    expect(parseEngineLoad(llamacpp)).toEqual({ kind: 'load', running: 8, waiting: 4, kvCacheUsage: null, engine: 'llamacpp' });
+    const sglang = 'sglang:num_running_reqs{model_name="m"} 30.0\nsglang:num_queue_reqs{model_name="m"} 2.0\nsglang:token_usage{model_name="m"} 0.4\n';
+    expect(parseEngineLoad(sglang)).toEqual({ kind: 'load', running: 30, waiting: 2, kvCacheUsage: 0.4, engine: 'sglang' });
   });
 });
