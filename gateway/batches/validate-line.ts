@@ -90,6 +90,16 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   if (body.stream === true) {
     return bad(line, 'stream_not_allowed', `Line ${line}: body.stream is true; batch requests cannot stream, remove it.`, 'body.stream');
   }
+  // vLLM answers these with application/octet-stream (entrypoints/pooling/utils.py,
+  // build_pooling_bytes_streaming_response): raw bytes no JSON result line can hold.
+  if (body.encoding_format === 'bytes' || body.encoding_format === 'bytes_only') {
+    return bad(
+      line,
+      'invalid_encoding_format',
+      `Line ${line}: body.encoding_format ${quote(body.encoding_format)} makes the engine answer raw bytes (application/octet-stream), which a batch result cannot hold; use "float" or "base64".`,
+      'body.encoding_format',
+    );
+  }
   const raw = rawMember(text, 'body');
   if (raw === undefined) throw new Error(`validateLine: no raw body found on line ${line}`);
   return { request: { line, customId, model: body.model, body: raw } };

@@ -73,6 +73,17 @@ describe('validating batch input files', () => {
     expect(batch.errors?.data?.map((e) => e.code)).toEqual(['empty_file']);
   });
 
+  it('fails an embeddings line asking for raw bytes, naming the line, the field and what to use', async () => {
+    // vLLM answers encoding_format "bytes" and "bytes_only" with application/octet-stream, which no result line holds.
+    const embed = (customId: string, format: string) =>
+      `{"custom_id": "${customId}", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m1", "input": "a passage", "encoding_format": "${format}"}}`;
+    const batch = await submit([embed('a', 'float'), embed('b', 'bytes'), embed('c', 'base64'), embed('d', 'bytes_only')].join('\n'), '/v1/embeddings');
+    expect(batch.status).toBe('failed');
+    expect(batch.errors?.data).toEqual([2, 4].map((n) => ({ line: n, code: 'invalid_encoding_format', param: 'body.encoding_format', message: expect.stringContaining(`Line ${n}: body.encoding_format "bytes`) })));
+    expect(batch.errors?.data?.every((e) => e.message?.includes('use "float" or "base64"'))).toBe(true);
+    expect(await queued(batch.id)).toEqual([]);
+  });
+
   it('fails a file with more requests than MAX_BATCH_REQUESTS', async () => {
     const batch = await submit(Array.from({ length: 21 }, (_, i) => line(`r${i}`)).join('\n'));
     expect(batch.status).toBe('failed');
