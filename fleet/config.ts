@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { ENGINE_PRESETS, templateProblem, type EngineLaunch } from './worker/engine-command.ts';
 
 const ms = (fallback: number) => positiveInt(fallback);
 
@@ -24,9 +25,13 @@ export const workerEnv = z
     ...destinationVariables,
     /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
     ENGINE_URL: url(['http', 'https']).optional(),
-    /** Or a command template this worker runs as its own engine: `vllm serve {model} --port {port}`. */
+    /** Or an engine this worker starts itself with the right command for each model (`vllm`: `vllm serve SOURCE --served-model-name NAME ...`). */
+    ENGINE: z.enum(ENGINE_PRESETS, { error: `expected one of ${ENGINE_PRESETS.join(', ')}` }).optional(),
+    /** The vLLM command the preset runs (ENGINE=vllm); may be a command with arguments, e.g. `bun fleet/entry/sim.ts`. */
+    VLLM_BIN: z.string().default('vllm'),
+    /** Or a command template this worker runs as its own engine (another engine than vLLM): `my-engine {model} --name {name} --port {port}`. */
     ENGINE_CMD: z.string().optional(),
-    /** The port of the owned engine (ENGINE_CMD). */
+    /** The port of the owned engine (ENGINE or ENGINE_CMD). */
     ENGINE_PORT: port(8000),
     ENGINE_API_KEY: z.string().optional(),
     /** The engine's sequence slots (vLLM's --max-num-seqs) when known; otherwise learned from /metrics. */
@@ -68,9 +73,14 @@ export const workerEnv = z
     MODEL_IDLE_SWITCH_MS: ms(10_000),
     MODEL_FAIRNESS_MS: ms(600_000),
   })
-  .refine((e) => Boolean(e.ENGINE_URL) !== Boolean(e.ENGINE_CMD), {
-    error: 'set exactly one of ENGINE_URL (an engine to talk to) or ENGINE_CMD (an engine to start, e.g. "vllm serve {model} --port {port}")',
-    path: ['ENGINE_URL'],
+  .superRefine((e, ctx) => {
+    if ([e.ENGINE_URL, e.ENGINE, e.ENGINE_CMD].filter(Boolean).length !== 1) {
+      const message = 'set exactly one of ENGINE_URL (an engine to talk to), ENGINE=vllm (a vLLM engine to start) or ENGINE_CMD (another engine to start, e.g. "my-engine {model} --name {name} --port {port}")';
+      ctx.addIssue({ code: 'custom', message, path: ['ENGINE_URL'] });
+      return;
+    }
+    const problem = e.ENGINE_CMD ? templateProblem(e.ENGINE_CMD) : null;
+    if (problem) ctx.addIssue({ code: 'custom', message: problem, path: ['ENGINE_CMD'] });
   });
 
 /** A worker process's configuration. */
@@ -83,6 +93,12 @@ export type WorkerConfig = z.infer<typeof workerEnv> & {
   /** The environment an owned engine inherits (CUDA_VISIBLE_DEVICES is set on top). */
   engineEnv: Record<string, string | undefined>;
 };
+
+/** How a worker starts its own engine (ENGINE or ENGINE_CMD), or null when it is given one (ENGINE_URL). */
+export function engineLaunch(config: Pick<WorkerConfig, 'ENGINE' | 'ENGINE_CMD' | 'VLLM_BIN'>): EngineLaunch | null {
+  if (config.ENGINE) return { preset: config.ENGINE, bin: config.VLLM_BIN };
+  return config.ENGINE_CMD ? { template: config.ENGINE_CMD } : null;
+}
 
 /** What the supervisor and the npm scripts set so a Bun worker may hold thousands of streams. */
 export const BUN_FETCH_LIMIT = 8192;

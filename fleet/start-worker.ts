@@ -15,7 +15,7 @@ import {
   workersOnGpu,
   type Database,
 } from '../schema/index.ts';
-import type { WorkerConfig } from './config.ts';
+import { engineLaunch, type WorkerConfig } from './config.ts';
 import { sleep } from './engine/backoff.ts';
 import { createEngineClient } from './engine/client.ts';
 import { createEngineGate } from './engine/gate.ts';
@@ -92,7 +92,8 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const database = options.database ?? (await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 6, applicationName: connectionName ?? 'vbs-worker' }));
   if (!options.database) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
-  const owned = Boolean(config.ENGINE_CMD);
+  const launch = engineLaunch(config);
+  const owned = launch !== null;
   const engineUrl = config.ENGINE_URL ?? `http://127.0.0.1:${config.ENGINE_PORT}`;
   const watchdog = createWatchdog();
   const client = createEngineClient({
@@ -198,9 +199,9 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   sweeper.start();
   const services = await Promise.all((options.services ?? []).map((make) => make({ database, bus, logger, workerId: id })));
 
-  const engine = owned
+  const engine = launch
     ? createOwnedEngine({
-        command: config.ENGINE_CMD as string,
+        launch,
         port: config.ENGINE_PORT,
         gpu: config.WORKER_GPU,
         env: config.engineEnv,

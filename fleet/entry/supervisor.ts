@@ -1,4 +1,4 @@
-// The supervisor: `npm run fleet -- --gpus 0,1 --engine-url URL0,URL1` (or --engine-cmd 'vllm serve {model} --port {port}').
+// The supervisor: `npm run fleet -- --gpus 0,1 --engine vllm` (or --engine-url URL0,URL1, or --engine-cmd TEMPLATE for another engine).
 import { ConfigError } from '../../core/env.ts';
 import { createEventBus } from '../../core/events/index.ts';
 import { createLogger } from '../../core/logger.ts';
@@ -23,7 +23,7 @@ try {
   const bus = await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
   const supervisor = createSupervisor({ args, config, database, bus, logger });
   supervisor.start();
-  logger.info('supervisor running', { gpus: args.gpus, engine: args.engineUrls ?? args.engineCmd, runtime: args.runtime });
+  logger.info('supervisor running', { gpus: args.gpus, engine: args.engine ?? args.engineUrls ?? args.engineCmd, runtime: args.runtime });
   const stop = () => void supervisor.stop();
   process.on('SIGTERM', stop);
   process.on('SIGINT', stop);

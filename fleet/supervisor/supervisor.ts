@@ -34,7 +34,7 @@ const STABLE_MS = 60_000;
 
 /**
  * Runs one worker process per GPU and keeps them running: a crashed worker's process
- * group is killed (so an engine it owned does not linger on the GPU), its leases go back
+ * group is killed (and the engine it owned ends itself with it), its leases go back
  * to the queue at once, and it restarts after 1, 2, 4 ... 60 seconds. `stop` drains every
  * worker (they stop leasing and finish or return in-flight work) and resolves when all
  * have exited.
@@ -52,8 +52,8 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
     const runtime = (RUNTIMES[args.runtime] ?? (RUNTIMES.bun as NonNullable<(typeof RUNTIMES)['bun']>))();
     slot.workerId = `${args.host}/gpu${slot.gpu}/${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
     const engine = args.engineUrls
-      ? { ENGINE_URL: args.engineUrls[slot.index] ?? '', ENGINE_CMD: '' }
-      : { ENGINE_CMD: args.engineCmd ?? '', ENGINE_PORT: String(args.enginePort + slot.index), ENGINE_URL: '' };
+      ? { ENGINE_URL: args.engineUrls[slot.index] ?? '', ENGINE: '', ENGINE_CMD: '' }
+      : { ENGINE: args.engine ?? '', ENGINE_CMD: args.engineCmd ?? '', ENGINE_PORT: String(args.enginePort + slot.index), ENGINE_URL: '' };
     const env = {
       ...config.childEnv,
       ...runtime.env,
@@ -66,7 +66,8 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
       ...(args.model ? { WORKER_MODEL: args.model } : {}),
       ...(args.metricsPort === null ? {} : { METRICS_PORT: String(args.metricsPort + slot.index) }),
     };
-    // Its own process group: the supervisor can kill a dead worker's engine with it.
+    // Its own process group: the supervisor kills it when the worker dies. The worker's engine has a
+    // group of its own, which a watcher in it ends when the worker is gone (fleet/worker/owned-engine.ts).
     const child = spawn(runtime.command, runtime.args, { env, stdio: ['ignore', 'inherit', 'inherit'], detached: true });
     slot.child = child;
     slot.startedAt = Date.now();

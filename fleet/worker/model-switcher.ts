@@ -63,7 +63,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       logger.info('switching model', { from: previous, to: model.name });
       await publishWorkerEvent(options.bus, { type: 'worker.model_switch', workerId: options.workerId, host: options.host, gpu: options.gpu, model: model.name, previousModel: previous });
     }
-    await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs });
+    await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs, maxConcurrency: model.maxConcurrency });
     failed.delete(model.name);
     servedSince = Date.now();
     options.onModel(model);

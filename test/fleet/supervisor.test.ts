@@ -19,7 +19,7 @@ describe('the supervisor (in-process)', () => {
     RUNTIMES['absent-runtime'] = () => ({ command: '/nonexistent/vbs-runtime', args: [], env: {} });
     const lines: string[] = [];
     const supervisor = createSupervisor({
-      args: { gpus: ['0'], engineUrls: ['http://127.0.0.1:9'], engineCmd: null, enginePort: 8000, model: null, runtime: 'absent-runtime', host: 'supervised-host', metricsPort: null },
+      args: { gpus: ['0'], engineUrls: ['http://127.0.0.1:9'], engine: null, engineCmd: null, enginePort: 8000, model: null, runtime: 'absent-runtime', host: 'supervised-host', metricsPort: null },
       config: loadSupervisorConfig({ DATABASE_URL: url }),
       database,
       bus: createMemoryBus(),
