@@ -90,7 +90,7 @@ export function createOwnedEngine(options: OwnedEngineOptions): OwnedEngine {
       child = null;
       if (stopping) return;
       crashes++;
-      logger.error('engine exited; killing what is left of it and restarting it', { code, signal, model: model.name, crashes });
+      logger.error('engine exited; restarting it', { code, signal, model: model.name, crashes });
       options.onCrash?.();
       // What the engine started (EngineCore) is still running and holds the GPU's memory.
       if (pgid) signalGroup(pgid, 'SIGKILL');
