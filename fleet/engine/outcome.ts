@@ -6,7 +6,9 @@ export type RetryReason =
   | 'connect_timeout'
   | 'first_token_timeout'
   | 'stalled'
-  | 'incomplete';
+  | 'incomplete'
+  /** The engine ended the request with `finish_reason: "abort"` (shutdown, /pause, /sleep): its output is cut short. */
+  | 'engine_abort';
 
 /** The outcome of one engine call: data, never an exception. */
 export type EngineOutcome =
@@ -19,7 +21,11 @@ export type EngineOutcome =
       promptTokens: number;
       completionTokens: number;
     }
-  /** A 4xx: the request's own fault, with the engine's error body as it came. */
+  /** A 4xx (also one the engine sent mid-stream): the request's own fault, with the engine's error body as it came. */
   | { kind: 'rejected'; statusCode: number; body: string }
   | { kind: 'retry'; reason: RetryReason; statusCode: number | null; message: string; retryAfterMs: number | null }
+  /** The engine refused the fleet's API key (401/403 on /v1/*): no request can run until the key is fixed. */
+  | { kind: 'unauthorized'; statusCode: 401 | 403; message: string }
+  /** An answer no retry can change and no result can hold (a 200 that is not JSON): the request fails with `code`. */
+  | { kind: 'failed'; code: string; message: string }
   | { kind: 'aborted' };

@@ -3,6 +3,14 @@ export interface Assembler {
   push(chunk: Record<string, unknown>): void;
   /** The body vLLM would have returned without streaming, with usage. */
   result(): Record<string, unknown>;
+  /** Whether a choice ended with `finish_reason: "abort"` (the engine shut down, paused or slept). */
+  aborted(): boolean;
+}
+
+/** What of the request the body depends on. */
+export interface AssemblerRequest {
+  /** `tool_choice` as the request gave it: a named or required tool call has `content: ""`, an automatic one null. */
+  tool_choice?: unknown;
 }
 
 interface ToolCallState {
@@ -18,8 +26,10 @@ interface ChoiceState {
   reasoning: string[];
   tools: Map<number, ToolCallState>;
   logprobs: unknown[] | null;
-  /** A text completion's logprobs: parallel arrays (tokens, token_logprobs, top_logprobs, text_offset), each joined. */
+  /** A text completion's logprobs: parallel arrays (text_offset, token_logprobs, tokens, top_logprobs), each joined. */
   textLogprobs: Record<string, unknown[]> | null;
+  tokenIds: number[] | null;
+  promptTokenIds: unknown;
   finishReason: unknown;
   stopReason: unknown;
 }
@@ -27,14 +37,28 @@ interface ChoiceState {
 type Delta = {
   role?: string;
   content?: string | null;
-  text?: string | null;
+  reasoning?: string | null;
+  /** vLLM before 2026 named the reasoning delta so. */
   reasoning_content?: string | null;
   tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[];
 };
 
-/** An assembler for `chat.completion.chunk` or `text_completion` streams. */
-export function createAssembler(kind: 'chat' | 'completion'): Assembler {
-  const head: { id?: unknown; created?: unknown; model?: unknown; systemFingerprint?: unknown } = {};
+type Chunk = Record<string, unknown> & { delta?: Delta; text?: string | null; token_ids?: number[] | null; logprobs?: Record<string, unknown> | null };
+
+const TEXT_LOGPROBS = ['text_offset', 'token_logprobs', 'tokens', 'top_logprobs'] as const;
+
+/**
+ * An assembler for `chat.completion.chunk` or `text_completion` streams. The body has every
+ * field of vLLM's ChatCompletionResponse / CompletionResponse in its declaration order, nulls
+ * included: vLLM answers non-streamed requests with `model_dump()`, which excludes nothing
+ * (entrypoints/openai/chat_completion/api_router.py), while chunks are dumped with
+ * `exclude_unset` and the usage chunk with `exclude_none`.
+ */
+export function createAssembler(kind: 'chat' | 'completion', request: AssemblerRequest = {}): Assembler {
+  const head: { id?: unknown; created?: unknown; model?: unknown } = {};
+  let systemFingerprint: unknown = null;
+  let promptTokenIds: unknown = null;
+  let promptText: unknown = null;
   const choices = new Map<number, ChoiceState>();
   let usage: Record<string, unknown> | null = null;
   let tokenChunks = 0;
@@ -42,10 +66,49 @@ export function createAssembler(kind: 'chat' | 'completion'): Assembler {
   const choice = (index: number) => {
     let state = choices.get(index);
     if (!state) {
-      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, finishReason: null, stopReason: null };
+      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, tokenIds: null, promptTokenIds: null, finishReason: null, stopReason: null };
       choices.set(index, state);
     }
     return state;
+  };
+
+  const pushChat = (state: ChoiceState, c: Chunk) => {
+    const delta = c.delta ?? {};
+    if (delta.role) state.role = delta.role;
+    if (delta.content) {
+      state.content.push(delta.content);
+      tokenChunks++;
+    }
+    const reasoning = delta.reasoning ?? delta.reasoning_content;
+    if (reasoning) state.reasoning.push(reasoning);
+    for (const call of delta.tool_calls ?? []) {
+      const i = call.index ?? 0;
+      let tool = state.tools.get(i);
+      if (!tool) state.tools.set(i, (tool = { id: null, type: 'function', name: '', args: [] }));
+      if (call.id) tool.id = call.id;
+      if (call.type) tool.type = call.type;
+      if (call.function?.name) tool.name += call.function.name;
+      if (call.function?.arguments) {
+        tool.args.push(call.function.arguments);
+        tokenChunks++;
+      }
+    }
+    if (Array.isArray(c.logprobs?.content)) (state.logprobs ??= []).push(...c.logprobs.content.map(fullLogprob));
+  };
+
+  const pushCompletion = (state: ChoiceState, c: Chunk) => {
+    if (c.text) {
+      state.content.push(c.text);
+      tokenChunks++;
+    }
+    if (c.prompt_token_ids != null) state.promptTokenIds = c.prompt_token_ids;
+    if (c.logprobs) {
+      const joined = (state.textLogprobs ??= {});
+      for (const key of TEXT_LOGPROBS) {
+        const values = c.logprobs[key];
+        if (Array.isArray(values)) (joined[key] ??= []).push(...values);
+      }
+    }
   };
 
   return {
@@ -54,65 +117,100 @@ export function createAssembler(kind: 'chat' | 'completion'): Assembler {
         head.id = chunk.id;
         head.created = chunk.created;
         head.model = chunk.model;
-        head.systemFingerprint = chunk.system_fingerprint;
       }
+      // Since 2026-04 only the final chunk (the usage chunk when usage is asked) carries it.
+      if (chunk.system_fingerprint != null) systemFingerprint = chunk.system_fingerprint;
+      if (chunk.prompt_token_ids != null) promptTokenIds = chunk.prompt_token_ids;
+      if (chunk.prompt_text != null) promptText = chunk.prompt_text;
       if (chunk.usage) usage = chunk.usage as Record<string, unknown>;
-      const list = chunk.choices as (Record<string, unknown> & { delta?: Delta })[] | undefined;
+      const list = chunk.choices as Chunk[] | undefined;
       if (!list) return;
       for (const c of list) {
         const state = choice(Number(c.index ?? 0));
-        const delta: Delta = kind === 'chat' ? (c.delta ?? {}) : { text: c.text as string | null };
-        if (delta.role) state.role = delta.role;
-        const piece = kind === 'chat' ? delta.content : delta.text;
-        if (piece) {
-          state.content.push(piece);
-          tokenChunks++;
-        }
-        if (delta.reasoning_content) state.reasoning.push(delta.reasoning_content);
-        for (const call of delta.tool_calls ?? []) {
-          const i = call.index ?? 0;
-          let tool = state.tools.get(i);
-          if (!tool) state.tools.set(i, (tool = { id: null, type: 'function', name: '', args: [] }));
-          if (call.id) tool.id = call.id;
-          if (call.type) tool.type = call.type;
-          if (call.function?.name) tool.name += call.function.name;
-          if (call.function?.arguments) {
-            tool.args.push(call.function.arguments);
-            tokenChunks++;
-          }
-        }
-        const logprobs = c.logprobs as Record<string, unknown> | null | undefined;
-        if (kind === 'chat' && Array.isArray(logprobs?.content)) (state.logprobs ??= []).push(...logprobs.content);
-        if (kind === 'completion' && logprobs) {
-          const joined = (state.textLogprobs ??= {});
-          for (const [key, values] of Object.entries(logprobs)) if (Array.isArray(values)) (joined[key] ??= []).push(...values);
-        }
+        if (kind === 'chat') pushChat(state, c);
+        else pushCompletion(state, c);
+        if (Array.isArray(c.token_ids)) (state.tokenIds ??= []).push(...c.token_ids);
         if (c.finish_reason != null) state.finishReason = c.finish_reason;
         if (c.stop_reason != null) state.stopReason = c.stop_reason;
       }
     },
+    aborted: () => [...choices.values()].some((s) => s.finishReason === 'abort'),
     result() {
-      const out = [...choices.entries()].sort(([a], [b]) => a - b).map(([index, s]) => {
-        const text = s.content.join('');
-        if (kind === 'completion') return { index, text, logprobs: s.textLogprobs, finish_reason: s.finishReason, stop_reason: s.stopReason };
-        const logprobs = s.logprobs ? { content: s.logprobs } : null;
-        const toolCalls = [...s.tools.entries()]
-          .sort(([a], [b]) => a - b)
-          .map(([, t]) => ({ id: t.id, type: t.type, function: { name: t.name, arguments: t.args.join('') } }));
-        const message: Record<string, unknown> = { role: s.role, content: text || (toolCalls.length ? null : ''), tool_calls: toolCalls };
-        if (s.reasoning.length) message.reasoning_content = s.reasoning.join('');
-        return { index, message, logprobs, finish_reason: s.finishReason, stop_reason: s.stopReason };
-      });
-      const body: Record<string, unknown> = {
-        id: head.id,
-        object: kind === 'chat' ? 'chat.completion' : 'text_completion',
-        created: head.created,
-        model: head.model,
+      const ordered = [...choices.entries()].sort(([a], [b]) => a - b);
+      const finalUsage = usage
+        ? { ...usage, prompt_tokens_details: usage.prompt_tokens_details ?? null }
+        : { prompt_tokens: 0, total_tokens: tokenChunks, completion_tokens: tokenChunks, prompt_tokens_details: null };
+      if (kind === 'completion') {
+        const out = ordered.map(([index, s]) => ({
+          index,
+          text: s.content.join(''),
+          logprobs: s.textLogprobs && Object.fromEntries(TEXT_LOGPROBS.map((key) => [key, s.textLogprobs?.[key] ?? []])),
+          finish_reason: s.finishReason,
+          stop_reason: s.stopReason,
+          token_ids: s.tokenIds,
+          prompt_logprobs: null,
+          prompt_token_ids: s.promptTokenIds,
+        }));
+        return { ...header(), choices: out, service_tier: null, system_fingerprint: systemFingerprint, usage: finalUsage, kv_transfer_params: null };
+      }
+      const out = ordered.map(([index, s]) => ({
+        index,
+        message: chatMessage(s, request.tool_choice),
+        logprobs: s.logprobs ? { content: s.logprobs } : null,
+        finish_reason: s.finishReason,
+        stop_reason: s.stopReason,
+        token_ids: s.tokenIds,
+      }));
+      return {
+        ...header(),
         choices: out,
-        usage: usage ?? { prompt_tokens: 0, total_tokens: tokenChunks, completion_tokens: tokenChunks },
+        service_tier: null,
+        system_fingerprint: systemFingerprint,
+        usage: finalUsage,
+        prompt_logprobs: null,
+        prompt_token_ids: promptTokenIds,
+        prompt_text: promptText,
+        kv_transfer_params: null,
       };
-      if (head.systemFingerprint != null) body.system_fingerprint = head.systemFingerprint;
-      return body;
     },
   };
+
+  function header() {
+    return { id: head.id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created: head.created, model: head.model };
+  }
+}
+
+/**
+ * vLLM's non-streamed ChatMessage (chat_completion/protocol.py), field for field. `content`
+ * follows chat_completion_full_generator: a named or required tool call gets "", a reasoning
+ * parser or an automatic tool call with no text around it null (the parsers return None),
+ * plain text as generated ("" when nothing was).
+ */
+function chatMessage(s: ChoiceState, toolChoice: unknown) {
+  const text = s.content.join('');
+  const toolCalls = [...s.tools.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, t]) => ({ id: t.id, type: t.type, function: { name: t.name, arguments: t.args.join('') } }));
+  const forcedTool = (typeof toolChoice === 'object' && toolChoice !== null) || toolChoice === 'required';
+  const content = forcedTool ? '' : text || (toolCalls.length || s.reasoning.length ? null : '');
+  return {
+    role: s.role,
+    content,
+    refusal: null,
+    annotations: null,
+    audio: null,
+    function_call: null,
+    tool_calls: toolCalls,
+    reasoning: s.reasoning.length ? s.reasoning.join('') : null,
+  };
+}
+
+/**
+ * A chat logprob entry with the fields a chunk leaves out: vLLM sets only `token` and `bytes`
+ * for a sampled token outside the top logprobs, and chunks are dumped with `exclude_unset`,
+ * while the non-streamed body shows the defaults (ChatCompletionLogProbsContent).
+ */
+function fullLogprob(entry: Record<string, unknown>): Record<string, unknown> {
+  if ('logprob' in entry && 'bytes' in entry && 'top_logprobs' in entry) return entry;
+  return { token: entry.token, logprob: entry.logprob ?? -9999.0, bytes: entry.bytes ?? null, top_logprobs: entry.top_logprobs ?? [] };
 }

@@ -2,8 +2,9 @@ import type { EngineErrorKind } from '../../core/metrics/index.ts';
 import type { EngineOutcome } from '../engine/outcome.ts';
 
 /** The metrics label of a failed engine call. */
-export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' }>): EngineErrorKind {
-  if (outcome.kind === 'rejected') return 'http_4xx';
+export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>): EngineErrorKind {
+  if (outcome.kind === 'rejected' || outcome.kind === 'unauthorized') return 'http_4xx';
+  if (outcome.kind === 'failed') return 'other';
   switch (outcome.reason) {
     case 'server_error':
       return 'http_5xx';
@@ -18,5 +19,7 @@ export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' 
     case 'connect_timeout':
     case 'first_token_timeout':
       return 'timeout';
+    case 'engine_abort':
+      return 'other';
   }
 }

@@ -25,7 +25,7 @@ export interface RunRequestContext {
    */
   maxEngineDowns?: number;
   backoff: BackoffOptions;
-  onEngineError?: (outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' }>) => void;
+  onEngineError?: (outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>) => void;
   /** Called when the engine started answering (the first event), for time-to-first-token. */
   onFirstByte?: () => void;
 }
@@ -38,14 +38,19 @@ export interface RunRequestContext {
  * (cancellation, drain, a lost lease): nothing is to be written then. Returns
  * `model_missing` when the engine says it does not serve the request's model (it was
  * restarted with another): the request is not at fault and must go back to the queue.
+ * Returns `engine_unauthorized` when the engine refuses the fleet's API key (401/403): no
+ * request can run until the key is fixed, and this one must go back without losing an attempt.
  */
-export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | 'model_missing' | null> {
+export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | 'model_missing' | 'engine_unauthorized' | null> {
   let failures = 0;
   let downs = 0;
+  // Stable across retries, so the engine's logs show one id per request (vLLM suffixes its
+  // internal id itself, v1/engine/input_processor.py assign_request_id, so a reuse is safe).
+  const requestId = `${job.batchId}-${job.id}`;
   for (;;) {
     await ctx.gate.ready(signal);
     if (signal.aborted) return null;
-    const outcome = await ctx.client.call(job.endpoint, job.body, signal);
+    const outcome = await ctx.client.call(job.endpoint, job.body, signal, requestId);
     if (outcome.kind === 'aborted') return null;
     if (outcome.kind === 'ok') {
       return {
@@ -60,6 +65,8 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
       };
     }
     ctx.onEngineError?.(outcome);
+    if (outcome.kind === 'unauthorized') return 'engine_unauthorized';
+    if (outcome.kind === 'failed') return failedWith(job, outcome.code, outcome.message);
     if (outcome.kind === 'rejected' && isModelMissing(outcome.statusCode, outcome.body)) return 'model_missing';
     if (outcome.kind === 'rejected') {
       return {

@@ -56,6 +56,8 @@ describe('reassembling a streamed completion', () => {
     a.push(chunk([{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: '1}' } }] }, finish_reason: 'tool_calls' }]));
     a.push(chunk([{ index: 1, delta: { content: 'lo' }, finish_reason: 'length' }]));
     a.push(chunk([], { usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } }));
+    // vLLM's non-streamed ChatCompletionResponse, every field in order (model_dump() excludes nothing).
+    const nulls = { refusal: null, annotations: null, audio: null, function_call: null };
     expect(a.result()).toEqual({
       id: 'chatcmpl-1',
       object: 'chat.completion',
@@ -67,18 +69,27 @@ describe('reassembling a streamed completion', () => {
           message: {
             role: 'assistant',
             content: null,
+            ...nulls,
             tool_calls: [
               { id: 'call_a', type: 'function', function: { name: 'lookup', arguments: '{"q":1}' } },
               { id: 'call_b', type: 'function', function: { name: 'other', arguments: '{}' } },
             ],
+            reasoning: null,
           },
           logprobs: null,
           finish_reason: 'tool_calls',
           stop_reason: null,
+          token_ids: null,
         },
-        { index: 1, message: { role: 'assistant', content: 'hello', tool_calls: [] }, logprobs: null, finish_reason: 'length', stop_reason: null },
+        { index: 1, message: { role: 'assistant', content: 'hello', ...nulls, tool_calls: [], reasoning: null }, logprobs: null, finish_reason: 'length', stop_reason: null, token_ids: null },
       ],
-      usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+      service_tier: null,
+      system_fingerprint: null,
+      usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7, prompt_tokens_details: null },
+      prompt_logprobs: null,
+      prompt_token_ids: null,
+      prompt_text: null,
+      kv_transfer_params: null,
     });
   });
 

@@ -1,0 +1,228 @@
+import type { EngineOutcome, RetryReason } from './outcome.ts';
+import { createAssembler } from './reassemble.ts';
+import { readSse } from './sse.ts';
+import { STREAMED, unstreamableField } from './stream-mode.ts';
+import type { Watchdog, Watched } from './watchdog.ts';
+
+/** What one engine call needs of its client. */
+export interface CallContext {
+  baseUrl: string;
+  watchdog: Watchdog;
+  connectTimeoutMs: number;
+  firstTokenTimeoutMs: number;
+  stallTimeoutMs: number;
+  headers: Record<string, string>;
+  fetch: typeof fetch;
+}
+
+/** Where a call is, for what its deadline means when it passes. */
+type Phase = 'connect' | 'answer' | 'first_token' | 'stream' | 'body';
+
+const ABORT_MESSAGE =
+  'the engine aborted the request (finish_reason "abort": it was shutting down, pausing or going to sleep), so its output was cut short';
+
+/**
+ * Runs one request: streamed (and reassembled) for chat and completions unless vLLM cannot
+ * stream what the request asks; plain otherwise. Sends `requestId` as X-Request-Id, which
+ * vLLM adopts as the request's id (entrypoints/openai/engine/serving.py, _base_request_id).
+ */
+export async function callEngine(ctx: CallContext, endpoint: string, bodyText: string, signal?: AbortSignal, requestId?: string): Promise<EngineOutcome> {
+  const kind = STREAMED[endpoint];
+  let payload = bodyText;
+  let streamed = false;
+  let toolChoice: unknown;
+  if (kind) {
+    let parsed: Record<string, unknown>;
+    try {
+      parsed = JSON.parse(bodyText) as Record<string, unknown>;
+    } catch {
+      const error = { message: 'The request body is not valid JSON; fix the input line and submit it again.', type: 'BadRequestError', param: null, code: 400 };
+      return { kind: 'rejected', statusCode: 400, body: JSON.stringify({ error }) };
+    }
+    toolChoice = parsed.tool_choice;
+    streamed = unstreamableField(parsed) === null;
+    if (streamed) {
+      parsed.stream = true;
+      parsed.stream_options = { ...(parsed.stream_options as object | undefined), include_usage: true };
+      payload = JSON.stringify(parsed);
+    }
+  }
+  if (signal?.aborted) return { kind: 'aborted' };
+  const headers = requestId ? { ...ctx.headers, 'x-request-id': requestId } : ctx.headers;
+  const controller = new AbortController();
+  let expired: Phase | null = null;
+  // vLLM sends a non-streamed answer's headers only once the whole result is ready (a
+  // JSONResponse): the wait for them is the request's queueing and computing, which the
+  // first-token timeout bounds for a stream, not a connection's setup.
+  let phase: Phase = streamed ? 'connect' : 'answer';
+  const watched: Watched = {
+    deadline: performance.now() + (streamed ? ctx.connectTimeoutMs : ctx.firstTokenTimeoutMs),
+    extendMs: ctx.stallTimeoutMs,
+    onExpire: () => {
+      expired = phase;
+      controller.abort();
+    },
+  };
+  const unwatch = ctx.watchdog.watch(watched);
+  const onAbort = () => controller.abort();
+  signal?.addEventListener('abort', onAbort, { once: true });
+  const retry = (reason: RetryReason, message: string, statusCode: number | null = null, retryAfterMs: number | null = null): EngineOutcome => ({
+    kind: 'retry',
+    reason,
+    statusCode,
+    message,
+    retryAfterMs,
+  });
+  // Only a connection that delivered a whole answer goes back to the pool: one left after an
+  // error, a broken or an unfinished stream may be dead or still generating, and reusing it
+  // fails the next request with a reset that the engine never caused.
+  let clean = false;
+  try {
+    const res = await ctx.fetch(`${ctx.baseUrl}${endpoint}`, { method: 'POST', headers, body: payload, signal: controller.signal });
+    const headerId = res.headers.get('x-request-id');
+    if (res.status === 401 || res.status === 403) {
+      const text = (await res.text()).slice(0, 300);
+      return {
+        kind: 'unauthorized',
+        statusCode: res.status === 401 ? 401 : 403,
+        message: `the engine refused the fleet's credentials: POST ${endpoint} answered ${res.status} ${text}; it was started with --api-key: set ENGINE_API_KEY to that key`,
+      };
+    }
+    if (!res.ok) {
+      const text = await res.text();
+      if (res.status === 429 || res.status === 408 || res.status >= 500) {
+        const retryAfter = Number(res.headers.get('retry-after'));
+        const reason = res.status === 429 ? 'rate_limited' : 'server_error';
+        return retry(reason, `the engine answered ${res.status}: ${text.slice(0, 300)}`, res.status, retryAfter > 0 ? retryAfter * 1000 : null);
+      }
+      return { kind: 'rejected', statusCode: res.status, body: text };
+    }
+    const contentType = res.headers.get('content-type') ?? '';
+    if (!kind || !contentType.includes('text/event-stream')) {
+      phase = 'body';
+      watched.deadline = performance.now() + ctx.stallTimeoutMs;
+      // A body the engine did not mean as JSON (embeddings with encoding_format "bytes" are
+      // application/octet-stream, pooling/utils.py) is an answer, not a fault: retrying it
+      // gets the same bytes, and no result line can hold them.
+      if (contentType && !/json/i.test(contentType)) {
+        return {
+          kind: 'failed',
+          code: 'engine_response_not_json',
+          message: `The engine answered ${res.status} with ${contentType.split(';')[0]}, not JSON, so there is no result to store. For embeddings, encoding_format "bytes" and "bytes_only" return raw bytes: use "float" or "base64".`,
+        };
+      }
+      const body = JSON.parse(await res.text()) as unknown;
+      if (!isObject(body)) return retry('server_error', `the engine answered ${res.status} with JSON that is not an object`);
+      if (abortedBody(body)) return retry('engine_abort', ABORT_MESSAGE);
+      clean = true;
+      return ok(res.status, body, headerId, requestId);
+    }
+    phase = 'first_token';
+    watched.deadline = performance.now() + ctx.firstTokenTimeoutMs;
+    const assembler = createAssembler(kind, { tool_choice: toolChoice });
+    let finished = false;
+    let streamError: string | null = null;
+    await readSse(res.body as ReadableStream<Uint8Array>, {
+      onActivity() {
+        phase = 'stream';
+        watched.active = true;
+      },
+      onEvents(data) {
+        let json = '';
+        for (const d of data) {
+          if (d === '[DONE]') finished = true;
+          // vLLM's error event, kept as it came: json.dumps(ErrorResponse.model_dump()) (engine/serving.py, create_streaming_error_response).
+          else if (d.startsWith('{"error"')) streamError ??= d;
+          else json += json ? `,${d}` : d;
+        }
+        if (!json) return;
+        // One parse for the whole batch: far cheaper than a JSON.parse per token.
+        for (const chunk of JSON.parse(`[${json}]`) as Record<string, unknown>[]) {
+          if (chunk.error || chunk.object === 'error') streamError ??= JSON.stringify(chunk);
+          else assembler.push(chunk);
+        }
+      },
+    });
+    if (streamError) return midStreamError(streamError, retry);
+    if (!finished) return retry('incomplete', 'the stream ended before [DONE]');
+    if (assembler.aborted()) return retry('engine_abort', ABORT_MESSAGE);
+    clean = true;
+    return ok(res.status, assembler.result(), headerId, requestId);
+  } catch (error) {
+    if (signal?.aborted) return { kind: 'aborted' };
+    if (expired === 'connect') return retry('connect_timeout', `no response headers within ${ctx.connectTimeoutMs} ms`);
+    if (expired === 'answer') {
+      return retry('first_token_timeout', `no answer within ${ctx.firstTokenTimeoutMs} ms (the call does not stream: the engine answers once the whole result is ready)`);
+    }
+    if (expired === 'first_token') return retry('first_token_timeout', `no first token within ${ctx.firstTokenTimeoutMs} ms`);
+    if (expired === 'stream') return retry('stalled', `the stream stalled for ${ctx.stallTimeoutMs} ms`);
+    if (expired === 'body') return retry('stalled', `the response body stalled for ${ctx.stallTimeoutMs} ms`);
+    if (error instanceof SyntaxError) return retry('server_error', `the engine sent a body that is not JSON: ${error.message}`);
+    if (phase === 'body') return retry('incomplete', `the response broke off: ${describe(error)}`);
+    if (phase !== 'connect' && phase !== 'answer') return retry('incomplete', `the stream broke: ${describe(error)}`);
+    // A reset before the headers is an engine that took the request and dropped it (a stream
+    // that fails before its first token does that), not one that is out of reach.
+    const detail = describe(error);
+    // Deno names no code: its message says `tcp connect error: Connection refused`.
+    const unreachable = UNREACHABLE.has(errorCode(error) ?? '') || /connect error|connection refused|unable to connect/i.test(detail);
+    return retry('connection', `${unreachable ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`);
+  } finally {
+    if (!clean) controller.abort();
+    unwatch();
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function ok(statusCode: number, body: Record<string, unknown>, headerId: string | null, sentId: string | undefined): EngineOutcome {
+  const usage = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
+  // The body's id is vLLM's own name for the request (`chatcmpl-`, `cmpl-` or `embd-` + the
+  // X-Request-Id sent), the one its logs use; the header comes only with --enable-request-id-headers.
+  const requestId = (typeof body.id === 'string' ? body.id : null) ?? headerId ?? sentId ?? null;
+  return { kind: 'ok', statusCode, body, requestId, promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
+}
+
+/**
+ * An error event after the 200: vLLM raises the engine's own validation errors (logprobs over
+ * --max-logprobs, a prompt longer than the model in tokens, LoRA not enabled) inside the
+ * stream, where `create_error_response` maps them to a 4xx `code` (entrypoints/utils.py). A
+ * 4xx is the request's fault, as a 4xx status would be; anything else (EngineDeadError, a
+ * generation error: 500) may pass on a retry.
+ */
+function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null) => EngineOutcome): EngineOutcome {
+  let code = Number.NaN;
+  try {
+    const parsed = JSON.parse(raw) as { code?: unknown; error?: { code?: unknown } };
+    code = Number(parsed.error?.code ?? parsed.code);
+  } catch {
+    // not JSON: a retry below
+  }
+  if (code >= 400 && code < 500) return { kind: 'rejected', statusCode: code, body: raw };
+  return retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500);
+}
+
+/**
+ * A non-streamed body of a request the engine aborted: a choice with finish_reason "abort"
+ * (chat and completions build their body from whatever the request had), or an empty vector
+ * (an aborted pooling request ends with an empty tensor, v1/engine/output_processor.py
+ * abort_requests, which embeddings encode as `[]` or "").
+ */
+function abortedBody(body: Record<string, unknown>): boolean {
+  if (Array.isArray(body.choices)) return body.choices.some((c: { finish_reason?: unknown }) => c?.finish_reason === 'abort');
+  if (Array.isArray(body.data)) return body.data.some((d: { embedding?: unknown }) => (Array.isArray(d?.embedding) || typeof d?.embedding === 'string') && d.embedding.length === 0);
+  return false;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Connection errors that mean the engine was never reached (nothing listens, no route, no such host). */
+const UNREACHABLE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'FailedToOpenSocket']);
+
+function errorCode(error: unknown): string | undefined {
+  const e = error as { code?: string; cause?: { code?: string } };
+  return e.code ?? e.cause?.code;
+}
+
+function describe(error: unknown): string {
+  const e = error as { message?: string; cause?: { message?: string } };
+  return [errorCode(error), e.message, e.cause?.message].filter(Boolean).join(': ') || String(error);
+}

@@ -1,0 +1,24 @@
+/** The generation endpoints the client streams, and the assembler each needs. */
+export const STREAMED: Readonly<Record<string, 'chat' | 'completion'>> = {
+  '/v1/chat/completions': 'chat',
+  '/v1/completions': 'completion',
+};
+
+/**
+ * The field that makes vLLM refuse a stream, or stream something other than its non-streamed
+ * body, so the call must not stream; null when streaming is safe. Checked against vLLM
+ * (entrypoints/openai, 2026-05):
+ * - `prompt_logprobs` (> 0 or -1) with `stream: true` is a 400 (chat and completion protocol.py,
+ *   check_logprobs); with 0 the non-streamed body carries prompt logprobs no chunk does.
+ * - `use_beam_search` with `stream: true` is a 400 on completions (completion/serving.py,
+ *   _create_completion); beam search yields only its final output anyway (generate/beam_search/online.py).
+ * - `echo` turns on prompt logprobs when logprobs are asked (to_sampling_params), which only the
+ *   non-streamed body holds; streamed completions restart `text_offset` after the echoed prompt,
+ *   and chat joins a multi-part last message only when not streaming.
+ */
+export function unstreamableField(body: Record<string, unknown>): string | null {
+  if (body.prompt_logprobs != null) return 'prompt_logprobs';
+  if (body.use_beam_search === true) return 'use_beam_search';
+  if (body.echo === true) return 'echo';
+  return null;
+}
