@@ -111,11 +111,12 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
           message: `The engine answered ${res.status} with ${contentType.split(';')[0]}, not JSON, so there is no result to store. For embeddings, encoding_format "bytes" and "bytes_only" return raw bytes: use "float" or "base64".`,
         };
       }
-      const body = JSON.parse(await res.text()) as unknown;
+      const text = await res.text();
+      const body = JSON.parse(text) as unknown;
       if (!isObject(body)) return retry('server_error', `the engine answered ${res.status} with JSON that is not an object`);
       if (abortedBody(body)) return retry('engine_abort', ABORT_MESSAGE);
       clean = true;
-      return ok(res.status, body, headerId, requestId);
+      return { ...ok(res.status, body, headerId, requestId), text };
     }
     phase = 'first_token';
     watched.deadline = performance.now() + ctx.firstTokenTimeoutMs;
@@ -173,7 +174,7 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
   }
 }
 
-function ok(statusCode: number, body: Record<string, unknown>, headerId: string | null, sentId: string | undefined): EngineOutcome {
+function ok(statusCode: number, body: Record<string, unknown>, headerId: string | null, sentId: string | undefined): Extract<EngineOutcome, { kind: 'ok' }> {
   const usage = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
   // The body's id is vLLM's own name for the request (`chatcmpl-`, `cmpl-` or `embd-` + the
   // X-Request-Id sent), the one its logs use; the header comes only with --enable-request-id-headers.

@@ -17,6 +17,11 @@ export type EngineOutcome =
       statusCode: number;
       /** The non-streaming response body (reassembled when the call streamed). */
       body: Record<string, unknown>;
+      /**
+       * The body's text as the engine sent it, when the call did not stream: stored as it is, since
+       * a parse reorders keys that look like integers (the token ids of vLLM's prompt_logprobs).
+       */
+      text?: string;
       requestId: string | null;
       promptTokens: number;
       completionTokens: number;

@@ -57,7 +57,7 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
         id: job.id,
         status: 'succeeded',
         statusCode: outcome.statusCode,
-        response: JSON.stringify(outcome.body),
+        response: outcome.text ?? JSON.stringify(outcome.body),
         engineRequestId: outcome.requestId,
         error: null,
         promptTokens: outcome.promptTokens,
