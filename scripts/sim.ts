@@ -1,2 +1,2 @@
-// `npm run sim -- --port 8100 --model NAME --slots 256 --ttft-ms 40 --tpot-ms 8 [fault switches]`: the vLLM simulator.
+// `npm run sim -- serve SOURCE --served-model-name NAME --port 8100 --max-num-seqs 256 [...]`: the vLLM simulator (see SIM_USAGE).
 import '../fleet/entry/sim.ts';

@@ -1,11 +1,26 @@
+/** One choice of a reply: its output tokens and how the engine ends it. */
+export interface ChoicePlan {
+  /** The text of each output token, in order: reasoning, content words, or pieces of a tool call's arguments. */
+  pieces: string[];
+  /** The first `reasoning` pieces are reasoning (a `--reasoning-parser` model), the rest content. */
+  reasoning: number;
+  /** The engine's reason: "stop" (end of text or a stop string) or "length" (max_tokens). */
+  finishReason: 'stop' | 'length';
+  /** The stop string that ended the output, as vLLM's `stop_reason`. */
+  stopReason: string | null;
+  tokenIds: number[];
+  /** The sampled token's logprob at each position. */
+  logprobs: number[];
+}
+
 /** What the simulator will answer to one request, decided from the request body alone. */
 export interface Plan {
-  /** The output tokens, in order: content words, or pieces of a tool call's arguments. */
-  pieces: string[];
-  finishReason: 'stop' | 'length' | 'tool_calls';
-  /** Set when the answer is a tool call. */
-  tool: { name: string; id: string } | null;
+  /** One per choice (`n`), indexed as the choices are. */
+  choices: ChoicePlan[];
+  /** Set when the answer is a tool call: `named` for a tool_choice naming it, `required`, or `auto`. */
+  tool: { name: string; id: string; mode: 'auto' | 'required' | 'named' } | null;
   promptTokens: number;
+  promptText: string;
 }
 
 const WORDS = (
@@ -84,7 +99,7 @@ function pieces(text: string, max: number): string[] {
 }
 
 /** The prompt of a chat or completion body as one string, for counting its tokens. */
-function promptText(body: Record<string, unknown>): string {
+export function promptText(body: Record<string, unknown>): string {
   if (Array.isArray(body.messages)) {
     return body.messages
       .map((m) => {
@@ -98,43 +113,108 @@ function promptText(body: Record<string, unknown>): string {
 }
 
 /** The tool the reply calls, if the request offers tools and does not forbid calling them. */
-function chosenTool(body: Record<string, unknown>): { name: string; parameters: unknown } | null {
+function chosenTool(body: Record<string, unknown>): { name: string; parameters: unknown; mode: 'auto' | 'required' | 'named' } | null {
   const tools = Array.isArray(body.tools) ? (body.tools as { function?: { name?: string; parameters?: unknown } }[]) : [];
   const choice = body.tool_choice as { function?: { name?: string } } | string | undefined;
   if (!tools.length || choice === 'none') return null;
   const named = typeof choice === 'object' ? choice.function?.name : undefined;
   const tool = tools.find((t) => !named || t.function?.name === named) ?? tools[0];
-  return tool?.function?.name ? { name: tool.function.name, parameters: tool.function.parameters } : null;
+  const mode = named ? 'named' : choice === 'required' ? 'required' : 'auto';
+  return tool?.function?.name ? { name: tool.function.name, parameters: tool.function.parameters, mode } : null;
+}
+
+/** A token id for a piece of text: made up, stable. */
+export const tokenId = (text: string) => 100 + (hashText(text) % 32000);
+
+/** Options for {@link planReply}. */
+export interface PlanOptions {
+  /** Mean output length when the body sets no max_tokens. */
+  meanTokens: number;
+  /** Outputs stop at max_model_len - prompt tokens, as vLLM's get_max_tokens. */
+  maxModelLen?: number;
+  /** A reasoning model: plain-text chat replies open with reasoning. */
+  reasoning?: boolean;
+}
+
+/** The body's stop strings (`stop`: a string or a list). */
+const stopStrings = (body: Record<string, unknown>): string[] =>
+  (typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : []).filter((s): s is string => typeof s === 'string' && s.length > 0);
+
+/**
+ * Ends the pieces at the first stop string to appear as they stream, as vLLM's detokenizer does:
+ * the token that completes it is the last, and the text is cut where the stop string starts
+ * (kept with include_stop_str_in_output). Tokens after the cut keep their count, not their text.
+ */
+function applyStop(pieces: string[], stops: string[], keep: boolean): { pieces: string[]; stop: string | null } {
+  if (!stops.length) return { pieces, stop: null };
+  const text = pieces.join('');
+  let best: { at: number; end: number; stop: string } | null = null;
+  for (const stop of stops) {
+    const at = text.indexOf(stop);
+    if (at >= 0 && (!best || at + stop.length < best.end)) best = { at, end: at + stop.length, stop };
+  }
+  if (!best) return { pieces, stop: null };
+  const cut = keep ? best.end : best.at;
+  const out: string[] = [];
+  let offset = 0;
+  for (const piece of pieces) {
+    out.push(piece.slice(0, Math.max(0, cut - offset)));
+    offset += piece.length;
+    if (offset >= best.end) break;
+  }
+  return { pieces: out, stop: best.stop };
 }
 
 /**
- * Decides the whole reply from the body: the output length (around `meanTokens`, capped by
- * max_tokens), the words, and whether it is JSON or a tool call. `stream` and
- * `stream_options` are left out of the seed, so a streamed reply is the same as the plain one.
+ * Decides the whole reply from the body: per choice, the output length (around `meanTokens`,
+ * capped by max_tokens and max_model_len), the words, stop strings, and whether it is JSON or a
+ * tool call. `stream` and `stream_options` are left out of the seed, so a streamed reply is the
+ * same as the plain one.
  */
-export function planReply(body: Record<string, unknown>, meanTokens: number): Plan {
+export function planReply(body: Record<string, unknown>, { meanTokens, maxModelLen = Number.POSITIVE_INFINITY, reasoning = false }: PlanOptions): Plan {
   const { stream: _stream, stream_options: _options, ...rest } = body;
   const seed = hashText(JSON.stringify(rest));
-  const random = createRandom(seed);
-  const cap = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.POSITIVE_INFINITY);
-  const wanted = Math.max(1, Math.round(meanTokens * (0.5 + random())));
-  const promptTokens = countTokens(promptText(body));
-  const max = Number.isFinite(cap) && cap > 0 ? cap : wanted;
+  const text = promptText(body);
+  const promptTokens = countTokens(text);
+  const asked = Number(body.max_completion_tokens ?? body.max_tokens ?? Number.NaN);
+  const cap = Math.max(1, Math.min(Number.isFinite(asked) && asked > 0 ? asked : Number.POSITIVE_INFINITY, maxModelLen - promptTokens));
   const tool = chosenTool(body);
-  if (tool) {
-    const args = JSON.stringify(sampleSchema(tool.parameters ?? { type: 'object' }, random));
-    const id = `chatcmpl-tool-${seed.toString(16).padStart(8, '0')}`;
-    return { pieces: pieces(args, max), finishReason: 'tool_calls', tool: { name: tool.name, id }, promptTokens };
-  }
-  const format = body.response_format as { type?: string; json_schema?: { schema?: unknown } } | undefined;
-  if (format?.type === 'json_object' || format?.type === 'json_schema') {
-    const value =
-      format.type === 'json_schema'
-        ? sampleSchema(format.json_schema?.schema ?? { type: 'object' }, random)
-        : { answer: words(random, Math.max(1, Math.min(wanted, max) - 2)).join(' ') };
-    return { pieces: pieces(JSON.stringify(value), max), finishReason: 'stop', tool: null, promptTokens };
-  }
-  const count = Math.min(wanted, max);
-  const out = words(random, count).map((w, i) => (i === 0 ? w : ` ${w}`));
-  return { pieces: out, finishReason: wanted > max ? 'length' : 'stop', tool: null, promptTokens };
+  const n = Number.isInteger(body.n) && (body.n as number) > 1 ? (body.n as number) : 1;
+  const choices = Array.from({ length: n }, (_, index) => {
+    const random = createRandom(seed + index);
+    const wanted = Math.max(1, Math.round(meanTokens * (0.5 + random())));
+    const max = Number.isFinite(cap) ? cap : wanted;
+    let out: string[];
+    let thinking = 0;
+    let length = false;
+    const format = body.response_format as { type?: string; json_schema?: { schema?: unknown } } | undefined;
+    if (tool) {
+      out = pieces(JSON.stringify(sampleSchema(tool.parameters ?? { type: 'object' }, random)), max);
+    } else if (format?.type === 'json_object' || format?.type === 'json_schema') {
+      const value =
+        format.type === 'json_schema'
+          ? sampleSchema(format.json_schema?.schema ?? { type: 'object' }, random)
+          : { answer: words(random, Math.max(1, Math.min(wanted, max) - 2)).join(' ') };
+      out = pieces(JSON.stringify(value), max);
+    } else {
+      const count = Math.min(wanted, max);
+      length = wanted > max;
+      out = words(random, count).map((w, i) => (i === 0 ? w : ` ${w}`));
+      if (reasoning && count > 1) {
+        thinking = Math.max(1, Math.floor(count / 3));
+        out[thinking] = (out[thinking] as string).trimStart();
+      }
+    }
+    const stopped = tool ? { pieces: out, stop: null } : applyStop(out, stopStrings(body), body.include_stop_str_in_output === true);
+    return {
+      pieces: stopped.pieces,
+      reasoning: Math.min(thinking, stopped.pieces.length),
+      finishReason: length && !stopped.stop ? 'length' : 'stop',
+      stopReason: stopped.stop,
+      tokenIds: out.slice(0, stopped.pieces.length).map(tokenId),
+      logprobs: stopped.pieces.map(() => -Math.round(random() * 2_000_000) / 1_000_000),
+    } satisfies ChoicePlan;
+  });
+  const toolPlan = tool ? { name: tool.name, mode: tool.mode, id: `chatcmpl-tool-${seed.toString(16).padStart(8, '0')}` } : null;
+  return { choices, tool: toolPlan, promptTokens, promptText: text };
 }

@@ -1,3 +1,4 @@
 export { createSimulator, type Simulator, type SimulatorOptions } from './simulator.ts';
-export { parseSimArgs, SIM_DEFAULTS, SIM_USAGE, type SimOptions } from './options.ts';
+export { SIM_DEFAULTS, type SimOptions } from './options.ts';
+export { parseSimArgs, SIM_USAGE, type SimArgs } from './cli.ts';
 export { planReply, hashText, type Plan } from './content.ts';

@@ -15,7 +15,7 @@ const simulator = (options: Parameters<typeof createSimulator>[0] = {}) => {
 };
 
 const post = (sim: Simulator, path: string, body: unknown) =>
-  sim.fetch(new Request(`http://sim${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) }));
+  sim.fetch(new Request(`http://sim${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
 
 const chat = (extra: Record<string, unknown> = {}) => ({ model: 'sim-model', messages: [{ role: 'user', content: 'Summarise this candidate.' }], ...extra });
 
@@ -112,7 +112,7 @@ describe('the vLLM simulator', () => {
     for (const bad of ['{not json', chat({ max_tokens: -1 }), { model: 'sim-model' }]) {
       const res = await post(sim, '/v1/chat/completions', bad);
       expect(res.status).toBe(400);
-      expect(((await res.json()) as { error: { type: string } }).error.type).toBe('BadRequestError');
+      expect(((await res.json()) as { error: { type: string } }).error.type).toMatch(/^(Bad Request|BadRequestError)$/);
     }
   });
 
@@ -131,9 +131,11 @@ describe('the vLLM simulator', () => {
     const sim = simulator({ slots: 2, tpotMs: 5, outputTokens: 400 });
     const controllers = Array.from({ length: 4 }, () => new AbortController());
     const responses = controllers.map((c, i) =>
-      sim.fetch(new Request('http://sim/v1/chat/completions', { method: 'POST', body: JSON.stringify(chat({ stream: true, seed: i })), signal: c.signal })),
+      sim.fetch(new Request('http://sim/v1/chat/completions', { method: 'POST', body: JSON.stringify(chat({ stream: true, seed: i })), headers: { 'content-type': 'application/json' }, signal: c.signal })),
     );
     await Promise.all(responses);
+    // Requests that arrive while a step runs wait for the next one, as in vLLM's engine loop.
+    await eventually(async () => sim.counters().running === 2);
     expect(sim.counters()).toMatchObject({ running: 2, waiting: 2 });
     const first = await responses[0];
     await first?.body?.cancel();
@@ -148,8 +150,8 @@ describe('the vLLM simulator', () => {
   it('serves vLLM\'s gauges on /metrics and its models on /v1/models', async () => {
     const sim = simulator({ models: ['a', 'b'] });
     const metrics = await (await sim.fetch(new Request('http://sim/metrics'))).text();
-    expect(metrics).toMatch(/^vllm:num_requests_running\{model_name="a"\} 0$/m);
-    expect(metrics).toMatch(/^vllm:num_requests_waiting\{model_name="a"\} 0$/m);
+    expect(metrics).toMatch(/^vllm:num_requests_running\{model_name="a",engine="0"\} 0\.0$/m);
+    expect(metrics).toMatch(/^vllm:num_requests_waiting\{model_name="a",engine="0"\} 0\.0$/m);
     const models = (await (await sim.fetch(new Request('http://sim/v1/models'))).json()) as { data: { id: string }[] };
     expect(models.data.map((m) => m.id)).toEqual(['a', 'b']);
     expect((await sim.fetch(new Request('http://sim/health'))).status).toBe(200);

@@ -1,0 +1,186 @@
+import { checkInEngine, checkPreparation } from './checks.ts';
+import { planReply, type Plan } from './content.ts';
+import type { SimContext } from './context.ts';
+import { engineError, streamErrorEvent } from './errors.ts';
+import { garbage, hang, json } from './faults.ts';
+import { createChunkFormatter, replyBody, type ChoiceEnd, type GenerationKind, type ReplyFrame } from './replies.ts';
+import type { SequenceHandle } from './scheduler.ts';
+
+const encoder = new TextEncoder();
+
+/** What a generation request carries besides its body. */
+export interface GenerationRequest {
+  request: Request;
+  body: Record<string, unknown>;
+  /** vLLM's base request id: the client's X-Request-Id, else the body's request_id, else random. */
+  baseId: string;
+  headers: Record<string, string>;
+}
+
+/** Callbacks of {@link runChoices}. */
+interface ChoiceEvents {
+  onToken(choice: number, index: number): void;
+  /** All choices have ended (every token, or aborted). */
+  onEnd(ends: ChoiceEnd[]): void;
+}
+
+/**
+ * Runs each choice (`n`) as its own sequence, as vLLM fans a request out into child requests;
+ * `abort` ends the unfinished ones where they are (finish_reason "abort"), `drop` silently.
+ */
+function runChoices(ctx: SimContext, plan: Plan, events: ChoiceEvents) {
+  const ends: ChoiceEnd[] = plan.choices.map(() => ({ emitted: 0, aborted: false }));
+  let open = plan.choices.length;
+  const handles: SequenceHandle[] = [];
+  const ended = () => {
+    if (open > 0 && --open === 0) events.onEnd(ends);
+  };
+  plan.choices.forEach((choice, i) => {
+    handles.push(
+      ctx.scheduler.submit({
+        promptTokens: plan.promptTokens,
+        tokens: choice.pieces.length,
+        onToken(k) {
+          (ends[i] as ChoiceEnd).emitted = k + 1;
+          events.onToken(i, k);
+        },
+        onDone() {
+          ctx.finish(choice.finishReason);
+          ended();
+        },
+      }),
+    );
+  });
+  const stopAll = (mark: boolean) => {
+    if (open === 0) return false;
+    handles.forEach((h, i) => {
+      const end = ends[i] as ChoiceEnd;
+      if (end.aborted || end.emitted >= (plan.choices[i]?.pieces.length ?? 0)) return;
+      h.abort();
+      end.aborted = true;
+      ctx.finish('abort');
+    });
+    open = 0;
+    if (mark) events.onEnd(ends);
+    return true;
+  };
+  return { ends, abort: () => stopAll(true), drop: () => stopAll(false) };
+}
+
+/** Serves /v1/chat/completions and /v1/completions: checks as vLLM orders them, then the scheduler. */
+export async function generate(ctx: SimContext, kind: GenerationKind, { request, body, baseId, headers }: GenerationRequest): Promise<Response> {
+  const { options } = ctx;
+  const plan = planReply(body, { meanTokens: options.outputTokens, maxModelLen: options.maxModelLen, reasoning: kind === 'chat' && options.reasoningParser !== null });
+  const refused = checkPreparation(kind, body, plan.promptTokens, options.maxModelLen);
+  if (refused) return refused;
+  const streaming = body.stream === true;
+  const fault = ctx.rollFault(streaming);
+  if (fault === 'error') return engineError(500, 'Simulated engine error.');
+  if (fault === 'rate_limit') return engineError(429, 'Simulated rate limit (a proxy in front of the engine): too many requests.');
+  if (fault === 'hang') return hang(request);
+  if (fault === 'garbage') return garbage(streaming, ctx.dice());
+  const top = kind === 'chat' ? (body.logprobs ? Number(body.top_logprobs ?? 0) : null) : typeof body.logprobs === 'number' ? body.logprobs : null;
+  const frame: ReplyFrame = {
+    kind,
+    id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${baseId}`,
+    created: Math.floor(Date.now() / 1000),
+    model: ctx.modelName,
+    plan,
+    systemFingerprint: ctx.systemFingerprint,
+    logprobs: top,
+    promptLogprobs: typeof body.prompt_logprobs === 'number' ? body.prompt_logprobs : null,
+    returnTokenIds: body.return_token_ids === true,
+    includeUsage: (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true,
+    includeReasoning: body.include_reasoning !== false,
+  };
+  const problem = checkInEngine(kind, body, plan.promptTokens, options);
+  if (problem && !streaming) return engineError(400, problem.message, problem.param);
+  if (problem) {
+    return new Response(streamErrorEvent(400, problem.message, problem.param) + 'data: [DONE]\n\n', { headers: { 'content-type': 'text/event-stream', ...headers } });
+  }
+  // Where a broken stream breaks, or the engine aborts: a token of the first choice.
+  const breakAt = fault === 'disconnect' || fault === 'stall' || fault === 'abort' ? Math.floor(ctx.dice() * (plan.choices[0]?.pieces.length ?? 1)) : -1;
+  return streaming ? stream(ctx, request, frame, fault, breakAt, headers) : whole(ctx, request, frame, fault, breakAt, headers);
+}
+
+/** A non-streamed reply: the whole body once every choice has ended. */
+function whole(ctx: SimContext, request: Request, frame: ReplyFrame, fault: string, breakAt: number, headers: Record<string, string>): Promise<Response> {
+  return new Promise<Response>((resolve) => {
+    const run = runChoices(ctx, frame.plan, {
+      onToken(i, k) {
+        if (fault === 'abort' && i === 0 && k === breakAt) run.abort();
+      },
+      onEnd(ends) {
+        ctx.live.delete(run.abort);
+        resolve(json(replyBody(frame, ends), headers));
+      },
+    });
+    ctx.live.add(run.abort);
+    request.signal.addEventListener(
+      'abort',
+      () => {
+        ctx.live.delete(run.abort);
+        if (run.drop()) ctx.stats.aborted++;
+        resolve(engineError(500, 'aborted'));
+      },
+      { once: true },
+    );
+  });
+}
+
+/** A streamed reply: SSE chunks as the scheduler emits tokens, interleaved across choices. */
+function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: string, breakAt: number, headers: Record<string, string>): Response {
+  const format = createChunkFormatter(frame);
+  let opened = false;
+  let open = true;
+  let stop = () => {};
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      const send = (text: string) => {
+        if (open && text) controller.enqueue(encoder.encode(text));
+      };
+      const openOnce = () => {
+        if (!opened) send(format.opening());
+        opened = true;
+      };
+      const run = runChoices(ctx, frame.plan, {
+        onToken(i, k) {
+          if (i === 0 && k === breakAt && fault !== 'abort') {
+            // A broken connection (disconnect) or a silent one (stall): nothing more is sent.
+            ctx.live.delete(run.abort);
+            run.drop();
+            if (fault === 'disconnect') {
+              open = false;
+              controller.error(new Error('simulated disconnect'));
+            }
+            return;
+          }
+          openOnce();
+          send(format.token(i, k));
+          if (i === 0 && k === breakAt) run.abort();
+        },
+        onEnd(ends) {
+          ctx.live.delete(run.abort);
+          if (!open) return;
+          openOnce();
+          ends.forEach((end, i) => {
+            if (end.aborted) send(format.aborted(i, end.emitted));
+          });
+          send(format.closing(ends.reduce((n, e) => n + e.emitted, 0)));
+          open = false;
+          controller.close();
+        },
+      });
+      ctx.live.add(run.abort);
+      stop = () => {
+        ctx.live.delete(run.abort);
+        if (!open) return;
+        open = false;
+        if (run.drop()) ctx.stats.aborted++;
+      };
+    },
+    cancel: () => stop(),
+  });
+  request.signal.addEventListener('abort', () => stop(), { once: true });
+  return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
+}
