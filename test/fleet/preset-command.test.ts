@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { engineLaunch, loadWorkerConfig } from '../../fleet/config.ts';
 import { FLEET_USAGE, parseSupervisorArgs } from '../../fleet/supervisor/args.ts';
+import { createLogger } from '../../core/logger.ts';
 import { renderVllmCommand, type ModelSpec } from '../../fleet/worker/engine-command.ts';
+import { createOwnedEngine } from '../../fleet/worker/owned-engine.ts';
 
 const model = (more: Partial<ModelSpec> = {}): ModelSpec => ({ name: 'chat', source: 'org/Model-7B', engineArgs: [], maxConcurrency: null, ...more });
 
@@ -27,6 +29,22 @@ describe('the vLLM preset', () => {
       'its engine_args set --max-num-seqs 512 but its max_concurrency is 64',
     );
     expect(renderVllmCommand('vllm', { model: model({ engineArgs: ['--max-num-seqs', '512'] }), port: 8000 })).toContain('--max-num-seqs 512');
+  });
+
+  it('fails the start of such a model with the reason, starting nothing', async () => {
+    const lines: string[] = [];
+    const engine = createOwnedEngine({
+      launch: { preset: 'vllm', bin: '/nonexistent/vllm' },
+      port: 8000,
+      gpu: '0',
+      env: {},
+      logger: createLogger({ level: 'info', write: (line) => lines.push(line) }),
+      health: async () => true,
+      startTimeoutMs: 1000,
+    });
+    await expect(engine.start(model({ engineArgs: ['--port=9000'] }))).rejects.toThrow('model chat: its engine_args set --port');
+    expect(engine.model).toBeNull();
+    expect(lines.filter((l) => l.includes('starting engine'))).toEqual([]);
   });
 
   it('is what `--engine vllm` and ENGINE=vllm start, with VLLM_BIN as the binary', () => {
