@@ -263,7 +263,9 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       try {
         models = await client.models();
       } catch (err) {
-        logger.warn('waiting for the engine to list its models', { engineUrl, err });
+        if (/answered 40[13]\b/.test(String((err as Error).message))) {
+          logger.error('the engine refuses this worker\'s API key (401/403 on /v1/models): set ENGINE_API_KEY to the engine\'s --api-key', { engineUrl });
+        } else logger.warn('waiting for the engine to list its models', { engineUrl, err });
         await sleep(2000, options.signal);
       }
     }
