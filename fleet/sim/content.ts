@@ -168,11 +168,12 @@ function applyStop(pieces: string[], stops: string[], keep: boolean): { pieces: 
 /**
  * Decides the whole reply from the body: per choice, the output length (around `meanTokens`,
  * capped by max_tokens and max_model_len), the words, stop strings, and whether it is JSON or a
- * tool call. `stream` and `stream_options` are left out of the seed, so a streamed reply is the
- * same as the plain one.
+ * tool call. `stream`, `stream_options` and the stop strings are left out of the seed, so a
+ * streamed reply is the same as the plain one, and a stop string cuts the same text.
  */
 export function planReply(body: Record<string, unknown>, { meanTokens, maxModelLen = Number.POSITIVE_INFINITY, reasoning = false }: PlanOptions): Plan {
-  const { stream: _stream, stream_options: _options, ...rest } = body;
+  // Stop strings end the output but do not change the tokens before them.
+  const { stream: _stream, stream_options: _options, stop: _stop, include_stop_str_in_output: _keep, ...rest } = body;
   const seed = hashText(JSON.stringify(rest));
   const text = promptText(body);
   const promptTokens = countTokens(text);

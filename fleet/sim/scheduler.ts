@@ -83,6 +83,7 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
   let prompts = 0;
   let preemptions = 0;
   let closed = false;
+  let pickup = false;
 
   const blocksFor = (tokens: number) => Math.ceil(tokens / blockSize);
   const release = (entry: Entry) => {
@@ -194,10 +195,16 @@ export function createScheduler(options: SchedulerOptions): Scheduler {
     submit(sequence) {
       const entry: Entry = { sequence, state: 'waiting', computed: 0, emitted: 0, blocks: 0, scheduled: 0, readyAt: now() + ttftMs };
       waiting.push(entry);
-      // An idle engine picks a request up at once; a busy one at its next step.
-      if (!timer && !closed) {
-        inStep = schedule();
-        arm(true);
+      // An idle engine picks requests up at once (all those added together, as a request's n
+      // children are); a busy one at its next step.
+      if (!timer && !closed && !pickup) {
+        pickup = true;
+        queueMicrotask(() => {
+          pickup = false;
+          if (timer || closed) return;
+          inStep = schedule();
+          arm(true);
+        });
       }
       return {
         abort() {
