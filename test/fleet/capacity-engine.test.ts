@@ -52,10 +52,10 @@ describe('keeping a vLLM engine full', () => {
 
   it('runs as many requests at once as the registry\'s maxConcurrency says, on an engine it is given by URL', { timeout: 60_000 }, async () => {
     const { database, url } = test();
-    await registerModel(database.db, { name: 'sim-model', source: 'org/sim-model', engineArgs: [], maxConcurrency: 8, enabled: true });
-    const sim = await startSim(['--max-num-seqs', '64', '--tpot-ms', '5', '--output-tokens', '40']);
+    await registerModel(database.db, { name: 'bounded-model', source: 'org/bounded-model', engineArgs: [], maxConcurrency: 8, enabled: true });
+    const sim = await startSim(['--model', 'bounded-model', '--max-num-seqs', '64', '--tpot-ms', '5', '--output-tokens', '40']);
     processes.push(sim.process);
-    const batchId = await insertChatBatch(database, { count: 200 });
+    const batchId = await insertChatBatch(database, { count: 200, model: 'bounded-model' });
     processes.push(await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url }));
     const peak = await peakRunning(sim, database, batchId);
     expect(peak).toBeGreaterThanOrEqual(8);
@@ -70,7 +70,7 @@ describe('keeping a vLLM engine full', () => {
     const worker = await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url, INITIAL_IN_FLIGHT: '64' });
     processes.push(worker);
     expect(await waitForBatch(database, batchId, ['completed'], 30_000)).toBe('completed');
-    await eventually(async () => /no vLLM load gauges/.test(worker.output()), 10_000, 'the worker to say the engine shows no gauges');
+    await eventually(async () => /no vLLM load gauges/.test(worker.output()), 10_000, `the worker to say the engine shows no gauges: ${worker.output().slice(-3000)}`);
     expect(worker.output().match(/no vLLM load gauges/g)).toHaveLength(1);
     expect(await workerCapacity(database)).toBe(64);
   });
