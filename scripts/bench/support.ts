@@ -216,15 +216,21 @@ export function quantile(values: readonly number[], q: number): number {
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 
 /** Queues an `in_progress` batch of short chat requests for `sim-model` with ingest's own statement, as the gateway leaves a validated batch. */
-export async function queueChatBatch(database: Database, count: number): Promise<string> {
+export async function queueChatBatch(database: Database, count: number, promptChars = 0): Promise<string> {
   const batchId = newId('batch_');
   await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: count, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
   for (let from = 0; from < count; from += 500) {
     const page = Array.from({ length: Math.min(500, count - from) }, (_, k) => {
       const line = from + k + 1;
-      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: `question ${line}` }] }) };
+      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(line, promptChars) }] }) };
     });
     await insertRequests(database.db, batchId, 0, page);
   }
   return batchId;
+}
+
+/** The prompt of line `line`: `question N`, padded to about `chars` characters (4 characters a token, as the simulator counts). */
+export function benchPrompt(line: number, chars = 0): string {
+  const head = `question ${line}`;
+  return chars > head.length ? `${head} ${'context '.repeat(Math.ceil((chars - head.length) / 8))}`.slice(0, chars) : head;
 }
