@@ -1,5 +1,5 @@
-// `npm start`: the whole system in one Bun process: gateway, one worker and (without ENGINE_URL
-// or ENGINE_CMD) the built-in vLLM simulator, sharing one database (embedded PGlite under DATA_DIR
+// `npm start`: the whole system in one Bun process: gateway, one worker and (without ENGINE_URL,
+// ENGINE or ENGINE_CMD) the built-in vLLM simulator, sharing one database (embedded PGlite under DATA_DIR
 // unless DATABASE_URL is set) and one in-process event bus (Redis with REDIS_URL).
 import { ConfigError } from '../core/env.ts';
 import { createEventBus } from '../core/events/index.ts';
@@ -35,15 +35,15 @@ try {
   });
   if (simArgs) {
     logger.warn(
-      'THE ENGINE IS SIMULATED: no ENGINE_URL or ENGINE_CMD is set, so requests are answered by the built-in vLLM simulator ' +
-        '(made-up text, no GPU). Set ENGINE_URL to a vLLM server for real inference.',
+      'THE ENGINE IS SIMULATED: no ENGINE_URL, ENGINE or ENGINE_CMD is set, so requests are answered by the built-in vLLM simulator ' +
+        '(made-up text, no GPU). Set ENGINE_URL to a vLLM server, or ENGINE=vllm to start one, for real inference.',
       { simulatorUrl: engineUrl, models: simArgs.models, slots: simArgs.slots },
     );
   }
   logger.info('gateway listening', {
     url: `http://${config.host}:${server.port}`,
     database: database.kind,
-    engine: simArgs ? 'simulated' : workerConfig.ENGINE_URL ?? workerConfig.ENGINE_CMD,
+    engine: simArgs ? 'simulated' : workerConfig.ENGINE_URL ?? (workerConfig.ENGINE ? `${workerConfig.ENGINE} (${workerConfig.VLLM_BIN})` : workerConfig.ENGINE_CMD),
   });
 
   let stopping = false;

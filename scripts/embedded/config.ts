@@ -14,7 +14,7 @@ const SIMULATOR_PLACEHOLDER = 'http://127.0.0.1:1';
 export interface EmbeddedConfig {
   gateway: GatewayConfig;
   worker: WorkerConfig;
-  /** The simulator's options; null with ENGINE_URL or ENGINE_CMD (a real engine). */
+  /** The simulator's options; null with ENGINE_URL, ENGINE or ENGINE_CMD (a real engine). */
   simulator: ReturnType<typeof parseSimArgs> | null;
   /** What manifests' `${NAME}` references expand from. */
   manifestEnv: Record<string, string | undefined>;
@@ -32,7 +32,7 @@ export function loadEmbeddedConfig(env: Record<string, string | undefined> = pro
       return undefined;
     }
   };
-  const simulated = !env.ENGINE_URL && !env.ENGINE_CMD;
+  const simulated = !env.ENGINE_URL && !env.ENGINE_CMD && !env.ENGINE;
   const withDefaults = withEmbeddedDestinations(env);
   const gateway = attempt(() => loadGatewayConfig(withDefaults));
   const worker = attempt(() => loadWorkerConfig(simulated ? { ...withDefaults, ENGINE_URL: SIMULATOR_PLACEHOLDER } : withDefaults));

@@ -34,7 +34,7 @@ describe('npm start (embedded mode)', () => {
 
   it('runs gateway, worker and simulator in one process, says the engine is simulated, and answers a batch', async () => {
     const app = start(BUN, ['scripts/start.ts'], {
-      env: { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', ENGINE_URL: '', ENGINE_CMD: '', SIM_ARGS: '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', BUN_CONFIG_MAX_HTTP_REQUESTS: '8192' },
+      env: { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', ENGINE_URL: '', ENGINE_CMD: '', ENGINE: '', SIM_ARGS: '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', BUN_CONFIG_MAX_HTTP_REQUESTS: '8192' },
     });
     try {
       const [, url] = (await app.waitFor(/"msg":"gateway listening"[^\n]*"url":"(http:[^"]+)"/, 60_000)) as unknown as [string, string];

@@ -23,7 +23,7 @@ async function stopAll(processes: Running[]) {
  * `env` adds to its environment (SIM_ARGS, API_KEYS, ...).
  */
 export async function startEmbeddedSystem(dataDir: string, env: Record<string, string> = {}): Promise<System> {
-  const embedded = start(BUN, ['scripts/start.ts'], { env: { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', ENGINE_URL: '', ENGINE_CMD: '', LOG_LEVEL: 'info', ...env } });
+  const embedded = start(BUN, ['scripts/start.ts'], { env: { PORT: '0', DATA_DIR: dataDir, DATABASE_URL: '', REDIS_URL: '', ENGINE_URL: '', ENGINE_CMD: '', ENGINE: '', LOG_LEVEL: 'info', ...env } });
   try {
     const url = await urlOf(embedded, 60_000);
     return { url, output: embedded.output, stop: () => stopAll([embedded]) };
