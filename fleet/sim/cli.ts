@@ -66,6 +66,8 @@ export function parseSimArgs(argv: string[]): SimArgs {
   const args = serve ? argv.slice(1) : argv;
   const values: Record<string, unknown> = {};
   const ignored: string[] = [];
+  /** The spelling each flag was given in (`--slots` for max-num-seqs), for the errors. */
+  const spelled: Record<string, string> = {};
   let source: string | undefined;
   for (let i = 0; i < args.length; i++) {
     const arg = args[i] as string;
@@ -76,6 +78,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     }
     const [rawName, inline] = arg.slice(2).split(/=(.*)/s, 2) as [string, string | undefined];
     const name = ALIASES[rawName] ?? rawName;
+    spelled[name] = rawName;
     const takeValue = () => {
       if (inline !== undefined) return inline;
       const next = args[i + 1];
@@ -102,7 +105,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
   }
   const result = schema.safeParse(values);
   if (!result.success) {
-    throw new Error(result.error.issues.map((i) => `--${String(i.path[0])}: ${i.message}`).join('\n'));
+    throw new Error(result.error.issues.map((i) => `--${spelled[String(i.path[0])] ?? String(i.path[0])}: ${i.message}`).join('\n'));
   }
   const v = result.data;
   // After `serve`, --model is vLLM's: the source. Before, it is the simulator's list of served names.
