@@ -1,7 +1,7 @@
 import type { EngineOutcome, RetryReason } from './outcome.ts';
-import { createAssembler } from './reassemble.ts';
+import { createAssembler, type AssemblerRequest } from './reassemble.ts';
 import { readSse } from './sse.ts';
-import { STREAMED, unstreamableField } from './stream-mode.ts';
+import { expectedChoices, STREAMED, unstreamableField } from './stream-mode.ts';
 import type { Watchdog, Watched } from './watchdog.ts';
 
 /** What one engine call needs of its client. */
@@ -19,7 +19,7 @@ export interface CallContext {
 type Phase = 'connect' | 'answer' | 'first_token' | 'stream' | 'body';
 
 const ABORT_MESSAGE =
-  'the engine aborted the request (finish_reason "abort": it was shutting down, pausing or going to sleep), so its output was cut short';
+  'the engine aborted the request (finish_reason "abort", or a choice never finished: it was shutting down, pausing or going to sleep), so its output was cut short';
 
 /**
  * Runs one request: streamed (and reassembled) for chat and completions unless vLLM cannot
@@ -30,7 +30,7 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
   const kind = STREAMED[endpoint];
   let payload = bodyText;
   let streamed = false;
-  let toolChoice: unknown;
+  let shape: AssemblerRequest = {};
   if (kind) {
     let parsed: Record<string, unknown>;
     try {
@@ -39,7 +39,7 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
       const error = { message: 'The request body is not valid JSON; fix the input line and submit it again.', type: 'BadRequestError', param: null, code: 400 };
       return { kind: 'rejected', statusCode: 400, body: JSON.stringify({ error }) };
     }
-    toolChoice = parsed.tool_choice;
+    shape = { tool_choice: parsed.tool_choice, choices: expectedChoices(parsed) };
     streamed = unstreamableField(parsed) === null;
     if (streamed) {
       parsed.stream = true;
@@ -120,7 +120,7 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
     }
     phase = 'first_token';
     watched.deadline = performance.now() + ctx.firstTokenTimeoutMs;
-    const assembler = createAssembler(kind, { tool_choice: toolChoice });
+    const assembler = createAssembler(kind, shape);
     let finished = false;
     let streamError: string | null = null;
     await readSse(res.body as ReadableStream<Uint8Array>, {

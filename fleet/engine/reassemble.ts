@@ -3,7 +3,12 @@ export interface Assembler {
   push(chunk: Record<string, unknown>): void;
   /** The body vLLM would have returned without streaming, with usage. */
   result(): Record<string, unknown>;
-  /** Whether a choice ended with `finish_reason: "abort"` (the engine shut down, paused or slept). */
+  /**
+   * Whether the engine aborted the request (shut down, paused, slept): a choice ended with
+   * `finish_reason: "abort"`, or never ended. vLLM sends no chunk for a choice that has no token
+   * yet ("chunked prefill case", chat_completion/serving.py and completion/serving.py), so a
+   * request aborted while waiting streams only the role chunk (chat), the usage and [DONE].
+   */
   aborted(): boolean;
 }
 
@@ -11,6 +16,8 @@ export interface Assembler {
 export interface AssemblerRequest {
   /** `tool_choice` as the request gave it: a named or required tool call has `content: ""`, an automatic one null. */
   tool_choice?: unknown;
+  /** How many choices the stream must end: n, times the prompts of a completion. */
+  choices?: number;
 }
 
 interface ToolCallState {
@@ -134,7 +141,7 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
         if (c.stop_reason != null) state.stopReason = c.stop_reason;
       }
     },
-    aborted: () => [...choices.values()].some((s) => s.finishReason === 'abort'),
+    aborted: () => choices.size < (request.choices ?? 1) || [...choices.values()].some((s) => s.finishReason === 'abort' || s.finishReason == null),
     result() {
       const ordered = [...choices.entries()].sort(([a], [b]) => a - b);
       const finalUsage = usage

@@ -22,3 +22,12 @@ export function unstreamableField(body: Record<string, unknown>): string | null 
   if (body.echo === true) return 'echo';
   return null;
 }
+
+/** How many choices a stream of this request ends: `n` for each prompt (a completion may send several). */
+export function expectedChoices(body: Record<string, unknown>): number {
+  const n = typeof body.n === 'number' && body.n > 0 ? body.n : 1;
+  const prompt = body.prompt;
+  // A list of strings or of token lists is several prompts; a list of numbers is one prompt's tokens.
+  const prompts = Array.isArray(prompt) && prompt.length > 0 && typeof prompt[0] !== 'number' ? prompt.length : 1;
+  return n * prompts;
+}

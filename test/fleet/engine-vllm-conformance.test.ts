@@ -210,6 +210,25 @@ describe('requests the engine aborts', () => {
     expect(calls).toHaveLength(2);
   });
 
+  it('sends again a request aborted while it waited, whose stream has no finishing chunk at all', async () => {
+    // A choice without a token yet sends no chunk, its abort included ("chunked prefill case" in
+    // chat_completion/serving.py and completion/serving.py): chat streams the role chunk, usage and [DONE];
+    // a completion only usage and [DONE].
+    const completionUsage = '{"id":"cmpl-batch_abc-1","object":"text_completion","created":1747000000,"model":"m","choices":[],"usage":{"prompt_tokens":5,"total_tokens":5,"completion_tokens":0}}';
+    const whole = '{"id":"cmpl-batch_abc-1","object":"text_completion","created":1747000000,"model":"m","choices":[{"index":0,"text":" Paris","logprobs":null,"finish_reason":"stop","stop_reason":null,"prompt_token_ids":null,"token_ids":null}]}';
+    for (const [endpoint, aborted, full] of [
+      ['/v1/chat/completions', [roleChunk(), usageChunk('{"prompt_tokens":5,"total_tokens":5,"completion_tokens":0}'), '[DONE]'], [roleChunk(), deltaChunk('{"content":"Paris"}'), finishChunk('stop'), usageChunk('{"prompt_tokens":5,"total_tokens":6,"completion_tokens":1}'), '[DONE]']],
+      ['/v1/completions', [completionUsage, '[DONE]'], [whole, completionUsage, '[DONE]']],
+    ] as const) {
+      const { url, calls } = await fakeVllm((_req, res, call) => sse(res, call === 1 ? [...aborted] : [...full]));
+      const body = endpoint === '/v1/completions' ? '{"model":"m","prompt":"The capital of France is"}' : chatJob().body;
+      const { result, errors } = await run(url, { ...chatJob(), endpoint, body });
+      expect(JSON.parse(stored(result).response ?? '')).toMatchObject({ choices: [{ finish_reason: 'stop' }] });
+      expect(errors).toEqual([expect.objectContaining({ kind: 'retry', reason: 'engine_abort' })]);
+      expect(calls).toHaveLength(2);
+    }
+  });
+
   it('sends an embedding the engine aborted (an empty vector) again', async () => {
     // An aborted pooling request ends with an empty tensor (v1/engine/output_processor.py abort_requests, EMPTY_CPU_TENSOR).
     const embedding = (vector: string) =>

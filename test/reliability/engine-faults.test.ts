@@ -80,6 +80,43 @@ describe('the engine misbehaving under a batch submitted through the gateway', {
     expect(output).toHaveLength(150);
   });
 
+  /** Every line succeeded with an output that ended as outputs end (stop or length), none cut short by an abort. */
+  function expectWholeOutputs(output: Awaited<ReturnType<typeof expectEachOnce>>['output']) {
+    const ends = output.map((l) => (l.response?.body as { choices?: { finish_reason?: string }[] } | undefined)?.choices?.[0]?.finish_reason);
+    expect(ends.filter((end) => end !== 'stop' && end !== 'length')).toEqual([]);
+  }
+
+  // vLLM ends its running requests with finish_reason "abort" when it shuts down (default
+  // shutdown_timeout 0, v1/engine/core.py _handle_shutdown), is paused or put to sleep: the
+  // stream ends normally, [DONE] included, with the output cut short.
+  it('finishes a batch whose engine restarts mid-batch, aborting its streams, with every output whole and stored once', async () => {
+    const sim = await engineAndWorker('model-restart', ['--tpot-ms', '5', '--output-tokens', '40']);
+    const client = clientOf(gateway.url);
+    const { text, ids } = requestLines({ count: 150, model: 'model-restart', prefix: 'restart' });
+    const { id } = await submitBatch(client, text);
+    await until(async () => ((await client.batches.retrieve(id)).request_counts?.completed ?? 0) >= 20, '20 results');
+    sim.process.child.kill('SIGTERM');
+    await until(async () => sim.process.child.exitCode !== null || sim.process.child.signalCode !== null, 'the engine to stop', 30_000);
+    const revived = await startSim([...FAST_SIM, '--model', 'model-restart', '--tpot-ms', '5', '--output-tokens', '40', '--port', new URL(sim.url).port]);
+    processes.push(revived.process);
+    const batch = await waitForStatus(client, id, ['completed']);
+    const { output } = await expectEachOnce(client, batch, ids);
+    expect(output).toHaveLength(150);
+    expectWholeOutputs(output);
+  });
+
+  it('sends again the streams an engine aborts midway (--abort-rate), storing only whole outputs', async () => {
+    const sim = await engineAndWorker('model-aborts', ['--abort-rate', '0.3', '--seed', '5', '--output-tokens', '24'], { ENGINE_MAX_RETRIES: '10' });
+    const client = clientOf(gateway.url);
+    const { text, ids } = requestLines({ count: 120, model: 'model-aborts', prefix: 'aborts' });
+    const batch = await waitForStatus(client, (await submitBatch(client, text)).id, ['completed']);
+    const { output } = await expectEachOnce(client, batch, ids);
+    expect(output).toHaveLength(120);
+    expectWholeOutputs(output);
+    // The aborted streams were sent again.
+    expect((await simMetrics(sim.url)).requests).toBeGreaterThan(120);
+  });
+
   it('waits out an engine that freezes mid-batch (SIGSTOP) and thaws, and finishes the batch', async () => {
     const sim = await engineAndWorker('model-freeze', ['--tpot-ms', '5', '--output-tokens', '40'], { ENGINE_CONNECT_TIMEOUT_MS: '500', ENGINE_FIRST_TOKEN_TIMEOUT_MS: '500', ENGINE_STALL_TIMEOUT_MS: '500' });
     const client = clientOf(gateway.url);
