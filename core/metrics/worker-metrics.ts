@@ -3,7 +3,7 @@ import { createRateWindow } from './rate-window.ts';
 import type { Registry } from './registry.ts';
 
 /** Why a call to the engine failed, as the worker classifies it (the `kind` label of engine errors). */
-export type EngineErrorKind = 'http_5xx' | 'http_429' | 'http_4xx' | 'connect' | 'reset' | 'stall' | 'timeout' | 'other';
+export type EngineErrorKind = 'http_5xx' | 'http_429' | 'http_4xx' | 'unauthorized' | 'connect' | 'reset' | 'stall' | 'timeout' | 'abort' | 'bad_response' | 'other';
 
 /** What a worker is, as the `vbs_worker_info` series says. */
 export interface WorkerInfo {

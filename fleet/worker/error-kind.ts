@@ -3,8 +3,9 @@ import type { EngineOutcome } from '../engine/outcome.ts';
 
 /** The metrics label of a failed engine call. */
 export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>): EngineErrorKind {
-  if (outcome.kind === 'rejected' || outcome.kind === 'unauthorized') return 'http_4xx';
-  if (outcome.kind === 'failed') return 'other';
+  if (outcome.kind === 'rejected') return 'http_4xx';
+  if (outcome.kind === 'unauthorized') return 'unauthorized';
+  if (outcome.kind === 'failed') return 'bad_response';
   switch (outcome.reason) {
     case 'server_error':
       return 'http_5xx';
@@ -20,6 +21,6 @@ export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' 
     case 'first_token_timeout':
       return 'timeout';
     case 'engine_abort':
-      return 'other';
+      return 'abort';
   }
 }
