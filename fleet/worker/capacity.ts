@@ -64,7 +64,8 @@ const BLIND_READINGS = 3;
  * running count still grows are a ramp-up (the token budget), and the target holds; requests
  * waiting while it holds still for a second, or a full KV cache, mean the engine is full, and
  * its running count is its capacity. After that the target follows the running count up.
- * An engine without gauges (`--disable-log-stats`) keeps the start value, and says so once.
+ * An engine without gauges (`--disable-log-stats`) says so once; the worker's own view of its
+ * requests (answered ones running, ones unanswered for a second waiting) stands in for them.
  */
 export function createCapacity({ slots: configured, initial, max, onNote, now = () => Date.now() }: CapacityOptions): Capacity {
   let slots = configured;
@@ -108,15 +109,20 @@ export function createCapacity({ slots: configured, initial, max, onNote, now = 
           blind = true;
           if (!slots) {
             onNote?.({
-              message: `the engine's /metrics shows no vLLM load gauges (answered ${reading.status}; vLLM started with --disable-log-stats?), so its capacity cannot be learned: ${target} requests stay in flight. Set the model's maxConcurrency in the registry (its --max-num-seqs) or ENGINE_MAX_NUM_SEQS`,
+              message: `the engine's /metrics shows no vLLM load gauges (answered ${reading.status}; vLLM started with --disable-log-stats?), so its capacity is learned from how long requests wait for their first token, starting from ${target} in flight. Setting the model's maxConcurrency in the registry (its --max-num-seqs) or ENGINE_MAX_NUM_SEQS makes it exact`,
               fields: { target, status: reading.status },
             });
           }
         }
         return;
       }
-      missing = 0;
-      blind = false;
+      if (reading.observed) {
+        // The worker's own view stands in for gauges only where there are none.
+        if (!blind) return;
+      } else {
+        missing = 0;
+        blind = false;
+      }
       if (slots) return;
       const { running, waiting, kvCacheUsage } = reading;
       if (waiting > 0 && running > 0) {

@@ -9,6 +9,8 @@ export type LoadReading =
       kvCacheUsage: number | null;
       /** Whose gauges these are. */
       engine?: EngineGauges;
+      /** Not the engine's gauges: the worker's own requests, answered (running) and long unanswered (waiting). */
+      observed?: boolean;
     }
   /** /metrics answered, but without scheduler gauges (vLLM's `--disable-log-stats`), or it is not served at all (404, 501). */
   | { kind: 'no_gauges'; status: number }

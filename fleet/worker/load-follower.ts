@@ -1,5 +1,5 @@
 import type { Capacity } from './capacity.ts';
-import type { ReadLoad } from './engine-metrics.ts';
+import type { LoadReading, ReadLoad } from './engine-metrics.ts';
 
 /** How often an engine without load gauges has its /metrics looked at again (it may be restarted with them). */
 const BLIND_RECHECK_MS = 30_000;
@@ -7,6 +7,8 @@ const BLIND_RECHECK_MS = 30_000;
 /** Options for {@link createLoadFollower}. */
 export interface LoadFollowerOptions {
   readLoad: ReadLoad;
+  /** The engine's load as the worker sees it (its requests answered and unanswered), for an engine without gauges. */
+  observedLoad?: () => LoadReading;
   capacity: Capacity;
   /** Requests of this worker at the engine now. */
   inFlight: () => number;
@@ -22,10 +24,10 @@ export interface LoadFollowerOptions {
  * worker's completion rate (requests per second, smoothed), from which it sizes its
  * prefetch. While the engine's size is still being learned it reads five times as often,
  * so the doubling search reaches a 1,024-slot engine in well under a second. An engine that
- * shows no gauges is not asked for them at every tick: every 30 s is enough to notice a
- * restart with them.
+ * shows no gauges is not asked for them at every tick (every 30 s is enough to notice a
+ * restart with them): the worker's own view of its requests stands in for them.
  */
-export function createLoadFollower({ readLoad, capacity, inFlight, finished, onReading, pollMs }: LoadFollowerOptions) {
+export function createLoadFollower({ readLoad, observedLoad, capacity, inFlight, finished, onReading, pollMs }: LoadFollowerOptions) {
   let rate = 0;
   let lastAt = Date.now();
   let lastCount = 0;
@@ -38,6 +40,7 @@ export function createLoadFollower({ readLoad, capacity, inFlight, finished, onR
       lastReadAt = now;
       capacity.observe(await readLoad(), inFlight());
     }
+    if (capacity.blind && observedLoad) capacity.observe(observedLoad(), inFlight());
     const total = finished();
     rate = rate * 0.5 + (((total - lastCount) * 1000) / Math.max(1, now - lastAt)) * 0.5;
     lastAt = now;

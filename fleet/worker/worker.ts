@@ -8,7 +8,7 @@ import { createEngineGate, type EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
 import { createJobBuffer } from './job-buffer.ts';
 import { createLeaseHeartbeat } from './lease-heartbeat.ts';
-import { createLoadReader, type ReadLoad } from './engine-metrics.ts';
+import { createLoadReader, type LoadReading, type ReadLoad } from './engine-metrics.ts';
 import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
@@ -19,6 +19,8 @@ import { createEngineErrorLog } from './engine-error-log.ts';
 
 /** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
 const MODEL_MISSING_PAUSE_MS = 30_000;
+/** How long a request without an answer counts as queued in the engine, for an engine without load gauges. */
+const OBSERVED_QUEUE_MS = 1000;
 /** How often an engine that refused our API key is asked again (GET /v1/models, which needs the key). */
 const UNAUTHORIZED_PROBE_MS = 10_000;
 /** How long an unreachable engine keeps the work waiting for it, unless the timings say otherwise. */
@@ -100,7 +102,8 @@ export interface Worker {
 export function createWorker(options: WorkerOptions): Worker {
   const { id, database, logger, client, capacity, timings, metrics } = options;
   const buffer = createJobBuffer(database);
-  const inFlight = new Map<number, { controller: AbortController; job: Job }>();
+  /** Requests at the engine: since when, and whether the engine has started answering (its first event). */
+  const inFlight = new Map<number, { controller: AbortController; job: Job; startedAt: number; answering: boolean }>();
   let completed = 0;
   let failed = 0;
   let paused = false;
@@ -167,9 +170,10 @@ export function createWorker(options: WorkerOptions): Worker {
     // the first to end would untrack the other, which no cancel or drain could then abort.
     if (inFlight.has(job.id)) return;
     const controller = new AbortController();
-    inFlight.set(job.id, { controller, job });
     const started = performance.now();
-    runRequest(runCtx, job, controller.signal)
+    const entry = { controller, job, startedAt: started, answering: false };
+    inFlight.set(job.id, entry);
+    runRequest({ ...runCtx, onFirstByte: () => (entry.answering = true) }, job, controller.signal)
       .then((result) => {
         if (result === 'model_missing') return modelMissing(job);
         if (result === 'engine_unauthorized') return unauthorized(job);
@@ -228,8 +232,25 @@ export function createWorker(options: WorkerOptions): Worker {
     metrics?.inFlight.set({}, inFlight.size);
   };
 
+  /**
+   * The engine's load as this worker sees it, for an engine without load gauges: a request the
+   * engine has started answering is running; one that has had no answer for a second is
+   * waiting in the engine's queue (a prompt's prefill takes well under that).
+   */
+  const observedLoad = (): LoadReading => {
+    const queuedBefore = performance.now() - OBSERVED_QUEUE_MS;
+    let running = 0;
+    let waiting = 0;
+    for (const entry of inFlight.values()) {
+      if (entry.answering) running++;
+      else if (entry.startedAt < queuedBefore) waiting++;
+    }
+    return { kind: 'load', running, waiting, kvCacheUsage: null, observed: true };
+  };
+
   const load = createLoadFollower({
     readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl }),
+    observedLoad,
     capacity,
     inFlight: () => inFlight.size,
     finished: () => completed + failed,

@@ -75,7 +75,7 @@ describe('following the engine\'s capacity', () => {
     expect(createCapacity({ slots: 1024, initial: 64, max: 500 }).target).toBe(500);
   });
 
-  it('says once that an engine without load gauges cannot be followed, and stops asking often', () => {
+  it('says once that an engine shows no load gauges, and stops asking often', () => {
     const { capacity, notes } = follower({ initial: 256 });
     for (let i = 0; i < 5; i++) capacity.observe({ kind: 'no_gauges', status: 200 }, 10);
     expect(capacity.blind).toBe(true);
@@ -87,6 +87,40 @@ describe('following the engine\'s capacity', () => {
     expect(capacity.blind).toBe(true);
     capacity.observe(load(10, 0), 10);
     expect(capacity.blind).toBe(false);
+  });
+});
+
+describe('an engine without load gauges', () => {
+  const observed = (running: number, waiting: number): LoadReading => ({ kind: 'load', running, waiting, kvCacheUsage: null, observed: true });
+
+  it('learns its capacity from the worker\'s own requests: answered ones run, long-unanswered ones wait', () => {
+    const { capacity, notes, advance } = follower({ initial: 256 });
+    capacity.observe(observed(8, 200), 256);
+    expect(capacity.target).toBe(256);
+    for (let i = 0; i < 3; i++) capacity.observe({ kind: 'no_gauges', status: 200 }, 256);
+    for (let i = 0; i < 12; i++) {
+      capacity.observe(observed(8, 240), 256);
+      advance(100);
+    }
+    expect(capacity.target).toBe(8 + 8);
+    expect(notes.map((n) => n.message)).toEqual([expect.stringContaining('no vLLM load gauges'), expect.stringContaining('learned the engine\'s capacity: 8 running')]);
+  });
+
+  it('grows while every request it sends is answered at once', () => {
+    const { capacity } = follower({ initial: 16 });
+    for (let i = 0; i < 3; i++) capacity.observe({ kind: 'no_gauges', status: 501 }, 16);
+    capacity.observe(observed(16, 0), 16);
+    expect(capacity.target).toBe(32);
+  });
+
+  it('is not fooled by its own view while the engine has gauges', () => {
+    const { capacity, advance } = follower({ initial: 256 });
+    for (let i = 0; i < 12; i++) {
+      capacity.observe(observed(8, 240), 256);
+      advance(100);
+    }
+    expect(capacity.target).toBe(256);
+    expect(capacity.settled).toBe(false);
   });
 });
 
