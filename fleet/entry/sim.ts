@@ -1,6 +1,6 @@
 // The simulator as a process, with vLLM's command line: `bun fleet/entry/sim.ts serve org/Model
 // --served-model-name NAME --port 8100 --max-num-seqs 256`, or the older `--model NAME --slots 256`.
-import { createSimulator, parseSimArgs, SIM_USAGE } from '../sim/index.ts';
+import { createSimulator, parseSimArgs, serveOverNodeHttp, SIM_USAGE } from '../sim/index.ts';
 
 if (process.argv.includes('--help') || process.argv.includes('-h')) {
   console.log(SIM_USAGE);
@@ -25,9 +25,18 @@ const simulator = createSimulator({
     process.exit(1);
   },
 });
-const server = Bun.serve({ port: args.port, hostname: args.host, fetch: simulator.fetch, idleTimeout: 0 });
-log('info', 'simulated vLLM engine listening (no GPU: replies are made up)', {
+// llama-server drops the connection after each stream although it advertises Keep-Alive (cpp-httplib's
+// "timeout=5, max=5"): modelled on node:http, where a socket can be reset; the other engines on Bun.serve.
+const server =
+  args.profile === 'llamacpp'
+    ? await serveOverNodeHttp({ simulator, port: args.port, hostname: args.host, keepAlive: 'timeout=5, max=5' })
+    : (() => {
+        const bun = Bun.serve({ port: args.port, hostname: args.host, fetch: simulator.fetch, idleTimeout: 0 });
+        return { port: bun.port ?? args.port, close: () => bun.stop(false) };
+      })();
+log('info', `simulated ${args.profile === 'vllm' ? 'vLLM' : args.profile} engine listening (no GPU: replies are made up)`, {
   url: `http://${args.host}:${server.port}`,
+  profile: args.profile,
   models: args.models,
   source: args.source,
   slots: args.slots,
@@ -47,7 +56,7 @@ const stop = () => {
   stopping = true;
   simulator.close();
   setTimeout(() => process.exit(0), 1000).unref?.();
-  void server.stop(false).then(() => process.exit(0));
+  void server.close().then(() => process.exit(0));
 };
 process.on('SIGTERM', stop);
 process.on('SIGINT', stop);

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { SIM_DEFAULTS, type SimOptions } from './options.ts';
+import { ENGINE_PROFILES, SIM_DEFAULTS, type SimOptions } from './options.ts';
 
 /** The simulator's command line: vLLM's `serve SOURCE --served-model-name NAME ...`, or the older flags. */
 export const SIM_USAGE = `usage: npm run sim -- serve SOURCE [--served-model-name NAME [NAME...]] [--port 8100] [--host 127.0.0.1]
@@ -9,10 +9,17 @@ export const SIM_USAGE = `usage: npm run sim -- serve SOURCE [--served-model-nam
          [--ttft-ms 40] [--tpot-ms 8] [--output-tokens 100] [--embedding-dim 32]  (vLLM flags it does not
          model, e.g. --dtype auto, are accepted after serve and ignored)
    or: npm run sim -- [--port 8100] [--model sim-model[,other]] [--slots 256] [same flags as above]
+  --profile vllm|llamacpp|sglang|bare (default vllm): the engine whose HTTP surface it plays; scheduler and
+  timing stay the same. llamacpp = llama-server: [--parallel|-np N] slots, [--ctx-size|-c N] shared by them
+  (a slot holds N/parallel tokens), [--metrics] (else /metrics is its 501), [--alias|-a NAME], [-m PATH],
+  [--load-ms 0] (503 "Loading model" meanwhile); headers only when a slot starts a stream, the connection
+  dropped after each stream although Keep-Alive is advertised. sglang: [--enable-metrics] for its gauges.
+  bare: a proxy in front of vLLM, no /metrics (404).
   A stand-in for \`vllm serve\` (V1 engine) without a GPU: a step scheduler with a token budget, chunked
   prefill and a KV cache that preempts; made-up but deterministic replies.
   faults: [--error-rate 0..1] [--hang-rate 0..1] [--disconnect-rate 0..1] [--stall-rate 0..1]
           [--garbage-rate 0..1] [--abort-rate 0..1] (finish_reason "abort" midway) [--crash-after N] [--seed N]
+          [--format-error-rate 0..1]: llama-server's 500 "Failed to parse input at pos N", the same on every retry
           [--rate-limit-rate 0..1]: 429s, which vLLM never sends; a rate-limiting proxy in front of it does`;
 
 const rate = z.coerce.number().min(0).max(1);
@@ -21,6 +28,11 @@ const positive = z.coerce.number().int().positive();
 
 /** Every flag that takes a value, with its schema; the aliases map old names onto these. */
 const valueFlags = {
+  profile: z.enum(ENGINE_PROFILES as [string, ...string[]]).default('vllm'),
+  parallel: positive.optional(),
+  'ctx-size': positive.optional(),
+  'load-ms': z.coerce.number().min(0).default(0),
+  'format-error-rate': rate.default(0),
   port: z.coerce.number().int().min(0).max(65535).default(8100),
   host: z.string().default('127.0.0.1'),
   model: z.string().optional(),
@@ -47,11 +59,21 @@ const valueFlags = {
   'crash-after': count.default(0),
   seed: count.default(1),
 };
-const booleanFlags = ['disable-log-stats', 'enable-request-id-headers'] as const;
+const booleanFlags = ['disable-log-stats', 'enable-request-id-headers', 'metrics'] as const;
 /** Flags that take one or more values, as vLLM's `nargs="+"`. */
 const listFlags = new Set(['served-model-name', 'api-key']);
-const ALIASES: Record<string, string> = { slots: 'max-num-seqs' };
-const schema = z.object({ ...valueFlags, 'disable-log-stats': z.boolean().default(false), 'enable-request-id-headers': z.boolean().default(false) });
+const ALIASES: Record<string, string> = { slots: 'max-num-seqs', 'enable-metrics': 'metrics', alias: 'served-model-name' };
+/** llama-server's short flags: -np (--parallel), -c (--ctx-size), -a (--alias), -m (the model path). */
+const SHORT: Record<string, string> = { '-np': 'parallel', '-c': 'ctx-size', '-a': 'alias', '-m': 'model' };
+const schema = z.object({
+  ...valueFlags,
+  'disable-log-stats': z.boolean().default(false),
+  'enable-request-id-headers': z.boolean().default(false),
+  metrics: z.boolean().default(false),
+});
+
+/** A flag rather than a value: `--name`, or a short one such as llama-server's `-np` (not a negative number). */
+const isFlag = (arg: string) => /^--?[a-z]/i.test(arg);
 
 /** What {@link parseSimArgs} returns: the simulator's options, where it listens, and the vLLM flags it ignored. */
 export type SimArgs = SimOptions & { port: number; host: string; ignored: string[] };
@@ -70,7 +92,14 @@ export function parseSimArgs(argv: string[]): SimArgs {
   const spelled: Record<string, string> = {};
   let source: string | undefined;
   for (let i = 0; i < args.length; i++) {
-    const arg = args[i] as string;
+    const given = args[i] as string;
+    const arg = SHORT[given] ? `--${SHORT[given]}` : given;
+    if (serve && /^-[a-z]/i.test(arg)) {
+      // A short engine flag the simulator does not model (llama-server's -ngl 99, -fa): ignored with its value.
+      const next = args[i + 1];
+      ignored.push(next !== undefined && !isFlag(next) ? `${given} ${args[++i]}` : given);
+      continue;
+    }
     if (!arg.startsWith('--')) {
       if (serve && source === undefined && i === 0) source = arg;
       else throw new Error(`unexpected argument '${arg}'`);
@@ -82,7 +111,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     const takeValue = () => {
       if (inline !== undefined) return inline;
       const next = args[i + 1];
-      if (next === undefined || next.startsWith('--')) throw new Error(`--${rawName}: a value is required`);
+      if (next === undefined || isFlag(next)) throw new Error(`--${rawName}: a value is required`);
       i++;
       return next;
     };
@@ -90,7 +119,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
       values[name] = inline === undefined ? true : !['false', '0'].includes(inline);
     } else if (listFlags.has(name)) {
       const list = inline !== undefined ? [inline] : [];
-      while (inline === undefined && args[i + 1] !== undefined && !(args[i + 1] as string).startsWith('--')) list.push(args[++i] as string);
+      while (inline === undefined && args[i + 1] !== undefined && !isFlag(args[i + 1] as string)) list.push(args[++i] as string);
       if (!list.length) throw new Error(`--${rawName}: a value is required`);
       values[name] = [...((values[name] as string[] | undefined) ?? []), ...list];
     } else if (name in valueFlags) {
@@ -98,7 +127,7 @@ export function parseSimArgs(argv: string[]): SimArgs {
     } else if (serve) {
       // An engine flag the simulator does not model (--dtype auto, --enable-prefix-caching): its value, if any, goes with it.
       const next = args[i + 1];
-      ignored.push(inline === undefined && next !== undefined && !next.startsWith('--') ? `${arg} ${args[++i]}` : arg);
+      ignored.push(inline === undefined && next !== undefined && !isFlag(next) ? `${given} ${args[++i]}` : given);
     } else {
       throw new Error(`Unknown option '${arg}'`);
     }
@@ -112,17 +141,24 @@ export function parseSimArgs(argv: string[]): SimArgs {
   if (serve && source === undefined && v.model) source = v.model;
   const oldNames = serve ? undefined : v.model?.split(',').map((m) => m.trim()).filter(Boolean);
   const models = v['served-model-name'] ?? oldNames ?? (source ? [source] : SIM_DEFAULTS.models);
+  // llama-server: -np slots share -c tokens of context (n_ctx_slot = n_ctx / n_parallel).
+  const slots = v.parallel ?? v['max-num-seqs'];
+  const ctxSize = v['ctx-size'];
   return {
+    profile: v.profile as SimOptions['profile'],
+    metrics: v.metrics,
+    loadMs: v['load-ms'],
+    formatErrorRate: v['format-error-rate'],
     port: v.port,
     host: v.host,
     ignored,
     models,
     source: source ?? null,
-    slots: v['max-num-seqs'],
+    slots,
     maxNumBatchedTokens: v['max-num-batched-tokens'],
-    kvCacheTokens: v['num-gpu-blocks-override'] ? v['num-gpu-blocks-override'] * v['block-size'] : 0,
+    kvCacheTokens: ctxSize ?? (v['num-gpu-blocks-override'] ? v['num-gpu-blocks-override'] * v['block-size'] : 0),
     blockSize: v['block-size'],
-    maxModelLen: v['max-model-len'],
+    maxModelLen: ctxSize ? Math.floor(ctxSize / slots) : v['max-model-len'],
     ttftMs: v['ttft-ms'],
     tpotMs: v['tpot-ms'],
     outputTokens: v['output-tokens'],

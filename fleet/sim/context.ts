@@ -1,6 +1,7 @@
 import { createRandom } from './content.ts';
 import type { SimOptions } from './options.ts';
 import type { Scheduler } from './scheduler.ts';
+import type { ReplySurface } from './surface.ts';
 
 /** A fault the dice chose for a request. */
 export type Fault = 'none' | 'error' | 'rate_limit' | 'hang' | 'disconnect' | 'stall' | 'garbage' | 'abort';
@@ -9,6 +10,8 @@ export type Fault = 'none' | 'error' | 'rate_limit' | 'hang' | 'disconnect' | 's
 export interface SimContext {
   options: SimOptions;
   scheduler: Scheduler;
+  /** How the profile's engine writes replies. */
+  surface: ReplySurface;
   stats: { requests: number; aborted: number; finished: Record<string, number> };
   /** The engine abort of every request in flight, run on shutdown (vLLM's shutdown_timeout=0). */
   live: Set<() => void>;

@@ -1,9 +1,10 @@
 import { checkInEngine, checkPreparation } from './checks.ts';
-import { planReply, type Plan } from './content.ts';
+import { hashText, planReply, type Plan } from './content.ts';
 import type { SimContext } from './context.ts';
 import { engineError, streamErrorEvent } from './errors.ts';
 import { garbage, hang, json } from './faults.ts';
-import { createChunkFormatter, replyBody, type ChoiceEnd, type GenerationKind, type ReplyFrame } from './replies.ts';
+import { formatErrorMessage, llamaContextError, llamaError } from './llamacpp.ts';
+import type { ChoiceEnd, GenerationKind, ReplyFrame } from './replies.ts';
 import type { SequenceHandle } from './scheduler.ts';
 
 const encoder = new TextEncoder();
@@ -67,11 +68,26 @@ function runChoices(ctx: SimContext, plan: Plan, events: ChoiceEvents) {
   return { ends, abort: () => stopAll(true), drop: () => stopAll(false) };
 }
 
+/**
+ * What llama-server refuses before generating (server-context.cpp): more than one choice
+ * (oaicompat_chat_params_parse "Only one completion choice is allowed"), and a prompt that fills
+ * its slot's context (n_ctx / n_parallel), the exceed_context_size_error 400.
+ */
+function checkLlama(body: Record<string, unknown>, promptTokens: number, slotContext: number): Response | null {
+  if (typeof body.n === 'number' && body.n !== 1) return llamaError(400, 'Only one completion choice is allowed');
+  if (promptTokens >= slotContext) return llamaContextError(promptTokens, slotContext);
+  return null;
+}
+
+/** Whether this request's output fails the chat parser (--format-error-rate): decided by its body, so every retry agrees. */
+const failsFormat = (rate: number, body: Record<string, unknown>) => rate > 0 && hashText(`format|${JSON.stringify(body)}`) / 0x1_0000_0000 < rate;
+
 /** Serves /v1/chat/completions and /v1/completions: checks as vLLM orders them, then the scheduler. */
 export async function generate(ctx: SimContext, kind: GenerationKind, { request, body, baseId, headers }: GenerationRequest): Promise<Response> {
   const { options } = ctx;
+  const llama = options.profile === 'llamacpp';
   const plan = planReply(body, { meanTokens: options.outputTokens, maxModelLen: options.maxModelLen, reasoning: kind === 'chat' && options.reasoningParser !== null });
-  const refused = checkPreparation(kind, body, plan.promptTokens, options.maxModelLen);
+  const refused = llama ? checkLlama(body, plan.promptTokens, options.maxModelLen) : checkPreparation(kind, body, plan.promptTokens, options.maxModelLen);
   if (refused) return refused;
   const streaming = body.stream === true;
   const fault = ctx.rollFault(streaming);
@@ -82,9 +98,10 @@ export async function generate(ctx: SimContext, kind: GenerationKind, { request,
   const top = kind === 'chat' ? (body.logprobs ? Number(body.top_logprobs ?? 0) : null) : typeof body.logprobs === 'number' ? body.logprobs : null;
   const frame: ReplyFrame = {
     kind,
-    id: `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${baseId}`,
+    // llama-server names every reply gen_chatcmplid() ("chatcmpl-" and 32 random characters) and echoes the request's model.
+    id: llama ? `chatcmpl-${crypto.randomUUID().replace(/-/g, '')}` : `${kind === 'chat' ? 'chatcmpl' : 'cmpl'}-${baseId}`,
     created: Math.floor(Date.now() / 1000),
-    model: ctx.modelName,
+    model: llama && typeof body.model === 'string' && body.model ? body.model : ctx.modelName,
     plan,
     systemFingerprint: ctx.systemFingerprint,
     logprobs: top,
@@ -93,18 +110,33 @@ export async function generate(ctx: SimContext, kind: GenerationKind, { request,
     includeUsage: (body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true,
     includeReasoning: body.include_reasoning !== false,
   };
-  const problem = checkInEngine(kind, body, plan.promptTokens, options);
+  const problem = llama ? null : checkInEngine(kind, body, plan.promptTokens, options);
   if (problem && !streaming) return engineError(400, problem.message, problem.param);
   if (problem) {
-    return new Response(streamErrorEvent(400, problem.message, problem.param) + 'data: [DONE]\n\n', { headers: { 'content-type': 'text/event-stream', ...headers } });
+    const { event, done } = ctx.surface.streamError(400, problem.message, problem.param);
+    return new Response(event + (done ? 'data: [DONE]\n\n' : ''), { headers: { 'content-type': 'text/event-stream', ...headers } });
   }
   // Where a broken stream breaks, or the engine aborts: a token of the first choice.
   const breakAt = fault === 'disconnect' || fault === 'stall' || fault === 'abort' ? Math.floor(ctx.dice() * (plan.choices[0]?.pieces.length ?? 1)) : -1;
-  return streaming ? stream(ctx, request, frame, fault, breakAt, headers) : whole(ctx, request, frame, fault, breakAt, headers);
+  const reply = { frame, fault, breakAt, headers, formatError: failsFormat(options.formatErrorRate, body) };
+  return streaming ? stream(ctx, request, reply) : whole(ctx, request, reply);
 }
 
+/** How a reply goes out: its frame, the fault the dice chose and where it strikes. */
+interface ReplyPlan {
+  frame: ReplyFrame;
+  fault: string;
+  breakAt: number;
+  headers: Record<string, string>;
+  /** The output fails the engine's chat parser once complete (llama-server's 500). */
+  formatError: boolean;
+}
+
+/** The text the chat parser fails on: the first choice's output. */
+const outputText = (frame: ReplyFrame) => (frame.plan.choices[0]?.pieces ?? []).join('');
+
 /** A non-streamed reply: the whole body once every choice has ended. */
-function whole(ctx: SimContext, request: Request, frame: ReplyFrame, fault: string, breakAt: number, headers: Record<string, string>): Promise<Response> {
+function whole(ctx: SimContext, request: Request, { frame, fault, breakAt, headers, formatError }: ReplyPlan): Promise<Response> {
   return new Promise<Response>((resolve) => {
     const run = runChoices(ctx, frame.plan, {
       onToken(i, k) {
@@ -112,7 +144,8 @@ function whole(ctx: SimContext, request: Request, frame: ReplyFrame, fault: stri
       },
       onEnd(ends) {
         ctx.live.delete(run.abort);
-        resolve(json(replyBody(frame, ends), headers));
+        if (formatError && !ends.some((e) => e.aborted)) resolve(engineError(500, formatErrorMessage(outputText(frame))));
+        else resolve(json(ctx.surface.body(frame, ends), headers));
       },
     });
     ctx.live.add(run.abort);
@@ -128,9 +161,16 @@ function whole(ctx: SimContext, request: Request, frame: ReplyFrame, fault: stri
   });
 }
 
-/** A streamed reply: SSE chunks as the scheduler emits tokens, interleaved across choices. */
-function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: string, breakAt: number, headers: Record<string, string>): Response {
-  const format = createChunkFormatter(frame);
+/**
+ * A streamed reply: SSE chunks as the scheduler emits tokens, interleaved across choices. vLLM
+ * sends its headers at once; llama-server only with the first result, when a slot has started the
+ * request and sampled its first token (server-context.cpp handle_completions_impl waits on
+ * rd.next() before it answers), so a queued request gets no headers at all.
+ */
+function stream(ctx: SimContext, request: Request, { frame, fault, breakAt, headers, formatError }: ReplyPlan): Response | Promise<Response> {
+  const format = ctx.surface.chunks(frame);
+  let started = () => {};
+  const firstResult = new Promise<void>((resolve) => (started = resolve));
   let opened = false;
   let open = true;
   let stop = () => {};
@@ -138,6 +178,7 @@ function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: str
     start(controller) {
       const send = (text: string) => {
         if (open && text) controller.enqueue(encoder.encode(text));
+        if (text) started();
       };
       const openOnce = () => {
         if (!opened) send(format.opening());
@@ -166,7 +207,13 @@ function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: str
           ends.forEach((end, i) => {
             if (end.aborted) send(format.aborted(i, end.emitted));
           });
-          send(format.closing(ends.reduce((n, e) => n + e.emitted, 0)));
+          if (formatError && !ends.some((e) => e.aborted)) {
+            const { event, done } = ctx.surface.streamError(500, formatErrorMessage(outputText(frame)), null);
+            send(event + (done ? 'data: [DONE]\n\n' : ''));
+          } else {
+            send(format.closing(ends.reduce((n, e) => n + e.emitted, 0)));
+          }
+          started();
           open = false;
           controller.close();
         },
@@ -174,6 +221,7 @@ function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: str
       ctx.live.add(run.abort);
       stop = () => {
         ctx.live.delete(run.abort);
+        started();
         if (!open) return;
         open = false;
         if (run.drop()) ctx.stats.aborted++;
@@ -182,5 +230,10 @@ function stream(ctx: SimContext, request: Request, frame: ReplyFrame, fault: str
     cancel: () => stop(),
   });
   request.signal.addEventListener('abort', () => stop(), { once: true });
+  if (ctx.options.profile === 'llamacpp') {
+    // server-http.cpp process_handler_response: X-Accel-Buffering: no on every stream.
+    const response = () => new Response(body, { headers: { 'content-type': 'text/event-stream', 'x-accel-buffering': 'no', ...headers } });
+    return firstResult.then(() => (request.signal.aborted ? engineError(500, 'aborted') : response()));
+  }
   return new Response(body, { headers: { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache', ...headers } });
 }

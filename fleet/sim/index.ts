@@ -2,3 +2,5 @@ export { createSimulator, type Simulator, type SimulatorOptions } from './simula
 export { SIM_DEFAULTS, type SimOptions } from './options.ts';
 export { parseSimArgs, SIM_USAGE, type SimArgs } from './cli.ts';
 export { planReply, hashText, type Plan } from './content.ts';
+export { serveOverNodeHttp, type NodeServedSimulator } from './serve-node.ts';
+export { ENGINE_PROFILES, type EngineProfile } from './options.ts';

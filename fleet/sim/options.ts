@@ -1,5 +1,15 @@
+/** The engine whose HTTP surface the simulator plays; the scheduler and timing are the same for all. */
+export type EngineProfile = 'vllm' | 'llamacpp' | 'sglang' | 'bare';
+export const ENGINE_PROFILES: readonly EngineProfile[] = ['vllm', 'llamacpp', 'sglang', 'bare'];
+
 /** How the simulator behaves: its sizes (vLLM's names), its timings and the faults it injects. */
 export interface SimOptions {
+  /** Which engine it answers as (--profile): vLLM by default, llama.cpp's llama-server, SGLang, or a bare proxy without /metrics. */
+  profile: EngineProfile;
+  /** /metrics on (llama-server --metrics, SGLang --enable-metrics); vLLM always serves it. */
+  metrics: boolean;
+  /** llama-server only: answers 503 "Loading model" to everything for this long after start. */
+  loadMs: number;
   /** The served model names (--served-model-name); requests naming another model get vLLM's 404. */
   models: string[];
   /** The model's source path (`serve SOURCE`): the cards' `root`; null means the first served name. */
@@ -41,6 +51,11 @@ export interface SimOptions {
   garbageRate: number;
   /** Fraction of streams the engine aborts midway: they end normally with finish_reason "abort". */
   abortRate: number;
+  /**
+   * Fraction of requests whose output fails llama-server's chat parser (a 500 "Failed to parse input
+   * at pos N"), chosen by the request's body, so every retry of the same request fails the same way.
+   */
+  formatErrorRate: number;
   /** The process crashes when this many generation requests have arrived (0 = never). */
   crashAfter: number;
   /** Seed of the fault dice (replies do not depend on it). */
@@ -52,6 +67,9 @@ export interface SimOptions {
  * get_batch_defaults: 256 seqs, 2,048 batched tokens), max_logprobs 20, blocks of 16.
  */
 export const SIM_DEFAULTS: SimOptions = {
+  profile: 'vllm',
+  metrics: false,
+  loadMs: 0,
   models: ['sim-model'],
   source: null,
   slots: 256,
@@ -75,6 +93,7 @@ export const SIM_DEFAULTS: SimOptions = {
   stallRate: 0,
   garbageRate: 0,
   abortRate: 0,
+  formatErrorRate: 0,
   crashAfter: 0,
   seed: 1,
 };
