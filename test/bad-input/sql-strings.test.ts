@@ -37,7 +37,9 @@ describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () 
     const handlers = await loadHandlers({ env: { WEBHOOK_SECRET: 'deployment-secret-0123' } });
     app = createApp({ config: loadGatewayConfig({}), database: test().database, logger: createLogger({ level: 'silent' }), handlers });
     client = new OpenAI({ apiKey: 'unused', baseURL: 'http://gateway.test/v1', maxRetries: 0, fetch: (url, init) => Promise.resolve(app.fetch(new Request(url, init))) });
-    const sim = await startSim(['--slots', '64', '--model', `sim-model,${HOSTILE_MODEL}`]);
+    // The hostile name first: vLLM answers every alias under its first served name
+    // (entrypoints/openai/models/serving.py, model_name()), so each response body names it.
+    const sim = await startSim(['--slots', '64', '--model', `${HOSTILE_MODEL},sim-model`]);
     processes.push(sim.process);
     processes.push(await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url }));
   });
@@ -80,7 +82,8 @@ describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () 
 
     const batch = await waitForStatus(client, created.id, ['completed']);
     const { output } = await expectEachOnce(client, batch, ids);
-    expect(output.map((l) => [l.custom_id, l.response?.body.model])).toEqual(ids.map((id, i) => [id, i % 2 ? HOSTILE_MODEL : 'sim-model']));
+    // Every line was answered, so each model name reached the engine intact (another name is a 404, and back to the queue).
+    expect(output.map((l) => [l.custom_id, l.response?.body.model])).toEqual(ids.map((id) => [id, HOSTILE_MODEL]));
     expect((await client.batches.list()).data.find((b) => b.id === created.id)?.metadata).toEqual(metadata);
 
     const graphql = await gql('query ($id: ID!, $model: String) { batch(id: $id) { metadata } batches(model: $model) { nodes { id } } }', { id: created.id, model: HOSTILE_MODEL });
