@@ -4,11 +4,13 @@ import type { WorkerMetrics } from '../../core/metrics/index.ts';
 import { leaseRequests, releaseRequests, type Database } from '../../schema/index.ts';
 import { sleep, type BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';
-import { createEngineGate, type EngineGate } from '../engine/gate.ts';
+import type { EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
 import { createJobBuffer } from './job-buffer.ts';
 import { createLeaseHeartbeat } from './lease-heartbeat.ts';
-import { createLoadReader, type LoadReading, type ReadLoad } from './engine-metrics.ts';
+import { createLoadReader, type ReadLoad } from './engine-metrics.ts';
+import { createKeyGate } from './key-gate.ts';
+import { observedLoad } from './observed-load.ts';
 import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
@@ -19,10 +21,6 @@ import { createEngineErrorLog } from './engine-error-log.ts';
 
 /** How long a model the engine said it does not serve is left alone (the engine may be restarting with it). */
 const MODEL_MISSING_PAUSE_MS = 30_000;
-/** How long a request without an answer counts as queued in the engine, for an engine without load gauges. */
-const OBSERVED_QUEUE_MS = 1000;
-/** How often an engine that refused our API key is asked again (GET /v1/models, which needs the key). */
-const UNAUTHORIZED_PROBE_MS = 10_000;
 /** How long an unreachable engine keeps the work waiting for it, unless the timings say otherwise. */
 const ENGINE_DOWN_MS = 300_000;
 
@@ -204,20 +202,8 @@ export function createWorker(options: WorkerOptions): Worker {
       logger.warn('releasing a request failed; its lease will expire and be reaped', { err, requestId: job.id }),
     );
   };
-  /**
-   * The engine refuses our API key (401/403 on /v1: vLLM's --api-key changed, or ENGINE_API_KEY
-   * is wrong). No request is at fault, and every one would fail the same way: leasing stops,
-   * what is held goes back to the queue with its attempt refunded, and /v1/models is asked
-   * every 10 s until the key is accepted again.
-   */
-  const keyAccepted = createEngineGate({
-    health: () => client.models().then(() => true, () => false),
-    probeMs: UNAUTHORIZED_PROBE_MS,
-    onChange(up) {
-      if (up) logger.info('the engine accepts this worker\'s API key again; leasing resumes', { engineUrl: client.baseUrl });
-      else logger.error('the engine refuses this worker\'s API key (401/403 on /v1); leasing stopped and held requests go back to the queue. Set ENGINE_API_KEY to the engine\'s --api-key and restart the worker', { engineUrl: client.baseUrl });
-    },
-  });
+  const keyAccepted = createKeyGate(client, logger);
+  /** The engine refused our API key: leasing stops and what is held goes back, attempts refunded. */
   const unauthorized = async (job: Job) => {
     keyAccepted.reportDown();
     const held = [job.id, ...buffer.clear()];
@@ -232,25 +218,9 @@ export function createWorker(options: WorkerOptions): Worker {
     metrics?.inFlight.set({}, inFlight.size);
   };
 
-  /**
-   * The engine's load as this worker sees it, for an engine without load gauges: a request the
-   * engine has started answering is running; one that has had no answer for a second is
-   * waiting in the engine's queue (a prompt's prefill takes well under that).
-   */
-  const observedLoad = (): LoadReading => {
-    const queuedBefore = performance.now() - OBSERVED_QUEUE_MS;
-    let running = 0;
-    let waiting = 0;
-    for (const entry of inFlight.values()) {
-      if (entry.answering) running++;
-      else if (entry.startedAt < queuedBefore) waiting++;
-    }
-    return { kind: 'load', running, waiting, kvCacheUsage: null, observed: true };
-  };
-
   const load = createLoadFollower({
     readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl }),
-    observedLoad,
+    observedLoad: () => observedLoad(inFlight.values()),
     capacity,
     inFlight: () => inFlight.size,
     finished: () => completed + failed,
