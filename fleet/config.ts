@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { ENGINE_PROFILES } from './engine/profile.ts';
 import { ENGINE_PRESETS, templateProblem, type EngineLaunch } from './worker/engine-command.ts';
 
 const ms = (fallback: number) => positiveInt(fallback);
@@ -34,6 +35,8 @@ export const workerEnv = z
     /** The port of the owned engine (ENGINE or ENGINE_CMD). */
     ENGINE_PORT: port(8000),
     ENGINE_API_KEY: z.string().optional(),
+    /** Which engine this is, for what a result body holds: `auto` reads the owned_by of its /v1/models cards (vllm, llamacpp, sglang), else `openai`. */
+    ENGINE_PROFILE: z.enum(ENGINE_PROFILES, { error: `expected one of ${ENGINE_PROFILES.join(', ')}` }).default('auto'),
     /** The engine's sequence slots (vLLM's --max-num-seqs) when known; otherwise learned from /metrics. */
     ENGINE_MAX_NUM_SEQS: z.coerce.number({ error: 'expected a positive integer' }).int().positive().optional(),
     ENGINE_CONNECT_TIMEOUT_MS: ms(30_000),

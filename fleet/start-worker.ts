@@ -103,6 +103,8 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     firstTokenTimeoutMs: config.ENGINE_FIRST_TOKEN_TIMEOUT_MS,
     stallTimeoutMs: config.ENGINE_STALL_TIMEOUT_MS,
     apiKey: config.ENGINE_API_KEY,
+    profile: config.ENGINE_PROFILE,
+    onNote: (message, fields) => logger.info(message, fields),
   });
   const gate = createEngineGate({
     health: () => client.health(),

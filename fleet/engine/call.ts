@@ -1,4 +1,5 @@
 import type { EngineOutcome, RetryReason } from './outcome.ts';
+import { closesConnections, type EngineProfile } from './profile.ts';
 import { createAssembler, type AssemblerRequest } from './reassemble.ts';
 import { readSse } from './sse.ts';
 import { expectedChoices, STREAMED, unstreamableField } from './stream-mode.ts';
@@ -13,10 +14,21 @@ export interface CallContext {
   stallTimeoutMs: number;
   headers: Record<string, string>;
   fetch: typeof fetch;
+  /** The engine the body is reassembled for. */
+  profile: EngineProfile;
+  /** Whether each request goes on a connection of its own (the engine closes them after each response), and pooled connections found dead. */
+  connections: { fresh: boolean; resets: number };
+  /** Called the first time a reused connection turned out dead: from then on every request gets a fresh one. */
+  onFreshConnections?: (why: string) => void;
+  /** Whether the engine can be reached (judged by the client: a slow /health under load is not down). */
+  reachable: () => Promise<boolean>;
 }
 
 /** Where a call is, for what its deadline means when it passes. */
-type Phase = 'connect' | 'answer' | 'first_token' | 'stream' | 'body';
+type Phase = 'connect' | 'queued' | 'answer' | 'first_token' | 'stream' | 'body';
+
+/** Resends at once, on a fresh connection and without using an attempt, of a request whose connection died before any byte of answer. */
+const MAX_RESENDS = 3;
 
 const ABORT_MESSAGE =
   'the engine aborted the request (finish_reason "abort", or a choice never finished: it was shutting down, pausing or going to sleep), so its output was cut short';
@@ -25,8 +37,17 @@ const ABORT_MESSAGE =
  * Runs one request: streamed (and reassembled) for chat and completions unless vLLM cannot
  * stream what the request asks; plain otherwise. Sends `requestId` as X-Request-Id, which
  * vLLM adopts as the request's id (entrypoints/openai/engine/serving.py, _base_request_id).
+ * `onFirstEvent` is called once, when the engine starts answering (a stream's first event, or
+ * the answer of a call that does not stream): until then the request waits in the engine's queue.
  */
-export async function callEngine(ctx: CallContext, endpoint: string, bodyText: string, signal?: AbortSignal, requestId?: string): Promise<EngineOutcome> {
+export async function callEngine(
+  ctx: CallContext,
+  endpoint: string,
+  bodyText: string,
+  signal?: AbortSignal,
+  requestId?: string,
+  onFirstEvent?: () => void,
+): Promise<EngineOutcome> {
   const kind = STREAMED[endpoint];
   let payload = bodyText;
   let streamed = false;
@@ -51,34 +72,68 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
   const headers = requestId ? { ...ctx.headers, 'x-request-id': requestId } : ctx.headers;
   const controller = new AbortController();
   let expired: Phase | null = null;
-  // vLLM sends a non-streamed answer's headers only once the whole result is ready (a
-  // JSONResponse): the wait for them is the request's queueing and computing, which the
-  // first-token timeout bounds for a stream, not a connection's setup.
+  const sentAt = performance.now();
+  // Until the engine starts answering, the request may be queued inside it: vLLM queues after
+  // sending a stream's headers, llama-server before them (it answers only once a slot has made
+  // the first token: server-context.cpp handle_completions_impl waits for `rd.next()`), and any
+  // engine sends a non-streamed answer whole. So from sending to the first event (or the whole
+  // answer) the bound is the first-token timeout, never the connect timeout; past the connect
+  // timeout without headers the engine's reachability is checked once, so an engine that is gone
+  // without refusing the connection is still found within it.
   let phase: Phase = streamed ? 'connect' : 'answer';
+  let unwatch = () => {};
   const watched: Watched = {
-    deadline: performance.now() + (streamed ? ctx.connectTimeoutMs : ctx.firstTokenTimeoutMs),
+    deadline: sentAt + (streamed ? Math.min(ctx.connectTimeoutMs, ctx.firstTokenTimeoutMs) : ctx.firstTokenTimeoutMs),
     extendMs: ctx.stallTimeoutMs,
     onExpire: () => {
+      const now = performance.now();
+      if (phase === 'connect' && now - sentAt < ctx.firstTokenTimeoutMs) {
+        phase = 'queued';
+        watched.deadline = sentAt + ctx.firstTokenTimeoutMs;
+        unwatch = ctx.watchdog.watch(watched);
+        void ctx.reachable().then((up) => {
+          if (up || phase !== 'queued') return;
+          expired = 'connect';
+          controller.abort();
+        });
+        return;
+      }
+      if (phase === 'connect') phase = 'queued';
+      // Not started while the engine keeps serving others: it is queued there, not failed.
+      // Only an engine that delivered nothing for a whole stall timeout has stopped.
+      if (WAITING.has(phase) && now - ctx.watchdog.lastActivityAt() < ctx.stallTimeoutMs) {
+        watched.deadline = now + ctx.stallTimeoutMs;
+        unwatch = ctx.watchdog.watch(watched);
+        return;
+      }
       expired = phase;
       controller.abort();
     },
   };
-  const unwatch = ctx.watchdog.watch(watched);
+  unwatch = ctx.watchdog.watch(watched);
   const onAbort = () => controller.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const retry = (reason: RetryReason, message: string, statusCode: number | null = null, retryAfterMs: number | null = null): EngineOutcome => ({
+  const retry = (reason: RetryReason, message: string, statusCode: number | null = null, retryAfterMs: number | null = null, body?: string): EngineOutcome => ({
     kind: 'retry',
     reason,
     statusCode,
     message,
     retryAfterMs,
+    ...(body === undefined ? {} : { body }),
   });
   // Only a connection that delivered a whole answer goes back to the pool: one left after an
   // error, a broken or an unfinished stream may be dead or still generating, and reusing it
   // fails the next request with a reset that the engine never caused.
   let clean = false;
+  let started = false;
+  const start = () => {
+    if (started) return;
+    started = true;
+    onFirstEvent?.();
+  };
   try {
-    const res = await ctx.fetch(`${ctx.baseUrl}${endpoint}`, { method: 'POST', headers, body: payload, signal: controller.signal });
+    const res = await send(ctx, `${ctx.baseUrl}${endpoint}`, headers, payload, controller.signal);
+    if ((phase as Phase) === 'connect' || (phase as Phase) === 'queued') phase = 'first_token';
     const headerId = res.headers.get('x-request-id');
     if (res.status === 401 || res.status === 403) {
       const text = (await res.text()).slice(0, 300);
@@ -93,13 +148,14 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
       if (res.status === 429 || res.status === 408 || res.status >= 500) {
         const retryAfter = Number(res.headers.get('retry-after'));
         const reason = res.status === 429 ? 'rate_limited' : 'server_error';
-        return retry(reason, `the engine answered ${res.status}: ${text.slice(0, 300)}`, res.status, retryAfter > 0 ? retryAfter * 1000 : null);
+        return retry(reason, `the engine answered ${res.status}: ${text.slice(0, 300)}`, res.status, retryAfter > 0 ? retryAfter * 1000 : null, text);
       }
       return { kind: 'rejected', statusCode: res.status, body: text };
     }
     const contentType = res.headers.get('content-type') ?? '';
     if (!kind || !contentType.includes('text/event-stream')) {
       phase = 'body';
+      start();
       watched.deadline = performance.now() + ctx.stallTimeoutMs;
       // A body the engine did not mean as JSON (embeddings with encoding_format "bytes" are
       // application/octet-stream, pooling/utils.py) is an answer, not a fault: retrying it
@@ -116,15 +172,17 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
       if (!isObject(body)) return retry('server_error', `the engine answered ${res.status} with JSON that is not an object`);
       if (abortedBody(body)) return retry('engine_abort', ABORT_MESSAGE);
       clean = true;
+      ctx.watchdog.touch();
       return { ...ok(res.status, body, headerId, requestId), text };
     }
     phase = 'first_token';
-    watched.deadline = performance.now() + ctx.firstTokenTimeoutMs;
-    const assembler = createAssembler(kind, shape);
+    watched.deadline = Math.max(watched.deadline, sentAt + ctx.firstTokenTimeoutMs);
+    const assembler = createAssembler(kind, shape, ctx.profile);
     let finished = false;
     let streamError: string | null = null;
     await readSse(res.body as ReadableStream<Uint8Array>, {
       onActivity() {
+        if (!started) start();
         phase = 'stream';
         watched.active = true;
       },
@@ -155,18 +213,18 @@ export async function callEngine(ctx: CallContext, endpoint: string, bodyText: s
     if (expired === 'answer') {
       return retry('first_token_timeout', `no answer within ${ctx.firstTokenTimeoutMs} ms (the call does not stream: the engine answers once the whole result is ready)`);
     }
-    if (expired === 'first_token') return retry('first_token_timeout', `no first token within ${ctx.firstTokenTimeoutMs} ms`);
+    if (expired === 'first_token' || expired === 'queued') {
+      return retry('first_token_timeout', `no first token within ${ctx.firstTokenTimeoutMs} ms, and the engine delivered nothing to any request for ${ctx.stallTimeoutMs} ms`);
+    }
     if (expired === 'stream') return retry('stalled', `the stream stalled for ${ctx.stallTimeoutMs} ms`);
     if (expired === 'body') return retry('stalled', `the response body stalled for ${ctx.stallTimeoutMs} ms`);
     if (error instanceof SyntaxError) return retry('server_error', `the engine sent a body that is not JSON: ${error.message}`);
     if (phase === 'body') return retry('incomplete', `the response broke off: ${describe(error)}`);
-    if (phase !== 'connect' && phase !== 'answer') return retry('incomplete', `the stream broke: ${describe(error)}`);
+    if (phase !== 'connect' && (phase as Phase) !== 'queued' && phase !== 'answer') return retry('incomplete', `the stream broke: ${describe(error)}`);
     // A reset before the headers is an engine that took the request and dropped it (a stream
     // that fails before its first token does that), not one that is out of reach.
     const detail = describe(error);
-    // Deno names no code: its message says `tcp connect error: Connection refused`.
-    const unreachable = UNREACHABLE.has(errorCode(error) ?? '') || /connect error|connection refused|unable to connect/i.test(detail);
-    return retry('connection', `${unreachable ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`);
+    return retry('connection', `${unreachable(error) ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`);
   } finally {
     if (!clean) controller.abort();
     unwatch();
@@ -189,7 +247,7 @@ function ok(statusCode: number, body: Record<string, unknown>, headerId: string 
  * 4xx is the request's fault, as a 4xx status would be; anything else (EngineDeadError, a
  * generation error: 500) may pass on a retry.
  */
-function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null) => EngineOutcome): EngineOutcome {
+function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome): EngineOutcome {
   let code = Number.NaN;
   try {
     const parsed = JSON.parse(raw) as { code?: unknown; error?: { code?: unknown } };
@@ -198,7 +256,7 @@ function midStreamError(raw: string, retry: (reason: RetryReason, message: strin
     // not JSON: a retry below
   }
   if (code >= 400 && code < 500) return { kind: 'rejected', statusCode: code, body: raw };
-  return retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500);
+  return { ...retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500, null, raw), started: true } as EngineOutcome;
 }
 
 /**
@@ -214,6 +272,44 @@ function abortedBody(body: Record<string, unknown>): boolean {
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** The phases in which a request waits for the engine to start it. */
+const WAITING: ReadonlySet<Phase> = new Set(['queued', 'answer', 'first_token']);
+
+/**
+ * Sends the request. A connection that dies before any byte of answer, when it may have been a
+ * pooled one, is retried at once on a fresh connection (up to MAX_RESENDS times): the engine
+ * closed it after its last response (llama-server does after every stream while advertising
+ * Keep-Alive), so the request never reached it. After a few, or for an engine known to close
+ * them, every request goes on a connection of its own: `keepalive: false` for Bun's fetch
+ * (src/bun.js/webcore/fetch.zig, disable_keepalive), `connection: close` for undici's.
+ */
+async function send(ctx: CallContext, url: string, headers: Record<string, string>, body: string, signal: AbortSignal): Promise<Response> {
+  for (let resends = 0; ; resends++) {
+    const fresh = ctx.connections.fresh;
+    try {
+      const init: RequestInit = fresh ? { method: 'POST', headers: { ...headers, connection: 'close' }, body, signal, keepalive: false } : { method: 'POST', headers, body, signal };
+      return await ctx.fetch(url, init);
+    } catch (error) {
+      // Even a request sent with `connection: close` may go out on an idle pooled socket (undici
+      // picks one before it reads the header), so a fresh-connection engine is resent too.
+      if (signal.aborted || resends >= MAX_RESENDS || unreachable(error)) throw error;
+      if (!fresh && (++ctx.connections.resets >= FRESH_AFTER_RESETS || closesConnections(ctx.profile))) {
+        ctx.connections.fresh = true;
+        ctx.onFreshConnections?.(`${ctx.connections.resets} requests found their pooled connection closed before any byte of answer (${describe(error)})`);
+      }
+    }
+  }
+}
+
+/** Resets of pooled connections after which the engine is taken to close its connections: a rare race with an idle timeout is not that. */
+const FRESH_AFTER_RESETS = 3;
+
+/** Whether a fetch error means the engine was never reached (refused, no route, no such host). */
+export function unreachable(error: unknown): boolean {
+  // Deno names no code: its message says `tcp connect error: Connection refused`.
+  return UNREACHABLE.has(errorCode(error) ?? '') || /connect error|connection refused|unable to connect/i.test(describe(error));
+}
 
 /** Connection errors that mean the engine was never reached (nothing listens, no route, no such host). */
 const UNREACHABLE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'FailedToOpenSocket']);

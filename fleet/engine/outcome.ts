@@ -28,7 +28,17 @@ export type EngineOutcome =
     }
   /** A 4xx (also one the engine sent mid-stream): the request's own fault, with the engine's error body as it came. */
   | { kind: 'rejected'; statusCode: number; body: string }
-  | { kind: 'retry'; reason: RetryReason; statusCode: number | null; message: string; retryAfterMs: number | null }
+  | {
+      kind: 'retry';
+      reason: RetryReason;
+      statusCode: number | null;
+      message: string;
+      retryAfterMs: number | null;
+      /** The engine's error body as it came, when it answered one (a 5xx, a mid-stream error event). */
+      body?: string;
+      /** The engine had started answering (streamed events) when it failed: the failure cost a generation. */
+      started?: boolean;
+    }
   /** The engine refused the fleet's API key (401/403 on /v1/*): no request can run until the key is fixed. */
   | { kind: 'unauthorized'; statusCode: 401 | 403; message: string }
   /** An answer no retry can change and no result can hold (a 200 that is not JSON): the request fails with `code`. */

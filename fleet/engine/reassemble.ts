@@ -1,3 +1,6 @@
+import type { EngineProfile } from './profile.ts';
+import { engineBody } from './reassemble-engines.ts';
+
 /** Builds the ordinary non-streaming response body from the chunks of a streamed one. */
 export interface Assembler {
   push(chunk: Record<string, unknown>): void;
@@ -20,14 +23,16 @@ export interface AssemblerRequest {
   choices?: number;
 }
 
-interface ToolCallState {
+/** A tool call as the chunks built it. */
+export interface ToolCallState {
   id: string | null;
   type: string;
   name: string;
   args: string[];
 }
 
-interface ChoiceState {
+/** One choice as the chunks built it. */
+export interface ChoiceState {
   role: string;
   content: string[];
   reasoning: string[];
@@ -39,7 +44,26 @@ interface ChoiceState {
   promptTokenIds: unknown;
   finishReason: unknown;
   stopReason: unknown;
+  /** Fields of the engine's own on the choice (SGLang's matched_stop), other profiles than vLLM only. */
+  extras: Record<string, unknown> | null;
 }
+
+/** What a stream built, for the body of an engine other than vLLM (reassemble-engines.ts). */
+export interface Collected {
+  kind: 'chat' | 'completion';
+  head: { id?: unknown; created?: unknown; model?: unknown };
+  systemFingerprint: unknown;
+  usage: Record<string, unknown>;
+  choices: [number, ChoiceState][];
+  /** Top-level fields of the engine's own (llama-server's timings, SGLang's metadata), last value, in first-seen order. */
+  extras: Record<string, unknown>;
+  /** The name the engine streamed reasoning under: `reasoning` (vLLM) or `reasoning_content` (llama-server, SGLang, older vLLM). */
+  reasoningKey: 'reasoning' | 'reasoning_content';
+}
+
+/** Top-level and choice fields every profile places itself; anything else an engine streams is its own. */
+const KNOWN_TOP = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint', 'prompt_token_ids', 'prompt_text']);
+const KNOWN_CHOICE = new Set(['index', 'delta', 'text', 'logprobs', 'finish_reason', 'stop_reason', 'token_ids', 'prompt_token_ids']);
 
 type Delta = {
   role?: string;
@@ -61,8 +85,11 @@ const TEXT_LOGPROBS = ['text_offset', 'token_logprobs', 'tokens', 'top_logprobs'
  * (entrypoints/openai/chat_completion/api_router.py), while chunks are dumped with
  * `exclude_unset` and the usage chunk with `exclude_none`.
  */
-export function createAssembler(kind: 'chat' | 'completion', request: AssemblerRequest = {}): Assembler {
+export function createAssembler(kind: 'chat' | 'completion', request: AssemblerRequest = {}, profile: EngineProfile = 'vllm'): Assembler {
   const head: { id?: unknown; created?: unknown; model?: unknown } = {};
+  const own = profile !== 'vllm';
+  const extras: Record<string, unknown> = {};
+  let reasoningKey: Collected['reasoningKey'] = 'reasoning';
   let systemFingerprint: unknown = null;
   let promptTokenIds: unknown = null;
   let promptText: unknown = null;
@@ -73,7 +100,7 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
   const choice = (index: number) => {
     let state = choices.get(index);
     if (!state) {
-      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, tokenIds: null, promptTokenIds: null, finishReason: null, stopReason: null };
+      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, tokenIds: null, promptTokenIds: null, finishReason: null, stopReason: null, extras: null };
       choices.set(index, state);
     }
     return state;
@@ -87,7 +114,10 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
       tokenChunks++;
     }
     const reasoning = delta.reasoning ?? delta.reasoning_content;
-    if (reasoning) state.reasoning.push(reasoning);
+    if (reasoning) {
+      state.reasoning.push(reasoning);
+      if (delta.reasoning_content) reasoningKey = 'reasoning_content';
+    }
     for (const call of delta.tool_calls ?? []) {
       const i = call.index ?? 0;
       let tool = state.tools.get(i);
@@ -109,7 +139,9 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
       tokenChunks++;
     }
     if (c.prompt_token_ids != null) state.promptTokenIds = c.prompt_token_ids;
-    if (c.logprobs) {
+    // llama-server writes a completion's logprobs as chat does: {content: [...]} (server-task.cpp).
+    if (Array.isArray(c.logprobs?.content)) (state.logprobs ??= []).push(...c.logprobs.content);
+    else if (c.logprobs) {
       const joined = (state.textLogprobs ??= {});
       for (const key of TEXT_LOGPROBS) {
         const values = c.logprobs[key];
@@ -130,6 +162,7 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
       if (chunk.prompt_token_ids != null) promptTokenIds = chunk.prompt_token_ids;
       if (chunk.prompt_text != null) promptText = chunk.prompt_text;
       if (chunk.usage) usage = chunk.usage as Record<string, unknown>;
+      if (own) keepOwn(chunk, KNOWN_TOP, extras);
       const list = chunk.choices as Chunk[] | undefined;
       if (!list) return;
       for (const c of list) {
@@ -139,6 +172,7 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
         if (Array.isArray(c.token_ids)) (state.tokenIds ??= []).push(...c.token_ids);
         if (c.finish_reason != null) state.finishReason = c.finish_reason;
         if (c.stop_reason != null) state.stopReason = c.stop_reason;
+        if (own) keepOwn(c, KNOWN_CHOICE, (state.extras ??= {}));
       }
     },
     aborted: () => choices.size < (request.choices ?? 1) || [...choices.values()].some((s) => s.finishReason === 'abort' || s.finishReason == null),
@@ -147,6 +181,11 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
       const finalUsage = usage
         ? { ...usage, prompt_tokens_details: usage.prompt_tokens_details ?? null }
         : { prompt_tokens: 0, total_tokens: tokenChunks, completion_tokens: tokenChunks, prompt_tokens_details: null };
+      if (own) {
+        // Other engines' usage chunk is their body's usage as it is: only vLLM's body adds prompt_tokens_details: null.
+        const engineUsage = usage ?? { prompt_tokens: 0, completion_tokens: tokenChunks, total_tokens: tokenChunks };
+        return engineBody(profile, { kind, head, systemFingerprint, usage: engineUsage, choices: ordered, extras, reasoningKey });
+      }
       if (kind === 'completion') {
         const out = ordered.map(([index, s]) => ({
           index,
@@ -184,6 +223,15 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
 
   function header() {
     return { id: head.id, object: kind === 'chat' ? 'chat.completion' : 'text_completion', created: head.created, model: head.model };
+  }
+}
+
+/** Copies the fields of `from` that are not in `known` and not null into `into` (an engine's own fields). */
+function keepOwn(from: Record<string, unknown>, known: ReadonlySet<string>, into: Record<string, unknown>) {
+  for (const key in from) {
+    if (known.has(key)) continue;
+    const value = from[key];
+    if (value != null) into[key] = value;
   }
 }
 

@@ -10,6 +10,13 @@ export interface Watched {
 /** One timer for every deadline of a process. */
 export interface Watchdog {
   watch(entry: Watched): () => void;
+  /** Says the engine just delivered something outside a watched entry (a whole answer); free: a flag the next tick reads. */
+  touch(): void;
+  /**
+   * When the engine last delivered anything (a stream's bytes, a whole answer), to the tick;
+   * -Infinity before it ever did. Tells a busy engine (others are served) from a stuck one.
+   */
+  lastActivityAt(): number;
   close(): void;
 }
 
@@ -23,10 +30,17 @@ export interface Watchdog {
 export function createWatchdog(tickMs = 100, now = () => performance.now()): Watchdog {
   const entries = new Set<Watched>();
   let timer: ReturnType<typeof setInterval> | undefined;
+  let touched = false;
+  let activeAt = Number.NEGATIVE_INFINITY;
   const sweep = () => {
     const at = now();
+    if (touched) {
+      touched = false;
+      activeAt = at;
+    }
     for (const entry of entries) {
       if (entry.active) {
+        activeAt = at;
         entry.active = false;
         entry.deadline = at + (entry.extendMs ?? 0);
       } else if (entry.deadline <= at) {
@@ -45,6 +59,11 @@ export function createWatchdog(tickMs = 100, now = () => performance.now()): Wat
       timer ??= setInterval(sweep, tickMs);
       return () => entries.delete(entry);
     },
+    touch() {
+      touched = true;
+      timer ??= setInterval(sweep, tickMs);
+    },
+    lastActivityAt: () => activeAt,
     close() {
       entries.clear();
       if (timer) clearInterval(timer);
