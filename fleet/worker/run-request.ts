@@ -26,8 +26,11 @@ export interface RunRequestContext {
   maxEngineDowns?: number;
   backoff: BackoffOptions;
   onEngineError?: (outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>) => void;
-  /** Called when the engine started answering (the first event), for time-to-first-token. */
-  onFirstByte?: () => void;
+  /**
+   * Called on each call of a job when the engine starts answering it (a stream's first event, a
+   * whole non-streamed answer): until then the job waits in the engine's queue.
+   */
+  onFirstByte?: (job: Job) => void;
 }
 
 /**
@@ -47,10 +50,13 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
   // Stable across retries, so the engine's logs show one id per request (vLLM suffixes its
   // internal id itself, v1/engine/input_processor.py assign_request_id, so a reuse is safe).
   const requestId = `${job.batchId}-${job.id}`;
+  const onFirstEvent = ctx.onFirstByte ? () => ctx.onFirstByte?.(job) : undefined;
+  /** The engine's last error answer for this request, to stop regenerating one it gives every time. */
+  let answered = null as { statusCode: number | null; body: string } | null;
   for (;;) {
     await ctx.gate.ready(signal);
     if (signal.aborted) return null;
-    const outcome = await ctx.client.call(job.endpoint, job.body, signal, requestId);
+    const outcome = await ctx.client.call(job.endpoint, job.body, signal, requestId, onFirstEvent);
     if (outcome.kind === 'aborted') return null;
     if (outcome.kind === 'ok') {
       return {
@@ -80,7 +86,7 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
         completionTokens: null,
       };
     }
-    if (!ENGINE_ANSWERED.has(outcome.reason) && !(await ctx.client.health())) {
+    if (!ENGINE_ANSWERED.has(outcome.reason) && !(await ctx.client.reachable())) {
       ctx.gate.reportDown();
       if (++downs > (ctx.maxEngineDowns ?? 5)) {
         return failedWith(job, 'engine_unavailable', `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`);
@@ -88,8 +94,19 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
       continue;
     }
     failures++;
+    const body = outcome.body;
+    // The same error twice in a row, each after the engine had generated for the request, is its
+    // verdict on this request (a reply its parser cannot read: llama-server's "Failed to parse
+    // input at pos N"), and each retry costs a whole generation. An error before any generation
+    // is not judged so: an overloaded engine's transient 500 carries the same generic body each time.
+    if (body !== undefined && outcome.started && answered?.statusCode === outcome.statusCode && answered.body === body) {
+      const message = `The engine gave the same error twice in a row (${outcome.statusCode ?? 'no status'}), so it was not retried again: it fails this request every time. Its answer is the response.`;
+      return answeredWith(job, outcome.statusCode, body, 'engine_error_repeated', message);
+    }
+    answered = body === undefined || !outcome.started ? null : { statusCode: outcome.statusCode, body };
     if (failures > ctx.maxRetries) {
-      return failedWith(job, 'engine_error', `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`);
+      const message = `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`;
+      return body === undefined ? failedWith(job, 'engine_error', message) : answeredWith(job, outcome.statusCode, body, 'engine_error', message);
     }
     await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
   }
@@ -108,6 +125,11 @@ function failedWith(job: Job, code: string, message: string): RequestResult {
   // and one such result would fail every write of the page it is in, forever.
   const stored = message.replace(/\u0000/g, '\uFFFD');
   return { id: job.id, status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message: stored }, promptTokens: null, completionTokens: null };
+}
+
+/** A request that failed on an engine's error answer: its last status and body are the response, the reason the error. */
+function answeredWith(job: Job, statusCode: number | null, body: string, code: string, message: string): RequestResult {
+  return { ...failedWith(job, code, message), statusCode: statusCode ?? 500, response: asJsonBody(body.replace(/\u0000/g, '\uFFFD'), statusCode ?? 500) };
 }
 
 /** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */
