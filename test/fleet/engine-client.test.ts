@@ -113,7 +113,7 @@ describe('running a request', () => {
 
   it('fails with a clear error after its retries when the engine hangs, stalls or disconnects every time', async () => {
     const cases = [
-      [{ hangRate: 1 }, /no response headers within 100 ms/],
+      [{ hangRate: 1 }, /no first token within 100 ms/],
       [{ stallRate: 1, outputTokens: 40 }, /stalled for 100 ms|no first token/],
       [{ disconnectRate: 1, outputTokens: 40 }, /stream broke|ended before \[DONE\]/],
     ] as const;

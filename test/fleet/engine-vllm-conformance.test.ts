@@ -66,7 +66,7 @@ function json(res: ServerResponse, text: string, status = 200) {
 }
 
 const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
-  createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: timeouts.connect ?? 5000, firstTokenTimeoutMs: timeouts.first ?? 5000, stallTimeoutMs: timeouts.stall ?? 5000 });
+  createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: timeouts.connect ?? 5000, firstTokenTimeoutMs: timeouts.first ?? 5000, stallTimeoutMs: timeouts.stall ?? 5000, profile: 'vllm' });
 
 const chatJob = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
   id: 1,
