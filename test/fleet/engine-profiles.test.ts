@@ -178,7 +178,7 @@ describe('errors the engine gives every time', () => {
     // llama-server's chat parser fails the same reply at the same position on every retry (common/chat.cpp).
     const { url } = await served({ profile: 'llamacpp', formatErrorRate: 1 });
     let sent = 0;
-    const engine = client(url, { fetch: (input, init) => (String(input).endsWith('/completions') && sent++, fetch(input, init)) });
+    const engine = client(url, { fetch: ((input: string | URL | Request, init?: RequestInit) => (String(input).endsWith('/completions') && sent++, fetch(input, init))) as typeof fetch });
     const { result } = await run(engine, job(chat('extract the fields')), 4);
     expect(sent).toBe(2);
     expect(result).toMatchObject({ status: 'failed', statusCode: 500, error: { code: 'engine_error_repeated', message: expect.stringContaining('same error twice in a row') } });
