@@ -12,14 +12,16 @@ export const RESULT_STATUSES: Record<ResultKind, readonly string[]> = {
 
 const requestId = sql`to_json(coalesce(engine_request_id, 'req_' || id))::text`;
 const prefix = sql`'{"id":"batch_req_' || id || '","custom_id":' || to_json(custom_id)::text`;
-const withResponse = sql`${prefix} || ',"response":{"status_code":' || coalesce(status_code, 200) || ',"request_id":' || ${requestId} || ',"body":' || response || '},"error":null}'`;
+const withResponse = sql`${prefix} || ',"response":{"status_code":' || coalesce(status_code, 200) || ',"request_id":' || ${requestId} || ',"body":' || response || '},"error":' || coalesce(error::text, 'null') || '}'`;
 const withError = sql`${prefix} || ',"response":null,"error":' || coalesce(error, '{"code":"unknown_error","message":"No error was recorded for this request."}'::jsonb)::text || '}'`;
 
 /**
  * One line of an OpenAI batch result file, built by Postgres, so that the size computed
  * at finalization and the bytes streamed on download come from the same expression.
  * A request the engine answered (2xx, or a 4xx it explained) carries the engine's response;
- * one that never got an answer (retries exhausted, cancelled, expired) carries `error`.
+ * one that never got an answer (cancelled, expired, retries exhausted without one) carries
+ * `error`; one that failed after retries whose last failure was an engine's answer carries
+ * both: the engine's status and body, and why it was not tried again.
  */
 export const RESULT_LINE: SQL = sql`(case when response is not null then ${withResponse} else ${withError} end)`;
 

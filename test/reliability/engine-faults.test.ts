@@ -50,6 +50,7 @@ describe('the engine misbehaving under a batch submitted through the gateway', {
       if (line.response) {
         expect(line.response.status_code).toBe(502);
         expect(line.response.body).toMatchObject({ error: { code: 502 } });
+        expect(line.error?.code).toBe('engine_error');
         continue;
       }
       expect(line.error?.code).toBe('engine_error');
@@ -58,6 +59,26 @@ describe('the engine misbehaving under a batch submitted through the gateway', {
     }
     // The faults happened: calls were retried.
     expect((await simMetrics(sim.url)).requests).toBeGreaterThan(120);
+  });
+
+  // llama-server fails a reply whose output does not parse (a grammar or JSON schema) with a 500
+  // after generating it, and the same request fails the same way every time
+  // (llama.cpp common/chat.cpp, common_chat_peg_parse: "Failed to parse input at pos N").
+  it('stops regenerating a request the engine fails identically twice, and keeps the engine\'s answer in its error line', async () => {
+    const sim = await engineAndWorker('model-format', ['--format-error-rate', '0.2', '--seed', '5'], { ENGINE_MAX_RETRIES: '4' });
+    const client = clientOf(gateway.url);
+    const { text, ids } = requestLines({ count: 60, model: 'model-format', prefix: 'format' });
+    const batch = await waitForStatus(client, (await submitBatch(client, text)).id, ['completed']);
+    const { output, errors } = await expectEachOnce(client, batch, ids);
+    expect(errors.length).toBeGreaterThan(0);
+    for (const line of errors) {
+      expect(line.error?.code).toBe('engine_error_repeated');
+      expect(line.error?.message).toMatch(/same error twice in a row/);
+      expect(line.response?.status_code).toBe(500);
+      expect(JSON.stringify(line.response?.body)).toContain('Failed to parse input at pos');
+    }
+    // Two generations for each failed request, not the five that four retries would take.
+    expect((await simMetrics(sim.url)).requests).toBe(output.length + errors.length * 2);
   });
 
   it('retries an embedding whose reply is truncated JSON (the engine\'s non-streaming path)', async () => {
