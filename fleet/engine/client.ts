@@ -23,12 +23,6 @@ export interface EngineClientOptions {
   onNote?: (message: string, fields: Record<string, unknown>) => void;
 }
 
-/** Engine load as vLLM reports it on /metrics. */
-export interface EngineLoad {
-  running: number;
-  waiting: number;
-}
-
 /** Talks to one vLLM-compatible engine. */
 export interface EngineClient {
   readonly baseUrl: string;
@@ -50,8 +44,6 @@ export interface EngineClient {
   readonly profile: EngineProfile | null;
   /** The served model names, from /v1/models. */
   models(): Promise<string[]>;
-  /** Running and waiting requests from /metrics; null when the engine exposes none. */
-  load(): Promise<EngineLoad | null>;
 }
 
 /** A /health probe's answer: up (2xx), down (refused, or an error status), or none in time. */
@@ -183,29 +175,7 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
       return judging;
     },
     models: listModels,
-    async load() {
-      try {
-        const res = await get('/metrics', 2000);
-        if (!res.ok) return null;
-        return parseLoad(await res.text());
-      } catch {
-        return null;
-      }
-    },
   };
   return client;
 }
 
-/** Sums `vllm:num_requests_running` and `vllm:num_requests_waiting` over their label sets. */
-export function parseLoad(text: string): EngineLoad | null {
-  let running: number | null = null;
-  let waiting = 0;
-  for (const line of text.split('\n')) {
-    const match = /^vllm:num_requests_(running|waiting)(?:\{[^}]*\})?\s+(\S+)/.exec(line);
-    if (!match) continue;
-    const value = Number(match[2]);
-    if (match[1] === 'running') running = (running ?? 0) + value;
-    else waiting += value;
-  }
-  return running === null ? null : { running, waiting };
-}

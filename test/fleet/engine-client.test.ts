@@ -2,7 +2,8 @@ import { createServer } from 'node:http';
 import { closeServer, listenLocal } from '../helpers/http.ts';
 import { freePort } from '../helpers/processes.ts';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { createEngineClient, parseLoad, type EngineClient } from '../../fleet/engine/client.ts';
+import { createEngineClient, type EngineClient } from '../../fleet/engine/client.ts';
+import { createLoadReader } from '../../fleet/worker/engine-metrics.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
 import type { EngineOutcome } from '../../fleet/engine/outcome.ts';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
@@ -75,11 +76,9 @@ describe('the engine client', () => {
     expect(outcome).toMatchObject({ kind: 'ok', statusCode: 200, body: { object: 'list', data: [{ object: 'embedding' }] }, promptTokens: expect.any(Number) });
   });
 
-  it('reads running and waiting requests from /metrics', async () => {
-    expect(parseLoad('vllm:num_requests_running{model_name="a"} 3\nvllm:num_requests_waiting{model_name="a"} 2.0\n')).toEqual({ running: 3, waiting: 2 });
-    expect(parseLoad('# nothing here\n')).toBeNull();
+  it('reads running and waiting requests from /metrics, and the served models', async () => {
     const { url } = await serveSim();
-    expect(await client(url).load()).toEqual({ running: 0, waiting: 0 });
+    expect(await createLoadReader({ baseUrl: url })()).toEqual({ kind: 'load', running: 0, waiting: 0, kvCacheUsage: 0, engine: 'vllm' });
     expect(await client(url).models()).toEqual(['sim-model']);
   });
 });
