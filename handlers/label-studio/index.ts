@@ -1,4 +1,4 @@
-import { defineHandler, httpError, z } from '../sdk/index.ts';
+import { defineHandler, httpError, secret, z } from '../sdk/index.ts';
 import { toTask } from './task.ts';
 
 /** The Label Studio handler: one task per result, with the model's output as a prediction, imported in chunks. */
@@ -9,7 +9,7 @@ export default defineHandler({
   options: z.object({
     projectId: z.number().int().positive({ error: 'expected a Label Studio project id' }).describe('The Label Studio project to import into.'),
     url: z.url({ protocol: /^https?$/, error: 'expected a URL (http:// or https://)' }).optional().describe("Label Studio's base URL; default: the deployment's."),
-    token: z.string().min(1).optional().describe("An API token of Label Studio; default: the deployment's."),
+    token: secret(z.string().min(1)).optional().describe("An API token of Label Studio; default: the deployment's."),
     chunkSize: z.number().int().min(1).max(5000).default(200).describe('Tasks per import request.'),
     includeErrors: z.boolean().default(false).describe('Also import the requests that failed (their error as the text).'),
     textKey: z.string().default('response').describe('The task data key that holds the model output (the value of your Text tag).'),

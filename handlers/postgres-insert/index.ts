@@ -1,5 +1,5 @@
 import postgres from 'postgres';
-import { defineHandler, HandlerError, z } from '../sdk/index.ts';
+import { defineHandler, HandlerError, secret, z } from '../sdk/index.ts';
 import { createTableSql, upsertRows } from './statements.ts';
 
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]{0,62}(\.[A-Za-z_][A-Za-z0-9_]{0,62})?$/;
@@ -12,7 +12,7 @@ export default defineHandler({
     'Writes every result as a row (batch_id, custom_id, request_id, status_code, response, error) of a table in a Postgres database, in chunks, idempotently: a re-run updates the rows it wrote before (primary key batch_id, custom_id).',
   options: z.object({
     table: z.string().regex(IDENTIFIER, { error: 'expected a table name (letters, digits, _; optionally schema.table)' }).default('batch_results').describe('The table to write into, optionally schema-qualified.'),
-    url: postgresUrl('a Postgres connection URL').optional().describe("The database's connection URL; default: the deployment's."),
+    url: secret(postgresUrl('a Postgres connection URL')).optional().describe("The database's connection URL (it holds the password); default: the deployment's."),
     createTable: z.boolean().default(false).describe('Create the table (and its primary key) when it does not exist.'),
     chunkSize: z.number().int().min(1).max(10_000).default(500).describe('Rows per insert statement.'),
     onConflict: z.enum(['update', 'nothing']).default('update').describe('What a re-run does with rows that exist: overwrite them, or leave them.'),

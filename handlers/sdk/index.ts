@@ -8,6 +8,7 @@ export { expandEnv } from './expand-env.ts';
 export { toInputSpec, toJsonSchema, type InputFieldSpec, type InputObjectSpec, type InputTypeSpec } from './input-spec.ts';
 export { loadHandlerRegistry, manifestSchema, type LoadManifestsOptions } from './manifest.ts';
 export { dropNulls } from './options.ts';
+export { secret, secretOptionNames } from './secret.ts';
 export { createHandlerRegistry, installHandler, inputTypeName, type HandlerRegistry, type InstalledHandler } from './registry.ts';
 export { httpError, isRetryableStatus, retryAfterMs } from './http.ts';
 export { signWebhook, verifyWebhook, webhookHeaders, webhookSecretProblem, WebhookVerificationError, WEBHOOK_HEADERS, type SignWebhookOptions, type VerifyWebhookOptions } from './webhook-signature.ts';

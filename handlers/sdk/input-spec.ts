@@ -36,6 +36,7 @@ type JsonSchema = {
   oneOf?: JsonSchema[];
   default?: unknown;
   const?: unknown;
+  writeOnly?: boolean;
 };
 
 const GRAPHQL_NAME = /^[_A-Za-z][_0-9A-Za-z]*$/;
@@ -64,7 +65,7 @@ function objectSpec(name: string, json: JsonSchema, description: string | undefi
     const inner = unwrapNullable(prop);
     const spec: InputFieldSpec = {
       name: field,
-      description: prop.description ?? inner.description,
+      description: secretNote(prop.description ?? inner.description, prop.writeOnly ?? inner.writeOnly),
       type: typeSpec(`${name}${pascal(field)}`, inner),
       required: required.has(field) && inner === prop,
     };
@@ -113,6 +114,12 @@ function unwrapNullable(json: JsonSchema): JsonSchema {
     if (rest.length === 1 && rest.length < json.type.length) return { ...json, type: rest[0] };
   }
   return json;
+}
+
+/** A secret option says so in GraphQL, where users read the options' docs. */
+function secretNote(description: string | undefined, secret: boolean | undefined): string | undefined {
+  if (!secret) return description;
+  return `${description ? `${description} ` : ''}Secret: stored encrypted, and shown as ******** when the batch is read.`;
 }
 
 function isPlain(type: InputTypeSpec): boolean {

@@ -5,6 +5,7 @@ import type { AnyHandler } from './define-handler.ts';
 import { HandlerOptionsError, type OptionIssue } from './errors.ts';
 import { toInputSpec, toJsonSchema, type InputObjectSpec } from './input-spec.ts';
 import { checkIssues, dropNulls, validate, type Validated } from './options.ts';
+import { secretOptionNames } from './secret.ts';
 
 /** A handler as installed by a manifest: its definition, validated deployment options, and where it came from. */
 export interface InstalledHandler {
@@ -21,6 +22,8 @@ export interface InstalledHandler {
   input: InputObjectSpec;
   /** The JSON Schema of its per-batch options. */
   optionsSchema: Record<string, unknown>;
+  /** Its per-batch options marked `secret()`: stored encrypted, never returned. */
+  secretOptions: readonly string[];
 }
 
 /** The handlers installed in this process, by name; built once at start-up from the manifests. */
@@ -49,6 +52,7 @@ export function installHandler(definition: AnyHandler, rawDeployment: unknown, s
   const schema = ((definition.deploymentOptions ?? definition.options.pick({})) as z.ZodObject).strict();
   const deployment = validate(schema as z.ZodType, rawDeployment ?? {}, 'options');
   if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
+  const optionsSchema = toJsonSchema(definition.options);
   return {
     name: definition.name,
     description: definition.description,
@@ -57,7 +61,8 @@ export function installHandler(definition: AnyHandler, rawDeployment: unknown, s
     manifest: source.manifest,
     module: source.module,
     input: toInputSpec(inputTypeName(definition.name), definition.options, definition.description),
-    optionsSchema: toJsonSchema(definition.options),
+    optionsSchema,
+    secretOptions: secretOptionNames(optionsSchema),
   };
 }
 

@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { BATCH_EVENTS, defineHandler, httpError, webhookHeaders, webhookSecretProblem, z } from '../sdk/index.ts';
+import { BATCH_EVENTS, defineHandler, httpError, secret, webhookHeaders, webhookSecretProblem, z } from '../sdk/index.ts';
 import { buildPayload } from './payload.ts';
 
 export { verifyWebhook, WebhookVerificationError } from '../sdk/index.ts';
@@ -7,7 +7,7 @@ export { verifyWebhook, WebhookVerificationError } from '../sdk/index.ts';
 const MIB = 1024 * 1024;
 
 /** A signing secret: whsec_ and base64, or a plain string of at least 16 characters. */
-const secret = z
+const signingSecret = z
   .string()
   .min(16, { error: 'expected a secret of at least 16 characters' })
   .refine((s) => !webhookSecretProblem(s), { error: 'expected whsec_ followed by base64, or a plain secret without the prefix' });
@@ -24,7 +24,7 @@ export default defineHandler({
       .min(1, { error: 'expected at least one event' })
       .default([...BATCH_EVENTS])
       .describe('The final batch statuses to deliver for (default: all of them).'),
-    secret: secret.optional().describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
+    secret: secret(signingSecret).optional().describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
     includeResults: z.boolean().default(false).describe('Put the results (the output and error lines) in the payload, up to maxInlineBytes.'),
     maxInlineBytes: z
       .number()
@@ -33,12 +33,12 @@ export default defineHandler({
       .max(16 * MIB, { error: 'expected at most 16 MiB' })
       .default(256 * 1024)
       .describe('The most bytes of inline results; above it the payload says results_omitted and the receiver downloads the files.'),
-    headers: z.record(z.string(), z.string()).optional().describe('Extra request headers (for example an Authorization header of the receiver).'),
+    headers: secret(z.record(z.string(), z.string())).optional().describe('Extra request headers (for example an Authorization header of the receiver); stored encrypted like the secret.'),
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe('How long to wait for the receiver to answer, in seconds.'),
   }),
   deploymentOptions: z.object({
     publicUrl: z.url({ error: 'expected the public URL of the gateway' }).optional().describe('The base URL of the gateway, for links to result files.'),
-    secret: secret.optional().describe('The default signing secret.'),
+    secret: signingSecret.optional().describe('The default signing secret.'),
   }),
   events: (options) => options.events,
   check(options, deployment) {
