@@ -9,6 +9,9 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'gateway/**/*.test.ts', 'fleet/**/*.test.ts', 'schema/**/*.test.ts', 'core/**/*.test.ts', 'handlers/**/*.test.ts'],
     globalSetup: ['test/setup/global-setup.ts'],
+    // A gateway with API keys does not start without SECRETS_KEY: every process the tests start
+    // inherits this one, as a deployment's gateways and fleet share theirs. A test of keyless mode blanks it.
+    env: { SECRETS_KEY: 'yf9yxNTzLgha0b68Cssjne8I++6Cp9kI9Xj9sB1Rkmw=' },
     pool: 'forks',
     // Two cores: end-to-end files spawn Bun processes of their own, so two files at a time is the most.
     maxWorkers: 2,

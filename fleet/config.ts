@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { secretBoxOf, secretsVariables, type SecretBox } from '../core/secrets/index.ts';
 import { ENGINE_PROFILES } from './engine/profile.ts';
 import { ENGINE_PRESETS, templateProblem, type EngineLaunch } from './worker/engine-command.ts';
 
@@ -24,6 +25,8 @@ export const workerEnv = z
     /** Handler runs one process executes at once. */
     HANDLER_CONCURRENCY: positiveInt(4),
     ...destinationVariables,
+    /** The gateway's SECRETS_KEY (and SECRETS_KEY_PREVIOUS): handler runs open the batch's secret options with it. */
+    ...secretsVariables,
     /** An OpenAI-compatible vLLM base URL this worker sends requests to. */
     ENGINE_URL: url(['http', 'https']).optional(),
     /** Or an engine this worker starts itself with the right command for each model (`vllm`: `vllm serve SOURCE --served-model-name NAME ...`). */
@@ -93,6 +96,8 @@ export type WorkerConfig = z.infer<typeof workerEnv> & {
   fetchLimit: number;
   /** Which destinations a batch's handler options may name (HANDLER_PRIVATE_NETWORKS, HANDLER_ALLOWED_HOSTS). */
   destinations: ReturnType<typeof destinationPolicy>;
+  /** Opens the secret options of batches for their handler runs (SECRETS_KEY, SECRETS_KEY_PREVIOUS). */
+  secrets: SecretBox;
   /** The environment an owned engine inherits (CUDA_VISIBLE_DEVICES is set on top). */
   engineEnv: Record<string, string | undefined>;
 };
@@ -113,7 +118,7 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
   // Bun reads BUN_CONFIG_MAX_HTTP_REQUESTS once at start-up and caps fetch at 256 without it.
   const bunLimit = Number(env.BUN_CONFIG_MAX_HTTP_REQUESTS) || 256;
   const fetchLimit = process.versions.bun ? bunLimit : Number.POSITIVE_INFINITY;
-  return { ...parsed, workerId, fetchLimit, destinations: destinationPolicy(parsed), engineEnv: env };
+  return { ...parsed, workerId, fetchLimit, destinations: destinationPolicy(parsed), secrets: secretBoxOf(parsed), engineEnv: env };
 }
 
 /** The supervisor's environment: it passes everything on to its workers and needs Postgres itself. */

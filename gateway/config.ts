@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { csv, destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
+import { secretBoxOf, secretsVariables, type SecretBox } from '../core/secrets/index.ts';
 
 /** The gateway's environment, validated once at start-up. */
 export const gatewayEnv = z.object({
@@ -19,6 +20,7 @@ export const gatewayEnv = z.object({
   ADMIN_API_KEYS: csv().optional(),
   HANDLER_MANIFESTS: z.string().optional(),
   ...destinationVariables,
+  ...secretsVariables,
   LOG_LEVEL: logLevel(),
   /** Requests per batch input file (OpenAI's limit is 50,000). */
   MAX_BATCH_REQUESTS: positiveInt(50_000),
@@ -41,6 +43,8 @@ export type GatewayConfig = z.infer<typeof gatewayEnv> & {
   apiKeys: string[];
   /** Which destinations a batch's handler options may name (HANDLER_PRIVATE_NETWORKS, HANDLER_ALLOWED_HOSTS). */
   destinations: ReturnType<typeof destinationPolicy>;
+  /** Seals the secret options of new batches (SECRETS_KEY; SECRETS_KEY_PREVIOUS also opens). */
+  secrets: SecretBox;
   /** The environment `${NAME}` references in handler manifests are read from. */
   manifestEnv?: Record<string, string | undefined>;
 };
@@ -51,5 +55,5 @@ export function loadGatewayConfig(env: Record<string, string | undefined> = proc
   const apiKeys = [...new Set([...(parsed.API_KEYS ?? []), ...(parsed.ADMIN_API_KEYS ?? [])])];
   // Without keys anybody who can reach the port owns every batch, so stay on loopback.
   const host = parsed.HOST ?? (apiKeys.length ? '0.0.0.0' : '127.0.0.1');
-  return { ...parsed, host, apiKeys, destinations: destinationPolicy(parsed), manifestEnv: env };
+  return { ...parsed, host, apiKeys, destinations: destinationPolicy(parsed), secrets: secretBoxOf(parsed), manifestEnv: env };
 }

@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { createDatabase, runMigrations, type Database } from '../schema/index.ts';
 import { createApp } from './app.ts';
 import type { BatchValidator } from './batches/batch-validator.ts';
+import { requireSecretsKey } from './batches/secrets-key.ts';
 import type { GatewayConfig } from './config.ts';
 
 /** A started gateway: its fetch handler, and how to stop what it opened. */
@@ -39,6 +40,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} }).catch((error: unknown) => {
     throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
   });
+  requireSecretsKey(config, handlers);
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });
   if (options.migrate !== false) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));

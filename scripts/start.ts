@@ -8,6 +8,7 @@ import { handlerRunnerService, loadFleetHandlers } from '../fleet/handlers/index
 import { createSimulator } from '../fleet/sim/index.ts';
 import { startWorkerProcess } from '../fleet/start-worker.ts';
 import { createApp } from '../gateway/app.ts';
+import { requireSecretsKey } from '../gateway/batches/secrets-key.ts';
 import { serveBun } from '../gateway/entry/serve-bun.ts';
 import { createDatabase, runMigrations } from '../schema/index.ts';
 import { loadEmbeddedConfig } from './embedded/config.ts';
@@ -20,6 +21,7 @@ try {
   const engineUrl = simServer ? `http://127.0.0.1:${simServer.port}` : undefined;
   const workerConfig = engineUrl ? { ...checkedWorkerConfig, ENGINE_URL: engineUrl } : checkedWorkerConfig;
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv });
+  requireSecretsKey(config, handlers);
 
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-embedded' });
   await runMigrations(database);
@@ -31,7 +33,7 @@ try {
     database,
     bus,
     logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
-    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY, destinations: workerConfig.destinations })],
+    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY, destinations: workerConfig.destinations, secrets: workerConfig.secrets })],
   });
   if (simArgs) {
     logger.warn(

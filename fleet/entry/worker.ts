@@ -21,7 +21,7 @@ try {
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
   const running = await startWorkerProcess(config, {
     metrics,
-    services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY, destinations: config.destinations })],
+    services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY, destinations: config.destinations, secrets: config.secrets })],
     signal: startUp.signal,
   });
   const metricsServer =

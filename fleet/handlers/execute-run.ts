@@ -1,4 +1,5 @@
 import type { Logger } from '../../core/logger.ts';
+import { openHandlerOptions, type SecretBox } from '../../core/secrets/index.ts';
 import { destinationGuard, HandlerError, type BatchEvent, type DestinationPolicy, type HandlerContext, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 import {
   failHandlerRun,
@@ -20,6 +21,8 @@ export interface ExecuteRunOptions {
   fetch: typeof fetch;
   /** Which destinations a batch's options may name. */
   destinations: DestinationPolicy;
+  /** Opens the batch's sealed secret options (SECRETS_KEY, SECRETS_KEY_PREVIOUS). */
+  secrets: SecretBox;
   backoff: { baseMs: number; maxMs: number };
   resultsPageSize: number;
   /** Aborted when the process stops or the run's lease is lost. */
@@ -61,7 +64,9 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     const batch = await getHandlerRunBatch(db, run.batchId);
     if (!installed) return await fail(new HandlerError(`handler "${run.handler}" is not installed in this process`));
     if (!batch) return await fail(new HandlerError(`batch ${run.batchId} does not exist`, { retryable: false }));
-    const options = registry.parseOptions(run.handler, batch.handlers[run.handler]);
+    // Opened only here, for the run: plain values (keyless mode, or a batch stored before secrets were sealed) pass as they are.
+    const stored = await openHandlerOptions(opts.secrets, run.handler, batch.handlers[run.handler]);
+    const options = registry.parseOptions(run.handler, stored);
     if (!options.ok) {
       const detail = options.issues.map((i) => `${i.path}: ${i.message}`).join('; ');
       return await fail(new HandlerError(`the batch's options for ${run.handler} no longer validate: ${detail}`, { retryable: false }));

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../core/logger.ts';
+import { createSecretBox, type SecretBox } from '../../core/secrets/index.ts';
 import type { DestinationPolicy, HandlerRegistry } from '../../handlers/sdk/index.ts';
 import { extendHandlerRuns, HANDLER_RUNS_CHANNEL, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
 import { executeRun, type RunOutcome } from './execute-run.ts';
@@ -25,6 +26,8 @@ export interface HandlerRunnerOptions {
   fetch?: typeof fetch;
   /** Which destinations a batch's handler options may name (the process's HANDLER_PRIVATE_NETWORKS and HANDLER_ALLOWED_HOSTS). */
   destinations: DestinationPolicy;
+  /** Opens the batches' sealed secret options: the worker's SECRETS_KEY and SECRETS_KEY_PREVIOUS (default: no key, plain options only). */
+  secrets?: SecretBox;
   resultsPageSize?: number;
   /** Called after each run ends in this process (for tests and metrics). */
   onRunEnd?: (runId: number, outcome: RunOutcome) => void;
@@ -53,6 +56,7 @@ export function createHandlerRunner({
   stopGraceMs = 10_000,
   fetch: fetchImpl = fetch,
   destinations,
+  secrets = createSecretBox(),
   resultsPageSize = 500,
   onRunEnd,
 }: HandlerRunnerOptions): HandlerRunner {
@@ -81,7 +85,7 @@ export function createHandlerRunner({
 
   const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number], leasedAt: number) => {
     const controller = new AbortController();
-    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, destinations, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
+    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, destinations, secrets, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
       active.delete(run.id);
       onRunEnd?.(run.id, outcome);
       nudge();

@@ -1,5 +1,7 @@
 import { AppError } from '../../core/errors.ts';
-import { hostsOf, HandlerOptionsError, literalDestinationProblem, type DestinationPolicy, type HandlerRegistry } from '../../handlers/sdk/index.ts';
+import { sealHandlerOptions } from '../../core/secrets/index.ts';
+import { hostsOf, HandlerOptionsError, literalDestinationProblem, type HandlerRegistry } from '../../handlers/sdk/index.ts';
+import type { Services } from '../services.ts';
 
 /** False for an unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
@@ -23,15 +25,20 @@ function firstProblem(value: unknown, path: string, problemOf: (text: string) =>
   return null;
 }
 
+/** The secret options of each installed handler, by handler name. */
+export const secretOptionsOf = (registry: HandlerRegistry) => (name: string) => registry.get(name)?.secretOptions;
+
 /**
  * Validates a new batch's `handlers` object with the installed handlers' options and
- * returns it as stored in `batches.handlers`; a bad option is a BAD_REQUEST naming the
- * handler and the option (`handlers.webhook.url: expected a URL ...`), and so is a URL whose
- * host is visibly not public (`http://10.0.0.5/`, `http://localhost/`) where `destinations`
- * refuses it: the fleet would refuse to send there when the batch ends. The hosts named in a
- * handler's deployment options are allowed for it.
+ * returns it as stored in `batches.handlers`, with the options the handlers mark secret sealed
+ * with SECRETS_KEY (kept as given without a key: keyless local mode). A bad option is a
+ * BAD_REQUEST naming the handler and the option (`handlers.webhook.url: expected a URL ...`),
+ * and so is a URL whose host is visibly not public (`http://10.0.0.5/`, `http://localhost/`)
+ * where HANDLER_PRIVATE_NETWORKS refuses it: the fleet would refuse to send there when the
+ * batch ends. The hosts named in a handler's deployment options are allowed for it.
  */
-export function parseBatchHandlers(registry: HandlerRegistry, input: unknown, destinations: DestinationPolicy): Record<string, unknown> {
+export async function parseBatchHandlers({ handlers: registry, config }: Pick<Services, 'handlers' | 'config'>, input: unknown): Promise<Record<string, unknown>> {
+  const { destinations } = config;
   let parsed: Record<string, unknown>;
   try {
     parsed = registry.parseBatchHandlers(input, 'handlers');
@@ -55,5 +62,5 @@ export function parseBatchHandlers(registry: HandlerRegistry, input: unknown, de
     const refused = firstProblem(options, `handlers.${name}`, (text) => literalDestinationProblem(text, policy));
     if (refused) throw new AppError('BAD_REQUEST', `${refused.path}: ${refused.problem}.`, { param: refused.path, reason: 'destination_not_allowed' });
   }
-  return parsed;
+  return sealHandlerOptions(config.secrets, parsed, secretOptionsOf(registry));
 }

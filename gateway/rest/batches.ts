@@ -29,7 +29,7 @@ export function createBatchRoutes(services: Services) {
       snakeCase,
     );
     // `handlers` is an extension of OpenAI's body: result handlers and their options.
-    const batch = await submitBatch(services, c.get('owner'), spec, parseBatchHandlers(services.handlers, body.handlers, services.config.destinations));
+    const batch = await submitBatch(services, c.get('owner'), spec, await parseBatchHandlers(services, body.handlers));
     const [shown] = await present([batch]);
     return c.json(shown);
   });

@@ -21,7 +21,7 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
   });
 
   it('serves the OpenAI API from one fetch function and hands background validation to waitUntil', async () => {
-    const edge = createEdgeHandler({ config: () => loadGatewayConfig({ DATABASE_URL: test().url, API_KEYS: KEY, LOG_LEVEL: 'silent' }) });
+    const edge = createEdgeHandler({ config: () => loadGatewayConfig({ DATABASE_URL: test().url, API_KEYS: KEY, SECRETS_KEY: process.env.SECRETS_KEY, LOG_LEVEL: 'silent' }) });
     handlers.push(edge);
     const pending: Promise<unknown>[] = [];
     const context = { waitUntil: (promise: Promise<unknown>) => void pending.push(promise) };
@@ -62,7 +62,7 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
     } finally {
       error.mockRestore();
     }
-    env = { API_KEYS: KEY, DATABASE_URL: test().url, LOG_LEVEL: 'silent' };
+    env = { API_KEYS: KEY, DATABASE_URL: test().url, SECRETS_KEY: process.env.SECRETS_KEY ?? '', LOG_LEVEL: 'silent' };
     const retried = await edge.fetch(new Request('http://edge.test/v1/models', { headers: auth }));
     expect(retried.status).toBe(200);
   });

@@ -44,7 +44,7 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
           throw new AppError('BAD_REQUEST', 'Give either inputFileId or requests.', { param: 'inputFileId' });
         }
         const spec = parseBatchSpec({ ...input, inputFileId: fromFile ? String(input.inputFileId) : 'inline' });
-        const handlers = parseBatchHandlers(services.handlers, (input as { handlers?: unknown }).handlers, services.config.destinations);
+        const handlers = await parseBatchHandlers(services, (input as { handlers?: unknown }).handlers);
         if (fromFile) return submitBatch(services, owner, spec, handlers);
         return submitInlineBatch(services, owner, spec, input.requests ?? [], handlers);
       },

@@ -1,0 +1,15 @@
+import { ConfigError } from '../../core/env.ts';
+import { secretsKeyProblem } from '../../core/secrets/index.ts';
+import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
+import type { GatewayConfig } from '../config.ts';
+
+/**
+ * Stops a gateway with API keys, no SECRETS_KEY and handlers with secret options: it would
+ * store every batch's webhook secret, token or database URL in plain text. A ConfigError
+ * naming SECRETS_KEY and how to make one.
+ */
+export function requireSecretsKey(config: Pick<GatewayConfig, 'apiKeys' | 'secrets'>, registry: HandlerRegistry): void {
+  const secretOptions = registry.handlers.flatMap((h) => h.secretOptions.map((option) => `${h.name}.${option}`));
+  const problem = secretsKeyProblem({ apiKeys: config.apiKeys, box: config.secrets, secretOptions });
+  if (problem) throw new ConfigError([problem]);
+}
