@@ -11,11 +11,12 @@ import type { Database } from '../schema/index.ts';
 import { createAuthenticator } from './auth.ts';
 import { createLocalGuard, isLoopbackBind, localGuardError } from './local-guard.ts';
 import { createJsonBodyLimit } from './body-limit.ts';
+import { createRequestId } from './request-id.ts';
 import { createBatchValidator, type BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
 import { createDashboardRoutes } from './dashboard/routes.ts';
 import type { GraphQLContext } from './graphql/context.ts';
-import { createMaskError } from './graphql/mask-error.ts';
+import { createMaskError, useErrorLogging } from './graphql/mask-error.ts';
 import { useQueryLimits } from './graphql/query-limits.ts';
 import { databaseClientError } from './database-errors.ts';
 import { createSchema } from './graphql/schema.ts';
@@ -48,7 +49,8 @@ export interface GatewayOptions {
 
 /** Variables of the Hono context. */
 export interface GatewayEnv {
-  Variables: { owner: string };
+  /** `requestId` and `log` (lines with `http_request_id`) are set first, for every request. */
+  Variables: { owner: string; requestId: string; log: Logger };
 }
 
 /** Creates the gateway: one Web-standard fetch handler serving REST, GraphQL, health and metrics. */
@@ -63,25 +65,30 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   const validator = given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
   const services: Services = { database, logger, config, validator, statusChanged, handlers };
   const resolveOwner = createAuthenticator({ apiKeys: config.apiKeys, adminKeys: config.ADMIN_API_KEYS });
-  const yoga = createYoga<{ owner: string }, GraphQLContext>({
+  const yoga = createYoga<{ owner: string; log?: Logger }, GraphQLContext>({
     schema: createSchema({ handlers }),
     graphqlEndpoint: '/graphql',
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
-    plugins: [useSharedSubscriptionResults(['batchProgress']), useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST })],
-    context: async ({ owner }) => ({ database, owner, admin: await resolveOwner.isAdmin(owner), logger, bus, progress, metrics, services }),
+    plugins: [useSharedSubscriptionResults(['batchProgress']), useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST }), useErrorLogging()],
+    // Over HTTP the request's own logger (its lines carry http_request_id); over WebSocket the gateway's.
+    context: async ({ owner, log }) => ({ database, owner, admin: await resolveOwner.isAdmin(owner), logger: log ?? logger, bus, progress, metrics, services }),
   });
 
   app.onError((err, c) => {
     const { error, unexpected } = toAppError(databaseClientError(err) ?? err);
-    if (unexpected) logger.error('unexpected error', { err, path: c.req.path });
-    else if (error.code === 'UNAVAILABLE') logger.warn('database unavailable', { err, path: c.req.path });
+    const log = c.get('log') ?? logger;
+    if (unexpected) log.error('unexpected error', { err, path: c.req.path });
+    else if (error.code === 'UNAVAILABLE') log.warn('database unavailable', { err, path: c.req.path });
     // The OpenAI SDKs retry a 409 (a lock timeout, at OpenAI) twice with backoff; ours are final
     // (a batch that can no longer be cancelled), so they are told not to.
     if (error.httpStatus === 409) c.header('x-should-retry', 'false');
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });
+
+  // First, so that every response carries x-request-id: health, refusals and errors too.
+  app.use('*', createRequestId({ logger }));
 
   app.use('*', async function recordHttpMetrics(c, next) {
     const stop = metrics.httpSeconds.startTimer();
@@ -132,7 +139,7 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   // handleRequest, not fetch: Yoga's fetch gives up on a request whose client left before the
   // response, dropping the response and with it a subscription that nothing would ever end.
   // Handed back, the response is cancelled by the server, and the subscription ends.
-  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.handleRequest(c.req.raw, { owner: c.get('owner') }));
+  app.on(['GET', 'POST', 'OPTIONS'], '/graphql', (c) => yoga.handleRequest(c.req.raw, { owner: c.get('owner'), log: c.get('log') }));
 
   const graphqlWs = createGraphQLWs({ yoga, authenticate: resolveOwner, refusal, metrics, logger });
   // The runtime entries serve `graphqlWs` on `/graphql` next to `fetch`; `close` ends the subscriptions.
