@@ -38,6 +38,8 @@ export * from './sql/delete-abandoned-uploads.ts';
 export * from './sql/batch-row.ts';
 export * from './sql/create-batch.ts';
 export * from './sql/get-batch.ts';
+export * from './sql/list-batch-handlers.ts';
+export * from './sql/replace-batch-handlers.ts';
 export * from './sql/list-batches.ts';
 export * from './sql/claim-validations.ts';
 export * from './sql/extend-validation.ts';

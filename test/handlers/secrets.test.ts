@@ -2,16 +2,17 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
-import { createSecretBox, type SecretBox } from '../../core/secrets/index.ts';
+import { createSecretBox, isSealed, resealBatches, type SecretBox } from '../../core/secrets/index.ts';
 import { createHandlerRunner } from '../../fleet/handlers/index.ts';
 import { createApp } from '../../gateway/app.ts';
 import { ownerOfKey } from '../../gateway/auth.ts';
-import { parseBatchHandlers } from '../../gateway/batches/batch-handlers.ts';
+import { parseBatchHandlers, secretOptionsOf } from '../../gateway/batches/batch-handlers.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../../gateway/config.ts';
 import { loadHandlers, type HandlerRegistry } from '../../handlers/index.ts';
 import { verifyWebhook } from '../../handlers/sdk/index.ts';
 import { rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { BUN, runToEnd } from '../helpers/processes.ts';
 import { finishedBatch, runsEnded } from './support/batches.ts';
 import { startReceiver, type HttpReceiver } from './support/http-receiver.ts';
 
@@ -215,5 +216,33 @@ describe('secret handler options at rest', () => {
     const { body, text } = await graphql('query($id: ID!) { batch(id: $id) { handlers } }', { id: batchId });
     expect(body.data.batch.handlers.webhook.secret).toBe('********');
     expect(text).not.toContain(SECRET);
+  });
+
+  it('re-seals plain and previous-key values with the current key, after which the previous key can be dropped', async () => {
+    const plain = await finishedBatch(test().database, { handlers: { webhook: { url: `${receiver.url}/hook`, secret: SECRET, events: ['completed'] } } });
+    const old = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET } }, loadGatewayConfig({ SECRETS_KEY: OLD_KEY }).secrets);
+    const stranger = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET } }, loadGatewayConfig({ SECRETS_KEY: randomBytes(32).toString('base64') }).secrets);
+    const rotated = loadGatewayConfig({ SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: OLD_KEY }).secrets;
+    const outcome = await resealBatches(test().database.db, { box: rotated, secretOptionsOf: secretOptionsOf(registry), pageSize: 2 });
+    expect(outcome.unreadable.map((u) => u.id)).toEqual([stranger]);
+    expect(outcome.unreadable[0]?.problem).toContain('which this process does not hold');
+    for (const id of [plain, old]) {
+      const stored = JSON.parse((await storedRow(id)).handlers).webhook.secret;
+      expect(isSealed(stored) && (await config.secrets.isCurrent(stored))).toBe(true);
+    }
+    // Nothing left to do: a second pass changes no batch.
+    expect((await resealBatches(test().database.db, { box: rotated, secretOptionsOf: secretOptionsOf(registry) })).resealed).toBe(0);
+    // The previous key is no longer needed to run them.
+    for (const id of [plain, old]) {
+      expect((await runHandlers(id, config.secrets))[0]).toMatchObject({ status: 'succeeded' });
+      expect(verifiedDelivery(id).payload.data.batch.id).toBe(id);
+    }
+  });
+
+  it('re-seals from the command line: npm run secrets:reseal', async () => {
+    const plain = await finishedBatch(test().database, { handlers: { labelStudio: { projectId: 1, url: 'https://ls.example.com', token: LS_TOKEN } } });
+    const result = await runToEnd(BUN, ['scripts/reseal-secrets.ts'], { env: { DATABASE_URL: test().url, SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: OLD_KEY, HANDLER_MANIFESTS: '' } });
+    expect(result.stdout).toMatch(/sealed the secret options of [1-9]\d* of \d+ batches with handlers with SECRETS_KEY/);
+    expect((await storedRow(plain)).row).not.toContain(LS_TOKEN);
   });
 });
