@@ -21,6 +21,15 @@ const metadata = z
     error: 'metadata keys and values cannot hold an unpaired surrogate escape (such as \\ud800); use valid Unicode',
   });
 
+/** The priorities a batch may have: higher runs first. */
+export const MIN_PRIORITY = -1000;
+export const MAX_PRIORITY = 1000;
+
+function priorityError(issue: { input?: unknown }): string {
+  const given = issue.input === undefined ? '' : `; got ${JSON.stringify(issue.input)}`;
+  return `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first; leave it out for the default, 0)${given}`;
+}
+
 /** A batch to create, validated the same way whether it came through REST or GraphQL. */
 export const batchSpec = z.object({
   inputFileId: z.string({ error: 'input_file_id is required: the id of an uploaded file with purpose "batch"' }).min(1),
@@ -31,7 +40,12 @@ export const batchSpec = z.object({
     .refine((w) => Number.parseInt(w, 10) <= MAX_COMPLETION_WINDOW_HOURS, { error: `completion_window is at most ${MAX_COMPLETION_WINDOW_HOURS}h` }),
   metadata: metadata.nullish().transform((value) => value ?? null),
   /** Higher runs first; an extension. */
-  priority: z.number({ error: 'priority must be an integer' }).int({ error: 'priority must be an integer' }).min(-1000).max(1000).default(0),
+  priority: z
+    .number({ error: priorityError })
+    .int({ error: priorityError })
+    .min(MIN_PRIORITY, { error: priorityError })
+    .max(MAX_PRIORITY, { error: priorityError })
+    .default(0),
 });
 
 /** A validated batch to create. */
