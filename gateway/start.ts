@@ -40,7 +40,8 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} }).catch((error: unknown) => {
     throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
   });
-  requireSecretsKey(config, handlers);
+  const unsealed = requireSecretsKey(config, handlers);
+  if (unsealed) logger.info(unsealed);
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });
   if (options.migrate !== false) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));

@@ -21,7 +21,8 @@ try {
   const engineUrl = simServer ? `http://127.0.0.1:${simServer.port}` : undefined;
   const workerConfig = engineUrl ? { ...checkedWorkerConfig, ENGINE_URL: engineUrl } : checkedWorkerConfig;
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv });
-  requireSecretsKey(config, handlers);
+  const unsealed = requireSecretsKey(config, handlers);
+  if (unsealed) logger.info(unsealed);
 
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-embedded' });
   await runMigrations(database);

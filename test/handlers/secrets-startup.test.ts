@@ -39,10 +39,11 @@ describe('starting without SECRETS_KEY', () => {
     expect(worker.stderr).toContain('SECRETS_KEY_PREVIOUS: expected 32 random bytes in base64');
   });
 
-  it('starts a keyless local gateway without a key', async () => {
+  it('starts a keyless local gateway without a key, saying that secret options are stored as given', async () => {
     const gateway = start(BUN, ['gateway/entry/bun.ts'], { env: { PORT: '0', API_KEYS: '', ADMIN_API_KEYS: '', SECRETS_KEY: '', DATABASE_URL: test().url, LOG_LEVEL: 'info' } });
     try {
       await gateway.waitFor(/listening/, 30_000);
+      expect(gateway.output()).toContain('SECRETS_KEY is not set: secret handler options of new batches are stored as given');
     } finally {
       await gateway.stop();
     }
