@@ -32,6 +32,15 @@ export const gatewayEnv = z.object({
   GRAPHQL_MAX_DEPTH: positiveInt(15),
   /** The most a GraphQL operation may cost: one per field, times the `first` of each page it is inside. */
   GRAPHQL_MAX_COST: positiveInt(10_000),
+  /**
+   * Days an uploaded file, and a batch's output and error files, live when the caller gives no
+   * `expires_after` (`output_expires_after`); unset, they are kept until deleted.
+   */
+  FILE_RETENTION_DAYS: z.coerce
+    .number({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
+    .int({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
+    .positive({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
+    .optional(),
   /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
   PUBLIC_URL: url(['http', 'https']).optional(),
 });

@@ -35,6 +35,8 @@ export * from './sql/get-file.ts';
 export * from './sql/list-files.ts';
 export * from './sql/delete-file.ts';
 export * from './sql/delete-abandoned-uploads.ts';
+export * from './sql/expire-files.ts';
+export * from './sql/purge-request-data.ts';
 export * from './sql/batch-row.ts';
 export * from './sql/create-batch.ts';
 export * from './sql/get-batch.ts';

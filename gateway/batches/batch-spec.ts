@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { AppError } from '../../core/errors.ts';
+import { parseExpiresAfter } from '../files/expires-after.ts';
 
 /** The endpoints a batch may target. */
 export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
@@ -46,10 +47,12 @@ export const batchSpec = z.object({
     .min(MIN_PRIORITY, { error: priorityError })
     .max(MAX_PRIORITY, { error: priorityError })
     .default(0),
+  /** `{anchor: "created_at", seconds}`: how long the output and error files live; checked by {@link parseExpiresAfter}. */
+  outputExpiresAfter: z.unknown().optional(),
 });
 
-/** A validated batch to create. */
-export type BatchSpec = z.infer<typeof batchSpec>;
+/** A validated batch to create; `outputExpiresAfter` in seconds, null when not given. */
+export type BatchSpec = Omit<z.infer<typeof batchSpec>, 'outputExpiresAfter'> & { outputExpiresAfter: number | null };
 
 /**
  * Validates a batch to create; a problem becomes a BAD_REQUEST naming the parameter (its field
@@ -57,7 +60,7 @@ export type BatchSpec = z.infer<typeof batchSpec>;
  */
 export function parseBatchSpec(input: unknown, paramName: (field: string) => string = (f) => f): BatchSpec {
   const result = batchSpec.safeParse(input);
-  if (result.success) return result.data;
+  if (result.success) return { ...result.data, outputExpiresAfter: parseExpiresAfter(result.data.outputExpiresAfter, paramName('outputExpiresAfter')) };
   const issue = result.error.issues[0]!;
   const path = issue.path.map(String);
   let message = issue.message;

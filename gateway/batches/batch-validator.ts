@@ -16,11 +16,12 @@ import {
   type FilePiece,
   type ValidationJob,
 } from '../../schema/index.ts';
+import { sweepExpiredFiles } from '../files/sweep-expired.ts';
 import { COPY_PAGE_SIZE, InvalidInput, PAGE_SIZE, validateInput } from './validate-input.ts';
 
 /** How long a validation lease lasts; it is extended every third of it while validation runs. */
 export const VALIDATION_LEASE_SECONDS = 60;
-/** How often a gateway looks for validations whose validator died, and for abandoned uploads. */
+/** How often a gateway looks for validations whose validator died, abandoned uploads and expired files. */
 export const VALIDATION_SWEEP_MS = 30_000;
 /**
  * Validations started for one batch before it is failed: an error that is neither a bad line
@@ -171,6 +172,7 @@ export function createBatchValidator({
     for (const job of await claimValidations(db, id, leaseSeconds)) validate(job);
     const removed = await deleteAbandonedUploads(db, ABANDONED_UPLOAD_SECONDS);
     if (removed > 0) logger.info('removed abandoned uploads', { files: removed });
+    await sweepExpiredFiles(db, logger);
   }
 
   return {

@@ -13,6 +13,12 @@ export async function retry(services: Services, owner: string, batchId: string):
       throw new AppError('CONFLICT', `Batch ${batchId} is ${outcome.status}; retry it once it has finished (or cancel it first).`, { param: 'batch_id' });
     case 'nothing_to_retry':
       throw new AppError('BAD_REQUEST', `Batch ${batchId} has no failed or expired requests to retry.`, { param: 'batch_id' });
+    case 'bodies_purged':
+      throw new AppError(
+        'CONFLICT',
+        `Batch ${batchId} can no longer be retried: its input file expired or was deleted, and with it the stored request bodies. Upload the requests again and create a new batch.`,
+        { param: 'batch_id' },
+      );
   }
   for (const model of outcome.models) await database.notify(QUEUE_CHANNEL, model);
   services.statusChanged([{ batchId: outcome.batchId, owner, from: null, to: 'in_progress' }]);

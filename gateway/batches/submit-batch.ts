@@ -1,5 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { createBatch, getFile, newId, type BatchRow } from '../../schema/index.ts';
+import { retentionSeconds } from '../files/expires-after.ts';
 import type { Services } from '../services.ts';
 import { VALIDATION_LEASE_SECONDS } from './batch-validator.ts';
 import { windowSeconds, type BatchSpec } from './batch-spec.ts';
@@ -27,6 +28,7 @@ export async function submitBatch(services: Services, owner: string, spec: Batch
     completionWindowSeconds: windowSeconds(spec.completionWindow),
     metadata: spec.metadata,
     priority: spec.priority,
+    outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(services.config.FILE_RETENTION_DAYS),
     handlers,
     validationOwner: validator.id,
     validationLeaseSeconds: VALIDATION_LEASE_SECONDS,

@@ -1,7 +1,5 @@
 import { readFileChunks, streamResultLines, type Database, type FileRow } from '../../schema/index.ts';
 
-const RESULT_KINDS: Record<string, 'output' | 'error'> = { batch_output: 'output', batch_error: 'error' };
-
 /** Result lines grouped into pieces of about 64 KiB, so a download is not one write per line. */
 async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
@@ -21,7 +19,6 @@ async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array
  * output or error file built line by line from its requests (never held whole).
  */
 export function fileContent(database: Database, file: FileRow): AsyncIterable<Uint8Array> {
-  const kind = RESULT_KINDS[file.purpose];
-  if (kind && file.batchId) return encoded(streamResultLines(database.db, file.batchId, kind));
+  if (file.kind !== 'input' && file.batchId) return encoded(streamResultLines(database.db, file.batchId, file.kind));
   return readFileChunks(database.db, file.id);
 }

@@ -1,6 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import { completeFile, deleteFile, type FileRow } from '../../schema/index.ts';
 import type { Services } from '../services.ts';
+import { retentionSeconds } from './expires-after.ts';
 import { storeUpload } from './store-upload.ts';
 
 /** The purposes an upload may have: only batch inputs are accepted. */
@@ -21,14 +22,16 @@ export interface Upload {
   filename: string;
   purpose: string;
   body: AsyncIterable<Uint8Array>;
+  /** Seconds the file lives (a validated `expires_after`); absent, the deployment's FILE_RETENTION_DAYS. */
+  expiresAfterSeconds?: number | null;
 }
 
 /** Stores a file whose purpose is known before its bytes (GraphQL uploads, inline batches), and returns it. */
-export async function uploadFile(services: Services, owner: string, { filename, purpose, body }: Upload): Promise<FileRow> {
+export async function uploadFile(services: Services, owner: string, { filename, purpose, body, expiresAfterSeconds }: Upload): Promise<FileRow> {
   checkPurpose(purpose);
   const { database, config } = services;
   const stored = await storeUpload(database, body, { owner, filename, purpose, maxBytes: config.MAX_FILE_BYTES });
-  const file = await completeFile(database.db, stored.id, stored);
+  const file = await completeFile(database.db, stored.id, { ...stored, expiresAfterSeconds: expiresAfterSeconds ?? retentionSeconds(config.FILE_RETENTION_DAYS) });
   if (!file) {
     await deleteFile(database.db, stored.id, owner);
     throw new Error(`uploadFile: file ${stored.id} vanished before it was complete`);

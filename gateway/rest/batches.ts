@@ -25,7 +25,7 @@ export function createBatchRoutes(services: Services) {
     })) as Record<string, unknown> | null;
     if (typeof body !== 'object' || body === null) throw new AppError('BAD_REQUEST', 'The request body must be a JSON object.');
     const spec = parseBatchSpec(
-      { inputFileId: body.input_file_id, endpoint: body.endpoint, completionWindow: body.completion_window, metadata: body.metadata, priority: body.priority },
+      { inputFileId: body.input_file_id, endpoint: body.endpoint, completionWindow: body.completion_window, metadata: body.metadata, priority: body.priority, outputExpiresAfter: body.output_expires_after },
       snakeCase,
     );
     // `handlers` is an extension of OpenAI's body: result handlers and their options.

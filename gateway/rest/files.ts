@@ -5,6 +5,7 @@ import { checkFileCursor } from '../cursors.ts';
 import { fileContent } from '../files/file-content.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from '../files/multipart.ts';
 import { storeUpload, type StoredUpload } from '../files/store-upload.ts';
+import { parseExpiresAfter, retentionSeconds } from '../files/expires-after.ts';
 import { checkPurpose } from '../files/upload.ts';
 import { toReadableStream } from '../files/web-streams.ts';
 import type { Services } from '../services.ts';
@@ -19,6 +20,22 @@ async function readField(body: AsyncIterable<Uint8Array>, max = 1024): Promise<s
     if (text.length > max) throw new AppError('BAD_REQUEST', `A form field is longer than ${max} characters.`);
   }
   return text + decoder.decode();
+}
+
+/**
+ * Adds one form field of `expires_after` to what was read so far: the SDKs send an object as
+ * `expires_after[anchor]` and `expires_after[seconds]`; a single `expires_after` field may hold it as JSON.
+ */
+function expiresAfterField(sofar: unknown, name: string, value: string): unknown {
+  if (name === 'expires_after') {
+    try {
+      return JSON.parse(value) as unknown;
+    } catch {
+      return value;
+    }
+  }
+  const key = name.slice('expires_after['.length, -1);
+  return { ...(typeof sofar === 'object' && sofar !== null ? sofar : {}), [key]: value.trim() };
 }
 
 const notFound = (id: string) => new AppError('NOT_FOUND', `No file with id ${id}.`, { param: 'file_id' });
@@ -40,12 +57,15 @@ export function createFileRoutes(services: Services) {
       throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${config.MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.`, { param: 'file' });
     }
     let purpose: string | null = null;
+    let expiresAfter: unknown;
     let stored: StoredUpload | undefined;
     try {
       // The OpenAI SDKs send the file before the purpose, so the purpose is checked last.
       for await (const part of parseMultipart(body, boundary)) {
         if (part.name === 'purpose') purpose = (await readField(part.body)).trim();
-        else if (part.name === 'file') {
+        else if (part.name === 'expires_after' || part.name?.startsWith('expires_after[')) {
+          expiresAfter = expiresAfterField(expiresAfter, part.name, await readField(part.body));
+        } else if (part.name === 'file') {
           if (stored) throw new AppError('BAD_REQUEST', 'Send one file per upload.', { param: 'file' });
           if (purpose !== null) checkPurpose(purpose);
           stored = await storeUpload(database, part.body, { owner, filename: part.filename ?? 'upload.jsonl', purpose: 'batch', maxBytes: config.MAX_FILE_BYTES });
@@ -53,7 +73,8 @@ export function createFileRoutes(services: Services) {
       }
       if (!stored) throw new AppError('BAD_REQUEST', 'The upload has no "file" field.', { param: 'file' });
       checkPurpose(purpose);
-      const file = await completeFile(database.db, stored.id, stored);
+      const expiresAfterSeconds = parseExpiresAfter(expiresAfter, 'expires_after') ?? retentionSeconds(config.FILE_RETENTION_DAYS);
+      const file = await completeFile(database.db, stored.id, { ...stored, expiresAfterSeconds });
       if (!file) throw new Error(`file ${stored.id} vanished before it was complete`);
       return c.json(fileObject(file));
     } catch (error) {
@@ -85,7 +106,7 @@ export function createFileRoutes(services: Services) {
     const file = await getFile(database.db, c.req.param('id'), c.get('owner'));
     if (!file) throw notFound(c.req.param('id'));
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-    if (file.purpose === 'batch') headers['content-length'] = String(file.bytes);
+    if (file.kind === 'input') headers['content-length'] = String(file.bytes);
     return new Response(toReadableStream(fileContent(database, file)), { headers });
   });
 

@@ -1,13 +1,14 @@
 import { openaiBatchObject, seconds, secondsOrNull } from '../../core/openai-batch.ts';
 import type { BatchEstimate, BatchRow, FileRow } from '../../schema/index.ts';
 
-/** OpenAI's File object. */
+/** OpenAI's File object; `expires_at` only when the file expires (the SDKs type it `number | undefined`). */
 export function fileObject(file: FileRow) {
   return {
     id: file.id,
     object: 'file' as const,
     bytes: file.bytes,
     created_at: seconds(file.createdAtMs),
+    ...(file.expiresAtMs === null ? {} : { expires_at: seconds(file.expiresAtMs) }),
     filename: file.filename,
     purpose: file.purpose,
     status: 'processed' as const,

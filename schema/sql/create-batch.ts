@@ -13,6 +13,8 @@ export interface CreateBatchOptions {
   completionWindowSeconds: number;
   metadata: Record<string, string> | null;
   priority: number;
+  /** Seconds the batch's output and error files live once created; null = kept. */
+  outputExpiresAfter?: number | null;
   handlers: Record<string, unknown>;
   /** The validator that holds the validation lease from the start, and for how long. */
   validationOwner: string;
@@ -23,10 +25,10 @@ export interface CreateBatchOptions {
 export async function createBatch(db: Executor, o: CreateBatchOptions): Promise<BatchRow> {
   const [raw] = await rows<RawBatchRow>(
     db,
-    sql`insert into batches as b (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, handlers,
+    sql`insert into batches as b (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, output_expires_after, handlers,
           validation_owner, validation_expires_at, validation_attempts, expires_at)
         values (${o.id}, ${o.owner}, ${o.endpoint}, ${o.completionWindow}, 'validating', ${o.inputFileId},
-          ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${JSON.stringify(o.handlers)}::jsonb,
+          ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${o.outputExpiresAfter ?? null}, ${JSON.stringify(o.handlers)}::jsonb,
           ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}), 1,
           now() + make_interval(secs => ${o.completionWindowSeconds}))
         returning ${BATCH_COLUMNS}`,

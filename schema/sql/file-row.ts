@@ -1,18 +1,44 @@
 import { sql } from 'drizzle-orm';
 
+/** What a file holds: a batch's input, or the output or error file of its batch. */
+export type FileKind = 'input' | 'output' | 'error';
+
 /** A file as the API reads it; times in milliseconds since the epoch. */
 export interface FileRow {
   id: string;
   owner: string;
+  /** `batch` or `batch_output` (OpenAI's purposes: its error files are `batch_output` too). */
   purpose: string;
+  kind: FileKind;
   filename: string;
   bytes: number;
   lines: number | null;
   batchId: string | null;
   status: string;
   createdAtMs: number;
+  /** When the file expires; null when it is kept until deleted. */
+  expiresAtMs: number | null;
 }
 
-/** The columns of {@link FileRow}, cast so that both drivers return the same types. */
-export const FILE_COLUMNS = sql`id, owner, purpose, filename, bytes::float8 as "bytes", lines, batch_id as "batchId", status,
-  (extract(epoch from created_at) * 1000)::float8 as "createdAtMs"`;
+/**
+ * The columns of {@link FileRow} (of table `files`), cast so that both drivers return the same
+ * types. A result file is the error file when its batch names it so. `batch_error` is what a
+ * worker of the release before 0001_file-expiry still writes during a rolling upgrade: it is
+ * shown as OpenAI's `batch_output`, and known for an error file by its purpose alone.
+ */
+export const FILE_COLUMNS = sql`files.id, files.owner,
+  case when files.purpose = 'batch_error' then 'batch_output' else files.purpose end as "purpose",
+  case when files.purpose = 'batch' then 'input'
+    when files.purpose = 'batch_error' or files.id = (select b.error_file_id from batches b where b.id = files.batch_id) then 'error'
+    else 'output' end as "kind",
+  files.filename, files.bytes::float8 as "bytes", files.lines, files.batch_id as "batchId", files.status,
+  (extract(epoch from files.created_at) * 1000)::float8 as "createdAtMs",
+  (extract(epoch from files.expires_at) * 1000)::float8 as "expiresAtMs"`;
+
+/** The condition of a file the API serves: complete, not deleted and not expired (the sweeper may not have been by yet). */
+export const LIVE_FILE = sql`files.status = 'processed' and (files.expires_at is null or files.expires_at > now())`;
+
+/** The stored purposes a purpose filter of the file list matches (`batch_output` matches the error files a previous release wrote). */
+export function storedPurposes(purpose: string): string[] {
+  return purpose === 'batch_output' ? ['batch_output', 'batch_error'] : [purpose];
+}

@@ -19,8 +19,9 @@ export function resultFileId(batchId: string, kind: ResultKind): string {
 
 /**
  * Gives a batch its final status: output and error file rows (only for files with lines,
- * as OpenAI does), the status and its timestamp, and one handler run per handler the
- * batch asked for, in one transaction. Returns false when another process got there first.
+ * as OpenAI does; expiring after the batch's `output_expires_after` seconds, when set), the
+ * status and its timestamp, and one handler run per handler the batch asked for, in one
+ * transaction. Returns false when another process got there first.
  */
 export async function finalizeBatch(db: Executor, batchId: string, status: FinalStatus): Promise<boolean> {
   // Sizes are computed by Postgres before the transaction; the rows they describe no
@@ -28,9 +29,9 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
   const output = await resultFileSize(db, batchId, 'output');
   const error = await resultFileSize(db, batchId, 'error');
   return db.transaction(async (tx) => {
-    const [batch] = await rows<{ owner: string }>(
+    const [batch] = await rows<{ owner: string; outputExpiresAfter: number | null }>(
       tx,
-      sql`select owner from batches where id = ${batchId} and status = ${FROM[status]} for update`,
+      sql`select owner, output_expires_after as "outputExpiresAfter" from batches where id = ${batchId} and status = ${FROM[status]} for update`,
     );
     if (!batch) return false;
     const files: Partial<Record<ResultKind, string>> = {};
@@ -38,9 +39,11 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
       if (size.lines === 0) continue;
       const id = resultFileId(batchId, kind);
       files[kind] = id;
+      // Both are `batch_output`, as OpenAI's; the batch's error_file_id tells them apart.
       await tx.execute(sql`
-        insert into files (id, owner, purpose, filename, bytes, lines, batch_id)
-        values (${id}, ${batch.owner}, ${`batch_${kind}`}, ${`${batchId}_${kind}.jsonl`}, ${size.bytes}, ${size.lines}, ${batchId})
+        insert into files (id, owner, purpose, filename, bytes, lines, batch_id, expires_at)
+        values (${id}, ${batch.owner}, 'batch_output', ${`${batchId}_${kind}.jsonl`}, ${size.bytes}, ${size.lines}, ${batchId},
+          ${batch.outputExpiresAfter === null ? null : sql`now() + make_interval(secs => ${batch.outputExpiresAfter})`})
         on conflict (id) do nothing`);
     }
     await tx.execute(sql`

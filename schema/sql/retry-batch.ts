@@ -18,6 +18,8 @@ export type RetryOutcome =
   | { kind: 'not_found' }
   | { kind: 'not_finished'; status: string }
   | { kind: 'nothing_to_retry' }
+  /** The requests' bodies were removed (the input file expired or was deleted): nothing to send again. */
+  | { kind: 'bodies_purged' }
   | { kind: 'created'; batchId: string; total: number; models: string[] };
 
 const retried = sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `);
@@ -31,9 +33,9 @@ const retried = sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `);
  */
 export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId }: RetryBatchOptions): Promise<RetryOutcome> {
   return db.transaction(async (tx) => {
-    const [old] = await rows<{ status: string; endpoint: string; count: number; models: string[] | string }>(
+    const [old] = await rows<{ status: string; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
       tx,
-      sql`select b.status, b.endpoint,
+      sql`select b.status, b.endpoint, b.bodies_purged_at is not null as "purged",
             (select count(*)::int from requests where batch_id = b.id and status in (${retried})) as "count",
             (select coalesce(json_agg(distinct model), '[]')::text from requests where batch_id = b.id and status in (${retried})) as "models"
           from batches b where b.id = ${batchId} and b.owner = ${owner} for update`,
@@ -41,6 +43,7 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
     if (!old) return { kind: 'not_found' };
     if (!['completed', 'expired', 'cancelled'].includes(old.status)) return { kind: 'not_finished', status: old.status };
     if (old.count === 0) return { kind: 'nothing_to_retry' };
+    if (old.purged) return { kind: 'bodies_purged' };
     const models = (typeof old.models === 'string' ? JSON.parse(old.models) : old.models) as string[];
     await tx.execute(sql`
       insert into files (id, owner, purpose, filename, batch_id, status)
@@ -60,9 +63,9 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
       where id = ${newFileId}`);
     await tx.execute(sql`
       insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, metadata, priority, handlers,
-        retried_from, total, in_progress_at, expires_at)
+        output_expires_after, retried_from, total, in_progress_at, expires_at)
       select ${newBatchId}, owner, endpoint, ${models.length === 1 ? models[0]! : null}, completion_window, 'in_progress', ${newFileId},
-        metadata, priority, handlers, id, ${old.count}, now(), now() + (expires_at - created_at)
+        metadata, priority, handlers, output_expires_after, id, ${old.count}, now(), now() + (expires_at - created_at)
       from batches where id = ${batchId}`);
     await tx.execute(sql`
       insert into requests (batch_id, line, custom_id, model, body, priority)

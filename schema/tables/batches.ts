@@ -30,6 +30,12 @@ export const batches = pgTable(
     priority: integer('priority').notNull().default(0),
     handlers: jsonb('handlers').$type<Record<string, unknown>>().notNull().default({}),
     retriedFrom: text('retried_from'),
+    /** Seconds the output and error files live after they are created (`output_expires_after`, else FILE_RETENTION_DAYS); null = kept. */
+    outputExpiresAfter: integer('output_expires_after'),
+    /** When the requests' bodies were removed, their input file being gone (expired or deleted) and the batch ended. */
+    bodiesPurgedAt: at('bodies_purged_at'),
+    /** When the requests' results were removed, the output and error files being gone and the batch ended. */
+    resultsPurgedAt: at('results_purged_at'),
     total: integer('total').notNull().default(0),
     completed: integer('completed').notNull().default(0),
     failed: integer('failed').notNull().default(0),

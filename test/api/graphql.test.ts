@@ -92,8 +92,8 @@ describe('the GraphQL Batch API', () => {
     await db.execute(sql`update batches set failed = 3 where id = ${id}`);
     const early = await gql('mutation($id: ID!) { retryBatch(id: $id) { id } }', { id });
     expect(early.errors?.[0]?.extensions?.code).toBe('CONFLICT');
-    const cancelled = await gql('mutation($id: ID!) { cancelBatch(id: $id) { status cancelledAt errorFile { purpose lines } } }', { id });
-    expect(cancelled.data?.cancelBatch).toMatchObject({ status: 'cancelled', errorFile: { purpose: 'batch_error', lines: 50 } });
+    const cancelled = await gql('mutation($id: ID!) { cancelBatch(id: $id) { status cancelledAt errorFile { purpose kind lines } } }', { id });
+    expect(cancelled.data?.cancelBatch).toMatchObject({ status: 'cancelled', errorFile: { purpose: 'batch_output', kind: 'error', lines: 50 } });
     // Failed requests are retried; cancelled ones were stopped on purpose and are not.
     const retried = await gql('mutation($id: ID!) { retryBatch(id: $id) { id status retriedFrom requestCounts { total } inputFile { lines } } }', { id });
     expect(retried.data?.retryBatch).toMatchObject({ status: 'in_progress', retriedFrom: id, requestCounts: { total: 3 }, inputFile: { lines: 3 } });

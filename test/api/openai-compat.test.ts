@@ -65,7 +65,8 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
     for (const stamp of [done.in_progress_at, done.finalizing_at, done.completed_at]) expect(stamp).toEqual(expect.any(Number));
     const files = [
       { id: done.output_file_id!, purpose: 'batch_output', first: { custom_id: 'emb-001', response: { status_code: 200, body: { object: 'list', data: [] } }, error: null } },
-      { id: done.error_file_id!, purpose: 'batch_error', first: { custom_id: 'emb-000', response: { status_code: 400, body: { error: { message: 'bad input' } } } } },
+      // OpenAI names its error files batch_output too; the SDKs know no other purpose for them.
+      { id: done.error_file_id!, purpose: 'batch_output', first: { custom_id: 'emb-000', response: { status_code: 400, body: { error: { message: 'bad input' } } } } },
     ];
     for (const expected of files) {
       const described = await client.files.retrieve(expected.id);

@@ -51,7 +51,7 @@ describe('settling a stopping batch while workers lease (Postgres)', () => {
       ['req-2', 'batch_expired'],
       ['req-3', 'batch_expired'],
     ]);
-    const [file] = await rows<{ lines: number }>(database.db, sql`select lines from files where batch_id = ${batchId} and purpose = 'batch_error'`);
+    const [file] = await rows<{ lines: number }>(database.db, sql`select f.lines from files f join batches b on b.error_file_id = f.id where b.id = ${batchId}`);
     expect(file?.lines).toBe(3);
   });
 });

@@ -65,7 +65,7 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
 
     const error = await fileText(database(), id, 'error');
     expect(JSON.parse(error)).toMatchObject({ custom_id: 'req-3', response: { status_code: 400 }, error: null });
-    expect(await fileRow(database(), batch.errorFileId)).toEqual({ bytes: Buffer.byteLength(error), lines: 1, purpose: 'batch_error' });
+    expect(await fileRow(database(), batch.errorFileId)).toEqual({ bytes: Buffer.byteLength(error), lines: 1, purpose: 'batch_output' });
 
     const runs = await rows<{ handler: string; event: string; status: string }>(
       database().db,

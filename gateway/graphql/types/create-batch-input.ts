@@ -26,7 +26,10 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
       endpoint: t.string({ required: true, description: '/v1/chat/completions, /v1/completions or /v1/embeddings.' }),
       completionWindow: t.string({ required: true, defaultValue: '24h', description: 'How long the batch may run: a number of hours such as "24h".' }),
       metadata: t.field({ type: 'JSON', description: 'Up to 16 string pairs of your own.' }),
-      priority: t.int({ required: true, defaultValue: 0, description: 'Higher runs first.' }),
+      priority: t.int({ required: true, defaultValue: 0, description: 'From -1000 to 1000; higher runs first.' }),
+      outputExpiresAfterSeconds: t.int({
+        description: 'Seconds (3600 to 2592000) the output and error files live after they are created; by default FILE_RETENTION_DAYS, or kept.',
+      }),
       ...(refs.BatchHandlersInput
         ? { handlers: t.field({ type: refs.BatchHandlersInput, description: 'Result handlers to run when the batch ends, with their options (see Query.handlers).' }) }
         : {}),
@@ -43,7 +46,12 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
         if (fromFile === Boolean(input.requests)) {
           throw new AppError('BAD_REQUEST', 'Give either inputFileId or requests.', { param: 'inputFileId' });
         }
-        const spec = parseBatchSpec({ ...input, inputFileId: fromFile ? String(input.inputFileId) : 'inline' });
+        const seconds = input.outputExpiresAfterSeconds;
+        const spec = parseBatchSpec({
+          ...input,
+          inputFileId: fromFile ? String(input.inputFileId) : 'inline',
+          outputExpiresAfter: seconds === null || seconds === undefined ? undefined : { anchor: 'created_at', seconds },
+        });
         const handlers = await parseBatchHandlers(services, (input as { handlers?: unknown }).handlers);
         if (fromFile) return submitBatch(services, owner, spec, handlers);
         return submitInlineBatch(services, owner, spec, input.requests ?? [], handlers);

@@ -9,12 +9,19 @@ export function defineFile(builder: Builder) {
     description: 'An uploaded batch input file, or the output or error file of a batch.',
     fields: (t) => ({
       id: t.exposeID('id'),
-      purpose: t.exposeString('purpose', { description: '`batch` (an input), `batch_output` or `batch_error`.' }),
+      purpose: t.exposeString('purpose', { description: '`batch` (an input) or `batch_output` (an output or error file, as OpenAI names both).' }),
+      kind: t.exposeString('kind', { description: '`input`, `output` or `error`: what the file holds.' }),
       filename: t.exposeString('filename'),
       bytes: t.exposeFloat('bytes', { description: 'Size in bytes (a Float: result files may pass 2^31).' }),
       lines: t.exposeInt('lines', { nullable: true, description: 'Lines in the file.' }),
       batchId: t.exposeID('batchId', { nullable: true, description: 'The batch that produced this file (output and error files).' }),
       createdAt: t.field({ type: 'DateTime', resolve: (file) => new Date(file.createdAtMs) }),
+      expiresAt: t.field({
+        type: 'DateTime',
+        nullable: true,
+        description: 'When the file expires and is removed; null when it is kept until deleted.',
+        resolve: (file) => (file.expiresAtMs === null ? null : new Date(file.expiresAtMs)),
+      }),
       contentPath: t.string({
         description: 'Where to download the content: GET this path (with your API key) on the gateway.',
         resolve: (file) => `/v1/files/${file.id}/content`,
