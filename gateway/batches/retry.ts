@@ -1,11 +1,18 @@
 import { AppError } from '../../core/errors.ts';
 import { getBatch, newId, QUEUE_CHANNEL, retryBatch, type BatchRow } from '../../schema/index.ts';
+import { retentionSeconds } from '../files/expires-after.ts';
 import type { Services } from '../services.ts';
 
 /** Creates a new batch of the failed and expired requests of a finished batch, queued at once. */
 export async function retry(services: Services, owner: string, batchId: string): Promise<BatchRow> {
   const { database } = services;
-  const outcome = await retryBatch(database.db, { batchId, owner, newBatchId: newId('batch_'), newFileId: newId('file-') });
+  const outcome = await retryBatch(database.db, {
+    batchId,
+    owner,
+    newBatchId: newId('batch_'),
+    newFileId: newId('file-'),
+    inputExpiresAfter: retentionSeconds(services.config.FILE_RETENTION_DAYS),
+  });
   switch (outcome.kind) {
     case 'not_found':
       throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batch_id' });

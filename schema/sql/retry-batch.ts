@@ -11,6 +11,8 @@ export interface RetryBatchOptions {
   /** Ids of the new batch and of its input file. */
   newBatchId: string;
   newFileId: string;
+  /** Seconds the new input file lives (the deployment's retention); null or absent = kept. */
+  inputExpiresAfter?: number | null | undefined;
 }
 
 /** What {@link retryBatch} did. */
@@ -31,7 +33,7 @@ const retried = sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `);
  * since its lines were validated once. It keeps the old batch's endpoint, window, priority,
  * metadata and handlers, and records `retried_from`.
  */
-export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId }: RetryBatchOptions): Promise<RetryOutcome> {
+export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId, inputExpiresAfter }: RetryBatchOptions): Promise<RetryOutcome> {
   return db.transaction(async (tx) => {
     const [old] = await rows<{ status: string; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
       tx,
@@ -46,8 +48,9 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
     if (old.purged) return { kind: 'bodies_purged' };
     const models = (typeof old.models === 'string' ? JSON.parse(old.models) : old.models) as string[];
     await tx.execute(sql`
-      insert into files (id, owner, purpose, filename, batch_id, status)
-      values (${newFileId}, ${owner}, 'batch', ${`${batchId}_retry.jsonl`}, ${newBatchId}, 'processed')`);
+      insert into files (id, owner, purpose, filename, batch_id, status, expires_at)
+      values (${newFileId}, ${owner}, 'batch', ${`${batchId}_retry.jsonl`}, ${newBatchId}, 'processed',
+        ${inputExpiresAfter == null ? null : sql`now() + make_interval(secs => ${inputExpiresAfter})`})`);
     // 128 lines per chunk: about 256 KiB for typical chat requests, the size uploads use.
     await tx.execute(sql`
       insert into file_chunks (file_id, seq, data)
