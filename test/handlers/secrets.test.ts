@@ -124,6 +124,18 @@ describe('secret handler options at rest', () => {
     expect(again.webhook.secret.$sealed).not.toBe(stored.webhook.secret.$sealed);
   });
 
+  it('seals them for a batch created through GraphQL too, and the mutation answers with them masked', async () => {
+    const requests = [{ customId: 'a', body: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] } }];
+    const { body, text } = await graphql('mutation($input: CreateBatchInput!) { createBatch(input: $input) { id handlers } }', {
+      input: { endpoint: '/v1/chat/completions', requests, handlers: allSecrets() },
+    });
+    expect(body.errors).toBeUndefined();
+    expect(body.data.createBatch.handlers.labelStudio.token).toBe('********');
+    for (const plaintext of PLAINTEXTS) expect(text).not.toContain(plaintext);
+    const { row } = await storedRow(body.data.createBatch.id);
+    for (const plaintext of PLAINTEXTS) expect(row).not.toContain(plaintext);
+  });
+
   it('never returns a secret through REST, and GraphQL shows that it is set', async () => {
     const created = await createBatch(allSecrets());
     const restTexts = [
