@@ -190,6 +190,28 @@ describe('a deployment default of FILE_RETENTION_DAYS', () => {
     expect(row?.seconds).toBe(7 * 86_400);
     await api().validated();
   });
+
+  it('is a whole number of days, or the gateway does not start', () => {
+    for (const bad of ['0', '-1', '1.5', 'week']) expect(() => loadGatewayConfig({ FILE_RETENTION_DAYS: bad })).toThrow(/FILE_RETENTION_DAYS: expected a whole number of days/);
+  });
+
+  it('gives a GraphQL upload expiresAt, from expiresAfterSeconds or the retention', async () => {
+    const upload = async (args: string) => {
+      const form = new FormData();
+      form.append('operations', JSON.stringify({ query: `mutation($file: Upload!) { uploadFile(file: $file${args}) { kind createdAt expiresAt } }`, variables: { file: null } }));
+      form.append('map', JSON.stringify({ 0: ['variables.file'] }));
+      form.append('0', new Blob([embeddings]), 'emb.jsonl');
+      const reply = await api().app.fetch(new Request('http://localhost/graphql', { method: 'POST', body: form }));
+      return (await reply.json()) as { data?: { uploadFile: { kind: string; createdAt: string; expiresAt: string } }; errors?: { message: string; extensions: Record<string, unknown> }[] };
+    };
+    const lifetime = (file: { createdAt: string; expiresAt: string }) => (Date.parse(file.expiresAt) - Date.parse(file.createdAt)) / 1000;
+    const own = await upload(', expiresAfterSeconds: 3600');
+    expect(own.data?.uploadFile.kind).toBe('input');
+    expect(lifetime(own.data!.uploadFile)).toBe(3600);
+    expect(lifetime((await upload('')).data!.uploadFile)).toBe(7 * 86_400);
+    const bad = await upload(', expiresAfterSeconds: 10');
+    expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_REQUEST', param: 'expiresAfter.seconds' }, message: expect.stringContaining('from 3600 (1 hour) to 2592000 (30 days)') });
+  });
 });
 
 describe('the request id in the log', () => {

@@ -1,4 +1,5 @@
 import { getFile, type FileRow } from '../../../schema/index.ts';
+import { parseExpiresAfter } from '../../files/expires-after.ts';
 import { uploadFile } from '../../files/upload.ts';
 import { chunksOf } from '../../files/web-streams.ts';
 import type { Builder } from '../builder.ts';
@@ -48,9 +49,12 @@ export function defineFile(builder: Builder) {
       args: {
         file: t.arg({ type: 'Upload', required: true }),
         purpose: t.arg.string({ defaultValue: 'batch', required: true }),
+        expiresAfterSeconds: t.arg.int({ description: 'Seconds (3600 to 2592000) the file lives after its upload; by default FILE_RETENTION_DAYS, or kept.' }),
       },
-      resolve: (_root, { file, purpose }, { services, owner }) =>
-        uploadFile(services, owner, { filename: file.name || 'upload.jsonl', purpose, body: chunksOf(file.stream()) }),
+      resolve: (_root, { file, purpose, expiresAfterSeconds: seconds }, { services, owner }) => {
+        const expiresAfterSeconds = seconds === null || seconds === undefined ? null : parseExpiresAfter({ anchor: 'created_at', seconds }, 'expiresAfter');
+        return uploadFile(services, owner, { filename: file.name || 'upload.jsonl', purpose, body: chunksOf(file.stream()), expiresAfterSeconds });
+      },
     }),
   );
 
