@@ -1,8 +1,13 @@
 import type { Logger } from '../../core/logger.ts';
 import { expireFiles, purgeRequestData, type Executor } from '../../schema/index.ts';
 
-/** Rounds of each step one sweep runs at most, so that a backlog is worked off over several sweeps. */
-const MAX_ROUNDS = 20;
+/**
+ * Rounds of each step one sweep runs at most, so that a backlog (the first sweep after an
+ * upgrade, or after FILE_RETENTION_DAYS is set) is worked off over several sweeps: up to 400
+ * files, and 20 batches of up to 50,000 request rows each, per sweep of each gateway.
+ */
+const FILE_ROUNDS = 20;
+const PURGE_ROUNDS = 4;
 
 /** What one {@link sweepExpiredFiles} removed. */
 export interface ExpirySweep {
@@ -21,12 +26,12 @@ export interface ExpirySweep {
  */
 export async function sweepExpiredFiles(db: Executor, logger: Logger): Promise<ExpirySweep> {
   const swept: ExpirySweep = { files: [], bodies: [], results: [] };
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (let round = 0; round < FILE_ROUNDS; round++) {
     const expired = await expireFiles(db);
     swept.files.push(...expired);
     if (expired.length === 0) break;
   }
-  for (let round = 0; round < MAX_ROUNDS; round++) {
+  for (let round = 0; round < PURGE_ROUNDS; round++) {
     const purged = await purgeRequestData(db);
     swept.bodies.push(...purged.bodies);
     swept.results.push(...purged.results);
