@@ -9,6 +9,13 @@ export interface GpuStats {
   temperatureC: number;
 }
 
+/** A model an engine lists on /v1/models, with the card fields vLLM gives (`root`: the weights' source). */
+export interface EngineModelCard {
+  id: string;
+  root?: string | null;
+  maxModelLen?: number | null;
+}
+
 /** One row per worker process. */
 export const workers = pgTable(
   'workers',
@@ -19,6 +26,8 @@ export const workers = pgTable(
     pid: integer('pid').notNull(),
     runtime: text('runtime').notNull().default('bun'),
     model: text('model'),
+    /** Every model the worker's engine serves (one for an owned engine; an engine given by URL may serve several). */
+    engineModels: jsonb('engine_models').$type<EngineModelCard[]>().notNull().default([]),
     engineUrl: text('engine_url').notNull(),
     /**
      * The application_name of the worker's own Postgres connections, when it has a pool of its

@@ -1,0 +1,1 @@
+ALTER TABLE "workers" ADD COLUMN "engine_models" jsonb DEFAULT '[]'::jsonb NOT NULL;
