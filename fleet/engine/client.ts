@@ -1,3 +1,4 @@
+import type { EngineModelCard } from '../../schema/index.ts';
 import { sleep } from './backoff.ts';
 import { callEngine, unreachable, type CallContext } from './call.ts';
 import type { EngineOutcome } from './outcome.ts';
@@ -44,6 +45,8 @@ export interface EngineClient {
   readonly profile: EngineProfile | null;
   /** The served model names, from /v1/models. */
   models(): Promise<string[]>;
+  /** The cards of the last /v1/models answer: each model's id, and vLLM's `root` and `max_model_len` when given. */
+  readonly modelCards: readonly EngineModelCard[];
 }
 
 /** A /health probe's answer: up (2xx), down (refused, or an error status), or none in time. */
@@ -101,6 +104,7 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
   };
   if (setting !== 'auto') decide(setting, 'ENGINE_PROFILE sets it');
 
+  let modelCards: EngineModelCard[] = [];
   const listModels = async () => {
     const res = await get('/v1/models', 5000);
     if (res.status === 401 || res.status === 403) throw new Error(`GET ${baseUrl}/v1/models answered ${res.status}: the engine was started with --api-key; set ENGINE_API_KEY to that key`);
@@ -109,8 +113,9 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
       if (profile === null && (res.status === 404 || res.status === 405)) decide('openai', `GET /v1/models answered ${res.status}`);
       throw new Error(`GET ${baseUrl}/v1/models answered ${res.status}`);
     }
-    const json = (await res.json()) as { data?: { id: string; owned_by?: unknown }[] };
+    const json = (await res.json()) as { data?: { id: string; owned_by?: unknown; root?: unknown; max_model_len?: unknown }[] };
     const cards = json.data ?? [];
+    modelCards = cards.map((m) => ({ id: m.id, root: typeof m.root === 'string' ? m.root : null, maxModelLen: typeof m.max_model_len === 'number' ? m.max_model_len : null }));
     if (profile === null && cards.length) {
       const found = profileFromModels(cards);
       decide(found.profile, found.reason);
@@ -175,6 +180,9 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
       return judging;
     },
     models: listModels,
+    get modelCards() {
+      return modelCards;
+    },
   };
   return client;
 }

@@ -3,14 +3,17 @@ import { AppError } from '../../core/errors.ts';
 import { servedModels, type ServedModel } from '../../schema/index.ts';
 import type { Services } from '../services.ts';
 
+/** OpenAI's model object, with vLLM's card fields (`root`, `max_model_len`) where the engine or the registry gave them. */
 const modelObject = (model: ServedModel) => ({
   id: model.name,
   object: 'model' as const,
   created: Math.floor(model.createdAtMs / 1000),
   owned_by: 'vllm-batch-server',
+  ...(model.root !== null && { root: model.root }),
+  ...(model.maxModelLen !== null && { max_model_len: model.maxModelLen }),
 });
 
-/** `/v1/models`: the models a batch can name (the enabled registry, and whatever live workers have loaded). */
+/** `/v1/models`: the models a batch can name (the enabled registry, and every model live workers' engines serve). */
 export function createModelRoutes({ database }: Services) {
   const routes = new Hono<{ Variables: { owner: string } }>();
   routes.get('/', async (c) => c.json({ object: 'list' as const, data: (await servedModels(database.db)).map(modelObject) }));

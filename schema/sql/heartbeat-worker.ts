@@ -1,12 +1,14 @@
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../db.ts';
-import type { GpuStats } from '../tables/workers.ts';
+import type { EngineModelCard, GpuStats } from '../tables/workers.ts';
 
 /** What a worker reports on each heartbeat; counters are the process's totals. */
 export interface WorkerHeartbeat {
   id: string;
   status: string;
   model: string | null;
+  /** Every model the engine serves; left as it is when undefined. */
+  engineModels?: EngineModelCard[];
   engineUrl: string;
   capacity: number;
   inFlight: number;
@@ -19,8 +21,9 @@ export interface WorkerHeartbeat {
 /** Refreshes a worker's row and heartbeat. */
 export async function heartbeatWorker(db: Executor, h: WorkerHeartbeat): Promise<void> {
   const gpu = h.gpuStats === undefined ? sql`gpu_stats` : sql`${h.gpuStats === null ? null : JSON.stringify(h.gpuStats)}::jsonb`;
+  const models = h.engineModels === undefined ? sql`engine_models` : sql`${JSON.stringify(h.engineModels)}::jsonb`;
   await db.execute(sql`
-    update workers set status = ${h.status}, model = ${h.model}, engine_url = ${h.engineUrl}, capacity = ${h.capacity},
+    update workers set status = ${h.status}, model = ${h.model}, engine_models = ${models}, engine_url = ${h.engineUrl}, capacity = ${h.capacity},
       in_flight = ${h.inFlight}, completed = ${h.completed}, failed = ${h.failed}, gpu_stats = ${gpu}, heartbeat_at = now()
     where id = ${h.id}`);
 }

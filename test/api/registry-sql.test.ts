@@ -35,4 +35,19 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
     expect(workers[1]).toMatchObject({ model: 'm-loaded', status: 'ready', completed: 0, gpuStats: { utilizationPercent: 3 } });
     expect((await listWorkers(db, { includeStopped: true })).map((w) => w.id)).toEqual(['w1', 'w2', 'w3']);
   });
+
+  it('serves every model a live worker\'s engine lists, with its card fields, as well as the registry\'s', async () => {
+    const { db } = database();
+    await registerModel(db, { name: 'sim-model', source: 'org/Sim-7B', engineArgs: [], maxConcurrency: null, enabled: true });
+    await db.execute(sql`insert into workers (id, host, gpu, pid, model, engine_models, engine_url, status) values
+      ('e1', 'h', '3', 1, 'sim-model', ${JSON.stringify([{ id: 'sim-model', root: 'sim-model', maxModelLen: 8192 }, { id: 'sim-embed', root: 'org/embed', maxModelLen: 512 }])}::jsonb, 'http://e', 'ready'),
+      ('e2', 'h', '4', 2, 'old-release-model', '[]'::jsonb, 'http://e', 'ready'),
+      ('e3', 'h', '5', 3, 'gone', ${JSON.stringify([{ id: 'gone' }])}::jsonb, 'http://e', 'stopped')`);
+    const mine = (await servedModels(db)).filter((m) => ['old-release-model', 'sim-embed', 'sim-model', 'gone'].includes(m.name));
+    expect(mine.map(({ createdAtMs: _, ...m }) => m)).toEqual([
+      { name: 'old-release-model', root: null, maxModelLen: null },
+      { name: 'sim-embed', root: 'org/embed', maxModelLen: 512 },
+      { name: 'sim-model', root: 'sim-model', maxModelLen: 8192 },
+    ]);
+  });
 });

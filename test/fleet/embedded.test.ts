@@ -49,6 +49,10 @@ describe('npm start (embedded mode)', () => {
         expect(new Set(lines.map((l) => l.custom_id)).size).toBe(count);
         expect(lines[0]?.response.body.object).toBe(id === chat ? 'chat.completion' : 'list');
       }
+      // /v1/models lists both models the embedded engine serves, with vLLM's card fields, and each can be retrieved.
+      const models = (await (await fetch(`${url}/v1/models`)).json()) as { data: { id: string; max_model_len?: number }[] };
+      expect(models.data.map((m) => [m.id, m.max_model_len])).toEqual([['sim-embed', 8192], ['sim-model', 8192]]);
+      expect((await fetch(`${url}/v1/models/sim-embed`)).status).toBe(200);
     } finally {
       expect(await app.stop()).toBe(0);
     }
