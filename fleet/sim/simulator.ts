@@ -10,6 +10,7 @@ import { formatMetrics, type SimCounters } from './metrics.ts';
 import { modelList } from './models.ts';
 import { SIM_DEFAULTS, type SimOptions } from './options.ts';
 import { pyTuple } from './py-repr.ts';
+import { respond } from './responses.ts';
 import { createScheduler } from './scheduler.ts';
 import { sglangMetrics } from './sglang.ts';
 import { inProfileShape, replySurface } from './surface.ts';
@@ -85,7 +86,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
    * (openai/utils.py validate_json_request), the body, the request model's validators, the
    * served model (models/serving.py check_model; a request may leave `model` out), the crash switch.
    */
-  const accept = async (request: Request, kind: 'chat' | 'completion' | 'embedding'): Promise<Record<string, unknown> | Response> => {
+  const accept = async (request: Request, kind: 'chat' | 'completion' | 'embedding' | 'responses'): Promise<Record<string, unknown> | Response> => {
     const media = (request.headers.get('content-type') ?? '').toLowerCase().split(';')[0]?.trim();
     if (media !== 'application/json') return requestValidationError(["Unsupported Media Type: Only 'application/json' is allowed"]);
     const text = await request.text();
@@ -99,7 +100,7 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
       return requestValidationError([{ type: 'model_attributes_type', loc: pyTuple(['body']), msg: 'Input should be a valid dictionary or object to extract fields from', input: body }]);
     }
     const record = body as Record<string, unknown>;
-    if (kind !== 'embedding') {
+    if (kind === 'chat' || kind === 'completion') {
       const refused = checkRequestModel(kind, record);
       if (refused) return refused;
     }
@@ -180,15 +181,16 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     const method = request.method;
     const service = serviceRoute(method, pathname);
     if (service) return service;
-    const kind = ({ '/v1/chat/completions': 'chat', '/v1/completions': 'completion', '/v1/embeddings': 'embedding' } as const)[pathname];
+    const kind = ({ '/v1/chat/completions': 'chat', '/v1/completions': 'completion', '/v1/embeddings': 'embedding', '/v1/responses': 'responses' } as const)[pathname];
     if (!kind) return options.profile === 'llamacpp' ? llamaNotFound() : detail(404, 'Not Found');
     if (method !== 'POST') return detail(405, 'Method Not Allowed');
     const body = await accept(request, kind);
     if (body instanceof Response) return body;
     // vLLM's base request id (engine/serving.py _base_request_id): the client's X-Request-Id, else the body's request_id.
-    const bodyId = kind !== 'embedding' && typeof body.request_id === 'string' ? body.request_id : null;
+    const bodyId = (kind === 'chat' || kind === 'completion') && typeof body.request_id === 'string' ? body.request_id : null;
     const baseId = request.headers.get('x-request-id') ?? bodyId ?? randomHex();
     const call = { request, body, baseId, headers };
+    if (kind === 'responses') return respond(ctx, call);
     return kind === 'embedding' ? embed(ctx, call) : generate(ctx, kind, call);
   };
 
