@@ -7,7 +7,7 @@ import { parseHandlerFlags, parseMetadataFlags } from '../handler-options.ts';
 import { readInputFile } from '../input-file.ts';
 import { watchBatch } from './watch.ts';
 
-const ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+const ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'];
 
 const list = (value: unknown): string[] => (Array.isArray(value) ? value : typeof value === 'string' ? [value] : []);
 
@@ -21,7 +21,7 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
 
   --model M              set "model" in every request body (the file is rewritten in memory)
   --priority N           higher runs first (-1000..1000, default 0)
-  --endpoint PATH        /v1/chat/completions, /v1/completions or /v1/embeddings
+  --endpoint PATH        /v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses
                          (default: the "url" of the file's first line)
   --window 24h           the completion window (default 24h)
   --handler NAME.OPT=V   a result handler and its options, repeatable:

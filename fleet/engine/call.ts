@@ -1,8 +1,9 @@
 import type { EngineOutcome, RetryReason } from './outcome.ts';
 import { closesConnections, type EngineProfile } from './profile.ts';
 import { createAssembler, type AssemblerRequest } from './reassemble.ts';
+import { createResponsesAssembler } from './reassemble-responses.ts';
 import { readSse } from './sse.ts';
-import { expectedChoices, STREAMED, unstreamableField } from './stream-mode.ts';
+import { expectedChoices, RESPONSES, STREAMED, unstreamableField } from './stream-mode.ts';
 import type { Watchdog, Watched } from './watchdog.ts';
 
 /** What one engine call needs of its client. */
@@ -34,8 +35,8 @@ const ABORT_MESSAGE =
   'the engine aborted the request (finish_reason "abort", or a choice never finished: it was shutting down, pausing or going to sleep), so its output was cut short';
 
 /**
- * Runs one request: streamed (and reassembled) for chat and completions unless vLLM cannot
- * stream what the request asks; plain otherwise. Sends `requestId` as X-Request-Id, which
+ * Runs one request: streamed (and reassembled) for chat, completions and responses unless vLLM
+ * cannot stream what the request asks; plain otherwise. Sends `requestId` as X-Request-Id, which
  * vLLM adopts as the request's id (entrypoints/openai/engine/serving.py, _base_request_id).
  * `onFirstEvent` is called once, when the engine starts answering (a stream's first event, or
  * the answer of a call that does not stream): until then the request waits in the engine's queue.
@@ -48,11 +49,12 @@ export async function callEngine(
   requestId?: string,
   onFirstEvent?: () => void,
 ): Promise<EngineOutcome> {
+  const responses = endpoint === RESPONSES;
   const kind = STREAMED[endpoint];
   let payload = bodyText;
   let streamed = false;
   let shape: AssemblerRequest = {};
-  if (kind) {
+  if (kind || responses) {
     let parsed: Record<string, unknown>;
     try {
       parsed = JSON.parse(bodyText) as Record<string, unknown>;
@@ -61,10 +63,11 @@ export async function callEngine(
       return { kind: 'rejected', statusCode: 400, body: JSON.stringify({ error }) };
     }
     shape = { tool_choice: parsed.tool_choice, choices: expectedChoices(parsed) };
-    streamed = unstreamableField(parsed) === null;
+    streamed = responses || unstreamableField(parsed) === null;
     if (streamed) {
       parsed.stream = true;
-      parsed.stream_options = { ...(parsed.stream_options as object | undefined), include_usage: true };
+      // ResponsesRequest has no stream_options: its usage always rides on response.completed.
+      if (!responses) parsed.stream_options = { ...(parsed.stream_options as object | undefined), include_usage: true };
       payload = JSON.stringify(parsed);
     }
   }
@@ -153,7 +156,7 @@ export async function callEngine(
       return { kind: 'rejected', statusCode: res.status, body: text };
     }
     const contentType = res.headers.get('content-type') ?? '';
-    if (!kind || !contentType.includes('text/event-stream')) {
+    if (!streamed || !contentType.includes('text/event-stream')) {
       phase = 'body';
       start();
       watched.deadline = performance.now() + ctx.stallTimeoutMs;
@@ -177,7 +180,11 @@ export async function callEngine(
     }
     phase = 'first_token';
     watched.deadline = Math.max(watched.deadline, sentAt + ctx.firstTokenTimeoutMs);
-    const assembler = createAssembler(kind, shape, ctx.profile);
+    if (responses) return await readResponses(res, headerId, requestId, start, () => {
+      phase = 'stream';
+      watched.active = true;
+    }, retry, () => (clean = true));
+    const assembler = createAssembler(kind ?? 'chat', shape, ctx.profile);
     let finished = false;
     let streamError: string | null = null;
     await readSse(res.body as ReadableStream<Uint8Array>, {
@@ -232,8 +239,46 @@ export async function callEngine(
   }
 }
 
+/**
+ * Reads a streamed /v1/responses call: its body is response.completed's `response`, as vLLM
+ * wrote it (reassemble-responses.ts). A stream that ends without it broke (an exception other
+ * than GenerationError escapes vLLM's SSE generator, responses/serving.py:1547, and the
+ * connection closes). `status: "cancelled"` is vLLM's abort on the harmony path (serving.py:811);
+ * on the plain path an engine abort still says "completed" (serving.py:797, the catch-all), which
+ * no client can tell from a short answer.
+ */
+async function readResponses(
+  res: Response,
+  headerId: string | null,
+  requestId: string | undefined,
+  start: () => void,
+  onActivity: () => void,
+  retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome,
+  done: () => void,
+): Promise<EngineOutcome> {
+  const assembler = createResponsesAssembler();
+  await readSse(res.body as ReadableStream<Uint8Array>, {
+    onActivity() {
+      start();
+      onActivity();
+    },
+    onEvents(data) {
+      for (const d of data) assembler.push(d);
+    },
+  });
+  const error = assembler.error();
+  if (error) return midStreamError(error, retry);
+  const final = assembler.result();
+  if (!final) return { kind: 'retry', reason: 'incomplete', statusCode: null, message: 'the stream ended before response.completed', retryAfterMs: null };
+  if (final.body.status === 'cancelled') return { kind: 'retry', reason: 'engine_abort', statusCode: null, message: ABORT_MESSAGE, retryAfterMs: null };
+  done();
+  return { ...ok(res.status, final.body, headerId, requestId), text: final.text };
+}
+
 function ok(statusCode: number, body: Record<string, unknown>, headerId: string | null, sentId: string | undefined): Extract<EngineOutcome, { kind: 'ok' }> {
-  const usage = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number };
+  // A response object counts input_tokens and output_tokens (responses/protocol.py:93 ResponseUsage).
+  const raw = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number; input_tokens?: number; output_tokens?: number };
+  const usage = { prompt_tokens: raw.prompt_tokens ?? raw.input_tokens, completion_tokens: raw.completion_tokens ?? raw.output_tokens };
   // The body's id is vLLM's own name for the request (`chatcmpl-`, `cmpl-` or `embd-` + the
   // X-Request-Id sent), the one its logs use; the header comes only with --enable-request-id-headers.
   const requestId = (typeof body.id === 'string' ? body.id : null) ?? headerId ?? sentId ?? null;
@@ -267,6 +312,8 @@ function midStreamError(raw: string, retry: (reason: RetryReason, message: strin
  */
 function abortedBody(body: Record<string, unknown>): boolean {
   if (Array.isArray(body.choices)) return body.choices.some((c: { finish_reason?: unknown }) => c?.finish_reason === 'abort');
+  // The harmony path's abort (responses/serving.py:811).
+  if (body.object === 'response') return body.status === 'cancelled';
   if (Array.isArray(body.data)) return body.data.some((d: { embedding?: unknown }) => (Array.isArray(d?.embedding) || typeof d?.embedding === 'string') && d.embedding.length === 0);
   return false;
 }

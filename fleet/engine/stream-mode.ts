@@ -5,6 +5,15 @@ export const STREAMED: Readonly<Record<string, 'chat' | 'completion'>> = {
 };
 
 /**
+ * The Responses endpoint: always streamed. vLLM refuses no field with `stream: true` there
+ * (responses/protocol.py:136 ResponsesRequest has no stream check; background, which answers at
+ * once with an empty "queued" response, is refused by the gateway), and what the stream ends with
+ * is the non-streamed body itself (reassemble-responses.ts), while its events keep the
+ * stall and first-token watchdogs informed.
+ */
+export const RESPONSES = '/v1/responses';
+
+/**
  * The field that makes vLLM refuse a stream, or stream something other than its non-streamed
  * body, so the call must not stream; null when streaming is safe. Checked against vLLM
  * (entrypoints/openai, 2026-05):

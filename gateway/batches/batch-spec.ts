@@ -3,7 +3,7 @@ import { AppError } from '../../core/errors.ts';
 import { parseExpiresAfter } from '../files/expires-after.ts';
 
 /** The endpoints a batch may target. */
-export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'] as const;
+export const SUPPORTED_ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'] as const;
 
 /** The longest completion window accepted (OpenAI accepts only `24h`; longer ones are an extension). */
 export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;

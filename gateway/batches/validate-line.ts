@@ -100,7 +100,31 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
       'body.encoding_format',
     );
   }
+  if (endpoint === '/v1/responses') {
+    const refused = checkResponsesBody(body, line);
+    if (refused) return refused;
+  }
   const raw = rawMember(text, 'body');
   if (raw === undefined) throw new Error(`validateLine: no raw body found on line ${line}`);
   return { request: { line, customId, model: body.model, body: raw } };
+}
+
+/**
+ * What a /v1/responses line must hold beyond the common fields: `input` (vLLM's ResponsesRequest
+ * requires it, vllm/entrypoints/openai/responses/protocol.py:153), and not `background`: the
+ * engine would answer at once with an empty "queued" response (or refuse it, responses/serving.py:302),
+ * and a batch already runs in the background. Nor a `prompt` template, which vLLM refuses (protocol.py:442).
+ */
+function checkResponsesBody(body: Record<string, unknown>, line: number): LineVerdict | null {
+  if (typeof body.input !== 'string' && !Array.isArray(body.input)) {
+    const given = body.input === undefined ? 'is missing' : `is ${quote(body.input)}`;
+    return bad(line, 'missing_input', `Line ${line}: body.input ${given}; a /v1/responses request needs its input: a string, or a list of input items.`, 'body.input');
+  }
+  if (body.background === true) {
+    return bad(line, 'background_not_allowed', `Line ${line}: body.background is true; a batch already runs in the background and needs each response whole, remove it.`, 'body.background');
+  }
+  if (body.prompt !== undefined && body.prompt !== null) {
+    return bad(line, 'prompt_not_supported', `Line ${line}: body.prompt (a stored prompt template) is not supported by vLLM; give the text in body.input instead.`, 'body.prompt');
+  }
+  return null;
 }

@@ -49,7 +49,7 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
       return {
         id: t.exposeID('id'),
         status: t.field({ type: refs.BatchStatus, resolve: (batch) => batch.status as never }),
-        endpoint: t.exposeString('endpoint', { description: '/v1/chat/completions, /v1/completions or /v1/embeddings.' }),
+        endpoint: t.exposeString('endpoint', { description: '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses.' }),
         model: t.exposeString('model', { nullable: true, description: 'The model of every request; null when the batch mixes models or is still validating.' }),
         completionWindow: t.exposeString('completionWindow', { description: 'How long the batch may run, e.g. 24h.' }),
         priority: t.exposeInt('priority', { description: 'Higher runs first.' }),

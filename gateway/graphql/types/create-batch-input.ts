@@ -23,7 +23,7 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
     fields: (t) => ({
       inputFileId: t.id({ description: 'An uploaded file with purpose "batch".' }),
       requests: t.field({ type: [refs.BatchRequestInput], description: `Requests given inline instead of a file, at most ${MAX_INLINE_REQUESTS}.` }),
-      endpoint: t.string({ required: true, description: '/v1/chat/completions, /v1/completions or /v1/embeddings.' }),
+      endpoint: t.string({ required: true, description: '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses.' }),
       completionWindow: t.string({ required: true, defaultValue: '24h', description: 'How long the batch may run: a number of hours such as "24h".' }),
       metadata: t.field({ type: 'JSON', description: 'Up to 16 string pairs of your own.' }),
       priority: t.int({ required: true, defaultValue: 0, description: 'From -1000 to 1000; higher runs first.' }),

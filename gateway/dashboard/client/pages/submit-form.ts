@@ -1,7 +1,7 @@
 import type { Api } from '../api.ts';
 import { h, replace } from '../dom.ts';
 
-const ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings'];
+const ENDPOINTS = ['/v1/chat/completions', '/v1/completions', '/v1/embeddings', '/v1/responses'];
 
 /** The `url` of the first request of a JSONL file, when it names a supported endpoint. */
 async function endpointOf(file: File): Promise<string | null> {
