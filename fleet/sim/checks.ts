@@ -45,6 +45,27 @@ export const askedMaxTokens = (kind: GenerationKind, body: Record<string, unknow
   num(kind === 'chat' ? (body.max_completion_tokens ?? body.max_tokens) : body.max_tokens);
 
 /**
+ * vLLM's two 400s for a request over max_model_len (vllm/renderers/params.py, TokenizeParams:
+ * `__post_init__` for the output tokens, `_token_len_check` for the prompt), with the parameter
+ * each names; null when it fits. The tokenizer stops at max_input_tokens + 1, so vLLM says "at least".
+ */
+export function contextLengthProblem({ maxModelLen, maxOutput, outputParam, promptTokens }: { maxModelLen: number; maxOutput: number; outputParam: string; promptTokens: number }): { message: string; param: string } | null {
+  if (maxOutput > maxModelLen) {
+    const message = `${outputParam}=${maxOutput} cannot be greater than max_model_len=max_total_tokens=${maxModelLen}. Please request fewer output tokens.`;
+    return { message: validationMessage(message, outputParam, maxOutput), param: outputParam };
+  }
+  const maxInput = maxModelLen - maxOutput;
+  if (promptTokens <= maxInput) return null;
+  const count = Math.min(promptTokens, maxInput + 1);
+  const qualifier = count === maxInput + 1 ? 'at least ' : '';
+  const message =
+    `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${maxOutput} output tokens and your prompt ` +
+    `contains ${qualifier}${count} input tokens, for a total of ${qualifier}${count + maxOutput} tokens. ` +
+    'Please reduce the length of the input prompt or the number of requested output tokens.';
+  return { message: validationMessage(message, 'input_tokens', count), param: 'input_tokens' };
+}
+
+/**
  * What vLLM refuses with a 400 while preparing the request, before the stream starts: beam
  * search with stream on completions (completion/serving.py), the output or prompt longer than
  * max_model_len (renderers/params.py TokenizeParams), and bad sampling parameters
@@ -55,21 +76,8 @@ export function checkPreparation(kind: GenerationKind, body: Record<string, unkn
   const asked = askedMaxTokens(kind, body);
   const param = kind === 'chat' && body.max_completion_tokens !== undefined && body.max_completion_tokens !== null ? 'max_completion_tokens' : 'max_tokens';
   const maxOutput = asked ?? 0;
-  if (maxOutput > maxModelLen) {
-    const message = `${param}=${maxOutput} cannot be greater than max_model_len=max_total_tokens=${maxModelLen}. Please request fewer output tokens.`;
-    return engineError(400, validationMessage(message, param, maxOutput), param);
-  }
-  const maxInput = maxModelLen - maxOutput;
-  if (promptTokens > maxInput) {
-    // The tokenizer stops at max_input_tokens + 1 (TokenizeParams.get_encode_kwargs), so vLLM says "at least".
-    const count = Math.min(promptTokens, maxInput + 1);
-    const qualifier = count === maxInput + 1 ? 'at least ' : '';
-    const message =
-      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${maxOutput} output tokens and your prompt ` +
-      `contains ${qualifier}${count} input tokens, for a total of ${qualifier}${count + maxOutput} tokens. ` +
-      'Please reduce the length of the input prompt or the number of requested output tokens.';
-    return engineError(400, validationMessage(message, 'input_tokens', count), 'input_tokens');
-  }
+  const tooLong = contextLengthProblem({ maxModelLen, maxOutput, outputParam: param, promptTokens });
+  if (tooLong) return engineError(400, tooLong.message, tooLong.param);
   const n = body.n ?? 1;
   if (typeof n === 'number' && n < 1) return engineError(400, `n must be at least 1, got ${n}.`);
   if (asked !== null && asked < 1) return engineError(400, validationMessage(`max_tokens must be at least 1, got ${asked}.`, 'max_tokens', asked), 'max_tokens');

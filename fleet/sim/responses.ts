@@ -1,5 +1,6 @@
 import { countTokens, planReply } from './content.ts';
 import type { SimContext } from './context.ts';
+import { contextLengthProblem } from './checks.ts';
 import { bodyValueError, requestValidationError, validationMessage } from './errors.ts';
 import { garbage, hang } from './faults.ts';
 import type { GenerationRequest } from './generate.ts';
@@ -71,20 +72,8 @@ function checkPreparation(body: Record<string, unknown>, promptTokens: number, m
   if (body.previous_input_messages && body.previous_response_id) return invalid(400, 'Only one of `previous_input_messages` and `previous_response_id` can be set.', 'previous_response_id');
   if (typeof body.previous_response_id === 'string') return invalid(404, `Response with id '${body.previous_response_id}' not found.`, 'response_id');
   const maxOutput = num(body.max_output_tokens) ?? 0;
-  if (maxOutput > maxModelLen) {
-    const message = `max_output_tokens=${maxOutput} cannot be greater than max_model_len=max_total_tokens=${maxModelLen}. Please request fewer output tokens.`;
-    return invalid(400, validationMessage(message, 'max_output_tokens', maxOutput), 'max_output_tokens', 'BadRequestError');
-  }
-  const maxInput = maxModelLen - maxOutput;
-  if (promptTokens > maxInput) {
-    const count = Math.min(promptTokens, maxInput + 1);
-    const qualifier = count === maxInput + 1 ? 'at least ' : '';
-    const message =
-      `This model's maximum context length is ${maxModelLen} tokens. However, you requested ${maxOutput} output tokens and your prompt ` +
-      `contains ${qualifier}${count} input tokens, for a total of ${qualifier}${count + maxOutput} tokens. ` +
-      'Please reduce the length of the input prompt or the number of requested output tokens.';
-    return invalid(400, validationMessage(message, 'input_tokens', count), 'input_tokens', 'BadRequestError');
-  }
+  const tooLong = contextLengthProblem({ maxModelLen, maxOutput, outputParam: 'max_output_tokens', promptTokens });
+  if (tooLong) return invalid(400, tooLong.message, tooLong.param, 'BadRequestError');
   if (promptTokens >= maxModelLen) return invalid(400, `The engine prompt length ${promptTokens} exceeds the max_model_len ${maxModelLen}. Please reduce prompt.`, 'input');
   return null;
 }
