@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createOwnedEngine, type OwnedEngine } from '../../fleet/worker/owned-engine.ts';
-import { BUN, ROOT, start, type Running } from '../helpers/processes.ts';
+import { BUN, ROOT, start, isAlive, type Running } from '../helpers/processes.ts';
 import { eventually } from './helpers.ts';
 
 /**
@@ -21,14 +21,6 @@ if [ "$2" = crash ]; then sleep 0.3; exit 3; fi
 while :; do sleep 1; done
 `;
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 const pids = (dir: string, file: string) =>
   (existsSync(join(dir, file)) ? readFileSync(join(dir, file), 'utf8') : '').trim().split('\n').filter(Boolean).map(Number);
 /** Every process the fake engine started, and its process groups. */
@@ -68,9 +60,9 @@ describe('an owned engine\'s process group', () => {
     const owned = engine('run');
     await owned.start(spec);
     await eventually(async () => pids(dir, 'children').length === 1, 5000, 'the engine to fork its child');
-    expect(started(dir).every(alive)).toBe(true);
+    expect(started(dir).every(isAlive)).toBe(true);
     await owned.stop();
-    expect(started(dir).filter(alive)).toEqual([]);
+    expect(started(dir).filter(isAlive)).toEqual([]);
   });
 
   it('kills what a crashed engine left running before it starts it again', async () => {
@@ -79,10 +71,10 @@ describe('an owned engine\'s process group', () => {
     await owned.start(spec);
     await eventually(async () => crashes === 1, 5000, 'the engine to crash');
     const [firstChild] = pids(dir, 'children') as [number];
-    await eventually(async () => !alive(firstChild), 3000, 'the crashed engine\'s child to be killed');
+    await eventually(async () => !isAlive(firstChild), 3000, 'the crashed engine\'s child to be killed');
     await eventually(async () => pids(dir, 'leaders').length >= 2, 5000, 'the engine to be restarted');
     await owned.stop();
-    expect(started(dir).filter(alive)).toEqual([]);
+    expect(started(dir).filter(isAlive)).toEqual([]);
   });
 
   it('ends the engine when the worker that owns it is killed', async () => {
@@ -105,6 +97,6 @@ describe('an owned engine\'s process group', () => {
     await worker.waitFor(/engine started/, 10_000);
     await eventually(async () => pids(dir, 'children').length === 1, 5000, 'the engine to fork its child');
     worker.child.kill('SIGKILL');
-    await eventually(async () => started(dir).filter(alive).length === 0, 5000, 'every process of the engine to be gone');
+    await eventually(async () => started(dir).filter(isAlive).length === 0, 5000, 'every process of the engine to be gone');
   });
 });

@@ -136,3 +136,13 @@ export async function freePortPair(): Promise<number> {
   }
   throw new Error('no two adjacent free ports');
 }
+
+/** Whether a process of this pid is alive (signal 0 reaches it). */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

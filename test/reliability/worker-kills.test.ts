@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { BUN, start, type Running } from '../helpers/processes.ts';
+import { BUN, start, isAlive, type Running } from '../helpers/processes.ts';
 import { FAST_WORKER_ENV, startSim } from '../fleet/helpers.ts';
 import { clientOf, expectEachOnce, requestLines, startGateway, submitBatch, until, waitForStatus } from './harness.ts';
 
@@ -17,14 +17,6 @@ function currentWorkers(supervisor: Running): Map<string, number> {
   return pids;
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 // A loaded machine runs these several times slower: generous limits, no timing assertions.
 describe('workers killed with -9 at random points of a batch', { timeout: 120_000 }, () => {
@@ -59,7 +51,7 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
       const gpu = String(k % 2);
       const pid = await until(async () => {
         const current = currentWorkers(supervisor).get(gpu);
-        return current !== undefined && !killed.includes(current) && alive(current) ? current : undefined;
+        return current !== undefined && !killed.includes(current) && isAlive(current) ? current : undefined;
       }, `a live worker on GPU ${gpu}`, 30_000);
       await until(async () => (await finished()) >= at, `${at} results`, 60_000);
       process.kill(pid, 'SIGKILL');
