@@ -66,7 +66,7 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
     const wrongEndpoint = await client.batches
       .create({ input_file_id: good.input_file_id, endpoint: '/v1/images/generations' as '/v1/embeddings', completion_window: '24h' })
       .catch((e: unknown) => e);
-    expect(wrongEndpoint).toMatchObject({ status: 400, param: 'endpoint', error: { message: 'endpoint must be one of /v1/chat/completions, /v1/completions, /v1/embeddings' } });
+    expect(wrongEndpoint).toMatchObject({ status: 400, param: 'endpoint', error: { message: 'endpoint must be one of /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses' } });
 
     // A file over MAX_FILE_BYTES: refused while it streams in, nothing kept.
     const big = Array.from({ length: 2000 }, (_, i) => chatLine(`big-${i}`)).join('\n');
