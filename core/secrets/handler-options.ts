@@ -1,4 +1,4 @@
-import { isSealed, type SecretBox } from './secret-box.ts';
+import { isSealed, type SealedValue, type SecretBox } from './secret-box.ts';
 
 /** The secret options of a handler by name (`webhook` → `['secret', 'headers']`); undefined for a handler this process has not installed. */
 export type SecretOptionsOf = (handler: string) => readonly string[] | undefined;
@@ -15,6 +15,8 @@ const labelOf = (handler: string, option: string) => `handlers.${handler}.${opti
 /**
  * A batch's `handlers` (validated options by handler) as stored: each secret option sealed
  * with the current key. Without a key (keyless local mode) the options are kept as given.
+ * A value that already looks sealed is sealed again, never stored as given: the gateway
+ * refuses such input, and a sealed value copied from another batch must not open as its own.
  */
 export async function sealHandlerOptions(box: SecretBox, handlers: Options, secretOptionsOf: SecretOptionsOf): Promise<Options> {
   if (!box.canSeal) return handlers;
@@ -27,7 +29,7 @@ export async function sealHandlerOptions(box: SecretBox, handlers: Options, secr
     }
     const sealed: Options = { ...options };
     for (const name of secrets) {
-      if (sealed[name] !== undefined && !isSealed(sealed[name])) sealed[name] = await box.seal(JSON.stringify(sealed[name]), labelOf(handler, name));
+      if (sealed[name] !== undefined) sealed[name] = await box.seal(JSON.stringify(sealed[name]), labelOf(handler, name));
     }
     out[handler] = sealed;
   }
@@ -35,15 +37,18 @@ export async function sealHandlerOptions(box: SecretBox, handlers: Options, secr
 }
 
 /**
- * One handler's stored options with every sealed value opened, as the handler receives them.
- * Plain values (a batch stored without a key, or by a release before secrets were sealed) are
- * kept as they are. Throws a SecretsKeyError when a value was sealed with a key this process lacks.
+ * One handler's stored options with the sealed values of its secret options opened, as the
+ * handler receives them. A sealed value in any other option is left sealed (and so fails the
+ * handler's validation): only what the gateway sealed is opened. Plain values (a batch stored
+ * without a key, or by a release before secrets were sealed) are kept as they are. Throws a
+ * SecretsKeyError when a value was sealed with a key this process lacks.
  */
-export async function openHandlerOptions(box: SecretBox, handler: string, options: unknown): Promise<unknown> {
-  if (!isObject(options) || !Object.values(options).some(isSealed)) return options;
+export async function openHandlerOptions(box: SecretBox, handler: string, options: unknown, secretOptions: readonly string[]): Promise<unknown> {
+  const opens = (name: string, value: unknown) => secretOptions.includes(name) && isSealed(value);
+  if (!isObject(options) || !Object.entries(options).some(([name, value]) => opens(name, value))) return options;
   const out: Options = {};
   for (const [name, value] of Object.entries(options)) {
-    out[name] = isSealed(value) ? JSON.parse(await box.open(value, labelOf(handler, name))) : value;
+    out[name] = opens(name, value) ? JSON.parse(await box.open(value as SealedValue, labelOf(handler, name))) : value;
   }
   return out;
 }

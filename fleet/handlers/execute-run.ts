@@ -65,7 +65,7 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     if (!installed) return await fail(new HandlerError(`handler "${run.handler}" is not installed in this process`));
     if (!batch) return await fail(new HandlerError(`batch ${run.batchId} does not exist`, { retryable: false }));
     // Opened only here, for the run: plain values (keyless mode, or a batch stored before secrets were sealed) pass as they are.
-    const stored = await openHandlerOptions(opts.secrets, run.handler, batch.handlers[run.handler]);
+    const stored = await openHandlerOptions(opts.secrets, run.handler, batch.handlers[run.handler], installed.secretOptions);
     const options = registry.parseOptions(run.handler, stored);
     if (!options.ok) {
       const detail = options.issues.map((i) => `${i.path}: ${i.message}`).join('; ');

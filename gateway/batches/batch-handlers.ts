@@ -1,5 +1,5 @@
 import { AppError } from '../../core/errors.ts';
-import { sealHandlerOptions } from '../../core/secrets/index.ts';
+import { isSealed, sealHandlerOptions } from '../../core/secrets/index.ts';
 import { hostsOf, HandlerOptionsError, literalDestinationProblem, type HandlerRegistry } from '../../handlers/sdk/index.ts';
 import type { Services } from '../services.ts';
 
@@ -25,6 +25,18 @@ function firstProblem(value: unknown, path: string, problemOf: (text: string) =>
   return null;
 }
 
+/** The path of the first value in `value` shaped as a sealed secret (`{ "$sealed": "..." }`), or null. */
+function firstSealed(value: unknown, path: string): string | null {
+  if (isSealed(value)) return path;
+  if (value && typeof value === 'object') {
+    for (const [key, item] of Object.entries(value)) {
+      const found = firstSealed(item, `${path}.${key}`);
+      if (found) return found;
+    }
+  }
+  return null;
+}
+
 /** The secret options of each installed handler, by handler name. */
 export const secretOptionsOf = (registry: HandlerRegistry) => (name: string) => registry.get(name)?.secretOptions;
 
@@ -35,10 +47,20 @@ export const secretOptionsOf = (registry: HandlerRegistry) => (name: string) => 
  * BAD_REQUEST naming the handler and the option (`handlers.webhook.url: expected a URL ...`),
  * and so is a URL whose host is visibly not public (`http://10.0.0.5/`, `http://localhost/`)
  * where HANDLER_PRIVATE_NETWORKS refuses it: the fleet would refuse to send there when the
- * batch ends. The hosts named in a handler's deployment options are allowed for it.
+ * batch ends. The hosts named in a handler's deployment options are allowed for it. A value
+ * shaped as a sealed secret, at any depth, is a BAD_REQUEST too.
  */
 export async function parseBatchHandlers({ handlers: registry, config }: Pick<Services, 'handlers' | 'config'>, input: unknown): Promise<Record<string, unknown>> {
   const { destinations } = config;
+  // Only the gateway seals. A sealed value given as input (copied from a dump of another
+  // batch) would be opened for this batch's handler and sent to the caller's destination.
+  const sealed = firstSealed(input, 'handlers');
+  if (sealed) {
+    throw new AppError('BAD_REQUEST', `${sealed} is an encrypted value ({"$sealed": ...}), which only the server writes; give the option's plain value, which is encrypted when stored.`, {
+      param: sealed,
+      reason: 'invalid_handler_options',
+    });
+  }
   let parsed: Record<string, unknown>;
   try {
     parsed = registry.parseBatchHandlers(input, 'handlers');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createSecretBox, decodeSecretsKey, redactHandlerOptions, SecretsKeyError } from '../../core/secrets/index.ts';
+import { createSecretBox, decodeSecretsKey, openHandlerOptions, redactHandlerOptions, SecretsKeyError } from '../../core/secrets/index.ts';
 import { defineHandler, secret, z } from '../../handlers/sdk/index.ts';
 import { registryOf } from './support/registry.ts';
 
@@ -22,6 +22,18 @@ describe('the secret box', () => {
     const error = await other.open(sealed, 'handlers.webhook.secret').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SecretsKeyError);
     expect((error as Error).message).toMatch(/^handlers\.webhook\.secret was encrypted with key [0-9a-f]{8}, which this process does not hold \(SECRETS_KEY is key [0-9a-f]{8}\)/);
+  });
+
+  it('opens sealed values only in the options the handler marks secret', async () => {
+    const box = createSecretBox({ current: key() });
+    const options = {
+      url: await box.seal('"https://other.example/"', 'handlers.webhook.url'),
+      secret: await box.seal('"s3cret-value"', 'handlers.webhook.secret'),
+    };
+    const opened = (await openHandlerOptions(box, 'webhook', options, ['secret', 'headers'])) as Record<string, unknown>;
+    expect(opened.secret).toBe('s3cret-value');
+    expect(opened.url).toEqual(options.url);
+    expect(await openHandlerOptions(box, 'webhook', { url: options.url }, ['secret'])).toEqual({ url: options.url });
   });
 
   it('refuses a damaged value', async () => {

@@ -53,17 +53,21 @@ const allSecrets = () => ({
 });
 const PLAINTEXTS = [SECRET, BEARER, 'receiver-token-5521', LS_TOKEN, DB_PASSWORD];
 
-async function createBatch(handlers: Record<string, unknown>): Promise<{ id: string; text: string }> {
+async function postBatch(handlers: Record<string, unknown>): Promise<Response> {
   const form = new FormData();
   form.set('purpose', 'batch');
   const line = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] } });
   form.set('file', new File([`${line}\n`], 'in.jsonl'));
   const file = (await (await app.request('/v1/files', { method: 'POST', headers: auth, body: form })).json()) as { id: string };
-  const res = await app.request('/v1/batches', {
+  return app.request('/v1/batches', {
     method: 'POST',
     headers: { ...auth, 'content-type': 'application/json' },
     body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', handlers }),
   });
+}
+
+async function createBatch(handlers: Record<string, unknown>): Promise<{ id: string; text: string }> {
+  const res = await postBatch(handlers);
   const text = await res.text();
   expect(res.status, text).toBe(200);
   return { id: (JSON.parse(text) as { id: string }).id, text };
@@ -219,6 +223,27 @@ describe('secret handler options at rest', () => {
       await runner.stop();
     }
     expect(receiver.received.some((r) => r.body.toString().includes(batchId))).toBe(false);
+  });
+
+  it('refuses a sealed value copied from another batch, at any depth, so it is never opened for the caller', async () => {
+    const stored = JSON.parse((await storedRow((await createBatch(allSecrets())).id)).handlers);
+    const replays: [Record<string, unknown>, string][] = [
+      [{ webhook: { url: `${receiver.url}/steal`, headers: stored.webhook.headers } }, 'handlers.webhook.headers'],
+      [{ webhook: { url: `${receiver.url}/steal`, headers: { 'x-copy': stored.webhook.secret } } }, 'handlers.webhook.headers.x-copy'],
+      [{ labelStudio: { projectId: 3, url: 'https://ls.example.com', token: stored.labelStudio.token } }, 'handlers.labelStudio.token'],
+    ];
+    for (const [handlers, param] of replays) {
+      const res = await postBatch(handlers);
+      const body = (await res.json()) as { error: { param: string; message: string } };
+      expect(res.status).toBe(400);
+      expect(body.error.param).toBe(param);
+      expect(body.error.message).toContain('only the server writes');
+    }
+    const { body } = await graphql('mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }', {
+      input: { endpoint: '/v1/chat/completions', requests: [{ customId: 'a', body: { model: 'sim-model', messages: [] } }], handlers: replays[0]![0] },
+    });
+    expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', param: 'handlers.webhook.headers' });
+    expect(receiver.received.some((r) => r.path.includes('/steal'))).toBe(false);
   });
 
   it('keeps options as given without a key (keyless local mode), and still masks them', async () => {
