@@ -22,9 +22,9 @@ export interface FileRow {
 
 /**
  * The columns of {@link FileRow} (of table `files`), cast so that both drivers return the same
- * types. A result file is the error file when its batch names it so. `batch_error` is what a
- * worker of the release before 0001_file-expiry still writes during a rolling upgrade: it is
- * shown as OpenAI's `batch_output`, and known for an error file by its purpose alone.
+ * types. Error files are stored as `batch_error` (what every release writes, and what a
+ * gateway of the previous release reads to serve the error lines); they are shown as OpenAI's
+ * `batch_output`. A result file is the error file by that purpose or when its batch names it so.
  */
 export const FILE_COLUMNS = sql`files.id, files.owner,
   case when files.purpose = 'batch_error' then 'batch_output' else files.purpose end as "purpose",
@@ -38,7 +38,7 @@ export const FILE_COLUMNS = sql`files.id, files.owner,
 /** The condition of a file the API serves: complete, not deleted and not expired (the sweeper may not have been by yet). */
 export const LIVE_FILE = sql`files.status = 'processed' and (files.expires_at is null or files.expires_at > now())`;
 
-/** The stored purposes a purpose filter of the file list matches (`batch_output` matches the error files a previous release wrote). */
+/** The stored purposes a purpose filter of the file list matches (`batch_output` matches the error files, stored as `batch_error`). */
 export function storedPurposes(purpose: string): string[] {
   return purpose === 'batch_output' ? ['batch_output', 'batch_error'] : [purpose];
 }

@@ -39,10 +39,11 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
       if (size.lines === 0) continue;
       const id = resultFileId(batchId, kind);
       files[kind] = id;
-      // Both are `batch_output`, as OpenAI's; the batch's error_file_id tells them apart.
+      // The error file is stored as `batch_error`, as the previous release's gateway expects (it
+      // picks a download's lines by purpose); the API shows both as OpenAI's `batch_output`.
       await tx.execute(sql`
         insert into files (id, owner, purpose, filename, bytes, lines, batch_id, expires_at)
-        values (${id}, ${batch.owner}, 'batch_output', ${`${batchId}_${kind}.jsonl`}, ${size.bytes}, ${size.lines}, ${batchId},
+        values (${id}, ${batch.owner}, ${kind === 'error' ? 'batch_error' : 'batch_output'}, ${`${batchId}_${kind}.jsonl`}, ${size.bytes}, ${size.lines}, ${batchId},
           ${batch.outputExpiresAfter === null ? null : sql`now() + make_interval(secs => ${batch.outputExpiresAfter})`})
         on conflict (id) do nothing`);
     }

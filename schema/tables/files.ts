@@ -3,8 +3,8 @@ import { bigint, index, integer, pgTable, primaryKey, text } from 'drizzle-orm/p
 import { at, bytea } from './columns.ts';
 
 /**
- * Uploaded inputs (`purpose = batch`) and produced outputs (`batch_output`, for the output
- * and the error file alike, as OpenAI; which one a file is, its batch's `error_file_id` says).
+ * Uploaded inputs (`purpose = batch`) and produced outputs (`batch_output` for the output
+ * file, `batch_error` for the error file; the API shows both as OpenAI's `batch_output`).
  * Output files hold no chunks: their content is streamed from `requests` on download.
  */
 export const files = pgTable(

@@ -32,8 +32,8 @@ async function oldBatch(database: Database) {
     ('batch_old', 2, 'bad', 'm', '{}', 'failed', 400, '{"error":{"message":"no"}}', now())`);
 }
 
-describe.each(DRIVERS)('a database made before error files were batch_output, on %s', (driver) => {
-  it('upgrades in place: its error files become batch_output and are still served as the error file', async () => {
+describe.each(DRIVERS)('a database made before error files were shown as batch_output, on %s', (driver) => {
+  it('upgrades in place without rewriting a row: its error files stay batch_error (what a previous-release gateway serves by) and are shown, listed and served as batch_output', async () => {
     const pg = driver === 'postgres' ? await createTestDatabase() : undefined;
     const database = pg?.database ?? (await createDatabase({ dataDir: 'memory://' }));
     try {
@@ -42,7 +42,7 @@ describe.each(DRIVERS)('a database made before error files were batch_output, on
       await runMigrations(database);
       const stored = await rows<{ id: string; purpose: string }>(database.db, sql`select id, purpose from files order by id`);
       expect(stored).toEqual([
-        { id: 'file-err', purpose: 'batch_output' },
+        { id: 'file-err', purpose: 'batch_error' },
         { id: 'file-in', purpose: 'batch' },
         { id: 'file-out', purpose: 'batch_output' },
       ]);
