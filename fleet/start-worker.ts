@@ -147,6 +147,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     client,
     gate,
     capacity,
+    engineApiKey: config.ENGINE_API_KEY,
     models: () => models,
     timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500, engineDownMs: config.ENGINE_DOWN_RELEASE_MS },
     flushMax: config.FLUSH_MAX,

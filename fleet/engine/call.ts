@@ -18,7 +18,7 @@ export interface CallContext {
   /** The engine the body is reassembled for. */
   profile: EngineProfile;
   /** Whether each request goes on a connection of its own (the engine closes them after each response), and pooled connections found dead. */
-  connections: { fresh: boolean; resets: number };
+  connections: { fresh: boolean; resets: number; since: number };
   /** Called the first time a reused connection turned out dead: from then on every request gets a fresh one. */
   onFreshConnections?: (why: string) => void;
   /** Whether the engine can be reached (judged by the client: a slow /health under load is not down). */
@@ -187,6 +187,8 @@ export async function callEngine(
     const assembler = createAssembler(kind ?? 'chat', shape, ctx.profile);
     let finished = false;
     let streamError: string | null = null;
+    /** Whether the engine had sent chunks of the request (vLLM sends its first with the first token). */
+    let generating = false;
     await readSse(res.body as ReadableStream<Uint8Array>, {
       onActivity() {
         if (!started) start();
@@ -205,11 +207,14 @@ export async function callEngine(
         // One parse for the whole batch: far cheaper than a JSON.parse per token.
         for (const chunk of JSON.parse(`[${json}]`) as Record<string, unknown>[]) {
           if (chunk.error || chunk.object === 'error') streamError ??= JSON.stringify(chunk);
-          else assembler.push(chunk);
+          else {
+            assembler.push(chunk);
+            generating = true;
+          }
         }
       },
     });
-    if (streamError) return midStreamError(streamError, retry);
+    if (streamError) return midStreamError(streamError, retry, generating);
     if (!finished) return retry('incomplete', 'the stream ended before [DONE]');
     if (assembler.aborted()) return retry('engine_abort', ABORT_MESSAGE);
     clean = true;
@@ -267,7 +272,8 @@ async function readResponses(
     },
   });
   const error = assembler.error();
-  if (error) return midStreamError(error, retry);
+  // Its events (response.created, in_progress) come before any generation: an error is not judged as a generated one.
+  if (error) return midStreamError(error, retry, false);
   const final = assembler.result();
   if (!final) return { kind: 'retry', reason: 'incomplete', statusCode: null, message: 'the stream ended before response.completed', retryAfterMs: null };
   if (final.body.status === 'cancelled') return { kind: 'retry', reason: 'engine_abort', statusCode: null, message: ABORT_MESSAGE, retryAfterMs: null };
@@ -292,7 +298,13 @@ function ok(statusCode: number, body: Record<string, unknown>, headerId: string 
  * 4xx is the request's fault, as a 4xx status would be; anything else (EngineDeadError, a
  * generation error: 500) may pass on a retry.
  */
-function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome): EngineOutcome {
+/**
+ * An error event inside a stream: a 4xx is the request's own fault; anything else is retried,
+ * marked `started` when the engine had already sent chunks of the request (vLLM sends its
+ * first chunk with the first token), so that the same error after a generation twice in a row
+ * is not regenerated again.
+ */
+function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome, generated: boolean): EngineOutcome {
   let code = Number.NaN;
   try {
     const parsed = JSON.parse(raw) as { code?: unknown; error?: { code?: unknown } };
@@ -301,7 +313,8 @@ function midStreamError(raw: string, retry: (reason: RetryReason, message: strin
     // not JSON: a retry below
   }
   if (code >= 400 && code < 500) return { kind: 'rejected', statusCode: code, body: raw };
-  return { ...retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500, null, raw), started: true } as EngineOutcome;
+  const outcome = retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500, null, raw);
+  return generated ? ({ ...outcome, started: true } as EngineOutcome) : outcome;
 }
 
 /**
@@ -341,7 +354,14 @@ async function send(ctx: CallContext, url: string, headers: Record<string, strin
       // Even a request sent with `connection: close` may go out on an idle pooled socket (undici
       // picks one before it reads the header), so a fresh-connection engine is resent too.
       if (signal.aborted || resends >= MAX_RESENDS || unreachable(error)) throw error;
-      if (!fresh && (++ctx.connections.resets >= FRESH_AFTER_RESETS || closesConnections(ctx.profile))) {
+      const connections = ctx.connections;
+      // Counted within a window: a rare race with an idle timeout, a few a day, is not an engine that closes them.
+      const now = performance.now();
+      if (now - connections.since > RESET_WINDOW_MS) {
+        connections.resets = 0;
+        connections.since = now;
+      }
+      if (!fresh && (++connections.resets >= FRESH_AFTER_RESETS || closesConnections(ctx.profile))) {
         ctx.connections.fresh = true;
         ctx.onFreshConnections?.(`${ctx.connections.resets} requests found their pooled connection closed before any byte of answer (${describe(error)})`);
       }
@@ -349,8 +369,9 @@ async function send(ctx: CallContext, url: string, headers: Record<string, strin
   }
 }
 
-/** Resets of pooled connections after which the engine is taken to close its connections: a rare race with an idle timeout is not that. */
+/** Resets of pooled connections, within {@link RESET_WINDOW_MS}, after which the engine is taken to close its connections. */
 const FRESH_AFTER_RESETS = 3;
+const RESET_WINDOW_MS = 60_000;
 
 /** Whether a fetch error means the engine was never reached (refused, no route, no such host). */
 export function unreachable(error: unknown): boolean {

@@ -91,7 +91,7 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
     headers,
     fetch: doFetch,
     profile: 'openai',
-    connections: { fresh: false, resets: 0 },
+    connections: { fresh: false, resets: 0, since: 0 },
     onFreshConnections: (why) => onNote?.('the engine closes its connections after each response; every request now goes on a connection of its own', { engineUrl: baseUrl, why }),
     reachable: () => client.reachable(),
   };
@@ -115,7 +115,7 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
     }
     const json = (await res.json()) as { data?: { id: string; owned_by?: unknown; root?: unknown; max_model_len?: unknown }[] };
     const cards = json.data ?? [];
-    modelCards = cards.map((m) => ({ id: m.id, root: typeof m.root === 'string' ? m.root : null, maxModelLen: typeof m.max_model_len === 'number' ? m.max_model_len : null }));
+    modelCards = cards.map((m) => ({ id: m.id, root: typeof m.root === 'string' ? m.root : null, maxModelLen: Number.isSafeInteger(m.max_model_len) && (m.max_model_len as number) > 0 && (m.max_model_len as number) < 2 ** 31 ? (m.max_model_len as number) : null }));
     if (profile === null && cards.length) {
       const found = profileFromModels(cards);
       decide(found.profile, found.reason);

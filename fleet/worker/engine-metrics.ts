@@ -12,7 +12,7 @@ export type LoadReading =
       /** Not the engine's gauges: the worker's own requests, answered (running) and long unanswered (waiting). */
       observed?: boolean;
     }
-  /** /metrics answered, but without scheduler gauges (vLLM's `--disable-log-stats`), or it is not served at all (404, 501). */
+  /** /metrics answered, but without scheduler gauges (vLLM's `--disable-log-stats`), or it is not served to us at all (404, 501, a 401 or another 4xx). */
   | { kind: 'no_gauges'; status: number }
   /** No answer (the engine is down or busy): says nothing about its gauges. */
   | { kind: 'unreachable' };
@@ -71,19 +71,23 @@ export interface LoadReaderOptions {
   /** The engine's base URL, without `/v1`. */
   baseUrl: string;
   timeoutMs?: number;
+  /** Sent as a bearer token: vLLM leaves /metrics open, but llama-server started with --api-key guards it. */
+  apiKey?: string | undefined;
   fetch?: typeof fetch;
 }
 
 /**
  * A reader of the engine's /metrics. vLLM serves /metrics without the API key (only `/v1` is
- * behind `--api-key`), so none is sent.
+ * behind `--api-key`); llama-server guards it, so the key is sent when there is one.
  */
-export function createLoadReader({ baseUrl, timeoutMs = 2000, fetch: doFetch = fetch }: LoadReaderOptions): ReadLoad {
+export function createLoadReader({ baseUrl, timeoutMs = 2000, apiKey, fetch: doFetch = fetch }: LoadReaderOptions): ReadLoad {
+  const headers: Record<string, string> = apiKey ? { authorization: `Bearer ${apiKey}` } : {};
   return async () => {
     try {
-      const res = await doFetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(timeoutMs) });
-      // 501: llama-server started without --metrics.
-      if (res.status === 404 || res.status === 405 || res.status === 501) {
+      const res = await doFetch(`${baseUrl}/metrics`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+      // 501: llama-server started without --metrics; any other 4xx (a 401 of an engine or proxy
+      // that guards it) says as plainly that no gauges are to be had here.
+      if (res.status === 501 || (res.status >= 400 && res.status < 500)) {
         await res.body?.cancel();
         return { kind: 'no_gauges', status: res.status };
       }

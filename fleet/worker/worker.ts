@@ -52,6 +52,8 @@ export interface WorkerOptions {
   capacity: Capacity;
   /** Reads the engine's /metrics for the capacity follower; the engine's own by default. */
   readLoad?: ReadLoad;
+  /** The engine's API key, which the default reader of /metrics sends (llama-server guards /metrics with it). */
+  engineApiKey?: string | undefined;
   /** The models to lease for now: the engine's, or the one its owned engine has loaded. */
   models: () => readonly string[];
   timings: WorkerTimings;
@@ -219,7 +221,7 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const load = createLoadFollower({
-    readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl }),
+    readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl, apiKey: options.engineApiKey }),
     observedLoad: () => observedLoad(inFlight.values()),
     capacity,
     inFlight: () => inFlight.size,

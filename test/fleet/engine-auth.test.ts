@@ -15,12 +15,19 @@ describe('an engine that refuses the worker\'s API key', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  it('stops leasing, hands every request back unfailed, says so, and resumes once the key is accepted', { timeout: 90_000 }, async () => {
+  // llama-server leaves /v1/models open under --api-key (tools/server/server-http.cpp, public
+  // endpoints), so a worker must not take an answer there for its key being accepted.
+  it.each([
+    { engine: 'vLLM', profile: [] as string[] },
+    { engine: 'llama-server', profile: ['--profile', 'llamacpp'] },
+  ])('stops leasing on $engine, hands every request back unfailed, says so, and resumes once the key is accepted', { timeout: 90_000 }, async ({ profile }) => {
     const { database, url } = test();
     const port = String(await freePort());
-    const rotated = await startSim(['--port', port, '--api-key', 'the-new-key']);
+    const rotated = await startSim(['--port', port, ...profile, '--api-key', 'the-new-key']);
     processes.push(rotated.process);
     const batchId = await insertChatBatch(database, { count: 200 });
+    // The engine keeps refusing for a while: the worker must not lease again and again meanwhile.
+    const refusals = () => (worker.output().match(/refuses this worker's API key/g) ?? []).length;
     const worker = await startWorker({ DATABASE_URL: url, ENGINE_URL: rotated.url, ENGINE_API_KEY: 'the-old-key', WORKER_MODEL: 'sim-model' });
     processes.push(worker);
     await worker.waitFor(/"level":"error","msg":"the engine refuses this worker's API key/, 20_000);
@@ -32,9 +39,11 @@ describe('an engine that refuses the worker\'s API key', () => {
       );
       return state?.queued === 200 && state.failed === 0 && state.attempts === 0;
     }, 20_000, 'every request back in the queue, none failed, no attempt spent');
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(refusals()).toBe(1);
 
     await rotated.process.stop();
-    const accepted = await startSim(['--port', port, '--api-key', 'the-old-key']);
+    const accepted = await startSim(['--port', port, ...profile, '--api-key', 'the-old-key']);
     processes.push(accepted.process);
     expect(await waitForBatch(database, batchId, ['completed'], 60_000)).toBe('completed');
     expect(await answeredIds(database, batchId)).toEqual(expectedIds(200));
