@@ -128,6 +128,20 @@ describe('result handlers in the gateway', () => {
     expect(missing.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
   });
 
+  it('refuses to re-queue a dead run whose batch\'s results were purged, saying why', async () => {
+    const { database } = test();
+    const batchId = await finishedBatch(database, { handlers: { webhook: { url: 'https://hooks.example.test/x' } } });
+    await database.db.execute(sql`update handler_runs set status = 'dead', attempts = 5, finished_at = now() where batch_id = ${batchId}`);
+    await database.db.execute(sql`update batches set results_purged_at = now() where id = ${batchId}`);
+    const { data } = await graphql(`query($id: ID!) { batch(id: $id) { handlerRuns { id } } }`, { id: batchId });
+    const runId = data.batch.handlerRuns[0].id;
+    const retried = await graphql(`mutation($id: ID!) { retryHandlerRun(id: $id) { id status } }`, { id: runId });
+    expect(retried.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT', param: 'id' } });
+    expect(retried.errors?.[0]?.message).toContain('output and error files expired or were deleted');
+    const [run] = await rows<{ status: string }>(database.db, sql`select status from handler_runs where id = ${Number(runId)}`);
+    expect(run?.status).toBe('dead');
+  });
+
   it('gives each batch its own runs when several are asked for at once', async () => {
     const { database } = test();
     const ids = [await finishedBatch(database, { handlers: { webhook: { url: 'https://a.test' } } }), await finishedBatch(database, { handlers: { webhook: { url: 'https://b.test' } } })];

@@ -110,4 +110,13 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     expect(listed).toMatchObject({ batchId, handler: 'alpha', event: 'completed', status: 'queued', maxAttempts: 5 });
     expect(typeof listed?.createdAtMs).toBe('number');
   });
+
+  it('leaves a dead run dead once the expiry sweep has purged its batch\'s results', async () => {
+    const batchId = await finishedBatch(database(), { handlers: { alpha: {} }, owner: 'alice' });
+    const [run] = await lease(database(), 'w1');
+    await failHandlerRun(database().db, { id: run!.id, owner: 'w1', error: 'gone', retryable: false, backoff: BACKOFF });
+    await database().db.execute(sql`update batches set results_purged_at = now() where id = ${batchId}`);
+    expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' })).toMatchObject({ requeued: false, resultsPurged: true, run: { status: 'dead' } });
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'dead' });
+  });
 });

@@ -36,14 +36,21 @@ export function defineHandlerRun(builder: Builder) {
   builder.mutationField('retryHandlerRun', (t) =>
     t.field({
       type: HandlerRunRef,
-      description: 'Re-queues a dead handler run with a fresh set of attempts; the handler resumes from its last checkpoint.',
+      description: 'Re-queues a dead handler run with a fresh set of attempts; the handler resumes from its last checkpoint. Refused (CONFLICT) once its batch\'s results were purged with its expired or deleted result files.',
       args: { id: t.arg.id({ required: true }) },
       resolve: async (_root, { id }, { database, owner }) => {
         const runId = Number(id);
         const found = Number.isSafeInteger(runId) ? await retryHandlerRun(database.db, { id: runId, owner }) : undefined;
         if (!found) throw new AppError('NOT_FOUND', `No handler run with id ${String(id)} among your batches.`, { param: 'id' });
-        if (!found.requeued) {
+        if (!found.requeued && !(found.run.status === 'dead' && found.resultsPurged)) {
           throw new AppError('CONFLICT', `Handler run ${runId} is ${found.run.status}; only a dead run can be retried.`, { param: 'id' });
+        }
+        if (!found.requeued) {
+          throw new AppError(
+            'CONFLICT',
+            `Handler run ${runId} can no longer be retried: its batch's output and error files expired or were deleted, and with them the stored results it would read. Run the requests again in a new batch.`,
+            { param: 'id' },
+          );
         }
         await database.notify(HANDLER_RUNS_CHANNEL, String(runId));
         return found.run;
