@@ -28,6 +28,7 @@ export async function submitBatch(services: Services, owner: string, spec: Batch
     completionWindowSeconds: windowSeconds(spec.completionWindow),
     metadata: spec.metadata,
     priority: spec.priority,
+    // FILE_RETENTION_DAYS as in force now: the fleet finalizes the batch, and does not read the gateway's setting.
     outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(services.config.FILE_RETENTION_DAYS),
     handlers,
     validationOwner: validator.id,
