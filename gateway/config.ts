@@ -40,6 +40,8 @@ export const gatewayEnv = z.object({
     .number({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
     .int({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
     .positive({ error: 'expected a whole number of days (unset keeps files until they are deleted)' })
+    // Stored in seconds in an integer column: 24,855 days (68 years) is the most that fits in 2^31 - 1.
+    .max(24_855, { error: 'expected at most 24855 days (68 years; unset keeps files until they are deleted)' })
     .optional(),
   /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
   PUBLIC_URL: url(['http', 'https']).optional(),

@@ -5,6 +5,7 @@ import { createLogger } from '../../core/logger.ts';
 import { createApp } from '../../gateway/app.ts';
 import type { BatchValidator } from '../../gateway/batches/batch-validator.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
+import { retentionSeconds } from '../../gateway/files/expires-after.ts';
 import { rows, settleBatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { fixture, useApi } from './harness.ts';
@@ -193,6 +194,13 @@ describe('a deployment default of FILE_RETENTION_DAYS', () => {
 
   it('is a whole number of days, or the gateway does not start', () => {
     for (const bad of ['0', '-1', '1.5', 'week']) expect(() => loadGatewayConfig({ FILE_RETENTION_DAYS: bad })).toThrow(/FILE_RETENTION_DAYS: expected a whole number of days/);
+  });
+
+  it('is at most 24855 days, whose seconds still fit the integer column, or the gateway does not start', async () => {
+    expect(() => loadGatewayConfig({ FILE_RETENTION_DAYS: '24856' })).toThrow(/FILE_RETENTION_DAYS: expected at most 24855 days/);
+    const days = loadGatewayConfig({ FILE_RETENTION_DAYS: '24855' }).FILE_RETENTION_DAYS;
+    const [row] = await rows<{ seconds: number }>(api().db.database.db, sql`select ${retentionSeconds(days)}::int as seconds`);
+    expect(row?.seconds).toBe(24_855 * 86_400);
   });
 
   it('gives a GraphQL upload expiresAt, from expiresAfterSeconds or the retention', async () => {
