@@ -104,7 +104,9 @@ export async function callEngine(
       if (phase === 'connect') phase = 'queued';
       // Not started while the engine keeps serving others: it is queued there, not failed.
       // Only an engine that delivered nothing for a whole stall timeout has stopped.
-      if (WAITING.has(phase) && now - ctx.watchdog.lastActivityAt() < ctx.stallTimeoutMs) {
+      // Bounded all the same: a request an engine or a proxy lost while it serves others would
+      // otherwise hold its slot and lease for ever.
+      if (WAITING.has(phase) && now - ctx.watchdog.lastActivityAt() < ctx.stallTimeoutMs && now - sentAt < ctx.firstTokenTimeoutMs * QUEUED_LIMIT) {
         watched.deadline = now + ctx.stallTimeoutMs;
         unwatch = ctx.watchdog.watch(watched);
         return;
@@ -368,6 +370,9 @@ async function send(ctx: CallContext, url: string, headers: Record<string, strin
     }
   }
 }
+
+/** How many first-token timeouts a request may wait, queued, while the engine serves others, before it counts as lost. */
+const QUEUED_LIMIT = 4;
 
 /** Resets of pooled connections, within {@link RESET_WINDOW_MS}, after which the engine is taken to close its connections. */
 const FRESH_AFTER_RESETS = 3;

@@ -2,10 +2,12 @@ import type { LoadReading } from './engine-metrics.ts';
 
 /** A request at the engine as the worker sees it. */
 export interface RequestAtEngine {
-  /** performance.now() when it was sent. */
+  /** performance.now() when its current call was sent. */
   startedAt: number;
   /** True once the engine sent its first event. */
   answering: boolean;
+  /** False while the request waits between calls (backoff, the gate): then it is not at the engine. */
+  atEngine: boolean;
 }
 
 /** How long a request without an answer counts as queued in the engine: a prompt's prefill takes well under a second. */
@@ -21,6 +23,7 @@ export function observedLoad(requests: Iterable<RequestAtEngine>, now = performa
   let running = 0;
   let waiting = 0;
   for (const request of requests) {
+    if (!request.atEngine) continue;
     if (request.answering) running++;
     else if (request.startedAt < queuedBefore) waiting++;
   }

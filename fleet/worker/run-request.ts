@@ -31,6 +31,8 @@ export interface RunRequestContext {
    * whole non-streamed answer): until then the job waits in the engine's queue.
    */
   onFirstByte?: (job: Job) => void;
+  /** Called as each call of a job starts (true) and ends (false): between calls it waits in backoff or at the gate, not at the engine. */
+  onCall?: (job: Job, atEngine: boolean) => void;
 }
 
 /**
@@ -56,7 +58,9 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
   for (;;) {
     await ctx.gate.ready(signal);
     if (signal.aborted) return null;
+    ctx.onCall?.(job, true);
     const outcome = await ctx.client.call(job.endpoint, job.body, signal, requestId, onFirstEvent);
+    ctx.onCall?.(job, false);
     if (outcome.kind === 'aborted') return null;
     if (outcome.kind === 'ok') {
       return {

@@ -102,8 +102,8 @@ export interface Worker {
 export function createWorker(options: WorkerOptions): Worker {
   const { id, database, logger, client, capacity, timings, metrics } = options;
   const buffer = createJobBuffer(database);
-  /** Requests at the engine: since when, and whether the engine has started answering (its first event). */
-  const inFlight = new Map<number, { controller: AbortController; job: Job; startedAt: number; answering: boolean }>();
+  /** Requests in flight: whether a call of each is at the engine now, since when, and whether the engine has started answering it (its first event). */
+  const inFlight = new Map<number, { controller: AbortController; job: Job; startedAt: number; answering: boolean; atEngine: boolean }>();
   let completed = 0;
   let failed = 0;
   let paused = false;
@@ -171,9 +171,14 @@ export function createWorker(options: WorkerOptions): Worker {
     if (inFlight.has(job.id)) return;
     const controller = new AbortController();
     const started = performance.now();
-    const entry = { controller, job, startedAt: started, answering: false };
+    const entry = { controller, job, startedAt: started, answering: false, atEngine: false };
     inFlight.set(job.id, entry);
-    runRequest({ ...runCtx, onFirstByte: () => (entry.answering = true) }, job, controller.signal)
+    const onCall = (_: Job, atEngine: boolean) => {
+      entry.atEngine = atEngine;
+      entry.answering = false;
+      if (atEngine) entry.startedAt = performance.now();
+    };
+    runRequest({ ...runCtx, onFirstByte: () => (entry.answering = true), onCall }, job, controller.signal)
       .then((result) => {
         if (result === 'model_missing') return modelMissing(job);
         if (result === 'engine_unauthorized') return unauthorized(job);

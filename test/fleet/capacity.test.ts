@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createCapacity, type CapacityNote } from '../../fleet/worker/capacity.ts';
 import { parseEngineLoad, type LoadReading } from '../../fleet/worker/engine-metrics.ts';
+import { observedLoad } from '../../fleet/worker/observed-load.ts';
 
 const load = (running: number, waiting: number, kvCacheUsage: number | null = null): LoadReading => ({ kind: 'load', running, waiting, kvCacheUsage });
 
@@ -111,6 +112,18 @@ describe('an engine without load gauges', () => {
     for (let i = 0; i < 3; i++) capacity.observe({ kind: 'no_gauges', status: 501 }, 16);
     capacity.observe(observed(16, 0), 16);
     expect(capacity.target).toBe(32);
+  });
+
+  it('counts answered requests as running and long-unanswered ones as waiting, but none waiting out a backoff or the gate', () => {
+    const now = 10_000;
+    const requests = [
+      { startedAt: 1000, answering: true, atEngine: true },
+      { startedAt: 8000, answering: false, atEngine: true },
+      { startedAt: 9500, answering: false, atEngine: true },
+      { startedAt: 1000, answering: false, atEngine: false },
+      { startedAt: 1000, answering: true, atEngine: false },
+    ];
+    expect(observedLoad(requests, now)).toEqual({ kind: 'load', running: 1, waiting: 1, kvCacheUsage: null, observed: true });
   });
 
   it('is not fooled by its own view while the engine has gauges', () => {

@@ -22,7 +22,7 @@ describe('a batch on llama.cpp\'s llama-server', () => {
     rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${batchId} group by 1 order by 1`);
 
   it.each([
-    { gauges: 'its llamacpp: gauges', flags: ['--metrics'], env: {}, counted: true },
+    { gauges: 'its llamacpp: gauges', flags: ['--metrics'], env: {} as Record<string, string>, counted: true },
     { gauges: 'no /metrics (501)', flags: [], env: {}, counted: false },
     // llama-server guards /metrics with its --api-key too (its public endpoints are /health and /v1/models).
     { gauges: 'its gauges behind --api-key', flags: ['--metrics', '--api-key', 'the-key'], env: { ENGINE_API_KEY: 'the-key' }, counted: false },
