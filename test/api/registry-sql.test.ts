@@ -50,4 +50,29 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
       { name: 'sim-model', root: 'sim-model', maxModelLen: 8192 },
     ]);
   });
+
+  it('lists the models of an engine whose card has an odd max_model_len, without it', async () => {
+    const { db } = database();
+    const odd = [
+      { id: 'odd-fraction', maxModelLen: 8192.5 },
+      { id: 'odd-huge', maxModelLen: 2 ** 31 },
+      { id: 'odd-exponent', maxModelLen: 1e300 },
+      { id: 'odd-negative', maxModelLen: -1 },
+      { id: 'odd-text', maxModelLen: 'long' },
+      { id: 'odd-object', maxModelLen: { tokens: 4096 } },
+      { id: 'odd-largest', maxModelLen: 2 ** 31 - 1 },
+    ];
+    await db.execute(sql`insert into workers (id, host, gpu, pid, model, engine_models, engine_url, status) values
+      ('odd', 'h', '6', 4, 'odd-fraction', ${JSON.stringify(odd)}::jsonb, 'http://e', 'ready')`);
+    const mine = (await servedModels(db)).filter((m) => m.name.startsWith('odd-'));
+    expect(mine.map((m) => [m.name, m.maxModelLen])).toEqual([
+      ['odd-exponent', null],
+      ['odd-fraction', null],
+      ['odd-huge', null],
+      ['odd-largest', 2 ** 31 - 1],
+      ['odd-negative', null],
+      ['odd-object', null],
+      ['odd-text', null],
+    ]);
+  });
 });
