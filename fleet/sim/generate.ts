@@ -225,6 +225,12 @@ function stream(ctx: SimContext, request: Request, { frame, fault, breakAt, head
         if (!open) return;
         open = false;
         if (run.drop()) ctx.stats.aborted++;
+        // The body ends with the request, so a server that reads it (node:http's loop) does not wait on it for ever.
+        try {
+          controller.close();
+        } catch {
+          // already cancelled by the runtime
+        }
       };
     },
     cancel: () => stop(),

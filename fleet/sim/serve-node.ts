@@ -40,7 +40,10 @@ const write = (res: ServerResponse, chunk: Uint8Array) => (res.write(chunk) ? Pr
  */
 export function serveOverNodeHttp({ simulator, port, hostname, keepAlive, lingerMs = 1000 }: ServeOverNodeHttpOptions): Promise<NodeServedSimulator> {
   const dropped = new WeakSet<Socket>();
-  const server = createServer(async (req, res) => {
+  const server = createServer((req, res) => {
+    handle(req, res).catch(() => req.socket.destroy());
+  });
+  const handle = async (req: IncomingMessage, res: ServerResponse) => {
     const socket = req.socket;
     if (dropped.has(socket)) {
       socket.resetAndDestroy();
@@ -73,7 +76,7 @@ export function serveOverNodeHttp({ simulator, port, hostname, keepAlive, linger
       dropped.add(socket);
       setTimeout(() => socket.destroy(), lingerMs).unref?.();
     }
-  });
+  };
   return new Promise((resolve) => {
     server.listen(port, hostname, () => {
       const address = server.address();
