@@ -9,12 +9,14 @@ export interface EngineGate {
   ready(signal?: AbortSignal): Promise<void>;
   /** Says the engine could not be reached; probing /health starts. */
   reportDown(): void;
+  /** Stops probing (a probe in progress is told through its signal) and lets every waiter go. */
   close(): void;
 }
 
 /** Options for {@link createEngineGate}. */
 export interface EngineGateOptions {
-  health: () => Promise<boolean>;
+  /** One probe; `signal` aborts when the gate is closed. */
+  health: (signal: AbortSignal) => Promise<boolean>;
   probeMs: number;
   onChange?: (up: boolean) => void;
 }
@@ -27,11 +29,12 @@ export interface EngineGateOptions {
 export function createEngineGate({ health, probeMs, onChange }: EngineGateOptions): EngineGate {
   let up = true;
   let downSince = 0;
-  let closed = false;
+  const closing = new AbortController();
   let opened: Promise<void> = Promise.resolve();
   let open = () => {};
   const probe = async () => {
-    while (!closed && !(await health())) await sleep(probeMs);
+    while (!closing.signal.aborted && !(await health(closing.signal))) await sleep(probeMs, closing.signal);
+    if (closing.signal.aborted) return;
     up = true;
     onChange?.(true);
     open();
@@ -46,7 +49,7 @@ export function createEngineGate({ health, probeMs, onChange }: EngineGateOption
       return Promise.race([opened, new Promise<void>((resolve) => signal?.addEventListener('abort', () => resolve(), { once: true }))]);
     },
     reportDown() {
-      if (!up || closed) return;
+      if (!up || closing.signal.aborted) return;
       up = false;
       downSince = Date.now();
       opened = new Promise((resolve) => (open = resolve));
@@ -54,7 +57,7 @@ export function createEngineGate({ health, probeMs, onChange }: EngineGateOption
       void probe();
     },
     close() {
-      closed = true;
+      closing.abort();
       open();
     },
   };

@@ -15,33 +15,19 @@ const PROBE_MS = 10_000;
  * the missing messages) opens it. Each change is logged, the refusal as an error.
  */
 export function createKeyGate(client: EngineClient, logger: Logger): EngineGate {
-  const closing = new AbortController();
-  const gate = createEngineGate({
-    async health() {
-      await sleep(PROBE_MS, closing.signal);
-      if (closing.signal.aborted) return true;
-      const outcome = await client.call('/v1/chat/completions', '{}', closing.signal);
+  return createEngineGate({
+    async health(signal) {
+      await sleep(PROBE_MS, signal);
+      if (signal.aborted) return false;
+      const outcome = await client.call('/v1/chat/completions', '{}', signal);
       if (outcome.kind === 'unauthorized') return false;
       // No answer at all says nothing about the key: ask again later.
       return !(outcome.kind === 'retry' && outcome.statusCode === null);
     },
     probeMs: 1,
     onChange(up) {
-      if (closing.signal.aborted) return;
       if (up) logger.info('the engine accepts this worker\'s API key again; leasing resumes', { engineUrl: client.baseUrl });
       else logger.error('the engine refuses this worker\'s API key (401/403 on /v1); leasing stopped and held requests go back to the queue. Set ENGINE_API_KEY to the engine\'s --api-key and restart the worker', { engineUrl: client.baseUrl });
     },
   });
-  return {
-    get up() {
-      return gate.up;
-    },
-    downForMs: () => gate.downForMs(),
-    ready: (signal) => gate.ready(signal),
-    reportDown: () => gate.reportDown(),
-    close() {
-      closing.abort();
-      gate.close();
-    },
-  };
 }
