@@ -21,6 +21,7 @@ import { createEngineClient } from './engine/client.ts';
 import { createEngineGate } from './engine/gate.ts';
 import { createWatchdog } from './engine/watchdog.ts';
 import { createCapacity } from './worker/capacity.ts';
+import { createLoadReader } from './worker/engine-metrics.ts';
 import { createGpuStatsReader } from './worker/gpu-stats.ts';
 import { createModelSwitcher } from './worker/model-switcher.ts';
 import { createOwnedEngine } from './worker/owned-engine.ts';
@@ -147,7 +148,8 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     client,
     gate,
     capacity,
-    engineApiKey: config.ENGINE_API_KEY,
+    // llama-server guards /metrics with its --api-key too.
+    readLoad: createLoadReader({ baseUrl: client.baseUrl, apiKey: config.ENGINE_API_KEY }),
     models: () => models,
     timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500, engineDownMs: config.ENGINE_DOWN_RELEASE_MS },
     flushMax: config.FLUSH_MAX,

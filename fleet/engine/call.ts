@@ -25,6 +25,9 @@ export interface CallContext {
   reachable: () => Promise<boolean>;
 }
 
+/** Makes a retry outcome. */
+type Retry = (reason: RetryReason, message: string, statusCode?: number | null, retryAfterMs?: number | null, body?: string) => EngineOutcome;
+
 /** Where a call is, for what its deadline means when it passes. */
 type Phase = 'connect' | 'queued' | 'answer' | 'first_token' | 'stream' | 'body';
 
@@ -118,7 +121,7 @@ export async function callEngine(
   unwatch = ctx.watchdog.watch(watched);
   const onAbort = () => controller.abort();
   signal?.addEventListener('abort', onAbort, { once: true });
-  const retry = (reason: RetryReason, message: string, statusCode: number | null = null, retryAfterMs: number | null = null, body?: string): EngineOutcome => ({
+  const retry: Retry = (reason, message, statusCode = null, retryAfterMs = null, body) => ({
     kind: 'retry',
     reason,
     statusCode,
@@ -260,7 +263,7 @@ async function readResponses(
   requestId: string | undefined,
   start: () => void,
   onActivity: () => void,
-  retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome,
+  retry: Retry,
   done: () => void,
 ): Promise<EngineOutcome> {
   const assembler = createResponsesAssembler();
@@ -277,8 +280,8 @@ async function readResponses(
   // Its events (response.created, in_progress) come before any generation: an error is not judged as a generated one.
   if (error) return midStreamError(error, retry, false);
   const final = assembler.result();
-  if (!final) return { kind: 'retry', reason: 'incomplete', statusCode: null, message: 'the stream ended before response.completed', retryAfterMs: null };
-  if (final.body.status === 'cancelled') return { kind: 'retry', reason: 'engine_abort', statusCode: null, message: ABORT_MESSAGE, retryAfterMs: null };
+  if (!final) return retry('incomplete', 'the stream ended before response.completed');
+  if (final.body.status === 'cancelled') return retry('engine_abort', ABORT_MESSAGE);
   done();
   return { ...ok(res.status, final.body, headerId, requestId), text: final.text };
 }
@@ -306,7 +309,7 @@ function ok(statusCode: number, body: Record<string, unknown>, headerId: string 
  * first chunk with the first token), so that the same error after a generation twice in a row
  * is not regenerated again.
  */
-function midStreamError(raw: string, retry: (reason: RetryReason, message: string, statusCode: number | null, retryAfterMs: null, body: string) => EngineOutcome, generated: boolean): EngineOutcome {
+function midStreamError(raw: string, retry: Retry, generated: boolean): EngineOutcome {
   let code = Number.NaN;
   try {
     const parsed = JSON.parse(raw) as { code?: unknown; error?: { code?: unknown } };

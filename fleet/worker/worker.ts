@@ -50,10 +50,8 @@ export interface WorkerOptions {
   client: EngineClient;
   gate: EngineGate;
   capacity: Capacity;
-  /** Reads the engine's /metrics for the capacity follower; the engine's own by default. */
+  /** Reads the engine's /metrics for the capacity follower; the engine's own, without a key, by default. */
   readLoad?: ReadLoad;
-  /** The engine's API key, which the default reader of /metrics sends (llama-server guards /metrics with it). */
-  engineApiKey?: string | undefined;
   /** The models to lease for now: the engine's, or the one its owned engine has loaded. */
   models: () => readonly string[];
   timings: WorkerTimings;
@@ -162,6 +160,17 @@ export function createWorker(options: WorkerOptions): Worker {
       metrics?.recordEngineError(kind);
       errorLog.record(kind, outcome.kind === 'rejected' ? `the engine answered ${outcome.statusCode}: ${outcome.body}` : outcome.message);
     },
+    onCall(job: Job, atEngine: boolean) {
+      const entry = inFlight.get(job.id);
+      if (!entry) return;
+      entry.atEngine = atEngine;
+      entry.answering = false;
+      if (atEngine) entry.startedAt = performance.now();
+    },
+    onFirstByte(job: Job) {
+      const entry = inFlight.get(job.id);
+      if (entry) entry.answering = true;
+    },
   };
 
   const launch = (job: Job) => {
@@ -171,14 +180,8 @@ export function createWorker(options: WorkerOptions): Worker {
     if (inFlight.has(job.id)) return;
     const controller = new AbortController();
     const started = performance.now();
-    const entry = { controller, job, startedAt: started, answering: false, atEngine: false };
-    inFlight.set(job.id, entry);
-    const onCall = (_: Job, atEngine: boolean) => {
-      entry.atEngine = atEngine;
-      entry.answering = false;
-      if (atEngine) entry.startedAt = performance.now();
-    };
-    runRequest({ ...runCtx, onFirstByte: () => (entry.answering = true), onCall }, job, controller.signal)
+    inFlight.set(job.id, { controller, job, startedAt: started, answering: false, atEngine: false });
+    runRequest(runCtx, job, controller.signal)
       .then((result) => {
         if (result === 'model_missing') return modelMissing(job);
         if (result === 'engine_unauthorized') return unauthorized(job);
@@ -226,7 +229,7 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const load = createLoadFollower({
-    readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl, apiKey: options.engineApiKey }),
+    readLoad: options.readLoad ?? createLoadReader({ baseUrl: client.baseUrl }),
     observedLoad: () => observedLoad(inFlight.values()),
     capacity,
     inFlight: () => inFlight.size,
