@@ -68,3 +68,5 @@ export * from './sql/fail-handler-run.ts';
 export * from './sql/retry-handler-run.ts';
 export * from './sql/list-handler-runs.ts';
 export * from './sql/handler-run-batch.ts';
+export * from './sql/cut-ranges.ts';
+export * from './sql/range-sums.ts';

@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Database, type Executor } from '../db.ts';
 import { copyRequests } from './copy-requests.ts';
+import { cutRangesSql } from './cut-ranges.ts';
 import { insertRequests, type NewRequest } from './insert-requests.ts';
 
 /** Options for {@link ingestBatch}. */
@@ -49,6 +50,7 @@ async function start(run: (query: SQL) => Promise<unknown[]>, { batchId, validat
         returning id`,
   );
   if (started.length === 0) throw new Lost();
+  await run(cutRangesSql(batchId));
   return { kind: 'in_progress', total: seen.total, models: [...seen.models].sort() };
 }
 

@@ -4,3 +4,6 @@ export * from './handler-runs.ts';
 export * from './models.ts';
 export * from './requests.ts';
 export * from './workers.ts';
+export * from './owner-weights.ts';
+export * from './request-ranges.ts';
+export * from './results.ts';

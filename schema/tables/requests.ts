@@ -1,5 +1,4 @@
-import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { at } from './columns.ts';
 
 /** The error of one request, as written to the error file. */
@@ -36,22 +35,5 @@ export const requests = pgTable(
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
   },
-  (t) => [
-    uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line),
-    index('requests_batch_status_idx').on(t.batchId, t.status),
-    // The lease query walks this index: queued requests of one model, best priority first, oldest first.
-    index('requests_queue_idx')
-      .on(t.model, t.priority.desc(), t.id)
-      .where(sql`status = 'queued'`),
-    index('requests_leased_idx')
-      .on(t.leaseExpiresAt)
-      .where(sql`status = 'leased'`),
-    index('requests_lease_owner_idx')
-      .on(t.leaseOwner)
-      .where(sql`status = 'leased'`),
-    // Observed throughput (requests finished per model in the last minutes) for estimated completion times.
-    index('requests_finished_idx')
-      .on(t.model, t.finishedAt)
-      .where(sql`finished_at is not null`),
-  ],
+  (t) => [uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line)],
 );

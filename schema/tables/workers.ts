@@ -1,4 +1,4 @@
-import { bigint, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, index, integer, jsonb, pgTable, real, text } from 'drizzle-orm/pg-core';
 import { at } from './columns.ts';
 
 /** GPU readings from nvidia-smi, when present. */
@@ -40,6 +40,8 @@ export const workers = pgTable(
     inFlight: integer('in_flight').notNull().default(0),
     completed: bigint('completed', { mode: 'number' }).notNull().default(0),
     failed: bigint('failed', { mode: 'number' }).notNull().default(0),
+    /** Requests the worker finished per second lately: the fleet's observed throughput, for estimates and deadlines. */
+    completionRate: real('completion_rate').notNull().default(0),
     gpuStats: jsonb('gpu_stats').$type<GpuStats>(),
     startedAt: at('started_at').notNull().defaultNow(),
     heartbeatAt: at('heartbeat_at').notNull().defaultNow(),
