@@ -70,3 +70,5 @@ export * from './sql/list-handler-runs.ts';
 export * from './sql/handler-run-batch.ts';
 export * from './sql/cut-ranges.ts';
 export * from './sql/range-sums.ts';
+export * from './sql/owner-weights.ts';
+export * from './sql/queue-shares.ts';
