@@ -1,12 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-import { mineLockedInIdOrder } from './own-leases.ts';
+import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 import type { RequestError } from '../tables/requests.ts';
-import type { BatchCountersRow } from './read-batch-counters.ts';
+import { readBatchCounters, type BatchCountersRow } from './read-batch-counters.ts';
 
 /** The outcome of one leased request, as the worker writes it. */
 export interface RequestResult {
+  /** The request's id (requests.id): the worker's handle on it. */
   id: number;
+  /** The range it was leased with: the result is written only while the worker still holds it. */
+  rangeId: number;
+  batchId: string;
+  line: number;
+  /** When the worker sent it to the engine (ms since the epoch), or null when it never did. */
+  startedAtMs: number | null;
   status: 'succeeded' | 'failed';
   /** The engine's HTTP status, when it answered (2xx, or the 4xx it rejected the request with). */
   statusCode: number | null;
@@ -27,49 +34,83 @@ export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
 }
 
 /**
- * Writes a page of results in one statement, only for requests still leased by `owner`
- * (a worker that lost a lease cannot write a duplicate), and bumps the counters of their
- * batches in the same statement. The batch rows are locked in id order first, so that two
- * workers writing results of the same two batches cannot deadlock; the request rows are
- * locked in id order too, as every statement over a worker's leases does, so the worker's
- * heartbeat cannot deadlock with its own writes. Returns the counters
- * of every touched batch; results whose lease was lost are simply not counted.
+ * Writes a page of results, only for ranges `owner` still holds (a worker that lost its range
+ * cannot write a duplicate, and a line with a result keeps it: ON CONFLICT DO NOTHING), and
+ * bumps those ranges' counters by what was inserted, in one statement; a range whose every line
+ * now has a result is finished and its lease cleared. The ranges are locked in id order first,
+ * as the heartbeat and the stop lock them, so the worker's statements never deadlock; no batch
+ * row is written, so writers of one batch never queue on it.
+ *
+ * Then, in a second statement, reads the summed counters of the batches written to: read after
+ * the write committed, so of two writers finishing a batch at once the later one sees it done.
+ * Results whose lease was lost are simply not counted.
  */
 export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<BatchCounters[]> {
   if (results.length === 0) return [];
-  return rows<BatchCounters>(
+  const written = await writeResults(db, owner, results);
+  if (written.length === 0) return [];
+  const counts = new Map(written.map((w) => [w.batchId, w.written]));
+  const counters = await readBatchCounters(db, [...counts.keys()]);
+  return counters.map(({ id, ...c }) => ({ batchId: id, ...c, written: counts.get(id) ?? 0 }));
+}
+
+/**
+ * The write of {@link completeRequests}. Each column goes as one array parameter unnested
+ * into rows: measured twice as fast as json_to_recordset over one JSON text (93k against
+ * 46k rows/s with 687-byte responses), and the same on postgres.js and PGlite.
+ */
+function writeResults(db: Executor, owner: string, results: readonly RequestResult[]) {
+  const column = <T>(pick: (r: RequestResult) => T) => results.map(pick);
+  return rows<{ batchId: string; written: number }>(
     db,
     sql`
       with input as (
-        select * from json_to_recordset(${JSON.stringify(results)}::json) as x(
-          id bigint, status text, "statusCode" int, response text, "engineRequestId" text, error jsonb,
-          "promptTokens" int, "completionTokens" int)
-      ), ${mineLockedInIdOrder(owner, sql`array(select id from input)`)}, done as (
-        update requests r
-        set status = i.status, status_code = i."statusCode", response = i.response,
-            engine_request_id = i."engineRequestId", error = i.error,
-            prompt_tokens = i."promptTokens", completion_tokens = i."completionTokens",
-            finished_at = now(), lease_expires_at = null
-        from input i, mine m
-        where r.id = m.id and i.id = m.id
-        returning r.batch_id, r.status, r.prompt_tokens, r.completion_tokens
+        select distinct on (x.batch_id, x.line) x.*
+        from unnest(${textArray(column((r) => String(r.rangeId)))}::bigint[], ${textArray(column((r) => r.batchId))}::text[],
+                    ${numberArray(column((r) => r.line))}::int[], ${textArray(column((r) => r.status))}::text[],
+                    ${numberArray(column((r) => r.statusCode))}::int[], ${textArray(column((r) => r.response))}::text[],
+                    ${textArray(column((r) => r.engineRequestId))}::text[], ${textArray(column((r) => (r.error ? JSON.stringify(r.error) : null)))}::jsonb[],
+                    ${numberArray(column((r) => r.promptTokens))}::int[], ${numberArray(column((r) => r.completionTokens))}::int[],
+                    ${numberArray(column((r) => r.startedAtMs))}::float8[])
+          as x(range_id, batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, started_ms)
+        order by x.batch_id, x.line
+      ), ${mineLockedInIdOrder(owner, idArray([...new Set(results.map((r) => r.rangeId))]))}, inserted as (
+        insert into results (batch_id, line, status, status_code, response, engine_request_id, error,
+                             prompt_tokens, completion_tokens, attempts, started_at)
+        select i.batch_id, i.line, i.status, i.status_code, i.response, i.engine_request_id, i.error,
+               i.prompt_tokens, i.completion_tokens, m.attempts, to_timestamp(i.started_ms / 1000.0)
+        from input i join mine m on m.id = i.range_id and m.batch_id = i.batch_id and i.line between m.first_line and m.last_line
+        on conflict do nothing
+        returning batch_id, line, status, prompt_tokens, completion_tokens
       ), sums as (
-        select batch_id,
-               count(*) filter (where status = 'succeeded')::int as ok,
-               count(*) filter (where status = 'failed')::int as bad,
-               coalesce(sum(prompt_tokens), 0)::bigint as pt,
-               coalesce(sum(completion_tokens), 0)::bigint as ct
-        from done group by batch_id
-      ), locked as (
-        select b.id from batches b where b.id in (select batch_id from sums) order by b.id for update
+        select i.range_id,
+               count(*) filter (where x.status = 'succeeded')::int as ok,
+               count(*) filter (where x.status <> 'succeeded')::int as bad,
+               coalesce(sum(x.prompt_tokens), 0)::bigint as pt,
+               coalesce(sum(x.completion_tokens), 0)::bigint as ct
+        from inserted x join input i on i.batch_id = x.batch_id and i.line = x.line
+        group by i.range_id
+      ), bumped as (
+        update request_ranges g
+        set succeeded = g.succeeded + s.ok, failed = g.failed + s.bad,
+            prompt_tokens = g.prompt_tokens + s.pt, completion_tokens = g.completion_tokens + s.ct,
+            finished_at = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then now() end,
+            lease_owner = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then null else g.lease_owner end,
+            lease_expires_at = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then null else g.lease_expires_at end
+        from sums s
+        where g.id = s.range_id
+        returning g.batch_id, s.ok + s.bad as n
       )
-      update batches b
-      set completed = b.completed + s.ok, failed = b.failed + s.bad,
-          prompt_tokens = b.prompt_tokens + s.pt, completion_tokens = b.completion_tokens + s.ct
-      from sums s, locked l
-      where b.id = s.batch_id and l.id = s.batch_id
-      returning b.id as "batchId", b.owner, b.status, b.total, b.completed, b.failed,
-                b.prompt_tokens::float8 as "promptTokens", b.completion_tokens::float8 as "completionTokens",
-                (s.ok + s.bad) as "written"`,
+      select batch_id as "batchId", sum(n)::int as "written" from bumped group by batch_id`,
   );
+}
+
+/** A Postgres array literal of text elements, each quoted (quotes and backslashes escaped) or NULL. */
+function textArray(values: readonly (string | null)[]): string {
+  return `{${values.map((v) => (v === null ? 'NULL' : `"${v.replace(/[\\"]/g, '\\$&')}"`)).join(',')}}`;
+}
+
+/** A Postgres array literal of numbers; null (and anything not finite) is NULL. */
+function numberArray(values: readonly (number | null)[]): string {
+  return `{${values.map((v) => (v === null || !Number.isFinite(v) ? 'NULL' : String(v))).join(',')}}`;
 }

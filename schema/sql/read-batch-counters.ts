@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { COUNTER_COLUMNS, RANGE_SUMS } from './range-sums.ts';
 
 /** The status and counters of a batch, as progress subscriptions start from. */
 export interface BatchCountersRow {
@@ -13,16 +14,20 @@ export interface BatchCountersRow {
   completionTokens: number;
 }
 
-/** Reads the counters of the given batches in one statement (the ones that exist). */
+/**
+ * Reads the counters of the given batches in one statement (the ones that exist): the batch
+ * row's plus the sums of its ranges', since result writes count on their range only.
+ */
 export function readBatchCounters(db: Executor, ids: readonly string[]): Promise<BatchCountersRow[]> {
   if (ids.length === 0) return Promise.resolve([]);
   return rows<BatchCountersRow>(
     db,
-    sql`select id, owner, status, total, completed, failed,
-          prompt_tokens::float8 as "promptTokens", completion_tokens::float8 as "completionTokens"
-        from batches where id in (${sql.join(
+    sql`select b.id, b.owner, b.status, b.total, ${COUNTER_COLUMNS}
+        from batches b ${RANGE_SUMS}
+        where b.id in (${sql.join(
           ids.map((id) => sql`${id}`),
           sql`, `,
-        )})`,
+        )})
+        order by b.id`,
   );
 }

@@ -26,18 +26,18 @@ export interface ReapLeasesOptions {
 }
 
 /**
- * Returns expired leases (their worker died or lost the database) to the queue, or fails
- * them after `maxAttempts`; walks `requests_leased_idx`. Any live fleet process runs it
- * every second or so.
+ * Returns expired range leases (their worker died or lost the database) to the queue, split
+ * or failed as {@link returnLeases} says; walks `request_ranges_leased_idx`. The next worker
+ * skips the lines that already have results. Any live fleet process runs it every second or so.
  */
 export function reapLeases(db: Executor, { maxAttempts, limit = 1000, orphanGraceMs }: ReapLeasesOptions) {
   const orphaned =
     orphanGraceMs === undefined
       ? sql`false`
-      : sql`r.lease_owner in (
+      : sql`g.lease_owner in (
           select w.id from workers w
           where w.connection_name is not null
             and w.heartbeat_at < now() - make_interval(secs => ${orphanGraceMs / 1000})
             and not exists (select 1 from pg_stat_activity a where a.application_name = w.connection_name))`;
-  return returnLeases(db, { where: sql`(r.lease_expires_at < now() or ${orphaned})`, maxAttempts, refundAttempt: false, limit });
+  return returnLeases(db, { where: sql`(g.lease_expires_at < now() or ${orphaned})`, maxAttempts, refundAttempt: false, limit });
 }

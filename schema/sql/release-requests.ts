@@ -6,7 +6,7 @@ import { returnLeases } from './returned-leases.ts';
 /** Options of {@link releaseRequests}. */
 export interface ReleaseRequestsOptions {
   owner: string;
-  /** Only these requests; all of the owner's leases when absent. */
+  /** Only these ranges (range ids); all of the owner's leases when absent. */
   ids?: readonly number[];
   /**
    * True when the owner itself gives the work back unstarted or interrupted on purpose
@@ -17,8 +17,8 @@ export interface ReleaseRequestsOptions {
   maxAttempts: number;
 }
 
-/** Gives leases back at once instead of waiting for them to expire: on drain, or for a dead predecessor on the same GPU. */
+/** Gives range leases back at once instead of waiting for them to expire: on drain, or for a dead predecessor on the same GPU. */
 export function releaseRequests(db: Executor, { owner, ids, refundAttempt, maxAttempts }: ReleaseRequestsOptions) {
-  const only = ids ? sql` and r.id = any(${idArray(ids)})` : sql``;
-  return returnLeases(db, { where: sql`r.lease_owner = ${owner}${only}`, maxAttempts, refundAttempt, limit: 1_000_000 });
+  const only = ids ? sql` and g.id = any(${idArray(ids)})` : sql``;
+  return returnLeases(db, { where: sql`g.lease_owner = ${owner}${only}`, maxAttempts, refundAttempt, limit: 1_000_000 });
 }

@@ -6,63 +6,89 @@ export interface ReturnedLeases {
   batchId: string;
   model: string;
   status: 'queued' | 'failed' | 'cancelled' | 'expired';
+  /** Lines (without a result) that went there. */
   n: number;
 }
 
 /** Options of {@link returnLeases}. */
 export interface ReturnLeasesOptions {
-  /** Which leased rows (a condition on `r`). */
+  /** Which leased ranges (a condition on the range `g`). */
   where: SQL;
-  /** Fail a request whose lease attempts reached this many instead of queueing it again. */
+  /** Fail a single-line range's line once its range was leased this many times instead of queueing it again. */
   maxAttempts: number;
-  /** The lease ended without trying the request (a graceful release): take the attempt back and never fail it. */
+  /** The lease ended without trying the requests (a graceful release): take the attempt back, and never split or fail. */
   refundAttempt: boolean;
+  /** At most this many ranges. */
   limit: number;
 }
 
+/** A range whose lease was lost this many times is cut into one range per line, so one line that kills workers fails alone. */
+export const SPLIT_AFTER_ATTEMPTS = 2;
+
 /**
- * The statement behind reaping and releasing: ends the selected leases in one statement.
- * Each request goes back to `queued`, or to `cancelled`/`expired` when its batch is
- * stopping (a stopping batch must not get queued work back), or to `failed` with
- * `too_many_attempts` when it has been leased `maxAttempts` times (a request that keeps
- * killing its worker must not loop); failures bump the batch's `failed` counter in the
- * same statement. Rows are taken with SKIP LOCKED, so any number of processes may run it.
+ * The statement behind reaping and releasing: ends the selected range leases in one statement.
+ * - A range of a stopping batch is only unleased (`cancelled`/`expired`): it must not be
+ *   leased again, and settling the batch writes its lines' results.
+ * - Unless the attempt is refunded, a range of several lines leased
+ *   {@link SPLIT_AFTER_ATTEMPTS} times is split: one open range per line without a result
+ *   (attempts 1), the old one finished with the lines it wrote; a line that kills its worker
+ *   then no longer takes its neighbours down with it (`queued`).
+ * - Unless refunded, a single-line range leased `maxAttempts` times fails its line with
+ *   `too_many_attempts`, counted in the range's `failed` (`failed`).
+ * - Anything else goes back to the queue unleased (`queued`).
+ * Ranges are taken with SKIP LOCKED in id order, so any number of processes may run it.
  */
 export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, limit }: ReturnLeasesOptions) {
+  const tries = sql.raw(refundAttempt ? 'false' : 'true');
   return rows<ReturnedLeases>(
     db,
     sql`
-      with picked as (
-        select r.id,
+      with picked as materialized (
+        select g.id, g.batch_id, g.model, g.owner, g.priority, g.first_line, g.last_line, g.attempts,
+               (g.size - g.succeeded - g.failed) as open,
                case when b.status in ('cancelling', 'cancelled') then 'cancelled'
                     when b.status = 'expired' or b.expires_at < now() then 'expired'
-                    when ${sql.raw(refundAttempt ? 'false' : 'true')} and r.attempts >= ${maxAttempts} then 'failed'
+                    when ${tries} and g.first_line < g.last_line and g.attempts >= ${SPLIT_AFTER_ATTEMPTS} then 'split'
+                    when ${tries} and g.first_line = g.last_line and g.attempts >= ${maxAttempts} then 'failed'
                     else 'queued' end as next
-        from requests r left join batches b on b.id = r.batch_id
-        where r.status = 'leased' and ${where}
-        order by r.id
+        from request_ranges g left join batches b on b.id = g.batch_id
+        where g.lease_owner is not null and g.finished_at is null and ${where}
+        order by g.id
         limit ${limit}
-        for update of r skip locked
-      ), moved as (
-        update requests r
-        set status = p.next, lease_owner = null, lease_expires_at = null,
-            attempts = greatest(r.attempts - ${refundAttempt ? 1 : 0}, 0),
-            finished_at = case when p.next = 'queued' then null else now() end,
-            error = case p.next
-              when 'cancelled' then '{"code":"batch_cancelled","message":"The batch was cancelled before this request was executed."}'::jsonb
-              when 'expired' then '{"code":"batch_expired","message":"This request could not be executed before the completion window expired."}'::jsonb
-              when 'failed' then jsonb_build_object('code', 'too_many_attempts', 'message',
-                'This request was leased ' || r.attempts || ' times and each time its worker was lost before it finished '
-                || '(crashed, killed, or cut off from the database); it is not tried again.')
-              else null end
+        for update of g skip locked
+      ), failing as (
+        insert into results (batch_id, line, status, error, attempts)
+        select p.batch_id, p.first_line, 'failed',
+               jsonb_build_object('code', 'too_many_attempts', 'message',
+                 'This request was leased ' || p.attempts || ' times and each time its worker was lost before it finished '
+                 || '(crashed, killed, or cut off from the database); it is not tried again.'),
+               p.attempts
         from picked p
-        where r.id = p.id
-        returning r.batch_id, r.model, r.status
-      ), failures as (
-        select batch_id, count(*)::int as n from moved where status = 'failed' group by batch_id
-      ), counted as (
-        update batches b set failed = b.failed + f.n from failures f where b.id = f.batch_id returning b.id
+        where p.next = 'failed'
+        on conflict do nothing
+        returning batch_id, line
+      ), pieces as (
+        insert into request_ranges (batch_id, model, owner, priority, first_line, last_line, size, attempts)
+        select p.batch_id, p.model, p.owner, p.priority, r.line, r.line, 1, 1
+        from picked p
+        join requests r on r.batch_id = p.batch_id and r.model = p.model and r.line between p.first_line and p.last_line
+        where p.next = 'split' and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
+        order by p.batch_id, r.line
+        returning id
+      ), moved as (
+        update request_ranges g
+        set lease_owner = null, lease_expires_at = null,
+            attempts = greatest(g.attempts - ${refundAttempt ? 1 : 0}, 0),
+            finished_at = case when p.next in ('split', 'failed') then now() end,
+            size = case when p.next = 'split' then g.succeeded + g.failed else g.size end,
+            failed = g.failed + (select count(*)::int from failing f where p.next = 'failed' and f.batch_id = g.batch_id and f.line = g.first_line)
+        from picked p
+        where g.id = p.id
+        returning g.id
       )
-      select batch_id as "batchId", model, status, count(*)::int as "n" from moved group by batch_id, model, status`,
+      select batch_id as "batchId", model, case when next = 'split' then 'queued' else next end as status, sum(open)::int as "n"
+      from picked
+      group by 1, 2, 3
+      order by 1, 2, 3`,
   );
 }

@@ -3,30 +3,28 @@ import { rows, type Executor } from '../db.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /**
- * Ends in-flight requests of stopping batches (the worker has aborted their streams):
- * `cancelled` with `batch_cancelled` for a cancelling batch, `expired` with
- * `batch_expired` for one past its window. Guarded by the lease owner. Returns the ids of
- * the batches touched, for the caller to settle. The rows are locked in id order first,
- * as the worker's result writes and heartbeats lock them, so that none of them deadlock.
+ * Gives back the ranges among `rangeIds` that `owner` holds and whose batch is stopping
+ * (cancelling, or past its completion window): the worker has aborted their streams. They
+ * become unleased with the attempt kept; no batch leases them again, and settling the batch
+ * (the caller's next step, once none of its ranges is leased) writes the `cancelled` or
+ * `expired` results of their lines that have none. Returns the ids of the batches touched.
+ * The rows are locked in id order first, as the worker's result writes and heartbeats lock
+ * them, so that none of them deadlock.
  */
-export async function stopRequests(db: Executor, owner: string, ids: readonly number[]): Promise<string[]> {
-  if (ids.length === 0) return [];
+export async function stopRequests(db: Executor, owner: string, rangeIds: readonly number[]): Promise<string[]> {
+  if (rangeIds.length === 0) return [];
   const touched = await rows<{ batchId: string }>(
     db,
     sql`
-      with ${mineLockedInIdOrder(owner, idArray(ids))}, stopped as (
-        update requests r
-        set status = case when b.status in ('cancelling', 'cancelled') then 'cancelled' else 'expired' end,
-            error = case when b.status in ('cancelling', 'cancelled')
-              then '{"code":"batch_cancelled","message":"The batch was cancelled while this request was running; its stream was aborted."}'::jsonb
-              else '{"code":"batch_expired","message":"The completion window expired while this request was running; its stream was aborted."}'::jsonb end,
-            finished_at = now(), lease_expires_at = null
-        from batches b, mine m
-        where b.id = r.batch_id and r.id = m.id
+      with ${mineLockedInIdOrder(owner, idArray([...new Set(rangeIds)]))}, stopped as (
+        update request_ranges g
+        set lease_owner = null, lease_expires_at = null
+        from mine m, batches b
+        where g.id = m.id and b.id = g.batch_id
           and (b.status in ('cancelling', 'cancelled', 'expired') or b.expires_at < now())
-        returning r.batch_id
+        returning g.batch_id
       )
-      select distinct batch_id as "batchId" from stopped`,
+      select distinct batch_id as "batchId" from stopped order by 1`,
   );
   return touched.map((t) => t.batchId);
 }
