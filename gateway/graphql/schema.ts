@@ -26,6 +26,8 @@ import { defineBatchProgress } from './types/batch-progress.ts';
 import { defineHealth } from './types/health.ts';
 import { defineScalars } from './types/scalars.ts';
 import { defineWorkerEvents } from './types/worker-events.ts';
+import { defineOwnerWeight } from './types/owner-weight.ts';
+import { defineQueueShares } from './types/queue-shares.ts';
 
 /** Options of {@link createSchema}. */
 export interface SchemaOptions {
@@ -52,5 +54,8 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   defineModel(builder, { RegisterModelInput: defineRegisterModelInput(builder), UpdateModelInput: defineUpdateModelInput(builder) });
   defineWorker(builder, defineGpuStats(builder));
   defineBatchStats(builder, { StatusCount: defineStatusCount(builder), ModelStats: defineModelStats(builder) });
+  // Fair share between owners: the administrators' weights and the queue's shares.
+  defineOwnerWeight(builder);
+  defineQueueShares(builder);
   return builder.toSchema({ sortSchema: true });
 }
