@@ -50,24 +50,33 @@ export function leaseRequests(db: Executor, options: LeaseRequestsOptions) {
 /** The statement of {@link leaseRequests}, for EXPLAIN. */
 export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequestsOptions) {
   const open = sql`(g.size - g.succeeded - g.failed)`;
+  const queuedRange = sql`g.model = ${model} and g.lease_owner is null and g.finished_at is null`;
   return sql`
-      with live as (
+      with recursive live as (
         select count(*)::int as workers, coalesce(sum(w.completion_rate), 0)::float8 as rate
         from workers w
         where w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
           and (w.model = ${model} or w.engine_models @> ${JSON.stringify([{ id: model }])}::jsonb)
-      ), queued as (
-        select g.batch_id, max(g.priority) as priority
-        from request_ranges g
-        where g.model = ${model} and g.lease_owner is null and g.finished_at is null
-        group by g.batch_id
+      ), queued (priority, batch_id) as (
+        -- The batches with queued ranges of the model: a loose scan of request_ranges_queue_idx, one probe per batch instead of one row per range.
+        (select g.priority, g.batch_id from request_ranges g where ${queuedRange}
+         order by g.priority desc nulls last, g.batch_id limit 1)
+        union all
+        select n.priority, n.batch_id from queued q cross join lateral (
+          (select g.priority, g.batch_id from request_ranges g where ${queuedRange} and g.priority = q.priority and g.batch_id > q.batch_id
+           order by g.priority desc nulls last, g.batch_id limit 1)
+          union all
+          (select g.priority, g.batch_id from request_ranges g where ${queuedRange} and g.priority < q.priority
+           order by g.priority desc nulls last, g.batch_id limit 1)
+          limit 1) n
       ), candidates as (
-        select b.id, b.seq, b.owner, q.priority, b.expires_at, s.lines, s.remaining, s.mine
+        select b.id, b.seq, b.owner, q.priority, b.expires_at, s.lines, s.remaining, s.unleased, s.mine
         from queued q
         join batches b on b.id = q.batch_id
         cross join lateral (
           select sum(g.size)::float8 as lines,
                  coalesce(sum(${open}) filter (where g.finished_at is null), 0)::float8 as remaining,
+                 coalesce(sum(${open}) filter (where g.finished_at is null and g.lease_owner is null), 0)::float8 as unleased,
                  coalesce(sum(${open}) filter (where g.finished_at is null and g.lease_owner = ${owner}), 0)::float8 as mine
           from request_ranges g where g.batch_id = b.id and g.model = ${model}
         ) s
@@ -78,8 +87,8 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
         where g.lease_owner is not null and g.finished_at is null and g.model = ${model}
           and g.owner in (select owner from candidates)
         group by g.owner
-      ), ranked as materialized (
-        select c.id, c.mine, greatest(1, ceil(c.lines / greatest(1, l.workers))) as cap,
+      ), ranked as (
+        select c.id, c.mine, c.unleased, greatest(1, ceil(c.lines / greatest(1, l.workers))) as cap,
                row_number() over (order by
                  c.priority desc,
                  coalesce(h.lines, 0) / coalesce(ow.weight, 1),
@@ -89,26 +98,42 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
         cross join live l
         left join held h on h.owner = c.owner
         left join owner_weights ow on ow.owner = c.owner
-      ), fit as (
-        select g.id, g.first_line, ${open} as lines, r.rank, r.mine, r.cap,
-               row_number() over per_batch as n, sum(${open}) over per_batch as cum
-        from request_ranges g join ranked r on r.id = g.batch_id
-        where g.model = ${model} and g.lease_owner is null and g.finished_at is null
-        window per_batch as (partition by g.batch_id order by g.first_line)
-      ), allowed as materialized (
-        select f.id, f.first_line, f.lines, f.rank, sum(f.lines) over (order by f.rank, f.first_line) as cum
-        from fit f
-        where (f.mine = 0 and f.n = 1) or f.mine + f.cum <= f.cap
+      ), chosen as materialized (
+        -- The best batches until what this worker may take of them reaches the limit (a batch it holds none of gives at least one range).
+        select r.id, r.rank, r.mine, r.cap from (
+          select r.*, sum(r.avail) over (order by r.rank) as cum
+          from (select r.*, case when r.mine = 0 then greatest(1, least(r.unleased, r.cap)) else least(r.unleased, greatest(r.cap - r.mine, 0)) end as avail
+                from ranked r) r
+        ) r
+        where r.cum - r.avail < ${limit} and r.avail > 0
+      ), fit as materialized (
+        -- Their first queued ranges, each marked whether it is among what the lease takes when no other lease holds any of them.
+        select f.id, f.first_line, f.lines, c.rank,
+               (c.mine = 0 and f.n = 1) or c.mine + f.cum <= c.cap as within
+        from chosen c
+        cross join lateral (
+          select g.id, g.first_line, g.lines, row_number() over (order by g.first_line) as n, sum(g.lines) over (order by g.first_line) as cum
+          from (select g.id, g.first_line, ${open} as lines from request_ranges g
+                where g.batch_id = c.id and ${queuedRange} order by g.first_line limit ${limit}) g
+        ) f
       ), locked as materialized (
-        -- As many ranges as the lease needs when none is taken; a range locked by another lease is passed over for the next allowed one.
-        select g.id, a.first_line, a.lines, a.rank
-        from request_ranges g join allowed a on a.id = g.id
-        where g.lease_owner is null and g.finished_at is null
-        order by a.rank, a.first_line
-        limit (select count(*) from allowed where cum - lines < ${limit})
+        -- As many ranges as the lease needs when none is taken by another lease; one locked by another is passed over for the next.
+        select g.id, f.first_line, f.lines, f.rank, f.within
+        from request_ranges g join fit f on f.id = g.id
+        where g.id = any(array(select id from fit)) and g.lease_owner is null and g.finished_at is null
+        order by f.within desc, f.rank, f.first_line
+        limit (select count(*) from (select f.lines, sum(f.lines) over (order by f.rank, f.first_line) as cum from fit f where f.within) w
+               where w.cum - w.lines < ${limit})
         for update of g skip locked
+      ), capped as (
+        select l.id, l.first_line, l.lines, l.rank from (
+          select l.*, row_number() over per_batch as n, sum(l.lines) over per_batch as cum
+          from locked l
+          window per_batch as (partition by l.rank order by l.first_line)
+        ) l join chosen c on c.rank = l.rank
+        where (c.mine = 0 and l.n = 1) or c.mine + l.cum <= c.cap
       ), picked as (
-        select id from (select l.id, l.lines, sum(l.lines) over (order by l.rank, l.first_line) as cum from locked l) x
+        select x.id from (select p.id, p.lines, sum(p.lines) over (order by p.rank, p.first_line) as cum from capped p) x
         where x.cum - x.lines < ${limit}
       ), claimed as (
         update request_ranges g
@@ -122,7 +147,7 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
       select r.id::float8 as "id", r.batch_id as "batchId", r.line, r.custom_id as "customId",
              r.model, r.body, c.attempts, c.id::float8 as "rangeId"
       from claimed c
-      join ranked k on k.id = c.batch_id
+      join chosen k on k.id = c.batch_id
       join requests r on r.batch_id = c.batch_id and r.model = c.model and r.line between c.first_line and c.last_line
       where not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
       order by k.rank, r.line`;
