@@ -141,3 +141,25 @@ export const MODELS = '{ models { name source enabled maxConcurrency engineArgs 
 export const WORKERS = `query ($all: Boolean!) { workers(includeStopped: $all) {
   id host gpu pid runtime model status engineUrl capacity inFlight completed failed heartbeatAt startedAt
   gpuStats { utilizationPercent memoryUsedMiB memoryTotalMiB temperatureC } } }`;
+
+/** One owner's slice of a model's queue (`share` and `fairShare` from 0 to 1). */
+export interface OwnerShare {
+  owner: string;
+  yours: boolean;
+  weight: number;
+  queuedLines: number;
+  inFlightLines: number;
+  share: number | null;
+  fairShare: number;
+}
+
+/** A model's queue over every owner, and the owners' shares the caller may see (all of them for an administrator, else its own). */
+export interface ModelQueue {
+  model: string;
+  queuedLines: number;
+  inFlightLines: number;
+  activeOwners: number;
+  owners: OwnerShare[];
+}
+
+export const QUEUE_SHARES = '{ queueShares { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';

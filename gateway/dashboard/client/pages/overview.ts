@@ -2,7 +2,8 @@ import { debounce, showError, type Page } from '../context.ts';
 import { badge, h, replace, table } from '../dom.ts';
 import { count, time, until } from '../format.ts';
 import { createProgressView } from '../progress.ts';
-import { ACTIVE_BATCHES, BATCH_EVENTS, BATCH_PROGRESS, type BatchSummary, type Progress } from '../queries.ts';
+import { ACTIVE_BATCHES, BATCH_EVENTS, BATCH_PROGRESS, QUEUE_SHARES, type BatchSummary, type ModelQueue, type Progress } from '../queries.ts';
+import { sharesTable } from './queue-shares.ts';
 import { submitForm } from './submit-form.ts';
 
 const batchLink = (id: string) => h('a', { href: `#/batches/${id}` }, id);
@@ -11,16 +12,27 @@ const batchLink = (id: string) => h('a', { href: `#/batches/${id}` }, id);
 const isRunning = (b: BatchSummary) =>
   b.status === 'finalizing' || b.status === 'cancelling' || (b.status === 'in_progress' && (b.queuePosition === 0 || b.requestCounts.completed + b.requestCounts.failed > 0));
 
-/** The front page: submit a batch, the running batches with live progress, and the queue with positions and ETAs. */
+/** The front page: submit a batch, the running batches with live progress, the queue with positions and ETAs, and how the fleet is shared between owners. */
 export const overview: Page = async ({ api, live }, root, _params, scope) => {
   const running = h('section', { class: 'running' });
   const queue = h('section', { class: 'queue' });
-  replace(root, h('h1', null, 'Batches'), h('section', null, h('h2', null, 'Submit'), submitForm(api)), running, queue);
+  const shares = h('section', { class: 'shares' });
+  replace(root, h('h1', null, 'Batches'), h('section', null, h('h2', null, 'Submit'), submitForm(api)), running, queue, shares);
   // One live subscription per running batch, kept across refreshes of the list.
   const watched = new Map<string, { stop: () => void; view: ReturnType<typeof createProgressView> }>();
   scope.add(() => watched.forEach((w) => w.stop()));
 
+  async function refreshShares() {
+    try {
+      const { queueShares } = await api.graphql<{ queueShares: ModelQueue[] }>(QUEUE_SHARES);
+      if (!scope.closed) replace(shares, h('h2', null, 'Fair share'), sharesTable(queueShares));
+    } catch (error) {
+      showError(shares, error);
+    }
+  }
+
   async function refresh() {
+    void refreshShares();
     let nodes: BatchSummary[];
     try {
       ({ batches: { nodes } } = await api.graphql<{ batches: { nodes: BatchSummary[] } }>(ACTIVE_BATCHES));
@@ -61,7 +73,7 @@ export const overview: Page = async ({ api, live }, root, _params, scope) => {
 
   const reload = debounce(() => void refresh(), 300);
   scope.add(live.subscribe(BATCH_EVENTS, {}, { next: reload }));
-  // Queue positions and estimates move without events of their own.
+  // Queue positions, estimates and shares move without events of their own.
   scope.every(10_000, reload);
   await refresh();
 };
