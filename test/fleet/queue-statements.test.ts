@@ -10,125 +10,211 @@ import {
   registerWorker,
   releaseRequests,
   rows,
-  settleBatch,
   stopRequests,
   workersOnGpu,
   type Database,
+  type LeasedRequest,
   type RequestResult,
 } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { insertBatch } from '../queue/batch-fixtures.ts';
+import { expireLeases, insertBatch, statuses } from '../queue/batch-fixtures.ts';
 
-const ok = (id: number, tokens = 5): RequestResult => ({
-  id,
+const ok = (r: LeasedRequest, tokens = 5): RequestResult => ({
+  id: r.id,
+  rangeId: r.rangeId,
+  batchId: r.batchId,
+  line: r.line,
+  startedAtMs: Date.now(),
   status: 'succeeded',
   statusCode: 200,
-  response: JSON.stringify({ id: `chatcmpl-${id}`, object: 'chat.completion', choices: [] }),
-  engineRequestId: `chatcmpl-${id}`,
+  response: JSON.stringify({ id: `chatcmpl-${r.id}`, object: 'chat.completion', choices: [] }),
+  engineRequestId: `chatcmpl-${r.id}`,
   error: null,
   promptTokens: 3,
   completionTokens: tokens,
 });
 
-const statuses = (database: Database, batchId: string) =>
-  rows<{ status: string; n: number }>(
-    database.db,
-    sql`select status, count(*)::int as n from requests where batch_id = ${batchId} group by status order by status`,
-  );
+const bad = (r: LeasedRequest): RequestResult => ({ ...ok(r), status: 'failed', statusCode: 400, response: '{"error":{"message":"bad"}}', completionTokens: 0 });
 
-const expireLeases = (database: Database, owner: string) =>
-  database.db.execute(sql`update requests set lease_expires_at = now() - interval '1 second' where lease_owner = ${owner} and status = 'leased'`);
+const ranges = (database: Database, batchId: string) =>
+  rows<{ lines: string; size: number; attempts: number; succeeded: number; failed: number; leased: boolean; finished: boolean }>(
+    database.db,
+    sql`select first_line || '-' || last_line as lines, size, attempts, succeeded, failed,
+               lease_owner is not null as leased, finished_at is not null as finished
+        from request_ranges where batch_id = ${batchId} order by first_line, id`,
+  );
 
 describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
   const database = useDriverDatabase(driver);
+  const lease = (owner: string, model: string, limit = 100) => leaseRequests(database().db, { owner, model, limit, leaseMs: 60_000 });
 
-  it('writes results only under the lease and returns the bumped batch counters', async () => {
+  it('writes results only under the range lease and returns the summed batch counters', async () => {
     const db = database().db;
-    const batchId = await insertBatch(database(), { count: 3, model: 'm-complete' });
-    const leased = await leaseRequests(db, { owner: 'w1', model: 'm-complete', limit: 3, leaseMs: 6000 });
-    const [a, b, c] = leased.map((r) => r.id) as [number, number, number];
-    const counters = await completeRequests(db, 'w1', [
-      ok(a, 7),
-      { ...ok(b), status: 'failed', statusCode: 400, response: '{"error":{"message":"bad"}}', completionTokens: 0 },
-    ]);
+    const batchId = await insertBatch(database(), { count: 3, model: 'm-complete', rangeLines: 3 });
+    const [a, b, c] = (await lease('w1', 'm-complete')) as [LeasedRequest, LeasedRequest, LeasedRequest];
+    const counters = await completeRequests(db, 'w1', [ok(a, 7), bad(b)]);
     expect(counters).toEqual([
-      expect.objectContaining({ batchId, owner: 'local', status: 'in_progress', total: 3, completed: 1, failed: 1, promptTokens: 6, completionTokens: 7, written: 2 }),
+      { batchId, owner: 'local', status: 'in_progress', total: 3, completed: 1, failed: 1, promptTokens: 6, completionTokens: 7, written: 2 },
     ]);
     expect(await completeRequests(db, 'someone-else', [ok(c)])).toEqual([]);
+    // The same result again (a retried page) is neither stored nor counted twice.
+    expect(await completeRequests(db, 'w1', [ok(a, 7)])).toEqual([]);
     expect(await statuses(database(), batchId)).toEqual([
       { status: 'failed', n: 1 },
       { status: 'leased', n: 1 },
       { status: 'succeeded', n: 1 },
     ]);
+    expect(await ranges(database(), batchId)).toEqual([{ lines: '1-3', size: 3, attempts: 1, succeeded: 1, failed: 1, leased: true, finished: false }]);
   });
 
-  it('does not let a worker whose lease was reaped write a duplicate', async () => {
+  it('finishes a range once every line has a result, and sums the counters of all its batch\'s ranges', async () => {
     const db = database().db;
-    const batchId = await insertBatch(database(), { count: 1, model: 'm-lost' });
-    const [first] = await leaseRequests(db, { owner: 'slow', model: 'm-lost', limit: 1, leaseMs: 6000 });
-    await expireLeases(database(), 'slow');
-    expect(await reapLeases(db, { maxAttempts: 5 })).toEqual([{ batchId, model: 'm-lost', status: 'queued', n: 1 }]);
-    const [second] = await leaseRequests(db, { owner: 'fast', model: 'm-lost', limit: 1, leaseMs: 6000 });
-    expect(second?.id).toBe(first?.id);
-    expect(second?.attempts).toBe(2);
-    expect(await completeRequests(db, 'slow', [ok(first!.id)])).toEqual([]);
-    const [counters] = await completeRequests(db, 'fast', [ok(second!.id)]);
-    expect(counters).toMatchObject({ completed: 1, failed: 0, total: 1 });
-    expect(await settleBatch(db, batchId)).toEqual([
-      expect.objectContaining({ from: 'in_progress', to: 'finalizing' }),
-      expect.objectContaining({ from: 'finalizing', to: 'completed' }),
+    const batchId = await insertBatch(database(), { count: 4, model: 'm-finish', rangeLines: 2 });
+    const first = await lease('w1', 'm-finish', 1);
+    const second = await lease('w2', 'm-finish', 1);
+    expect(await completeRequests(db, 'w1', first.map((r) => ok(r, 1)))).toMatchObject([{ completed: 2, written: 2 }]);
+    const [counters] = await completeRequests(db, 'w2', second.map((r) => ok(r, 10)));
+    expect(counters).toMatchObject({ total: 4, completed: 4, failed: 0, promptTokens: 12, completionTokens: 22, written: 2 });
+    expect(await ranges(database(), batchId)).toEqual([
+      { lines: '1-2', size: 2, attempts: 1, succeeded: 2, failed: 0, leased: false, finished: true },
+      { lines: '3-4', size: 2, attempts: 1, succeeded: 2, failed: 0, leased: false, finished: true },
     ]);
+    const [result] = await rows<{ attempts: number; started: boolean }>(
+      db,
+      sql`select attempts, started_at is not null as started from results where batch_id = ${batchId} and line = 1`,
+    );
+    expect(result).toEqual({ attempts: 1, started: true });
   });
 
-  it('fails a request after the attempt limit instead of queueing it again', async () => {
+  it('lets no worker whose range was reaped write, and gives the next worker only the lines without results', async () => {
     const db = database().db;
-    const batchId = await insertBatch(database(), { count: 2, model: 'm-poison' });
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      await leaseRequests(db, { owner: `crashy-${attempt}`, model: 'm-poison', limit: 2, leaseMs: 6000 });
+    const batchId = await insertBatch(database(), { count: 3, model: 'm-lost', rangeLines: 3 });
+    const slow = await lease('slow', 'm-lost');
+    await completeRequests(db, 'slow', [ok(slow[0]!)]);
+    await expireLeases(database(), 'slow');
+    expect(await reapLeases(db, { maxAttempts: 5 })).toEqual([{ batchId, model: 'm-lost', status: 'queued', n: 2 }]);
+    const fast = await lease('fast', 'm-lost');
+    expect(fast.map((r) => [r.line, r.attempts])).toEqual([
+      [2, 2],
+      [3, 2],
+    ]);
+    expect(await completeRequests(db, 'slow', [ok(slow[1]!)])).toEqual([]);
+    const [counters] = await completeRequests(db, 'fast', fast.map((r) => ok(r)));
+    expect(counters).toMatchObject({ completed: 3, failed: 0, total: 3, written: 2 });
+    expect(await statuses(database(), batchId)).toEqual([{ status: 'succeeded', n: 3 }]);
+  });
+
+  it('splits a range lost twice into single lines, so the line that kills workers fails alone', async () => {
+    const db = database().db;
+    const batchId = await insertBatch(database(), { count: 4, model: 'm-poison', rangeLines: 4 });
+    const poison = 3;
+    for (let attempt = 1; attempt <= 2; attempt++) {
+      const leased = await lease(`crashy-${attempt}`, 'm-poison');
+      // Each worker answers the lines before the poisonous one, then dies on it.
+      await completeRequests(db, `crashy-${attempt}`, leased.filter((r) => r.line < poison).map((r) => ok(r)));
       await expireLeases(database(), `crashy-${attempt}`);
       await reapLeases(db, { maxAttempts: 3 });
     }
-    expect(await statuses(database(), batchId)).toEqual([{ status: 'failed', n: 2 }]);
-    const [request] = await rows<{ error: { code: string; message: string } }>(db, sql`select error from requests where batch_id = ${batchId} limit 1`);
-    expect(request?.error.code).toBe('too_many_attempts');
-    expect(request?.error.message).toContain('leased 3 times');
-    const [batch] = await rows<{ failed: number }>(db, sql`select failed from batches where id = ${batchId}`);
-    expect(batch?.failed).toBe(2);
+    expect(await ranges(database(), batchId)).toEqual([
+      { lines: '1-4', size: 2, attempts: 2, succeeded: 2, failed: 0, leased: false, finished: true },
+      { lines: '3-3', size: 1, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false },
+      { lines: '4-4', size: 1, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false },
+    ]);
+    for (let attempt = 3; attempt <= 4; attempt++) {
+      for (const r of await lease(`crashy-${attempt}`, 'm-poison')) {
+        if (r.line !== poison) await completeRequests(db, `crashy-${attempt}`, [ok(r)]);
+      }
+      await expireLeases(database(), `crashy-${attempt}`);
+      await reapLeases(db, { maxAttempts: 3 });
+    }
+    expect(await statuses(database(), batchId)).toEqual([
+      { status: 'failed', n: 1 },
+      { status: 'succeeded', n: 3 },
+    ]);
+    const [failure] = await rows<{ line: number; error: { code: string; message: string } }>(
+      db,
+      sql`select line, error from results where batch_id = ${batchId} and status = 'failed'`,
+    );
+    expect(failure?.line).toBe(poison);
+    expect(failure?.error.code).toBe('too_many_attempts');
+    expect(failure?.error.message).toContain('leased 3 times');
+    const [batch] = await rows<{ failed: number; done: boolean }>(
+      db,
+      sql`select (select sum(failed)::int from request_ranges where batch_id = ${batchId}) as failed,
+                 not exists (select 1 from request_ranges where batch_id = ${batchId} and finished_at is null) as done`,
+    );
+    expect(batch).toEqual({ failed: 1, done: true });
   });
 
-  it('extends leases and flags the ones whose batch is cancelling', async () => {
+  it('extends range leases, flags the ones whose batch is cancelling, and leaves out lost ones', async () => {
     const db = database().db;
     const keep = await insertBatch(database(), { count: 1, model: 'm-hb' });
-    const cancel = await insertBatch(database(), { count: 2, model: 'm-hb' });
-    const leased = await leaseRequests(db, { owner: 'hb', model: 'm-hb', limit: 3, leaseMs: 1000 });
+    const cancel = await insertBatch(database(), { count: 2, model: 'm-hb', rangeLines: 2 });
+    const leased = await lease('hb', 'm-hb');
+    const rangeIds = [...new Set(leased.map((r) => r.rangeId))];
+    expect(rangeIds).toHaveLength(2);
+    await db.execute(sql`update request_ranges set lease_expires_at = now() + interval '1 second' where lease_owner = 'hb'`);
     await db.execute(sql`update batches set status = 'cancelling' where id = ${cancel}`);
-    const held = await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: [...leased.map((r) => r.id), 999_999] });
-    expect(held).toHaveLength(3);
-    expect(await heartbeatLeases(db, { owner: 'not-hb', leaseMs: 60_000, ids: leased.map((r) => r.id) })).toEqual([]);
-    const stopping = held.filter((h) => h.stop === 'cancelled').map((h) => h.id);
-    expect(stopping).toHaveLength(2);
+    const held = await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: [...rangeIds, 999_999] });
+    expect(held.map((h) => h.stop).sort()).toEqual(['cancelled', null]);
+    expect(await heartbeatLeases(db, { owner: 'not-hb', leaseMs: 60_000, ids: rangeIds })).toEqual([]);
     const [left] = await rows<{ ms: number }>(
       db,
-      sql`select min(extract(epoch from lease_expires_at - now()) * 1000)::float8 as ms from requests where lease_owner = 'hb'`,
+      sql`select min(extract(epoch from lease_expires_at - now()) * 1000)::float8 as ms from request_ranges where lease_owner = 'hb'`,
     );
     expect(left!.ms).toBeGreaterThan(30_000);
+
+    const stopping = held.filter((h) => h.stop === 'cancelled').map((h) => h.id);
     expect(await stopRequests(db, 'hb', stopping)).toEqual([cancel]);
-    expect(await statuses(database(), cancel)).toEqual([{ status: 'cancelled', n: 2 }]);
-    expect(await settleBatch(db, cancel)).toEqual([expect.objectContaining({ from: 'cancelling', to: 'cancelled' })]);
+    // Back in the queue unleased, for settle to write its lines' cancelled results; no lease takes it.
+    expect(await statuses(database(), cancel)).toEqual([{ status: 'queued', n: 2 }]);
+    expect(await ranges(database(), cancel)).toEqual([{ lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false }]);
+    expect(await lease('another', 'm-hb')).toEqual([]);
     expect(await statuses(database(), keep)).toEqual([{ status: 'leased', n: 1 }]);
+    expect((await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: rangeIds })).map((h) => h.id)).toEqual(rangeIds.filter((id) => !stopping.includes(id)));
   });
 
-  it('releases a draining worker\'s leases with the attempt refunded', async () => {
+  it('leaves a range of another batch with its worker when asked to stop it', async () => {
+    const db = database().db;
+    await insertBatch(database(), { count: 1, model: 'm-nostop' });
+    const [leased] = await lease('steady', 'm-nostop');
+    expect(await stopRequests(db, 'steady', [leased!.rangeId])).toEqual([]);
+    expect(await heartbeatLeases(db, { owner: 'steady', leaseMs: 60_000, ids: [leased!.rangeId] })).toEqual([{ id: leased!.rangeId, stop: null }]);
+  });
+
+  it('returns a reaped range of a stopping batch unleased, as cancelled', async () => {
+    const db = database().db;
+    const batchId = await insertBatch(database(), { count: 2, model: 'm-reap-cancel', rangeLines: 2 });
+    await lease('gone', 'm-reap-cancel');
+    await db.execute(sql`update batches set status = 'cancelling' where id = ${batchId}`);
+    await expireLeases(database(), 'gone');
+    expect(await reapLeases(db, { maxAttempts: 1 })).toEqual([{ batchId, model: 'm-reap-cancel', status: 'cancelled', n: 2 }]);
+    expect(await ranges(database(), batchId)).toEqual([{ lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false }]);
+  });
+
+  it("releases a draining worker's ranges with the attempt refunded, never failing them", async () => {
     const db = database().db;
     const batchId = await insertBatch(database(), { count: 2, model: 'm-release' });
-    await leaseRequests(db, { owner: 'drainer', model: 'm-release', limit: 2, leaseMs: 6000 });
+    await lease('drainer', 'm-release');
     expect(await releaseRequests(db, { owner: 'drainer', refundAttempt: true, maxAttempts: 1 })).toEqual([
       { batchId, model: 'm-release', status: 'queued', n: 2 },
     ]);
-    const attempts = await rows<{ attempts: number; status: string }>(db, sql`select attempts, status from requests where batch_id = ${batchId}`);
-    expect(attempts).toEqual([
-      { attempts: 0, status: 'queued' },
-      { attempts: 0, status: 'queued' },
+    expect((await ranges(database(), batchId)).map((r) => [r.attempts, r.leased, r.finished])).toEqual([
+      [0, false, false],
+      [0, false, false],
+    ]);
+  });
+
+  it("releases only the named ranges, and counts a dead predecessor's like reaped ones", async () => {
+    const db = database().db;
+    const batchId = await insertBatch(database(), { count: 3, model: 'm-release-some' });
+    const leased = await lease('predecessor', 'm-release-some');
+    expect(await releaseRequests(db, { owner: 'predecessor', ids: [leased[0]!.rangeId], refundAttempt: false, maxAttempts: 1 })).toEqual([
+      { batchId, model: 'm-release-some', status: 'failed', n: 1 },
+    ]);
+    expect(await statuses(database(), batchId)).toEqual([
+      { status: 'failed', n: 1 },
+      { status: 'leased', n: 2 },
     ]);
   });
 
@@ -143,7 +229,7 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     expect(await markLostWorkers(db, { staleMs: 10_000 })).toEqual([]);
   });
 
-  it('reports each enabled model\'s queue and the workers serving it', async () => {
+  it("reports each enabled model's queue and the workers serving it", async () => {
     const db = database().db;
     await db.execute(sql`insert into models (name, source) values ('demand-a', 'org/a'), ('demand-b', 'org/b')`);
     await db.execute(sql`insert into models (name, source, enabled) values ('demand-off', 'org/off', false)`);

@@ -98,3 +98,11 @@ export function statuses(database: Database, batchId: string) {
 export async function expireLeases(database: Database, owner: string) {
   await database.db.execute(sql`update request_ranges set lease_expires_at = now() - interval '1 second' where lease_owner = ${owner}`);
 }
+
+/** Registers `count` live workers serving `model`, as their heartbeats leave them. */
+export async function liveWorkers(database: Database, model: string, count: number, completionRate = 0) {
+  await database.db.execute(sql`
+    insert into workers (id, host, gpu, pid, model, engine_url, status, completion_rate)
+    select ${model} || '-gpu-' || i, 'h', i::text, i, ${model}, 'http://engine', 'ready', ${completionRate}
+    from generate_series(1, ${count}) i`);
+}

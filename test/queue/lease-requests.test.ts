@@ -1,66 +1,126 @@
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
-import { leaseRequests, leaseRequestsSql, requests, rows, type Database } from '../../schema/index.ts';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createDatabase, leaseRequests, leaseRequestsSql, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
+import { insertBatch, liveWorkers, statuses } from './batch-fixtures.ts';
 
-async function enqueue(database: Database, batchId: string, model: string, count: number, priority = 0) {
-  await database.db.insert(requests).values(
-    Array.from({ length: count }, (_, i) => ({
-      batchId,
-      line: i + 1,
-      customId: `${batchId}-${i + 1}`,
-      model,
-      priority,
-      body: JSON.stringify({ model, messages: [{ role: 'user', content: `hi ${i}` }] }),
-    })),
-  );
-}
+const lines = (leased: LeasedRequest[]) => leased.map((r) => r.line);
 
-describe.each(DRIVERS)('leasing requests on %s', (driver) => {
+describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
   const database = useDriverDatabase(driver);
 
-  it('leases queued requests of one model, best priority first, then oldest', async () => {
-    await enqueue(database(), 'batch_low', 'm1', 3, 0);
-    await enqueue(database(), 'batch_high', 'm1', 2, 5);
-    await enqueue(database(), 'batch_other', 'm2', 2, 9);
-    const leased = await leaseRequests(database().db, { owner: 'w1', model: 'm1', limit: 4, leaseMs: 5000 });
-    expect(leased.map((r) => r.customId)).toEqual(['batch_high-1', 'batch_high-2', 'batch_low-1', 'batch_low-2']);
+  it('claims whole ranges of one model, best priority first, and writes nothing per request', async () => {
+    const db = database().db;
+    const low = await insertBatch(database(), { count: 6, model: 'm1', rangeLines: 3 });
+    const high = await insertBatch(database(), { count: 4, model: 'm1', priority: 5, rangeLines: 2 });
+    await insertBatch(database(), { count: 4, model: 'm2', priority: 9 });
+    const leased = await leaseRequests(db, { owner: 'w1', model: 'm1', limit: 5, leaseMs: 5000 });
+    expect(leased.map((r) => [r.batchId, r.line])).toEqual([
+      [high, 1],
+      [high, 2],
+      [high, 3],
+      [high, 4],
+      [low, 1],
+      [low, 2],
+      [low, 3],
+    ]);
     expect(leased.every((r) => r.attempts === 1 && r.model === 'm1')).toBe(true);
+    expect(new Set(leased.map((r) => r.rangeId)).size).toBe(3);
+    expect(await statuses(database(), low)).toEqual([
+      { status: 'leased', n: 3 },
+      { status: 'queued', n: 3 },
+    ]);
+    const untouched = await rows<{ n: number }>(
+      db,
+      sql`select count(*)::int as n from requests where batch_id in (${low}, ${high}) and (status <> 'queued' or lease_owner is not null or attempts <> 0 or started_at is not null)`,
+    );
+    expect(untouched).toEqual([{ n: 0 }]);
   });
 
-  it('never hands the same request to two workers', async () => {
-    const a = await leaseRequests(database().db, { owner: 'w2', model: 'm1', limit: 10, leaseMs: 5000 });
-    const b = await leaseRequests(database().db, { owner: 'w3', model: 'm1', limit: 10, leaseMs: 5000 });
-    expect(a.map((r) => r.customId)).toEqual(['batch_low-3']);
+  it('never hands a range to two workers', async () => {
+    const db = database().db;
+    const a = await leaseRequests(db, { owner: 'w2', model: 'm1', limit: 10, leaseMs: 5000 });
+    const b = await leaseRequests(db, { owner: 'w3', model: 'm1', limit: 10, leaseMs: 5000 });
+    expect(lines(a)).toEqual([4, 5, 6]);
     expect(b).toEqual([]);
-    const owners = await rows<{ lease_owner: string; n: number }>(
-      database().db,
-      sql`select lease_owner, count(*)::int as n from requests where model = 'm1' group by lease_owner order by lease_owner`,
-    );
-    expect(owners).toEqual([
-      { lease_owner: 'w1', n: 4 },
-      { lease_owner: 'w2', n: 1 },
-    ]);
+  });
+
+  it('takes one range larger than the limit, and no second one once the limit is reached', async () => {
+    const db = database().db;
+    await insertBatch(database(), { count: 9, model: 'm-big', rangeLines: 4 });
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 2, leaseMs: 5000 }))).toEqual([1, 2, 3, 4]);
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 5, leaseMs: 5000 }))).toEqual([5, 6, 7, 8, 9]);
+  });
+
+  it('spreads a 30-line batch over the 8 workers serving its model', async () => {
+    const db = database().db;
+    await liveWorkers(database(), 'm-spread', 8);
+    await insertBatch(database(), { count: 30, model: 'm-spread' });
+    const taken: number[][] = [];
+    for (let w = 1; w <= 8; w++) taken.push(lines(await leaseRequests(db, { owner: `m-spread-gpu-${w}`, model: 'm-spread', limit: 256, leaseMs: 5000 })));
+    expect(taken.map((t) => t.length)).toEqual([4, 4, 4, 4, 4, 4, 4, 2]);
+    expect(taken.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
+    // A worker at its share takes no more of the batch, even with lines still queued.
+    await db.execute(sql`update request_ranges set lease_owner = null where lease_owner = 'm-spread-gpu-8'`);
+    expect(await leaseRequests(db, { owner: 'm-spread-gpu-1', model: 'm-spread', limit: 256, leaseMs: 5000 })).toEqual([]);
+  });
+
+  it('gives a worker one range of a batch it holds none of, however many workers share it', async () => {
+    const db = database().db;
+    await liveWorkers(database(), 'm-crowd', 50);
+    await insertBatch(database(), { count: 20, model: 'm-crowd', rangeLines: 10 });
+    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-1', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toHaveLength(10);
+    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-1', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toEqual([]);
+    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-2', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toHaveLength(10);
+  });
+
+  it('leases nothing of a batch that is stopping or past its completion window', async () => {
+    const db = database().db;
+    const cancelling = await insertBatch(database(), { count: 2, model: 'm-stop' });
+    await db.execute(sql`update batches set status = 'cancelling' where id = ${cancelling}`);
+    await insertBatch(database(), { count: 2, model: 'm-stop', expiresInSeconds: -1 });
+    expect(await leaseRequests(db, { owner: 'w1', model: 'm-stop', limit: 10, leaseMs: 5000 })).toEqual([]);
   });
 });
 
-describe('the lease query plan on Postgres', () => {
+describe('the lease on Postgres', () => {
   const test = useTestDatabase();
+  const opened: Database[] = [];
+  afterAll(async () => {
+    for (const d of opened.splice(0)) await d.close();
+  });
 
-  it('is an index scan on queued requests, not a scan of the table', async () => {
+  it('never hands a line to two of many workers leasing at once', async () => {
+    const { database, url } = test();
+    await insertBatch(database, { count: 600, model: 'm-race', rangeLines: 7 });
+    const workers = await Promise.all(Array.from({ length: 8 }, () => createDatabase({ url, maxConnections: 1 })));
+    opened.push(...workers);
+    const taken: LeasedRequest[] = [];
+    for (let round = 0; round < 20; round++) {
+      const got = await Promise.all(workers.map((w, i) => leaseRequests(w.db, { owner: `racer-${i}`, model: 'm-race', limit: 20, leaseMs: 60_000 })));
+      taken.push(...got.flat());
+    }
+    expect(taken).toHaveLength(600);
+    expect(new Set(taken.map((r) => r.line)).size).toBe(600);
+  });
+
+  it('reads the queue index and a few ranges, not every range or request', async () => {
     const { database } = test();
     await database.db.execute(sql`
-      insert into requests (batch_id, line, custom_id, model, body, status)
-      select 'b' || (g / 1000), g, 'c' || g, case when g % 2 = 0 then 'm1' else 'm2' end, '{}',
-             case when g < 40000 then 'succeeded' else 'queued' end
-      from generate_series(1, 50000) g`);
-    await database.db.execute(sql`analyze requests`);
-    const plan = await rows<{ 'QUERY PLAN': string }>(
-      database.db,
-      sql`explain ${leaseRequestsSql({ owner: 'w', model: 'm1', limit: 256, leaseMs: 5000 })}`,
-    );
+      insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, total, expires_at)
+      select 'plan-' || i, 'o' || (i % 3), '/v1/chat/completions', 'm-plan', '24h', 'in_progress', 'f', 5000, now() + interval '1 day'
+      from generate_series(1, 40) i`);
+    await database.db.execute(sql`
+      insert into requests (batch_id, line, custom_id, model, body)
+      select 'plan-' || i, l, 'c' || l, 'm-plan', '{}' from generate_series(1, 40) i, generate_series(1, 5000) l`);
+    await database.db.execute(sql`
+      insert into request_ranges (batch_id, model, owner, first_line, last_line, size, finished_at)
+      select 'plan-' || i, 'm-plan', 'o' || (i % 3), s, s + 19, 20, case when i <= 20 then now() end
+      from generate_series(1, 40) i, generate_series(1, 5000, 20) s`);
+    await database.db.execute(sql`analyze`);
+    const plan = await rows<{ 'QUERY PLAN': string }>(database.db, sql`explain ${leaseRequestsSql({ owner: 'w', model: 'm-plan', limit: 256, leaseMs: 5000 })}`);
     const text = plan.map((r) => r['QUERY PLAN']).join('\n');
-    expect(text).toMatch(/Index Scan using requests_queue_idx/);
-    expect(text).not.toMatch(/Seq Scan|Sort/);
+    expect(text).toMatch(/Index Only Scan using request_ranges_queue_idx/);
+    expect(text).not.toMatch(/Seq Scan on (request_ranges|requests)\b/);
   });
 });
