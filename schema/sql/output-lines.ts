@@ -4,35 +4,43 @@ import { rows, type Executor } from '../db.ts';
 /** Which result file: `output` (succeeded requests) or `error` (failed, cancelled, expired). */
 export type ResultKind = 'output' | 'error';
 
-/** The request statuses whose lines make up each result file. */
+/** The result statuses whose lines make up each result file. */
 export const RESULT_STATUSES: Record<ResultKind, readonly string[]> = {
   output: ['succeeded'],
   error: ['failed', 'cancelled', 'expired'],
 };
 
-const requestId = sql`to_json(coalesce(engine_request_id, 'req_' || id))::text`;
-const prefix = sql`'{"id":"batch_req_' || id || '","custom_id":' || to_json(custom_id)::text`;
-const withResponse = sql`${prefix} || ',"response":{"status_code":' || coalesce(status_code, 200) || ',"request_id":' || ${requestId} || ',"body":' || response || '},"error":' || coalesce(error::text, 'null') || '}'`;
-const withError = sql`${prefix} || ',"response":null,"error":' || coalesce(error, '{"code":"unknown_error","message":"No error was recorded for this request."}'::jsonb)::text || '}'`;
+// The ids come from the request, as they did before results had a table of their own, so that
+// a file's bytes do not change; everything else comes from the result.
+const requestId = sql`to_json(coalesce(x.engine_request_id, 'req_' || r.id))::text`;
+const prefix = sql`'{"id":"batch_req_' || r.id || '","custom_id":' || to_json(r.custom_id)::text`;
+const withResponse = sql`${prefix} || ',"response":{"status_code":' || coalesce(x.status_code, 200) || ',"request_id":' || ${requestId} || ',"body":' || x.response || '},"error":' || coalesce(x.error::text, 'null') || '}'`;
+const withError = sql`${prefix} || ',"response":null,"error":' || coalesce(x.error, '{"code":"unknown_error","message":"No error was recorded for this request."}'::jsonb)::text || '}'`;
 
 /**
- * One line of an OpenAI batch result file, built by Postgres, so that the size computed
- * at finalization and the bytes streamed on download come from the same expression.
+ * One line of an OpenAI batch result file, over a result `x` and its request `r`, built by
+ * Postgres, so that the size computed at finalization and the bytes streamed on download come
+ * from the same expression.
  * A request the engine answered (2xx, or a 4xx it explained) carries the engine's response;
  * one that never got an answer (cancelled, expired, retries exhausted without one) carries
  * `error`; one that failed after retries whose last failure was an engine's answer carries
  * both: the engine's status and body, and why it was not tried again.
  */
-export const RESULT_LINE: SQL = sql`(case when response is not null then ${withResponse} else ${withError} end)`;
+export const RESULT_LINE: SQL = sql`(case when x.response is not null then ${withResponse} else ${withError} end)`;
+
+/** The results of one batch (`x`) with their requests (`r`), of the statuses of one file. */
+function resultRows(batchId: string, kind: ResultKind): SQL {
+  return sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
+    where x.batch_id = ${batchId} and x.status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`;
+}
 
 /** The rows of one result file, in line order, after line `afterLine`. */
 export function resultLinesPage(db: Executor, batchId: string, kind: ResultKind, afterLine: number, limit: number) {
   return rows<{ line: number; text: string }>(
     db,
-    sql`select line, ${RESULT_LINE} as text from requests
-        where batch_id = ${batchId} and status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})
-          and line > ${afterLine}
-        order by line limit ${limit}`,
+    sql`select x.line, ${RESULT_LINE} as text from ${resultRows(batchId, kind)}
+          and x.line > ${afterLine}
+        order by x.line limit ${limit}`,
   );
 }
 
@@ -53,8 +61,7 @@ export async function resultFileSize(db: Executor, batchId: string, kind: Result
   const [size] = await rows<{ bytes: number; lines: number }>(
     db,
     sql`select coalesce(sum(octet_length(${RESULT_LINE}) + 1), 0)::float8 as bytes, count(*)::int as lines
-        from requests
-        where batch_id = ${batchId} and status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`,
+        from ${resultRows(batchId, kind)}`,
   );
   return size ?? { bytes: 0, lines: 0 };
 }

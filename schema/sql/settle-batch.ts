@@ -30,36 +30,55 @@ const CANCELLED_ERROR = { code: 'batch_cancelled', message: 'The batch was cance
 function readState(db: Executor, batchId: string) {
   return rows<BatchState>(
     db,
-    sql`select owner, status,
-          completed + failed >= total as "done",
-          expires_at < now() as "pastDue",
-          finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
-        from batches where id = ${batchId}`,
+    sql`select b.owner, b.status,
+          not exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null) as "done",
+          b.expires_at < now() as "pastDue",
+          b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
+        from batches b where b.id = ${batchId}`,
   );
 }
 
 /**
- * Ends every queued request of a batch with the given status and error, and returns how many
- * are leased now. Counted after the update, not before: a worker may lease queued requests
- * until this statement takes them, and a batch finalized while they run would change under
- * its result files.
+ * Ends the lines of a stopping batch that no worker holds: each open, unleased range is
+ * finished and its lines without a result get one with the given status and error (not
+ * counted in the range's `failed`, as the previous release did not count them either).
+ * Returns how many open ranges are left, leased or not, counted after the update: a worker may
+ * lease a range until this statement locks it (it is then skipped here, and its worker's
+ * heartbeat stops it), or return one right after (the next settle, or the sweep, ends it);
+ * either way the batch must not be finalized while its result files could still change.
+ * The ranges are locked in id order, as the workers' statements lock them, so none deadlock.
  */
 async function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'expired', error: object): Promise<number> {
   await db.execute(sql`
-    update requests set status = ${status}, error = ${JSON.stringify(error)}::jsonb, finished_at = now(),
-      lease_owner = null, lease_expires_at = null
-    where batch_id = ${batchId} and status = 'queued'`);
-  const [leased] = await rows<{ n: number }>(db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`);
-  return leased?.n ?? 0;
+    with free as (
+      select g.id from request_ranges g
+      where g.batch_id = ${batchId} and g.finished_at is null and g.lease_owner is null
+      order by g.id
+      for no key update
+    ), ended as (
+      update request_ranges g set finished_at = now()
+      from free f where g.id = f.id
+      returning g.batch_id, g.model, g.first_line, g.last_line, g.attempts
+    )
+    insert into results (batch_id, line, status, error, attempts)
+    select r.batch_id, r.line, ${status}, ${JSON.stringify(error)}::jsonb, e.attempts
+    from ended e
+    join requests r on r.batch_id = e.batch_id and r.model = e.model and r.line between e.first_line and e.last_line
+    on conflict do nothing`);
+  const [open] = await rows<{ n: number }>(
+    db,
+    sql`select count(*)::int as n from request_ranges where batch_id = ${batchId} and finished_at is null`,
+  );
+  return open?.n ?? 0;
 }
 
 /**
  * Takes the one transition the batch's state calls for, if any, exactly once however
  * many processes call it at the same moment (each step is a conditional update):
- * - `in_progress` with every request answered: `finalizing`, then `completed`;
- * - `in_progress` past its completion window: queued requests `expired`, and once none
- *   is leased any more, the batch `expired`;
- * - `cancelling`: queued requests `cancelled`, and once none is leased, `cancelled`;
+ * - `in_progress` with every request answered (no open range left): `finalizing`, then `completed`;
+ * - `in_progress` past its completion window: the lines of unleased ranges `expired`, and
+ *   once no range is leased any more, the batch `expired`;
+ * - `cancelling`: the lines of unleased ranges `cancelled`, and once no range is leased, `cancelled`;
  * - `finalizing` for longer than {@link FINALIZE_STALE_SECONDS} (its finalizer died): `completed`.
  * Call it after anything that may finish a batch. Returns the transitions it made.
  */

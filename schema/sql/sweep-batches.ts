@@ -4,8 +4,8 @@ import { FINALIZE_STALE_SECONDS, settleBatch, type BatchTransition } from './set
 
 /**
  * Settles the batches that time, not a result, has moved on: past their completion
- * window, stuck in `finalizing` after a crash, or `cancelling` with nothing left in
- * flight. Any live fleet process runs it every few seconds.
+ * window, stuck in `finalizing` after a crash, or `cancelling` with no range leased any
+ * more (its workers stopped, died and were reaped, or gave their ranges back). Any live fleet process runs it every few seconds.
  */
 export async function sweepBatches(db: Executor, limit = 100): Promise<BatchTransition[]> {
   const due = await rows<{ id: string }>(
@@ -14,7 +14,7 @@ export async function sweepBatches(db: Executor, limit = 100): Promise<BatchTran
         where (b.status = 'in_progress' and b.expires_at < now())
            or (b.status = 'finalizing' and b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}))
            or (b.status = 'cancelling'
-               and not exists (select 1 from requests r where r.batch_id = b.id and r.status = 'leased'))
+               and not exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null and g.lease_owner is not null))
         limit ${limit}`,
   );
   const transitions: BatchTransition[] = [];

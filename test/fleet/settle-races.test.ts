@@ -22,17 +22,22 @@ describe('settling a stopping batch while workers lease (Postgres)', () => {
     const held = new Promise<void>((resolve) => (release = resolve));
     let locked = () => {};
     const isLocked = new Promise<void>((resolve) => (locked = resolve));
-    // Another transaction holds line 1, so the settle's "expire the queued requests" waits there,
-    // after it has read that nothing is leased: a worker leases the other lines meanwhile.
+    // Another transaction holds the range of line 1, so the settle's "expire the unleased ranges"
+    // waits there, after it has read that the batch is past due: a worker leases the other lines meanwhile.
     const blocker = database.db.transaction(async (tx) => {
-      await tx.execute(sql`select id from requests where batch_id = ${batchId} and line = 1 for update`);
+      await tx.execute(sql`select id from request_ranges where batch_id = ${batchId} and first_line = 1 for update`);
       locked();
       await held;
     });
     await isLocked;
     const settling = settleBatch(database.db, batchId);
     await eventually(() => someoneWaits(database), 10_000, 'the settle to wait for the row lock');
+    // A lease whose snapshot predates the end of the window (the lease takes only open batches).
+    const setExpiry = (interval: string) =>
+      database.db.execute(sql`update batches set expires_at = now() + ${interval}::interval where id = ${batchId}`);
+    await setExpiry('1 hour');
     const leased = await leaseRequests(database.db, { owner: 'racer', model: 'm-expiry-race', limit: 3, leaseMs: 60_000 });
+    await setExpiry('-1 second');
     expect(leased.length).toBeGreaterThan(0);
     release();
     await blocker;
@@ -41,7 +46,7 @@ describe('settling a stopping batch while workers lease (Postgres)', () => {
     // The leased requests are still running: the batch must wait for them.
     expect(await batchStatus(database, batchId)).toBe('in_progress');
     // The worker's heartbeat then stops them, and the batch expires with every line in its error file.
-    const touched = await stopRequests(database.db, 'racer', leased.map((r) => r.id));
+    const touched = await stopRequests(database.db, 'racer', leased.map((r) => r.rangeId));
     for (const id of touched) await settleBatch(database.db, id);
     expect(await batchStatus(database, batchId)).toBe('expired');
     const { output, errors } = await resultFiles(database, batchId);

@@ -7,6 +7,7 @@ import {
   leaseRequests,
   rows,
   settleBatch,
+  stopRequests,
   streamResultLines,
   sweepBatches,
   type Database,
@@ -144,14 +145,21 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
   });
 
   it('waits for in-flight requests before expiring', async () => {
-    const id = await insertBatch(database(), { count: 2, model: 'slow-model', expiresInSeconds: -1 });
-    await leaseRequests(database().db, { owner: 'w1', model: 'slow-model', limit: 1, leaseMs: 10_000 });
+    const id = await insertBatch(database(), { count: 2, model: 'slow-model' });
+    const leased = await leaseRequests(database().db, { owner: 'w1', model: 'slow-model', limit: 1, leaseMs: 10_000 });
+    expect(leased.map((r) => r.line)).toEqual([1]);
+    // The window closes while line 1 is in flight.
+    await database().db.execute(sql`update batches set expires_at = now() - interval '1 second' where id = ${id}`);
     expect((await sweepBatches(database().db)).filter((t) => t.batchId === id)).toEqual([]);
     expect((await batchRow(database(), id)).status).toBe('in_progress');
-    await database().db.execute(sql`
-      update requests set status = 'expired', error = '{"code":"batch_expired","message":"m"}', lease_owner = null
-      where batch_id = ${id} and status = 'leased'`);
+    // The worker's heartbeat hears of the expiry and gives its range back; settling then expires its line too.
+    expect(await stopRequests(database().db, 'w1', leased.map((r) => r.rangeId))).toEqual([id]);
     expect((await settleBatch(database().db, id)).map((t) => t.to)).toEqual(['expired']);
+    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
+      ['req-1', 'batch_expired'],
+      ['req-2', 'batch_expired'],
+    ]);
   });
 
   it('finishes a batch left in finalizing by a crashed process', async () => {
