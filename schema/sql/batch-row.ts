@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import { COUNTER_COLUMNS } from './range-sums.ts';
 import type { BatchErrorItem } from '../tables/batches.ts';
 
 /** A batch as the API reads it; times in milliseconds since the epoch (null when not reached). */
@@ -36,14 +37,14 @@ export interface BatchRow {
 const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
 
 /**
- * The columns of {@link BatchRow} (of table alias `b`), cast so that both drivers return the
- * same types: int8 as float8, timestamps as epoch milliseconds, jsonb as text (parsed by {@link toBatchRow}).
+ * The columns of {@link BatchRow} (of table alias `b` with `RANGE_SUMS` joined: the counters are
+ * the batch row's plus its ranges'), cast so that both drivers return the same types: int8 as
+ * float8, timestamps as epoch milliseconds, jsonb as text (parsed by {@link toBatchRow}).
  */
 export const BATCH_COLUMNS = sql`b.id, b.owner, b.endpoint, b.model, b.completion_window as "completionWindow", b.status,
   b.input_file_id as "inputFileId", b.output_file_id as "outputFileId", b.error_file_id as "errorFileId",
   b.errors::text as "errors", b.metadata::text as "metadata", b.priority, b.handlers::text as "handlers",
-  b.retried_from as "retriedFrom", b.total, b.completed, b.failed,
-  b.prompt_tokens::float8 as "promptTokens", b.completion_tokens::float8 as "completionTokens",
+  b.retried_from as "retriedFrom", b.total, ${COUNTER_COLUMNS},
   ${ms('b.created_at')} as "createdAtMs", ${ms('b.in_progress_at')} as "inProgressAtMs", ${ms('b.expires_at')} as "expiresAtMs",
   ${ms('b.finalizing_at')} as "finalizingAtMs", ${ms('b.completed_at')} as "completedAtMs", ${ms('b.failed_at')} as "failedAtMs",
   ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs"`;

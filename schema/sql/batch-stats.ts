@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { COMPLETED, COMPLETION_TOKENS, FAILED, PROMPT_TOKENS, RANGE_SUMS } from './range-sums.ts';
 
 /** Counters of a group of batches. */
 export interface BatchTotals {
@@ -55,18 +56,19 @@ function sum(groups: Group[]): BatchTotals {
   };
 }
 
-/** Sums up an owner's batches created since `sinceMs` (all of them when absent), from the batch counters. */
+/** Sums up an owner's batches created since `sinceMs` (all of them when absent), from the batch counters (the row's plus its ranges'). */
 export async function batchStats(db: Executor, owner: string, sinceMs?: number): Promise<BatchStats> {
-  const since = sinceMs === undefined ? sql`` : sql`and created_at >= to_timestamp(${sinceMs / 1000})`;
+  const since = sinceMs === undefined ? sql`` : sql`and b.created_at >= to_timestamp(${sinceMs / 1000})`;
   const groups = await rows<Group>(
     db,
-    sql`select status, model, count(*)::int as "batches", sum(total)::float8 as "requests", sum(completed)::float8 as "succeeded",
-          sum(failed)::float8 as "failed", sum(prompt_tokens)::float8 as "promptTokens",
-          sum(completion_tokens)::float8 as "completionTokens",
-          count(*) filter (where status = 'completed')::int as "completedBatches",
-          coalesce(sum(extract(epoch from completed_at - created_at)) filter (where status = 'completed'), 0)::float8 as "durationSum"
-        from batches where owner = ${owner} ${since}
-        group by status, model order by status, model`,
+    sql`select b.status, b.model, count(*)::int as "batches", sum(b.total)::float8 as "requests", sum(${COMPLETED})::float8 as "succeeded",
+          sum(${FAILED})::float8 as "failed", sum(${PROMPT_TOKENS})::float8 as "promptTokens",
+          sum(${COMPLETION_TOKENS})::float8 as "completionTokens",
+          count(*) filter (where b.status = 'completed')::int as "completedBatches",
+          coalesce(sum(extract(epoch from b.completed_at - b.created_at)) filter (where b.status = 'completed'), 0)::float8 as "durationSum"
+        from batches b ${RANGE_SUMS}
+        where b.owner = ${owner} ${since}
+        group by b.status, b.model order by b.status, b.model`,
   );
   const statuses = [...new Set(groups.map((g) => g.status))];
   const models = [...new Set(groups.map((g) => g.model))];

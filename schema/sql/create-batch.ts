@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import { BATCH_COLUMNS, toBatchRow, type BatchRow, type RawBatchRow } from './batch-row.ts';
+import { RANGE_SUMS } from './range-sums.ts';
 
 /** Options for {@link createBatch}. */
 export interface CreateBatchOptions {
@@ -25,13 +26,16 @@ export interface CreateBatchOptions {
 export async function createBatch(db: Executor, o: CreateBatchOptions): Promise<BatchRow> {
   const [raw] = await rows<RawBatchRow>(
     db,
-    sql`insert into batches as b (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, output_expires_after, handlers,
+    sql`with b as (
+        insert into batches (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, output_expires_after, handlers,
           validation_owner, validation_expires_at, validation_attempts, expires_at)
         values (${o.id}, ${o.owner}, ${o.endpoint}, ${o.completionWindow}, 'validating', ${o.inputFileId},
           ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${o.outputExpiresAfter ?? null}, ${JSON.stringify(o.handlers)}::jsonb,
           ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}), 1,
           now() + make_interval(secs => ${o.completionWindowSeconds}))
-        returning ${BATCH_COLUMNS}`,
+        returning *
+      )
+      select ${BATCH_COLUMNS} from b ${RANGE_SUMS}`,
   );
   if (!raw) throw new Error(`createBatch: the insert of ${o.id} returned no row`);
   return toBatchRow(raw);

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import { BATCH_COLUMNS, toBatchRow, type RawBatchRow } from './batch-row.ts';
+import { RANGE_SUMS } from './range-sums.ts';
 
 /** Options for {@link listBatches}. */
 export interface ListBatchesOptions {
@@ -23,7 +24,7 @@ export async function listBatches(db: Executor, { owner, after, limit, statuses,
     : sql``;
   const found = await rows<RawBatchRow>(
     db,
-    sql`select ${BATCH_COLUMNS} from batches b
+    sql`select ${BATCH_COLUMNS} from batches b ${RANGE_SUMS}
         where b.owner = ${owner} ${cursor} ${byStatus} ${byModel}
         order by b.seq desc
         limit ${limit + 1}`,

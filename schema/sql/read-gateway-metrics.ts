@@ -21,10 +21,10 @@ export interface GatewayMetricRow {
 
 /**
  * Everything the gateway's `/metrics` reads from Postgres, in one statement per scrape:
- * queued and leased requests per model (the busiest {@link METRIC_MODELS}),
- * batches per status, the finished-request and token totals (from the batch counters,
- * never a count over all requests), handler runs per handler and status, workers per
- * model and status.
+ * queued and leased requests per model (the busiest {@link METRIC_MODELS}; the lines without
+ * a result of the open ranges, unleased or leased), batches per status, the finished-request
+ * and token totals (the batch rows' counters plus the ranges', never a count over all
+ * requests), handler runs per handler and status, workers per model and status.
  */
 export function readGatewayMetrics(db: Executor): Promise<GatewayMetricRow[]> {
   return rows<GatewayMetricRow>(
@@ -32,16 +32,28 @@ export function readGatewayMetrics(db: Executor): Promise<GatewayMetricRow[]> {
     sql`
       select 'requests' as section, key, status, sum(n)::float8 as value
         from (select case when dense_rank() over (order by total desc, model) <= ${METRIC_MODELS} then model else ${OTHER_MODELS} end as key, status, n
-                from (select model, status, count(*) as n, sum(count(*)) over (partition by model) as total
-                        from requests where status in ('queued', 'leased') group by model, status) counts) labelled
+                from (select model, status, sum(n) as n, sum(sum(n)) over (partition by model) as total
+                        from (select model, 'queued' as status, size - succeeded - failed as n
+                                from request_ranges where lease_owner is null and finished_at is null
+                              union all
+                              select model, 'leased', size - succeeded - failed
+                                from request_ranges where lease_owner is not null and finished_at is null) open
+                        where n > 0
+                        group by model, status) counts) labelled
         group by key, status
       union all
       select 'batches', '', status, count(*)::float8 from batches group by status
       union all
       select 'totals', '', v.status, v.value
-        from (select coalesce(sum(completed), 0)::float8 as completed, coalesce(sum(failed), 0)::float8 as failed,
-                     coalesce(sum(prompt_tokens), 0)::float8 as prompt, coalesce(sum(completion_tokens), 0)::float8 as completion
-                from batches) t,
+        from (select sum(completed)::float8 as completed, sum(failed)::float8 as failed,
+                     sum(prompt)::float8 as prompt, sum(completion)::float8 as completion
+                from (select coalesce(sum(completed), 0) as completed, coalesce(sum(failed), 0) as failed,
+                             coalesce(sum(prompt_tokens), 0) as prompt, coalesce(sum(completion_tokens), 0) as completion
+                        from batches
+                      union all
+                      select coalesce(sum(succeeded), 0), coalesce(sum(failed), 0),
+                             coalesce(sum(prompt_tokens), 0), coalesce(sum(completion_tokens), 0)
+                        from request_ranges) parts) t,
              lateral (values ('completed', t.completed), ('failed', t.failed),
                              ('prompt_tokens', t.prompt), ('completion_tokens', t.completion)) v(status, value)
       union all

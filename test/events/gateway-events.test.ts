@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { eq } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { publishBatchProgress, publishBatchStatus, publishBatchStatuses, publishWorkerEvent } from '../../core/events/index.ts';
 import { batches, handlerRuns, requests, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
@@ -98,9 +98,14 @@ describe('gateway subscriptions and metrics', () => {
   });
 
   it('counts queued and leased requests per model, finished totals, handler runs and open subscriptions in /metrics', async () => {
-    const id = await insertBatch(test().database, { total: 5, completed: 2, failed: 1, status: 'in_progress' });
-    const request = (line: number, status: string) => ({ batchId: id, line, customId: `r${line}`, model: 'metrics-model', body: '{}', status });
-    await test().database.db.insert(requests).values([request(1, 'queued'), request(2, 'queued'), request(3, 'leased'), request(4, 'succeeded'), request(5, 'failed')]);
+    // Lines 1-2 queued, 3 leased, 4 succeeded and 5 failed (counted on their range); earlier results counted on the batch row.
+    const id = await insertBatch(test().database, { total: 7, completed: 1, failed: 1, status: 'in_progress' });
+    await test().database.db.insert(requests).values([1, 2, 3, 4, 5].map((line) => ({ batchId: id, line, customId: `r${line}`, model: 'metrics-model', body: '{}' })));
+    await test().database.db.execute(sql`
+      insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, lease_owner, lease_expires_at, finished_at)
+      values (${id}, 'metrics-model', 'local', 1, 2, 2, 0, 0, null, null, null),
+             (${id}, 'metrics-model', 'local', 3, 3, 1, 0, 0, 'w1', now() + interval '1 minute', null),
+             (${id}, 'metrics-model', 'local', 4, 5, 2, 1, 1, null, null, now())`);
     await test().database.db.insert(handlerRuns).values({ batchId: id, handler: 'webhook', event: 'completed', status: 'dead' });
     const events = sseClient(gw.url).iterate({ query: BATCH_PROGRESS, variables: { id } });
     await first(events);
