@@ -1,16 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-
-/** How far back finished requests count towards a model's observed throughput. */
-export const THROUGHPUT_WINDOW_SECONDS = 300;
+import { LIVE_WORKER_SECONDS } from './lease-requests.ts';
+import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
 
 /** Where an unfinished batch stands in the queue, and when it should be done. */
 export interface BatchEstimate {
   /** Unfinished batches that share a model with this one and are served before it (0: next or being served). */
   queuePosition: number;
-  /** Milliseconds since the epoch, or null while nothing of its model(s) finished recently. */
+  /** Milliseconds since the epoch, or null while no live worker of its model(s) reports finishing requests. */
   estimatedCompletionAtMs: number | null;
 }
+
+/** A live worker serving model `x.model`, as the lease counts it (alias `w`). */
+const SERVES = sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
+  and (w.model = x.model or w.engine_models @> jsonb_build_array(jsonb_build_object('id', x.model)))`;
 
 /**
  * Queue positions and estimated completion times of the given batches (those still
@@ -18,49 +21,52 @@ export interface BatchEstimate {
  * served first (higher priority, or equal and older) that have requests of one of this
  * batch's models (any model while it is still validating). The estimate divides the requests
  * still to run, this batch's and those of the batches ahead (all of a mixed batch's, an
- * overestimate), by the requests of its model(s) finished per second over the last
- * {@link THROUGHPUT_WINDOW_SECONDS}.
+ * overestimate), by the fleet's observed throughput for its model(s): the requests per second
+ * that the live workers serving them report finishing (`workers.completion_rate`, the figure
+ * the lease's deadline order uses too).
  */
 export async function batchEstimates(db: Executor, batchIds: readonly string[]): Promise<Map<string, BatchEstimate>> {
   const estimates = new Map<string, BatchEstimate>();
   if (batchIds.length === 0) return estimates;
-  const found = await rows<{ id: string; position: number; ahead: number; remaining: number; finished: number; stalled: boolean; nowMs: number }>(
+  const found = await rows<{ id: string; position: number; ahead: number; remaining: number; perSecond: number; stalled: boolean; nowMs: number }>(
     db,
     sql`select b.id, ahead.batches as "position", ahead.requests as "ahead",
-          (b.total - b.completed - b.failed)::float8 as "remaining", rate.finished as "finished", rate.stalled as "stalled",
+          (b.total - ${COMPLETED} - ${FAILED})::float8 as "remaining", rate.per_second as "perSecond", rate.stalled as "stalled",
           (extract(epoch from now()) * 1000)::float8 as "nowMs"
-        from batches b
+        from batches b ${RANGE_SUMS}
         cross join lateral (
           select case when b.model is not null then array[b.model]
-                      else array(select distinct q.model from requests q where q.batch_id = b.id) end as list
+                      else array(select distinct g.model from request_ranges g where g.batch_id = b.id) end as list
         ) m
         cross join lateral (
-          select count(*)::int as batches, coalesce(sum(o.total - o.completed - o.failed), 0)::float8 as requests
+          select count(*)::int as batches, coalesce(sum(o.total - os.done), 0)::float8 as requests
           from batches o
-          where o.status = 'in_progress' and o.id <> b.id and o.total > o.completed + o.failed
+          cross join lateral (
+            select o.completed + o.failed + coalesce(sum(g.succeeded + g.failed), 0) as done,
+                   coalesce(bool_or(g.lease_owner is null and g.finished_at is null and g.model = any(m.list)), false) as queued
+            from request_ranges g where g.batch_id = o.id
+          ) os
+          where o.status = 'in_progress' and o.id <> b.id and o.total > os.done
             and (o.priority > b.priority or (o.priority = b.priority and (o.created_at, o.id) < (b.created_at, b.id)))
-            and (cardinality(m.list) = 0 or o.model = any(m.list)
-                 or (o.model is null and exists (
-                       select 1 from requests r where r.batch_id = o.id and r.status = 'queued' and r.model = any(m.list))))
+            and (cardinality(m.list) = 0 or o.model = any(m.list) or (o.model is null and os.queued))
         ) ahead
         cross join lateral (
-          select coalesce(sum(c.n), 0)::float8 as finished,
-                 -- A model of the batch with queued requests and nothing finished lately: nobody may be serving it.
-                 coalesce(bool_or(c.n = 0 and exists (
-                   select 1 from requests q where q.batch_id = b.id and q.model = x.model and q.status = 'queued')), false) as stalled
+          select (select coalesce(sum(w.completion_rate), 0) from workers w
+                  where exists (select 1 from unnest(m.list) as x(model) where ${SERVES}))::float8 as per_second,
+                 -- A model of the batch with queued requests and no throughput: nobody may be serving it.
+                 coalesce(bool_or(
+                   not exists (select 1 from workers w where ${SERVES} and w.completion_rate > 0)
+                   and exists (select 1 from request_ranges g
+                               where g.batch_id = b.id and g.model = x.model and g.lease_owner is null and g.finished_at is null)), false) as stalled
           from unnest(m.list) as x(model)
-          cross join lateral (
-            select count(*) as n from requests r
-            where r.model = x.model and r.finished_at > now() - make_interval(secs => ${THROUGHPUT_WINDOW_SECONDS})
-          ) c
         ) rate
         where b.id in (${sql.join(batchIds.map((id) => sql`${id}`), sql`, `)}) and b.status in ('validating', 'in_progress')`,
   );
   for (const row of found) {
-    const perSecond = row.finished / THROUGHPUT_WINDOW_SECONDS;
     estimates.set(row.id, {
       queuePosition: row.position,
-      estimatedCompletionAtMs: perSecond > 0 && !row.stalled && row.remaining > 0 ? row.nowMs + ((row.ahead + row.remaining) / perSecond) * 1000 : null,
+      estimatedCompletionAtMs:
+        row.perSecond > 0 && !row.stalled && row.remaining > 0 ? row.nowMs + ((row.ahead + row.remaining) / row.perSecond) * 1000 : null,
     });
   }
   return estimates;

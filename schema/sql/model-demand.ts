@@ -7,7 +7,7 @@ export interface ModelDemand {
   source: string;
   engineArgs: string[];
   maxConcurrency: number | null;
-  /** Queued requests, counted up to 10,000 (enough to compare). */
+  /** Queued requests (the lines without a result of its open, unleased ranges), up to 10,000 (enough to compare). */
   queued: number;
   /** How long the request at the head of its queue has waited, in milliseconds (0 when none). */
   waitedMs: number;
@@ -20,11 +20,12 @@ export async function modelDemand(db: Executor, { except, liveMs }: { except: st
   const found = await rows<Omit<ModelDemand, 'engineArgs'> & { engineArgs: string }>(
     db,
     sql`select m.name, m.source, m.engine_args::text as "engineArgs", m.max_concurrency as "maxConcurrency",
-          (select count(*)::int from (select 1 from requests r where r.status = 'queued' and r.model = m.name limit 10000) q) as "queued",
+          (select least(10000, coalesce(sum(g.size - g.succeeded - g.failed), 0))::int from request_ranges g
+           where g.model = m.name and g.lease_owner is null and g.finished_at is null) as "queued",
           coalesce((select (extract(epoch from now() - b.in_progress_at) * 1000)::float8
-                    from requests r join batches b on b.id = r.batch_id
-                    where r.status = 'queued' and r.model = m.name
-                    order by r.priority desc, r.id limit 1), 0) as "waitedMs",
+                    from request_ranges g join batches b on b.id = g.batch_id
+                    where g.model = m.name and g.lease_owner is null and g.finished_at is null
+                    order by g.priority desc, g.id limit 1), 0) as "waitedMs",
           (select count(*)::int from workers w
            where w.model = m.name and w.id <> ${except} and w.status in ('starting', 'ready', 'switching')
              and w.heartbeat_at > now() - make_interval(secs => ${liveMs / 1000})) as "servingWorkers"

@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 
-/** A batch (alias `b`) that has ended and has no handler run still to do (they read its requests). */
+/** A batch (alias `b`) that has ended and has no handler run still to do (they read its results). */
 const SETTLED = sql`b.status in ('completed', 'failed', 'expired', 'cancelled')
   and not exists (select 1 from handler_runs h where h.batch_id = b.id and h.status in ('queued', 'running'))`;
 
@@ -16,14 +16,14 @@ export interface PurgedBatches {
 }
 
 /**
- * Removes what the requests of ended batches store once no file refers to it any more: their
- * bodies (`''`) when the input file is gone, their responses and errors when the output and
- * error files are gone, for up to `limit` batches of each. A batch with a handler run still
- * queued or running is left alone until it is done. The request rows themselves stay (status,
- * custom_id, tokens, times: the batch's counts and statistics), and the batch records when
- * each part went (`bodies_purged_at`, `results_purged_at`), so that a retry can say why it is
- * refused. Rows are taken with SKIP LOCKED: a retry of the batch, or another gateway's sweep,
- * is never waited for.
+ * Removes what ended batches store per request once no file refers to it any more: the
+ * requests' bodies (`''`) when the input file is gone, the results' responses and errors when
+ * the output and error files are gone, for up to `limit` batches of each. A batch with a
+ * handler run still queued or running is left alone until it is done. The rows themselves stay
+ * (custom_id, result status, tokens, times: what a retry of its failed requests and the
+ * statistics read), and the batch records when each part went (`bodies_purged_at`,
+ * `results_purged_at`), so that a retry can say why it is refused. Rows are taken with SKIP
+ * LOCKED: a retry of the batch, or another gateway's sweep, is never waited for.
  */
 export async function purgeRequestData(db: Executor, limit = 5): Promise<PurgedBatches> {
   const bodies = await rows<{ id: string }>(
@@ -46,6 +46,10 @@ export async function purgeRequestData(db: Executor, limit = 5): Promise<PurgedB
         where b.results_purged_at is null and ${SETTLED} and ${gone(sql`b.output_file_id`)} and ${gone(sql`b.error_file_id`)}
         order by b.seq limit ${limit} for update of b skip locked
       ), cleared as (
+        update results set response = null, error = null
+        where batch_id in (select id from target) and (response is not null or error is not null)
+      ), cleared_before as (
+        -- Results of the previous release, kept on the request rows as well until purged.
         update requests set response = null, error = null
         where batch_id in (select id from target) and (response is not null or error is not null)
       )

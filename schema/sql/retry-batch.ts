@@ -1,7 +1,8 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { cutRanges } from './cut-ranges.ts';
 
-/** The request statuses a retry runs again. */
+/** The result statuses a retry runs again. */
 export const RETRIED_STATUSES = ['failed', 'expired'] as const;
 
 /** Options for {@link retryBatch}. */
@@ -24,22 +25,24 @@ export type RetryOutcome =
   | { kind: 'bodies_purged' }
   | { kind: 'created'; batchId: string; total: number; models: string[] };
 
-const retried = sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `);
+/** The requests (`r`) of a batch whose results (`x`) a retry runs again. */
+const retriedOf = (batchId: SQL | string) => sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
+  where x.batch_id = ${batchId} and x.status in (${sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `)})`;
 
 /**
  * Creates a new batch of the failed and expired requests of a finished one, in one
  * transaction: an input file holding exactly those lines (bodies as first given, built by
  * Postgres without moving them through the gateway), and the batch, already `in_progress`
- * since its lines were validated once. It keeps the old batch's endpoint, window, priority,
- * metadata and handlers, and records `retried_from`.
+ * since its lines were validated once, and its lines cut into ranges for the fleet. It keeps
+ * the old batch's endpoint, window, priority, metadata and handlers, and records `retried_from`.
  */
 export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId, inputExpiresAfter }: RetryBatchOptions): Promise<RetryOutcome> {
   return db.transaction(async (tx) => {
     const [old] = await rows<{ status: string; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
       tx,
       sql`select b.status, b.endpoint, b.bodies_purged_at is not null as "purged",
-            (select count(*)::int from requests where batch_id = b.id and status in (${retried})) as "count",
-            (select coalesce(json_agg(distinct model), '[]')::text from requests where batch_id = b.id and status in (${retried})) as "models"
+            (select count(*)::int from ${retriedOf(sql`b.id`)}) as "count",
+            (select coalesce(json_agg(distinct r.model), '[]')::text from ${retriedOf(sql`b.id`)}) as "models"
           from batches b where b.id = ${batchId} and b.owner = ${owner} for update`,
     );
     if (!old) return { kind: 'not_found' };
@@ -55,10 +58,10 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
     await tx.execute(sql`
       insert into file_chunks (file_id, seq, data)
       select ${newFileId}, (t.n - 1) / 128, convert_to(string_agg(t.text, '' order by t.n), 'UTF8')
-      from (select row_number() over (order by line) as n,
-              '{"custom_id":' || to_json(custom_id)::text || ',"method":"POST","url":' || to_json(${old.endpoint}::text)::text
-                || ',"body":' || body || E'}\n' as text
-            from requests where batch_id = ${batchId} and status in (${retried})) t
+      from (select row_number() over (order by r.line) as n,
+              '{"custom_id":' || to_json(r.custom_id)::text || ',"method":"POST","url":' || to_json(${old.endpoint}::text)::text
+                || ',"body":' || r.body || E'}\n' as text
+            from ${retriedOf(batchId)}) t
       group by (t.n - 1) / 128`);
     await tx.execute(sql`
       update files set bytes = (select coalesce(sum(octet_length(data)), 0) from file_chunks where file_id = ${newFileId}),
@@ -72,9 +75,10 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
       from batches where id = ${batchId}`);
     await tx.execute(sql`
       insert into requests (batch_id, line, custom_id, model, body, priority)
-      select ${newBatchId}, row_number() over (order by r.line), r.custom_id, r.model, r.body, b.priority
-      from requests r join batches b on b.id = ${batchId}
-      where r.batch_id = ${batchId} and r.status in (${retried})`);
+      select ${newBatchId}, row_number() over (order by r.line), r.custom_id, r.model, r.body,
+        (select priority from batches where id = ${batchId})
+      from ${retriedOf(batchId)}`);
+    await cutRanges(tx, newBatchId);
     return { kind: 'created', batchId: newBatchId, total: old.count, models };
   });
 }

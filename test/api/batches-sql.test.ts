@@ -19,6 +19,7 @@ import {
   type NewRequest,
 } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { answer } from '../queue/batch-fixtures.ts';
 
 function newBatch(database: Database, owner = 'alice', { priority = 0, lease = 60, validator = 'v1' } = {}) {
   return createBatch(database.db, {
@@ -34,6 +35,13 @@ function newBatch(database: Database, owner = 'alice', { priority = 0, lease = 6
     validationOwner: validator,
     validationLeaseSeconds: lease,
   });
+}
+
+/** A worker of `model` that reported finishing `rate` requests per second, its last heartbeat `heartbeatAgo`. */
+async function addWorker(database: Database, model: string, { rate, heartbeatAgo }: { rate: number; heartbeatAgo: string }) {
+  await database.db.execute(sql`
+    insert into workers (id, host, gpu, pid, model, engine_url, status, completion_rate, heartbeat_at)
+    values (${newId('worker_')}, 'host', '0', 1, ${model}, 'http://engine', 'ready', ${rate}, now() - ${heartbeatAgo}::interval)`);
 }
 
 const requestsOf = (models: string[]): NewRequest[] =>
@@ -182,11 +190,15 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     let estimates = await batchEstimates(database().db, [early.id, urgent.id, late.id]);
     expect([early, urgent, late].map((x) => estimates.get(x.id)?.queuePosition)).toEqual([1, 0, 2]);
     expect(estimates.get(late.id)?.estimatedCompletionAtMs).toBeNull();
-    await database().db.execute(sql`update requests set status = 'succeeded', finished_at = now() where batch_id = ${urgent.id}`);
-    await database().db.execute(sql`update batches set completed = 2 where id = ${urgent.id}`);
+    await answer(database(), urgent.id, [1, 2], 'succeeded');
+    // A worker of the model that stopped heartbeating long ago is no throughput.
+    await addWorker(database(), model, { rate: 1, heartbeatAgo: '10 minutes' });
     estimates = await batchEstimates(database().db, [early.id, late.id]);
     expect(estimates.get(late.id)?.queuePosition).toBe(1);
-    // 2 finished in the window of 300 s; 4 requests to run before `late` is done.
+    expect(estimates.get(late.id)?.estimatedCompletionAtMs).toBeNull();
+    await addWorker(database(), model, { rate: 2 / 300, heartbeatAgo: '1 second' });
+    estimates = await batchEstimates(database().db, [early.id, late.id]);
+    // The live worker finishes 2 requests per 300 s; 4 requests to run before `late` is done.
     const eta = estimates.get(late.id)?.estimatedCompletionAtMs ?? 0;
     expect(eta - Date.now()).toBeGreaterThan(500_000);
     expect(eta - Date.now()).toBeLessThan(700_000);
@@ -197,9 +209,12 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     await ingest(database(), batch.id, ['m1', 'm1', 'm2', 'm1']);
     const notYet = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId: newId('batch_'), newFileId: newId('file-') });
     expect(notYet).toEqual({ kind: 'not_finished', status: 'in_progress' });
-    await database().db.execute(sql`update requests set status = case line when 1 then 'succeeded' when 2 then 'failed' when 3 then 'expired' else 'cancelled' end
-      where batch_id = ${batch.id}`);
+    await answer(database(), batch.id, [1], 'succeeded');
+    await answer(database(), batch.id, [2], 'failed');
     await database().db.execute(sql`update batches set status = 'expired' where id = ${batch.id}`);
+    await database().db.execute(sql`insert into results (batch_id, line, status, error)
+      values (${batch.id}, 3, 'expired', '{"code":"batch_expired","message":"m"}'), (${batch.id}, 4, 'cancelled', '{"code":"batch_cancelled","message":"m"}')`);
+    await database().db.execute(sql`update request_ranges set finished_at = now() where batch_id = ${batch.id} and finished_at is null`);
     const [newBatchId, newFileId] = [newId('batch_'), newId('file-')];
     expect(await retryBatch(database().db, { batchId: batch.id, owner: 'bob', newBatchId, newFileId })).toEqual({ kind: 'not_found' });
     const outcome = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId, newFileId });
@@ -214,7 +229,7 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     expect(text).toContain('"body":{"model": "m2", "seed": 12345678901234567890, "x": 1.0}}');
     const queued = await rows<{ line: number; custom_id: string }>(
       database().db,
-      sql`select line, custom_id from requests where batch_id = ${newBatchId} and status = 'queued' order by line`,
+      sql`select line, custom_id from request_states where batch_id = ${newBatchId} and status = 'queued' order by line`,
     );
     expect(queued).toEqual([{ line: 1, custom_id: 'c2' }, { line: 2, custom_id: 'c3' }]);
   });
@@ -226,8 +241,11 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     await newBatch(database(), owner);
     await ingest(database(), a.id, ['m1', 'm1']);
     await ingest(database(), b.id, ['m1', 'm2']);
-    await database().db.execute(sql`update batches set status = 'completed', completed = 1, failed = 1, prompt_tokens = 10,
-      completion_tokens = 20, completed_at = created_at + interval '10 seconds' where id = ${a.id}`);
+    // Counted partly on the batch row (as the previous release counted) and partly on a range.
+    await database().db.execute(sql`update batches set status = 'completed', completed = 1, prompt_tokens = 4,
+      completed_at = created_at + interval '10 seconds' where id = ${a.id}`);
+    await database().db.execute(sql`update request_ranges set failed = 1, prompt_tokens = 6, completion_tokens = 20, finished_at = now()
+      where batch_id = ${a.id} and first_line = 2`);
     const stats = await batchStats(database().db, owner);
     expect(stats).toMatchObject({ batches: 3, requests: 4, succeeded: 1, failed: 1, successRate: 0.5, promptTokens: 10, completionTokens: 20 });
     expect(stats.meanDurationSeconds).toBeCloseTo(10);

@@ -20,8 +20,10 @@ async function batch(database: Database, owner: string, inputFileId: string, sta
     (${out}, ${owner}, 'batch_output', 'o.jsonl', ${id}), (${err}, ${owner}, 'batch_output', 'e.jsonl', ${id})`);
   await database.db.execute(sql`insert into batches (id, owner, endpoint, completion_window, status, input_file_id, output_file_id, error_file_id, total, expires_at)
     values (${id}, ${owner}, '/v1/embeddings', '24h', ${status}, ${inputFileId}, ${out}, ${err}, 2, now() + interval '1 day')`);
-  await database.db.execute(sql`insert into requests (batch_id, line, custom_id, model, body, status, response) values
-    (${id}, 1, 'a', 'm', '{"input":"a"}', 'succeeded', '{"object":"list"}'), (${id}, 2, 'b', 'm', '{"input":"b"}', 'failed', '{"error":{}}')`);
+  await database.db.execute(sql`insert into requests (batch_id, line, custom_id, model, body) values
+    (${id}, 1, 'a', 'm', '{"input":"a"}'), (${id}, 2, 'b', 'm', '{"input":"b"}')`);
+  await database.db.execute(sql`insert into results (batch_id, line, status, response) values
+    (${id}, 1, 'succeeded', '{"object":"list"}'), (${id}, 2, 'failed', '{"error":{}}')`);
   return { id, out, err };
 }
 
@@ -31,7 +33,8 @@ const expireNow = (database: Database, ...ids: string[]) =>
 async function stored(database: Database, batchId: string) {
   const [row] = await rows<{ bodies: number; results: number }>(
     database.db,
-    sql`select count(*) filter (where body <> '')::int as bodies, count(*) filter (where response is not null)::int as results from requests where batch_id = ${batchId}`,
+    sql`select (select count(*) from requests where batch_id = ${batchId} and body <> '')::int as bodies,
+          (select count(*) from results where batch_id = ${batchId} and response is not null)::int as results`,
   );
   return row;
 }
@@ -87,7 +90,7 @@ describe.each(DRIVERS)('file expiry statements on %s', (driver) => {
     await database().db.execute(sql`update handler_runs set status = 'succeeded' where batch_id = ${handled.id}`);
     expect(await purgeRequestData(database().db)).toEqual({ bodies: [handled.id], results: [handled.id] });
     expect(await purgeRequestData(database().db)).toEqual({ bodies: [], results: [] });
-    const [counts] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${handled.id} and status = 'succeeded'`);
+    const [counts] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${handled.id} and status = 'succeeded'`);
     expect(counts?.n).toBe(1);
     const retry = { batchId: handled.id, owner, newBatchId: newId('batch_'), newFileId: newId('file-') };
     expect(await retryBatch(database().db, retry)).toEqual({ kind: 'bodies_purged' });
