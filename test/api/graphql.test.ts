@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { answerLines } from '../helpers/results.ts';
 import { fixture, useApi } from './harness.ts';
 
 interface Reply {
@@ -88,8 +89,7 @@ describe('the GraphQL Batch API', () => {
     const id = created.data!.createBatch.id as string;
     await api().validated();
     const { db } = api().db.database;
-    await db.execute(sql`update requests set status = 'failed', status_code = 400, response = '{"error":"bad"}', finished_at = now() where batch_id = ${id} and line <= 3`);
-    await db.execute(sql`update batches set failed = 3 where id = ${id}`);
+    await answerLines(db, id, { where: sql`r.line <= 3`, status: 'failed', statusCode: 400, response: '{"error":"bad"}' });
     const early = await gql('mutation($id: ID!) { retryBatch(id: $id) { id } }', { id });
     expect(early.errors?.[0]?.extensions?.code).toBe('CONFLICT');
     const cancelled = await gql('mutation($id: ID!) { cancelBatch(id: $id) { status cancelledAt errorFile { purpose kind lines } } }', { id });

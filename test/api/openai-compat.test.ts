@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { settleBatch } from '../../schema/index.ts';
+import { answerLines } from '../helpers/results.ts';
 import { fixture, useApi } from './harness.ts';
 
 const KEYS = ['key-shape', 'key-pages', 'key-metadata', 'key-retry', 'key-delete', 'key-sweep'];
@@ -17,13 +18,8 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
   /** Ends a validated batch as completed: even lines succeeded, odd lines failed with a 400 from the engine. */
   async function finish(batchId: string) {
     const { db } = api().db.database;
-    await db.execute(sql`
-      update requests set finished_at = now(),
-        status = case when line % 2 = 0 then 'succeeded' else 'failed' end,
-        status_code = case when line % 2 = 0 then 200 else 400 end,
-        response = case when line % 2 = 0 then '{"object":"list","data":[]}' else '{"error":{"message":"bad input"}}' end
-      where batch_id = ${batchId}`);
-    await db.execute(sql`update batches set completed = 25, failed = 25 where id = ${batchId}`);
+    await answerLines(db, batchId, { where: sql`r.line % 2 = 0`, status: 'succeeded', statusCode: 200, response: '{"object":"list","data":[]}' });
+    await answerLines(db, batchId, { where: sql`r.line % 2 = 1`, status: 'failed', statusCode: 400, response: '{"error":{"message":"bad input"}}' });
     await settleBatch(db, batchId);
   }
 

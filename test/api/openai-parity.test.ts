@@ -8,6 +8,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { retentionSeconds } from '../../gateway/files/expires-after.ts';
 import { rows, settleBatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { answerLines } from '../helpers/results.ts';
 import { fixture, useApi } from './harness.ts';
 
 const KEYS = ['key-purpose', 'key-request-id', 'key-priority', 'key-expiry', 'key-output-expiry', 'key-sweep'];
@@ -26,13 +27,8 @@ describe('parity with OpenAI where its SDKs notice', () => {
     const file = await upload(client);
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', ...extra });
     await api().validated();
-    await db().execute(sql`
-      update requests set finished_at = now(),
-        status = case when line % 2 = 0 then 'succeeded' else 'failed' end,
-        status_code = case when line % 2 = 0 then 200 else 400 end,
-        response = case when line % 2 = 0 then '{"object":"list","data":[]}' else '{"error":{"message":"bad input"}}' end
-      where batch_id = ${created.id}`);
-    await db().execute(sql`update batches set completed = 25, failed = 25 where id = ${created.id}`);
+    await answerLines(db(), created.id, { where: sql`r.line % 2 = 0`, status: 'succeeded', statusCode: 200, response: '{"object":"list","data":[]}' });
+    await answerLines(db(), created.id, { where: sql`r.line % 2 = 1`, status: 'failed', statusCode: 400, response: '{"error":{"message":"bad input"}}' });
     await settleBatch(db(), created.id);
     return client.batches.retrieve(created.id);
   }
@@ -141,8 +137,8 @@ describe('parity with OpenAI where its SDKs notice', () => {
       (
         await rows<{ bodies: number; results: number }>(
           db(),
-          sql`select count(*) filter (where body <> '')::int as bodies, count(*) filter (where response is not null)::int as results
-              from requests where batch_id = ${batchId}`,
+          sql`select (select count(*) from requests where batch_id = ${batchId} and body <> '')::int as bodies,
+                (select count(*) from results where batch_id = ${batchId} and response is not null)::int as results`,
         )
       )[0];
     const chunks = async (fileId: string) => (await rows<{ n: number }>(db(), sql`select count(*)::int as n from file_chunks where file_id = ${fileId}`))[0]?.n;

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import OpenAI, { toFile } from 'openai';
 import { describe, expect, it } from 'vitest';
 import { rows, settleBatch } from '../../schema/index.ts';
+import { answerLines } from '../helpers/results.ts';
 import { fixture, useApi } from './harness.ts';
 
 const chat = fixture('chat-100.jsonl');
@@ -81,11 +82,12 @@ describe('the official OpenAI SDK against the gateway', () => {
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     await api().validated();
     const { db } = api().db.database;
-    await db.execute(sql`
-      update requests set status = 'succeeded', status_code = 200, finished_at = now(),
-        response = '{"id":"chatcmpl-' || line || '","object":"chat.completion","choices":[]}'
-      where batch_id = ${created.id} and line <= 2`);
-    await db.execute(sql`update batches set completed = 2 where id = ${created.id}`);
+    await answerLines(db, created.id, {
+      where: sql`r.line <= 2`,
+      status: 'succeeded',
+      statusCode: 200,
+      response: sql`'{"id":"chatcmpl-' || r.line || '","object":"chat.completion","choices":[]}'`,
+    });
     const cancelled = await client.batches.cancel(created.id);
     expect(cancelled.status).toBe('cancelled');
     expect(cancelled).toMatchObject({ request_counts: { total: 100 }, cancelling_at: expect.any(Number), cancelled_at: expect.any(Number) });
@@ -106,11 +108,12 @@ describe('the official OpenAI SDK against the gateway', () => {
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
     await api().validated();
     const { db } = api().db.database;
-    await db.execute(sql`
-      update requests set status = 'succeeded', status_code = 200, finished_at = now(), engine_request_id = 'emb-' || line,
-        response = '{"object":"list","data":[{"object":"embedding","index":0,"embedding":[' || line || ']}]}'
-      where batch_id = ${created.id}`);
-    await db.execute(sql`update batches set completed = total where id = ${created.id}`);
+    await answerLines(db, created.id, {
+      status: 'succeeded',
+      statusCode: 200,
+      engineRequestId: sql`'emb-' || r.line`,
+      response: sql`'{"object":"list","data":[{"object":"embedding","index":0,"embedding":[' || r.line || ']}]}'`,
+    });
     await settleBatch(db, created.id);
     const done = await client.batches.retrieve(created.id);
     expect(done).toMatchObject({ status: 'completed', error_file_id: null, request_counts: { total: 50, completed: 50, failed: 0 }, queue_position: null });

@@ -205,7 +205,7 @@ describe('validating batch input files', () => {
     await api().validated();
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
     expect((await client.batches.retrieve(created.id)).status).toBe('cancelled');
-    const left = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from requests where batch_id = ${created.id} and status = 'queued'`);
+    const left = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from request_states where batch_id = ${created.id} and status = 'queued'`);
     expect(left[0]?.n).toBe(0);
   });
 });

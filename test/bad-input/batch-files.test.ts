@@ -50,7 +50,7 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
   }
 
   const requestStatuses = async (batchId: string) =>
-    rows<{ status: string; n: number }>(api().db.database.db, sql`select status, count(*)::int as n from requests where batch_id = ${batchId} group by status order by status`);
+    rows<{ status: string; n: number }>(api().db.database.db, sql`select status, count(*)::int as n from request_states where batch_id = ${batchId} group by status order by status`);
 
   it('refuses or fails each bad submission with a clear error, and the good batch completes untouched', async () => {
     const client = api().client();

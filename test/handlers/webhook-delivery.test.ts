@@ -52,6 +52,10 @@ describe('a batch created with webhook options', () => {
       'test-worker',
       leased.map((r) => ({
         id: r.id,
+        rangeId: r.rangeId,
+        batchId: r.batchId,
+        line: r.line,
+        startedAtMs: Date.now(),
         status: 'succeeded' as const,
         statusCode: 200,
         response: JSON.stringify({ id: `chatcmpl-${r.line}`, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `answer ${r.line}` } }] }),

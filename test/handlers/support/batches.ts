@@ -19,21 +19,27 @@ export async function finishedBatch(database: Database, { succeeded = 3, failed 
   const id = newId('batch_');
   const total = succeeded + failed;
   await database.db.execute(sql`
-    insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, handlers, total, completed, failed, in_progress_at, expires_at)
+    insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, handlers, total, in_progress_at, expires_at)
     values (${id}, ${owner}, '/v1/chat/completions', 'sim-model', '24h', 'in_progress', ${newId('file-')}, ${JSON.stringify(handlers)}::jsonb,
-            ${total}, ${succeeded}, ${failed}, now(), now() + interval '1 day')`);
-  // Built by Postgres: 5,000 rows are one statement.
+            ${total}, now(), now() + interval '1 day')`);
+  // Built by Postgres: 5,000 rows are one statement. The lines are counted on one finished range.
   await database.db.execute(sql`
-    insert into requests (batch_id, line, custom_id, model, body, status, status_code, response, engine_request_id, error, finished_at)
-    select ${id}, g, 'req-' || g, 'sim-model', '{"model":"sim-model","messages":[]}',
+    insert into requests (batch_id, line, custom_id, model, body)
+    select ${id}, g, 'req-' || g, 'sim-model', '{"model":"sim-model","messages":[]}'
+    from generate_series(1, ${total}) g`);
+  await database.db.execute(sql`
+    insert into results (batch_id, line, status, status_code, response, engine_request_id, error)
+    select ${id}, g,
            case when g <= ${succeeded} then 'succeeded' else 'failed' end,
            case when g <= ${succeeded} then 200 end,
            case when g <= ${succeeded} then json_build_object('id', 'chatcmpl-' || g, 'object', 'chat.completion',
              'choices', json_build_array(json_build_object('index', 0, 'message', json_build_object('role', 'assistant', 'content', 'answer ' || g))))::text end,
            'chatcmpl-' || g,
-           case when g > ${succeeded} then '{"code":"engine_error","message":"the engine failed"}'::jsonb end,
-           now()
+           case when g > ${succeeded} then '{"code":"engine_error","message":"the engine failed"}'::jsonb end
     from generate_series(1, ${total}) g`);
+  await database.db.execute(sql`
+    insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, attempts, finished_at)
+    select ${id}, 'sim-model', ${owner}, 1, ${total}, ${total}, ${succeeded}, ${failed}, 1, now() where ${total} > 0`);
   const transitions = await settleBatch(database.db, id);
   if (!transitions.some((t) => t.to === 'completed')) throw new Error(`finishedBatch: ${id} did not complete (${JSON.stringify(transitions)})`);
   return id;
