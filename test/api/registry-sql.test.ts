@@ -1,7 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { listModels, listWorkers, registerModel, removeModel, servedModels, updateModel } from '../../schema/index.ts';
+import { leaseRequests, listModels, listWorkers, modelDemand, registerModel, removeModel, servedModels, updateModel } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { answer, insertBatch } from '../queue/batch-fixtures.ts';
 
 describe.each(DRIVERS)('model registry and worker statements on %s', (driver) => {
   const database = useDriverDatabase(driver);
@@ -74,5 +75,24 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
       ['odd-object', null],
       ['odd-text', null],
     ]);
+  });
+
+  it('tells an engine-owning worker each enabled model\'s queued lines and how long the head of its queue has waited', async () => {
+    const { db } = database();
+    await registerModel(db, { name: 'd-busy', source: 'x', engineArgs: [], maxConcurrency: null, enabled: true });
+    await registerModel(db, { name: 'd-idle', source: 'x', engineArgs: [], maxConcurrency: null, enabled: true });
+    const old = await insertBatch(database(), { count: 5, model: 'd-busy', rangeLines: 2 });
+    await answer(database(), old, [3], 'succeeded');
+    // Lines 1-2 go to a worker: in flight, no longer queued.
+    expect((await leaseRequests(db, { owner: 'w-demand', model: 'd-busy', limit: 1, leaseMs: 60_000 })).map((r) => r.line)).toEqual([1, 2]);
+    await db.execute(sql`update batches set in_progress_at = now() - interval '1 hour' where id = ${old}`);
+    const urgent = await insertBatch(database(), { count: 2, model: 'd-busy', priority: 1 });
+    await db.execute(sql`update batches set in_progress_at = now() - interval '10 minutes' where id = ${urgent}`);
+    const demand = (await modelDemand(db, { except: 'nobody', liveMs: 15_000 })).filter((m) => m.name.startsWith('d-'));
+    // Queued: line 4 and 5 of the old batch (3 has its result), both of the urgent one, whose wait is the head's.
+    expect(demand.map((m) => [m.name, m.queued])).toEqual([['d-busy', 4], ['d-idle', 0]]);
+    expect(demand[0]!.waitedMs).toBeGreaterThan(590_000);
+    expect(demand[0]!.waitedMs).toBeLessThan(3_000_000);
+    expect(demand[1]!.waitedMs).toBe(0);
   });
 });
