@@ -24,7 +24,7 @@ export function cutRangesSql(batchId: string): SQL {
     from (
       select r.batch_id, r.model, r.line,
              (row_number() over (partition by r.model order by r.line) - 1)
-               / least(${MAX_RANGE_LINES}, greatest(1, ceil(count(*) over (partition by r.model) / ${RANGES_PER_MODEL}.0)))::int as k
+               / least(${MAX_RANGE_LINES}, greatest(1, ceil(count(*) over (partition by r.model) / ${RANGES_PER_MODEL}::numeric)))::int as k
       from requests r
       where r.batch_id = ${batchId}
         and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
