@@ -167,7 +167,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     // The engine's own cards (vLLM's root and max_model_len) while they list what the worker serves.
     const cards = client.modelCards.filter((card) => models.includes(card.id));
     const engineModels = cards.length === models.length ? cards : models.map((name) => ({ id: name }));
-    await heartbeatWorker(database.db, { id, status, model: loading ?? models[0] ?? null, engineModels, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, gpuStats: stats });
+    await heartbeatWorker(database.db, { id, status, model: loading ?? models[0] ?? null, engineModels, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, completionRate: s.completionRate, gpuStats: stats });
   };
   // One row write at a time, and one more after it when asked meanwhile: two concurrent
   // writes could land out of order and leave a stale status (`switching`) behind.

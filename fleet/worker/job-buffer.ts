@@ -10,11 +10,10 @@ export interface JobBuffer {
   /** Adds leased requests, resolving the endpoints of batches not seen before. */
   add(leased: readonly LeasedRequest[]): Promise<void>;
   take(): Job | undefined;
-  /** Removes the given requests; returns those that were here. */
-  remove(ids: ReadonlySet<number>): number[];
-  /** Empties the buffer, returning the ids. */
-  clear(): number[];
-  ids(): number[];
+  /** Removes the jobs of the given ranges; returns them. */
+  remove(rangeIds: ReadonlySet<number>): Job[];
+  /** The jobs waiting, in lease order. */
+  jobs(): Job[];
   readonly size: number;
   /** Batches whose endpoint is remembered now (at most `maxBatches`). */
   readonly batches: number;
@@ -63,7 +62,7 @@ export function createJobBuffer(database: Database, { maxBatches = 1024 }: JobBu
       for (const [batchId, endpoint] of found) remember(batchId, endpoint);
       for (const r of leased) {
         const endpoint = found.get(r.batchId) ?? guessEndpoint(r.body);
-        jobs.push({ id: r.id, batchId: r.batchId, model: r.model, endpoint, body: r.body });
+        jobs.push({ id: r.id, rangeId: r.rangeId, batchId: r.batchId, line: r.line, model: r.model, endpoint, body: r.body });
       }
     },
     take() {
@@ -76,26 +75,20 @@ export function createJobBuffer(database: Database, { maxBatches = 1024 }: JobBu
       }
       return job;
     },
-    remove(ids) {
+    remove(rangeIds) {
       const kept: Job[] = [];
-      const removed: number[] = [];
+      const removed: Job[] = [];
       for (let i = head; i < jobs.length; i++) {
         const job = jobs[i] as Job;
-        if (ids.has(job.id)) removed.push(job.id);
+        if (rangeIds.has(job.rangeId)) removed.push(job);
         else kept.push(job);
       }
       jobs = kept;
       head = 0;
       return removed;
     },
-    clear() {
-      const ids = this.ids();
-      jobs = [];
-      head = 0;
-      return ids;
-    },
-    ids() {
-      return jobs.slice(head).map((j) => j.id);
+    jobs() {
+      return jobs.slice(head);
     },
     get size() {
       return jobs.length - head;

@@ -8,8 +8,8 @@ export interface ResultWriter {
   /** Writes everything pending now (retrying until the database answers or `timeoutMs` passes). */
   flush(timeoutMs?: number): Promise<void>;
   readonly pending: number;
-  /** The request ids of results not yet written (being written included). */
-  ids(): number[];
+  /** The ranges of results not yet written (being written included): their leases must be kept. */
+  ranges(): Set<number>;
   close(): void;
 }
 
@@ -103,8 +103,11 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
     get pending() {
       return pending.length + writing.length;
     },
-    ids() {
-      return [...writing, ...pending].map((r) => r.id);
+    ranges() {
+      const ranges = new Set<number>();
+      for (const r of writing) ranges.add(r.rangeId);
+      for (const r of pending) ranges.add(r.rangeId);
+      return ranges;
     },
     close() {
       clearInterval(timer);
@@ -127,6 +130,10 @@ function unwritable(result: RequestResult, err: unknown): RequestResult {
   const reason = String((err as Error)?.message ?? err).replace(/\u0000/g, '\uFFFD').slice(0, 500);
   return {
     id: result.id,
+    rangeId: result.rangeId,
+    batchId: result.batchId,
+    line: result.line,
+    startedAtMs: result.startedAtMs,
     status: 'failed',
     statusCode: null,
     response: null,

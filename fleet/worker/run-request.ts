@@ -4,10 +4,14 @@ import type { EngineClient } from '../engine/client.ts';
 import type { EngineGate } from '../engine/gate.ts';
 import type { EngineOutcome, RetryReason } from '../engine/outcome.ts';
 
-/** A leased request ready to run: the body and the endpoint its batch names. */
+/** A leased request ready to run: the body, the endpoint its batch names, and the range it was leased with. */
 export interface Job {
+  /** requests.id: the worker's handle on the request while it is held. */
   id: number;
+  /** The range lease it came with: heartbeats, releases and the result's write name the range. */
+  rangeId: number;
   batchId: string;
+  line: number;
   model: string;
   endpoint: string;
   body: string;
@@ -49,6 +53,8 @@ export interface RunRequestContext {
 export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | 'model_missing' | 'engine_unauthorized' | null> {
   let failures = 0;
   let downs = 0;
+  /** When the first call went to the engine: the result's started_at, for per-request timings. */
+  let startedAtMs: number | null = null;
   // Stable across retries, so the engine's logs show one id per request (vLLM suffixes its
   // internal id itself, v1/engine/input_processor.py assign_request_id, so a reuse is safe).
   const requestId = `${job.batchId}-${job.id}`;
@@ -59,12 +65,13 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     await ctx.gate.ready(signal);
     if (signal.aborted) return null;
     ctx.onCall?.(job, true);
+    startedAtMs ??= Date.now();
     const outcome = await ctx.client.call(job.endpoint, job.body, signal, requestId, onFirstEvent);
     ctx.onCall?.(job, false);
     if (outcome.kind === 'aborted') return null;
     if (outcome.kind === 'ok') {
       return {
-        id: job.id,
+        ...resultOf(job, startedAtMs),
         status: 'succeeded',
         statusCode: outcome.statusCode,
         response: outcome.text ?? JSON.stringify(outcome.body),
@@ -76,11 +83,11 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     }
     ctx.onEngineError?.(outcome);
     if (outcome.kind === 'unauthorized') return 'engine_unauthorized';
-    if (outcome.kind === 'failed') return failedWith(job, outcome.code, outcome.message);
+    if (outcome.kind === 'failed') return failedWith(job, startedAtMs, outcome.code, outcome.message);
     if (outcome.kind === 'rejected' && isModelMissing(outcome.statusCode, outcome.body)) return 'model_missing';
     if (outcome.kind === 'rejected') {
       return {
-        id: job.id,
+        ...resultOf(job, startedAtMs),
         status: 'failed',
         statusCode: outcome.statusCode,
         response: asJsonBody(outcome.body, outcome.statusCode),
@@ -93,7 +100,7 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     if (!ENGINE_ANSWERED.has(outcome.reason) && !(await ctx.client.reachable())) {
       ctx.gate.reportDown();
       if (++downs > (ctx.maxEngineDowns ?? 5)) {
-        return failedWith(job, 'engine_unavailable', `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`);
+        return failedWith(job, startedAtMs, 'engine_unavailable', `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`);
       }
       continue;
     }
@@ -105,12 +112,12 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     // is not judged so: an overloaded engine's transient 500 carries the same generic body each time.
     if (body !== undefined && outcome.started && answered?.statusCode === outcome.statusCode && answered.body === body) {
       const message = `The engine gave the same error twice in a row (${outcome.statusCode ?? 'no status'}), so it was not retried again: it fails this request every time. Its answer is the response.`;
-      return answeredWith(job, outcome.statusCode, body, 'engine_error_repeated', message);
+      return answeredWith(job, startedAtMs, outcome.statusCode, body, 'engine_error_repeated', message);
     }
     answered = body === undefined || !outcome.started ? null : { statusCode: outcome.statusCode, body };
     if (failures > ctx.maxRetries) {
       const message = `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`;
-      return body === undefined ? failedWith(job, 'engine_error', message) : answeredWith(job, outcome.statusCode, body, 'engine_error', message);
+      return body === undefined ? failedWith(job, startedAtMs, 'engine_error', message) : answeredWith(job, startedAtMs, outcome.statusCode, body, 'engine_error', message);
     }
     await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
   }
@@ -124,16 +131,21 @@ function isModelMissing(statusCode: number, body: string): boolean {
 /** Failures where the engine itself answered: it is up, the request just went wrong. */
 const ENGINE_ANSWERED: ReadonlySet<RetryReason> = new Set(['server_error', 'rate_limited']);
 
-function failedWith(job: Job, code: string, message: string): RequestResult {
+/** What a result carries of its job: the request, its range lease, its line, and when it started. */
+function resultOf(job: Job, startedAtMs: number | null) {
+  return { id: job.id, rangeId: job.rangeId, batchId: job.batchId, line: job.line, startedAtMs };
+}
+
+function failedWith(job: Job, startedAtMs: number | null, code: string, message: string): RequestResult {
   // The message may quote an engine's reply, which may hold NUL characters: jsonb refuses them,
   // and one such result would fail every write of the page it is in, forever.
   const stored = message.replace(/\u0000/g, '\uFFFD');
-  return { id: job.id, status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message: stored }, promptTokens: null, completionTokens: null };
+  return { ...resultOf(job, startedAtMs), status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message: stored }, promptTokens: null, completionTokens: null };
 }
 
 /** A request that failed on an engine's error answer: its last status and body are the response, the reason the error. */
-function answeredWith(job: Job, statusCode: number | null, body: string, code: string, message: string): RequestResult {
-  return { ...failedWith(job, code, message), statusCode: statusCode ?? 500, response: asJsonBody(body.replace(/\u0000/g, '\uFFFD'), statusCode ?? 500) };
+function answeredWith(job: Job, startedAtMs: number | null, statusCode: number | null, body: string, code: string, message: string): RequestResult {
+  return { ...failedWith(job, startedAtMs, code, message), statusCode: statusCode ?? 500, response: asJsonBody(body.replace(/\u0000/g, '\uFFFD'), statusCode ?? 500) };
 }
 
 /** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */

@@ -1,4 +1,5 @@
 import type { EventBus } from '../../core/events/index.ts';
+import { createPeriodic, createWakeable } from '../../core/loop.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { WorkerMetrics } from '../../core/metrics/index.ts';
 import { leaseRequests, releaseRequests, type Database } from '../../schema/index.ts';
@@ -7,7 +8,7 @@ import type { EngineClient } from '../engine/client.ts';
 import type { EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';
 import { createJobBuffer } from './job-buffer.ts';
-import { createLeaseHeartbeat } from './lease-heartbeat.ts';
+import { createLeaseHeartbeat, type HeldRanges } from './lease-heartbeat.ts';
 import { createLoadReader, type ReadLoad } from './engine-metrics.ts';
 import { createKeyGate } from './key-gate.ts';
 import { observedLoad } from './observed-load.ts';
@@ -72,6 +73,8 @@ export interface WorkerStats {
   target: number;
   completed: number;
   failed: number;
+  /** Requests finished per second, smoothed: the fleet's observed throughput is the sum of its workers'. */
+  completionRate: number;
 }
 
 /** The worker loop of one engine. */
@@ -87,21 +90,30 @@ export interface Worker {
   /** Milliseconds the worker has had nothing to do and found nothing queued; 0 while busy. */
   idleForMs(): number;
   stats(): WorkerStats;
-  /** Stops leasing, lets in-flight requests finish for up to `timeoutMs`, aborts and releases the rest, writes every result. */
+  /** Stops leasing, lets in-flight requests finish for up to `timeoutMs`, aborts the rest, writes every result and releases the ranges. */
   drain(timeoutMs: number): Promise<void>;
 }
 
 /**
  * Creates the worker: a lease loop that keeps `capacity.target` requests in flight plus a
  * prefetched buffer, one task per request streaming it through the engine, a batched
- * result writer, the lease heartbeat, and the capacity follower. Every loop catches its
- * own failures and tries again: nothing is thrown out of the worker.
+ * result writer, the lease heartbeat, and the capacity follower. Work is leased, extended
+ * and given back by range: every release drops the jobs it holds of the ranges concerned.
+ * Every loop catches its own failures and tries again: nothing is thrown out of the worker.
  */
 export function createWorker(options: WorkerOptions): Worker {
   const { id, database, logger, client, capacity, timings, metrics } = options;
   const buffer = createJobBuffer(database);
   /** Requests in flight: whether a call of each is at the engine now, since when, and whether the engine has started answering it (its first event). */
-  const inFlight = new Map<number, { controller: AbortController; job: Job; startedAt: number; answering: boolean; atEngine: boolean }>();
+  const inFlight = new Map<number, InFlight>();
+  /**
+   * The lease each held range came with (numbered by lease statement): a heartbeat that finds a
+   * range gone drops its jobs only if the range was not leased again meanwhile.
+   */
+  const leases = new Map<number, number>();
+  let leaseNumber = 0;
+  /** The lease whose requests are on their way into the buffer (their endpoints are being read), or 0. */
+  let arriving = 0;
   let completed = 0;
   let failed = 0;
   let paused = false;
@@ -109,9 +121,20 @@ export function createWorker(options: WorkerOptions): Worker {
   let queueEmpty = false;
   let busyAt = Date.now();
   let rounds = 0;
-  let wake: (() => void) | null = null;
+  /** The lease loop's sleep, which a NOTIFY, a finished request or a resume ends early. */
+  const idle = createWakeable();
   let leasing: Promise<void> = Promise.resolve();
-  const timers: ReturnType<typeof setInterval>[] = [];
+  /**
+   * The heartbeat and the releases run one at a time: a release passes over ranges another
+   * statement holds locked (SKIP LOCKED), and the heartbeat locks every range it extends, so a
+   * release beside a beat would leave ranges leased to expire.
+   */
+  let statements: Promise<unknown> = Promise.resolve();
+  const oneAtATime = <T>(run: () => Promise<T>): Promise<T> => {
+    const next = statements.then(run);
+    statements = next.catch(() => {});
+    return next;
+  };
 
   const settleDeps = { database, bus: options.bus, logger };
   const writer = createResultWriter({
@@ -125,26 +148,6 @@ export function createWorker(options: WorkerOptions): Worker {
       void publishWrite(settleDeps, counters);
     },
   });
-
-  const nudge = () => {
-    const w = wake;
-    wake = null;
-    w?.();
-  };
-  const pauseFor = (ms: number) =>
-    stopped
-      ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          const timer = setTimeout(() => {
-            if (wake === done) wake = null;
-            resolve();
-          }, ms);
-          const done = () => {
-            clearTimeout(timer);
-            resolve();
-          };
-          wake = done;
-        });
 
   /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */
   const prefetch = () => Math.min(options.leaseMax * 2, Math.max(16, Math.ceil(load.completionRate * 0.5)));
@@ -165,7 +168,10 @@ export function createWorker(options: WorkerOptions): Worker {
       if (!entry) return;
       entry.atEngine = atEngine;
       entry.answering = false;
-      if (atEngine) entry.startedAt = performance.now();
+      if (atEngine) {
+        entry.startedAt = performance.now();
+        entry.sent = true;
+      }
     },
     onFirstByte(job: Job) {
       const entry = inFlight.get(job.id);
@@ -174,31 +180,94 @@ export function createWorker(options: WorkerOptions): Worker {
   };
 
   const launch = (job: Job) => {
-    // Leased again by this worker after its lease was reaped (it was cut off from Postgres): the
-    // stream still running answers it, under the new lease. A second one would run it twice, and
-    // the first to end would untrack the other, which no cancel or drain could then abort.
-    if (inFlight.has(job.id)) return;
+    // Leased again by this worker after its range was reaped (it was cut off from Postgres): the
+    // stream still running answers it, under the new lease. A second one would run it twice.
+    const running = inFlight.get(job.id);
+    if (running) {
+      running.job = job;
+      return;
+    }
     const controller = new AbortController();
     const started = performance.now();
-    inFlight.set(job.id, { controller, job, startedAt: started, answering: false, atEngine: false });
+    const entry: InFlight = { controller, job, startedAt: started, answering: false, atEngine: false, sent: false };
+    inFlight.set(job.id, entry);
     runRequest(runCtx, job, controller.signal)
       .then((result) => {
-        if (result === 'model_missing') return modelMissing(job);
-        if (result === 'engine_unauthorized') return unauthorized(job);
+        // Dropped meanwhile (its range was lost, stopped or given back): nothing of it is to be written.
+        if (inFlight.get(job.id) !== entry) return;
+        if (result === 'model_missing') return modelMissing(entry.job);
+        if (result === 'engine_unauthorized') return unauthorized(entry.job);
         if (!result) return;
         if (result.status === 'succeeded') completed++;
         else failed++;
-        writer.add(result);
+        // The range it is answered under: a new one if it was reaped and leased again while it ran.
+        writer.add({ ...result, rangeId: entry.job.rangeId });
         metrics?.recordResult({ model: job.model, ok: result.status === 'succeeded', promptTokens: result.promptTokens ?? 0, completionTokens: result.completionTokens ?? 0 });
         metrics?.requestSeconds.observe({ model: job.model }, (performance.now() - started) / 1000);
       })
       .catch((err: unknown) => logger.error('a request task failed unexpectedly; its lease will expire and be retried', { err, requestId: job.id }))
       .finally(() => {
-        inFlight.delete(job.id);
+        if (inFlight.get(job.id) === entry) inFlight.delete(job.id);
         busyAt = Date.now();
         pump();
-        if (!queueEmpty) nudge();
+        if (!queueEmpty) idle.wake();
       });
+  };
+
+  /** The jobs held now: in flight and buffered. */
+  const heldJobs = (): Job[] => [...[...inFlight.values()].map((e) => e.job), ...buffer.jobs()];
+
+  /** The ranges of the jobs held now, each with the lease it came with. */
+  const heldRanges = (): Map<number, number> => {
+    const held = new Map<number, number>();
+    for (const job of heldJobs()) held.set(job.rangeId, leases.get(job.rangeId) ?? 0);
+    return held;
+  };
+
+  /** Aborts the held jobs (in flight or buffered) of the given ranges, each if still held under the same lease; returns how many. */
+  const drop = (ranges: HeldRanges) => {
+    const current = new Set([...ranges].filter(([rangeId, lease]) => (leases.get(rangeId) ?? 0) === lease).map(([rangeId]) => rangeId));
+    if (current.size === 0) return 0;
+    let dropped = buffer.remove(current).length;
+    for (const [requestId, entry] of inFlight) {
+      if (!current.has(entry.job.rangeId)) continue;
+      entry.controller.abort();
+      inFlight.delete(requestId);
+      dropped++;
+    }
+    for (const rangeId of current) leases.delete(rangeId);
+    metrics?.inFlight.set({}, inFlight.size);
+    return dropped;
+  };
+
+  /** Forgets the leases of ranges nothing is held of any more (finished, dropped): a worker lives for weeks. */
+  const forgetLeases = () => {
+    const live = new Set([...heldRanges().keys(), ...writer.ranges()]);
+    for (const [rangeId, lease] of leases) if (lease !== arriving && !live.has(rangeId)) leases.delete(rangeId);
+  };
+
+  /** Releases ranges, the attempt refunded or not; resolves to where they went (none when it failed: they expire and are reaped). */
+  const release = (rangeIds: readonly number[] | undefined, refundAttempt: boolean) =>
+    rangeIds?.length === 0
+      ? Promise.resolve([])
+      : oneAtATime(() => releaseRequests(database.db, { owner: id, ...(rangeIds ? { ids: rangeIds } : {}), refundAttempt, maxAttempts: options.maxAttempts })).catch((err: unknown) => {
+          logger.warn('releasing leases failed; they will expire and be reaped', { err, ranges: rangeIds?.length ?? 'all' });
+          return [];
+        });
+
+  /**
+   * Gives ranges back to the queue: drops every job held of them, writes the results already
+   * computed (the next worker skips those lines), then releases them. A range is refunded
+   * unless `refund` says otherwise for it.
+   */
+  const giveBack = async (rangeIds: Iterable<number>, refund: (rangeId: number) => boolean) => {
+    const ranges = [...new Set(rangeIds)];
+    if (ranges.length === 0) return [];
+    drop(new Map(ranges.map((rangeId) => [rangeId, leases.get(rangeId) ?? 0])));
+    await writer.flush(timings.leaseMs / 2);
+    const returned = [...(await release(ranges.filter(refund), true)), ...(await release(ranges.filter((r) => !refund(r)), false))];
+    await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+    return returned;
   };
 
   /** Models the engine said it does not serve, and until when they are not leased. */
@@ -208,16 +277,14 @@ export function createWorker(options: WorkerOptions): Worker {
       logger.warn('the engine does not serve this model; its requests go back to the queue and it is not leased for 30 s', { model: job.model });
     }
     missing.set(job.model, Date.now() + MODEL_MISSING_PAUSE_MS);
-    await releaseRequests(database.db, { owner: id, ids: [job.id], refundAttempt: true, maxAttempts: options.maxAttempts }).catch((err: unknown) =>
-      logger.warn('releasing a request failed; its lease will expire and be reaped', { err, requestId: job.id }),
-    );
+    // Every request of that model would come back the same way: its ranges all go back, unfailed.
+    await giveBack([job.rangeId, ...heldJobs().filter((j) => j.model === job.model).map((j) => j.rangeId)], () => true);
   };
   const keyAccepted = createKeyGate(client, logger);
-  /** The engine refused our API key: leasing stops and what is held goes back, attempts refunded. */
+  /** The engine refused our API key: leasing stops and every range held goes back, attempts refunded. */
   const unauthorized = async (job: Job) => {
     keyAccepted.reportDown();
-    const held = [job.id, ...buffer.clear()];
-    await release(held, true);
+    await giveBack([job.rangeId, ...heldJobs().map((j) => j.rangeId)], () => true);
   };
   const leasable = () => options.models().filter((model) => (missing.get(model) ?? 0) < Date.now());
 
@@ -258,36 +325,34 @@ export function createWorker(options: WorkerOptions): Worker {
       const leased = await leaseRequests(database.db, { owner: id, model, limit, leaseMs: timings.leaseMs });
       metrics?.leaseSeconds.observe({}, (performance.now() - started) / 1000);
       if (leased.length) metrics?.leased.inc({ model }, leased.length);
-      if (leased.length === limit) drained = false;
+      // Whole ranges come back: up to one range more than asked for.
+      if (leased.length >= limit) drained = false;
       got += leased.length;
-      await buffer.add(leased);
+      const lease = ++leaseNumber;
+      for (const request of leased) leases.set(request.rangeId, lease);
+      arriving = lease;
+      try {
+        await buffer.add(leased);
+      } finally {
+        arriving = 0;
+      }
       pump();
     }
     if (got > 0) busyAt = Date.now();
     return drained ? 'empty' : 'more';
   };
 
-  /** Gives leases back, the attempt refunded or not; resolves to where they went (none when it failed: they expire and are reaped). */
-  const release = (ids: number[], refundAttempt: boolean) =>
-    ids.length
-      ? releaseRequests(database.db, { owner: id, ids, refundAttempt, maxAttempts: options.maxAttempts }).catch((err: unknown) => {
-          logger.warn('releasing leases failed; they will expire and be reaped', { err, requests: ids.length });
-          return [];
-        })
-      : Promise.resolve([]);
-
   /**
    * An engine that stays unreachable must not keep its worker's leases: they are heartbeated,
    * so without this they would wait for it for as long as it is gone, and their batches with them.
    */
   const handBack = async () => {
-    const unstarted = buffer.clear();
-    const waiting = drop(new Set(inFlight.keys()));
-    if (unstarted.length + waiting.length === 0) return;
-    logger.warn('the engine has been unreachable too long; the requests waiting for it go back to the queue', { downMs: options.gate.downForMs(), requests: unstarted.length + waiting.length });
+    const held = heldJobs();
+    if (held.length === 0) return;
+    logger.warn('the engine has been unreachable too long; the requests waiting for it go back to the queue', { downMs: options.gate.downForMs(), requests: held.length });
     // Never sent, the attempt is refunded; sent to the engine that went down, it counts (that request may be what brings it down).
-    const returned = [...(await release(unstarted, true)), ...(await release(waiting, false))];
-    await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+    const sent = new Set([...inFlight.values()].filter((e) => e.sent).map((e) => e.job.rangeId));
+    await giveBack(held.map((j) => j.rangeId), (rangeId) => !sent.has(rangeId));
   };
 
   const leaseLoop = async () => {
@@ -295,59 +360,55 @@ export function createWorker(options: WorkerOptions): Worker {
     while (!stopped) {
       if (!options.gate.up && options.gate.downForMs() >= (timings.engineDownMs ?? ENGINE_DOWN_MS)) await handBack();
       if (paused || !options.gate.up || !keyAccepted.up) {
-        await pauseFor(timings.pollMs);
+        await idle.sleep(timings.pollMs);
         continue;
       }
       try {
         const round = await leaseRound();
         failures = 0;
         queueEmpty = round === 'empty';
-        if (round !== 'more') await pauseFor(round === 'empty' ? timings.pollMs : timings.pollMs / 4);
+        if (round !== 'more') await idle.sleep(round === 'empty' ? timings.pollMs : timings.pollMs / 4);
       } catch (err) {
         if (failures++ % 20 === 0) logger.warn('leasing failed; trying again', { err });
-        await pauseFor(Math.min(timings.pollMs * 2 ** Math.min(failures, 4), 10_000));
+        await idle.sleep(Math.min(timings.pollMs * 2 ** Math.min(failures, 4), 10_000));
       }
     }
   };
 
-  /** Aborts the given requests (in flight or buffered); returns the ids it held. */
-  const drop = (ids: ReadonlySet<number>) => {
-    const dropped = buffer.remove(ids);
-    for (const requestId of ids) {
-      const entry = inFlight.get(requestId);
-      if (!entry) continue;
-      entry.controller.abort();
-      inFlight.delete(requestId);
-      dropped.push(requestId);
-    }
-    return dropped;
-  };
-
-  const heartbeat = createLeaseHeartbeat({
+  const leaseHeartbeat = createLeaseHeartbeat({
     database,
     owner: id,
     leaseMs: timings.leaseMs,
     logger,
-    held: () => new Set([...inFlight.keys(), ...buffer.ids()]),
-    writing: () => writer.ids(),
+    held: heldRanges,
+    writing: () => writer.ranges(),
+    flush: () => writer.flush(Math.min(2000, timings.leaseMs / 4)),
     drop,
     settle: (batchIds) => settleAndPublish(settleDeps, batchIds),
     onFailure: () => metrics?.heartbeatFailures.inc(),
   });
+  const heartbeat = createPeriodic(
+    () =>
+      oneAtATime(async () => {
+        await leaseHeartbeat.beat();
+        forgetLeases();
+      }),
+    timings.heartbeatMs,
+  );
 
   return {
     start() {
       leasing = leaseLoop();
-      timers.push(setInterval(() => void heartbeat.beat(), timings.heartbeatMs));
+      heartbeat.start();
       load.start();
     },
     nudge(model) {
       if (model === undefined || options.models().includes(model)) {
         queueEmpty = false;
-        nudge();
+        idle.wake();
       }
     },
-    heartbeatNow: () => void heartbeat.beat(),
+    heartbeatNow: () => void heartbeat.run(),
     pause() {
       paused = true;
     },
@@ -355,34 +416,51 @@ export function createWorker(options: WorkerOptions): Worker {
       paused = false;
       queueEmpty = false;
       busyAt = Date.now();
-      nudge();
+      idle.wake();
     },
     idleForMs() {
       if (inFlight.size > 0 || buffer.size > 0 || writer.pending > 0 || !queueEmpty) return 0;
       return Date.now() - busyAt;
     },
-    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, completed, failed }),
+    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, completed, failed, completionRate: load.completionRate }),
     async drain(timeoutMs) {
       paused = true;
       stopped = true;
-      nudge();
+      idle.close();
       const deadline = Date.now() + timeoutMs;
       // A lease round under way adds what it leased to the buffer when it ends: wait for it, so that is given back too.
       const waited = new AbortController();
       await Promise.race([leasing, sleep(timeoutMs, waited.signal)]);
       waited.abort();
-      const unstarted = buffer.clear();
+      // Ranges nothing has started on go back at once, for other workers to start while the rest finishes here.
+      const started = new Set([...[...inFlight.values()].map((e) => e.job.rangeId), ...writer.ranges()]);
+      const unstarted = [...new Set(buffer.jobs().map((j) => j.rangeId))].filter((rangeId) => !started.has(rangeId));
+      drop(new Map(unstarted.map((rangeId) => [rangeId, leases.get(rangeId) ?? 0])));
       await release(unstarted, true);
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-      const interrupted = drop(new Set(inFlight.keys()));
+      const interrupted = drop(heldRanges());
       await writer.flush();
-      await release(interrupted, true);
-      for (const timer of timers) clearInterval(timer);
+      // Every range still leased to this worker goes back, the attempt refunded: finished lines keep their results.
+      const returned = await release(undefined, true);
+      heartbeat.stop();
       load.stop();
       keyAccepted.close();
       errorLog.close();
       writer.close();
-      logger.info('worker drained', { finishedInFlight: interrupted.length === 0, released: unstarted.length + interrupted.length });
+      await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+      logger.info('worker drained', { finishedInFlight: interrupted === 0, released: returned.reduce((n, r) => n + r.n, 0) });
     },
   };
+}
+
+/** A request in flight: its task's abort, its job, and how its current call stands. */
+interface InFlight {
+  controller: AbortController;
+  job: Job;
+  /** performance.now() when its current call was sent. */
+  startedAt: number;
+  answering: boolean;
+  atEngine: boolean;
+  /** True once any call of it went to the engine. */
+  sent: boolean;
 }

@@ -14,6 +14,12 @@ export interface WorkerHeartbeat {
   inFlight: number;
   completed: number;
   failed: number;
+  /**
+   * Requests the worker finishes per second, smoothed; left as it is when undefined. Summed over
+   * live workers it is the fleet's observed throughput of a model: the estimates and the
+   * deadline order of the queue read it.
+   */
+  completionRate?: number;
   /** Left as it is when undefined; cleared when null. */
   gpuStats?: GpuStats | null;
 }
@@ -22,8 +28,10 @@ export interface WorkerHeartbeat {
 export async function heartbeatWorker(db: Executor, h: WorkerHeartbeat): Promise<void> {
   const gpu = h.gpuStats === undefined ? sql`gpu_stats` : sql`${h.gpuStats === null ? null : JSON.stringify(h.gpuStats)}::jsonb`;
   const models = h.engineModels === undefined ? sql`engine_models` : sql`${JSON.stringify(h.engineModels)}::jsonb`;
+  const rate = h.completionRate === undefined || !Number.isFinite(h.completionRate) ? sql`completion_rate` : sql`${h.completionRate}::real`;
   await db.execute(sql`
     update workers set status = ${h.status}, model = ${h.model}, engine_models = ${models}, engine_url = ${h.engineUrl}, capacity = ${h.capacity},
-      in_flight = ${h.inFlight}, completed = ${h.completed}, failed = ${h.failed}, gpu_stats = ${gpu}, heartbeat_at = now()
+      in_flight = ${h.inFlight}, completed = ${h.completed}, failed = ${h.failed},
+      completion_rate = ${rate}, gpu_stats = ${gpu}, heartbeat_at = now()
     where id = ${h.id}`);
 }

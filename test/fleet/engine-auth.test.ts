@@ -35,7 +35,7 @@ describe('an engine that refuses the worker\'s API key', () => {
       const [state] = await rows<{ queued: number; failed: number; attempts: number }>(
         database.db,
         sql`select count(*) filter (where status = 'queued')::int as queued, count(*) filter (where status = 'failed')::int as failed, max(attempts)::int as attempts
-            from requests where batch_id = ${batchId}`,
+            from request_states where batch_id = ${batchId}`,
       );
       return state?.queued === 200 && state.failed === 0 && state.attempts === 0;
     }, 20_000, 'every request back in the queue, none failed, no attempt spent');
@@ -47,7 +47,7 @@ describe('an engine that refuses the worker\'s API key', () => {
     processes.push(accepted.process);
     expect(await waitForBatch(database, batchId, ['completed'], 60_000)).toBe('completed');
     expect(await answeredIds(database, batchId)).toEqual(expectedIds(200));
-    const [failed] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status <> 'succeeded'`);
+    const [failed] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status <> 'succeeded'`);
     expect(failed?.n).toBe(0);
     expect(worker.output()).toMatch(/the engine accepts this worker's API key again/);
   });

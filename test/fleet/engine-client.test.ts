@@ -32,7 +32,9 @@ const client = (url: string, timeouts: Partial<{ connect: number; first: number;
 
 const job = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
   id: 1,
+  rangeId: 1,
   batchId: 'b',
+  line: 1,
   model: 'sim-model',
   endpoint,
   body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: 'hello' }], ...body }),

@@ -43,14 +43,14 @@ describe.each(DRIVERS)('a worker whose engine stays unreachable, on %s', (driver
       // The engine goes away for good: its streams break and /health stops answering.
       await engine.close();
       const held = async () =>
-        (await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`))[0]?.n ?? 0;
+        (await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`))[0]?.n ?? 0;
       await eventually(async () => (await held()) === 0, 15_000, 'the leases given back');
     } finally {
       await worker.drain(500);
     }
     const left = await rows<{ status: string; attempts: number; n: number }>(
       database().db,
-      sql`select status, attempts, count(*)::int as n from requests where batch_id = ${batchId} group by 1, 2 order by 2`,
+      sql`select status, attempts, count(*)::int as n from request_states where batch_id = ${batchId} group by 1, 2 order by 2`,
     );
     // Never sent: the attempt is refunded. Sent to the engine that went down: it counts.
     expect(left.map((r) => r.status)).toEqual(['queued', 'queued']);

@@ -42,7 +42,7 @@ const client = (baseUrl: string, extra: Partial<EngineClientOptions> = {}) =>
   createEngineClient({ baseUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000, ...extra });
 
 const chat = (content = 'hello', extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content }], ...extra });
-const job = (body = chat(), id = 1): Job => ({ id, batchId: 'batch_p', model: 'tiny', endpoint: '/v1/chat/completions', body });
+const job = (body = chat(), id = 1): Job => ({ id, rangeId: id, batchId: 'batch_p', line: id, model: 'tiny', endpoint: '/v1/chat/completions', body });
 
 /** Runs a job with `maxRetries`; returns what the worker would store and the engine errors it counted. */
 async function run(engine: ReturnType<typeof client>, j: Job, maxRetries = 4, extra: { onFirstByte?: (job: Job) => void } = {}) {

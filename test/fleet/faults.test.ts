@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CANCEL_CHANNEL, cancelBatch, rows } from '../../schema/index.ts';
+import { CANCEL_CHANNEL, cancelBatch, COMPLETED, RANGE_SUMS, rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, freePort, start, type Running } from '../helpers/processes.ts';
 import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
@@ -83,7 +83,7 @@ describe('engine faults and cancellation', () => {
     const { output, errors } = await resultFiles(database, batchId);
     expect(output).toEqual([]);
     expect(errors.map((e) => e.error?.code)).toEqual(Array(30).fill('batch_cancelled'));
-    const [quickRow] = await rows<{ completed: number }>(database.db, sql`select completed from batches where id = ${quick}`);
+    const [quickRow] = await rows<{ completed: number }>(database.db, sql`select ${COMPLETED} as completed from batches b ${RANGE_SUMS} where b.id = ${quick}`);
     expect(quickRow?.completed).toBe(5);
   });
 });

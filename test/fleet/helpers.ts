@@ -4,7 +4,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll } from 'vitest';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
-import { batches, newId, requests, rows, streamResultLines, type Database } from '../../schema/index.ts';
+import { batches, COMPLETED, cutRanges, FAILED, newId, RANGE_SUMS, requests, rows, streamResultLines, type Database } from '../../schema/index.ts';
 import { closeServer, listenLocal } from '../helpers/http.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
 
@@ -52,7 +52,7 @@ export interface ChatBatchOptions {
   bodies?: Record<number, unknown>;
 }
 
-/** Inserts an `in_progress` chat batch with `count` queued requests, as ingest would leave it, and returns its id. */
+/** Inserts an `in_progress` chat batch with `count` queued requests cut into ranges, as ingest would leave it, and returns its id. */
 export async function insertChatBatch(database: Database, { count, model = 'sim-model', maxTokens, bodies = {} }: ChatBatchOptions): Promise<string> {
   const id = newId('batch_');
   await database.db.insert(batches).values({
@@ -76,6 +76,7 @@ export async function insertChatBatch(database: Database, { count, model = 'sim-
       }),
     );
   }
+  await cutRanges(database.db, id);
   return id;
 }
 
@@ -85,7 +86,7 @@ export async function waitForBatch(database: Database, batchId: string, statuses
   for (;;) {
     const [batch] = await rows<{ status: string; completed: number; failed: number; total: number }>(
       database.db,
-      sql`select status, completed, failed, total from batches where id = ${batchId}`,
+      sql`select b.status, ${COMPLETED} as completed, ${FAILED} as failed, b.total from batches b ${RANGE_SUMS} where b.id = ${batchId}`,
     );
     if (batch && statuses.includes(batch.status)) return batch.status;
     if (Date.now() > deadline) throw new Error(`batch ${batchId} did not reach ${statuses.join('/')}: ${JSON.stringify(batch)}`);

@@ -46,7 +46,7 @@ describe('choosing the model of an engine-owning worker', () => {
 });
 
 const queued = async (database: Database, batchId: string) =>
-  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'queued'`))[0]?.n ?? 0;
+  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'queued'`))[0]?.n ?? 0;
 
 interface FleetOptions {
   env?: Record<string, string>;
@@ -116,7 +116,7 @@ describe('the model registry deciding what a GPU serves', () => {
     const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { env: { MODEL_FAIRNESS_MS: '1500' } });
     await supervisor.waitFor(/"msg":"engine ready"[^\n]*"model":"busy-model"/, 30_000);
     expect(await waitForBatch(database, starving, ['completed'], 30_000)).toBe('completed');
-    const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${busy} group by 1`);
+    const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from request_states where batch_id = ${busy} group by 1`);
     expect(await queued(database, busy), `${JSON.stringify(left)}\n${supervisor.output()}`).toBeGreaterThan(0);
     expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"busy-model","to":"starving-model"/);
   });
@@ -155,7 +155,7 @@ describe('the model registry deciding what a GPU serves', () => {
     await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 30_000);
     // Until the good model's engine runs again, nothing is leased: no engine would run it.
     const status = async () => (await rows<{ status: string }>(database.db, sql`select status from workers where status not in ('stopped', 'lost')`))[0]?.status;
-    const leased = async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${next} and status <> 'queued'`))[0]?.n;
+    const leased = async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${next} and status <> 'queued'`))[0]?.n;
     const seen: number[] = [];
     while ((await status()) !== 'ready') {
       seen.push((await leased()) ?? 0);

@@ -14,7 +14,7 @@ const leaseFor = async (database: Database, owner: string, model: string, connec
 };
 
 const leasedBy = async (database: Database, owner: string) =>
-  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where lease_owner = ${owner} and status = 'leased'`))[0]?.n;
+  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where lease_owner = ${owner} and status = 'leased'`))[0]?.n;
 
 describe('reaping the leases of a worker that left no connection behind', () => {
   const test = useTestDatabase();

@@ -19,7 +19,7 @@ describe('a batch on llama.cpp\'s llama-server', () => {
   });
 
   const statuses = async (database: ReturnType<typeof test>['database'], batchId: string) =>
-    rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from requests where batch_id = ${batchId} group by 1 order by 1`);
+    rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from request_states where batch_id = ${batchId} group by 1 order by 1`);
 
   it.each([
     { gauges: 'its llamacpp: gauges', flags: ['--metrics'], env: {} as Record<string, string>, counted: true },

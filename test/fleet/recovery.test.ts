@@ -1,17 +1,17 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rows, type Database } from '../../schema/index.ts';
+import { COMPLETED, FAILED, RANGE_SUMS, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
 import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, startSim, startWorker, waitForBatch } from './helpers.ts';
 
 const finished = async (database: Database, batchId: string) => {
-  const [row] = await rows<{ n: number }>(database.db, sql`select completed + failed as n from batches where id = ${batchId}`);
+  const [row] = await rows<{ n: number }>(database.db, sql`select ${COMPLETED} + ${FAILED} as n from batches b ${RANGE_SUMS} where b.id = ${batchId}`);
   return row?.n ?? 0;
 };
 
 const retried = async (database: Database, batchId: string) => {
-  const [row] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and attempts > 1`);
+  const [row] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and attempts > 1`);
   return row?.n ?? 0;
 };
 
@@ -31,7 +31,7 @@ describe('recovering from dead workers', () => {
     processes.push(victim);
     await eventually(async () => (await finished(database, batchId)) >= 100, 30_000, '100 results');
     victim.child.kill('SIGKILL');
-    const [held] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where lease_owner = 'victim' and status = 'leased'`);
+    const [held] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where lease_owner = 'victim' and status = 'leased'`);
     expect(held?.n).toBeGreaterThan(0);
     processes.push(await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url, WORKER_ID: 'survivor', WORKER_GPU: '1' }));
     expect(await waitForBatch(database, batchId, ['completed'], 60_000)).toBe('completed');
@@ -65,12 +65,12 @@ describe('recovering from dead workers', () => {
     const batchId = await insertChatBatch(database, { count: 100 });
     const worker = await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url, WORKER_ID: 'drainer', DRAIN_TIMEOUT_MS: '200' });
     processes.push(worker);
-    await eventually(async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${batchId} and status = 'leased'`))[0]?.n, 10_000, 'leases');
+    await eventually(async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`))[0]?.n, 10_000, 'leases');
     const code = await worker.stop('SIGTERM');
     expect(code, worker.output()).toBe(0);
     const left = await rows<{ status: string; attempts: number; n: number }>(
       database.db,
-      sql`select status, attempts, count(*)::int as n from requests where batch_id = ${batchId} group by 1, 2 order by 1, 2`,
+      sql`select status, attempts, count(*)::int as n from request_states where batch_id = ${batchId} group by 1, 2 order by 1, 2`,
     );
     expect(left.filter((r) => r.status === 'leased')).toEqual([]);
     expect(left.filter((r) => r.status === 'queued').every((r) => r.attempts === 0)).toBe(true);

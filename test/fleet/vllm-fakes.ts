@@ -74,7 +74,9 @@ export const client = (url: string, timeouts: Partial<{ connect: number; first: 
 
 export const chatJob = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
   id: 1,
+  rangeId: 1,
   batchId: 'batch_abc',
+  line: 1,
   model: 'm',
   endpoint,
   body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hello' }], ...body }),

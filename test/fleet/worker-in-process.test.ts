@@ -6,7 +6,7 @@ import { createEngineClient } from '../../fleet/engine/client.ts';
 import { createEngineGate } from '../../fleet/engine/gate.ts';
 import { createCapacity } from '../../fleet/worker/capacity.ts';
 import { createWorker } from '../../fleet/worker/worker.ts';
-import { rows } from '../../schema/index.ts';
+import { COMPLETION_TOKENS, RANGE_SUMS, rows } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 import { answeredIds, eventually, expectedIds, insertChatBatch, useServedSimulator, waitForBatch } from './helpers.ts';
 
@@ -50,7 +50,7 @@ describe.each(DRIVERS)('the worker loop in-process on Node, on %s', (driver) => 
     // Settling publishes after its statement: the events may trail the row by a moment.
     await eventually(async () => events.some((e) => e.type === 'batch.status' && e.status === 'completed'), 5000, 'the completed event');
     expect(events.filter((e) => e.type === 'batch.status').map((e) => e.status)).toEqual(['finalizing', 'completed']);
-    const [tokens] = await rows<{ n: number }>(database().db, sql`select completion_tokens::int as n from batches where id = ${batchId}`);
+    const [tokens] = await rows<{ n: number }>(database().db, sql`select ${COMPLETION_TOKENS}::int as n from batches b ${RANGE_SUMS} where b.id = ${batchId}`);
     expect(progress.at(-1)).toMatchObject({ completionTokens: tokens?.n });
   });
 });

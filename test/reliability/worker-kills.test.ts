@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rows } from '../../schema/index.ts';
+import { COMPLETED, FAILED, RANGE_SUMS, rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, isAlive, type Running } from '../helpers/processes.ts';
 import { FAST_WORKER_ENV, startSim } from '../fleet/helpers.ts';
@@ -41,7 +41,7 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
     const { text, ids } = requestLines({ count: 400, model: 'sim-model', prefix: 'kill' });
     const { id } = await submitBatch(client, text);
     const finished = async () => {
-      const [row] = await rows<{ n: number }>(database.db, sql`select completed + failed as n from batches where id = ${id}`);
+      const [row] = await rows<{ n: number }>(database.db, sql`select ${COMPLETED} + ${FAILED} as n from batches b ${RANGE_SUMS} where b.id = ${id}`);
       return row?.n ?? 0;
     };
     // Three kills at random points, each in its own stretch of the batch, on alternating GPUs.
@@ -64,7 +64,7 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
     expect(output.every((l) => l.response?.status_code === 200)).toBe(true);
     expect(supervisor.output().match(/"msg":"restarting worker"/g)?.length).toBeGreaterThanOrEqual(3);
     // The killed workers held leases: their requests were taken again.
-    const [retried] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from requests where batch_id = ${id} and attempts > 1`);
+    const [retried] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${id} and attempts > 1`);
     expect(retried?.n).toBeGreaterThan(0);
     expect(await supervisor.stop('SIGTERM')).toBe(0);
   });
