@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { createDatabase, rows, runMigrations } from '../../schema/index.ts';
 import { createTestDatabase, dropTestDatabase, DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 
-const TABLES = ['batches', 'file_chunks', 'files', 'handler_runs', 'models', 'requests', 'workers'];
+const TABLES = ['batches', 'file_chunks', 'files', 'handler_runs', 'models', 'owner_weights', 'request_ranges', 'requests', 'results', 'workers'];
 
 describe.each(DRIVERS)('migrations on %s', (driver) => {
   const database = useDriverDatabase(driver);
@@ -11,7 +11,7 @@ describe.each(DRIVERS)('migrations on %s', (driver) => {
   it('creates every table of the data model', async () => {
     const found = await rows<{ table_name: string }>(
       database().db,
-      sql`select table_name from information_schema.tables where table_schema = 'public' order by table_name`,
+      sql`select table_name from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE' order by table_name`,
     );
     expect(found.map((r) => r.table_name)).toEqual(TABLES);
   });
@@ -38,7 +38,7 @@ describe('migrations on an empty Postgres database', () => {
       const applied = await rows<{ n: number }>(a.db, sql`select count(*)::int as n from drizzle.__drizzle_migrations`);
       const tables = await rows<{ n: number }>(
         a.db,
-        sql`select count(*)::int as n from information_schema.tables where table_schema = 'public'`,
+        sql`select count(*)::int as n from information_schema.tables where table_schema = 'public' and table_type = 'BASE TABLE'`,
       );
       expect(tables[0]?.n).toBe(TABLES.length);
       expect(applied[0]?.n).toBeGreaterThan(0);
