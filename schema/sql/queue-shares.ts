@@ -41,20 +41,24 @@ export interface QueueSharesOptions {
  * what it gets is its part of the lines workers hold. Lines are counted from the open ranges
  * (`size - succeeded - failed`), in two scans that each follow a partial index of
  * request_ranges (the queue index for unleased ranges, the lease-owner index for held ones),
- * so the cost is that of the open ranges, never of the lines or the finished history.
+ * so the cost is that of the open ranges (and a batch lookup per queued one), never of the
+ * lines or the finished history.
  */
 export async function queueShares(db: Executor, { model, onlyOwner }: QueueSharesOptions = {}): Promise<ModelQueueShares[]> {
-  const ofModel = model === undefined ? sql`` : sql`and model = ${model}`;
+  const ofModel = model === undefined ? sql`` : sql`and g.model = ${model}`;
   const found = await rows<{ model: string; owner: string; weight: number; queued: number; inFlight: number }>(
     db,
     sql`select w.model, w.owner, coalesce(ow.weight, 1) as "weight",
                sum(w.queued)::float8 as "queued", sum(w.in_flight)::float8 as "inFlight"
         from (
-          select model, owner, size - succeeded - failed as queued, 0 as in_flight
-          from request_ranges where lease_owner is null and finished_at is null ${ofModel}
+          -- Queued as the lease sees it: only batches it may take (running, window not over), not
+          -- the ranges of one being cancelled or past its window that settle will close.
+          select g.model, g.owner, g.size - g.succeeded - g.failed as queued, 0 as in_flight
+          from request_ranges g join batches b on b.id = g.batch_id
+          where g.lease_owner is null and g.finished_at is null ${ofModel} and b.status = 'in_progress' and b.expires_at > now()
           union all
-          select model, owner, 0, size - succeeded - failed
-          from request_ranges where lease_owner is not null and finished_at is null ${ofModel}
+          select g.model, g.owner, 0, g.size - g.succeeded - g.failed
+          from request_ranges g where g.lease_owner is not null and g.finished_at is null ${ofModel}
         ) w
         left join owner_weights ow on ow.owner = w.owner
         group by w.model, w.owner, ow.weight

@@ -2,7 +2,7 @@ import { toFile } from 'openai';
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import { ownerOfKey } from '../../gateway/auth.ts';
-import { listOwnerWeights, queueShares, rows, setOwnerWeight } from '../../schema/index.ts';
+import { batches, listOwnerWeights, queueShares, rows, setOwnerWeight } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 import { useApi } from './harness.ts';
 
@@ -125,13 +125,18 @@ describe.each(DRIVERS)('owner weights and queue shares on %s', (driver) => {
 
   it('counts the lines without results of open ranges, queued apart from held, per model and owner', async () => {
     const { db } = database();
-    // Owner a: a queued range of 10 lines with 4 results, a held one of 10; owner b: a held one of 5, a finished one.
+    // Owner a: a queued range of 10 lines with 4 results, a held one of 10; owner b: a held one of 5, a finished one,
+    // and a queued one of a batch that is being cancelled, which the lease no longer takes.
+    for (const [id, owner, model, status] of [['batch_a', 'a', 'm', 'in_progress'], ['batch_b', 'b', 'm', 'in_progress'], ['batch_c', 'b', 'other', 'in_progress'], ['batch_d', 'b', 'm', 'cancelling']] as const) {
+      await db.insert(batches).values({ id, owner, endpoint: '/v1/chat/completions', model, completionWindow: '24h', status, inputFileId: 'file-x', expiresAt: new Date(Date.now() + 3_600_000) });
+    }
     await db.execute(sql`insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, lease_owner, finished_at) values
       ('batch_a', 'm', 'a', 1, 10, 10, 3, 1, null, null),
       ('batch_a', 'm', 'a', 11, 20, 10, 0, 0, 'w1', null),
       ('batch_b', 'm', 'b', 1, 5, 5, 2, 0, 'w2', null),
       ('batch_b', 'm', 'b', 6, 9, 4, 4, 0, null, now()),
-      ('batch_c', 'other', 'b', 1, 3, 3, 0, 0, null, null)`);
+      ('batch_c', 'other', 'b', 1, 3, 3, 0, 0, null, null),
+      ('batch_d', 'm', 'b', 1, 7, 7, 0, 0, null, null)`);
     await setOwnerWeight(db, 'b', 2);
     expect(await queueShares(db, { model: 'm' })).toEqual([
       {
