@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { Logger } from '../../core/logger.ts';
+import { createPeriodic, createWakeable } from '../../core/loop.ts';
 import { createSecretBox, type SecretBox } from '../../core/secrets/index.ts';
 import type { DestinationPolicy, HandlerRegistry } from '../../handlers/sdk/index.ts';
 import { extendHandlerRuns, HANDLER_RUNS_CHANNEL, leaseHandlerRuns, reapHandlerRuns, type Database } from '../../schema/index.ts';
@@ -67,21 +68,11 @@ export function createHandlerRunner({
   const beatMs = Math.max(100, Math.floor(leaseMs / 3));
   let stopping = false;
   let loop: Promise<void> | undefined;
-  let wake: (() => void) | undefined;
-  let heartbeat: ReturnType<typeof setInterval> | undefined;
+  /** The loop's sleep between polls, which a NOTIFY or a run's end cuts short. */
+  const idle = createWakeable();
   let unlisten: Promise<(() => Promise<void>) | undefined> | undefined;
 
-  const nudge = () => wake?.();
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        wake = undefined;
-        resolve();
-      }
-      wake = done;
-    });
+  const nudge = () => idle.wake();
 
   const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number], leasedAt: number) => {
     const controller = new AbortController();
@@ -111,11 +102,11 @@ export function createHandlerRunner({
       } catch (error) {
         logger.error('handler runner could not lease runs; retrying', { err: error });
       }
-      if (!more && !stopping) await sleep(pollIntervalMs);
+      if (!more && !stopping) await idle.sleep(pollIntervalMs);
     }
   };
 
-  const beat = async () => {
+  const extendRuns = async () => {
     const ids = [...active.keys()];
     if (ids.length === 0) return;
     const sentAt = Date.now();
@@ -137,12 +128,14 @@ export function createHandlerRunner({
     }
   };
 
+  const heartbeat = createPeriodic(extendRuns, beatMs);
+
   return {
     owner,
     start() {
       if (loop) return;
       logger.info('handler runner started', { handlers: names, concurrency });
-      heartbeat = setInterval(() => void beat(), beatMs);
+      heartbeat.start();
       unlisten = database.listen(HANDLER_RUNS_CHANNEL, nudge).catch((err: unknown) => {
         logger.warn('cannot listen for new handler runs; polling only', { err });
         return undefined;
@@ -152,7 +145,7 @@ export function createHandlerRunner({
     nudge,
     async stop() {
       stopping = true;
-      nudge();
+      idle.close();
       await loop;
       /** Waits for the active runs to end, for at most the grace. */
       const runsEnd = () => Promise.race([Promise.all([...active.values()].map((r) => r.done)), new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.())]);
@@ -162,7 +155,7 @@ export function createHandlerRunner({
       // is left `running`, and another process takes it over when the lease expires.
       await runsEnd();
       if (active.size) logger.warn('handler runs did not stop when interrupted; their leases will expire', { runs: [...active.keys()] });
-      clearInterval(heartbeat);
+      heartbeat.stop();
       await (await unlisten)?.().catch(() => {});
       logger.info('handler runner stopped');
     },

@@ -1,5 +1,6 @@
 import { publishBatchProgress, publishBatchStatuses, publishWorkerEvent, type BatchStatus, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
+import { createPeriodic } from '../../core/loop.ts';
 import {
   markLostWorkers,
   QUEUE_CHANNEL,
@@ -51,13 +52,8 @@ export async function afterReturnedLeases(deps: { database: Database; bus: Event
  */
 export function createSweeper(options: SweeperOptions) {
   const { database, bus, logger } = options;
-  const timers: ReturnType<typeof setInterval>[] = [];
-  let reaping = false;
-  let sweeping = false;
 
   const reap = async () => {
-    if (reaping) return;
-    reaping = true;
     try {
       const returned = await reapLeases(database.db, { maxAttempts: options.maxAttempts, ...(options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs }) });
       if (returned.length === 0) return;
@@ -66,14 +62,10 @@ export function createSweeper(options: SweeperOptions) {
       await afterReturnedLeases(options, returned);
     } catch (err) {
       logger.warn('reaping leases failed; trying again', { err });
-    } finally {
-      reaping = false;
     }
   };
 
   const sweep = async () => {
-    if (sweeping) return;
-    sweeping = true;
     try {
       const transitions = await sweepBatches(database.db);
       if (transitions.length) await publishBatchStatuses(bus, transitions);
@@ -85,18 +77,17 @@ export function createSweeper(options: SweeperOptions) {
       }
     } catch (err) {
       logger.warn('sweeping batches failed; trying again', { err });
-    } finally {
-      sweeping = false;
     }
   };
 
+  // A slow database must not pile up reaps or sweeps: a tick that finds the last one running is skipped.
+  const loops = [createPeriodic(reap, options.reapMs), createPeriodic(sweep, options.sweepMs)];
   return {
     start() {
-      timers.push(setInterval(() => void reap(), options.reapMs));
-      timers.push(setInterval(() => void sweep(), options.sweepMs));
+      for (const loop of loops) loop.start();
     },
     stop() {
-      for (const t of timers) clearInterval(t);
+      for (const loop of loops) loop.stop();
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { BatchStatusChange } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
+import { createPeriodic } from '../../core/loop.ts';
 import {
   claimValidations,
   deleteAbandonedUploads,
@@ -109,7 +110,7 @@ export function createBatchValidator({
     if (next) next();
     else active--;
   };
-  let timer: ReturnType<typeof setInterval> | undefined;
+  const sweeper = createPeriodic(sweep, sweepIntervalMs, (err) => logger.error('validation sweep failed', { err }));
 
   async function fail(job: ValidationJob, errors: InvalidInput['errors']) {
     if (await failBatch(db, job.id, errors)) onStatusChange([{ batchId: job.id, owner: job.owner, from: 'validating', to: 'failed' }]);
@@ -154,15 +155,18 @@ export function createBatchValidator({
   function validate(job: ValidationJob) {
     if (running.has(job.id)) return;
     // The lease is held from now, while the validation waits for its turn too.
-    const extend = setInterval(() => {
-      extendValidation(db, job.id, id, leaseSeconds).catch((err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }));
-    }, (leaseSeconds * 1000) / 3);
+    const extend = createPeriodic(
+      async () => void (await extendValidation(db, job.id, id, leaseSeconds)),
+      (leaseSeconds * 1000) / 3,
+      (err) => logger.warn('could not extend a validation lease', { batch_id: job.id, err }),
+    );
+    extend.start();
     const done = takeTurn()
       .then(() => run(job).finally(endTurn))
       // The lease is left to expire, so that a later sweep (here or on another gateway) tries again.
       .catch((err) => logger.error('batch validation failed unexpectedly; it will be retried', { batch_id: job.id, err }))
       .finally(() => {
-        clearInterval(extend);
+        extend.stop();
         running.delete(job.id);
       });
     running.set(job.id, done);
@@ -180,15 +184,14 @@ export function createBatchValidator({
     validate,
     sweep,
     startSweeping() {
-      const tick = () => sweep().catch((err) => logger.error('validation sweep failed', { err }));
-      void tick();
-      timer = setInterval(tick, sweepIntervalMs);
+      void sweeper.run();
+      sweeper.start();
     },
     async idle() {
       while (running.size > 0) await Promise.all(running.values());
     },
     async close() {
-      clearInterval(timer);
+      sweeper.stop();
       await Promise.all(running.values());
     },
   };
