@@ -25,23 +25,34 @@ export interface LeasedRequest {
 export interface LeaseRequestsOptions {
   owner: string;
   model: string;
-  /** Lines wanted; whole ranges are taken, so up to one range more may come back (and always one range when any is free). */
+  /** Lines wanted: at most this many come back (fewer when the queue, the worker's share or other leases leave fewer). */
   limit: number;
   leaseMs: number;
 }
 
 /**
- * Claims whole open ranges of one model in one statement and returns their requests that
- * have no result yet, best batch first, in line order. Nothing per request is written.
+ * Claims open ranges of one model in one statement and returns their requests that have no
+ * result yet, best batch first, in line order. Nothing per request is written.
  *
  * Batches are ranked by priority (strict), then fair share (the lines the batch's owner
  * holds leased in this model over its weight in `owner_weights`, fewest first), then
  * deadline slack (seconds to `expires_at` minus the batch's open lines over the model's
  * throughput, the summed `completion_rate` of live workers), then creation order. Ranges are
  * taken from the best batches until they hold `limit` lines. A worker holds at most
- * ceil(batch lines / live workers) open lines of one batch, unless it holds none of it: a
- * 30-line batch cut into 30 ranges spreads over 8 workers instead of going to the first.
- * The ranges are locked with SKIP LOCKED in rank order, so concurrent leases pass each other.
+ * ceil(batch lines / live workers) open lines of one batch: a 30-line batch spreads over 8
+ * workers instead of going to the first, and a 1,000,000-line batch over 1,000.
+ *
+ * A range with more lines without a result than the worker may take (the rest of the limit,
+ * the rest of its share of the batch) is split: the worker claims the range with its first k
+ * such lines (it keeps its id and counters; last_line and size shrink so that its counted
+ * results plus its open lines are its size), and the lines after them become a new open,
+ * unleased range (same batch, model, owner, priority; the attempts the range had before this
+ * lease; counters zero; size = its lines without a result). Every line without a result stays
+ * in exactly one open range, and the batch's counters (summed over ranges) are unchanged.
+ *
+ * The ranges are locked with SKIP LOCKED in rank order, so concurrent leases pass each other;
+ * a range changed since the statement's snapshot (another lease split or answered it meanwhile)
+ * is passed over too, since its lines as this statement sees them would be out of date.
  */
 export function leaseRequests(db: Executor, options: LeaseRequestsOptions) {
   return rows<LeasedRequest>(db, leaseRequestsSql(options));
@@ -99,56 +110,86 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
         left join held h on h.owner = c.owner
         left join owner_weights ow on ow.owner = c.owner
       ), chosen as materialized (
-        -- The best batches until what this worker may take of them reaches the limit (a batch it holds none of gives at least one range).
+        -- The best batches until what this worker may take of them (its share of each, less what it holds) reaches the limit.
         select r.id, r.rank, r.mine, r.cap from (
           select r.*, sum(r.avail) over (order by r.rank) as cum
-          from (select r.*, case when r.mine = 0 then greatest(1, least(r.unleased, r.cap)) else least(r.unleased, greatest(r.cap - r.mine, 0)) end as avail
-                from ranked r) r
+          from (select r.*, least(r.unleased, greatest(r.cap - r.mine, 0)) as avail from ranked r) r
         ) r
         where r.cum - r.avail < ${limit} and r.avail > 0
       ), fit as materialized (
-        -- Their first queued ranges, each marked whether it is among what the lease takes when no other lease holds any of them.
-        select f.id, f.first_line, f.lines, c.rank,
-               (c.mine = 0 and f.n = 1) or c.mine + f.cum <= c.cap as within
+        -- Their first queued ranges, each with the lines the lease takes of it when no other lease holds any of them
+        -- (what is left of the worker's share of the batch), and its version (xmin) as this statement's snapshot sees it.
+        select f.id, f.version, f.first_line, f.lines, c.rank, least(f.lines, c.cap - c.mine - (f.cum - f.lines)) as share
         from chosen c
         cross join lateral (
-          select g.id, g.first_line, g.lines, row_number() over (order by g.first_line) as n, sum(g.lines) over (order by g.first_line) as cum
-          from (select g.id, g.first_line, ${open} as lines from request_ranges g
+          select g.id, g.version, g.first_line, g.lines, sum(g.lines) over (order by g.first_line) as cum
+          from (select g.id, g.xmin as version, g.first_line, ${open} as lines from request_ranges g
                 where g.batch_id = c.id and ${queuedRange} order by g.first_line limit ${limit}) g
         ) f
       ), locked as materialized (
         -- As many ranges as the lease needs when none is taken by another lease; one locked by another is passed over for the next.
-        select g.id, f.first_line, f.lines, f.rank, f.within
+        -- A range changed since the snapshot (split, answered, released by another lease meanwhile) is passed over too: the lines
+        -- this statement reads of it (results, its first open lines) would be out of date, and a split of it wrong.
+        select g.id, g.batch_id, g.model, g.owner, g.priority, g.first_line, g.last_line, g.size, g.succeeded, g.failed, g.attempts,
+               f.lines, f.rank, f.share > 0 as within
         from request_ranges g join fit f on f.id = g.id
-        where g.id = any(array(select id from fit)) and g.lease_owner is null and g.finished_at is null
-        order by f.within desc, f.rank, f.first_line
-        limit (select count(*) from (select f.lines, sum(f.lines) over (order by f.rank, f.first_line) as cum from fit f where f.within) w
-               where w.cum - w.lines < ${limit})
+        where g.id = any(array(select id from fit)) and g.lease_owner is null and g.finished_at is null and g.xmin = f.version
+        order by f.share > 0 desc, f.rank, f.first_line
+        limit (select count(*) from (select f.share, sum(f.share) over (order by f.rank, f.first_line) as cum from fit f where f.share > 0) w
+               where w.cum - w.share < ${limit})
         for update of g skip locked
       ), capped as (
-        select l.id, l.first_line, l.lines, l.rank from (
-          select l.*, row_number() over per_batch as n, sum(l.lines) over per_batch as cum
+        -- What the worker may take of each locked range: the rest of its share of the batch...
+        select l.id, l.first_line, l.rank, least(l.lines, c.cap - c.mine - (l.cum - l.lines))::int as take from (
+          select l.*, sum(l.lines) over (partition by l.rank order by l.first_line) as cum
           from locked l
-          window per_batch as (partition by l.rank order by l.first_line)
         ) l join chosen c on c.rank = l.rank
-        where (c.mine = 0 and l.n = 1) or c.mine + l.cum <= c.cap
-      ), picked as (
-        select x.id from (select p.id, p.lines, sum(p.lines) over (order by p.rank, p.first_line) as cum from capped p) x
-        where x.cum - x.lines < ${limit}
+        where l.cum - l.lines < c.cap - c.mine
+      ), picked as materialized (
+        -- ...and of the limit.
+        select x.id, x.rank, least(x.take, ${limit} - (x.cum - x.take))::int as take
+        from (select p.*, sum(p.take) over (order by p.rank, p.first_line) as cum from capped p) x
+        where x.cum - x.take < ${limit}
+      ), taken as materialized (
+        -- The first lines without a result of each picked range: those it takes, and the one after them when it takes fewer than it has.
+        select p.id as range_id, p.rank, p.take, r.id, r.line, r.custom_id, r.model, r.body, r.n
+        from picked p
+        join locked l on l.id = p.id
+        cross join lateral (
+          select r.id, r.line, r.custom_id, r.model, r.body, row_number() over (order by r.line) as n
+          from requests r
+          where r.batch_id = l.batch_id and r.model = l.model and r.line between l.first_line and l.last_line
+            and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
+          order by r.line
+          limit p.take + 1
+        ) r
+      ), cut as (
+        -- A range with lines beyond what is taken is split after the last line taken: the rest becomes a new queued range.
+        select t.range_id as id, count(*) filter (where t.n <= t.take)::int as n,
+               max(t.line) filter (where t.n <= t.take) as last_line, min(t.line) filter (where t.n > t.take) as rest_first_line
+        from taken t
+        group by t.range_id
       ), claimed as (
         update request_ranges g
         set lease_owner = ${owner},
             lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000}),
-            attempts = g.attempts + 1
-        from picked p
-        where g.id = p.id
-        returning g.id, g.batch_id, g.model, g.first_line, g.last_line, g.attempts
+            attempts = g.attempts + 1,
+            last_line = case when c.rest_first_line is null then g.last_line else c.last_line end,
+            size = case when c.rest_first_line is null then g.size else g.succeeded + g.failed + c.n end
+        from cut c
+        where g.id = c.id
+        returning g.id, g.attempts
+      ), rest as (
+        insert into request_ranges (batch_id, model, owner, priority, first_line, last_line, size, attempts)
+        select l.batch_id, l.model, l.owner, l.priority, c.rest_first_line, l.last_line, l.size - l.succeeded - l.failed - c.n, l.attempts
+        from cut c join locked l on l.id = c.id
+        where c.rest_first_line is not null
       )
-      select r.id::float8 as "id", r.batch_id as "batchId", r.line, r.custom_id as "customId",
-             r.model, r.body, c.attempts, c.id::float8 as "rangeId"
-      from claimed c
-      join chosen k on k.id = c.batch_id
-      join requests r on r.batch_id = c.batch_id and r.model = c.model and r.line between c.first_line and c.last_line
-      where not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
-      order by k.rank, r.line`;
+      select t.id::float8 as "id", l.batch_id as "batchId", t.line, t.custom_id as "customId",
+             t.model, t.body, c.attempts, c.id::float8 as "rangeId"
+      from taken t
+      join claimed c on c.id = t.range_id
+      join locked l on l.id = t.range_id
+      where t.n <= t.take
+      order by t.rank, t.line`;
 }

@@ -70,8 +70,8 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
   it('finishes a range once every line has a result, and sums the counters of all its batch\'s ranges', async () => {
     const db = database().db;
     const batchId = await insertBatch(database(), { count: 4, model: 'm-finish', rangeLines: 2 });
-    const first = await lease('w1', 'm-finish', 1);
-    const second = await lease('w2', 'm-finish', 1);
+    const first = await lease('w1', 'm-finish', 2);
+    const second = await lease('w2', 'm-finish', 2);
     expect(await completeRequests(db, 'w1', first.map((r) => ok(r, 1)))).toMatchObject([{ completed: 2, written: 2 }]);
     const [counters] = await completeRequests(db, 'w2', second.map((r) => ok(r, 10)));
     expect(counters).toMatchObject({ total: 4, completed: 4, failed: 0, promptTokens: 12, completionTokens: 22, written: 2 });

@@ -9,7 +9,7 @@ const lines = (leased: LeasedRequest[]) => leased.map((r) => r.line);
 describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
   const database = useDriverDatabase(driver);
 
-  it('claims whole ranges of one model, best priority first, and writes nothing per request', async () => {
+  it('claims ranges of one model, best priority first, splitting the last at the limit, and writes nothing per request', async () => {
     const db = database().db;
     const low = await insertBatch(database(), { count: 6, model: 'm1', rangeLines: 3 });
     const high = await insertBatch(database(), { count: 4, model: 'm1', priority: 5, rangeLines: 2 });
@@ -21,14 +21,12 @@ describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
       [high, 3],
       [high, 4],
       [low, 1],
-      [low, 2],
-      [low, 3],
     ]);
     expect(leased.every((r) => r.attempts === 1 && r.model === 'm1')).toBe(true);
     expect(new Set(leased.map((r) => r.rangeId)).size).toBe(3);
     expect(await statuses(database(), low)).toEqual([
-      { status: 'leased', n: 3 },
-      { status: 'queued', n: 3 },
+      { status: 'leased', n: 1 },
+      { status: 'queued', n: 5 },
     ]);
     const untouched = await rows<{ n: number }>(
       db,
@@ -41,15 +39,16 @@ describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
     const db = database().db;
     const a = await leaseRequests(db, { owner: 'w2', model: 'm1', limit: 10, leaseMs: 5000 });
     const b = await leaseRequests(db, { owner: 'w3', model: 'm1', limit: 10, leaseMs: 5000 });
-    expect(lines(a)).toEqual([4, 5, 6]);
+    expect(lines(a)).toEqual([2, 3, 4, 5, 6]);
     expect(b).toEqual([]);
   });
 
-  it('takes one range larger than the limit, and no second one once the limit is reached', async () => {
+  it('takes no more lines of a range than the limit; the rest of it stays queued for the next lease', async () => {
     const db = database().db;
     await insertBatch(database(), { count: 9, model: 'm-big', rangeLines: 4 });
-    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 2, leaseMs: 5000 }))).toEqual([1, 2, 3, 4]);
-    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 5, leaseMs: 5000 }))).toEqual([5, 6, 7, 8, 9]);
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 2, leaseMs: 5000 }))).toEqual([1, 2]);
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 5, leaseMs: 5000 }))).toEqual([3, 4, 5, 6, 7]);
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-big', limit: 5, leaseMs: 5000 }))).toEqual([8, 9]);
   });
 
   it('spreads a 30-line batch over the 8 workers serving its model', async () => {
@@ -65,13 +64,13 @@ describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
     expect(await leaseRequests(db, { owner: 'm-spread-gpu-1', model: 'm-spread', limit: 256, leaseMs: 5000 })).toEqual([]);
   });
 
-  it('gives a worker one range of a batch it holds none of, however many workers share it', async () => {
+  it('gives a worker its share of a batch out of a larger range: 20 lines on 50 workers go one a worker', async () => {
     const db = database().db;
     await liveWorkers(database(), 'm-crowd', 50);
     await insertBatch(database(), { count: 20, model: 'm-crowd', rangeLines: 10 });
-    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-1', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toHaveLength(10);
+    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-1', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toEqual([1]);
     expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-1', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toEqual([]);
-    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-2', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toHaveLength(10);
+    expect(lines(await leaseRequests(db, { owner: 'm-crowd-gpu-2', model: 'm-crowd', limit: 256, leaseMs: 5000 }))).toEqual([2]);
   });
 
   it('leases nothing of a batch that is stopping or past its completion window', async () => {
