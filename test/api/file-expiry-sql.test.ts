@@ -96,6 +96,17 @@ describe.each(DRIVERS)('file expiry statements on %s', (driver) => {
     expect(await retryBatch(database().db, retry)).toEqual({ kind: 'bodies_purged' });
   });
 
+  it('keeps a batch whose results went retryable while its input file is there', async () => {
+    const owner = 'o4';
+    const old = await batch(database(), owner, await upload(database(), owner), 'completed');
+    await expireNow(database(), old.out, old.err);
+    await expireFiles(database().db);
+    expect((await purgeRequestData(database().db)).results).toContain(old.id);
+    expect(await stored(database(), old.id)).toEqual({ bodies: 2, results: 0 });
+    const retry = { batchId: old.id, owner, newBatchId: newId('batch_'), newFileId: newId('file-') };
+    expect(await retryBatch(database().db, retry)).toMatchObject({ kind: 'created', total: 1 });
+  });
+
   it('gives the input file of a retry the retention it is given', async () => {
     const owner = 'o3';
     const old = await batch(database(), owner, await upload(database(), owner), 'completed');
