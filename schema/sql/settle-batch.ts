@@ -1,6 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { cutRanges } from './cut-ranges.ts';
 import { finalizeBatch } from './finalize-batch.ts';
+import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
 
 /** A status change of a batch, for the caller to publish. */
 export interface BatchTransition {
@@ -13,7 +15,10 @@ export interface BatchTransition {
 interface BatchState {
   owner: string;
   status: string;
-  done: boolean;
+  /** Some range of the batch is open: it has lines still to run. */
+  open: boolean;
+  /** Every line succeeded or failed (cancelled and expired lines are not counted). */
+  answered: boolean;
   pastDue: boolean;
   staleFinalizing: boolean;
 }
@@ -31,10 +36,11 @@ function readState(db: Executor, batchId: string) {
   return rows<BatchState>(
     db,
     sql`select b.owner, b.status,
-          not exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null) as "done",
+          exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null) as "open",
+          ${COMPLETED} + ${FAILED} >= b.total as "answered",
           b.expires_at < now() as "pastDue",
           b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
-        from batches b where b.id = ${batchId}`,
+        from batches b ${RANGE_SUMS} where b.id = ${batchId}`,
   );
 }
 
@@ -73,13 +79,29 @@ async function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'e
 }
 
 /**
+ * Cuts into ranges the lines of a batch that have no result and no open range: nothing would
+ * ever run them, nor end them when the batch stops (a path that queued requests without cutting
+ * them, such as a previous release's gateway still running after the upgrade). Under the batch
+ * row's lock, so that two settles at once do not cut the same lines twice.
+ */
+async function cutStranded(db: Executor, batchId: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx.execute(sql`select 1 from batches where id = ${batchId} for update`);
+    await cutRanges(tx, batchId);
+  });
+}
+
+/**
  * Takes the one transition the batch's state calls for, if any, exactly once however
  * many processes call it at the same moment (each step is a conditional update):
- * - `in_progress` with every request answered (no open range left): `finalizing`, then `completed`;
+ * - `in_progress` with every request answered (succeeded or failed) and no open range left:
+ *   `finalizing`, then `completed`;
  * - `in_progress` past its completion window: the lines of unleased ranges `expired`, and
  *   once no range is leased any more, the batch `expired`;
  * - `cancelling`: the lines of unleased ranges `cancelled`, and once no range is leased, `cancelled`;
  * - `finalizing` for longer than {@link FINALIZE_STALE_SECONDS} (its finalizer died): `completed`.
+ * Lines that have no result and no open range are cut into ranges first, so that the fleet
+ * runs them, or the stop ends them.
  * Call it after anything that may finish a batch. Returns the transitions it made.
  */
 export async function settleBatch(db: Executor, batchId: string): Promise<BatchTransition[]> {
@@ -87,7 +109,9 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchT
   if (!state) return [];
   const step = (from: string, to: string): BatchTransition => ({ batchId, owner: state.owner, from, to });
 
-  if (state.status === 'in_progress' && state.done) {
+  // Answered and no open range, rather than either alone: a batch past its window whose last
+  // range finished after the others were expired has no open range, yet it expired.
+  if (state.status === 'in_progress' && state.answered && !state.open) {
     const won = await rows(
       db,
       sql`update batches set status = 'finalizing', finalizing_at = now()
@@ -100,7 +124,9 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchT
   if (state.status === 'finalizing' && state.staleFinalizing) {
     return (await finalizeBatch(db, batchId, 'completed')) ? [step('finalizing', 'completed')] : [];
   }
-  if (state.status === 'in_progress' && state.pastDue) {
+  if ((state.status === 'in_progress' || state.status === 'cancelling') && !state.open && !state.answered) await cutStranded(db, batchId);
+  if (state.status === 'in_progress' && !state.pastDue) return [];
+  if (state.status === 'in_progress') {
     if ((await endQueued(db, batchId, 'expired', EXPIRED_ERROR)) > 0) return [];
     return (await finalizeBatch(db, batchId, 'expired')) ? [step('in_progress', 'expired')] : [];
   }

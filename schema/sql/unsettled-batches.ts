@@ -2,9 +2,9 @@ import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 
 /**
- * Batches that should have been settled but were not: every request answered (no open range
- * left) while still `in_progress` (the writer died between its result write and its settle).
- * The sweeper settles them.
+ * Batches that should have been settled but were not: `in_progress` with no open range left
+ * (the writer died between its result write and its settle; or lines were queued without
+ * ranges, which the settle cuts). The sweeper settles them.
  */
 export async function unsettledBatches(db: Executor, limit = 100): Promise<string[]> {
   const found = await rows<{ id: string }>(

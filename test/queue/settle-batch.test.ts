@@ -10,10 +10,11 @@ import {
   stopRequests,
   streamResultLines,
   sweepBatches,
+  unsettledBatches,
   type Database,
 } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { answer, insertBatch } from './batch-fixtures.ts';
+import { answer, insertBatch, statuses } from './batch-fixtures.ts';
 
 async function batchRow(database: Database, id: string) {
   const [row] = await database.db.select().from(batches).where(eq(batches.id, id));
@@ -159,6 +160,51 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
       ['req-1', 'batch_expired'],
       ['req-2', 'batch_expired'],
+    ]);
+  });
+
+  it('expires a batch whose last in-flight range finishes after its window closed, rather than completing it', async () => {
+    const id = await insertBatch(database(), { count: 3, model: 'late-model' });
+    const leased = await leaseRequests(database().db, { owner: 'w1', model: 'late-model', limit: 1, leaseMs: 10_000 });
+    expect(leased.map((r) => r.line)).toEqual([1]);
+    await database().db.execute(sql`update batches set expires_at = now() - interval '1 second' where id = ${id}`);
+    expect(await sweepBatches(database().db)).toEqual([]);
+    // The worker writes its result before its heartbeat hears of the expiry: no range is open any more.
+    await answer(database(), id, [1], 'succeeded');
+    expect(await unsettledBatches(database().db)).toContain(id);
+    expect((await settleBatch(database().db, id)).map((t) => t.to)).toEqual(['expired']);
+    expect(JSON.parse(await fileText(database(), id, 'output')).custom_id).toBe('req-1');
+    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
+      ['req-2', 'batch_expired'],
+      ['req-3', 'batch_expired'],
+    ]);
+  });
+
+  it('cuts lines that have neither a result nor a range into ranges, so that they run', async () => {
+    const id = await insertBatch(database(), { count: 3, model: 'stranded-model' });
+    await answer(database(), id, [2], 'succeeded');
+    // As a path that queued requests without cutting them would leave them (a previous release's gateway).
+    await database().db.execute(sql`delete from request_ranges where batch_id = ${id} and finished_at is null`);
+    expect(await unsettledBatches(database().db)).toContain(id);
+    expect(await settleBatch(database().db, id)).toEqual([]);
+    expect(await statuses(database(), id)).toEqual([
+      { status: 'queued', n: 2 },
+      { status: 'succeeded', n: 1 },
+    ]);
+    const leased = await leaseRequests(database().db, { owner: 'w1', model: 'stranded-model', limit: 10, leaseMs: 10_000 });
+    expect(leased.map((r) => r.line).sort()).toEqual([1, 3]);
+  });
+
+  it('ends stranded lines too when the batch stops', async () => {
+    const id = await insertBatch(database(), { count: 2, model: 'stranded-stop-model' });
+    await database().db.execute(sql`delete from request_ranges where batch_id = ${id}`);
+    expect((await cancelBatch(database().db, id, 'local')).kind).toBe('cancelling');
+    expect((await batchRow(database(), id)).status).toBe('cancelled');
+    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
+      ['req-1', 'batch_cancelled'],
+      ['req-2', 'batch_cancelled'],
     ]);
   });
 
