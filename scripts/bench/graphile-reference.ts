@@ -1,9 +1,9 @@
 // The lease path's reference: graphile-worker running no-op jobs with its batched settings.
 import { Logger, makeWorkerUtils, runMigrations as installGraphileWorker, runOnce } from 'graphile-worker';
-import type { LeasePathSizes } from './queue-loop.ts';
+import type { AroundRun, LeasePathSizes } from './queue-loop.ts';
 
 /** Adds the jobs in bulk, then times `workers` graphile-worker instances (runOnce) until the queue is empty. */
-export async function graphileWorker(url: string, sizes: LeasePathSizes): Promise<{ done: number; seconds: number }> {
+export async function graphileWorker(url: string, sizes: LeasePathSizes, around: AroundRun = (work) => work()): Promise<{ done: number; seconds: number }> {
   const logger = new Logger(() => (level, message) => {
     if (level === 'error') console.error(`[graphile-worker] ${message}`);
   });
@@ -16,7 +16,7 @@ export async function graphileWorker(url: string, sizes: LeasePathSizes): Promis
     }
     await utils.withPgClient((client) => client.query('vacuum analyze graphile_worker._private_jobs'));
     const started = performance.now();
-    await Promise.all(
+    await around(() => Promise.all(
       Array.from({ length: sizes.workers }, () =>
         runOnce({
           connectionString: url,
@@ -32,7 +32,7 @@ export async function graphileWorker(url: string, sizes: LeasePathSizes): Promis
           preset: { worker: { localQueue: { size: sizes.batch }, completeJobBatchDelay: 0, failJobBatchDelay: 0 } },
         }),
       ),
-    );
+    ));
     const seconds = (performance.now() - started) / 1000;
     const { rows: left } = await utils.withPgClient((client) => client.query<{ n: number }>('select count(*)::int as n from graphile_worker._private_jobs'));
     if (left[0]?.n !== 0 || done < sizes.jobs) throw new Error(`graphile-worker left ${left[0]?.n} of ${sizes.jobs} jobs (ran ${done})`);

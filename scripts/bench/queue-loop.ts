@@ -1,95 +1,116 @@
-// The lease path's worker loop: lease a page, write its results, heartbeat, until the queue is empty.
+// The lease path's worker loop: lease ranges, write their results a page at a time, heartbeat, until the queue is empty.
 import { sql } from 'drizzle-orm';
-import { completeRequests, createDatabase, heartbeatLeases, insertRequests, leaseRequests, newId, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
+import { completeRequests, createDatabase, heartbeatLeases, leaseRequests, registerWorker, rows, type LeasedRequest, type RequestResult } from '../../schema/index.ts';
+import { queueBatch } from './support.ts';
 
-/** The worker's FLUSH_MAX: results are written at most this many per statement. */
-const RESULT_PAGE = 256;
 const HEARTBEAT_MS = 2000;
 const LEASE_MS = 6000;
+const MODEL = 'sim-model';
 
 /** A chat completion of about 600 bytes, as the worker writes one per request. */
-export const RESPONSE = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: 'm', choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(90) }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 } });
+export const RESPONSE = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: MODEL, choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(90) }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 } });
 
-/** How many requests (jobs), concurrent loops (instances), connections per loop and requests per lease (local queue), on both sides. */
+/** The engine request id every result carries. */
+export const ENGINE_REQUEST_ID = 'chatcmpl-bench';
+
+/** How many requests (jobs), concurrent loops (instances), connections per loop, lines asked per lease (local queue) and results per write. */
 export interface LeasePathSizes {
   jobs: number;
   workers: number;
+  /** The lease's `limit` (the worker's LEASE_MAX); graphile-worker's local queue size. */
   batch: number;
+  /** Results per write (the worker's FLUSH_MAX). */
+  page: number;
+  /** A diagnostic: recut the batch into ranges of this many lines after ingest (0: as ingest cut it). */
+  rangeLines: number;
   connectionsPerWorker: number;
 }
 
-/** The statements a loop runs; the project's own unless a diagnostic replaces one. */
-export interface QueueStatements {
-  lease(database: Database, owner: string, limit: number): Promise<LeasedRequest[]>;
-  /** Finishes a page of the owner's leases; returns how many it finished. */
-  finish(database: Database, owner: string, leased: readonly LeasedRequest[]): Promise<number>;
-  heartbeat(database: Database, owner: string, ids: readonly number[]): Promise<unknown>;
+/** What the loops did, and where their time went (summed over the loops, so up to `workers` × the wall time). */
+export interface QueueLoopRun {
+  done: number;
+  seconds: number;
+  ranges: number;
+  /** Lines per range as ingest cut them (the largest). */
+  rangeLines: number;
+  leases: number;
+  writes: number;
+  heartbeats: number;
+  leaseSeconds: number;
+  writeSeconds: number;
+  heartbeatSeconds: number;
 }
 
-/** The result each request gets in the benchmark: a 200 with {@link RESPONSE}. */
-export const resultsOf = (leased: readonly LeasedRequest[]) =>
-  leased.map((r) => ({ id: r.id, status: 'succeeded' as const, statusCode: 200, response: RESPONSE, engineRequestId: 'x', error: null, promptTokens: 10, completionTokens: 100 }));
+/** Wraps the timed part of a run (a CPU measurement around it); the setup before it stays outside. */
+export type AroundRun = <T>(work: () => Promise<T>) => Promise<T>;
 
-/** The project's statements: lease, each result written under the lease with the batch counters, heartbeat. */
-export const PROJECT_STATEMENTS: QueueStatements = {
-  lease: (database, owner, limit) => leaseRequests(database.db, { owner, model: 'm', limit, leaseMs: LEASE_MS }),
-  async finish(database, owner, leased) {
-    const written = await completeRequests(database.db, owner, resultsOf(leased));
-    return written.reduce((sum, c) => sum + c.written, 0);
-  },
-  heartbeat: (database, owner, ids) => heartbeatLeases(database.db, { owner, leaseMs: LEASE_MS, ids }),
-};
+/** The result each request gets in the benchmark: a 200 with {@link RESPONSE}, started when it was leased. */
+export const resultsOf = (leased: readonly LeasedRequest[], startedAtMs: number): RequestResult[] =>
+  leased.map((r) => ({ id: r.id, rangeId: r.rangeId, batchId: r.batchId, line: r.line, startedAtMs, status: 'succeeded', statusCode: 200, response: RESPONSE, engineRequestId: ENGINE_REQUEST_ID, error: null, promptTokens: 10, completionTokens: 100 }));
 
-/** A diagnostic, not the project's statement: the row is deleted as graphile-worker deletes a finished job, nothing kept. */
-export const DELETING_STATEMENTS: QueueStatements = {
-  ...PROJECT_STATEMENTS,
-  async finish(database, owner, leased) {
-    const gone = await rows<{ n: number }>(
-      database.db,
-      sql`with gone as (delete from requests where id = any(${`{${leased.map((r) => r.id).join(',')}}`}::bigint[]) and lease_owner = ${owner} returning 1)
-          select count(*)::int as n from gone`,
-    );
-    return gone[0]?.n ?? 0;
-  },
-};
-
-/** Queues the jobs with ingest's own statement, then runs `workers` loops of lease, heartbeat and finish, in pages of the worker's size. */
-export async function runQueueLoop(url: string, sizes: LeasePathSizes, statements: QueueStatements): Promise<{ done: number; seconds: number }> {
+/**
+ * Queues the jobs through ingest's own path (so the ranges are cut as in production), then runs
+ * `workers` loops, each registered as a live worker: lease (`leaseRequests`, whole ranges up to
+ * `batch` lines), write the results `page` at a time (`completeRequests`), and heartbeat the
+ * ranges still held every 2 s (`heartbeatLeases`), as the worker does.
+ */
+export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: AroundRun = (work) => work()): Promise<QueueLoopRun> {
   const database = await createDatabase({ url, maxConnections: sizes.workers * sizes.connectionsPerWorker, applicationName: 'vbs-bench-lease' });
   try {
-    await database.db.execute(sql`truncate requests`);
-    const batchId = newId('batch_');
-    await database.db.execute(sql`insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, total, expires_at)
-      values (${batchId}, 'bench', '/v1/chat/completions', 'm', '24h', 'in_progress', 'file-bench', ${sizes.jobs}, now() + interval '1 day')`);
-    for (let from = 0; from < sizes.jobs; from += 500) {
-      const page = Array.from({ length: Math.min(500, sizes.jobs - from) }, (_, k) => ({ line: from + k + 1, customId: `req-${from + k + 1}`, model: 'm', body: `{"model":"m","messages":[{"role":"user","content":"question ${from + k + 1}"}]}` }));
-      await insertRequests(database.db, batchId, 0, page);
+    await queueBatch(database, { lines: sizes.jobs, model: MODEL, body: (line) => `{"model":"${MODEL}","messages":[{"role":"user","content":"question ${line}"}]}` });
+    if (sizes.rangeLines > 0) {
+      await database.db.execute(sql`
+        with gone as (delete from request_ranges returning batch_id, model, owner, priority)
+        insert into request_ranges (batch_id, model, owner, priority, first_line, last_line, size)
+        select r.batch_id, r.model, g.owner, g.priority, min(r.line), max(r.line), count(*)::int
+        from requests r join (select distinct batch_id, model, owner, priority from gone) g on g.batch_id = r.batch_id and g.model = r.model
+        group by r.batch_id, r.model, g.owner, g.priority, (r.line - 1) / ${sizes.rangeLines}::int`);
     }
-    await database.db.execute(sql`vacuum analyze requests`);
-    let done = 0;
+    await database.db.execute(sql`vacuum analyze requests, request_ranges`);
+    const [cut] = await rows<{ ranges: number; lines: number }>(database.db, sql`select count(*)::int as ranges, max(size)::int as lines from request_ranges`);
+    const owners = Array.from({ length: sizes.workers }, (_, i) => `bench-${i}`);
+    for (const owner of owners) {
+      await registerWorker(database.db, { id: owner, host: 'bench', gpu: owner, pid: process.pid, runtime: 'bun', model: MODEL, engineUrl: 'http://bench', status: 'ready' });
+    }
+    const run: QueueLoopRun = { done: 0, seconds: 0, ranges: cut!.ranges, rangeLines: cut!.lines, leases: 0, writes: 0, heartbeats: 0, leaseSeconds: 0, writeSeconds: 0, heartbeatSeconds: 0 };
+    const timed = async <T>(work: () => Promise<T>, add: (seconds: number) => void): Promise<T> => {
+      const at = performance.now();
+      try {
+        return await work();
+      } finally {
+        add((performance.now() - at) / 1000);
+      }
+    };
     const started = performance.now();
-    await Promise.all(
-      Array.from({ length: sizes.workers }, async (_, i) => {
-        const owner = `bench-${i}`;
+    await around(() => Promise.all(
+      owners.map(async (owner) => {
         let beatAt = performance.now();
         for (;;) {
-          const leased = await statements.lease(database, owner, sizes.batch);
+          const leased = await timed(() => leaseRequests(database.db, { owner, model: MODEL, limit: sizes.batch, leaseMs: LEASE_MS }), (s) => (run.leaseSeconds += s));
           if (leased.length === 0) break;
-          for (let k = 0; k < leased.length; k += RESULT_PAGE) {
+          run.leases++;
+          const leasedAt = Date.now();
+          for (let k = 0; k < leased.length; k += sizes.page) {
             if (performance.now() - beatAt > HEARTBEAT_MS) {
-              await statements.heartbeat(database, owner, leased.slice(k).map((r) => r.id));
+              const held = [...new Set(leased.slice(k).map((r) => r.rangeId))];
+              await timed(() => heartbeatLeases(database.db, { owner, leaseMs: LEASE_MS, ids: held }), (s) => (run.heartbeatSeconds += s));
+              run.heartbeats++;
               beatAt = performance.now();
             }
-            const finished = await statements.finish(database, owner, leased.slice(k, k + RESULT_PAGE));
-            done += finished;
+            const counters = await timed(() => completeRequests(database.db, owner, resultsOf(leased.slice(k, k + sizes.page), leasedAt)), (s) => (run.writeSeconds += s));
+            run.writes++;
+            run.done += counters.reduce((sum, c) => sum + c.written, 0);
           }
         }
       }),
-    );
-    const seconds = (performance.now() - started) / 1000;
-    if (done !== sizes.jobs) throw new Error(`the queue statements finished ${done} of ${sizes.jobs} requests`);
-    return { done, seconds };
+    ));
+    run.seconds = (performance.now() - started) / 1000;
+    if (run.done !== sizes.jobs) throw new Error(`the queue statements finished ${run.done} of ${sizes.jobs} requests`);
+    const [kept] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from results where status = 'succeeded' and response is not null`);
+    if (kept?.n !== sizes.jobs) throw new Error(`the results table holds ${kept?.n} of ${sizes.jobs} results`);
+    return run;
   } finally {
     await database.close();
   }
 }
+

@@ -1,4 +1,4 @@
-// `npm run bench [-- --quick] [--only NAME,...] [--out FILE] [--json FILE]`: runs the five
+// `npm run bench [-- --quick] [--only NAME,...] [--out FILE] [--json FILE]`: runs the six
 // benchmarks, each in its own process on its own scratch database, prints the table and writes
 // it to bench/results.md (quick mode: bench/out/results-quick.md, so that it never replaces the
 // full numbers). Exits 1 when a benchmark could not run; a missed goal is reported, not an error.

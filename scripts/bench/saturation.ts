@@ -9,7 +9,7 @@
 //   [--batched-tokens 8192] [--prompt-tokens 300] [--tpot-ms 30] [--ttft-ms 40] [--output-tokens 100]
 //   [--other-requests 1500] [--other-slots 64] [--other-tpot-ms 10]
 import { sql } from 'drizzle-orm';
-import { registerModel, rows } from '../../schema/index.ts';
+import { COMPLETION_TOKENS, RANGE_SUMS, registerModel, rows } from '../../schema/index.ts';
 import { benchPrompt, createScratchDatabase, ensureFetchLimit, queueChatBatch, report, round, say, sizesFor, spawnBun, type Child } from './support.ts';
 
 await ensureFetchLimit();
@@ -71,9 +71,9 @@ async function fleetWorker(simUrl: string, requests: number, registrySlots: numb
     }
     const [row] = await rows<Run>(
       scratch.database.db,
-      sql`select (select completion_tokens from batches where id = ${batchId})::float8 as tokens,
+      sql`select (select ${COMPLETION_TOKENS} from batches b ${RANGE_SUMS} where b.id = ${batchId})::float8 as tokens,
             extract(epoch from max(finished_at) - min(started_at))::float8 as seconds
-          from requests where batch_id = ${batchId}`,
+          from results where batch_id = ${batchId}`,
     );
     return row!;
   } finally {

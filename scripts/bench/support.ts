@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
-import { batches, createDatabase, insertRequests, newId, runMigrations, type Database } from '../../schema/index.ts';
+import { batches, createDatabase, ingestBatch, newId, runMigrations, type Database } from '../../schema/index.ts';
 import { ADMIN_URL, DB_TAG, FETCH_LIMIT_RAISED, INHERITED_ENV, VERBOSE } from './config.ts';
 
 /** The Bun binary running the benchmarks; every child process is started with it. */
@@ -215,18 +215,38 @@ export function quantile(values: readonly number[], q: number): number {
 /** Rounds to `digits` decimals. */
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 
-/** Queues an `in_progress` batch of short chat requests for `sim-model` with ingest's own statement, as the gateway leaves a validated batch. */
-export async function queueChatBatch(database: Database, count: number, promptChars = 0): Promise<string> {
+/** What {@link queueBatch} queues: `lines` requests for `model`, each body made by `body`. */
+export interface QueueBatchOptions {
+  lines: number;
+  model: string;
+  owner?: string;
+  body(line: number): string;
+}
+
+/**
+ * Queues an `in_progress` batch through ingest's own path (`ingestBatch`: the requests COPYed
+ * and the batch cut into ranges in one transaction), as the gateway leaves a validated batch.
+ */
+export async function queueBatch(database: Database, { lines, model, owner = 'bench', body }: QueueBatchOptions): Promise<string> {
   const batchId = newId('batch_');
-  await database.db.insert(batches).values({ id: batchId, owner: 'bench', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total: count, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
-  for (let from = 0; from < count; from += 500) {
-    const page = Array.from({ length: Math.min(500, count - from) }, (_, k) => {
-      const line = from + k + 1;
-      return { line, customId: `req-${line}`, model: 'sim-model', body: JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(line, promptChars) }] }) };
-    });
-    await insertRequests(database.db, batchId, 0, page);
+  const validationOwner = `bench-validator-${process.pid}`;
+  await database.db.insert(batches).values({ id: batchId, owner, endpoint: '/v1/chat/completions', model, completionWindow: '24h', status: 'validating', validationOwner, inputFileId: newId('file-'), expiresAt: new Date(Date.now() + 86_400_000) });
+  async function* pages() {
+    for (let from = 0; from < lines; from += 500) {
+      yield Array.from({ length: Math.min(500, lines - from) }, (_, k) => {
+        const line = from + k + 1;
+        return { line, customId: `req-${line}`, model, body: body(line) };
+      });
+    }
   }
+  const outcome = await ingestBatch(database, { batchId, validationOwner, priority: 0 }, () => pages());
+  if (outcome.kind !== 'in_progress' || outcome.total !== lines) throw new Error(`ingest left the batch ${JSON.stringify(outcome)}`);
   return batchId;
+}
+
+/** Queues an `in_progress` batch of short chat requests for `sim-model` through ingest's path. */
+export function queueChatBatch(database: Database, count: number, promptChars = 0, owner = 'bench'): Promise<string> {
+  return queueBatch(database, { lines: count, model: 'sim-model', owner, body: (line) => JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(line, promptChars) }] }) });
 }
 
 /** The prompt of line `line`: `question N`, padded to about `chars` characters (4 characters a token, as the simulator counts). */

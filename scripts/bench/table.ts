@@ -8,6 +8,7 @@ import { ADMIN_URL, REDIS_URL, type BenchResult, type Figure } from './support.t
 export const BENCHMARKS = [
   { name: 'saturation', title: 'Saturation' },
   { name: 'lease-path', title: 'Lease path' },
+  { name: 'fleet-scale', title: 'Fleet scale' },
   { name: 'ingest', title: 'Ingest' },
   { name: 'recovery', title: 'Recovery' },
   { name: 'fan-out', title: 'Fan-out' },

@@ -16,7 +16,7 @@ interface Outcome {
   error: string | null;
 }
 
-const NAMES = ['saturation', 'lease-path', 'ingest', 'recovery', 'fan-out'];
+const NAMES = ['saturation', 'lease-path', 'fleet-scale', 'ingest', 'recovery', 'fan-out'];
 
 // Proves that every benchmark runs end to end on real Postgres, Redis and Bun processes, and
 // reports well-formed numbers. It asserts no timings or ratios: speed is what `npm run bench` is for.
@@ -24,11 +24,11 @@ describe('the benchmarks in quick mode', () => {
   const dir = mkdtempSync(join(tmpdir(), 'vbs-bench-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('run all five and write a table of finite, positive numbers', { timeout: 180_000 }, async () => {
+  it('run all six and write a table of finite, positive numbers', { timeout: 240_000 }, async () => {
     const finished = await runToEnd(BUN, ['scripts/bench/run.ts', '--quick', '--out', join(dir, 'results.md'), '--json', join(dir, 'results.json')], {
       // The scratch databases carry the run id, so the suite's teardown removes any a crash left.
       env: { BENCH_DB_TAG: inject('runId') },
-      timeoutMs: 170_000,
+      timeoutMs: 230_000,
     });
     expect(finished.code, finished.stderr.slice(-6000)).toBe(0);
     const { outcomes } = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outcomes: Outcome[] };
@@ -48,7 +48,7 @@ describe('the benchmarks in quick mode', () => {
       }
     }
     const markdown = readFileSync(join(dir, 'results.md'), 'utf8');
-    for (const title of ['Saturation', 'Lease path', 'Ingest', 'Recovery', 'Fan-out']) expect(markdown).toMatch(new RegExp(`^\\| \\d \\| ${title} \\| \\d`, 'm'));
+    for (const title of ['Saturation', 'Lease path', 'Fleet scale', 'Ingest', 'Recovery', 'Fan-out']) expect(markdown).toMatch(new RegExp(`^\\| \\d \\| ${title} \\| \\d`, 'm'));
     expect(markdown).toMatch(/Node v\d+.*Bun \d/);
     expect(markdown).toContain('scripts/bench/run.ts --quick');
   });
