@@ -24,6 +24,8 @@ export interface ResultWriterOptions {
   maxBatch: number;
   /** Called after each write with the counters it returned and how many results were not written (lease lost). */
   onWritten(counters: BatchCounters[], lost: number, results: readonly RequestResult[]): void;
+  /** Called with the seconds each successful write took (the worker's write-latency histogram). */
+  onWriteSeconds?: (seconds: number) => void;
 }
 
 /**
@@ -32,7 +34,7 @@ export interface ResultWriterOptions {
  * database hiccup delays results but never drops them, and one result Postgres refuses
  * cannot block the others forever.
  */
-export function createResultWriter({ database, owner, logger, flushMs, maxBatch, onWritten }: ResultWriterOptions): ResultWriter {
+export function createResultWriter({ database, owner, logger, flushMs, maxBatch, onWritten, onWriteSeconds }: ResultWriterOptions): ResultWriter {
   let pending: RequestResult[] = [];
   let writing: readonly RequestResult[] = [];
   let flushing: Promise<boolean> | null = null;
@@ -49,7 +51,9 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
     try {
       const started = performance.now();
       const counters = await completeRequests(database.db, owner, take);
-      logger.debug('results written', { results: take.length, ms: Math.round(performance.now() - started) });
+      const ms = performance.now() - started;
+      onWriteSeconds?.(ms / 1000);
+      logger.debug('results written', { results: take.length, ms: Math.round(ms) });
       const written = counters.reduce((n, c) => n + c.written, 0);
       failures = 0;
       if (isolating > 0) isolating--;

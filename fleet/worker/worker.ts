@@ -147,6 +147,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (lost) metrics?.leasesLost.inc({}, lost);
       void publishWrite(settleDeps, counters);
     },
+    onWriteSeconds: (seconds) => metrics?.writeSeconds.observe({}, seconds),
   });
 
   /** Keep about half a second of completions leased ahead, so a freed slot never waits for Postgres. */

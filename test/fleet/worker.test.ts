@@ -18,6 +18,9 @@ describe('the worker', () => {
     processes.push(sim.process);
     const batchId = await insertChatBatch(database, { count: 2000 });
     processes.push(await startWorker({ DATABASE_URL: url, ENGINE_URL: sim.url }));
+    // Its heartbeat reports how fast it finishes requests: the queue's deadlines and the estimates read it.
+    const rate = async () => (await rows<{ rate: number }>(database.db, sql`select max(completion_rate)::float8 as rate from workers`))[0]?.rate ?? 0;
+    await eventually(async () => (await rate()) > 0, 30_000, 'a completion rate in the worker\'s row');
     expect(await waitForBatch(database, batchId, ['completed', 'failed', 'expired'], 90_000)).toBe('completed');
     const { output, errors } = await resultFiles(database, batchId);
     expect(errors).toEqual([]);
@@ -85,6 +88,7 @@ describe('the worker', () => {
       const text = await (await fetch(`http://127.0.0.1:${metricsPort + i}/metrics`)).text();
       expect(text).toMatch(new RegExp(`vbs_worker_info\\{[^}]*gpu="${gpu}"`));
       expect(Number(text.match(/vbs_worker_requests_completed_total\{model="sim-model"\} (\d+)/)?.[1])).toBeGreaterThan(0);
+      expect(Number(text.match(/vbs_worker_result_write_duration_seconds_count (\d+)/)?.[1])).toBeGreaterThan(0);
     }
     const workers = await rows<{ host: string; gpu: string; engine_url: string; status: string }>(database.db, sql`select host, gpu, engine_url, status from workers order by gpu`);
     expect(workers.filter((w) => w.host === 'test-host').map((w) => [w.gpu, w.engine_url, w.status])).toEqual([
