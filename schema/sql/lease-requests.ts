@@ -80,24 +80,35 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
           (select g.priority, g.batch_id from request_ranges g where ${queuedRange} and g.priority < q.priority
            order by g.priority desc nulls last, g.batch_id limit 1)
           limit 1) n
+      ), leased as (
+        -- The leased lines of the model per batch (and its owner), the worker's own among them: one pass over the leases.
+        select g.batch_id, g.owner, sum(${open})::float8 as lines,
+               coalesce(sum(${open}) filter (where g.lease_owner = ${owner}), 0)::float8 as mine
+        from request_ranges g
+        where g.lease_owner is not null and g.finished_at is null and g.model = ${model}
+        group by g.batch_id, g.owner
       ), candidates as (
-        select b.id, b.seq, b.owner, q.priority, b.expires_at, s.lines, s.remaining, s.unleased, s.mine
+        -- Only open ranges are read: the finished pieces that splitting leaves behind a batch's queue cost nothing here.
+        -- A batch's lines of the model are its total when it has one model, else the sum of its ranges' sizes.
+        select b.id, b.seq, b.owner, q.priority, b.expires_at,
+               case when b.model is null then s.lines else b.total::float8 end as lines,
+               u.unleased + coalesce(l.lines, 0) as remaining, u.unleased, coalesce(l.mine, 0) as mine
         from queued q
         join batches b on b.id = q.batch_id
         cross join lateral (
-          select sum(g.size)::float8 as lines,
-                 coalesce(sum(${open}) filter (where g.finished_at is null), 0)::float8 as remaining,
-                 coalesce(sum(${open}) filter (where g.finished_at is null and g.lease_owner is null), 0)::float8 as unleased,
-                 coalesce(sum(${open}) filter (where g.finished_at is null and g.lease_owner = ${owner}), 0)::float8 as mine
-          from request_ranges g where g.batch_id = b.id and g.model = ${model}
-        ) s
+          select coalesce(sum(${open}), 0)::float8 as unleased
+          from request_ranges g where ${queuedRange} and g.priority = q.priority and g.batch_id = b.id
+        ) u
+        left join lateral (
+          select sum(g.size)::float8 as lines from request_ranges g where b.model is null and g.batch_id = b.id and g.model = ${model}
+        ) s on true
+        left join leased l on l.batch_id = b.id
         where b.status = 'in_progress' and b.expires_at > now()
       ), held as (
-        select g.owner, sum(${open})::float8 as lines
-        from request_ranges g
-        where g.lease_owner is not null and g.finished_at is null and g.model = ${model}
-          and g.owner in (select owner from candidates)
-        group by g.owner
+        select l.owner, sum(l.lines) as lines
+        from leased l
+        where l.owner in (select owner from candidates)
+        group by l.owner
       ), ranked as (
         select c.id, c.mine, c.unleased, greatest(1, ceil(c.lines / greatest(1, l.workers))) as cap,
                row_number() over (order by
@@ -150,46 +161,47 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
         select x.id, x.rank, least(x.take, ${limit} - (x.cum - x.take))::int as take
         from (select p.*, sum(p.take) over (order by p.rank, p.first_line) as cum from capped p) x
         where x.cum - x.take < ${limit}
-      ), taken as materialized (
-        -- The first lines without a result of each picked range: those it takes, and the one after them when it takes fewer than it has.
-        select p.id as range_id, p.rank, p.take, r.id, r.line, r.custom_id, r.model, r.body, r.n
+      ), cut as (
+        -- A range the worker takes only part of is split after its take-th line without a result: the lines from the next one on
+        -- become a new queued range. A dense range (every line of its span counted in its size, none answered) is split by
+        -- arithmetic; another is walked up to that line.
+        select p.id,
+               case when d.dense then p.take else s.n end as n,
+               case when d.dense then l.first_line + p.take - 1 else s.last_line end as last_line,
+               case when d.dense then l.first_line + p.take else s.rest_first_line end as rest_first_line
         from picked p
         join locked l on l.id = p.id
+        cross join lateral (select l.size = l.last_line - l.first_line + 1 and l.succeeded + l.failed = 0 as dense) d
         cross join lateral (
-          select r.id, r.line, r.custom_id, r.model, r.body, row_number() over (order by r.line) as n
-          from requests r
-          where r.batch_id = l.batch_id and r.model = l.model and r.line between l.first_line and l.last_line
-            and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
-          order by r.line
-          limit p.take + 1
-        ) r
-      ), cut as (
-        -- A range with lines beyond what is taken is split after the last line taken: the rest becomes a new queued range.
-        select t.range_id as id, count(*) filter (where t.n <= t.take)::int as n,
-               max(t.line) filter (where t.n <= t.take) as last_line, min(t.line) filter (where t.n > t.take) as rest_first_line
-        from taken t
-        group by t.range_id
+          select count(*) filter (where t.n <= p.take)::int as n, max(t.line) filter (where t.n <= p.take) as last_line,
+                 min(t.line) filter (where t.n > p.take) as rest_first_line
+          from (select r.line, row_number() over (order by r.line) as n
+                from requests r
+                where not d.dense and r.batch_id = l.batch_id and r.model = l.model and r.line between l.first_line and l.last_line
+                  and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
+                order by r.line
+                limit p.take + 1) t
+        ) s
+        where p.take < l.lines and (d.dense or s.rest_first_line is not null)
       ), claimed as (
         update request_ranges g
         set lease_owner = ${owner},
             lease_expires_at = now() + make_interval(secs => ${leaseMs / 1000}),
             attempts = g.attempts + 1,
-            last_line = case when c.rest_first_line is null then g.last_line else c.last_line end,
-            size = case when c.rest_first_line is null then g.size else g.succeeded + g.failed + c.n end
-        from cut c
-        where g.id = c.id
-        returning g.id, g.attempts
+            last_line = coalesce(c.last_line, g.last_line),
+            size = case when c.id is null then g.size else g.succeeded + g.failed + c.n end
+        from picked p left join cut c on c.id = p.id
+        where g.id = p.id and g.id = any(array(select id from picked))
+        returning g.id, g.batch_id, g.model, g.first_line, g.last_line, g.attempts, p.rank
       ), rest as (
         insert into request_ranges (batch_id, model, owner, priority, first_line, last_line, size, attempts)
         select l.batch_id, l.model, l.owner, l.priority, c.rest_first_line, l.last_line, l.size - l.succeeded - l.failed - c.n, l.attempts
         from cut c join locked l on l.id = c.id
-        where c.rest_first_line is not null
       )
-      select t.id::float8 as "id", l.batch_id as "batchId", t.line, t.custom_id as "customId",
-             t.model, t.body, c.attempts, c.id::float8 as "rangeId"
-      from taken t
-      join claimed c on c.id = t.range_id
-      join locked l on l.id = t.range_id
-      where t.n <= t.take
-      order by t.rank, t.line`;
+      select r.id::float8 as "id", r.batch_id as "batchId", r.line, r.custom_id as "customId",
+             r.model, r.body, c.attempts, c.id::float8 as "rangeId"
+      from claimed c
+      join requests r on r.batch_id = c.batch_id and r.model = c.model and r.line between c.first_line and c.last_line
+      where not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)
+      order by c.rank, r.line`;
 }
