@@ -28,18 +28,24 @@ const withError = sql`${prefix} || ',"response":null,"error":' || coalesce(x.err
  */
 export const RESULT_LINE: SQL = sql`(case when x.response is not null then ${withResponse} else ${withError} end)`;
 
-/** The results of one batch (`x`) with their requests (`r`), of the statuses of one file. */
-function resultRows(batchId: string, kind: ResultKind): SQL {
+/**
+ * The results of one batch (`x`) after line `afterLine` with their requests (`r`), of the
+ * statuses of one file. Both sides are bounded by batch and line: Postgres merge-joins the two
+ * (batch_id, line) indexes, and a bound on the results alone had it read the requests from the
+ * batch's first line for every page (100,000 lines in pages of 500: 4.1 s instead of 1.1 s; the
+ * previous release read them from requests alone in 0.9 s).
+ */
+function resultRows(batchId: string, kind: ResultKind, afterLine = 0): SQL {
   return sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
-    where x.batch_id = ${batchId} and x.status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`;
+    where x.batch_id = ${batchId} and r.batch_id = ${batchId} and x.line > ${afterLine} and r.line > ${afterLine}
+      and x.status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`;
 }
 
 /** The rows of one result file, in line order, after line `afterLine`. */
 export function resultLinesPage(db: Executor, batchId: string, kind: ResultKind, afterLine: number, limit: number) {
   return rows<{ line: number; text: string }>(
     db,
-    sql`select x.line, ${RESULT_LINE} as text from ${resultRows(batchId, kind)}
-          and x.line > ${afterLine}
+    sql`select x.line, ${RESULT_LINE} as text from ${resultRows(batchId, kind, afterLine)}
         order by x.line limit ${limit}`,
   );
 }
