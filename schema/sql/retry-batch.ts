@@ -25,9 +25,9 @@ export type RetryOutcome =
   | { kind: 'bodies_purged' }
   | { kind: 'created'; batchId: string; total: number; models: string[] };
 
-/** The requests (`r`) of a batch whose results (`x`) a retry runs again. */
+/** The requests (`r`) of a batch whose results (`x`) a retry runs again (both sides bounded by batch, for a merge join). */
 const retriedOf = (batchId: SQL | string) => sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
-  where x.batch_id = ${batchId} and x.status in (${sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `)})`;
+  where x.batch_id = ${batchId} and r.batch_id = ${batchId} and x.status in (${sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `)})`;
 
 /**
  * Creates a new batch of the failed and expired requests of a finished one, in one
