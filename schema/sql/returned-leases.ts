@@ -20,6 +20,13 @@ export interface ReturnLeasesOptions {
   refundAttempt: boolean;
   /** At most this many ranges. */
   limit: number;
+  /**
+   * Wait for ranges another statement holds locked instead of passing them over: for an owner
+   * giving back its own ranges, whose heartbeat or result write may hold them for a moment. A
+   * skipped range would stay leased to a worker that has dropped its jobs, until it expired.
+   * Reapers leave it off, so that any number of them pass each other.
+   */
+  waitForLocks?: boolean;
 }
 
 /** A range whose lease was lost this many times is cut into one range per line, so one line that kills workers fails alone. */
@@ -36,9 +43,10 @@ export const SPLIT_AFTER_ATTEMPTS = 2;
  * - Unless refunded, a single-line range leased `maxAttempts` times fails its line with
  *   `too_many_attempts`, counted in the range's `failed` (`failed`).
  * - Anything else goes back to the queue unleased (`queued`).
- * Ranges are taken with SKIP LOCKED in id order, so any number of processes may run it.
+ * Ranges are taken in id order (as result writes and heartbeats lock them), with SKIP LOCKED
+ * unless `waitForLocks`, so any number of reapers may run it.
  */
-export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, limit }: ReturnLeasesOptions) {
+export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, limit, waitForLocks = false }: ReturnLeasesOptions) {
   const tries = sql.raw(refundAttempt ? 'false' : 'true');
   return rows<ReturnedLeases>(
     db,
@@ -55,7 +63,7 @@ export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, 
         where g.lease_owner is not null and g.finished_at is null and ${where}
         order by g.id
         limit ${limit}
-        for update of g skip locked
+        for update of g${sql.raw(waitForLocks ? '' : ' skip locked')}
       ), failing as (
         insert into results (batch_id, line, status, error, attempts)
         select p.batch_id, p.first_line, 'failed',

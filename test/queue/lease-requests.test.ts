@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase, leaseRequests, leaseRequestsSql, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
+import { createDatabase, leaseRequests, leaseRequestsSql, releaseRequests, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
 import { insertBatch, liveWorkers, statuses } from './batch-fixtures.ts';
 
@@ -101,6 +101,31 @@ describe('the lease on Postgres', () => {
     }
     expect(taken).toHaveLength(600);
     expect(new Set(taken.map((r) => r.line)).size).toBe(600);
+  });
+
+  it("gives back an owner's range that its own heartbeat holds locked at that moment, instead of passing it over", async () => {
+    const { database, url } = test();
+    await insertBatch(database, { count: 6, model: 'm-release', rangeLines: 3 });
+    const leased = await leaseRequests(database.db, { owner: 'w-release', model: 'm-release', limit: 6, leaseMs: 60_000 });
+    const rangeIds = [...new Set(leased.map((r) => r.rangeId))];
+    expect(rangeIds).toHaveLength(2);
+    const other = await createDatabase({ url, maxConnections: 1 });
+    opened.push(other);
+    // Another statement (a heartbeat, a result write) holds one of the ranges while the owner releases.
+    let unlock = () => {};
+    const holding = other.db.transaction(async (tx) => {
+      await tx.execute(sql`select id from request_ranges where id = ${rangeIds[0]!} for no key update`);
+      await new Promise<void>((resolve) => (unlock = resolve));
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    const releasing = releaseRequests(database.db, { owner: 'w-release', refundAttempt: true, maxAttempts: 5 });
+    await new Promise((r) => setTimeout(r, 200));
+    unlock();
+    await holding;
+    const returned = await releasing;
+    expect(returned.reduce((n, r) => n + r.n, 0)).toBe(6);
+    const still = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_ranges where lease_owner = 'w-release'`);
+    expect(still[0]?.n).toBe(0);
   });
 
   it('reads the queue index and a few ranges, not every range or request', async () => {
