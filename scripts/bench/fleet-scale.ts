@@ -4,8 +4,8 @@
 // Reports the ceiling, Postgres's CPU seconds per 1,000 requests (its backends of the scratch
 // database, read in /proc), where the machine's CPU went, and the workers' lease and result-write
 // latencies at the ceiling (their Prometheus histograms).
-// Usage: bun scripts/bench/fleet-scale.ts [--quick] [--gpus-per-supervisor 4] [--max-supervisors 10]
-//   [--slots 64] [--output-tokens 5] [--tpot-ms 30] [--ttft-ms 40] [--warm-seconds 4] [--window-seconds 10] [--idle-seconds 6]
+// Usage: bun scripts/bench/fleet-scale.ts [--quick] [--gpus-per-supervisor 2] [--max-supervisors 12]
+//   [--slots 1024] [--output-tokens 4] [--tpot-ms 600] [--ttft-ms 600] [--warm-seconds 6] [--window-seconds 10] [--idle-seconds 6]
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { rows } from '../../schema/index.ts';
@@ -18,13 +18,13 @@ await ensureFetchLimit();
 /**
  * Each simulated GPU is set so that its worker leases, writes and heartbeats as on an H100 under
  * vLLM's defaults finishing ~100-token chat outputs: 1,024 sequences of about 3 s each, some 340
- * requests a second. But each request is only ~4 tokens long (one decode step every 0.75 s), so
+ * requests a second. But each request is only ~4 tokens long (one decode step every 0.6 s), so
  * the workers' stream parsing and the simulators cost little of the two cores, and Postgres's
  * share is as large as this machine allows.
  */
 const SIZES = sizesFor(
   { gpusPerSupervisor: 1, maxSupervisors: 2, slots: 32, outputTokens: 3, tpotMs: 20, ttftMs: 20, warmSeconds: 1, windowSeconds: 2, idleSeconds: 2 },
-  { gpusPerSupervisor: 4, maxSupervisors: 10, slots: 1024, outputTokens: 4, tpotMs: 750, ttftMs: 750, warmSeconds: 6, windowSeconds: 10, idleSeconds: 6 },
+  { gpusPerSupervisor: 2, maxSupervisors: 12, slots: 1024, outputTokens: 4, tpotMs: 600, ttftMs: 600, warmSeconds: 6, windowSeconds: 10, idleSeconds: 6 },
 );
 const NAME = 'fleet-scale';
 /** A step must add this much to the best throughput so far to count as growth. */
