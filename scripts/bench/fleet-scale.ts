@@ -6,12 +6,13 @@
 // latencies at the ceiling (their Prometheus histograms).
 // Usage: bun scripts/bench/fleet-scale.ts [--quick] [--gpus-per-supervisor 2] [--max-supervisors 12]
 //   [--slots 1024] [--output-tokens 4] [--tpot-ms 600] [--ttft-ms 600] [--warm-seconds 6] [--window-seconds 10] [--idle-seconds 6]
+//   [--embedding-dim N] (embedding batches, vectors of N floats, instead of chat)
 import { loadavg } from 'node:os';
 import { sql } from 'drizzle-orm';
 import { rows } from '../../schema/index.ts';
 import { startFleetStep, type FleetStep } from './fleet-step.ts';
 import { cpuSeconds, measurePostgresCpu } from './postgres-cpu.ts';
-import { ADMIN_URL, createScratchDatabase, ensureFetchLimit, queueChatBatch, report, round, say, sizesFor } from './support.ts';
+import { ADMIN_URL, createScratchDatabase, ensureFetchLimit, queueBatch, queueChatBatch, report, round, say, sizesFor } from './support.ts';
 import { quantileOf, scrapeHistograms, since } from './worker-histograms.ts';
 
 await ensureFetchLimit();
@@ -23,8 +24,8 @@ await ensureFetchLimit();
  * share is as large as this machine allows.
  */
 const SIZES = sizesFor(
-  { gpusPerSupervisor: 1, maxSupervisors: 2, slots: 32, outputTokens: 3, tpotMs: 20, ttftMs: 20, warmSeconds: 1, windowSeconds: 2, idleSeconds: 2 },
-  { gpusPerSupervisor: 2, maxSupervisors: 12, slots: 1024, outputTokens: 4, tpotMs: 600, ttftMs: 600, warmSeconds: 6, windowSeconds: 10, idleSeconds: 6 },
+  { gpusPerSupervisor: 1, maxSupervisors: 2, slots: 32, outputTokens: 3, tpotMs: 20, ttftMs: 20, warmSeconds: 1, windowSeconds: 2, idleSeconds: 2, embeddingDim: 0 },
+  { gpusPerSupervisor: 2, maxSupervisors: 12, slots: 1024, outputTokens: 4, tpotMs: 600, ttftMs: 600, warmSeconds: 6, windowSeconds: 10, idleSeconds: 6, embeddingDim: 0 },
 );
 const NAME = 'fleet-scale';
 /** A step must add this much to the best throughput so far to count as growth. */
@@ -35,7 +36,15 @@ const OWNERS = ['owner-a', 'owner-b', 'owner-c', 'owner-d'];
 const LEASE = 'vbs_worker_lease_duration_seconds';
 const WRITE = 'vbs_worker_result_write_duration_seconds';
 /** Requests a simulated GPU finishes per second when the worker keeps its slots full. */
-const GPU_RATE = SIZES.slots / ((SIZES.ttftMs + SIZES.outputTokens * SIZES.tpotMs) / 1000);
+/** `--embedding-dim N` runs embedding batches instead (vectors of N floats, no decode steps: a request takes its time to first token). */
+const EMBEDDINGS = SIZES.embeddingDim > 0;
+const GPU_RATE = SIZES.slots / ((SIZES.ttftMs + (EMBEDDINGS ? 0 : SIZES.outputTokens * SIZES.tpotMs)) / 1000);
+
+/** Queues one owner's batch of `lines` short requests through ingest's path. */
+function queueOwnersBatch(owner: string, lines: number) {
+  if (!EMBEDDINGS) return queueChatBatch(scratch.database, lines, 0, owner);
+  return queueBatch(scratch.database, { lines, model: 'sim-model', owner, endpoint: '/v1/embeddings', body: (line) => `{"model":"sim-model","input":"passage ${line}: a short text to embed"}` });
+}
 
 /** A statement's latency over a window, in ms, from the workers' histograms. */
 interface Latency {
@@ -44,6 +53,9 @@ interface Latency {
   mean: number;
   count: number;
 }
+
+/** A Postgres CPU figure, or why there is none (Postgres on another machine: /proc does not show it). */
+const measuredText = (value: number) => (Number.isFinite(value) ? String(value) : 'not measured');
 
 const latencyText = (l: Latency) => (l.count ? `${l.p50} / ${l.p99} / ${l.mean} (${l.count} statements)` : 'not recorded by the workers');
 
@@ -79,7 +91,7 @@ async function keepQueued(seconds: number, best: number) {
   const missing = demand * seconds - (await openLines());
   if (missing <= 0) return;
   const perOwner = Math.ceil(missing / OWNERS.length);
-  for (const owner of OWNERS) await queueChatBatch(scratch.database, perOwner, 0, owner);
+  for (const owner of OWNERS) await queueOwnersBatch(owner, perOwner);
 }
 
 /** CPU seconds of some processes so far. */
@@ -122,7 +134,8 @@ try {
     sql`select current_setting('max_connections')::int as max, current_setting('superuser_reserved_connections')::int as reserved, (select count(*)::int from pg_stat_activity) as used`,
   );
   const budget = limits!.max - limits!.reserved - limits!.used - CONNECTION_MARGIN;
-  say(NAME, `each simulated GPU: ${SIZES.slots} slots, ~${SIZES.outputTokens}-token outputs, about ${round(GPU_RATE)} requests/s; ${SIZES.gpusPerSupervisor} GPUs per supervisor; ${budget} connections may be used`);
+  const work = EMBEDDINGS ? `embeddings of ${SIZES.embeddingDim} floats` : `~${SIZES.outputTokens}-token outputs`;
+  say(NAME, `each simulated GPU: ${SIZES.slots} slots, ${work}, about ${round(GPU_RATE)} requests/s; ${SIZES.gpusPerSupervisor} GPUs per supervisor; ${budget} connections may be used`);
 
   steps.push(await startFleetStep({ url: scratch.url, index: 0, gpus: SIZES.gpusPerSupervisor, sizes: SIZES }));
   const idleWorkers = gpusNow();
@@ -169,19 +182,19 @@ try {
     goal: 'a ceiling (throughput stops growing)',
     pass: stoppedBy.startsWith('throughput'),
     details: {
-      'simulated GPU: slots, output tokens, decode step (ms), requests/s': `${SIZES.slots}, ${SIZES.outputTokens}, ${SIZES.tpotMs}, ${round(GPU_RATE)}`,
+      'simulated GPU: slots, work, requests/s': `${SIZES.slots}, ${work}, ${round(GPU_RATE)}`,
       'supervisors × GPUs at the end': `${steps.length} × ${SIZES.gpusPerSupervisor}`,
       'stopped by': stoppedBy,
       'steps (GPUs: requests/s)': measured.map((m) => `${m.gpus}: ${m.requestsPerSecond}`).join(', '),
-      'Postgres CPU seconds per 1,000 requests at the ceiling': String(ceiling.postgresCpuPer1000),
-      'Postgres cores busy at the ceiling': String(ceiling.postgresCores),
+      'Postgres CPU seconds per 1,000 requests at the ceiling': measuredText(ceiling.postgresCpuPer1000),
+      'Postgres cores busy at the ceiling': measuredText(ceiling.postgresCores),
       'worker / simulator cores busy at the ceiling': `${ceiling.workerCores} / ${ceiling.simulatorCores}`,
       'transactions per 1,000 requests at the ceiling': ceiling.transactionsPer1000,
       'lease statement p50 / p99 / mean at the ceiling (ms)': latencyText(ceiling.lease),
       'result write p50 / p99 / mean at the ceiling (ms)': latencyText(ceiling.write),
       'connections of the fleet at the ceiling': ceiling.connections,
       'worker restarts': steps.reduce((n, st) => n + st.exits(), 0) || 'none',
-      'idle fleet, per worker: Postgres CPU ms per second, transactions per second': `${round((idlePostgres.seconds * 1000) / SIZES.idleSeconds / idleWorkers, 1)}, ${round(idlePostgres.xacts / SIZES.idleSeconds / idleWorkers, 1)} (${idleWorkers} worker${idleWorkers === 1 ? '' : 's'}, ${SIZES.idleSeconds} s)`,
+      'idle fleet, per worker: Postgres CPU ms per second, transactions per second': `${measuredText(round((idlePostgres.seconds * 1000) / SIZES.idleSeconds / idleWorkers, 1))}, ${round(idlePostgres.xacts / SIZES.idleSeconds / idleWorkers, 1)} (${idleWorkers} worker${idleWorkers === 1 ? '' : 's'}, ${SIZES.idleSeconds} s)`,
       'workers at the end': workers,
       'load average at the ceiling': ceiling.load,
     },

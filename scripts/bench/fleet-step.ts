@@ -7,6 +7,8 @@ export interface FleetStepSizes {
   outputTokens: number;
   tpotMs: number;
   ttftMs: number;
+  /** The dimension of the simulator's embeddings (0: its default). */
+  embeddingDim: number;
 }
 
 /** A running supervisor, its workers and its simulator. */
@@ -34,7 +36,8 @@ const READY_TIMEOUT_MS = 120_000;
 export async function startFleetStep({ url, index, gpus, sizes }: { url: string; index: number; gpus: number; sizes: FleetStepSizes }): Promise<FleetStep> {
   const sim = spawnBun(
     ['fleet/entry/sim.ts', '--port', '0', '--max-num-seqs', String(gpus * sizes.slots), '--max-num-batched-tokens', String(Math.max(8192, gpus * sizes.slots * 64)),
-      '--tpot-ms', String(sizes.tpotMs), '--ttft-ms', String(sizes.ttftMs), '--output-tokens', String(sizes.outputTokens), '--disable-log-stats'],
+      '--tpot-ms', String(sizes.tpotMs), '--ttft-ms', String(sizes.ttftMs), '--output-tokens', String(sizes.outputTokens),
+      ...(sizes.embeddingDim > 0 ? ['--embedding-dim', String(sizes.embeddingDim)] : []), '--disable-log-stats'],
     {},
   );
   let supervisor: Child | undefined;

@@ -220,6 +220,8 @@ export interface QueueBatchOptions {
   lines: number;
   model: string;
   owner?: string;
+  /** The batch's endpoint; chat completions unless told. */
+  endpoint?: string;
   body(line: number): string;
 }
 
@@ -227,10 +229,10 @@ export interface QueueBatchOptions {
  * Queues an `in_progress` batch through ingest's own path (`ingestBatch`: the requests COPYed
  * and the batch cut into ranges in one transaction), as the gateway leaves a validated batch.
  */
-export async function queueBatch(database: Database, { lines, model, owner = 'bench', body }: QueueBatchOptions): Promise<string> {
+export async function queueBatch(database: Database, { lines, model, owner = 'bench', endpoint = '/v1/chat/completions', body }: QueueBatchOptions): Promise<string> {
   const batchId = newId('batch_');
   const validationOwner = `bench-validator-${process.pid}`;
-  await database.db.insert(batches).values({ id: batchId, owner, endpoint: '/v1/chat/completions', model, completionWindow: '24h', status: 'validating', validationOwner, inputFileId: newId('file-'), expiresAt: new Date(Date.now() + 86_400_000) });
+  await database.db.insert(batches).values({ id: batchId, owner, endpoint, model, completionWindow: '24h', status: 'validating', validationOwner, inputFileId: newId('file-'), expiresAt: new Date(Date.now() + 86_400_000) });
   async function* pages() {
     for (let from = 0; from < lines; from += 500) {
       yield Array.from({ length: Math.min(500, lines - from) }, (_, k) => {
