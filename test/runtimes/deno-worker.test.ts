@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { rows } from '../../schema/index.ts';
+import { COMPLETED, FAILED, RANGE_SUMS, rows } from '../../schema/index.ts';
 import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, startSim, startWorker, waitForBatch, type Sim } from '../fleet/helpers.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
@@ -41,7 +41,7 @@ describe('a worker on Deno next to a worker on Bun', () => {
     const batchId = await insertChatBatch(test().database, { count: COUNT });
     expect(await waitForBatch(test().database, batchId, ['completed', 'failed', 'expired'])).toBe('completed');
     expect(await answeredIds(test().database, batchId)).toEqual(expectedIds(COUNT));
-    const [batch] = await rows<{ completed: number; failed: number }>(test().database.db, sql`select completed, failed from batches where id = ${batchId}`);
+    const [batch] = await rows<{ completed: number; failed: number }>(test().database.db, sql`select ${COMPLETED} as completed, ${FAILED} as failed from batches b ${RANGE_SUMS} where b.id = ${batchId}`);
     expect(batch).toEqual({ completed: COUNT, failed: 0 });
     // The workers' rows carry their counters with each heartbeat.
     const done = await eventually(async () => {
