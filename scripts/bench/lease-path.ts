@@ -77,7 +77,8 @@ try {
     name: NAME,
     title: 'Lease path',
     result: { value: round(oursRate), unit: 'requests/s', label: 'range lease + result write + heartbeat, results kept' },
-    reference: { value: round(theirRate), unit: 'jobs/s', label: 'graphile-worker, batched' },
+    // The table has one reference column: COPY's rate and the second ratio go in its label.
+    reference: { value: round(theirRate), unit: 'jobs/s', label: `graphile-worker, batched; COPY of the same result rows ${round(copyRate).toLocaleString('en-US')} rows/s, ratio ${round(toCopy, 3)}` },
     ratio: round(ratio, 3),
     goal: `≥ ${GOAL_GRAPHILE} × graphile-worker; ≥ ${GOAL_COPY} × COPY`,
     pass: ratio >= GOAL_GRAPHILE && toCopy >= GOAL_COPY,
