@@ -50,7 +50,7 @@ async function start(run: (query: SQL) => Promise<unknown[]>, { batchId, validat
         returning id`,
   );
   if (started.length === 0) throw new Lost();
-  await run(cutRangesSql(batchId));
+  await run(cutRangesSql(batchId, { fresh: true }));
   return { kind: 'in_progress', total: seen.total, models: [...seen.models].sort() };
 }
 
