@@ -326,7 +326,8 @@ export function createWorker(options: WorkerOptions): Worker {
       const leased = await leaseRequests(database.db, { owner: id, model, limit, leaseMs: timings.leaseMs });
       metrics?.leaseSeconds.observe({}, (performance.now() - started) / 1000);
       if (leased.length) metrics?.leased.inc({ model }, leased.length);
-      // Whole ranges come back: up to one range more than asked for.
+      // A full lease may mean more is queued; a short one does not mean the queue is empty (a
+      // locked range passed over, this worker's share of a batch reached), but the next round finds out.
       if (leased.length >= limit) drained = false;
       got += leased.length;
       const lease = ++leaseNumber;

@@ -13,7 +13,7 @@ import { ADMIN_URL, createScratchDatabase, report, round, say, sizesFor } from '
 
 /**
  * Both queues take work about 500 lines at a time: the lease's limit (the worker's LEASE_MAX is
- * 512; whole ranges are taken, so a lease may hold up to one range more) and graphile-worker's
+ * 512; a range larger than what is asked for is split, so a lease brings at most the limit) and graphile-worker's
  * local queue at the size of its own performance guide, which also runs each instance with 24
  * concurrent jobs and completes in batches (`completeJobBatchDelay: 0`). Results are written 256
  * at a time (the worker's FLUSH_MAX). COPY runs as many streams as there are loops.

@@ -50,8 +50,8 @@ export const resultsOf = (leased: readonly LeasedRequest[], startedAtMs: number)
 
 /**
  * Queues the jobs through ingest's own path (so the ranges are cut as in production), then runs
- * `workers` loops, each registered as a live worker: lease (`leaseRequests`, whole ranges up to
- * `batch` lines), write the results `page` at a time (`completeRequests`), and heartbeat the
+ * `workers` loops, each registered as a live worker: lease (`leaseRequests`, up to `batch` lines,
+ * splitting a range when needed), write the results `page` at a time (`completeRequests`), and heartbeat the
  * ranges still held every 2 s (`heartbeatLeases`), as the worker does.
  */
 export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: AroundRun = (work) => work()): Promise<QueueLoopRun> {

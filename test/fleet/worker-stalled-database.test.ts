@@ -99,8 +99,8 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
         20_000,
         'the worker to stop',
       );
-      // At most 16 in flight, 128 prefetched, two pages of 16 unwritten results, and the rest of the
-      // last range leased (whole ranges of 3 lines come back): 178, far from the 600 queued.
+      // At most 16 in flight, 128 prefetched, two pages of 16 unwritten results, and a lease round
+      // under way (a lease never brings more than asked for): 178, far from the 600 queued.
       expect(worker.stats().completed).toBeLessThanOrEqual(178);
       expect(await leasedBy(database, 'slow-writes')).toBeLessThanOrEqual(178);
       await lock.release();

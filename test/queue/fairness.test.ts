@@ -10,7 +10,7 @@ import { requestLines, startGateway, until, waitForStatus, type GatewayProcess }
 /**
  * A slow simulated GPU: 16 sequences at once, 20 ms to the first token and 20 ms per token
  * of 16, about 47 requests a second. Slow on purpose, as real GPUs are: what a newcomer waits
- * for is what the workers already hold (whole ranges, 79 lines each of a 20,000-line batch)
+ * for is what the workers already hold (the ranges they leased, at most what each asked for)
  * and the gateway's validation, so the slower the fleet, the smaller that wait is against
  * the big batch's run (on real GPUs, seconds against hours). At 94 requests a second for two
  * GPUs the big batch alone runs about 210 s, and 5% of it is 1,000 of its lines.
