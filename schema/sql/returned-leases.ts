@@ -42,7 +42,8 @@ export const SPLIT_AFTER_ATTEMPTS = 2;
  *   then no longer takes its neighbours down with it (`queued`).
  * - Unless refunded, a single-line range leased `maxAttempts` times fails its line with
  *   `too_many_attempts`, counted in the range's `failed` (`failed`).
- * - Anything else goes back to the queue unleased (`queued`).
+ * - Anything else goes back to the queue unleased (`queued`), as does a range due to be split
+ *   that a result write changed after this statement began (the next lease splits it right).
  * Ranges are taken in id order (as result writes and heartbeats lock them), with SKIP LOCKED
  * unless `waitForLocks`, so any number of reapers may run it.
  */
@@ -56,7 +57,10 @@ export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, 
                (g.size - g.succeeded - g.failed) as open,
                case when b.status in ('cancelling', 'cancelled') then 'cancelled'
                     when b.status = 'expired' or b.expires_at < now() then 'expired'
-                    when ${tries} and g.first_line < g.last_line and g.attempts >= ${SPLIT_AFTER_ATTEMPTS} then 'split'
+                    -- Split only a range as this statement's snapshot sees it: one a result write changed after the snapshot
+                    -- (waited for, or committed before the lock) has results the snapshot cannot see, and would get pieces for them.
+                    when ${tries} and g.first_line < g.last_line and g.attempts >= ${SPLIT_AFTER_ATTEMPTS}
+                         and g.xmin = (select s.xmin from request_ranges s where s.id = g.id) then 'split'
                     when ${tries} and g.first_line = g.last_line and g.attempts >= ${maxAttempts} then 'failed'
                     else 'queued' end as next
         from request_ranges g left join batches b on b.id = g.batch_id

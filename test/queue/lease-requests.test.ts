@@ -1,8 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createDatabase, leaseRequests, leaseRequestsSql, releaseRequests, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
+import { completeRequests, createDatabase, leaseRequests, leaseRequestsSql, reapLeases, releaseRequests, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
-import { insertBatch, liveWorkers, statuses } from './batch-fixtures.ts';
+import { eventually } from '../fleet/helpers.ts';
+import { expireLeases, insertBatch, liveWorkers, statuses } from './batch-fixtures.ts';
 
 const lines = (leased: LeasedRequest[]) => leased.map((r) => r.line);
 
@@ -126,6 +127,53 @@ describe('the lease on Postgres', () => {
     expect(returned.reduce((n, r) => n + r.n, 0)).toBe(6);
     const still = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_ranges where lease_owner = 'w-release'`);
     expect(still[0]?.n).toBe(0);
+  });
+
+  it('splits a range given back after a result write committed while it waited, without a piece for the lines just answered', async () => {
+    const { database, url } = test();
+    const batchId = await insertBatch(database, { count: 4, model: 'm-split', rangeLines: 4 });
+    await leaseRequests(database.db, { owner: 'w-split', model: 'm-split', limit: 4, leaseMs: 60_000 });
+    await expireLeases(database, 'w-split');
+    await reapLeases(database.db, { maxAttempts: 5 });
+    // The second lease of the range: giving it back unrefunded splits it into its unanswered lines.
+    const leased = await leaseRequests(database.db, { owner: 'w-split', model: 'm-split', limit: 4, leaseMs: 60_000 });
+    expect(leased.map((r) => r.attempts)).toEqual([2, 2, 2, 2]);
+    const writer = await createDatabase({ url, maxConnections: 1 });
+    const releaser = await createDatabase({ url, maxConnections: 1, applicationName: 'vbs-test-split-release' });
+    opened.push(writer, releaser);
+    let commit = () => {};
+    let wrote = () => {};
+    const written = new Promise<void>((resolve) => (wrote = resolve));
+    const writing = writer.db.transaction(async (tx) => {
+      await completeRequests(
+        tx,
+        'w-split',
+        leased.slice(0, 2).map((r) => ({ ...r, startedAtMs: null, status: 'succeeded' as const, statusCode: 200, response: '{}', engineRequestId: null, error: null, promptTokens: 1, completionTokens: 1 })),
+      );
+      const committing = new Promise<void>((resolve) => (commit = resolve));
+      wrote();
+      await committing;
+    });
+    await written;
+    const releasing = releaseRequests(releaser.db, { owner: 'w-split', refundAttempt: false, maxAttempts: 5 });
+    await eventually(
+      async () => (await rows(database.db, sql`select 1 from pg_stat_activity where application_name = 'vbs-test-split-release' and wait_event_type = 'Lock'`)).length > 0,
+      10_000,
+      'the release to wait for the write',
+    );
+    commit();
+    await writing;
+    await releasing;
+    // Each open range is owed exactly its lines without a result: a piece for an answered line would never finish.
+    const open = await rows<{ open: number; unanswered: number }>(
+      database.db,
+      sql`select g.size - g.succeeded - g.failed as open,
+                 (select count(*)::int from requests r where r.batch_id = g.batch_id and r.line between g.first_line and g.last_line
+                    and not exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line)) as unanswered
+          from request_ranges g where g.batch_id = ${batchId} and g.finished_at is null order by g.first_line`,
+    );
+    expect(open.every((g) => g.open === g.unanswered && g.open > 0)).toBe(true);
+    expect(open.reduce((n, g) => n + g.open, 0)).toBe(2);
   });
 
   it('reads the queue index and a few ranges, not every range or request', async () => {
