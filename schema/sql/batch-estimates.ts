@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-import { LIVE_WORKER_SECONDS } from './lease-requests.ts';
+import { servesModel } from './lease-requests.ts';
 import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
 
 /** Where an unfinished batch stands in the queue, and when it should be done. */
@@ -12,8 +12,7 @@ export interface BatchEstimate {
 }
 
 /** A live worker serving model `x.model`, as the lease counts it (alias `w`). */
-const SERVES = sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
-  and (w.model = x.model or w.engine_models @> jsonb_build_array(jsonb_build_object('id', x.model)))`;
+const SERVES = servesModel(sql`x.model`);
 
 /**
  * Queue positions and estimated completion times of the given batches (those still

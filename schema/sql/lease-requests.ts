@@ -1,11 +1,19 @@
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { OPEN_LINES } from './range-sums.ts';
 
 /** The NOTIFY channel that wakes idle workers when requests are queued; the payload is the model name. */
 export const QUEUE_CHANNEL = 'vbs_queue';
 
 /** How recent a worker's heartbeat must be for it to count as serving its models (the spread cap, the throughput). */
 export const LIVE_WORKER_SECONDS = 30;
+
+/** A live worker (alias `w`) serving `model` (a text expression): what the spread cap divides by and whose completion rates are the throughput. */
+export const servesModel = (model: SQL) => sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
+  and (w.model = ${model} or w.engine_models @> jsonb_build_array(jsonb_build_object('id', ${model})))`;
+
+/** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch running within its window. */
+export const LEASABLE_RANGE = sql`g.lease_owner is null and g.finished_at is null and b.status = 'in_progress' and b.expires_at > now()`;
 
 /** A request as a worker receives it from the queue. */
 export interface LeasedRequest {
@@ -60,14 +68,13 @@ export function leaseRequests(db: Executor, options: LeaseRequestsOptions) {
 
 /** The statement of {@link leaseRequests}, for EXPLAIN. */
 export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequestsOptions) {
-  const open = sql`(g.size - g.succeeded - g.failed)`;
+  const open = OPEN_LINES;
   const queuedRange = sql`g.model = ${model} and g.lease_owner is null and g.finished_at is null`;
   return sql`
       with recursive live as (
         select count(*)::int as workers, coalesce(sum(w.completion_rate), 0)::float8 as rate
         from workers w
-        where w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
-          and (w.model = ${model} or w.engine_models @> ${JSON.stringify([{ id: model }])}::jsonb)
+        where ${servesModel(sql`${model}::text`)}
       ), queued (priority, batch_id) as (
         -- The batches with queued ranges of the model: a loose scan of request_ranges_queue_idx, one probe per batch instead of one row per range.
         (select g.priority, g.batch_id from request_ranges g where ${queuedRange}

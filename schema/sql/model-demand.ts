@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { LEASABLE_RANGE } from './lease-requests.ts';
+import { OPEN_LINES } from './range-sums.ts';
 
 /** The queue and the fleet as seen by one enabled model of the registry. */
 export interface ModelDemand {
@@ -15,20 +17,17 @@ export interface ModelDemand {
   servingWorkers: number;
 }
 
-/** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch running within its window. */
-const LEASABLE = sql`g.lease_owner is null and g.finished_at is null and b.status = 'in_progress' and b.expires_at > now()`;
-
 /** Each enabled model's demand, for deciding what an engine-owning worker should load. */
 export async function modelDemand(db: Executor, { except, liveMs }: { except: string; liveMs: number }): Promise<ModelDemand[]> {
   const found = await rows<Omit<ModelDemand, 'engineArgs'> & { engineArgs: string }>(
     db,
     sql`select m.name, m.source, m.engine_args::text as "engineArgs", m.max_concurrency as "maxConcurrency",
-          (select least(10000, coalesce(sum(g.size - g.succeeded - g.failed), 0))::int
+          (select least(10000, coalesce(sum(${OPEN_LINES}), 0))::int
            from request_ranges g join batches b on b.id = g.batch_id
-           where g.model = m.name and ${LEASABLE}) as "queued",
+           where g.model = m.name and ${LEASABLE_RANGE}) as "queued",
           coalesce((select (extract(epoch from now() - b.in_progress_at) * 1000)::float8
                     from request_ranges g join batches b on b.id = g.batch_id
-                    where g.model = m.name and ${LEASABLE}
+                    where g.model = m.name and ${LEASABLE_RANGE}
                     order by g.priority desc, g.id limit 1), 0) as "waitedMs",
           (select count(*)::int from workers w
            where w.model = m.name and w.id <> ${except} and w.status in ('starting', 'ready', 'switching')

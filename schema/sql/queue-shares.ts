@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { LEASABLE_RANGE } from './lease-requests.ts';
+import { OPEN_LINES } from './range-sums.ts';
 
 /** One owner's work for one model, and how its slice of the fleet compares with what it is due. */
 export interface OwnerShare {
@@ -53,11 +55,11 @@ export async function queueShares(db: Executor, { model, onlyOwner }: QueueShare
         from (
           -- Queued as the lease sees it: only batches it may take (running, window not over), not
           -- the ranges of one being cancelled or past its window that settle will close.
-          select g.model, g.owner, g.size - g.succeeded - g.failed as queued, 0 as in_flight
+          select g.model, g.owner, ${OPEN_LINES} as queued, 0 as in_flight
           from request_ranges g join batches b on b.id = g.batch_id
-          where g.lease_owner is null and g.finished_at is null ${ofModel} and b.status = 'in_progress' and b.expires_at > now()
+          where ${LEASABLE_RANGE} ${ofModel}
           union all
-          select g.model, g.owner, 0, g.size - g.succeeded - g.failed
+          select g.model, g.owner, 0, ${OPEN_LINES}
           from request_ranges g where g.lease_owner is not null and g.finished_at is null ${ofModel}
         ) w
         left join owner_weights ow on ow.owner = w.owner

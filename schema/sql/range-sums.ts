@@ -11,6 +11,9 @@ export const RANGE_SUMS: SQL = sql`left join lateral (
            coalesce(sum(g.prompt_tokens), 0)::bigint as prompt_tokens, coalesce(sum(g.completion_tokens), 0)::bigint as completion_tokens
     from request_ranges g where g.batch_id = b.id) rs on true`;
 
+/** A range's (`g`) lines still to run: its size less the results counted on it. */
+export const OPEN_LINES: SQL = sql`(g.size - g.succeeded - g.failed)`;
+
 /** The batch's succeeded requests (OpenAI's `request_counts.completed`), over {@link RANGE_SUMS}. */
 export const COMPLETED: SQL = sql`(b.completed + rs.succeeded)`;
 /** The batch's failed requests, over {@link RANGE_SUMS}. */

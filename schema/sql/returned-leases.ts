@@ -1,5 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { OPEN_LINES } from './range-sums.ts';
 
 /** Where returned leases went, grouped: the caller NOTIFYs for `queued` models and settles the batches. */
 export interface ReturnedLeases {
@@ -54,7 +55,7 @@ export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, 
     sql`
       with picked as materialized (
         select g.id, g.batch_id, g.model, g.owner, g.priority, g.first_line, g.last_line, g.attempts,
-               (g.size - g.succeeded - g.failed) as open,
+               ${OPEN_LINES} as open,
                case when b.status in ('cancelling', 'cancelled') then 'cancelled'
                     when b.status = 'expired' or b.expires_at < now() then 'expired'
                     -- Split only a range as this statement's snapshot sees it: one a result write changed after the snapshot
