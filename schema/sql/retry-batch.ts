@@ -1,6 +1,6 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-import { cutRanges } from './cut-ranges.ts';
+import { cutRangesSql } from './cut-ranges.ts';
 
 /** The result statuses a retry runs again. */
 export const RETRIED_STATUSES = ['failed', 'expired'] as const;
@@ -78,7 +78,8 @@ export async function retryBatch(db: Executor, { batchId, owner, newBatchId, new
       select ${newBatchId}, row_number() over (order by r.line), r.custom_id, r.model, r.body,
         (select priority from batches where id = ${batchId})
       from ${retriedOf(batchId)}`);
-    await cutRanges(tx, newBatchId);
+    // The batch was made in this transaction: no line of it has a result or a range yet.
+    await tx.execute(cutRangesSql(newBatchId, { fresh: true }));
     return { kind: 'created', batchId: newBatchId, total: old.count, models };
   });
 }
