@@ -73,7 +73,9 @@ function writeResults(db: Executor, owner: string, results: readonly RequestResu
                     ${numberArray(column((r) => r.promptTokens))}::int[], ${numberArray(column((r) => r.completionTokens))}::int[],
                     ${numberArray(column((r) => r.startedAtMs))}::float8[])
           as x(range_id, batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, started_ms)
-        order by x.batch_id, x.line
+        -- A line twice in one page (its range was reaped and leased again meanwhile): the later range's
+        -- result, since ranges cut later (a split's pieces) have higher ids and the earlier one is lost.
+        order by x.batch_id, x.line, x.range_id desc
       ), ${mineLockedInIdOrder(owner, idArray([...new Set(results.map((r) => r.rangeId))]))}, inserted as (
         insert into results (batch_id, line, status, status_code, response, engine_request_id, error,
                              prompt_tokens, completion_tokens, attempts, started_at)
