@@ -119,6 +119,13 @@ export function createWorker(options: WorkerOptions): Worker {
   let paused = false;
   let stopped = false;
   let queueEmpty = false;
+  /**
+   * After a round that leased less than it wanted, a finished request wakes the lease loop once
+   * what the worker holds has fallen to this (half of what it held then), or never (-1): a short
+   * lease may mean the worker's share of a batch was reached, which frees up as its lines finish;
+   * halving keeps a queue that is really empty to a few statements per worker.
+   */
+  let wakeAtHeld = -1;
   let busyAt = Date.now();
   let rounds = 0;
   /** The lease loop's sleep, which a NOTIFY, a finished request or a resume ends early. */
@@ -211,7 +218,7 @@ export function createWorker(options: WorkerOptions): Worker {
         if (inFlight.get(job.id) === entry) inFlight.delete(job.id);
         busyAt = Date.now();
         pump();
-        if (!queueEmpty) idle.wake();
+        if (!queueEmpty || inFlight.size + buffer.size <= wakeAtHeld) idle.wake();
       });
   };
 
@@ -327,7 +334,7 @@ export function createWorker(options: WorkerOptions): Worker {
       metrics?.leaseSeconds.observe({}, (performance.now() - started) / 1000);
       if (leased.length) metrics?.leased.inc({ model }, leased.length);
       // A full lease may mean more is queued; a short one does not mean the queue is empty (a
-      // locked range passed over, this worker's share of a batch reached), but the next round finds out.
+      // locked range passed over, this worker's share of a batch reached): see wakeAtHeld.
       if (leased.length >= limit) drained = false;
       got += leased.length;
       const lease = ++leaseNumber;
@@ -369,6 +376,8 @@ export function createWorker(options: WorkerOptions): Worker {
         const round = await leaseRound();
         failures = 0;
         queueEmpty = round === 'empty';
+        const held = inFlight.size + buffer.size;
+        wakeAtHeld = round === 'empty' && held > 0 ? Math.floor(held / 2) : -1;
         if (round !== 'more') await idle.sleep(round === 'empty' ? timings.pollMs : timings.pollMs / 4);
       } catch (err) {
         if (failures++ % 20 === 0) logger.warn('leasing failed; trying again', { err });
