@@ -419,7 +419,8 @@ export function createWorker(options: WorkerOptions): Worker {
         idle.wake();
       }
     },
-    heartbeatNow: () => void heartbeat.run(),
+    // A beat under way may have read the batches before the cancel that calls this: one more after it.
+    heartbeatNow: () => void heartbeat.run().then(() => heartbeat.run()),
     pause() {
       paused = true;
     },

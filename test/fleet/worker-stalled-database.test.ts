@@ -34,7 +34,7 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
   const test = useTestDatabase();
   const { watchdog, url: simUrl } = useServedSimulator({ models: ['sim-model', 'drain-model'], slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
 
-  const makeWorker = (id: string, model: string, engineUrl = simUrl(), leaseMs = 60_000) => {
+  const makeWorker = (id: string, model: string, engineUrl = simUrl(), leaseMs = 60_000, heartbeatMs = 200) => {
     const client = createEngineClient({ baseUrl: engineUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
     return createWorker({
       id,
@@ -45,7 +45,7 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       gate: createEngineGate({ health: () => client.health(), probeMs: 50 }),
       capacity: createCapacity({ initial: 16, max: 16 }),
       models: () => [model],
-      timings: { leaseMs, heartbeatMs: 200, pollMs: 50, flushMs: 20, loadPollMs: 100 },
+      timings: { leaseMs, heartbeatMs, pollMs: 50, flushMs: 20, loadPollMs: 100 },
       flushMax: 16,
       leaseMax: 64,
       maxRetries: 2,
@@ -135,6 +135,34 @@ describe('the worker loop when the database stalls (Postgres, in-process)', () =
       await engine.close();
     }
     expect(await answeredIds(database, batchId)).toEqual(['req-1']);
+  });
+
+  it('aborts the streams of a batch cancelled while a heartbeat was under way, without waiting for the next beat', async () => {
+    const { database } = test();
+    const engine = await serveSimulator({ models: ['cancel-model'], slots: 4, ttftMs: 1, tpotMs: 20, outputTokens: 5000 });
+    const slow = engine.sim;
+    const batchId = await insertChatBatch(database, { count: 1, model: 'cancel-model' });
+    // No beat on the timer for as long as the test runs: only heartbeatNow (the cancel NOTIFY) beats.
+    const worker = makeWorker('cancel-during-beat', 'cancel-model', engine.url, 60_000, 3_600_000);
+    worker.start();
+    let lock: ReturnType<typeof holdLock> | undefined;
+    try {
+      await eventually(async () => slow.counters().running === 1, 10_000, 'the stream to run');
+      // A beat under way: its statement waits for the range, having read the batch as it was before the cancel.
+      lock = holdLock(database, sql`select id from request_ranges where batch_id = ${batchId} for update`);
+      await lock.held;
+      worker.heartbeatNow();
+      await eventually(() => someoneWaits(database), 10_000, 'the beat to wait');
+      expect((await cancelBatch(database.db, batchId, 'local')).kind).toBe('cancelling');
+      worker.heartbeatNow();
+      await lock.release();
+      await eventually(async () => slow.counters().running === 0, 10_000, 'the stream of the cancelled batch aborted');
+      expect(await waitForBatch(database, batchId, ['cancelled'], 10_000)).toBe('cancelled');
+    } finally {
+      await lock?.release();
+      await worker.drain(200);
+      await engine.close();
+    }
   });
 
   it('keeps extending its other leases while settling a cancelled batch waits for the database', async () => {
