@@ -17,22 +17,9 @@ import {
   type RequestResult,
 } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
-import { expireLeases, insertBatch, statuses } from '../queue/batch-fixtures.ts';
+import { expireLeases, insertBatch, statuses, succeededResult } from '../queue/batch-fixtures.ts';
 
-const ok = (r: LeasedRequest, tokens = 5): RequestResult => ({
-  id: r.id,
-  rangeId: r.rangeId,
-  batchId: r.batchId,
-  line: r.line,
-  startedAtMs: Date.now(),
-  status: 'succeeded',
-  statusCode: 200,
-  response: JSON.stringify({ id: `chatcmpl-${r.id}`, object: 'chat.completion', choices: [] }),
-  engineRequestId: `chatcmpl-${r.id}`,
-  error: null,
-  promptTokens: 3,
-  completionTokens: tokens,
-});
+const ok = (r: LeasedRequest, tokens = 5): RequestResult => succeededResult(r, { completionTokens: tokens });
 
 const bad = (r: LeasedRequest): RequestResult => ({ ...ok(r), status: 'failed', statusCode: 400, response: '{"error":{"message":"bad"}}', completionTokens: 0 });
 

@@ -6,22 +6,11 @@ import { leaseRequests, rows, type LeasedRequest, type RequestResult } from '../
 import { createDatabase } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
 import { eventually, insertChatBatch } from './helpers.ts';
+import { succeededResult } from '../queue/batch-fixtures.ts';
 
 /** A succeeded result of a leased request, as the worker hands it to the writer. */
-const result = (r: LeasedRequest, engineRequestId: string): RequestResult => ({
-  id: r.id,
-  rangeId: r.rangeId,
-  batchId: r.batchId,
-  line: r.line,
-  startedAtMs: Date.now(),
-  status: 'succeeded',
-  statusCode: 200,
-  response: '{"object":"chat.completion"}',
-  engineRequestId,
-  error: null,
-  promptTokens: 1,
-  completionTokens: 2,
-});
+const result = (r: LeasedRequest, engineRequestId: string): RequestResult =>
+  succeededResult(r, { response: '{"object":"chat.completion"}', engineRequestId, promptTokens: 1, completionTokens: 2 });
 
 describe.each(DRIVERS)('the result writer on %s', (driver) => {
   const database = useDriverDatabase(driver);

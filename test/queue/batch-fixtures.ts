@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { batches, cutRanges, newId, requests, rows, type Database } from '../../schema/index.ts';
+import { batches, cutRanges, newId, requests, rows, type Database, type LeasedRequest, type RequestResult } from '../../schema/index.ts';
 
 /** Options for {@link insertBatch}. */
 export interface InsertBatchOptions {
@@ -105,4 +105,23 @@ export async function liveWorkers(database: Database, model: string, count: numb
     insert into workers (id, host, gpu, pid, model, engine_url, status, completion_rate)
     select ${model} || '-gpu-' || i, 'h', i::text, i, ${model}, 'http://engine', 'ready', ${completionRate}
     from generate_series(1, ${count}) i`);
+}
+
+/** A succeeded result of a leased request, as the worker hands it to its writer; `fields` change any part of it. */
+export function succeededResult(r: LeasedRequest, fields: Partial<RequestResult> = {}): RequestResult {
+  return {
+    id: r.id,
+    rangeId: r.rangeId,
+    batchId: r.batchId,
+    line: r.line,
+    startedAtMs: Date.now(),
+    status: 'succeeded',
+    statusCode: 200,
+    response: JSON.stringify({ id: `chatcmpl-${r.id}`, object: 'chat.completion', choices: [] }),
+    engineRequestId: `chatcmpl-${r.id}`,
+    error: null,
+    promptTokens: 3,
+    completionTokens: 5,
+    ...fields,
+  };
 }
