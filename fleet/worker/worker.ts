@@ -132,9 +132,9 @@ export function createWorker(options: WorkerOptions): Worker {
   const idle = createWakeable();
   let leasing: Promise<void> = Promise.resolve();
   /**
-   * The heartbeat and the releases run one at a time: a release passes over ranges another
-   * statement holds locked (SKIP LOCKED), and the heartbeat locks every range it extends, so a
-   * release beside a beat would leave ranges leased to expire.
+   * The heartbeat and the releases run one at a time: a release waits for the ranges the beat
+   * holds locked, and a beat that ran beside a release would find the ranges being given back
+   * gone and report them lost; one after the other, each sees what the other did.
    */
   let statements: Promise<unknown> = Promise.resolve();
   const oneAtATime = <T>(run: () => Promise<T>): Promise<T> => {
@@ -225,12 +225,11 @@ export function createWorker(options: WorkerOptions): Worker {
   /** The jobs held now: in flight and buffered. */
   const heldJobs = (): Job[] => [...[...inFlight.values()].map((e) => e.job), ...buffer.jobs()];
 
+  /** The given ranges, each with the lease it is held under now. */
+  const underLease = (rangeIds: Iterable<number>): HeldRanges => new Map([...rangeIds].map((rangeId) => [rangeId, leases.get(rangeId) ?? 0]));
+
   /** The ranges of the jobs held now, each with the lease it came with. */
-  const heldRanges = (): Map<number, number> => {
-    const held = new Map<number, number>();
-    for (const job of heldJobs()) held.set(job.rangeId, leases.get(job.rangeId) ?? 0);
-    return held;
-  };
+  const heldRanges = (): HeldRanges => underLease(heldJobs().map((job) => job.rangeId));
 
   /** Aborts the held jobs (in flight or buffered) of the given ranges, each if still held under the same lease; returns how many. */
   const drop = (ranges: HeldRanges) => {
@@ -271,7 +270,7 @@ export function createWorker(options: WorkerOptions): Worker {
   const giveBack = async (rangeIds: Iterable<number>, refund: (rangeId: number) => boolean) => {
     const ranges = [...new Set(rangeIds)];
     if (ranges.length === 0) return [];
-    drop(new Map(ranges.map((rangeId) => [rangeId, leases.get(rangeId) ?? 0])));
+    drop(underLease(ranges));
     await writer.flush(timings.leaseMs / 2);
     const returned = [...(await release(ranges.filter(refund), true)), ...(await release(ranges.filter((r) => !refund(r)), false))];
     await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
@@ -447,7 +446,7 @@ export function createWorker(options: WorkerOptions): Worker {
       // Ranges nothing has started on go back at once, for other workers to start while the rest finishes here.
       const started = new Set([...[...inFlight.values()].map((e) => e.job.rangeId), ...writer.ranges()]);
       const unstarted = [...new Set(buffer.jobs().map((j) => j.rangeId))].filter((rangeId) => !started.has(rangeId));
-      drop(new Map(unstarted.map((rangeId) => [rangeId, leases.get(rangeId) ?? 0])));
+      drop(underLease(unstarted));
       await release(unstarted, true);
       while (inFlight.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
       const interrupted = drop(heldRanges());
