@@ -55,6 +55,8 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
       onWriteSeconds?.(ms / 1000);
       logger.debug('results written', { results: take.length, ms: Math.round(ms) });
       const written = counters.reduce((n, c) => n + c.written, 0);
+      // Written: no longer pending when onWritten looks (the worker counts what it holds by it).
+      writing = [];
       failures = 0;
       if (isolating > 0) isolating--;
       onWritten(counters, Math.max(0, take.length - written), take);

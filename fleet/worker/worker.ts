@@ -120,10 +120,10 @@ export function createWorker(options: WorkerOptions): Worker {
   let stopped = false;
   let queueEmpty = false;
   /**
-   * After a round that leased less than it wanted, a finished request wakes the lease loop once
-   * what the worker holds has fallen to this (half of what it held then), or never (-1): a short
-   * lease may mean the worker's share of a batch was reached, which frees up as its lines finish;
-   * halving keeps a queue that is really empty to a few statements per worker.
+   * After a round that leased less than it wanted, a finished request or a written page wakes the
+   * lease loop once what the worker holds has fallen to this (half of what it held then), or never
+   * (-1): a short lease may mean the worker's share of a batch was reached, which frees up as its
+   * lines are answered; halving keeps a queue that is really empty to a few statements per worker.
    */
   let wakeAtHeld = -1;
   let busyAt = Date.now();
@@ -153,6 +153,7 @@ export function createWorker(options: WorkerOptions): Worker {
     onWritten(counters, lost) {
       if (lost) metrics?.leasesLost.inc({}, lost);
       void publishWrite(settleDeps, counters);
+      wakeIfFreed();
     },
     onWriteSeconds: (seconds) => metrics?.writeSeconds.observe({}, seconds),
   });
@@ -218,8 +219,19 @@ export function createWorker(options: WorkerOptions): Worker {
         if (inFlight.get(job.id) === entry) inFlight.delete(job.id);
         busyAt = Date.now();
         pump();
-        if (!queueEmpty || inFlight.size + buffer.size <= wakeAtHeld) idle.wake();
+        wakeIfFreed();
       });
+  };
+
+  /**
+   * What the worker holds of the queue: in flight, buffered, and answered but not yet written.
+   * The database counts a line as this worker's until its result is written, so a line answered
+   * but unwritten still takes up the worker's share of its batch.
+   */
+  const holding = () => inFlight.size + buffer.size + writer.pending;
+  /** Wakes the lease loop when more may be leasable now: the queue was not found empty, or the share that held a lease short has freed up. */
+  const wakeIfFreed = () => {
+    if (!queueEmpty || holding() <= wakeAtHeld) idle.wake();
   };
 
   /** The jobs held now: in flight and buffered. */
@@ -375,7 +387,7 @@ export function createWorker(options: WorkerOptions): Worker {
         const round = await leaseRound();
         failures = 0;
         queueEmpty = round === 'empty';
-        const held = inFlight.size + buffer.size;
+        const held = holding();
         wakeAtHeld = round === 'empty' && held > 0 ? Math.floor(held / 2) : -1;
         if (round !== 'more') await idle.sleep(round === 'empty' ? timings.pollMs : timings.pollMs / 4);
       } catch (err) {
