@@ -71,6 +71,9 @@ export interface WorkerStats {
   inFlight: number;
   buffered: number;
   target: number;
+  /** Results answered and waiting to be written. */
+  unwritten: number;
+  /** Results this worker wrote, succeeded and failed (a result refused because its lease was lost is not counted). */
   completed: number;
   failed: number;
   /** Requests finished per second, smoothed: the fleet's observed throughput is the sum of its workers'. */
@@ -151,6 +154,11 @@ export function createWorker(options: WorkerOptions): Worker {
     flushMs: timings.flushMs,
     maxBatch: options.flushMax,
     onWritten(counters, lost) {
+      // Counted once written: a line answered again after its lease expired is refused the second time.
+      for (const c of counters) {
+        completed += c.written - c.writtenFailed;
+        failed += c.writtenFailed;
+      }
       if (lost) metrics?.leasesLost.inc({}, lost);
       void publishWrite(settleDeps, counters);
       wakeIfFreed();
@@ -207,8 +215,6 @@ export function createWorker(options: WorkerOptions): Worker {
         if (result === 'model_missing') return modelMissing(entry.job);
         if (result === 'engine_unauthorized') return unauthorized(entry.job);
         if (!result) return;
-        if (result.status === 'succeeded') completed++;
-        else failed++;
         // The range it is answered under: a new one if it was reaped and leased again while it ran.
         writer.add({ ...result, rangeId: entry.job.rangeId });
         metrics?.recordResult({ model: job.model, ok: result.status === 'succeeded', promptTokens: result.promptTokens ?? 0, completionTokens: result.completionTokens ?? 0 });
@@ -445,7 +451,7 @@ export function createWorker(options: WorkerOptions): Worker {
       if (inFlight.size > 0 || buffer.size > 0 || writer.pending > 0 || !queueEmpty) return 0;
       return Date.now() - busyAt;
     },
-    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, completed, failed, completionRate: load.completionRate }),
+    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, unwritten: writer.pending, completed, failed, completionRate: load.completionRate }),
     async drain(timeoutMs) {
       paused = true;
       stopped = true;

@@ -31,6 +31,8 @@ export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
   batchId: string;
   /** How many of this write's results belonged to this batch. */
   written: number;
+  /** How many of those were failures (the rest succeeded). */
+  writtenFailed: number;
 }
 
 /**
@@ -49,9 +51,9 @@ export async function completeRequests(db: Executor, owner: string, results: rea
   if (results.length === 0) return [];
   const written = await writeResults(db, owner, results);
   if (written.length === 0) return [];
-  const counts = new Map(written.map((w) => [w.batchId, w.written]));
+  const counts = new Map(written.map((w) => [w.batchId, w]));
   const counters = await readBatchCounters(db, [...counts.keys()]);
-  return counters.map(({ id, ...c }) => ({ batchId: id, ...c, written: counts.get(id) ?? 0 }));
+  return counters.map(({ id, ...c }) => ({ batchId: id, ...c, written: counts.get(id)?.written ?? 0, writtenFailed: counts.get(id)?.writtenFailed ?? 0 }));
 }
 
 /**
@@ -61,7 +63,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
  */
 function writeResults(db: Executor, owner: string, results: readonly RequestResult[]) {
   const column = <T>(pick: (r: RequestResult) => T) => results.map(pick);
-  return rows<{ batchId: string; written: number }>(
+  return rows<{ batchId: string; written: number; writtenFailed: number }>(
     db,
     sql`
       with input as (
@@ -101,9 +103,9 @@ function writeResults(db: Executor, owner: string, results: readonly RequestResu
             lease_expires_at = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then null else g.lease_expires_at end
         from sums s
         where g.id = s.range_id
-        returning g.batch_id, s.ok + s.bad as n
+        returning g.batch_id, s.ok, s.bad
       )
-      select batch_id as "batchId", sum(n)::int as "written" from bumped group by batch_id`,
+      select batch_id as "batchId", sum(ok + bad)::int as "written", sum(bad)::int as "writtenFailed" from bumped group by batch_id`,
   );
 }
 

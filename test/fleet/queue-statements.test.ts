@@ -41,7 +41,7 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     const [a, b, c] = (await lease('w1', 'm-complete')) as [LeasedRequest, LeasedRequest, LeasedRequest];
     const counters = await completeRequests(db, 'w1', [ok(a, 7), bad(b)]);
     expect(counters).toEqual([
-      { batchId, owner: 'local', status: 'in_progress', total: 3, completed: 1, failed: 1, promptTokens: 6, completionTokens: 7, written: 2 },
+      { batchId, owner: 'local', status: 'in_progress', total: 3, completed: 1, failed: 1, promptTokens: 6, completionTokens: 7, written: 2, writtenFailed: 1 },
     ]);
     expect(await completeRequests(db, 'someone-else', [ok(c)])).toEqual([]);
     // The same result again (a retried page) is neither stored nor counted twice.
