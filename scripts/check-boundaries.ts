@@ -46,7 +46,7 @@ for (const path of walk(root)) {
   const text = readFileSync(path, 'utf8');
   for (const match of text.matchAll(IMPORT)) {
     const spec = match[1] ?? match[2] ?? match[3];
-    if (!spec || !spec.startsWith('.')) continue;
+    if (!spec?.startsWith('.')) continue;
     const target = relative(root, resolve(dirname(path), spec));
     if (target.startsWith('..')) continue;
     const to = area(target);

@@ -1,7 +1,7 @@
 import { checkInEngine, checkPreparation } from './checks.ts';
 import { hashText, planReply, type Plan } from './content.ts';
 import type { SimContext } from './context.ts';
-import { engineError, streamErrorEvent } from './errors.ts';
+import { engineError } from './errors.ts';
 import { garbage, hang, json } from './faults.ts';
 import { formatErrorMessage, llamaContextError, llamaError } from './llamacpp.ts';
 import type { ChoiceEnd, GenerationKind, ReplyFrame } from './replies.ts';

@@ -177,7 +177,7 @@ export function createLlamaChunkFormatter(frame: ReplyFrame, options: { ttftMs: 
       const finish = chat ? `{"finish_reason":"${finishOf(frame, choice)}","index":0,"delta":{}}` : `{"text":"","index":0,"logprobs":null,"finish_reason":"${finishOf(frame, choice)}"}`;
       const usageChunk = frame.includeUsage || !chat ? `,"usage":${q(usage(frame, completionTokens))}` : '';
       if (!chat) return `${chunk(finish, `${usageChunk}${time}`)}data: [DONE]\n\n`;
-      const last = frame.includeUsage ? chunk(finish) + `data: {"choices":[]${tail}${usageChunk}${time}}\n\n` : chunk(finish, time);
+      const last = frame.includeUsage ? `${chunk(finish)}data: {"choices":[]${tail}${usageChunk}${time}}\n\n` : chunk(finish, time);
       return `${last}data: [DONE]\n\n`;
     },
   };

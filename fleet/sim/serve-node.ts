@@ -55,7 +55,9 @@ export function serveOverNodeHttp({ simulator, port, hostname, keepAlive, linger
     });
     const response = await simulator.fetch(await toRequest(req, abort.signal));
     const headers: Record<string, string> = {};
-    response.headers.forEach((value, name) => (headers[name] = value));
+    response.headers.forEach((value, name) => {
+      headers[name] = value;
+    });
     if (keepAlive) headers['keep-alive'] = keepAlive;
     const streamed = (headers['content-type'] ?? '').startsWith('text/event-stream');
     if (!streamed || !response.body) {

@@ -82,7 +82,7 @@ export function createGraphQLWs({ yoga, authenticate, refusal = () => null, metr
       const owner = owners.get(ctx);
       if (owner === undefined) return [new GraphQLError('Not authenticated; send connectionParams.authorization.')];
       const enveloped = yoga.getEnveloped({ owner, params: payload });
-      let document;
+      let document: ReturnType<typeof enveloped.parse>;
       try {
         document = enveloped.parse(payload.query);
       } catch (err) {

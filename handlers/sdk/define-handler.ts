@@ -34,6 +34,7 @@ export interface HandlerDefinition<
 }
 
 /** Any handler definition, whatever its option types. */
+// biome-ignore lint/suspicious/noExplicitAny: a registry holds handlers of every option type; each is checked by its own zod schema.
 export type AnyHandler = HandlerDefinition<any, any>;
 
 /** The pattern a handler name must match: usable as a GraphQL field name and a JSON key as it is. */

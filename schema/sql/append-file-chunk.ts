@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type Executor } from '../db.ts';
+import type { Executor } from '../db.ts';
 
 /** Stores one chunk (256 KiB, the last one shorter) of an uploaded file; `seq` counts from 0. */
 export async function appendFileChunk(db: Executor, fileId: string, seq: number, data: Uint8Array): Promise<void> {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { type Executor } from '../db.ts';
+import type { Executor } from '../db.ts';
 
 /** Options for {@link createFile}. */
 export interface CreateFileOptions {

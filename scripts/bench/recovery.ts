@@ -61,7 +61,7 @@ async function supervised(url: string, sims: string[]): Promise<Fleet> {
   const supervisor = spawnBun(['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.join(',')], { ...SIZES.env, DATABASE_URL: url, LOG_LEVEL: 'info' });
   const [, pid, id] = await readyOrStopped([supervisor], async () => {
     const started = (await supervisor.waitFor(/"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/)) as unknown as [string, string, string];
-    await supervisor.waitFor(/"msg":"worker ready"[^]*"msg":"worker ready"/);
+    await supervisor.waitFor(/"msg":"worker ready"[\s\S]*"msg":"worker ready"/);
     return started;
   });
   return {

@@ -33,6 +33,8 @@ describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () 
   let app: ReturnType<typeof createApp>;
   let client: OpenAI;
   const processes: Running[] = [];
+  /** The tables before the tests: every one is still there after them. */
+  let before: string[] = [];
   beforeAll(async () => {
     const handlers = await loadHandlers({ env: { WEBHOOK_SECRET: 'deployment-secret-0123' } });
     app = createApp({ config: loadGatewayConfig({}), database: test().database, logger: createLogger({ level: 'silent' }), handlers });
@@ -42,10 +44,16 @@ describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () 
     const sim = await startSim(['--slots', '64', '--model', `${HOSTILE_MODEL},sim-model`]);
     processes.push(sim.process);
     processes.push(await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url }));
+    before = await tables();
   });
   afterAll(async () => {
-    await Promise.all(processes.splice(0).map((p) => p.stop()));
-    await app?.close();
+    try {
+      // Whatever the tests sent, every table is still there.
+      if (before.length) expect(await tables()).toEqual(before);
+    } finally {
+      await Promise.all(processes.splice(0).map((p) => p.stop()));
+      await app?.close();
+    }
   });
 
   const json = (body: unknown) => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -60,14 +68,6 @@ describe('SQL-meaningful strings in every text field', { timeout: 120_000 }, () 
     for (const name of names) await test().database.db.execute(sql`select count(*) from ${sql.identifier(name)}`);
     return names;
   };
-  let before: string[] = [];
-  beforeAll(async () => {
-    before = await tables();
-  });
-  afterAll(async () => {
-    // Whatever the tests sent, every table is still there.
-    if (before.length) expect(await tables()).toEqual(before);
-  });
 
   it('round-trips them in custom_ids, model names, message content, filenames and metadata, through the queue, the worker and the result files', async () => {
     const ids = HOSTILE.map((s, i) => `${s} #${i}`);

@@ -70,7 +70,7 @@ describe('gateway subscriptions and metrics', () => {
     await publishWorkerEvent(gw.remote, { type: 'worker.down', ...worker, model: null });
     const got = await readAll(events, { until: (e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind === 'DOWN' });
     expect(got.map((e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind)).toEqual(['MODEL_SWITCH', 'HEARTBEAT_LOST', 'DOWN']);
-    expect((got[0]?.data as { workerEvents: unknown }).workerEvents).toEqual({ kind: 'MODEL_SWITCH', workerId: 'w1', host: 'gpu-host-1', gpu: '0', model: 'qwen', previousModel: 'llama' });
+    expect((got[0]?.data as { workerEvents: unknown } | undefined)?.workerEvents).toEqual({ kind: 'MODEL_SWITCH', workerId: 'w1', host: 'gpu-host-1', gpu: '0', model: 'qwen', previousModel: 'llama' });
   });
 
   it('reads postgres once per subscribe and once when the batch ends, never per event or per subscriber', async () => {

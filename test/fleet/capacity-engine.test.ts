@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { registerModel, rows, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import type { Running } from '../helpers/processes.ts';
-import { eventually, insertChatBatch, simMetrics, startSim, startWorker, waitForBatch, type Sim } from './helpers.ts';
+import { insertChatBatch, simMetrics, startSim, startWorker, waitForBatch, type Sim } from './helpers.ts';
 
 /** A chat batch whose prompts are about `promptTokens` tokens (the simulator counts four characters a token). */
 const longPrompts = (count: number, promptTokens: number) =>

@@ -194,7 +194,7 @@ describe('a call that gets no answer', () => {
 describe('a stream the client gives up on', () => {
   it('is closed, so that the engine stops generating into it', async () => {
     let closed = false;
-    const server = createServer((req, res) => {
+    const server = createServer((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.write('data: {"id":"x","object":"chat.completion.chunk","choices":[{"index":0,"delta":{"content":"a"}}]}\n\n');
       res.write('data: <html>not json</html>\n\n');

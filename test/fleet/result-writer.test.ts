@@ -20,7 +20,7 @@ describe.each(DRIVERS)('the result writer on %s', (driver) => {
     const leased = await leaseRequests(database().db, { owner: 'writer', model: 'writer-model', limit: 6, leaseMs: 60_000 });
     const writer = createResultWriter({ database: database(), owner: 'writer', logger: createLogger({ level: 'silent' }), flushMs: 20, maxBatch: 10, onWritten() {} });
     // Postgres refuses \\u0000 in text, so the page holding this result fails as a whole.
-    leased.forEach((r, i) => writer.add(result(r, i === 3 ? 'bad\u0000id' : `ok-${i}`)));
+    for (const [i, r] of leased.entries()) writer.add(result(r, i === 3 ? 'bad\u0000id' : `ok-${i}`));
     try {
       await eventually(async () => {
         const [left] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`);
@@ -66,7 +66,7 @@ describe('the result writer when Postgres times out (Postgres)', () => {
     });
     await isLocked;
     try {
-      leased.forEach((r, i) => writer.add(result(r, `ok-${i}`)));
+      for (const [i, r] of leased.entries()) writer.add(result(r, `ok-${i}`));
       // Long enough for many failed writes of the page and of single results.
       await new Promise((r) => setTimeout(r, 1500));
       release();

@@ -77,7 +77,7 @@ describe('models and max_model_len (openai/models/serving.py, renderers/params.p
       ['b', 'org/Model-7B', 4096, 'vllm'],
     ]);
     expect(Object.keys(list.data[0] ?? {})).toEqual(['id', 'object', 'created', 'owned_by', 'root', 'parent', 'max_model_len', 'permission']);
-    expect((list.data[0]?.permission as Record<string, unknown>[])[0]).toMatchObject({ object: 'model_permission', allow_sampling: true, organization: '*' });
+    expect((list.data[0]?.permission as Record<string, unknown>[] | undefined)?.[0]).toMatchObject({ object: 'model_permission', allow_sampling: true, organization: '*' });
   });
 
   it('serves the source path as the model name when no served name is given, and answers with the first served name', async () => {
@@ -227,7 +227,7 @@ describe('replies (chat_completion/serving.py, completion/serving.py, protocol.p
     const floats = (await (await post(sim, '/v1/embeddings', { model: 'sim-model', input: 'x' })).json()) as { data: { embedding: number[] }[] };
     const b64 = (await (await post(sim, '/v1/embeddings', { model: 'sim-model', input: 'x', encoding_format: 'base64' })).json()) as { data: { embedding: string }[] };
     const decoded = Array.from(new Float32Array(Uint8Array.from(atob(b64.data[0]?.embedding ?? ''), (c) => c.charCodeAt(0)).buffer));
-    decoded.forEach((v, i) => expect(v).toBeCloseTo(floats.data[0]?.embedding[i] ?? NaN, 5));
+    for (const [i, v] of decoded.entries()) expect(v).toBeCloseTo(floats.data[0]?.embedding[i] ?? Number.NaN, 5);
     const bytes = await post(sim, '/v1/embeddings', { model: 'sim-model', input: 'x', encoding_format: 'bytes' });
     expect(bytes.headers.get('content-type')).toBe('application/octet-stream');
     expect((await bytes.arrayBuffer()).byteLength).toBe(16);

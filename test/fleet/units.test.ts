@@ -27,7 +27,10 @@ describe('reading server-sent events', () => {
       for (let i = 0; i < bytes.length; i += 3) pieces.push(bytes.slice(i, i + 3));
       const seen: string[] = [];
       let activity = 0;
-      await readSse(new ReadableStream({ start: (c) => (pieces.forEach((p) => c.enqueue(p)), c.close()) }), { onEvents: (d) => seen.push(...d), onActivity: () => activity++, batchBytes });
+      await readSse(new ReadableStream({ start: (c) => {
+            for (const p of pieces) c.enqueue(p);
+            c.close();
+          } }), { onEvents: (d) => seen.push(...d), onActivity: () => activity++, batchBytes });
       expect(seen).toEqual(['{"a":"é"}', '{"b":1}\n{"c":2}', '[DONE]']);
       expect(activity).toBe(pieces.length);
     }

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import webhook from '../../handlers/webhook/index.ts';
-import { createTestContext, HandlerError, verifyWebhook, type HandlerResult } from '../../handlers/sdk/index.ts';
+import { createTestContext, type HandlerError, verifyWebhook, type HandlerResult } from '../../handlers/sdk/index.ts';
 import { startReceiver, type HttpReceiver } from './support/http-receiver.ts';
 
 const secret = 'test-webhook-secret-123';

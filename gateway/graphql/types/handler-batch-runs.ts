@@ -33,7 +33,9 @@ function loaderOf(context: GraphQLContext): Loader {
             (runs) => {
               for (const [id, waiters] of batch) for (const w of waiters) w(runs.filter((r) => r.batchId === id));
             },
-            (error) => rejects.forEach((r) => r(error)),
+            (error) => {
+              for (const r of rejects) r(error);
+            },
           );
         }, 0);
       }

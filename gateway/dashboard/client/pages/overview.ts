@@ -20,7 +20,9 @@ export const overview: Page = async ({ api, live }, root, _params, scope) => {
   replace(root, h('h1', null, 'Batches'), h('section', null, h('h2', null, 'Submit'), submitForm(api)), running, queue, shares);
   // One live subscription per running batch, kept across refreshes of the list.
   const watched = new Map<string, { stop: () => void; view: ReturnType<typeof createProgressView> }>();
-  scope.add(() => watched.forEach((w) => w.stop()));
+  scope.add(() => {
+    for (const w of watched.values()) w.stop();
+  });
 
   async function refreshShares() {
     try {
