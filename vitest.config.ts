@@ -7,7 +7,14 @@ export default defineConfig({
     alias: [{ find: /^graphql$/, replacement: 'graphql/index.js' }],
   },
   test: {
-    include: ['test/**/*.test.ts', 'gateway/**/*.test.ts', 'fleet/**/*.test.ts', 'schema/**/*.test.ts', 'core/**/*.test.ts', 'handlers/**/*.test.ts'],
+    include: [
+      'test/**/*.test.ts',
+      'gateway/**/*.test.ts',
+      'fleet/**/*.test.ts',
+      'schema/**/*.test.ts',
+      'core/**/*.test.ts',
+      'handlers/**/*.test.ts',
+    ],
     globalSetup: ['test/setup/global-setup.ts'],
     // A gateway with API keys does not start without SECRETS_KEY: every process the tests start
     // inherits this one, as a deployment's gateways and fleet share theirs. A test of keyless mode blanks it.

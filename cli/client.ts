@@ -15,8 +15,23 @@ export interface ClientOptions {
 /** What the gateway's REST routes and GraphQL answer, with errors turned into {@link CliError}s. */
 export type Client = ReturnType<typeof createClient>;
 
-const EXIT_BY_STATUS: Record<number, ExitCode> = { 400: EXIT.USAGE, 401: EXIT.UNAVAILABLE, 403: EXIT.UNAVAILABLE, 404: EXIT.NOT_FOUND, 409: EXIT.USAGE, 413: EXIT.USAGE, 415: EXIT.USAGE };
-const EXIT_BY_CODE: Record<string, ExitCode> = { BAD_REQUEST: EXIT.USAGE, UNAUTHENTICATED: EXIT.UNAVAILABLE, FORBIDDEN: EXIT.UNAVAILABLE, NOT_FOUND: EXIT.NOT_FOUND, CONFLICT: EXIT.USAGE, PAYLOAD_TOO_LARGE: EXIT.USAGE };
+const EXIT_BY_STATUS: Record<number, ExitCode> = {
+  400: EXIT.USAGE,
+  401: EXIT.UNAVAILABLE,
+  403: EXIT.UNAVAILABLE,
+  404: EXIT.NOT_FOUND,
+  409: EXIT.USAGE,
+  413: EXIT.USAGE,
+  415: EXIT.USAGE,
+};
+const EXIT_BY_CODE: Record<string, ExitCode> = {
+  BAD_REQUEST: EXIT.USAGE,
+  UNAUTHENTICATED: EXIT.UNAVAILABLE,
+  FORBIDDEN: EXIT.UNAVAILABLE,
+  NOT_FOUND: EXIT.NOT_FOUND,
+  CONFLICT: EXIT.USAGE,
+  PAYLOAD_TOO_LARGE: EXIT.USAGE,
+};
 
 interface GraphQLError {
   message: string;
@@ -28,7 +43,10 @@ export function graphqlError(errors: GraphQLError[]): CliError {
   const [first] = errors;
   const code = first?.extensions?.code ?? 'INTERNAL';
   const message = first?.message ?? 'The gateway answered with an error.';
-  return new CliError(EXIT_BY_CODE[code] ?? EXIT.UNAVAILABLE, code === 'UNAUTHENTICATED' ? `${message} (pass --api-key or set VBS_API_KEY)` : message);
+  return new CliError(
+    EXIT_BY_CODE[code] ?? EXIT.UNAVAILABLE,
+    code === 'UNAUTHENTICATED' ? `${message} (pass --api-key or set VBS_API_KEY)` : message,
+  );
 }
 
 /** Creates a client of one gateway. */
@@ -42,7 +60,11 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch, idleTimeou
     } catch (error) {
       if (init.signal?.aborted) throw error;
       const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-      throw new CliError(EXIT.UNAVAILABLE, `Cannot reach the gateway at ${url} (${reason}); start it with \`npm start\`, or pass --url / set VBS_URL.`, { cause: error });
+      throw new CliError(
+        EXIT.UNAVAILABLE,
+        `Cannot reach the gateway at ${url} (${reason}); start it with \`npm start\`, or pass --url / set VBS_URL.`,
+        { cause: error },
+      );
     }
     if (response.ok) return response;
     const text = await response.text().catch(() => '');
@@ -68,7 +90,9 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch, idleTimeou
           chunk = await reader.read();
         } catch (error) {
           const reason = (error as { cause?: { code?: string } }).cause?.code ?? (error as Error).message;
-          return controller.error(new CliError(EXIT.UNAVAILABLE, `The gateway at ${url} broke off its answer (${reason}); try again.`, { cause: error }));
+          return controller.error(
+            new CliError(EXIT.UNAVAILABLE, `The gateway at ${url} broke off its answer (${reason}); try again.`, { cause: error }),
+          );
         }
         if (chunk.done) controller.close();
         else controller.enqueue(chunk.value);
@@ -92,7 +116,11 @@ export function createClient({ url, apiKey, fetch: fetchImpl = fetch, idleTimeou
     },
     /** Runs a GraphQL query or mutation and returns its data. */
     async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-      const response = await send('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify({ query, variables }) });
+      const response = await send('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', accept: 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
       const result = (await response.json()) as { data?: T; errors?: GraphQLError[] };
       if (result.errors?.length) throw graphqlError(result.errors);
       return result.data as T;

@@ -44,4 +44,5 @@ export interface Command {
 }
 
 /** Writes a value as JSON: indented for a read command's answer, one line per value for a stream. */
-export const writeJson = (out: Output, value: unknown, { stream = false } = {}) => out.write(`${JSON.stringify(value, null, stream ? undefined : 2)}\n`);
+export const writeJson = (out: Output, value: unknown, { stream = false } = {}) =>
+  out.write(`${JSON.stringify(value, null, stream ? undefined : 2)}\n`);

@@ -23,7 +23,8 @@ export function parseHandlerFlags(flags: readonly string[]): Record<string, Reco
     const eq = flag.indexOf('=');
     const path = (eq < 0 ? flag : flag.slice(0, eq)).split('.');
     const [name, ...keys] = path;
-    if (!name || path.some((p) => p === '')) throw usageError(`--handler ${flag}: expected NAME or NAME.OPTION=VALUE, e.g. --handler webhook.url=https://example.com/hook`);
+    if (!name || path.some((p) => p === ''))
+      throw usageError(`--handler ${flag}: expected NAME or NAME.OPTION=VALUE, e.g. --handler webhook.url=https://example.com/hook`);
     const options = (handlers[name] ??= {});
     if (eq < 0) {
       if (keys.length) throw usageError(`--handler ${flag}: give the option a value, e.g. ${flag}=VALUE`);
@@ -33,7 +34,8 @@ export function parseHandlerFlags(flags: readonly string[]): Record<string, Reco
     let target = options;
     for (const key of keys.slice(0, -1)) {
       const next = target[key];
-      if (next !== undefined && (typeof next !== 'object' || next === null || Array.isArray(next))) throw usageError(`--handler ${flag}: ${key} is already set to a value`);
+      if (next !== undefined && (typeof next !== 'object' || next === null || Array.isArray(next)))
+        throw usageError(`--handler ${flag}: ${key} is already set to a value`);
       target = (target[key] ??= {}) as Record<string, unknown>;
     }
     target[keys.at(-1)!] = parseValue(flag.slice(eq + 1));

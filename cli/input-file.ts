@@ -17,7 +17,13 @@ async function firstLine(path: string): Promise<string> {
   try {
     const buffer = Buffer.alloc(1024 * 1024);
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, 0);
-    return buffer.subarray(0, bytesRead).toString('utf8').split('\n').find((l) => l.trim()) ?? '';
+    return (
+      buffer
+        .subarray(0, bytesRead)
+        .toString('utf8')
+        .split('\n')
+        .find((l) => l.trim()) ?? ''
+    );
   } finally {
     await handle.close();
   }

@@ -89,9 +89,21 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
       throw usageError(`${positionals.length < min ? 'Missing' : 'Too many'} arguments. Usage: ${command.usage.split('\n')[0]}`);
     }
     const config = loadCliConfig({ url: values.url as string | undefined, apiKey: values['api-key'] as string | undefined }, io.env);
-    const client = createClient({ url: config.url, apiKey: config.apiKey, ...(io.fetch ? { fetch: io.fetch } : {}), ...(io.idleTimeoutMs ? { idleTimeoutMs: io.idleTimeoutMs } : {}) });
+    const client = createClient({
+      url: config.url,
+      apiKey: config.apiKey,
+      ...(io.fetch ? { fetch: io.fetch } : {}),
+      ...(io.idleTimeoutMs ? { idleTimeoutMs: io.idleTimeoutMs } : {}),
+    });
     return await command.run(
-      { client, stdout: io.stdout, stderr: io.stderr, json: values.json === true, signal: io.signal ?? new AbortController().signal, cwd: io.cwd },
+      {
+        client,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        json: values.json === true,
+        signal: io.signal ?? new AbortController().signal,
+        cwd: io.cwd,
+      },
       { positionals, values: values as Record<string, string | boolean | string[] | undefined> },
     );
   } catch (error) {

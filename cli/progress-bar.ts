@@ -15,7 +15,8 @@ export interface Progress {
 }
 
 /** The GraphQL selection of a {@link Progress}. */
-export const PROGRESS_FIELDS = 'batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final';
+export const PROGRESS_FIELDS =
+  'batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final';
 
 const FULL = '█';
 const EMPTY = '░';

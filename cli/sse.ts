@@ -54,7 +54,16 @@ export async function* readSse(body: ReadableStream<Uint8Array>, signal?: AbortS
 function withinIdle<T>(read: Promise<T>, idleMs: number): Promise<T> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const silence = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new CliError(EXIT.UNAVAILABLE, `The gateway sent nothing for ${Math.round(idleMs / 1000)} s, not even a keep-alive; the connection is gone.`)), idleMs);
+    timer = setTimeout(
+      () =>
+        reject(
+          new CliError(
+            EXIT.UNAVAILABLE,
+            `The gateway sent nothing for ${Math.round(idleMs / 1000)} s, not even a keep-alive; the connection is gone.`,
+          ),
+        ),
+      idleMs,
+    );
   });
   return Promise.race([read, silence]).finally(() => clearTimeout(timer));
 }

@@ -48,7 +48,11 @@ export const url = (protocols: string[]) =>
 
 /** A positive integer given as a string. */
 export const positiveInt = (fallback: number) =>
-  z.coerce.number({ error: 'expected a positive integer' }).int({ error: 'expected a positive integer' }).positive({ error: 'expected a positive integer' }).default(fallback);
+  z.coerce
+    .number({ error: 'expected a positive integer' })
+    .int({ error: 'expected a positive integer' })
+    .positive({ error: 'expected a positive integer' })
+    .default(fallback);
 
 /** A comma-separated list of non-empty strings. */
 export const csv = () =>
@@ -82,7 +86,10 @@ export function withEmbeddedDestinations(env: Record<string, string | undefined>
 
 /** The destination policy of those variables (the handler SDK's DestinationPolicy). */
 export function destinationPolicy(env: { HANDLER_PRIVATE_NETWORKS: 'allow' | 'deny'; HANDLER_ALLOWED_HOSTS?: string[] | undefined }) {
-  return { allowPrivate: env.HANDLER_PRIVATE_NETWORKS === 'allow', allowedHosts: (env.HANDLER_ALLOWED_HOSTS ?? []).map((h) => h.toLowerCase()) };
+  return {
+    allowPrivate: env.HANDLER_PRIVATE_NETWORKS === 'allow',
+    allowedHosts: (env.HANDLER_ALLOWED_HOSTS ?? []).map((h) => h.toLowerCase()),
+  };
 }
 
 /** The log level. */

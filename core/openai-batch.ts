@@ -13,7 +13,9 @@ export function openaiBatchObject(batch: BatchRow) {
     object: 'batch' as const,
     endpoint: batch.endpoint,
     model: batch.model,
-    errors: batch.errors?.length ? { object: 'list' as const, data: batch.errors.map(({ code, line, message, param }) => ({ code, line, message, param })) } : null,
+    errors: batch.errors?.length
+      ? { object: 'list' as const, data: batch.errors.map(({ code, line, message, param }) => ({ code, line, message, param })) }
+      : null,
     input_file_id: batch.inputFileId,
     completion_window: batch.completionWindow,
     status: batch.status,

@@ -81,7 +81,8 @@ export const workerEnv = z
   })
   .superRefine((e, ctx) => {
     if ([e.ENGINE_URL, e.ENGINE, e.ENGINE_CMD].filter(Boolean).length !== 1) {
-      const message = 'set exactly one of ENGINE_URL (an engine to talk to), ENGINE=vllm (a vLLM engine to start) or ENGINE_CMD (another engine to start, e.g. "my-engine {model} --name {name} --port {port}")';
+      const message =
+        'set exactly one of ENGINE_URL (an engine to talk to), ENGINE=vllm (a vLLM engine to start) or ENGINE_CMD (another engine to start, e.g. "my-engine {model} --name {name} --port {port}")';
       ctx.addIssue({ code: 'custom', message, path: ['ENGINE_URL'] });
       return;
     }

@@ -87,10 +87,20 @@ const alive = (pid: number) => {
  */
 export async function startWorkerProcess(config: WorkerConfig, options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
   const id = config.workerId;
-  const logger = (options.logger ?? createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } })).child({ workerId: id, gpu: config.WORKER_GPU });
+  const logger = (options.logger ?? createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } })).child({
+    workerId: id,
+    gpu: config.WORKER_GPU,
+  });
   // With connections of its own, named after it, a killed worker is noticed by the connections it leaves behind.
   const connectionName = !options.database && config.DATABASE_URL ? workerConnectionName(id) : null;
-  const database = options.database ?? (await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, maxConnections: 6, applicationName: connectionName ?? 'vbs-worker' }));
+  const database =
+    options.database ??
+    (await createDatabase({
+      url: config.DATABASE_URL,
+      dataDir: config.DATA_DIR,
+      maxConnections: 6,
+      applicationName: connectionName ?? 'vbs-worker',
+    }));
   if (!options.database) await runMigrations(database);
   const bus = options.bus ?? (await createEventBus({ redisUrl: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger }));
   const launch = engineLaunch(config);
@@ -110,12 +120,16 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const gate = createEngineGate({
     health: () => client.health(),
     probeMs: 500,
-    onChange: (up) => logger[up ? 'info' : 'warn'](up ? 'engine reachable again' : 'engine unreachable; requests wait for /health', { engineUrl }),
+    onChange: (up) =>
+      logger[up ? 'info' : 'warn'](up ? 'engine reachable again' : 'engine unreachable; requests wait for /health', { engineUrl }),
   });
   // A few sockets stay free for /health and /metrics.
   const maxInFlight = Math.min(config.MAX_IN_FLIGHT, config.fetchLimit - 8);
   if (maxInFlight < config.MAX_IN_FLIGHT && config.fetchLimit < 1024) {
-    logger.warn('the runtime allows few concurrent fetches; start the worker with BUN_CONFIG_MAX_HTTP_REQUESTS=8192 (npm scripts and the supervisor do)', { maxInFlight });
+    logger.warn(
+      'the runtime allows few concurrent fetches; start the worker with BUN_CONFIG_MAX_HTTP_REQUESTS=8192 (npm scripts and the supervisor do)',
+      { maxInFlight },
+    );
   }
   const capacity = createCapacity({
     slots: config.ENGINE_MAX_NUM_SEQS,
@@ -131,12 +145,23 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
   const workerEvent = (type: 'worker.up' | 'worker.down') =>
     publishWorkerEvent(bus, { type, workerId: id, host: base.host, gpu: base.gpu, model: models[0] ?? null }).catch(() => {});
 
-  await registerWorker(database.db, { ...base, pid: process.pid, runtime: config.WORKER_RUNTIME, model: models[0] ?? null, engineUrl, status, connectionName });
+  await registerWorker(database.db, {
+    ...base,
+    pid: process.pid,
+    runtime: config.WORKER_RUNTIME,
+    model: models[0] ?? null,
+    engineUrl,
+    status,
+    connectionName,
+  });
   for (const predecessor of await workersOnGpu(database.db, { host: base.host, gpu: base.gpu, except: id })) {
     if (predecessor.pid !== process.pid && alive(predecessor.pid)) continue;
     const returned = await releaseRequests(database.db, { owner: predecessor.id, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
     await setWorkerStatus(database.db, predecessor.id, 'lost');
-    logger.info('released the leases of a dead predecessor on this GPU', { predecessor: predecessor.id, requests: returned.reduce((n, r) => n + r.n, 0) });
+    logger.info('released the leases of a dead predecessor on this GPU', {
+      predecessor: predecessor.id,
+      requests: returned.reduce((n, r) => n + r.n, 0),
+    });
     await afterReturnedLeases({ database, bus, logger }, returned);
   }
 
@@ -151,7 +176,14 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     // llama-server guards /metrics with its --api-key too.
     readLoad: createLoadReader({ baseUrl: client.baseUrl, apiKey: config.ENGINE_API_KEY }),
     models: () => models,
-    timings: { leaseMs: config.LEASE_TTL_MS, heartbeatMs: config.HEARTBEAT_MS, pollMs: config.POLL_MS, flushMs: config.FLUSH_MS, loadPollMs: 500, engineDownMs: config.ENGINE_DOWN_RELEASE_MS },
+    timings: {
+      leaseMs: config.LEASE_TTL_MS,
+      heartbeatMs: config.HEARTBEAT_MS,
+      pollMs: config.POLL_MS,
+      flushMs: config.FLUSH_MS,
+      loadPollMs: 500,
+      engineDownMs: config.ENGINE_DOWN_RELEASE_MS,
+    },
     flushMax: config.FLUSH_MAX,
     leaseMax: config.LEASE_MAX,
     maxRetries: config.ENGINE_MAX_RETRIES,
@@ -167,7 +199,19 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     // The engine's own cards (vLLM's root and max_model_len) while they list what the worker serves.
     const cards = client.modelCards.filter((card) => models.includes(card.id));
     const engineModels = cards.length === models.length ? cards : models.map((name) => ({ id: name }));
-    await heartbeatWorker(database.db, { id, status, model: loading ?? models[0] ?? null, engineModels, engineUrl, capacity: s.target, inFlight: s.inFlight, completed: s.completed, failed: s.failed, completionRate: s.completionRate, gpuStats: stats });
+    await heartbeatWorker(database.db, {
+      id,
+      status,
+      model: loading ?? models[0] ?? null,
+      engineModels,
+      engineUrl,
+      capacity: s.target,
+      inFlight: s.inFlight,
+      completed: s.completed,
+      failed: s.failed,
+      completionRate: s.completionRate,
+      gpuStats: stats,
+    });
   };
   // One row write at a time, and one more after it when asked meanwhile: two concurrent
   // writes could land out of order and leave a stale status (`switching`) behind.
@@ -187,7 +231,10 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     });
     return writing;
   };
-  const rowTimer = setInterval(() => void beat().catch((err: unknown) => logger.warn('worker heartbeat failed', { err })), config.HEARTBEAT_MS);
+  const rowTimer = setInterval(
+    () => void beat().catch((err: unknown) => logger.warn('worker heartbeat failed', { err })),
+    config.HEARTBEAT_MS,
+  );
 
   const unlisten = [
     await database.listen(QUEUE_CHANNEL, (model) => worker.nudge(model)),
@@ -258,13 +305,28 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     if (slots === registrySlots) return;
     registrySlots = slots;
     capacity.reset(slots);
-    logger.info(slots ? 'the registry sets the engine\'s capacity' : 'the registry sets no capacity for the engine\'s model; it is learned from /metrics', { model: registered?.name ?? models[0], maxConcurrency: slots, target: capacity.target });
+    logger.info(
+      slots
+        ? "the registry sets the engine's capacity"
+        : "the registry sets no capacity for the engine's model; it is learned from /metrics",
+      { model: registered?.name ?? models[0], maxConcurrency: slots, target: capacity.target },
+    );
   };
   let modelsTimer: ReturnType<typeof setInterval> | undefined;
   if (switcher) {
     worker.pause();
     worker.start();
-    const pinned = config.WORKER_MODEL ? { name: config.WORKER_MODEL, source: config.WORKER_MODEL, engineArgs: [], maxConcurrency: null, queued: 0, waitedMs: 0, servingWorkers: 0 } : null;
+    const pinned = config.WORKER_MODEL
+      ? {
+          name: config.WORKER_MODEL,
+          source: config.WORKER_MODEL,
+          engineArgs: [],
+          maxConcurrency: null,
+          queued: 0,
+          waitedMs: 0,
+          servingWorkers: 0,
+        }
+      : null;
     await switcher.start(pinned, options.signal);
   } else {
     while (models.length === 0 && !options.signal?.aborted) {
@@ -272,19 +334,24 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
         models = await client.models();
       } catch (err) {
         if (/answered 40[13]\b/.test(String((err as Error).message))) {
-          logger.error('the engine refuses this worker\'s API key (401/403 on /v1/models): set ENGINE_API_KEY to the engine\'s --api-key', { engineUrl });
+          logger.error("the engine refuses this worker's API key (401/403 on /v1/models): set ENGINE_API_KEY to the engine's --api-key", {
+            engineUrl,
+          });
         } else logger.warn('waiting for the engine to list its models', { engineUrl, err });
         await sleep(2000, options.signal);
       }
     }
-    await applyRegistrySlots().catch((err: unknown) => logger.warn('reading the model registry failed; the engine\'s capacity is learned from its /metrics', { err }));
+    await applyRegistrySlots().catch((err: unknown) =>
+      logger.warn("reading the model registry failed; the engine's capacity is learned from its /metrics", { err }),
+    );
     worker.start();
     // An engine may be restarted with other models, and the registry's maxConcurrency may change: follow both.
     modelsTimer = setInterval(() => {
       if (!config.WORKER_MODEL) {
         client.models().then(
           (listed) => {
-            if (listed.length && listed.join() !== models.join()) logger.info('the engine serves other models now', { models: listed, before: models });
+            if (listed.length && listed.join() !== models.join())
+              logger.info('the engine serves other models now', { models: listed, before: models });
             if (listed.length) models = listed;
           },
           () => {},

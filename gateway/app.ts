@@ -54,7 +54,16 @@ export interface GatewayEnv {
 }
 
 /** Creates the gateway: one Web-standard fetch handler serving REST, GraphQL, health and metrics. */
-export function createApp({ config, database, logger, bus = createMemoryBus(), metrics: registry, progressIntervalMs, validator: given, handlers = createHandlerRegistry([]) }: GatewayOptions) {
+export function createApp({
+  config,
+  database,
+  logger,
+  bus = createMemoryBus(),
+  metrics: registry,
+  progressIntervalMs,
+  validator: given,
+  handlers = createHandlerRegistry([]),
+}: GatewayOptions) {
   const app = new Hono<GatewayEnv>();
   registry ??= createRegistry({ onCollectError: (err) => logger.warn('metrics: a collector failed', { err }) });
   const metrics = createGatewayMetrics(registry, { database });
@@ -62,7 +71,8 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   const statusChanged = (changes: BatchStatusChange[]) => {
     if (changes.length) publishBatchStatuses(bus, changes).catch((err) => logger.warn('could not publish batch status changes', { err }));
   };
-  const validator = given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
+  const validator =
+    given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
   const services: Services = { database, logger, config, validator, statusChanged, handlers };
   const resolveOwner = createAuthenticator({ apiKeys: config.apiKeys, adminKeys: config.ADMIN_API_KEYS });
   const yoga = createYoga<{ owner: string; log?: Logger }, GraphQLContext>({
@@ -71,9 +81,22 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
     landingPage: false,
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
-    plugins: [useSharedSubscriptionResults(['batchProgress']), useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST }), useErrorLogging()],
+    plugins: [
+      useSharedSubscriptionResults(['batchProgress']),
+      useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST }),
+      useErrorLogging(),
+    ],
     // Over HTTP the request's own logger (its lines carry http_request_id); over WebSocket the gateway's.
-    context: async ({ owner, log }) => ({ database, owner, admin: await resolveOwner.isAdmin(owner), logger: log ?? logger, bus, progress, metrics, services }),
+    context: async ({ owner, log }) => ({
+      database,
+      owner,
+      admin: await resolveOwner.isAdmin(owner),
+      logger: log ?? logger,
+      bus,
+      progress,
+      metrics,
+      services,
+    }),
   });
 
   app.onError((err, c) => {
@@ -123,13 +146,24 @@ export function createApp({ config, database, logger, bus = createMemoryBus(), m
   });
 
   // JSON bodies are read whole: bound them. Only the upload streams its body, bounded by MAX_FILE_BYTES as it is stored.
-  const restBodyLimit = createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, tooLarge: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }) });
+  const restBodyLimit = createJsonBodyLimit({
+    maxBytes: config.MAX_JSON_BODY_BYTES,
+    tooLarge: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }),
+  });
   app.use('/v1/*', async function boundRestBodies(c, next) {
     return c.req.method === 'POST' && c.req.path === '/v1/files' ? next() : restBodyLimit(c, next);
   });
   // A GraphQL upload is read whole by Yoga before a resolver sees it: bound it to a file and an operation.
   const graphqlMultipartMaxBytes = config.MAX_FILE_BYTES + config.MAX_JSON_BODY_BYTES;
-  app.use('/graphql', createJsonBodyLimit({ maxBytes: config.MAX_JSON_BODY_BYTES, multipartMaxBytes: graphqlMultipartMaxBytes, tooLarge: (error) => Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }) }));
+  app.use(
+    '/graphql',
+    createJsonBodyLimit({
+      maxBytes: config.MAX_JSON_BODY_BYTES,
+      multipartMaxBytes: graphqlMultipartMaxBytes,
+      tooLarge: (error) =>
+        Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }),
+    }),
+  );
 
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());

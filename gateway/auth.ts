@@ -50,7 +50,8 @@ export function createAuthenticator({ apiKeys = [], adminKeys = [] }: AuthOption
       throw new AppError('UNAUTHENTICATED', 'Send your API key as an "Authorization: Bearer <key>" header.', { reason: 'missing_api_key' });
     }
     const owner = (await owners).get(await sha256Hex(match[1]!.trim()));
-    if (!owner) throw new AppError('UNAUTHENTICATED', 'The API key is not valid; check it against API_KEYS.', { reason: 'invalid_api_key' });
+    if (!owner)
+      throw new AppError('UNAUTHENTICATED', 'The API key is not valid; check it against API_KEYS.', { reason: 'invalid_api_key' });
     return owner;
   };
   const isAdmin = async (owner: string) => (apiKeys.length === 0 ? owner === LOCAL_OWNER : (await admins).has(owner));

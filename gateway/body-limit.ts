@@ -15,7 +15,10 @@ export interface JsonBodyLimitOptions {
 }
 
 const tooLargeError = (maxBytes: number) =>
-  new AppError('PAYLOAD_TOO_LARGE', `The request body is larger than ${maxBytes} bytes (MAX_JSON_BODY_BYTES); send less at once, or upload large batches as a file.`);
+  new AppError(
+    'PAYLOAD_TOO_LARGE',
+    `The request body is larger than ${maxBytes} bytes (MAX_JSON_BODY_BYTES); send less at once, or upload large batches as a file.`,
+  );
 
 const multipartTooLargeError = (maxBytes: number) =>
   new AppError(
@@ -51,7 +54,13 @@ export function createJsonBodyLimit({ maxBytes, multipartMaxBytes, tooLarge }: J
     if (multipart && multipartMaxBytes !== undefined) {
       if (Number(c.req.header('content-length') ?? 0) > multipartMaxBytes) return tooLarge(multipartTooLargeError(multipartMaxBytes));
       const body = bounded(request.body, multipartMaxBytes);
-      c.req.raw = new Request(request.url, { method: request.method, headers: request.headers, body, signal: request.signal, duplex: 'half' } as RequestInit);
+      c.req.raw = new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+        duplex: 'half',
+      } as RequestInit);
       return next();
     }
     if (Number(c.req.header('content-length') ?? 0) > maxBytes) return tooLarge(tooLargeError(maxBytes));

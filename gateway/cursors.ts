@@ -15,7 +15,12 @@ const badCursor = (after: string, what: 'batches' | 'files', source: string) =>
  * Checks a pagination cursor before a page is listed: an id that is not one of the caller's
  * batches would otherwise list nothing, which reads as "no more batches" rather than as a mistake.
  */
-export async function checkBatchCursor(database: Database, owner: string, after: string | null | undefined, source = 'last_id'): Promise<void> {
+export async function checkBatchCursor(
+  database: Database,
+  owner: string,
+  after: string | null | undefined,
+  source = 'last_id',
+): Promise<void> {
   if (after === undefined || after === null || after === '') return;
   if (!ID_SHAPE.test(after) || !(await getBatch(database.db, after, owner))) throw badCursor(after, 'batches', source);
 }

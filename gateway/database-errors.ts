@@ -21,7 +21,11 @@ const UNREACHABLE = /^(ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|CONNECTION_(CLOSE
 export function databaseClientError(error: unknown): AppError | null {
   for (const code of errorCodes(error)) {
     if (UNSTORABLE.has(code)) {
-      return new AppError('BAD_REQUEST', 'A text value of the request contains a NUL character (\\u0000), which cannot be stored; remove it and send the request again.', { cause: error });
+      return new AppError(
+        'BAD_REQUEST',
+        'A text value of the request contains a NUL character (\\u0000), which cannot be stored; remove it and send the request again.',
+        { cause: error },
+      );
     }
     if (UNREACHABLE.test(code)) {
       return new AppError('UNAVAILABLE', 'The database cannot be reached right now; try again in a few seconds.', { cause: error });

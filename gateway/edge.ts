@@ -24,7 +24,14 @@ export interface EdgeHandlerOptions {
   migrate?: boolean;
 }
 
-const MISCONFIGURED = { error: { message: 'The gateway is misconfigured; its log names the variables to fix.', type: 'server_error', param: null, code: 'misconfigured' } };
+const MISCONFIGURED = {
+  error: {
+    message: 'The gateway is misconfigured; its log names the variables to fix.',
+    type: 'server_error',
+    param: null,
+    code: 'misconfigured',
+  },
+};
 
 function hasWaitUntil(context: unknown): context is EdgeContext {
   return typeof (context as EdgeContext | undefined)?.waitUntil === 'function';
@@ -32,7 +39,9 @@ function hasWaitUntil(context: unknown): context is EdgeContext {
 
 function edgeConfig(config: GatewayConfig): GatewayConfig {
   if (!config.DATABASE_URL) {
-    throw new ConfigError([{ variable: 'DATABASE_URL', expected: 'a postgres:// URL; an edge gateway has no disk for the embedded database' }]);
+    throw new ConfigError([
+      { variable: 'DATABASE_URL', expected: 'a postgres:// URL; an edge gateway has no disk for the embedded database' },
+    ]);
   }
   return config;
 }

@@ -17,20 +17,61 @@ export interface GatewayMetricsOptions {
  */
 export function createGatewayMetrics(registry: Registry, { database, cacheMs = 1_000 }: GatewayMetricsOptions) {
   const m = {
-    httpRequests: registry.counter({ name: 'vbs_gateway_http_requests_total', help: 'HTTP requests answered, by method, route and status.', labelNames: ['method', 'route', 'status'] }),
-    httpSeconds: registry.histogram({ name: 'vbs_gateway_http_request_duration_seconds', help: 'Time to the response headers, by method and route.', labelNames: ['method', 'route'] }),
-    subscriptions: registry.gauge({ name: 'vbs_gateway_subscriptions', help: 'GraphQL subscriptions open now on this replica, over SSE and WebSocket.', labelNames: ['subscription'] }),
+    httpRequests: registry.counter({
+      name: 'vbs_gateway_http_requests_total',
+      help: 'HTTP requests answered, by method, route and status.',
+      labelNames: ['method', 'route', 'status'],
+    }),
+    httpSeconds: registry.histogram({
+      name: 'vbs_gateway_http_request_duration_seconds',
+      help: 'Time to the response headers, by method and route.',
+      labelNames: ['method', 'route'],
+    }),
+    subscriptions: registry.gauge({
+      name: 'vbs_gateway_subscriptions',
+      help: 'GraphQL subscriptions open now on this replica, over SSE and WebSocket.',
+      labelNames: ['subscription'],
+    }),
     websockets: registry.gauge({ name: 'vbs_gateway_websocket_connections', help: 'graphql-ws connections open now on this replica.' }),
-    eventsReceived: registry.counter({ name: 'vbs_gateway_events_received_total', help: 'Bus events received for batch progress subscriptions, by type.', labelNames: ['type'] }),
-    eventsDelivered: registry.counter({ name: 'vbs_gateway_events_delivered_total', help: 'Events handed to subscribers, by subscription (after coalescing).', labelNames: ['subscription'] }),
-    requests: registry.gauge({ name: 'vbs_requests', help: 'Requests waiting (queued) or in flight (leased), by model.', labelNames: ['model', 'status'] }),
+    eventsReceived: registry.counter({
+      name: 'vbs_gateway_events_received_total',
+      help: 'Bus events received for batch progress subscriptions, by type.',
+      labelNames: ['type'],
+    }),
+    eventsDelivered: registry.counter({
+      name: 'vbs_gateway_events_delivered_total',
+      help: 'Events handed to subscribers, by subscription (after coalescing).',
+      labelNames: ['subscription'],
+    }),
+    requests: registry.gauge({
+      name: 'vbs_requests',
+      help: 'Requests waiting (queued) or in flight (leased), by model.',
+      labelNames: ['model', 'status'],
+    }),
     batches: registry.gauge({ name: 'vbs_batches', help: 'Batches by status.', labelNames: ['status'] }),
-    completed: registry.counter({ name: 'vbs_requests_completed_total', help: 'Requests finished with a response, over all batches (from the batch counters).' }),
-    failed: registry.counter({ name: 'vbs_requests_failed_total', help: 'Requests finished with an error, over all batches (from the batch counters).' }),
-    tokens: registry.counter({ name: 'vbs_tokens_total', help: 'Tokens of finished requests over all batches, by kind (prompt, completion).', labelNames: ['kind'] }),
-    handlerRuns: registry.gauge({ name: 'vbs_handler_runs', help: 'Result handler runs by handler and status (queued, running, succeeded, dead).', labelNames: ['handler', 'status'] }),
+    completed: registry.counter({
+      name: 'vbs_requests_completed_total',
+      help: 'Requests finished with a response, over all batches (from the batch counters).',
+    }),
+    failed: registry.counter({
+      name: 'vbs_requests_failed_total',
+      help: 'Requests finished with an error, over all batches (from the batch counters).',
+    }),
+    tokens: registry.counter({
+      name: 'vbs_tokens_total',
+      help: 'Tokens of finished requests over all batches, by kind (prompt, completion).',
+      labelNames: ['kind'],
+    }),
+    handlerRuns: registry.gauge({
+      name: 'vbs_handler_runs',
+      help: 'Result handler runs by handler and status (queued, running, succeeded, dead).',
+      labelNames: ['handler', 'status'],
+    }),
     workers: registry.gauge({ name: 'vbs_workers', help: 'Workers by model and status.', labelNames: ['model', 'status'] }),
-    scrapeErrors: registry.counter({ name: 'vbs_gateway_metrics_read_errors_total', help: 'Scrapes whose Postgres read failed (the numbers shown are the previous ones).' }),
+    scrapeErrors: registry.counter({
+      name: 'vbs_gateway_metrics_read_errors_total',
+      help: 'Scrapes whose Postgres read failed (the numbers shown are the previous ones).',
+    }),
   };
 
   let lastReadAt = -Infinity;

@@ -37,9 +37,11 @@ export interface StartGatewayOptions {
 export async function startGateway(config: GatewayConfig, options: StartGatewayOptions = {}): Promise<Gateway> {
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'gateway' } });
   // Before anything is opened: a bad manifest stops start-up with its file and problem.
-  const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} }).catch((error: unknown) => {
-    throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
-  });
+  const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} }).catch(
+    (error: unknown) => {
+      throw error instanceof ManifestError ? new ConfigError([{ variable: 'HANDLER_MANIFESTS', expected: error.message }]) : error;
+    },
+  );
   const unsealed = requireSecretsKey(config, handlers);
   if (unsealed) logger.info(unsealed);
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-gateway' });

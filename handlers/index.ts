@@ -19,7 +19,10 @@ export function loadHandlers({ manifests = [], env }: LoadHandlersOptions): Prom
 
 /** Splits a HANDLER_MANIFESTS value (`:`-separated paths) into paths, ignoring empty parts. */
 export function splitManifestList(value: string | undefined): string[] {
-  return (value ?? '').split(':').map((s) => s.trim()).filter(Boolean);
+  return (value ?? '')
+    .split(':')
+    .map((s) => s.trim())
+    .filter(Boolean);
 }
 
 export type { HandlerRegistry } from './sdk/index.ts';

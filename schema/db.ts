@@ -102,7 +102,9 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
             return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as R[];
           },
           async copyFrom(table, columns) {
-            const stream = await tx.unsafe(`copy ${dialect.escapeName(table)} (${columns.map((c) => dialect.escapeName(c)).join(', ')}) from stdin`).writable();
+            const stream = await tx
+              .unsafe(`copy ${dialect.escapeName(table)} (${columns.map((c) => dialect.escapeName(c)).join(', ')}) from stdin`)
+              .writable();
             return failWithRefusedCopy(stream, () => tx.unsafe('select 1'));
           },
         }),

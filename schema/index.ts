@@ -1,5 +1,14 @@
 export * from './tables/index.ts';
-export { createDatabase, errorCodes, rows, type CopyTransaction, type Database, type DatabaseOptions, type Db, type Executor } from './db.ts';
+export {
+  createDatabase,
+  errorCodes,
+  rows,
+  type CopyTransaction,
+  type Database,
+  type DatabaseOptions,
+  type Db,
+  type Executor,
+} from './db.ts';
 export { copyText } from './copy-text.ts';
 export { runMigrations, MIGRATIONS_FOLDER } from './migrate.ts';
 export { newId } from './ids.ts';

@@ -5,7 +5,8 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 const root = resolve(process.argv[2] ?? '.');
 const SOURCE = /\.(ts|tsx|mts|js|mjs)$/;
 const SKIP = new Set(['node_modules', '.data', '.git', 'migrations', 'bench', 'dist']);
-const IMPORT = /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^\w.])import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
+const IMPORT =
+  /(?:^|[^\w.])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[^\w.])import\s*\(\s*['"]([^'"]+)['"]\s*\)|^\s*import\s+['"]([^'"]+)['"]/gm;
 
 function* walk(dir: string): Generator<string> {
   for (const name of readdirSync(dir)) {
@@ -37,8 +38,7 @@ const ALLOWED: Record<string, (target: string) => boolean> = {
 };
 
 const problems: string[] = [];
-const isEntry = (file: string) =>
-  /(^|\/)(entry|scripts)\//.test(file) || /\.(bun|deno)\.ts$/.test(file) || file.startsWith('test/');
+const isEntry = (file: string) => /(^|\/)(entry|scripts)\//.test(file) || /\.(bun|deno)\.ts$/.test(file) || file.startsWith('test/');
 
 for (const path of walk(root)) {
   const file = relative(root, path);

@@ -10,7 +10,8 @@ import { createDatabase, runMigrations } from '../schema/index.ts';
 
 try {
   const config = loadGatewayConfig();
-  if (!config.secrets.canSeal) throw new ConfigError([{ variable: 'SECRETS_KEY', expected: `required: the key to seal with; ${MAKE_SECRETS_KEY}` }]);
+  if (!config.secrets.canSeal)
+    throw new ConfigError([{ variable: 'SECRETS_KEY', expected: `required: the key to seal with; ${MAKE_SECRETS_KEY}` }]);
   const handlers = await loadHandlers({ manifests: splitManifestList(config.HANDLER_MANIFESTS), env: config.manifestEnv ?? {} });
   const database = await createDatabase({ url: config.DATABASE_URL, dataDir: config.DATA_DIR, applicationName: 'vbs-reseal' });
   try {

@@ -17,7 +17,8 @@ try {
   const { gateway: config, worker: checkedWorkerConfig, simulator: simArgs, manifestEnv } = loadEmbeddedConfig();
   const logger = createLogger({ level: config.LOG_LEVEL, fields: { service: 'embedded' } });
   const simulator = simArgs ? createSimulator(simArgs) : null;
-  const simServer = simulator && simArgs ? Bun.serve({ port: simArgs.port, hostname: '127.0.0.1', fetch: simulator.fetch, idleTimeout: 0 }) : null;
+  const simServer =
+    simulator && simArgs ? Bun.serve({ port: simArgs.port, hostname: '127.0.0.1', fetch: simulator.fetch, idleTimeout: 0 }) : null;
   const engineUrl = simServer ? `http://127.0.0.1:${simServer.port}` : undefined;
   const workerConfig = engineUrl ? { ...checkedWorkerConfig, ENGINE_URL: engineUrl } : checkedWorkerConfig;
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv });
@@ -34,7 +35,14 @@ try {
     database,
     bus,
     logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
-    services: [handlerRunnerService(handlers, { leaseMs: workerConfig.HANDLER_LEASE_MS, concurrency: workerConfig.HANDLER_CONCURRENCY, destinations: workerConfig.destinations, secrets: workerConfig.secrets })],
+    services: [
+      handlerRunnerService(handlers, {
+        leaseMs: workerConfig.HANDLER_LEASE_MS,
+        concurrency: workerConfig.HANDLER_CONCURRENCY,
+        destinations: workerConfig.destinations,
+        secrets: workerConfig.secrets,
+      }),
+    ],
   });
   if (simArgs) {
     logger.warn(
@@ -46,7 +54,9 @@ try {
   logger.info('gateway listening', {
     url: `http://${config.host}:${server.port}`,
     database: database.kind,
-    engine: simArgs ? 'simulated' : workerConfig.ENGINE_URL ?? (workerConfig.ENGINE ? `${workerConfig.ENGINE} (${workerConfig.VLLM_BIN})` : workerConfig.ENGINE_CMD),
+    engine: simArgs
+      ? 'simulated'
+      : (workerConfig.ENGINE_URL ?? (workerConfig.ENGINE ? `${workerConfig.ENGINE} (${workerConfig.VLLM_BIN})` : workerConfig.ENGINE_CMD)),
   });
 
   let stopping = false;

@@ -40,13 +40,20 @@ workers serving it. A batch's requests may name any model listed as enabled.`,
     for (const w of data.workers) if (w.model) serving.set(w.model, (serving.get(w.model) ?? 0) + 1);
     const views: ModelView[] = data.models.map((m) => ({ ...m, registered: true, workers: serving.get(m.name) ?? 0 }));
     for (const [name, workers] of serving) {
-      if (!views.some((v) => v.name === name)) views.push({ name, source: null, enabled: true, registered: false, maxConcurrency: null, engineArgs: [], workers });
+      if (!views.some((v) => v.name === name))
+        views.push({ name, source: null, enabled: true, registered: false, maxConcurrency: null, engineArgs: [], workers });
     }
     views.sort((a, b) => a.name.localeCompare(b.name));
     if (json) writeJson(stdout, views);
     else if (!views.length) stdout.write('No models: none is registered and no worker is running.\n');
     else {
-      const rows = views.map((v) => [v.name, v.enabled ? 'yes' : 'no', String(v.workers), v.maxConcurrency === null ? '-' : String(v.maxConcurrency), v.source ?? '(loaded by a worker, not registered)']);
+      const rows = views.map((v) => [
+        v.name,
+        v.enabled ? 'yes' : 'no',
+        String(v.workers),
+        v.maxConcurrency === null ? '-' : String(v.maxConcurrency),
+        v.source ?? '(loaded by a worker, not registered)',
+      ]);
       stdout.write(formatTable(['MODEL', 'ENABLED', 'WORKERS', 'MAX CONCURRENCY', 'SOURCE'], rows));
     }
     return EXIT.OK;

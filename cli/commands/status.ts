@@ -23,7 +23,10 @@ function describeBatch(b: BatchObject, runs: HandlerRun[]): string {
   ];
   if (b.usage) rows.push(['tokens', `${formatCount(b.usage.input_tokens)} prompt, ${formatCount(b.usage.output_tokens)} completion`]);
   if (!isFinal(b.status)) {
-    rows.push(['queue position', b.queue_position === null ? '-' : b.queue_position === 0 ? 'running (or next)' : String(b.queue_position)]);
+    rows.push([
+      'queue position',
+      b.queue_position === null ? '-' : b.queue_position === 0 ? 'running (or next)' : String(b.queue_position),
+    ]);
     rows.push(['estimated done', formatTime(b.estimated_completion_at)]);
   }
   const times: [string, number | null][] = [
@@ -42,7 +45,10 @@ function describeBatch(b: BatchObject, runs: HandlerRun[]): string {
   if (b.output_file_id) rows.push(['output file', b.output_file_id]);
   if (b.error_file_id) rows.push(['error file', b.error_file_id]);
   for (const run of runs) {
-    rows.push([`handler ${run.handler}`, `${run.status} (${run.attempts} attempt${run.attempts === 1 ? '' : 's'})${run.lastError ? `: ${run.lastError}` : ''}`]);
+    rows.push([
+      `handler ${run.handler}`,
+      `${run.status} (${run.attempts} attempt${run.attempts === 1 ? '' : 's'})${run.lastError ? `: ${run.lastError}` : ''}`,
+    ]);
   }
   let text = `${b.id}  ${b.status}\n${rows.map(([k, v]) => `  ${k.padEnd(16)}${v}\n`).join('')}`;
   const errors = b.errors?.data ?? [];
@@ -91,7 +97,8 @@ Without: your latest batches, newest first (--limit, default 20, at most 100).
     if (id) await showOne(context, id);
     else {
       const limit = Number(values.limit ?? 20);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 100) throw usageError(`--limit must be a whole number from 1 to 100, not "${values.limit}".`);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100)
+        throw usageError(`--limit must be a whole number from 1 to 100, not "${values.limit}".`);
       await showList(context, limit);
     }
     return EXIT.OK;

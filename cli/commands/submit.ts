@@ -44,7 +44,8 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
   async run(context, { positionals, values }) {
     const { client, stdout, json } = context;
     const priority = values.priority === undefined ? undefined : Number(values.priority);
-    if (priority !== undefined && !Number.isInteger(priority)) throw usageError(`--priority must be a whole number, not "${values.priority}".`);
+    if (priority !== undefined && !Number.isInteger(priority))
+      throw usageError(`--priority must be a whole number, not "${values.priority}".`);
     const handlers = parseHandlerFlags(list(values.handler));
     const metadata = parseMetadataFlags(list(values.metadata));
     const model = typeof values.model === 'string' ? values.model : undefined;
@@ -53,12 +54,16 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
     const path = resolve(context.cwd, positionals[0]!);
     const input = await readInputFile(path, { model });
     const endpoint = typeof values.endpoint === 'string' ? values.endpoint : input.endpoint;
-    if (!endpoint) throw usageError(`Cannot tell the endpoint from the first line of ${positionals[0]}; pass --endpoint (${ENDPOINTS.join(', ')}).`);
+    if (!endpoint)
+      throw usageError(`Cannot tell the endpoint from the first line of ${positionals[0]}; pass --endpoint (${ENDPOINTS.join(', ')}).`);
 
     const form = new FormData();
     form.append('purpose', 'batch');
     form.append('file', input.file, input.file.name);
-    const file = await (await client.send('/v1/files', { method: 'POST', body: form, signal: context.signal })).json() as { id: string; bytes: number };
+    const file = (await (await client.send('/v1/files', { method: 'POST', body: form, signal: context.signal })).json()) as {
+      id: string;
+      bytes: number;
+    };
     if (!json) stdout.write(`Uploaded ${input.file.name} (${formatBytes(file.bytes)}) as ${file.id}\n`);
 
     const batch = await client.json<BatchObject>('POST', '/v1/batches', {

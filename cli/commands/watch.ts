@@ -52,8 +52,10 @@ async function summarize(context: CommandContext, last: Progress): Promise<void>
   stdout.write(`Batch ${last.batchId} ${last.status}: ${succeeded}.\n`);
   if (last.status === 'failed') {
     const batch = await client.json<BatchObject>('GET', `/v1/batches/${encodeURIComponent(last.batchId)}`);
-    for (const e of batch.errors?.data.slice(0, 20) ?? []) stdout.write(`  ${e.line === null ? '' : `line ${e.line}: `}${e.code}: ${e.message}\n`);
-    if ((batch.errors?.data.length ?? 0) > 20) stdout.write(`  ... and ${batch.errors!.data.length - 20} more (vbs status ${last.batchId} --json)\n`);
+    for (const e of batch.errors?.data.slice(0, 20) ?? [])
+      stdout.write(`  ${e.line === null ? '' : `line ${e.line}: `}${e.code}: ${e.message}\n`);
+    if ((batch.errors?.data.length ?? 0) > 20)
+      stdout.write(`  ... and ${batch.errors!.data.length - 20} more (vbs status ${last.batchId} --json)\n`);
   } else {
     stdout.write(`Download the results: vbs download ${last.batchId}\n`);
   }
@@ -81,7 +83,11 @@ export async function watchBatch(context: CommandContext, id: string): Promise<E
         if (!last || !(error instanceof CliError) || error.exitCode !== EXIT.UNAVAILABLE) throw error;
       }
       if (last?.final || signal.aborted) break;
-      if (++reconnects > MAX_RECONNECTS) throw new CliError(EXIT.UNAVAILABLE, `Lost the progress stream of ${id} and could not reconnect; the batch goes on: vbs watch ${id}`);
+      if (++reconnects > MAX_RECONNECTS)
+        throw new CliError(
+          EXIT.UNAVAILABLE,
+          `Lost the progress stream of ${id} and could not reconnect; the batch goes on: vbs watch ${id}`,
+        );
       await sleep(1000 * 2 ** (reconnects - 1), signal);
     }
   } finally {

@@ -24,7 +24,9 @@ const QUERY = `query ($all: Boolean!) { workers(includeStopped: $all) {
   gpuStats { utilizationPercent memoryUsedMiB memoryTotalMiB temperatureC } } }`;
 
 const gpuText = (w: WorkerView) =>
-  w.gpuStats ? `${w.gpu} ${Math.round(w.gpuStats.utilizationPercent)}% ${Math.round(w.gpuStats.memoryUsedMiB)}/${Math.round(w.gpuStats.memoryTotalMiB)} MiB` : w.gpu;
+  w.gpuStats
+    ? `${w.gpu} ${Math.round(w.gpuStats.utilizationPercent)}% ${Math.round(w.gpuStats.memoryUsedMiB)}/${Math.round(w.gpuStats.memoryTotalMiB)} MiB`
+    : w.gpu;
 
 /** `vbs workers`. */
 export const workers: Command = {
@@ -42,7 +44,17 @@ engine's capacity, requests finished, and the last heartbeat. --all includes sto
     if (json) writeJson(stdout, list);
     else if (!list.length) stdout.write('No workers are running. `npm start` runs one; see docs/architecture.md for the fleet.\n');
     else {
-      const rows = list.map((w) => [w.id, w.host, gpuText(w), w.model ?? '-', w.status, `${w.inFlight}/${w.capacity}`, formatCount(w.completed), formatCount(w.failed), formatAge(w.heartbeatAt)]);
+      const rows = list.map((w) => [
+        w.id,
+        w.host,
+        gpuText(w),
+        w.model ?? '-',
+        w.status,
+        `${w.inFlight}/${w.capacity}`,
+        formatCount(w.completed),
+        formatCount(w.failed),
+        formatAge(w.heartbeatAt),
+      ]);
       stdout.write(formatTable(['ID', 'HOST', 'GPU', 'MODEL', 'STATUS', 'IN FLIGHT', 'DONE', 'FAILED', 'HEARTBEAT'], rows));
     }
     return EXIT.OK;

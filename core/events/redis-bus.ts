@@ -76,14 +76,16 @@ export async function createRedisBus({ url, prefix = DEFAULT_CHANNEL_PREFIX, log
   /** Brings the channel's Redis subscription in line with its listeners, after whatever is in flight. */
   const sync = (name: string, topic: Topic) => {
     // A failed step must not wedge the channel: the next call tries again.
-    topic.pending = topic.pending.catch(() => {}).then(async () => {
-      const wanted = topic.listeners.size > 0 && !closed;
-      if (wanted === topic.subscribed) return;
-      if (wanted) await subscriber.subscribe(prefix + name, deliver);
-      else await subscriber.unsubscribe(prefix + name, deliver);
-      topic.subscribed = wanted;
-      if (!wanted && topics.get(name) === topic && topic.listeners.size === 0) topics.delete(name);
-    });
+    topic.pending = topic.pending
+      .catch(() => {})
+      .then(async () => {
+        const wanted = topic.listeners.size > 0 && !closed;
+        if (wanted === topic.subscribed) return;
+        if (wanted) await subscriber.subscribe(prefix + name, deliver);
+        else await subscriber.unsubscribe(prefix + name, deliver);
+        topic.subscribed = wanted;
+        if (!wanted && topics.get(name) === topic && topic.listeners.size === 0) topics.delete(name);
+      });
     return topic.pending;
   };
 

@@ -1,13 +1,5 @@
 /** The status of a batch, as in OpenAI's Batch object. */
-export type BatchStatus =
-  | 'validating'
-  | 'failed'
-  | 'in_progress'
-  | 'finalizing'
-  | 'completed'
-  | 'expired'
-  | 'cancelling'
-  | 'cancelled';
+export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
 
 /** The counters of a batch at one moment, as published by whoever changed them. */
 export interface BatchProgressEvent {

@@ -25,7 +25,12 @@ interface Series<L extends string> {
 }
 
 /** Creates a histogram; register it with the registry's `histogram()` rather than calling this. */
-export function createHistogram<L extends string = never>({ name, help, labelNames = [], buckets = SECONDS_BUCKETS }: HistogramOptions<L>): Histogram<L> {
+export function createHistogram<L extends string = never>({
+  name,
+  help,
+  labelNames = [],
+  buckets = SECONDS_BUCKETS,
+}: HistogramOptions<L>): Histogram<L> {
   checkNames(name, labelNames);
   const bounds = [...buckets];
   if (bounds.some((b, i) => i > 0 && b <= bounds[i - 1]!)) throw new Error(`metrics: buckets of ${name} must ascend`);

@@ -22,7 +22,8 @@ const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 export function checkNames(name: string, labelNames: readonly string[]): void {
   if (!NAME.test(name)) throw new Error(`metrics: "${name}" is not a valid metric name`);
   for (const label of labelNames) {
-    if (!LABEL.test(label) || label.startsWith('__') || label === 'le') throw new Error(`metrics: "${label}" is not a valid label name of ${name}`);
+    if (!LABEL.test(label) || label.startsWith('__') || label === 'le')
+      throw new Error(`metrics: "${label}" is not a valid label name of ${name}`);
   }
 }
 

@@ -3,7 +3,18 @@ import { createRateWindow } from './rate-window.ts';
 import type { Registry } from './registry.ts';
 
 /** Why a call to the engine failed, as the worker classifies it (the `kind` label of engine errors). */
-export type EngineErrorKind = 'http_5xx' | 'http_429' | 'http_4xx' | 'unauthorized' | 'connect' | 'reset' | 'stall' | 'timeout' | 'abort' | 'bad_response' | 'other';
+export type EngineErrorKind =
+  | 'http_5xx'
+  | 'http_429'
+  | 'http_4xx'
+  | 'unauthorized'
+  | 'connect'
+  | 'reset'
+  | 'stall'
+  | 'timeout'
+  | 'abort'
+  | 'bad_response'
+  | 'other';
 
 /** What a worker is, as the `vbs_worker_info` series says. */
 export interface WorkerInfo {
@@ -21,21 +32,76 @@ export interface WorkerInfo {
 export function createWorkerMetrics(registry: Registry, info: WorkerInfo) {
   const tokenRate = createRateWindow({ windowMs: 10_000 });
   const m = {
-    info: registry.gauge({ name: 'vbs_worker_info', help: 'Always 1; labels say which worker this is.', labelNames: ['worker_id', 'host', 'gpu', 'runtime', 'model'] }),
-    completed: registry.counter({ name: 'vbs_worker_requests_completed_total', help: 'Requests this worker finished with a response.', labelNames: ['model'] }),
-    failed: registry.counter({ name: 'vbs_worker_requests_failed_total', help: 'Requests this worker finished with an error (after retries, or a 4xx).', labelNames: ['model'] }),
-    promptTokens: registry.counter({ name: 'vbs_worker_prompt_tokens_total', help: 'Prompt tokens of the requests this worker finished.', labelNames: ['model'] }),
-    completionTokens: registry.counter({ name: 'vbs_worker_completion_tokens_total', help: 'Generated tokens of the requests this worker finished.', labelNames: ['model'] }),
-    tokensPerSecond: registry.gauge({ name: 'vbs_worker_tokens_per_second', help: 'Generated tokens per second over the last 10 seconds.' }),
+    info: registry.gauge({
+      name: 'vbs_worker_info',
+      help: 'Always 1; labels say which worker this is.',
+      labelNames: ['worker_id', 'host', 'gpu', 'runtime', 'model'],
+    }),
+    completed: registry.counter({
+      name: 'vbs_worker_requests_completed_total',
+      help: 'Requests this worker finished with a response.',
+      labelNames: ['model'],
+    }),
+    failed: registry.counter({
+      name: 'vbs_worker_requests_failed_total',
+      help: 'Requests this worker finished with an error (after retries, or a 4xx).',
+      labelNames: ['model'],
+    }),
+    promptTokens: registry.counter({
+      name: 'vbs_worker_prompt_tokens_total',
+      help: 'Prompt tokens of the requests this worker finished.',
+      labelNames: ['model'],
+    }),
+    completionTokens: registry.counter({
+      name: 'vbs_worker_completion_tokens_total',
+      help: 'Generated tokens of the requests this worker finished.',
+      labelNames: ['model'],
+    }),
+    tokensPerSecond: registry.gauge({
+      name: 'vbs_worker_tokens_per_second',
+      help: 'Generated tokens per second over the last 10 seconds.',
+    }),
     inFlight: registry.gauge({ name: 'vbs_worker_in_flight', help: 'Requests streaming through the engine now.' }),
-    capacity: registry.gauge({ name: 'vbs_worker_capacity', help: 'Requests the worker aims to keep in flight (the engine capacity it follows).' }),
-    leased: registry.counter({ name: 'vbs_worker_requests_leased_total', help: 'Requests this worker leased from the queue.', labelNames: ['model'] }),
-    leaseSeconds: registry.histogram({ name: 'vbs_worker_lease_duration_seconds', help: 'Time of one lease statement against Postgres.', buckets: SECONDS_BUCKETS }),
-    writeSeconds: registry.histogram({ name: 'vbs_worker_result_write_duration_seconds', help: 'Time of one batched result write against Postgres.', buckets: SECONDS_BUCKETS }),
-    requestSeconds: registry.histogram({ name: 'vbs_worker_request_duration_seconds', help: 'Time from sending a request to the engine to its last token.', labelNames: ['model'], buckets: SECONDS_BUCKETS }),
-    firstTokenSeconds: registry.histogram({ name: 'vbs_worker_time_to_first_token_seconds', help: 'Time from sending a request to the engine to its first token.', labelNames: ['model'], buckets: SECONDS_BUCKETS }),
-    engineErrors: registry.counter({ name: 'vbs_worker_engine_errors_total', help: 'Failed engine calls by kind; retried ones included.', labelNames: ['kind'] }),
-    leasesLost: registry.counter({ name: 'vbs_worker_leases_lost_total', help: 'Results not written because the lease was no longer this worker\'s.' }),
+    capacity: registry.gauge({
+      name: 'vbs_worker_capacity',
+      help: 'Requests the worker aims to keep in flight (the engine capacity it follows).',
+    }),
+    leased: registry.counter({
+      name: 'vbs_worker_requests_leased_total',
+      help: 'Requests this worker leased from the queue.',
+      labelNames: ['model'],
+    }),
+    leaseSeconds: registry.histogram({
+      name: 'vbs_worker_lease_duration_seconds',
+      help: 'Time of one lease statement against Postgres.',
+      buckets: SECONDS_BUCKETS,
+    }),
+    writeSeconds: registry.histogram({
+      name: 'vbs_worker_result_write_duration_seconds',
+      help: 'Time of one batched result write against Postgres.',
+      buckets: SECONDS_BUCKETS,
+    }),
+    requestSeconds: registry.histogram({
+      name: 'vbs_worker_request_duration_seconds',
+      help: 'Time from sending a request to the engine to its last token.',
+      labelNames: ['model'],
+      buckets: SECONDS_BUCKETS,
+    }),
+    firstTokenSeconds: registry.histogram({
+      name: 'vbs_worker_time_to_first_token_seconds',
+      help: 'Time from sending a request to the engine to its first token.',
+      labelNames: ['model'],
+      buckets: SECONDS_BUCKETS,
+    }),
+    engineErrors: registry.counter({
+      name: 'vbs_worker_engine_errors_total',
+      help: 'Failed engine calls by kind; retried ones included.',
+      labelNames: ['kind'],
+    }),
+    leasesLost: registry.counter({
+      name: 'vbs_worker_leases_lost_total',
+      help: "Results not written because the lease was no longer this worker's.",
+    }),
     heartbeatFailures: registry.counter({ name: 'vbs_worker_heartbeat_failures_total', help: 'Heartbeats that failed to reach Postgres.' }),
   };
   registry.collect(() => m.tokensPerSecond.set({}, Math.round(tokenRate.rate() * 10) / 10));
@@ -49,7 +115,17 @@ export function createWorkerMetrics(registry: Registry, info: WorkerInfo) {
     /** Says which model the worker serves now (on start and on a model switch). */
     setModel,
     /** Records one finished request: counters, tokens and the tokens/s window. */
-    recordResult({ model, ok, promptTokens = 0, completionTokens = 0 }: { model: string; ok: boolean; promptTokens?: number; completionTokens?: number }) {
+    recordResult({
+      model,
+      ok,
+      promptTokens = 0,
+      completionTokens = 0,
+    }: {
+      model: string;
+      ok: boolean;
+      promptTokens?: number;
+      completionTokens?: number;
+    }) {
       (ok ? m.completed : m.failed).inc({ model });
       if (promptTokens) m.promptTokens.inc({ model }, promptTokens);
       if (completionTokens) {

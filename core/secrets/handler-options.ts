@@ -43,7 +43,12 @@ export async function sealHandlerOptions(box: SecretBox, handlers: Options, secr
  * without a key, or by a release before secrets were sealed) are kept as they are. Throws a
  * SecretsKeyError when a value was sealed with a key this process lacks.
  */
-export async function openHandlerOptions(box: SecretBox, handler: string, options: unknown, secretOptions: readonly string[]): Promise<unknown> {
+export async function openHandlerOptions(
+  box: SecretBox,
+  handler: string,
+  options: unknown,
+  secretOptions: readonly string[],
+): Promise<unknown> {
   const opens = (name: string, value: unknown) => secretOptions.includes(name) && isSealed(value);
   if (!isObject(options) || !Object.entries(options).some(([name, value]) => opens(name, value))) return options;
   const out: Options = {};

@@ -19,7 +19,10 @@ export interface ResealOutcome {
  * meanwhile is left for the next run, and one with a value sealed with a key this process does
  * not hold is reported in `unreadable`.
  */
-export async function resealBatches(db: Executor, { box, secretOptionsOf, pageSize = 500 }: { box: SecretBox; secretOptionsOf: SecretOptionsOf; pageSize?: number }): Promise<ResealOutcome> {
+export async function resealBatches(
+  db: Executor,
+  { box, secretOptionsOf, pageSize = 500 }: { box: SecretBox; secretOptionsOf: SecretOptionsOf; pageSize?: number },
+): Promise<ResealOutcome> {
   const outcome: ResealOutcome = { batches: 0, resealed: 0, unreadable: [] };
   let afterId = '';
   for (;;) {

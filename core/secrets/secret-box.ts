@@ -30,14 +30,21 @@ export class SecretsKeyError extends Error {
 }
 
 /** How to make a key, for messages that ask for one. */
-export const MAKE_SECRETS_KEY = 'make one with `openssl rand -base64 32` (or `node -e "console.log(crypto.randomBytes(32).toString(\'base64\'))"`)';
+export const MAKE_SECRETS_KEY =
+  'make one with `openssl rand -base64 32` (or `node -e "console.log(crypto.randomBytes(32).toString(\'base64\'))"`)';
 
 const VERSION = 'v1';
 const IV_BYTES = 12;
 
 /** Whether a stored value is a sealed one. */
 export function isSealed(value: unknown): value is SealedValue {
-  return !!value && typeof value === 'object' && !Array.isArray(value) && Object.keys(value).length === 1 && typeof (value as SealedValue).$sealed === 'string';
+  return (
+    !!value &&
+    typeof value === 'object' &&
+    !Array.isArray(value) &&
+    Object.keys(value).length === 1 &&
+    typeof (value as SealedValue).$sealed === 'string'
+  );
 }
 
 /** Decodes a SECRETS_KEY: 32 bytes in base64 (or base64url); null when it is not. */
@@ -89,7 +96,12 @@ export function createSecretBox({ current, previous }: SecretKeys = {}): SecretB
       const keys = await load();
       const key = [keys.current, keys.previous].find((k) => k?.id === id);
       if (!key) {
-        const held = [keys.current && `SECRETS_KEY is key ${keys.current.id}`, keys.previous && `SECRETS_KEY_PREVIOUS is key ${keys.previous.id}`].filter(Boolean).join(', ');
+        const held = [
+          keys.current && `SECRETS_KEY is key ${keys.current.id}`,
+          keys.previous && `SECRETS_KEY_PREVIOUS is key ${keys.previous.id}`,
+        ]
+          .filter(Boolean)
+          .join(', ');
         throw new SecretsKeyError(
           `${label} was encrypted with key ${id}, which this process does not hold (${held || 'neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS is set'}); ` +
             'give it the same SECRETS_KEY as the gateway, and the previous key as SECRETS_KEY_PREVIOUS while batches sealed with it remain',

@@ -30,7 +30,15 @@ export function secretBoxOf(env: { SECRETS_KEY?: Uint8Array | undefined; SECRETS
  * text. Keyless local mode (no API keys: one user on their own machine, whose database sits
  * on their own disk) may run without one. `secretOptions` are the options as `handler.option`.
  */
-export function secretsKeyProblem({ apiKeys, box, secretOptions }: { apiKeys: readonly string[]; box: SecretBox; secretOptions: readonly string[] }) {
+export function secretsKeyProblem({
+  apiKeys,
+  box,
+  secretOptions,
+}: {
+  apiKeys: readonly string[];
+  box: SecretBox;
+  secretOptions: readonly string[];
+}) {
   if (!apiKeys.length || box.canSeal || !secretOptions.length) return null;
   return {
     variable: 'SECRETS_KEY',

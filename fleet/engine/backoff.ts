@@ -9,7 +9,12 @@ export interface BackoffOptions {
  * never shorter than what the engine asked for with Retry-After. Full jitter spreads a
  * thousand streams that failed in the same instant instead of retrying them in lockstep.
  */
-export function backoffMs(attempt: number, { baseMs, maxMs }: BackoffOptions, retryAfterMs: number | null = null, random = Math.random): number {
+export function backoffMs(
+  attempt: number,
+  { baseMs, maxMs }: BackoffOptions,
+  retryAfterMs: number | null = null,
+  random = Math.random,
+): number {
   const ceiling = Math.min(maxMs, baseMs * 2 ** attempt);
   return Math.max(retryAfterMs ?? 0, Math.floor(random() * ceiling));
 }

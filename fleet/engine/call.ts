@@ -26,7 +26,13 @@ export interface CallContext {
 }
 
 /** Makes a retry outcome. */
-type Retry = (reason: RetryReason, message: string, statusCode?: number | null, retryAfterMs?: number | null, body?: string) => EngineOutcome;
+type Retry = (
+  reason: RetryReason,
+  message: string,
+  statusCode?: number | null,
+  retryAfterMs?: number | null,
+  body?: string,
+) => EngineOutcome;
 
 /** Where a call is, for what its deadline means when it passes. */
 type Phase = 'connect' | 'queued' | 'answer' | 'first_token' | 'stream' | 'body';
@@ -62,7 +68,12 @@ export async function callEngine(
     try {
       parsed = JSON.parse(bodyText) as Record<string, unknown>;
     } catch {
-      const error = { message: 'The request body is not valid JSON; fix the input line and submit it again.', type: 'BadRequestError', param: null, code: 400 };
+      const error = {
+        message: 'The request body is not valid JSON; fix the input line and submit it again.',
+        type: 'BadRequestError',
+        param: null,
+        code: 400,
+      };
       return { kind: 'rejected', statusCode: 400, body: JSON.stringify({ error }) };
     }
     shape = { tool_choice: parsed.tool_choice, choices: expectedChoices(parsed) };
@@ -109,7 +120,11 @@ export async function callEngine(
       // Only an engine that delivered nothing for a whole stall timeout has stopped.
       // Bounded all the same: a request an engine or a proxy lost while it serves others would
       // otherwise hold its slot and lease for ever.
-      if (WAITING.has(phase) && now - ctx.watchdog.lastActivityAt() < ctx.stallTimeoutMs && now - sentAt < ctx.firstTokenTimeoutMs * QUEUED_LIMIT) {
+      if (
+        WAITING.has(phase) &&
+        now - ctx.watchdog.lastActivityAt() < ctx.stallTimeoutMs &&
+        now - sentAt < ctx.firstTokenTimeoutMs * QUEUED_LIMIT
+      ) {
         watched.deadline = now + ctx.stallTimeoutMs;
         unwatch = ctx.watchdog.watch(watched);
         return;
@@ -156,7 +171,13 @@ export async function callEngine(
       if (res.status === 429 || res.status === 408 || res.status >= 500) {
         const retryAfter = Number(res.headers.get('retry-after'));
         const reason = res.status === 429 ? 'rate_limited' : 'server_error';
-        return retry(reason, `the engine answered ${res.status}: ${text.slice(0, 300)}`, res.status, retryAfter > 0 ? retryAfter * 1000 : null, text);
+        return retry(
+          reason,
+          `the engine answered ${res.status}: ${text.slice(0, 300)}`,
+          res.status,
+          retryAfter > 0 ? retryAfter * 1000 : null,
+          text,
+        );
       }
       return { kind: 'rejected', statusCode: res.status, body: text };
     }
@@ -185,10 +206,19 @@ export async function callEngine(
     }
     phase = 'first_token';
     watched.deadline = Math.max(watched.deadline, sentAt + ctx.firstTokenTimeoutMs);
-    if (responses) return await readResponses(res, headerId, requestId, start, () => {
-      phase = 'stream';
-      watched.active = true;
-    }, retry, () => (clean = true));
+    if (responses)
+      return await readResponses(
+        res,
+        headerId,
+        requestId,
+        start,
+        () => {
+          phase = 'stream';
+          watched.active = true;
+        },
+        retry,
+        () => (clean = true),
+      );
     const assembler = createAssembler(kind ?? 'chat', shape, ctx.profile);
     let finished = false;
     let streamError: string | null = null;
@@ -228,20 +258,30 @@ export async function callEngine(
     if (signal?.aborted) return { kind: 'aborted' };
     if (expired === 'connect') return retry('connect_timeout', `no response headers within ${ctx.connectTimeoutMs} ms`);
     if (expired === 'answer') {
-      return retry('first_token_timeout', `no answer within ${ctx.firstTokenTimeoutMs} ms (the call does not stream: the engine answers once the whole result is ready)`);
+      return retry(
+        'first_token_timeout',
+        `no answer within ${ctx.firstTokenTimeoutMs} ms (the call does not stream: the engine answers once the whole result is ready)`,
+      );
     }
     if (expired === 'first_token' || expired === 'queued') {
-      return retry('first_token_timeout', `no first token within ${ctx.firstTokenTimeoutMs} ms, and the engine delivered nothing to any request for ${ctx.stallTimeoutMs} ms`);
+      return retry(
+        'first_token_timeout',
+        `no first token within ${ctx.firstTokenTimeoutMs} ms, and the engine delivered nothing to any request for ${ctx.stallTimeoutMs} ms`,
+      );
     }
     if (expired === 'stream') return retry('stalled', `the stream stalled for ${ctx.stallTimeoutMs} ms`);
     if (expired === 'body') return retry('stalled', `the response body stalled for ${ctx.stallTimeoutMs} ms`);
     if (error instanceof SyntaxError) return retry('server_error', `the engine sent a body that is not JSON: ${error.message}`);
     if (phase === 'body') return retry('incomplete', `the response broke off: ${describe(error)}`);
-    if (phase !== 'connect' && (phase as Phase) !== 'queued' && phase !== 'answer') return retry('incomplete', `the stream broke: ${describe(error)}`);
+    if (phase !== 'connect' && (phase as Phase) !== 'queued' && phase !== 'answer')
+      return retry('incomplete', `the stream broke: ${describe(error)}`);
     // A reset before the headers is an engine that took the request and dropped it (a stream
     // that fails before its first token does that), not one that is out of reach.
     const detail = describe(error);
-    return retry('connection', `${unreachable(error) ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`);
+    return retry(
+      'connection',
+      `${unreachable(error) ? 'could not reach the engine' : 'the engine closed the connection before it answered'}: ${detail}`,
+    );
   } finally {
     if (!clean) controller.abort();
     unwatch();
@@ -286,14 +326,26 @@ async function readResponses(
   return { ...ok(res.status, final.body, headerId, requestId), text: final.text };
 }
 
-function ok(statusCode: number, body: Record<string, unknown>, headerId: string | null, sentId: string | undefined): Extract<EngineOutcome, { kind: 'ok' }> {
+function ok(
+  statusCode: number,
+  body: Record<string, unknown>,
+  headerId: string | null,
+  sentId: string | undefined,
+): Extract<EngineOutcome, { kind: 'ok' }> {
   // A response object counts input_tokens and output_tokens (responses/protocol.py:93 ResponseUsage).
   const raw = (body.usage ?? {}) as { prompt_tokens?: number; completion_tokens?: number; input_tokens?: number; output_tokens?: number };
   const usage = { prompt_tokens: raw.prompt_tokens ?? raw.input_tokens, completion_tokens: raw.completion_tokens ?? raw.output_tokens };
   // The body's id is vLLM's own name for the request (`chatcmpl-`, `cmpl-` or `embd-` + the
   // X-Request-Id sent), the one its logs use; the header comes only with --enable-request-id-headers.
   const requestId = (typeof body.id === 'string' ? body.id : null) ?? headerId ?? sentId ?? null;
-  return { kind: 'ok', statusCode, body, requestId, promptTokens: usage.prompt_tokens ?? 0, completionTokens: usage.completion_tokens ?? 0 };
+  return {
+    kind: 'ok',
+    statusCode,
+    body,
+    requestId,
+    promptTokens: usage.prompt_tokens ?? 0,
+    completionTokens: usage.completion_tokens ?? 0,
+  };
 }
 
 /**
@@ -318,7 +370,13 @@ function midStreamError(raw: string, retry: Retry, generated: boolean): EngineOu
     // not JSON: a retry below
   }
   if (code >= 400 && code < 500) return { kind: 'rejected', statusCode: code, body: raw };
-  const outcome = retry('server_error', `the engine reported an error mid-stream: ${raw.slice(0, 300)}`, code >= 500 && code < 600 ? code : 500, null, raw);
+  const outcome = retry(
+    'server_error',
+    `the engine reported an error mid-stream: ${raw.slice(0, 300)}`,
+    code >= 500 && code < 600 ? code : 500,
+    null,
+    raw,
+  );
   return generated ? ({ ...outcome, started: true } as EngineOutcome) : outcome;
 }
 
@@ -332,7 +390,10 @@ function abortedBody(body: Record<string, unknown>): boolean {
   if (Array.isArray(body.choices)) return body.choices.some((c: { finish_reason?: unknown }) => c?.finish_reason === 'abort');
   // The harmony path's abort (responses/serving.py:811).
   if (body.object === 'response') return body.status === 'cancelled';
-  if (Array.isArray(body.data)) return body.data.some((d: { embedding?: unknown }) => (Array.isArray(d?.embedding) || typeof d?.embedding === 'string') && d.embedding.length === 0);
+  if (Array.isArray(body.data))
+    return body.data.some(
+      (d: { embedding?: unknown }) => (Array.isArray(d?.embedding) || typeof d?.embedding === 'string') && d.embedding.length === 0,
+    );
   return false;
 }
 
@@ -353,7 +414,9 @@ async function send(ctx: CallContext, url: string, headers: Record<string, strin
   for (let resends = 0; ; resends++) {
     const fresh = ctx.connections.fresh;
     try {
-      const init: RequestInit = fresh ? { method: 'POST', headers: { ...headers, connection: 'close' }, body, signal, keepalive: false } : { method: 'POST', headers, body, signal };
+      const init: RequestInit = fresh
+        ? { method: 'POST', headers: { ...headers, connection: 'close' }, body, signal, keepalive: false }
+        : { method: 'POST', headers, body, signal };
       return await ctx.fetch(url, init);
     } catch (error) {
       // Even a request sent with `connection: close` may go out on an idle pooled socket (undici
@@ -368,7 +431,9 @@ async function send(ctx: CallContext, url: string, headers: Record<string, strin
       }
       if (!fresh && (++connections.resets >= FRESH_AFTER_RESETS || closesConnections(ctx.profile))) {
         ctx.connections.fresh = true;
-        ctx.onFreshConnections?.(`${ctx.connections.resets} requests found their pooled connection closed before any byte of answer (${describe(error)})`);
+        ctx.onFreshConnections?.(
+          `${ctx.connections.resets} requests found their pooled connection closed before any byte of answer (${describe(error)})`,
+        );
       }
     }
   }
@@ -388,7 +453,15 @@ export function unreachable(error: unknown): boolean {
 }
 
 /** Connection errors that mean the engine was never reached (nothing listens, no route, no such host). */
-const UNREACHABLE: ReadonlySet<string> = new Set(['ECONNREFUSED', 'ConnectionRefused', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'FailedToOpenSocket']);
+const UNREACHABLE: ReadonlySet<string> = new Set([
+  'ECONNREFUSED',
+  'ConnectionRefused',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'FailedToOpenSocket',
+]);
 
 function errorCode(error: unknown): string | undefined {
   const e = error as { code?: string; cause?: { code?: string } };

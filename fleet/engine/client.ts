@@ -92,7 +92,11 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
     fetch: doFetch,
     profile: 'openai',
     connections: { fresh: false, resets: 0, since: 0 },
-    onFreshConnections: (why) => onNote?.('the engine closes its connections after each response; every request now goes on a connection of its own', { engineUrl: baseUrl, why }),
+    onFreshConnections: (why) =>
+      onNote?.('the engine closes its connections after each response; every request now goes on a connection of its own', {
+        engineUrl: baseUrl,
+        why,
+      }),
     reachable: () => client.reachable(),
   };
   const decide = (next: EngineProfile, reason: string) => {
@@ -100,14 +104,20 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
     profile = next;
     context.profile = next;
     if (closesConnections(next)) context.connections.fresh = true;
-    onNote?.(`the engine's profile is ${next}: results are written as ${next === 'openai' ? 'an OpenAI-compatible engine' : next} returns them without streaming`, { engineUrl: baseUrl, profile: next, why: reason });
+    onNote?.(
+      `the engine's profile is ${next}: results are written as ${next === 'openai' ? 'an OpenAI-compatible engine' : next} returns them without streaming`,
+      { engineUrl: baseUrl, profile: next, why: reason },
+    );
   };
   if (setting !== 'auto') decide(setting, 'ENGINE_PROFILE sets it');
 
   let modelCards: EngineModelCard[] = [];
   const listModels = async () => {
     const res = await get('/v1/models', 5000);
-    if (res.status === 401 || res.status === 403) throw new Error(`GET ${baseUrl}/v1/models answered ${res.status}: the engine was started with --api-key; set ENGINE_API_KEY to that key`);
+    if (res.status === 401 || res.status === 403)
+      throw new Error(
+        `GET ${baseUrl}/v1/models answered ${res.status}: the engine was started with --api-key; set ENGINE_API_KEY to that key`,
+      );
     if (!res.ok) {
       await res.body?.cancel();
       if (profile === null && (res.status === 404 || res.status === 405)) decide('openai', `GET /v1/models answered ${res.status}`);
@@ -115,7 +125,14 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
     }
     const json = (await res.json()) as { data?: { id: string; owned_by?: unknown; root?: unknown; max_model_len?: unknown }[] };
     const cards = json.data ?? [];
-    modelCards = cards.map((m) => ({ id: m.id, root: typeof m.root === 'string' ? m.root : null, maxModelLen: Number.isSafeInteger(m.max_model_len) && (m.max_model_len as number) > 0 && (m.max_model_len as number) < 2 ** 31 ? (m.max_model_len as number) : null }));
+    modelCards = cards.map((m) => ({
+      id: m.id,
+      root: typeof m.root === 'string' ? m.root : null,
+      maxModelLen:
+        Number.isSafeInteger(m.max_model_len) && (m.max_model_len as number) > 0 && (m.max_model_len as number) < 2 ** 31
+          ? (m.max_model_len as number)
+          : null,
+    }));
     if (profile === null && cards.length) {
       const found = profileFromModels(cards);
       decide(found.profile, found.reason);
@@ -186,4 +203,3 @@ export function createEngineClient(options: EngineClientOptions): EngineClient {
   };
   return client;
 }
-

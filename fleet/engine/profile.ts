@@ -25,7 +25,10 @@ export function profileFromModels(cards: readonly { owned_by?: unknown }[]): { p
     if (profile) return { profile, reason: `its /v1/models cards say owned_by "${card.owned_by as string}"` };
   }
   const owners = [...new Set(cards.map((c) => String(c.owned_by)))].join(', ') || 'no cards';
-  return { profile: 'openai', reason: `its /v1/models cards name no engine the client knows (owned_by: ${owners}); bodies keep what the engine streams, in the OpenAI shape` };
+  return {
+    profile: 'openai',
+    reason: `its /v1/models cards name no engine the client knows (owned_by: ${owners}); bodies keep what the engine streams, in the OpenAI shape`,
+  };
 }
 
 /**

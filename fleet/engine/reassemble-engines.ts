@@ -21,11 +21,26 @@ export function engineBody(profile: Exclude<EngineProfile, 'vllm'>, c: Collected
  */
 function llamacppBody(c: Collected): Record<string, unknown> {
   const choices = c.choices.map(([index, s]) => {
-    if (c.kind === 'completion') return { text: s.content.join(''), index, logprobs: s.logprobs ? { content: s.logprobs } : null, finish_reason: s.finishReason };
-    return { finish_reason: s.finishReason, index, message: llamacppMessage(s), ...(s.logprobs ? { logprobs: { content: s.logprobs } } : {}) };
+    if (c.kind === 'completion')
+      return { text: s.content.join(''), index, logprobs: s.logprobs ? { content: s.logprobs } : null, finish_reason: s.finishReason };
+    return {
+      finish_reason: s.finishReason,
+      index,
+      message: llamacppMessage(s),
+      ...(s.logprobs ? { logprobs: { content: s.logprobs } } : {}),
+    };
   });
   const object = c.kind === 'chat' ? 'chat.completion' : 'text_completion';
-  return { choices, created: c.head.created, model: c.head.model, system_fingerprint: c.systemFingerprint, object, usage: c.usage, id: c.head.id, ...c.extras };
+  return {
+    choices,
+    created: c.head.created,
+    model: c.head.model,
+    system_fingerprint: c.systemFingerprint,
+    object,
+    usage: c.usage,
+    id: c.head.id,
+    ...c.extras,
+  };
 }
 
 /** common_chat_msg::to_json_oaicompat (common/chat.cpp): role, reasoning_content when any, content (null beside tool calls), tool_calls when any. */
@@ -48,14 +63,28 @@ function llamacppMessage(s: ChoiceState) {
 function sglangBody(c: Collected): Record<string, unknown> {
   const choices = c.choices.map(([index, s]) => {
     const matched = s.extras?.matched_stop ?? null;
-    if (c.kind === 'completion') return { index, text: s.content.join(''), logprobs: textLogprobs(s), finish_reason: s.finishReason, matched_stop: matched };
+    if (c.kind === 'completion')
+      return { index, text: s.content.join(''), logprobs: textLogprobs(s), finish_reason: s.finishReason, matched_stop: matched };
     const calls = toolCalls(s);
     const text = s.content.join('');
-    const message = { role: s.role, content: !text && calls.length ? null : text, reasoning_content: s.reasoning.length ? s.reasoning.join('') : null, tool_calls: calls.length ? calls : null };
+    const message = {
+      role: s.role,
+      content: !text && calls.length ? null : text,
+      reasoning_content: s.reasoning.length ? s.reasoning.join('') : null,
+      tool_calls: calls.length ? calls : null,
+    };
     return { index, message, logprobs: s.logprobs ? { content: s.logprobs } : null, finish_reason: s.finishReason, matched_stop: matched };
   });
   const object = c.kind === 'chat' ? 'chat.completion' : 'text_completion';
-  return { id: c.head.id, object, created: c.head.created, model: c.head.model, choices, usage: c.usage, metadata: c.extras.metadata ?? null };
+  return {
+    id: c.head.id,
+    object,
+    created: c.head.created,
+    model: c.head.model,
+    choices,
+    usage: c.usage,
+    metadata: c.extras.metadata ?? null,
+  };
 }
 
 /**
@@ -64,7 +93,8 @@ function sglangBody(c: Collected): Record<string, unknown> {
  */
 function openaiBody(c: Collected): Record<string, unknown> {
   const choices = c.choices.map(([index, s]) => {
-    if (c.kind === 'completion') return { index, text: s.content.join(''), logprobs: textLogprobs(s), finish_reason: s.finishReason, ...s.extras };
+    if (c.kind === 'completion')
+      return { index, text: s.content.join(''), logprobs: textLogprobs(s), finish_reason: s.finishReason, ...s.extras };
     const calls = toolCalls(s);
     const text = s.content.join('');
     const message = {
@@ -81,7 +111,9 @@ function openaiBody(c: Collected): Record<string, unknown> {
 }
 
 function toolCalls(s: ChoiceState) {
-  return [...s.tools.entries()].sort(([a], [b]) => a - b).map(([, t]) => ({ id: t.id, type: t.type, function: { name: t.name, arguments: t.args.join('') } }));
+  return [...s.tools.entries()]
+    .sort(([a], [b]) => a - b)
+    .map(([, t]) => ({ id: t.id, type: t.type, function: { name: t.name, arguments: t.args.join('') } }));
 }
 
 /** A completion's logprobs: the joined arrays (OpenAI's shape), or chat-style content entries. */

@@ -62,7 +62,17 @@ export interface Collected {
 }
 
 /** Top-level and choice fields every profile places itself; anything else an engine streams is its own. */
-const KNOWN_TOP = new Set(['id', 'object', 'created', 'model', 'choices', 'usage', 'system_fingerprint', 'prompt_token_ids', 'prompt_text']);
+const KNOWN_TOP = new Set([
+  'id',
+  'object',
+  'created',
+  'model',
+  'choices',
+  'usage',
+  'system_fingerprint',
+  'prompt_token_ids',
+  'prompt_text',
+]);
 const KNOWN_CHOICE = new Set(['index', 'delta', 'text', 'logprobs', 'finish_reason', 'stop_reason', 'token_ids', 'prompt_token_ids']);
 
 type Delta = {
@@ -74,7 +84,12 @@ type Delta = {
   tool_calls?: { index?: number; id?: string; type?: string; function?: { name?: string; arguments?: string } }[];
 };
 
-type Chunk = Record<string, unknown> & { delta?: Delta; text?: string | null; token_ids?: number[] | null; logprobs?: Record<string, unknown> | null };
+type Chunk = Record<string, unknown> & {
+  delta?: Delta;
+  text?: string | null;
+  token_ids?: number[] | null;
+  logprobs?: Record<string, unknown> | null;
+};
 
 const TEXT_LOGPROBS = ['text_offset', 'token_logprobs', 'tokens', 'top_logprobs'] as const;
 
@@ -100,7 +115,19 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
   const choice = (index: number) => {
     let state = choices.get(index);
     if (!state) {
-      state = { role: 'assistant', content: [], reasoning: [], tools: new Map(), logprobs: null, textLogprobs: null, tokenIds: null, promptTokenIds: null, finishReason: null, stopReason: null, extras: null };
+      state = {
+        role: 'assistant',
+        content: [],
+        reasoning: [],
+        tools: new Map(),
+        logprobs: null,
+        textLogprobs: null,
+        tokenIds: null,
+        promptTokenIds: null,
+        finishReason: null,
+        stopReason: null,
+        extras: null,
+      };
       choices.set(index, state);
     }
     return state;
@@ -175,7 +202,8 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
         if (own) keepOwn(c, KNOWN_CHOICE, (state.extras ??= {}));
       }
     },
-    aborted: () => choices.size < (request.choices ?? 1) || [...choices.values()].some((s) => s.finishReason === 'abort' || s.finishReason == null),
+    aborted: () =>
+      choices.size < (request.choices ?? 1) || [...choices.values()].some((s) => s.finishReason === 'abort' || s.finishReason == null),
     result() {
       const ordered = [...choices.entries()].sort(([a], [b]) => a - b);
       const finalUsage = usage
@@ -197,7 +225,14 @@ export function createAssembler(kind: 'chat' | 'completion', request: AssemblerR
           prompt_logprobs: null,
           prompt_token_ids: s.promptTokenIds,
         }));
-        return { ...header(), choices: out, service_tier: null, system_fingerprint: systemFingerprint, usage: finalUsage, kv_transfer_params: null };
+        return {
+          ...header(),
+          choices: out,
+          service_tier: null,
+          system_fingerprint: systemFingerprint,
+          usage: finalUsage,
+          kv_transfer_params: null,
+        };
       }
       const out = ordered.map(([index, s]) => ({
         index,

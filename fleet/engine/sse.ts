@@ -18,7 +18,10 @@ const decoderOptions = { stream: true };
  * reply is parsed once, at its end; a long one every 64 KiB, so memory stays bounded.
  * Resolves when the body ends; rejects when the connection breaks.
  */
-export async function readSse(body: ReadableStream<Uint8Array>, { onEvents, onActivity, batchBytes = 65_536 }: ReadSseOptions): Promise<void> {
+export async function readSse(
+  body: ReadableStream<Uint8Array>,
+  { onEvents, onActivity, batchBytes = 65_536 }: ReadSseOptions,
+): Promise<void> {
   const reader = body.getReader();
   const decoder = new TextDecoder();
   let pieces: Uint8Array[] = [];

@@ -1,6 +1,9 @@
 // Declared here so `tsc` (which knows Node and Bun) checks the Deno branch; at run time it is Deno's global.
 declare const Deno: {
-  serve(options: { port: number; hostname: string; onListen?: () => void }, handler: (request: Request) => Response | Promise<Response>): {
+  serve(
+    options: { port: number; hostname: string; onListen?: () => void },
+    handler: (request: Request) => Response | Promise<Response>,
+  ): {
     addr: { port: number };
     shutdown(): Promise<void>;
   };
@@ -17,7 +20,15 @@ export interface FetchServer {
  * Serves a fetch handler with the server of the runtime the process runs on (`Bun.serve`,
  * `Deno.serve`), so one worker entry runs on both. Port 0 picks a free port.
  */
-export function serveFetch({ port, hostname, fetch }: { port: number; hostname: string; fetch: (request: Request) => Response | Promise<Response> }): FetchServer {
+export function serveFetch({
+  port,
+  hostname,
+  fetch,
+}: {
+  port: number;
+  hostname: string;
+  fetch: (request: Request) => Response | Promise<Response>;
+}): FetchServer {
   if (typeof Bun !== 'undefined') {
     const server = Bun.serve({ port, hostname, fetch });
     return { port: server.port ?? port, stop: () => server.stop(true) };

@@ -7,7 +7,8 @@ if (process.argv.includes('--help') || process.argv.includes('-h')) {
   process.exit(0);
 }
 
-const log = (level: string, msg: string, fields: Record<string, unknown> = {}) => console.error(JSON.stringify({ level, msg, service: 'sim', ...fields }));
+const log = (level: string, msg: string, fields: Record<string, unknown> = {}) =>
+  console.error(JSON.stringify({ level, msg, service: 'sim', ...fields }));
 
 let args: ReturnType<typeof parseSimArgs>;
 try {

@@ -17,16 +17,39 @@ process.on('SIGINT', onSignal);
 try {
   const config = loadWorkerConfig();
   const registry = createRegistry();
-  const metrics = createWorkerMetrics(registry, { workerId: config.workerId, host: config.WORKER_HOST, gpu: config.WORKER_GPU, runtime: config.WORKER_RUNTIME });
+  const metrics = createWorkerMetrics(registry, {
+    workerId: config.workerId,
+    host: config.WORKER_HOST,
+    gpu: config.WORKER_GPU,
+    runtime: config.WORKER_RUNTIME,
+  });
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
   const running = await startWorkerProcess(config, {
     metrics,
-    services: [handlerRunnerService(handlers, { leaseMs: config.HANDLER_LEASE_MS, concurrency: config.HANDLER_CONCURRENCY, destinations: config.destinations, secrets: config.secrets })],
+    services: [
+      handlerRunnerService(handlers, {
+        leaseMs: config.HANDLER_LEASE_MS,
+        concurrency: config.HANDLER_CONCURRENCY,
+        destinations: config.destinations,
+        secrets: config.secrets,
+      }),
+    ],
     signal: startUp.signal,
   });
   const metricsServer =
-    config.METRICS_PORT === undefined ? null : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
-  if (metricsServer) console.error(JSON.stringify({ level: 'info', msg: 'worker metrics listening', service: 'worker', worker_id: config.workerId, metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics` }));
+    config.METRICS_PORT === undefined
+      ? null
+      : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
+  if (metricsServer)
+    console.error(
+      JSON.stringify({
+        level: 'info',
+        msg: 'worker metrics listening',
+        service: 'worker',
+        worker_id: config.workerId,
+        metrics_url: `http://127.0.0.1:${metricsServer.port}/metrics`,
+      }),
+    );
   let stopping = false;
   const stop = async () => {
     if (stopping) return;

@@ -1,6 +1,13 @@
 import type { Logger } from '../../core/logger.ts';
 import { openHandlerOptions, type SecretBox } from '../../core/secrets/index.ts';
-import { destinationGuard, HandlerError, type BatchEvent, type DestinationPolicy, type HandlerContext, type HandlerRegistry } from '../../handlers/sdk/index.ts';
+import {
+  destinationGuard,
+  HandlerError,
+  type BatchEvent,
+  type DestinationPolicy,
+  type HandlerContext,
+  type HandlerRegistry,
+} from '../../handlers/sdk/index.ts';
 import {
   failHandlerRun,
   finishHandlerRun,
@@ -55,7 +62,10 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       refund: stopped,
     });
     if (!row) return 'lost' as const;
-    logger[row.status === 'dead' ? 'error' : 'warn'](row.status === 'dead' ? 'handler run is dead' : 'handler run failed; will retry', { error: message, status: row.status });
+    logger[row.status === 'dead' ? 'error' : 'warn'](row.status === 'dead' ? 'handler run is dead' : 'handler run failed; will retry', {
+      error: message,
+      status: row.status,
+    });
     return row.status;
   };
 

@@ -6,7 +6,12 @@ import { streamResultLines, type Executor, type ResultKind } from '../../schema/
  * error file, parsed, read from Postgres a page at a time (keyset pagination on the line
  * number), so memory holds one page whatever the batch's size.
  */
-export async function* streamResults(db: Executor, batchId: string, { only }: ResultsOptions = {}, pageSize = 500): AsyncGenerator<HandlerResult> {
+export async function* streamResults(
+  db: Executor,
+  batchId: string,
+  { only }: ResultsOptions = {},
+  pageSize = 500,
+): AsyncGenerator<HandlerResult> {
   const kinds: ResultKind[] = only ? [only] : ['output', 'error'];
   for (const kind of kinds) {
     for await (const line of streamResultLines(db, batchId, kind, pageSize)) yield JSON.parse(line) as HandlerResult;

@@ -76,7 +76,18 @@ export function createHandlerRunner({
 
   const launch = (run: Awaited<ReturnType<typeof leaseHandlerRuns>>[number], leasedAt: number) => {
     const controller = new AbortController();
-    const done = executeRun(run, { database, registry, logger, owner, fetch: fetchImpl, destinations, secrets, backoff, resultsPageSize, signal: controller.signal }).then((outcome) => {
+    const done = executeRun(run, {
+      database,
+      registry,
+      logger,
+      owner,
+      fetch: fetchImpl,
+      destinations,
+      secrets,
+      backoff,
+      resultsPageSize,
+      signal: controller.signal,
+    }).then((outcome) => {
       active.delete(run.id);
       onRunEnd?.(run.id, outcome);
       nudge();
@@ -148,7 +159,11 @@ export function createHandlerRunner({
       idle.close();
       await loop;
       /** Waits for the active runs to end, for at most the grace. */
-      const runsEnd = () => Promise.race([Promise.all([...active.values()].map((r) => r.done)), new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.())]);
+      const runsEnd = () =>
+        Promise.race([
+          Promise.all([...active.values()].map((r) => r.done)),
+          new Promise<void>((resolve) => setTimeout(resolve, stopGraceMs).unref?.()),
+        ]);
       await runsEnd();
       for (const r of active.values()) r.controller.abort('the process is stopping');
       // A handler that ignores its signal must not keep the process from stopping: its run

@@ -6,7 +6,13 @@ import { ManifestError, type HandlerRegistry } from '../../handlers/sdk/index.ts
 import { createHandlerRunner, type HandlerRunnerOptions } from './runner.ts';
 
 /** Loads the built-in manifest and HANDLER_MANIFESTS; a bad manifest is a ConfigError naming the file and the problem. */
-export async function loadFleetHandlers({ HANDLER_MANIFESTS, manifestEnv }: { HANDLER_MANIFESTS?: string | undefined; manifestEnv?: Record<string, string | undefined> }): Promise<HandlerRegistry> {
+export async function loadFleetHandlers({
+  HANDLER_MANIFESTS,
+  manifestEnv,
+}: {
+  HANDLER_MANIFESTS?: string | undefined;
+  manifestEnv?: Record<string, string | undefined>;
+}): Promise<HandlerRegistry> {
   try {
     return await loadHandlers({ manifests: splitManifestList(HANDLER_MANIFESTS), env: manifestEnv ?? {} });
   } catch (error) {
@@ -19,7 +25,10 @@ export async function loadFleetHandlers({ HANDLER_MANIFESTS, manifestEnv }: { HA
  * The handler runner as a service of a fleet process (`startWorkerProcess`'s `services`):
  * started with the worker, stopped (letting running handlers finish) before it exits.
  */
-export function handlerRunnerService(registry: HandlerRegistry, options: Partial<Omit<HandlerRunnerOptions, 'database' | 'registry' | 'logger'>> & Pick<HandlerRunnerOptions, 'destinations'>) {
+export function handlerRunnerService(
+  registry: HandlerRegistry,
+  options: Partial<Omit<HandlerRunnerOptions, 'database' | 'registry' | 'logger'>> & Pick<HandlerRunnerOptions, 'destinations'>,
+) {
   return ({ database, logger }: { database: Database; logger: Logger }) => {
     const runner = createHandlerRunner({ ...options, database, registry, logger });
     runner.start();

@@ -139,7 +139,12 @@ export function parseSimArgs(argv: string[]): SimArgs {
   const v = result.data;
   // After `serve`, --model is vLLM's: the source. Before, it is the simulator's list of served names.
   if (serve && source === undefined && v.model) source = v.model;
-  const oldNames = serve ? undefined : v.model?.split(',').map((m) => m.trim()).filter(Boolean);
+  const oldNames = serve
+    ? undefined
+    : v.model
+        ?.split(',')
+        .map((m) => m.trim())
+        .filter(Boolean);
   const models = v['served-model-name'] ?? oldNames ?? (source ? [source] : SIM_DEFAULTS.models);
   // llama-server: -np slots share -c tokens of context (n_ctx_slot = n_ctx / n_parallel).
   const slots = v.parallel ?? v['max-num-seqs'];

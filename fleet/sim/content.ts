@@ -138,7 +138,9 @@ export interface PlanOptions {
 
 /** The body's stop strings (`stop`: a string or a list). */
 const stopStrings = (body: Record<string, unknown>): string[] =>
-  (typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : []).filter((s): s is string => typeof s === 'string' && s.length > 0);
+  (typeof body.stop === 'string' ? [body.stop] : Array.isArray(body.stop) ? body.stop : []).filter(
+    (s): s is string => typeof s === 'string' && s.length > 0,
+  );
 
 /**
  * Ends the pieces at the first stop string to appear as they stream, as vLLM's detokenizer does:
@@ -171,7 +173,10 @@ function applyStop(pieces: string[], stops: string[], keep: boolean): { pieces: 
  * tool call. `stream`, `stream_options` and the stop strings are left out of the seed, so a
  * streamed reply is the same as the plain one, and a stop string cuts the same text.
  */
-export function planReply(body: Record<string, unknown>, { meanTokens, maxModelLen = Number.POSITIVE_INFINITY, reasoning = false }: PlanOptions): Plan {
+export function planReply(
+  body: Record<string, unknown>,
+  { meanTokens, maxModelLen = Number.POSITIVE_INFINITY, reasoning = false }: PlanOptions,
+): Plan {
   // Stop strings end the output but do not change the tokens before them.
   const { stream: _stream, stream_options: _options, stop: _stop, include_stop_str_in_output: _keep, ...rest } = body;
   const seed = hashText(JSON.stringify(rest));

@@ -22,7 +22,10 @@ const float32Bytes = (vector: number[]) => new Uint8Array(new Float32Array(vecto
 /** Python's json.dumps spacing (", " and ": ") for the bytes response's metadata header. */
 const pythonJson = (value: unknown): string => {
   if (Array.isArray(value)) return `[${value.map(pythonJson).join(', ')}]`;
-  if (value && typeof value === 'object') return `{${Object.entries(value).map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`).join(', ')}}`;
+  if (value && typeof value === 'object')
+    return `{${Object.entries(value)
+      .map(([k, v]) => `${JSON.stringify(k)}: ${pythonJson(v)}`)
+      .join(', ')}}`;
   return JSON.stringify(value);
 };
 
@@ -35,9 +38,18 @@ const pythonJson = (value: unknown): string => {
 export async function embed(ctx: SimContext, { request, body, baseId, headers }: GenerationRequest): Promise<Response> {
   const format = body.encoding_format ?? 'float';
   if (!FORMATS.includes(format as string)) {
-    return requestValidationError([{ type: 'literal_error', loc: pyTuple(['body', 'encoding_format']), msg: "Input should be 'float', 'base64', 'bytes' or 'bytes_only'", input: format, ctx: { expected: "'float', 'base64', 'bytes' or 'bytes_only'" } }]);
+    return requestValidationError([
+      {
+        type: 'literal_error',
+        loc: pyTuple(['body', 'encoding_format']),
+        msg: "Input should be 'float', 'base64', 'bytes' or 'bytes_only'",
+        input: format,
+        ctx: { expected: "'float', 'base64', 'bytes' or 'bytes_only'" },
+      },
+    ]);
   }
-  const inputs = typeof body.input === 'string' || (Array.isArray(body.input) && typeof body.input[0] === 'number') ? [body.input] : body.input;
+  const inputs =
+    typeof body.input === 'string' || (Array.isArray(body.input) && typeof body.input[0] === 'number') ? [body.input] : body.input;
   if (!Array.isArray(inputs) || inputs.length === 0 || inputs.some((i) => i === '' || i === null)) {
     return engineError(400, 'input must be a non-empty string or a non-empty array of strings or token arrays.', 'input');
   }
@@ -58,14 +70,27 @@ export async function embed(ctx: SimContext, { request, body, baseId, headers }:
       const chunks = vectors.map(float32Bytes);
       let offset = 0;
       const data = chunks.map((chunk, index) => {
-        const item = { index, embed_dtype: 'float32', endianness: 'native', start: offset, end: offset + chunk.length, shape: [ctx.options.embeddingDim] };
+        const item = {
+          index,
+          embed_dtype: 'float32',
+          endianness: 'native',
+          start: offset,
+          end: offset + chunk.length,
+          shape: [ctx.options.embeddingDim],
+        };
         offset += chunk.length;
         return item;
       });
       const body = new Uint8Array(offset);
       chunks.reduce((at, chunk) => (body.set(chunk, at), at + chunk.length), 0);
       const metadata = { id, created, model: ctx.modelName, data, usage: { prompt_tokens: tokens, total_tokens: tokens } };
-      return new Response(body, { headers: { 'content-type': 'application/octet-stream', ...(format === 'bytes' ? { metadata: pythonJson(metadata) } : {}), ...headers } });
+      return new Response(body, {
+        headers: {
+          'content-type': 'application/octet-stream',
+          ...(format === 'bytes' ? { metadata: pythonJson(metadata) } : {}),
+          ...headers,
+        },
+      });
     }
     const encode = (v: number[]) => (format === 'base64' ? btoa(String.fromCharCode(...float32Bytes(v))) : v);
     return json(

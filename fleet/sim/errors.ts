@@ -58,6 +58,8 @@ export function bodyValueError(message: string, param: string, body: unknown): P
  */
 export function requestValidationError(errors: (PydanticError | string)[], param: string | null = null): Response {
   const message = pyRepr(errors).replace(/ at 0x[0-9a-f]+>/g, '>');
-  return new Response(JSON.stringify(errorBody(400, message, param, 'Bad Request')), { status: 400, headers: { 'content-type': 'application/json' } });
+  return new Response(JSON.stringify(errorBody(400, message, param, 'Bad Request')), {
+    status: 400,
+    headers: { 'content-type': 'application/json' },
+  });
 }
-

@@ -14,10 +14,17 @@ export const hang = (request: Request) =>
  * of binary junk (NUL bytes, invalid UTF-8), as a broken proxy in front of an engine may answer.
  */
 export function garbage(streaming: boolean, roll: number): Response {
-  if (roll < 0.5) return new Response(new Uint8Array([0x3c, 0x68, 0x31, 0x3e, 0x00, 0xff, 0xfe, 0x00, 0x35, 0x30, 0x32, 0x00]), { status: 502, headers: { 'content-type': 'text/html' } });
+  if (roll < 0.5)
+    return new Response(new Uint8Array([0x3c, 0x68, 0x31, 0x3e, 0x00, 0xff, 0xfe, 0x00, 0x35, 0x30, 0x32, 0x00]), {
+      status: 502,
+      headers: { 'content-type': 'text/html' },
+    });
   return streaming
-    ? new Response('data: {"id":"garbage","choices":[{"delta":{"content":"trunc\n\ndata: <html>502 Bad Gateway</html>\n\ndata: [DONE]\n\n', {
-        headers: { 'content-type': 'text/event-stream' },
-      })
+    ? new Response(
+        'data: {"id":"garbage","choices":[{"delta":{"content":"trunc\n\ndata: <html>502 Bad Gateway</html>\n\ndata: [DONE]\n\n',
+        {
+          headers: { 'content-type': 'text/event-stream' },
+        },
+      )
     : new Response('{"id":"garbage","object":"chat.completion","choices":[{"mess', { headers: { 'content-type': 'application/json' } });
 }

@@ -80,14 +80,25 @@ function checkLlama(body: Record<string, unknown>, promptTokens: number, slotCon
 }
 
 /** Whether this request's output fails the chat parser (--format-error-rate): decided by its body, so every retry agrees. */
-const failsFormat = (rate: number, body: Record<string, unknown>) => rate > 0 && hashText(`format|${JSON.stringify(body)}`) / 0x1_0000_0000 < rate;
+const failsFormat = (rate: number, body: Record<string, unknown>) =>
+  rate > 0 && hashText(`format|${JSON.stringify(body)}`) / 0x1_0000_0000 < rate;
 
 /** Serves /v1/chat/completions and /v1/completions: checks as vLLM orders them, then the scheduler. */
-export async function generate(ctx: SimContext, kind: GenerationKind, { request, body, baseId, headers }: GenerationRequest): Promise<Response> {
+export async function generate(
+  ctx: SimContext,
+  kind: GenerationKind,
+  { request, body, baseId, headers }: GenerationRequest,
+): Promise<Response> {
   const { options } = ctx;
   const llama = options.profile === 'llamacpp';
-  const plan = planReply(body, { meanTokens: options.outputTokens, maxModelLen: options.maxModelLen, reasoning: kind === 'chat' && options.reasoningParser !== null });
-  const refused = llama ? checkLlama(body, plan.promptTokens, options.maxModelLen) : checkPreparation(kind, body, plan.promptTokens, options.maxModelLen);
+  const plan = planReply(body, {
+    meanTokens: options.outputTokens,
+    maxModelLen: options.maxModelLen,
+    reasoning: kind === 'chat' && options.reasoningParser !== null,
+  });
+  const refused = llama
+    ? checkLlama(body, plan.promptTokens, options.maxModelLen)
+    : checkPreparation(kind, body, plan.promptTokens, options.maxModelLen);
   if (refused) return refused;
   const streaming = body.stream === true;
   const fault = ctx.rollFault(streaming);
@@ -95,7 +106,8 @@ export async function generate(ctx: SimContext, kind: GenerationKind, { request,
   if (fault === 'rate_limit') return engineError(429, 'Simulated rate limit (a proxy in front of the engine): too many requests.');
   if (fault === 'hang') return hang(request);
   if (fault === 'garbage') return garbage(streaming, ctx.dice());
-  const top = kind === 'chat' ? (body.logprobs ? Number(body.top_logprobs ?? 0) : null) : typeof body.logprobs === 'number' ? body.logprobs : null;
+  const top =
+    kind === 'chat' ? (body.logprobs ? Number(body.top_logprobs ?? 0) : null) : typeof body.logprobs === 'number' ? body.logprobs : null;
   const frame: ReplyFrame = {
     kind,
     // llama-server names every reply gen_chatcmplid() ("chatcmpl-" and 32 random characters) and echoes the request's model.
@@ -117,7 +129,8 @@ export async function generate(ctx: SimContext, kind: GenerationKind, { request,
     return new Response(event + (done ? 'data: [DONE]\n\n' : ''), { headers: { 'content-type': 'text/event-stream', ...headers } });
   }
   // Where a broken stream breaks, or the engine aborts: a token of the first choice.
-  const breakAt = fault === 'disconnect' || fault === 'stall' || fault === 'abort' ? Math.floor(ctx.dice() * (plan.choices[0]?.pieces.length ?? 1)) : -1;
+  const breakAt =
+    fault === 'disconnect' || fault === 'stall' || fault === 'abort' ? Math.floor(ctx.dice() * (plan.choices[0]?.pieces.length ?? 1)) : -1;
   const reply = { frame, fault, breakAt, headers, formatError: failsFormat(options.formatErrorRate, body) };
   return streaming ? stream(ctx, request, reply) : whole(ctx, request, reply);
 }
@@ -167,7 +180,11 @@ function whole(ctx: SimContext, request: Request, { frame, fault, breakAt, heade
  * request and sampled its first token (server-context.cpp handle_completions_impl waits on
  * rd.next() before it answers), so a queued request gets no headers at all.
  */
-function stream(ctx: SimContext, request: Request, { frame, fault, breakAt, headers, formatError }: ReplyPlan): Response | Promise<Response> {
+function stream(
+  ctx: SimContext,
+  request: Request,
+  { frame, fault, breakAt, headers, formatError }: ReplyPlan,
+): Response | Promise<Response> {
   const format = ctx.surface.chunks(frame);
   let started = () => {};
   const firstResult = new Promise<void>((resolve) => (started = resolve));

@@ -24,7 +24,12 @@ const TYPES: Record<number, string> = {
 };
 
 /** An error as llama-server writes it: `{"error":{"code","message","type"}}`, extra fields after. */
-export function llamaError(status: number, message: string, extra: Record<string, unknown> = {}, type = TYPES[status] ?? 'server_error'): Response {
+export function llamaError(
+  status: number,
+  message: string,
+  extra: Record<string, unknown> = {},
+  type = TYPES[status] ?? 'server_error',
+): Response {
   return new Response(JSON.stringify({ error: { code: status, message, type, ...extra } }), {
     status,
     headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -42,7 +47,12 @@ export const llamaMetricsDisabled = () => llamaError(501, 'This server does not 
 
 /** The per-slot context (n_ctx / n_parallel): a request whose prompt reaches it is refused when its slot starts it. */
 export function llamaContextError(promptTokens: number, slotContext: number): Response {
-  return llamaError(400, `request (${promptTokens} tokens) exceeds the available context size (${slotContext} tokens), try increasing it`, { n_prompt_tokens: promptTokens, n_ctx: slotContext }, 'exceed_context_size_error');
+  return llamaError(
+    400,
+    `request (${promptTokens} tokens) exceeds the available context size (${slotContext} tokens), try increasing it`,
+    { n_prompt_tokens: promptTokens, n_ctx: slotContext },
+    'exceed_context_size_error',
+  );
 }
 
 /** A C++ ostream's double: integers bare, others with 6 significant digits. */
@@ -67,7 +77,12 @@ export function llamaMetrics(c: SimCounters, options: SimOptions): string {
     ['requests_processing', 'gauge', 'Number of requests processing.', c.running],
     ['requests_deferred', 'gauge', 'Number of requests deferred.', c.waiting],
   ];
-  return families.map(([name, type, help, value]) => `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${cppNumber(value)}\n`).join('');
+  return families
+    .map(
+      ([name, type, help, value]) =>
+        `# HELP llamacpp:${name} ${help}\n# TYPE llamacpp:${name} ${type}\nllamacpp:${name} ${cppNumber(value)}\n`,
+    )
+    .join('');
 }
 
 /** server-context.cpp get_models: the Ollama-style `models` list, then the OpenAI `data` card with `meta`. */
@@ -75,7 +90,21 @@ export function llamaModels(options: SimOptions, slotContext: number) {
   const name = options.models[0] ?? options.source ?? 'sim-model';
   const details = { parent_model: '', format: 'gguf', family: '', families: [''], parameter_size: '', quantization_level: '' };
   return {
-    models: [{ name, model: name, modified_at: '', size: '', digest: '', type: 'model', description: '', tags: [''], capabilities: ['completion'], parameters: '', details }],
+    models: [
+      {
+        name,
+        model: name,
+        modified_at: '',
+        size: '',
+        digest: '',
+        type: 'model',
+        description: '',
+        tags: [''],
+        capabilities: ['completion'],
+        parameters: '',
+        details,
+      },
+    ],
     object: 'list',
     data: [
       {
@@ -83,7 +112,14 @@ export function llamaModels(options: SimOptions, slotContext: number) {
         object: 'model',
         created: Math.floor(Date.now() / 1000),
         owned_by: 'llamacpp',
-        meta: { vocab_type: 2, n_vocab: 32000, n_ctx_train: slotContext * options.slots, n_embd: options.embeddingDim, n_params: 7_000_000_000, size: 4_000_000_000 },
+        meta: {
+          vocab_type: 2,
+          n_vocab: 32000,
+          n_ctx_train: slotContext * options.slots,
+          n_embd: options.embeddingDim,
+          n_params: 7_000_000_000,
+          size: 4_000_000_000,
+        },
       },
     ],
   };
@@ -115,7 +151,8 @@ const usage = (frame: ReplyFrame, completion: number) => ({
 });
 
 /** finish_reason: "length" unless the model stopped (EOS or a stop word); "tool_calls" when the message holds calls. */
-const finishOf = (frame: ReplyFrame, choice: ChoicePlan) => (choice.finishReason === 'length' ? 'length' : frame.plan.tool ? 'tool_calls' : 'stop');
+const finishOf = (frame: ReplyFrame, choice: ChoicePlan) =>
+  choice.finishReason === 'length' ? 'length' : frame.plan.tool ? 'tool_calls' : 'stop';
 
 /** common_chat_msg::to_json_oaicompat: role, reasoning_content when any, content (null beside tool calls), tool_calls when any. */
 function chatMessage(frame: ReplyFrame, choice: ChoicePlan, emitted: number) {
@@ -138,8 +175,20 @@ export function llamaReplyBody(frame: ReplyFrame, ends: ChoiceEnd[], options: { 
   const created = frame.created;
   const head =
     frame.kind === 'chat'
-      ? { choices: [{ finish_reason: finishOf(frame, choice), index: 0, message: chatMessage(frame, choice, emitted) }], created, model: frame.model, system_fingerprint: LLAMA_BUILD_INFO, object: 'chat.completion' }
-      : { choices: [{ text: choice.pieces.slice(0, emitted).join(''), index: 0, logprobs: null, finish_reason: finishOf(frame, choice) }], created, model: frame.model, system_fingerprint: LLAMA_BUILD_INFO, object: 'text_completion' };
+      ? {
+          choices: [{ finish_reason: finishOf(frame, choice), index: 0, message: chatMessage(frame, choice, emitted) }],
+          created,
+          model: frame.model,
+          system_fingerprint: LLAMA_BUILD_INFO,
+          object: 'chat.completion',
+        }
+      : {
+          choices: [{ text: choice.pieces.slice(0, emitted).join(''), index: 0, logprobs: null, finish_reason: finishOf(frame, choice) }],
+          created,
+          model: frame.model,
+          system_fingerprint: LLAMA_BUILD_INFO,
+          object: 'text_completion',
+        };
   return { ...head, usage: usage(frame, emitted), id: frame.id, timings: timings(frame, emitted, options) };
 }
 
@@ -163,7 +212,10 @@ export function createLlamaChunkFormatter(frame: ReplyFrame, options: { ttftMs: 
       if (!chat) return chunk(`{"text":${q(piece)},"index":0,"logprobs":null,"finish_reason":null}`);
       let out = k === 0 ? delta('{"role":"assistant","content":null}') : '';
       if (plan.tool) {
-        const call = k === 0 ? `{"index":0,"id":${q(plan.tool.id)},"type":"function","function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}` : `{"index":0,"function":{"arguments":${q(piece)}}}`;
+        const call =
+          k === 0
+            ? `{"index":0,"id":${q(plan.tool.id)},"type":"function","function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}`
+            : `{"index":0,"function":{"arguments":${q(piece)}}}`;
         out += delta(`{"tool_calls":[${call}]}`);
       } else {
         out += delta(k < choice.reasoning ? `{"reasoning_content":${q(piece)}}` : `{"content":${q(piece)}}`);
@@ -174,7 +226,9 @@ export function createLlamaChunkFormatter(frame: ReplyFrame, options: { ttftMs: 
     closing(completionTokens: number): string {
       const choice = plan.choices[0] as ChoicePlan;
       const time = `,"timings":${q(timings(frame, completionTokens, options))}`;
-      const finish = chat ? `{"finish_reason":"${finishOf(frame, choice)}","index":0,"delta":{}}` : `{"text":"","index":0,"logprobs":null,"finish_reason":"${finishOf(frame, choice)}"}`;
+      const finish = chat
+        ? `{"finish_reason":"${finishOf(frame, choice)}","index":0,"delta":{}}`
+        : `{"text":"","index":0,"logprobs":null,"finish_reason":"${finishOf(frame, choice)}"}`;
       const usageChunk = frame.includeUsage || !chat ? `,"usage":${q(usage(frame, completionTokens))}` : '';
       if (!chat) return `${chunk(finish, `${usageChunk}${time}`)}data: [DONE]\n\n`;
       const last = frame.includeUsage ? `${chunk(finish)}data: {"choices":[]${tail}${usageChunk}${time}}\n\n` : chunk(finish, time);
@@ -194,4 +248,5 @@ export function formatErrorMessage(text: string): string {
 }
 
 /** The streamed form of an error after the 200 (format_oai_sse of `{"error": ...}`): llama-server sends no [DONE] after it. */
-export const llamaStreamError = (status: number, message: string) => `data: ${q({ error: { code: status, message, type: TYPES[status] ?? 'server_error' } })}\n\n`;
+export const llamaStreamError = (status: number, message: string) =>
+  `data: ${q({ error: { code: status, message, type: TYPES[status] ?? 'server_error' } })}\n\n`;

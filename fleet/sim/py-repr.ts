@@ -39,5 +39,7 @@ export function pyRepr(value: unknown): string {
     return items.length === 1 ? `(${items[0]},)` : `(${items.join(', ')})`;
   }
   if (tagged[PY] === 'call') return `${tagged.name}(${strRepr(tagged.arg ?? '')})`;
-  return `{${Object.entries(value as Record<string, unknown>).map(([k, v]) => `${strRepr(k)}: ${pyRepr(v)}`).join(', ')}}`;
+  return `{${Object.entries(value as Record<string, unknown>)
+    .map(([k, v]) => `${strRepr(k)}: ${pyRepr(v)}`)
+    .join(', ')}}`;
 }

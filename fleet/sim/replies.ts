@@ -43,11 +43,13 @@ const usage = (plan: Plan, completionTokens: number) => ({
 export function apiFinishReason(frame: ReplyFrame, choice: ChoicePlan, end: ChoiceEnd): string {
   if (end.aborted) return 'abort';
   const tool = frame.plan.tool;
-  if (frame.kind === 'chat' && tool && (tool.mode === 'auto' || (tool.mode === 'required' && choice.finishReason === 'stop'))) return 'tool_calls';
+  if (frame.kind === 'chat' && tool && (tool.mode === 'auto' || (tool.mode === 'required' && choice.finishReason === 'stop')))
+    return 'tool_calls';
   return choice.finishReason;
 }
 
-const promptTokenIds = (frame: ReplyFrame) => (frame.returnTokenIds ? Array.from({ length: frame.plan.promptTokens }, (_, i) => 100 + i) : null);
+const promptTokenIds = (frame: ReplyFrame) =>
+  frame.returnTokenIds ? Array.from({ length: frame.plan.promptTokens }, (_, i) => 100 + i) : null;
 
 /**
  * Formats the SSE events of a streamed reply as vLLM's serving code does with
@@ -74,7 +76,10 @@ export function createChunkFormatter(frame: ReplyFrame) {
   const delta = (choice: ChoicePlan, k: number): string | null => {
     const piece = choice.pieces[k] as string;
     if (plan.tool) {
-      const call = k === 0 ? `{"id":${q(plan.tool.id)},"type":"function","index":0,"function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}` : `{"index":0,"function":{"arguments":${q(piece)}}}`;
+      const call =
+        k === 0
+          ? `{"id":${q(plan.tool.id)},"type":"function","index":0,"function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}`
+          : `{"index":0,"function":{"arguments":${q(piece)}}}`;
       return `{"tool_calls":[${call}]}`;
     }
     if (k < choice.reasoning) return frame.includeReasoning ? `{"reasoning":${q(piece)}}` : null;
@@ -87,14 +92,19 @@ export function createChunkFormatter(frame: ReplyFrame) {
       if (!chat) return '';
       const ids = q(promptTokenIds(frame));
       return plan.choices
-        .map((_, i) => `${head}{"index":${i},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"prompt_token_ids":${ids},"prompt_text":null}\n\n`)
+        .map(
+          (_, i) =>
+            `${head}{"index":${i},"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}],"prompt_token_ids":${ids},"prompt_text":null}\n\n`,
+        )
         .join('');
     },
     /** The chunk of choice `i`'s token `k`; empty when vLLM sends none for it. */
     token(i: number, k: number): string {
       const choice = plan.choices[i] as ChoicePlan;
       const last = k === choice.pieces.length - 1;
-      const end = last ? finish(apiFinishReason(frame, choice, { emitted: k + 1, aborted: false }), choice.stopReason) : ',"finish_reason":null';
+      const end = last
+        ? finish(apiFinishReason(frame, choice, { emitted: k + 1, aborted: false }), choice.stopReason)
+        : ',"finish_reason":null';
       const tail = last && !frame.includeUsage ? fingerprint : '';
       const logprobs = logprobsOf(choice, k, i);
       if (!chat) {
@@ -153,7 +163,10 @@ function chatMessage(frame: ReplyFrame, choice: ChoicePlan, emitted: number) {
  * The non-streamed body, field for field and in order as vLLM's `model_dump()` of
  * ChatCompletionResponse or CompletionResponse; `ends` says how far each choice got.
  */
-export function replyBody(frame: ReplyFrame, ends: ChoiceEnd[] = frame.plan.choices.map((c) => ({ emitted: c.pieces.length, aborted: false }))): Record<string, unknown> {
+export function replyBody(
+  frame: ReplyFrame,
+  ends: ChoiceEnd[] = frame.plan.choices.map((c) => ({ emitted: c.pieces.length, aborted: false })),
+): Record<string, unknown> {
   const { plan } = frame;
   const completionTokens = ends.reduce((n, e) => n + e.emitted, 0);
   const promptIds = promptTokenIds(frame);

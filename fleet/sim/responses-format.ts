@@ -41,7 +41,15 @@ const numberOr = (value: unknown, fallback: number) => new PyFloat(typeof value 
 
 /** A function tool as openai's FunctionTool dumps it (every field, nulls included); other tools as given. */
 const dumpTool = (tool: Record<string, unknown>) =>
-  tool.type === 'function' ? { name: tool.name, parameters: tool.parameters ?? null, strict: tool.strict ?? null, type: 'function', description: tool.description ?? null } : tool;
+  tool.type === 'function'
+    ? {
+        name: tool.name,
+        parameters: tool.parameters ?? null,
+        strict: tool.strict ?? null,
+        type: 'function',
+        description: tool.description ?? null,
+      }
+    : tool;
 
 /**
  * tool_choice after check_tool_usage (protocol.py:554): "auto" or "none" without tools becomes "none".
@@ -70,7 +78,15 @@ export function outputItems(frame: ResponsesFrame, emitted: number, ids: { reaso
   const message = { id: ids.message, content: content ? [text] : [], role: 'assistant', status: 'completed', type: 'message' };
   if (!frame.parser) return [message];
   const items: unknown[] = [];
-  if (reasoning) items.push({ id: ids.reasoning, summary: [], type: 'reasoning', content: [{ text: reasoning, type: 'reasoning_text' }], encrypted_content: null, status: null });
+  if (reasoning)
+    items.push({
+      id: ids.reasoning,
+      summary: [],
+      type: 'reasoning',
+      content: [{ text: reasoning, type: 'reasoning_text' }],
+      encrypted_content: null,
+      status: null,
+    });
   if (content) items.push(message);
   return items;
 }
@@ -83,7 +99,10 @@ export function responseObject(frame: ResponsesFrame, status: string, output: un
   const { body } = frame;
   const include = Array.isArray(body.include) && body.include.includes('message.output_text.logprobs');
   const text = body.text && typeof body.text === 'object' ? { format: null, verbosity: null, ...(body.text as object) } : null;
-  const reasoning = body.reasoning && typeof body.reasoning === 'object' ? { effort: null, generate_summary: null, summary: null, ...(body.reasoning as object) } : null;
+  const reasoning =
+    body.reasoning && typeof body.reasoning === 'object'
+      ? { effort: null, generate_summary: null, summary: null, ...(body.reasoning as object) }
+      : null;
   const usage =
     emitted === null
       ? null
@@ -91,7 +110,12 @@ export function responseObject(frame: ResponsesFrame, status: string, output: un
           input_tokens: frame.promptTokens,
           input_tokens_details: { cached_tokens: 0, input_tokens_per_turn: [], cached_tokens_per_turn: [] },
           output_tokens: emitted,
-          output_tokens_details: { reasoning_tokens: splitPlan(frame, emitted).reasoningTokens, tool_output_tokens: 0, output_tokens_per_turn: [], tool_output_tokens_per_turn: [] },
+          output_tokens_details: {
+            reasoning_tokens: splitPlan(frame, emitted).reasoningTokens,
+            tool_output_tokens: 0,
+            output_tokens_per_turn: [],
+            tool_output_tokens_per_turn: [],
+          },
           total_tokens: frame.promptTokens + emitted,
         };
   return {
@@ -130,7 +154,8 @@ export function responseObject(frame: ResponsesFrame, status: string, output: un
 }
 
 /** The status of a finished reply (serving.py:797-845): "incomplete" when max_output_tokens ended it, else "completed" (also for an abort). */
-export const finalStatus = (frame: ResponsesFrame, emitted: number) => (emitted === frame.plan.pieces.length && frame.plan.finishReason === 'length' ? 'incomplete' : 'completed');
+export const finalStatus = (frame: ResponsesFrame, emitted: number) =>
+  emitted === frame.plan.pieces.length && frame.plan.finishReason === 'length' ? 'incomplete' : 'completed';
 
 /**
  * The events of a stream, as SimpleStreamingEventProcessor emits them (streaming_events.py:1121):
@@ -156,11 +181,20 @@ export function createEventWriter(frame: ResponsesFrame) {
       out =
         withType('response.reasoning_text.done', { content_index: 0, item_id: itemId, output_index: outputIndex, text: accumulated }) +
         withType('response.reasoning_part.done', { content_index: 0, item_id: itemId, output_index: outputIndex, part }) +
-        withType('response.output_item.done', { item: { id: itemId, summary: [], type: 'reasoning', content: [part], encrypted_content: null, status: 'completed' }, output_index: outputIndex });
+        withType('response.output_item.done', {
+          item: { id: itemId, summary: [], type: 'reasoning', content: [part], encrypted_content: null, status: 'completed' },
+          output_index: outputIndex,
+        });
     } else {
       const part = { annotations: [], text: accumulated, type: 'output_text', logprobs: null };
       out =
-        withType('response.output_text.done', { content_index: 0, item_id: itemId, logprobs: [], output_index: outputIndex, text: accumulated }) +
+        withType('response.output_text.done', {
+          content_index: 0,
+          item_id: itemId,
+          logprobs: [],
+          output_index: outputIndex,
+          text: accumulated,
+        }) +
         withType('response.content_part.done', { content_index: 0, item_id: itemId, output_index: outputIndex, part }) +
         withType('response.output_item.done', {
           item: { id: itemId, content: accumulated ? [part] : [], role: 'assistant', status: 'completed', type: 'message', summary: [] },
@@ -178,13 +212,29 @@ export function createEventWriter(frame: ResponsesFrame) {
     accumulated = '';
     if (next === 'reasoning') {
       return (
-        withType('response.output_item.added', { item: { id: itemId, summary: [], type: 'reasoning', content: null, encrypted_content: null, status: 'in_progress' }, output_index: outputIndex }) +
-        withType('response.reasoning_part.added', { content_index: 0, item_id: itemId, output_index: outputIndex, part: { text: '', type: 'reasoning_text' } })
+        withType('response.output_item.added', {
+          item: { id: itemId, summary: [], type: 'reasoning', content: null, encrypted_content: null, status: 'in_progress' },
+          output_index: outputIndex,
+        }) +
+        withType('response.reasoning_part.added', {
+          content_index: 0,
+          item_id: itemId,
+          output_index: outputIndex,
+          part: { text: '', type: 'reasoning_text' },
+        })
       );
     }
     return (
-      withType('response.output_item.added', { item: { id: itemId, content: [], role: 'assistant', status: 'in_progress', type: 'message' }, output_index: outputIndex }) +
-      withType('response.content_part.added', { content_index: 0, item_id: itemId, output_index: outputIndex, part: { annotations: [], text: '', type: 'output_text', logprobs: [] } })
+      withType('response.output_item.added', {
+        item: { id: itemId, content: [], role: 'assistant', status: 'in_progress', type: 'message' },
+        output_index: outputIndex,
+      }) +
+      withType('response.content_part.added', {
+        content_index: 0,
+        item_id: itemId,
+        output_index: outputIndex,
+        part: { annotations: [], text: '', type: 'output_text', logprobs: [] },
+      })
     );
   };
 
@@ -204,7 +254,13 @@ export function createEventWriter(frame: ResponsesFrame) {
       const delta =
         target === 'reasoning'
           ? withType('response.reasoning_text.delta', { content_index: 0, delta: piece, item_id: itemId, output_index: outputIndex })
-          : withType('response.output_text.delta', { content_index: 0, delta: piece, item_id: itemId, logprobs: [], output_index: outputIndex });
+          : withType('response.output_text.delta', {
+              content_index: 0,
+              delta: piece,
+              item_id: itemId,
+              logprobs: [],
+              output_index: outputIndex,
+            });
       return switched + delta;
     },
     /** Closes the open item and sends response.completed with the whole response (serving.py:1554-1576). */

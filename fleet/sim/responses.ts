@@ -13,7 +13,10 @@ const num = (value: unknown) => (typeof value === 'number' ? value : null);
 
 /** An ErrorResponse of create_error_response with its err_type (engine/serving.py). */
 const invalid = (status: number, message: string, param: string | null, type = 'invalid_request_error') =>
-  new Response(JSON.stringify({ error: { message, type, param, code: status } }), { status, headers: { 'content-type': 'application/json' } });
+  new Response(JSON.stringify({ error: { message, type, param, code: status } }), {
+    status,
+    headers: { 'content-type': 'application/json' },
+  });
 
 /** The text of a Responses input: a string, or the text of its items' content; instructions first. */
 export function responsesPrompt(body: Record<string, unknown>): string {
@@ -24,7 +27,8 @@ export function responsesPrompt(body: Record<string, unknown>): string {
     for (const item of input as { content?: unknown; text?: unknown; output?: unknown; arguments?: unknown }[]) {
       const content = item?.content ?? item?.output ?? item?.arguments;
       if (typeof content === 'string') parts.push(content);
-      else if (Array.isArray(content)) for (const c of content as { text?: unknown }[]) parts.push(typeof c?.text === 'string' ? c.text : '');
+      else if (Array.isArray(content))
+        for (const c of content as { text?: unknown }[]) parts.push(typeof c?.text === 'string' ? c.text : '');
     }
   }
   return parts.join('\n');
@@ -39,13 +43,16 @@ export function checkResponsesModel(body: Record<string, unknown>): Response | n
   const fail = (message: string, param: string) => requestValidationError([bodyValueError(message, param, body)], param);
   if (body.background && body.store === false) return fail('background can only be used when `store` is true', 'background');
   if (body.prompt != null) return fail('prompt template is not supported', 'prompt');
-  if (body.cache_salt != null && (typeof body.cache_salt !== 'string' || !body.cache_salt)) return fail("Parameter 'cache_salt' must be a non-empty string if provided.", 'cache_salt');
+  if (body.cache_salt != null && (typeof body.cache_salt !== 'string' || !body.cache_salt))
+    return fail("Parameter 'cache_salt' must be a non-empty string if provided.", 'cache_salt');
   const tools = Array.isArray(body.tools) ? body.tools : [];
   const choice = body.tool_choice;
-  if (!tools.length && choice === 'required') return fail("Tool choice 'required' must be specified with 'tools' parameter.", 'tool_choice');
+  if (!tools.length && choice === 'required')
+    return fail("Tool choice 'required' must be specified with 'tools' parameter.", 'tool_choice');
   if (typeof choice === 'object' && choice !== null && (choice as { type?: unknown }).type === 'function') {
     const name = (choice as { name?: unknown }).name;
-    if (!tools.some((t) => (t as { name?: unknown }).name === name)) return fail("Tool choice 'function' not found in 'tools' parameter.", 'tool_choice');
+    if (!tools.some((t) => (t as { name?: unknown }).name === name))
+      return fail("Tool choice 'function' not found in 'tools' parameter.", 'tool_choice');
   }
   if (typeof body.input !== 'string' && !Array.isArray(body.input)) {
     return requestValidationError([{ type: 'missing', loc: pyTuple(['body', 'input']), msg: 'Field required', input: body }]);
@@ -69,12 +76,19 @@ function checkPreparation(body: Record<string, unknown>, promptTokens: number, m
       'background',
     );
   }
-  if (body.previous_input_messages && body.previous_response_id) return invalid(400, 'Only one of `previous_input_messages` and `previous_response_id` can be set.', 'previous_response_id');
-  if (typeof body.previous_response_id === 'string') return invalid(404, `Response with id '${body.previous_response_id}' not found.`, 'response_id');
+  if (body.previous_input_messages && body.previous_response_id)
+    return invalid(400, 'Only one of `previous_input_messages` and `previous_response_id` can be set.', 'previous_response_id');
+  if (typeof body.previous_response_id === 'string')
+    return invalid(404, `Response with id '${body.previous_response_id}' not found.`, 'response_id');
   const maxOutput = num(body.max_output_tokens) ?? 0;
   const tooLong = contextLengthProblem({ maxModelLen, maxOutput, outputParam: 'max_output_tokens', promptTokens });
   if (tooLong) return invalid(400, tooLong.message, tooLong.param, 'BadRequestError');
-  if (promptTokens >= maxModelLen) return invalid(400, `The engine prompt length ${promptTokens} exceeds the max_model_len ${maxModelLen}. Please reduce prompt.`, 'input');
+  if (promptTokens >= maxModelLen)
+    return invalid(
+      400,
+      `The engine prompt length ${promptTokens} exceeds the max_model_len ${maxModelLen}. Please reduce prompt.`,
+      'input',
+    );
   return null;
 }
 
@@ -94,14 +108,34 @@ export function respond(ctx: SimContext, { request, body, headers }: GenerationR
   const maxOutput = num(body.max_output_tokens);
   const maxTokens = Math.min(maxOutput ?? Number.POSITIVE_INFINITY, options.maxModelLen - promptTokens);
   // The content seed: the request without what only shapes the answer (stream) or names it (request_id).
-  const { stream: _stream, request_id: _id, input: _input, instructions: _instructions, max_output_tokens: _max, text: format, tools: _tools, tool_choice: _choice, ...rest } = body;
+  const {
+    stream: _stream,
+    request_id: _id,
+    input: _input,
+    instructions: _instructions,
+    max_output_tokens: _max,
+    text: format,
+    tools: _tools,
+    tool_choice: _choice,
+    ...rest
+  } = body;
   const schema = (format as { format?: { type?: string; schema?: unknown } } | undefined)?.format;
-  const planBody = { ...rest, prompt: text, ...(maxOutput === null ? {} : { max_tokens: maxOutput }), ...(schema?.type === 'json_schema' ? { response_format: { type: 'json_schema', json_schema: { schema: schema.schema } } } : {}) };
-  const plan = planReply(planBody, { meanTokens: options.outputTokens, maxModelLen: options.maxModelLen, reasoning: options.reasoningParser !== null }).choices[0]!;
+  const planBody = {
+    ...rest,
+    prompt: text,
+    ...(maxOutput === null ? {} : { max_tokens: maxOutput }),
+    ...(schema?.type === 'json_schema' ? { response_format: { type: 'json_schema', json_schema: { schema: schema.schema } } } : {}),
+  };
+  const plan = planReply(planBody, {
+    meanTokens: options.outputTokens,
+    maxModelLen: options.maxModelLen,
+    reasoning: options.reasoningParser !== null,
+  }).choices[0]!;
   const streaming = body.stream === true;
   const fault = ctx.rollFault(streaming);
   if (fault === 'error') return invalid(500, 'Simulated engine error.', null, 'InternalServerError');
-  if (fault === 'rate_limit') return invalid(429, 'Simulated rate limit (a proxy in front of the engine): too many requests.', null, 'RateLimitError');
+  if (fault === 'rate_limit')
+    return invalid(429, 'Simulated rate limit (a proxy in front of the engine): too many requests.', null, 'RateLimitError');
   if (fault === 'hang') return hang(request);
   if (fault === 'garbage') return garbage(streaming, ctx.dice());
   const frame: ResponsesFrame = {
@@ -120,10 +154,18 @@ export function respond(ctx: SimContext, { request, body, headers }: GenerationR
   // a 400 without streaming; in a stream, after response.created and response.in_progress, an
   // exception the SSE generator does not catch (only GenerationError is, serving.py:1547), so the stream breaks.
   const overLogprobs = options.maxLogprobs !== -1 && top > options.maxLogprobs;
-  const problem = overLogprobs ? validationMessage(`Requested sample logprobs of ${top}, which is greater than max allowed: ${options.maxLogprobs}`, 'logprobs', top) : null;
+  const problem = overLogprobs
+    ? validationMessage(`Requested sample logprobs of ${top}, which is greater than max allowed: ${options.maxLogprobs}`, 'logprobs', top)
+    : null;
   if (problem && !streaming) return invalid(400, problem, 'logprobs', 'BadRequestError');
-  const breakAt = problem ? 0 : fault === 'disconnect' || fault === 'stall' || fault === 'abort' ? Math.floor(ctx.dice() * plan.pieces.length) : -1;
-  return streaming ? stream(ctx, request, frame, headers, problem ? 'disconnect' : fault, breakAt) : whole(ctx, request, frame, headers, fault, breakAt);
+  const breakAt = problem
+    ? 0
+    : fault === 'disconnect' || fault === 'stall' || fault === 'abort'
+      ? Math.floor(ctx.dice() * plan.pieces.length)
+      : -1;
+  return streaming
+    ? stream(ctx, request, frame, headers, problem ? 'disconnect' : fault, breakAt)
+    : whole(ctx, request, frame, headers, fault, breakAt);
 }
 
 const ids = () => ({ reasoning: `rs_${randomHex()}`, message: `msg_${randomHex()}` });
@@ -167,7 +209,14 @@ function run(ctx: SimContext, frame: ResponsesFrame, onToken: (k: number) => voi
 }
 
 /** The whole response once generated (JSONResponse of model_dump, api_router.py:73). An engine abort ends it "completed", cut short. */
-function whole(ctx: SimContext, request: Request, frame: ResponsesFrame, headers: Record<string, string>, fault: string, breakAt: number): Promise<Response> {
+function whole(
+  ctx: SimContext,
+  request: Request,
+  frame: ResponsesFrame,
+  headers: Record<string, string>,
+  fault: string,
+  breakAt: number,
+): Promise<Response> {
   return new Promise<Response>((resolve) => {
     const r = run(
       ctx,
@@ -192,7 +241,14 @@ function whole(ctx: SimContext, request: Request, frame: ResponsesFrame, headers
 }
 
 /** The events as the scheduler emits tokens (StreamingResponse of text/event-stream, api_router.py:75; no [DONE]). */
-function stream(ctx: SimContext, request: Request, frame: ResponsesFrame, headers: Record<string, string>, fault: string, breakAt: number): Response {
+function stream(
+  ctx: SimContext,
+  request: Request,
+  frame: ResponsesFrame,
+  headers: Record<string, string>,
+  fault: string,
+  breakAt: number,
+): Response {
   const writer = createEventWriter(frame);
   let stop = () => {};
   const body = new ReadableStream<Uint8Array>({

@@ -24,12 +24,14 @@ const toRequest = async (req: IncomingMessage, signal: AbortSignal): Promise<Req
   const chunks: Buffer[] = [];
   for await (const chunk of req) chunks.push(chunk as Buffer);
   const headers = new Headers();
-  for (const [name, value] of Object.entries(req.headers)) if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
+  for (const [name, value] of Object.entries(req.headers))
+    if (value !== undefined) headers.set(name, Array.isArray(value) ? value.join(', ') : value);
   const body = req.method === 'GET' || req.method === 'HEAD' ? undefined : Buffer.concat(chunks);
   return new Request(`http://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`, { method: req.method, headers, body, signal });
 };
 
-const write = (res: ServerResponse, chunk: Uint8Array) => (res.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => res.once('drain', resolve)));
+const write = (res: ServerResponse, chunk: Uint8Array) =>
+  res.write(chunk) ? Promise.resolve() : new Promise<void>((resolve) => res.once('drain', resolve));
 
 /**
  * Serves a simulator whose engine drops connections it advertised as kept alive (llama-server
@@ -38,7 +40,13 @@ const write = (res: ServerResponse, chunk: Uint8Array) => (res.write(chunk) ? Pr
  * next request sent on that connection is reset before any byte of answer (ECONNRESET, as a
  * pooled socket meets a server that closed it), while an unused one is closed after `lingerMs`.
  */
-export function serveOverNodeHttp({ simulator, port, hostname, keepAlive, lingerMs = 1000 }: ServeOverNodeHttpOptions): Promise<NodeServedSimulator> {
+export function serveOverNodeHttp({
+  simulator,
+  port,
+  hostname,
+  keepAlive,
+  lingerMs = 1000,
+}: ServeOverNodeHttpOptions): Promise<NodeServedSimulator> {
   const dropped = new WeakSet<Socket>();
   const server = createServer((req, res) => {
     handle(req, res).catch(() => req.socket.destroy());

@@ -12,7 +12,12 @@ const q = JSON.stringify;
 /** The token id SGLang reports as matched_stop when the model stopped at its EOS token. */
 export const SGLANG_EOS_TOKEN_ID = 2;
 
-const TYPES: Record<number, string> = { 400: 'BadRequestError', 404: 'NotFoundError', 500: 'InternalServerError', 503: 'ServiceUnavailableError' };
+const TYPES: Record<number, string> = {
+  400: 'BadRequestError',
+  404: 'NotFoundError',
+  500: 'InternalServerError',
+  503: 'ServiceUnavailableError',
+};
 
 /** ErrorResponse.model_dump() through ORJSONResponse: not wrapped in "error", `object` first. */
 export function sglangError(status: number, message: string, param: string | null = null): Response {
@@ -25,7 +30,8 @@ export function sglangError(status: number, message: string, param: string | nul
 /** SGLang's gauges (--enable-metrics), labelled with the served model name, as prometheus_client floats. */
 export function sglangMetrics(model: string, c: SimCounters): string {
   const label = `{model_name=${q(model)}}`;
-  const gauge = (name: string, help: string, value: number) => `# HELP sglang:${name} ${help}\n# TYPE sglang:${name} gauge\nsglang:${name}${label} ${goFloat(value)}\n`;
+  const gauge = (name: string, help: string, value: number) =>
+    `# HELP sglang:${name} ${help}\n# TYPE sglang:${name} gauge\nsglang:${name}${label} ${goFloat(value)}\n`;
   return [
     gauge('num_running_reqs', 'The number of running requests.', c.running),
     gauge('num_queue_reqs', 'The number of requests in the waiting queue.', c.waiting),
@@ -36,8 +42,10 @@ export function sglangMetrics(model: string, c: SimCounters): string {
 }
 
 /** matched_stop: the stop string that ended the output, the EOS token id, or null for a length stop. */
-const matchedStop = (choice: ChoicePlan, end: ChoiceEnd) => (end.aborted || choice.finishReason === 'length' ? null : (choice.stopReason ?? SGLANG_EOS_TOKEN_ID));
-const finishOf = (frame: ReplyFrame, choice: ChoicePlan, end: ChoiceEnd) => (end.aborted ? 'abort' : choice.finishReason === 'stop' && frame.plan.tool ? 'tool_calls' : choice.finishReason);
+const matchedStop = (choice: ChoicePlan, end: ChoiceEnd) =>
+  end.aborted || choice.finishReason === 'length' ? null : (choice.stopReason ?? SGLANG_EOS_TOKEN_ID);
+const finishOf = (frame: ReplyFrame, choice: ChoicePlan, end: ChoiceEnd) =>
+  end.aborted ? 'abort' : choice.finishReason === 'stop' && frame.plan.tool ? 'tool_calls' : choice.finishReason;
 const usage = (frame: ReplyFrame, completion: number) => ({
   prompt_tokens: frame.plan.promptTokens,
   total_tokens: frame.plan.promptTokens + completion,
@@ -53,7 +61,14 @@ export function sglangReplyBody(frame: ReplyFrame, ends: ChoiceEnd[]): Record<st
     const end = ends[index] as ChoiceEnd;
     const pieces = choice.pieces.slice(0, end.emitted);
     const text = pieces.slice(choice.reasoning).join('');
-    if (frame.kind !== 'chat') return { index, text: pieces.join(''), logprobs: null, finish_reason: finishOf(frame, choice, end), matched_stop: matchedStop(choice, end) };
+    if (frame.kind !== 'chat')
+      return {
+        index,
+        text: pieces.join(''),
+        logprobs: null,
+        finish_reason: finishOf(frame, choice, end),
+        matched_stop: matchedStop(choice, end),
+      };
     const tool = frame.plan.tool;
     const message = {
       role: 'assistant',
@@ -77,19 +92,29 @@ export function createSglangChunkFormatter(frame: ReplyFrame) {
   const chat = frame.kind === 'chat';
   const head = `data: {"id":${q(frame.id)},"object":"${chat ? 'chat.completion.chunk' : 'text_completion'}","created":${frame.created},"model":${q(frame.model)},"choices":[`;
   const choiceChunk = (i: number, body: string, finish = 'null', matched = 'null') =>
-    chat ? `${head}{"index":${i},"delta":${body},"logprobs":null,"finish_reason":${finish},"matched_stop":${matched}}]}\n\n` : `${head}{"index":${i},"text":${body},"logprobs":null,"finish_reason":${finish},"matched_stop":${matched}}],"usage":null}\n\n`;
+    chat
+      ? `${head}{"index":${i},"delta":${body},"logprobs":null,"finish_reason":${finish},"matched_stop":${matched}}]}\n\n`
+      : `${head}{"index":${i},"text":${body},"logprobs":null,"finish_reason":${finish},"matched_stop":${matched}}],"usage":null}\n\n`;
   const plan = frame.plan;
   return {
-    opening: () => (chat ? plan.choices.map((_, i) => choiceChunk(i, '{"reasoning_content":null,"role":"assistant","content":""}')).join('') : ''),
+    opening: () =>
+      chat ? plan.choices.map((_, i) => choiceChunk(i, '{"reasoning_content":null,"role":"assistant","content":""}')).join('') : '',
     token(i: number, k: number): string {
       const choice = plan.choices[i] as ChoicePlan;
       const piece = choice.pieces[k] as string;
       let out: string;
       if (!chat) out = choiceChunk(i, q(piece));
       else if (plan.tool) {
-        const call = k === 0 ? `{"id":${q(plan.tool.id)},"index":0,"type":"function","function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}` : `{"index":0,"function":{"arguments":${q(piece)}}}`;
+        const call =
+          k === 0
+            ? `{"id":${q(plan.tool.id)},"index":0,"type":"function","function":{"name":${q(plan.tool.name)},"arguments":${q(piece)}}}`
+            : `{"index":0,"function":{"arguments":${q(piece)}}}`;
         out = choiceChunk(i, `{"reasoning_content":null,"tool_calls":[${call}]}`);
-      } else out = choiceChunk(i, k < choice.reasoning ? `{"reasoning_content":${q(piece)}}` : `{"reasoning_content":null,"content":${q(piece)}}`);
+      } else
+        out = choiceChunk(
+          i,
+          k < choice.reasoning ? `{"reasoning_content":${q(piece)}}` : `{"reasoning_content":null,"content":${q(piece)}}`,
+        );
       if (k === choice.pieces.length - 1) {
         const end = { emitted: k + 1, aborted: false };
         out += choiceChunk(i, chat ? '{"reasoning_content":null}' : '""', q(finishOf(frame, choice, end)), q(matchedStop(choice, end)));

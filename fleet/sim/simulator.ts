@@ -40,7 +40,8 @@ const GUARDED = ['/v1', '/v2', '/inference'];
 /** llama-server's paths open without a key (server-http.cpp get_public_endpoints). */
 const LLAMA_PUBLIC = new Set(['/health', '/v1/health', '/models', '/v1/models', '/']);
 const randomHex = () => crypto.randomUUID().replace(/-/g, '');
-const detail = (status: number, text: string) => new Response(JSON.stringify({ detail: text }), { status, headers: { 'content-type': 'application/json' } });
+const detail = (status: number, text: string) =>
+  new Response(JSON.stringify({ detail: text }), { status, headers: { 'content-type': 'application/json' } });
 
 /** The `sim:` series the tests read, appended to every profile's /metrics. */
 function simExtras(c: SimCounters): string {
@@ -54,7 +55,9 @@ function resolveOptions({ apiKey, ...input }: Omit<SimulatorOptions, 'onCrash'>)
   const options: SimOptions = { ...SIM_DEFAULTS, ...input, models, apiKey: apiKey ? [apiKey].flat() : [] };
   if (!options.kvCacheTokens) options.kvCacheTokens = options.slots * options.maxModelLen;
   if (options.kvCacheTokens < options.maxModelLen) {
-    throw new Error(`max_model_len (${options.maxModelLen}) is larger than the KV cache (${options.kvCacheTokens} tokens): one request of that length could never run`);
+    throw new Error(
+      `max_model_len (${options.maxModelLen}) is larger than the KV cache (${options.kvCacheTokens} tokens): one request of that length could never run`,
+    );
   }
   return options;
 }
@@ -74,7 +77,9 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     stats,
     live: new Set(),
     modelName: options.models[0] ?? options.source ?? 'sim-model',
-    systemFingerprint: `vllm-sim-${hashText(`${options.source ?? ''}|${options.models.join(',')}|${options.maxModelLen}`).toString(16).padStart(8, '0')}`,
+    systemFingerprint: `vllm-sim-${hashText(`${options.source ?? ''}|${options.models.join(',')}|${options.maxModelLen}`)
+      .toString(16)
+      .padStart(8, '0')}`,
     rollFault,
     dice,
     finish: (reason) => void (stats.finished[reason] = (stats.finished[reason] ?? 0) + 1),
@@ -86,7 +91,10 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
    * (openai/utils.py validate_json_request), the body, the request model's validators, the
    * served model (models/serving.py check_model; a request may leave `model` out), the crash switch.
    */
-  const accept = async (request: Request, kind: 'chat' | 'completion' | 'embedding' | 'responses'): Promise<Record<string, unknown> | Response> => {
+  const accept = async (
+    request: Request,
+    kind: 'chat' | 'completion' | 'embedding' | 'responses',
+  ): Promise<Record<string, unknown> | Response> => {
     const media = (request.headers.get('content-type') ?? '').toLowerCase().split(';')[0]?.trim();
     if (media !== 'application/json') return requestValidationError(["Unsupported Media Type: Only 'application/json' is allowed"]);
     const text = await request.text();
@@ -94,10 +102,19 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     try {
       body = JSON.parse(text);
     } catch (error) {
-      return requestValidationError([{ type: 'json_invalid', loc: pyTuple(['body', 0]), msg: 'JSON decode error', input: {}, ctx: { error: (error as Error).message } }]);
+      return requestValidationError([
+        { type: 'json_invalid', loc: pyTuple(['body', 0]), msg: 'JSON decode error', input: {}, ctx: { error: (error as Error).message } },
+      ]);
     }
     if (!body || typeof body !== 'object' || Array.isArray(body)) {
-      return requestValidationError([{ type: 'model_attributes_type', loc: pyTuple(['body']), msg: 'Input should be a valid dictionary or object to extract fields from', input: body }]);
+      return requestValidationError([
+        {
+          type: 'model_attributes_type',
+          loc: pyTuple(['body']),
+          msg: 'Input should be a valid dictionary or object to extract fields from',
+          input: body,
+        },
+      ]);
     }
     const record = body as Record<string, unknown>;
     if (kind === 'chat' || kind === 'completion') {
@@ -154,12 +171,16 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
       if (profile === 'llamacpp') {
         if (!options.metrics) return llamaMetricsDisabled();
         const text = llamaMetrics(counters(), options) + simExtras(counters());
-        return new Response(text, { headers: { 'content-type': 'text/plain; version=0.0.4', 'process-start-time-unix': String(Math.floor(startedAt / 1000)) } });
+        return new Response(text, {
+          headers: { 'content-type': 'text/plain; version=0.0.4', 'process-start-time-unix': String(Math.floor(startedAt / 1000)) },
+        });
       }
       if (profile === 'sglang') {
         // SGLang mounts /metrics only with --enable-metrics.
         if (!options.metrics) return detail(404, 'Not Found');
-        return new Response(sglangMetrics(ctx.modelName, counters()) + simExtras(counters()), { headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' } });
+        return new Response(sglangMetrics(ctx.modelName, counters()) + simExtras(counters()), {
+          headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
+        });
       }
       return new Response(formatMetrics({ model: ctx.modelName, disableLogStats: options.disableLogStats }, counters()), {
         headers: { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' },
@@ -170,7 +191,17 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
       if (profile === 'llamacpp') return json(llamaModels(options, options.maxModelLen));
       if (profile === 'sglang') {
         const created = Math.floor(Date.now() / 1000);
-        return json({ object: 'list', data: options.models.map((id) => ({ id, object: 'model', created, owned_by: 'sglang', root: options.source ?? id, max_model_len: options.maxModelLen })) });
+        return json({
+          object: 'list',
+          data: options.models.map((id) => ({
+            id,
+            object: 'model',
+            created,
+            owned_by: 'sglang',
+            root: options.source ?? id,
+            max_model_len: options.maxModelLen,
+          })),
+        });
       }
       return json(modelList(options));
     }
@@ -181,7 +212,14 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
     const method = request.method;
     const service = serviceRoute(method, pathname);
     if (service) return service;
-    const kind = ({ '/v1/chat/completions': 'chat', '/v1/completions': 'completion', '/v1/embeddings': 'embedding', '/v1/responses': 'responses' } as const)[pathname];
+    const kind = (
+      {
+        '/v1/chat/completions': 'chat',
+        '/v1/completions': 'completion',
+        '/v1/embeddings': 'embedding',
+        '/v1/responses': 'responses',
+      } as const
+    )[pathname];
     if (!kind) return options.profile === 'llamacpp' ? llamaNotFound() : detail(404, 'Not Found');
     if (method !== 'POST') return detail(405, 'Method Not Allowed');
     const body = await accept(request, kind);
@@ -200,8 +238,13 @@ export function createSimulator({ onCrash, ...input }: SimulatorOptions = {}): S
       // server-http.cpp middleware_server_state: nothing is served while the model loads.
       if (options.profile === 'llamacpp' && Date.now() - startedAt < options.loadMs) return llamaLoading();
       // --enable-request-id-headers (server_utils.py XRequestIdMiddleware, the outermost): the client's id echoed, else a fresh one.
-      const headers: Record<string, string> = options.enableRequestIdHeaders ? { 'x-request-id': request.headers.get('x-request-id') ?? randomHex() } : {};
-      const response = await inProfileShape(options.profile, authorized(request, pathname) ? await route(request, pathname, headers) : unauthorized());
+      const headers: Record<string, string> = options.enableRequestIdHeaders
+        ? { 'x-request-id': request.headers.get('x-request-id') ?? randomHex() }
+        : {};
+      const response = await inProfileShape(
+        options.profile,
+        authorized(request, pathname) ? await route(request, pathname, headers) : unauthorized(),
+      );
       if (options.profile === 'llamacpp' && response.headers.get('content-type') === 'text/event-stream') closing.add(response);
       if (!options.enableRequestIdHeaders || response.headers.has('x-request-id')) return response;
       const withId = new Headers(response.headers);

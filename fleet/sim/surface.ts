@@ -53,11 +53,17 @@ export async function inProfileShape(profile: EngineProfile, response: Response)
   } catch {
     return new Response(text, { status: response.status, headers: response.headers });
   }
-  const already = profile === 'llamacpp' ? typeof (parsed.error as { type?: unknown } | undefined)?.type === 'string' && 'code' in (parsed.error as object) && !('param' in (parsed.error as object)) : parsed.object === 'error';
+  const already =
+    profile === 'llamacpp'
+      ? typeof (parsed.error as { type?: unknown } | undefined)?.type === 'string' &&
+        'code' in (parsed.error as object) &&
+        !('param' in (parsed.error as object))
+      : parsed.object === 'error';
   if (already) return new Response(text, { status: response.status, headers: response.headers });
   const error = parsed.error as { message?: unknown; param?: unknown } | string | undefined;
   const message = typeof error === 'string' ? error : typeof error?.message === 'string' ? error.message : String(parsed.detail ?? text);
   const param = typeof error === 'object' && typeof error?.param === 'string' ? error.param : null;
-  if (profile === 'llamacpp') return response.status === 404 && parsed.detail !== undefined ? llamaNotFound() : llamaError(response.status, message);
+  if (profile === 'llamacpp')
+    return response.status === 404 && parsed.detail !== undefined ? llamaNotFound() : llamaError(response.status, message);
   return sglangError(response.status, message, param);
 }

@@ -48,17 +48,25 @@ export function parseSupervisorArgs(argv: string[]): SupervisorArgs {
       'metrics-port': { type: 'string' },
     },
   });
-  const list = (v: string | undefined) => (v ?? '').split(',').map((s) => s.trim()).filter(Boolean);
+  const list = (v: string | undefined) =>
+    (v ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean);
   const gpus = list(values.gpus);
   if (gpus.length === 0) throw new Error('--gpus is required: the GPUs to run a worker on, e.g. --gpus 0,1');
   const urls = values['engine-url'] ? list(values['engine-url']) : null;
   const cmd = values['engine-cmd'] ?? null;
   const engine = values.engine ?? null;
   if ([urls, cmd, engine].filter(Boolean).length !== 1) {
-    throw new Error('give exactly one of --engine-url (engines already running, one URL per GPU), --engine vllm (start vLLM) or --engine-cmd (a command template for another engine)');
+    throw new Error(
+      'give exactly one of --engine-url (engines already running, one URL per GPU), --engine vllm (start vLLM) or --engine-cmd (a command template for another engine)',
+    );
   }
-  if (engine && !ENGINE_PRESETS.some((p) => p === engine)) throw new Error(`--engine ${engine} is unknown; use one of ${ENGINE_PRESETS.join(', ')}, or --engine-cmd for another engine`);
-  if (urls && urls.length !== gpus.length) throw new Error(`--engine-url has ${urls.length} URL(s) for ${gpus.length} GPU(s); give one per GPU`);
+  if (engine && !ENGINE_PRESETS.some((p) => p === engine))
+    throw new Error(`--engine ${engine} is unknown; use one of ${ENGINE_PRESETS.join(', ')}, or --engine-cmd for another engine`);
+  if (urls && urls.length !== gpus.length)
+    throw new Error(`--engine-url has ${urls.length} URL(s) for ${gpus.length} GPU(s); give one per GPU`);
   const port = Number(values['engine-port']);
   if (!Number.isInteger(port) || port < 1 || port > 65535 - gpus.length) throw new Error('--engine-port must be a port number');
   const runtime = values.runtime ?? 'bun';

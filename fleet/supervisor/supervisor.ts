@@ -40,7 +40,15 @@ const STABLE_MS = 60_000;
  * have exited.
  */
 export function createSupervisor({ args, config, database, bus, logger }: SupervisorOptions) {
-  const slots: Slot[] = args.gpus.map((gpu, index) => ({ index, gpu, child: null, workerId: '', startedAt: 0, failures: 0, restart: null }));
+  const slots: Slot[] = args.gpus.map((gpu, index) => ({
+    index,
+    gpu,
+    child: null,
+    workerId: '',
+    startedAt: 0,
+    failures: 0,
+    restart: null,
+  }));
   let stopping = false;
   let exitCode = 0;
   let finish: (code: number) => void = () => {};
@@ -96,11 +104,12 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
       try {
         const returned = await releaseRequests(database.db, { owner: workerId, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
         await setWorkerStatus(database.db, workerId, 'lost');
-        if (returned.length) logger.info('returned the dead worker\'s leases to the queue', { workerId, requests: returned.reduce((n, r) => n + r.n, 0) });
+        if (returned.length)
+          logger.info("returned the dead worker's leases to the queue", { workerId, requests: returned.reduce((n, r) => n + r.n, 0) });
         await afterReturnedLeases({ database, bus, logger }, returned);
         await publishWorkerEvent(bus, { type: 'worker.down', workerId, host: args.host, gpu: slot.gpu, model: null });
       } catch (err) {
-        logger.warn('could not return the dead worker\'s leases now; they expire and are reaped', { err, workerId });
+        logger.warn("could not return the dead worker's leases now; they expire and are reaped", { err, workerId });
       }
     }
     if (stopping) {

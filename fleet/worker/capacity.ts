@@ -81,7 +81,8 @@ export function createCapacity({ slots: configured, initial, max, onNote, now = 
     const first = learned === null;
     learned = capacity;
     target = Math.min(max, capacity + waitingMargin(capacity));
-    if (first) onNote?.({ message: `learned the engine's capacity: ${capacity} running (${why})`, fields: { capacity, target, ...reading } });
+    if (first)
+      onNote?.({ message: `learned the engine's capacity: ${capacity} running (${why})`, fields: { capacity, target, ...reading } });
   };
 
   return {
@@ -128,7 +129,8 @@ export function createCapacity({ slots: configured, initial, max, onNote, now = 
       if (waiting > 0 && running > 0) {
         const at = now();
         if (learned !== null && running > learned) return settle(running, 'more running than before', reading);
-        if (kvCacheUsage !== null && kvCacheUsage >= KV_FULL) return settle(running, `KV cache ${Math.round(kvCacheUsage * 100)}% full with requests waiting`, reading);
+        if (kvCacheUsage !== null && kvCacheUsage >= KV_FULL)
+          return settle(running, `KV cache ${Math.round(kvCacheUsage * 100)}% full with requests waiting`, reading);
         // A running count that grows is a ramp-up: the plateau starts again from it.
         if (!plateau || running > plateau.running) plateau = { running, at, readings: 0 };
         plateau.readings++;

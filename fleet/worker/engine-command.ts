@@ -16,7 +16,10 @@ export const ENGINE_PRESETS = ['vllm'] as const;
 const quote = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replace(/'/g, `'\\''`)}'`);
 
 /** The command line for a model: the template with its placeholders filled in, shell-quoted. */
-export function renderEngineCommand(template: string, { model, port, gpu }: { model: Omit<ModelSpec, 'maxConcurrency'>; port: number; gpu: string }): string {
+export function renderEngineCommand(
+  template: string,
+  { model, port, gpu }: { model: Omit<ModelSpec, 'maxConcurrency'>; port: number; gpu: string },
+): string {
   const values: Record<string, string> = {
     model: quote(model.source),
     name: quote(model.name),
@@ -37,7 +40,8 @@ export function templateProblem(template: string): string | null {
   if (!template.includes('{name}')) {
     return 'the engine command has no {name}: the engine must serve each model under its registry name, the one requests ask for (vLLM: --served-model-name {name}); or use the preset, --engine vllm';
   }
-  if (!template.includes('{port}')) return 'the engine command has no {port}: the worker reaches its engine on the port it gives it (vLLM: --port {port})';
+  if (!template.includes('{port}'))
+    return 'the engine command has no {port}: the worker reaches its engine on the port it gives it (vLLM: --port {port})';
   return null;
 }
 
@@ -68,12 +72,16 @@ const flagValue = (args: string[], flag: string): string | undefined => {
 export function renderVllmCommand(bin: string, { model, port }: { model: ModelSpec; port: number }): string {
   for (const [flag, why] of Object.entries(FLEET_FLAGS)) {
     if (flagValue(model.engineArgs, flag) !== undefined) {
-      throw new Error(`model ${model.name}: its engine_args set ${flag}, which the fleet sets itself (${why}); remove it from the registry's engine_args`);
+      throw new Error(
+        `model ${model.name}: its engine_args set ${flag}, which the fleet sets itself (${why}); remove it from the registry's engine_args`,
+      );
     }
   }
   const seqs = flagValue(model.engineArgs, '--max-num-seqs');
   if (model.maxConcurrency !== null && seqs !== undefined && Number(seqs) !== model.maxConcurrency) {
-    throw new Error(`model ${model.name}: its engine_args set --max-num-seqs ${seqs} but its max_concurrency is ${model.maxConcurrency}; the fleet passes max_concurrency as --max-num-seqs: keep one`);
+    throw new Error(
+      `model ${model.name}: its engine_args set --max-num-seqs ${seqs} but its max_concurrency is ${model.maxConcurrency}; the fleet passes max_concurrency as --max-num-seqs: keep one`,
+    );
   }
   const args = ['serve', model.source, '--served-model-name', model.name, '--port', String(port), '--host', '127.0.0.1'];
   if (model.maxConcurrency !== null) args.push('--max-num-seqs', String(model.maxConcurrency));

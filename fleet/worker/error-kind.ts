@@ -2,7 +2,9 @@ import type { EngineErrorKind } from '../../core/metrics/index.ts';
 import type { EngineOutcome } from '../engine/outcome.ts';
 
 /** The metrics label of a failed engine call. */
-export function engineErrorKind(outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>): EngineErrorKind {
+export function engineErrorKind(
+  outcome: Extract<EngineOutcome, { kind: 'retry' | 'rejected' | 'unauthorized' | 'failed' }>,
+): EngineErrorKind {
   if (outcome.kind === 'rejected') return 'http_4xx';
   if (outcome.kind === 'unauthorized') return 'unauthorized';
   if (outcome.kind === 'failed') return 'bad_response';

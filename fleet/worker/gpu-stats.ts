@@ -34,7 +34,10 @@ const runNvidiaSmi: NvidiaSmiRunner = () =>
  * `minIntervalMs` (the call costs tens of milliseconds). Where nvidia-smi is absent (no
  * GPU, or the simulator) the reading is null and nvidia-smi is not tried again.
  */
-export function createGpuStatsReader(gpu: string, { minIntervalMs = 10_000, run = runNvidiaSmi }: { minIntervalMs?: number; run?: NvidiaSmiRunner } = {}) {
+export function createGpuStatsReader(
+  gpu: string,
+  { minIntervalMs = 10_000, run = runNvidiaSmi }: { minIntervalMs?: number; run?: NvidiaSmiRunner } = {},
+) {
   let absent = false;
   let last: GpuStats | null = null;
   let readAt = 0;

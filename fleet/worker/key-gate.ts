@@ -26,8 +26,12 @@ export function createKeyGate(client: EngineClient, logger: Logger): EngineGate 
     },
     probeMs: 1,
     onChange(up) {
-      if (up) logger.info('the engine accepts this worker\'s API key again; leasing resumes', { engineUrl: client.baseUrl });
-      else logger.error('the engine refuses this worker\'s API key (401/403 on /v1); leasing stopped and held requests go back to the queue. Set ENGINE_API_KEY to the engine\'s --api-key and restart the worker', { engineUrl: client.baseUrl });
+      if (up) logger.info("the engine accepts this worker's API key again; leasing resumes", { engineUrl: client.baseUrl });
+      else
+        logger.error(
+          "the engine refuses this worker's API key (401/403 on /v1); leasing stopped and held requests go back to the queue. Set ENGINE_API_KEY to the engine's --api-key and restart the worker",
+          { engineUrl: client.baseUrl },
+        );
     },
   });
 }

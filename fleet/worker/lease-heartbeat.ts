@@ -30,7 +30,18 @@ export interface LeaseHeartbeatOptions {
  * `stopRequests` unleases them for settling. Run it with `createPeriodic` (core/loop.ts), which
  * never starts a beat beside another.
  */
-export function createLeaseHeartbeat({ database, owner, leaseMs, logger, held, writing, flush, drop, settle, onFailure }: LeaseHeartbeatOptions) {
+export function createLeaseHeartbeat({
+  database,
+  owner,
+  leaseMs,
+  logger,
+  held,
+  writing,
+  flush,
+  drop,
+  settle,
+  onFailure,
+}: LeaseHeartbeatOptions) {
   let failures = 0;
   /** Ranges of stopping batches still to unlease, once their results are written; kept across beats. */
   const stopping = new Set<number>();
@@ -45,7 +56,11 @@ export function createLeaseHeartbeat({ database, owner, leaseMs, logger, held, w
         const lost = new Map([...before].filter(([id]) => !ours.has(id)));
         if (lost.size) {
           const dropped = drop(lost);
-          if (dropped) logger.warn('leases were taken from this worker (it was cut off too long); their streams are aborted', { ranges: lost.size, requests: dropped });
+          if (dropped)
+            logger.warn('leases were taken from this worker (it was cut off too long); their streams are aborted', {
+              ranges: lost.size,
+              requests: dropped,
+            });
         }
         for (const id of stopping) if (!ours.has(id)) stopping.delete(id);
         const stops = new Map([...before].filter(([id]) => ours.get(id)));
@@ -64,7 +79,10 @@ export function createLeaseHeartbeat({ database, owner, leaseMs, logger, held, w
         const batchIds = await stopRequests(database.db, owner, ready);
         for (const id of ready) stopping.delete(id);
         // Not awaited: settling may finalize a large batch, and the next beats must not wait for that while this worker's other leases run out.
-        if (batchIds.length) void settle(batchIds).catch((err: unknown) => logger.warn('settling stopped batches failed; the sweeper will', { err, batches: batchIds }));
+        if (batchIds.length)
+          void settle(batchIds).catch((err: unknown) =>
+            logger.warn('settling stopped batches failed; the sweeper will', { err, batches: batchIds }),
+          );
       } catch (err) {
         onFailure?.();
         if (failures++ % 10 === 0) logger.warn('lease heartbeat failed; trying again', { err });

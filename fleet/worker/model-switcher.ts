@@ -61,7 +61,14 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       worker.pause();
       while (worker.idleForMs() === 0 && (worker.stats().inFlight > 0 || worker.stats().buffered > 0)) await sleep(200);
       logger.info('switching model', { from: previous, to: model.name });
-      await publishWorkerEvent(options.bus, { type: 'worker.model_switch', workerId: options.workerId, host: options.host, gpu: options.gpu, model: model.name, previousModel: previous });
+      await publishWorkerEvent(options.bus, {
+        type: 'worker.model_switch',
+        workerId: options.workerId,
+        host: options.host,
+        gpu: options.gpu,
+        model: model.name,
+        previousModel: previous,
+      });
     }
     await engine.start({ name: model.name, source: model.source, engineArgs: model.engineArgs, maxConcurrency: model.maxConcurrency });
     failed.delete(model.name);
@@ -79,8 +86,17 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       const current = engine.model?.name ?? null;
       const now = Date.now();
       // A model that just failed to start is passed over: chosen again at once, it would fail again and keep the GPU from the others.
-      const demand = (await modelDemand(database.db, { except: options.workerId, liveMs: options.liveMs })).filter((m) => (failed.get(m.name)?.until ?? 0) <= now);
-      const choice = chooseModel({ current, demand, idleForMs: worker.idleForMs(), servedForMs: Date.now() - servedSince, idleSwitchMs: options.idleSwitchMs, fairnessMs: options.fairnessMs });
+      const demand = (await modelDemand(database.db, { except: options.workerId, liveMs: options.liveMs })).filter(
+        (m) => (failed.get(m.name)?.until ?? 0) <= now,
+      );
+      const choice = chooseModel({
+        current,
+        demand,
+        idleForMs: worker.idleForMs(),
+        servedForMs: Date.now() - servedSince,
+        idleSwitchMs: options.idleSwitchMs,
+        fairnessMs: options.fairnessMs,
+      });
       if (choice && choice.name !== current) {
         loading = choice.name;
         await load(choice, current);

@@ -105,7 +105,8 @@ export function createOwnedEngine(options: OwnedEngineOptions): OwnedEngine {
   const waitReady = async (proc: ChildProcess) => {
     const deadline = Date.now() + options.startTimeoutMs;
     while (Date.now() < deadline) {
-      if (proc.exitCode !== null || proc.signalCode !== null) throw new Error(`the engine exited (${proc.exitCode ?? proc.signalCode}) before it was ready`);
+      if (proc.exitCode !== null || proc.signalCode !== null)
+        throw new Error(`the engine exited (${proc.exitCode ?? proc.signalCode}) before it was ready`);
       if (await options.health()) {
         crashes = 0;
         return;

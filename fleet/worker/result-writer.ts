@@ -34,7 +34,15 @@ export interface ResultWriterOptions {
  * database hiccup delays results but never drops them, and one result Postgres refuses
  * cannot block the others forever.
  */
-export function createResultWriter({ database, owner, logger, flushMs, maxBatch, onWritten, onWriteSeconds }: ResultWriterOptions): ResultWriter {
+export function createResultWriter({
+  database,
+  owner,
+  logger,
+  flushMs,
+  maxBatch,
+  onWritten,
+  onWriteSeconds,
+}: ResultWriterOptions): ResultWriter {
   let pending: RequestResult[] = [];
   let writing: readonly RequestResult[] = [];
   let flushing: Promise<boolean> | null = null;
@@ -42,7 +50,11 @@ export function createResultWriter({ database, owner, logger, flushMs, maxBatch,
   /** Results still to write one at a time, after a page kept failing. */
   let isolating = 0;
 
-  const databaseAnswers = () => database.db.execute(sql`select 1`).then(() => true, () => false);
+  const databaseAnswers = () =>
+    database.db.execute(sql`select 1`).then(
+      () => true,
+      () => false,
+    );
 
   const flushOnce = async (): Promise<boolean> => {
     const take = pending.slice(0, isolating > 0 ? 1 : maxBatch);
@@ -133,7 +145,9 @@ function refusesData(err: unknown): boolean {
 
 /** A result Postgres refused, as a failure the error file can carry. */
 function unwritable(result: RequestResult, err: unknown): RequestResult {
-  const reason = String((err as Error)?.message ?? err).replace(/\u0000/g, '\uFFFD').slice(0, 500);
+  const reason = String((err as Error)?.message ?? err)
+    .replace(/\u0000/g, '\uFFFD')
+    .slice(0, 500);
   return {
     id: result.id,
     rangeId: result.rangeId,

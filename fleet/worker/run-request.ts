@@ -50,7 +50,11 @@ export interface RunRequestContext {
  * Returns `engine_unauthorized` when the engine refuses the fleet's API key (401/403): no
  * request can run until the key is fixed, and this one must go back without losing an attempt.
  */
-export async function runRequest(ctx: RunRequestContext, job: Job, signal: AbortSignal): Promise<RequestResult | 'model_missing' | 'engine_unauthorized' | null> {
+export async function runRequest(
+  ctx: RunRequestContext,
+  job: Job,
+  signal: AbortSignal,
+): Promise<RequestResult | 'model_missing' | 'engine_unauthorized' | null> {
   let failures = 0;
   let downs = 0;
   /** When the first call went to the engine: the result's started_at, for per-request timings. */
@@ -100,7 +104,12 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     if (!ENGINE_ANSWERED.has(outcome.reason) && !(await ctx.client.reachable())) {
       ctx.gate.reportDown();
       if (++downs > (ctx.maxEngineDowns ?? 5)) {
-        return failedWith(job, startedAtMs, 'engine_unavailable', `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`);
+        return failedWith(
+          job,
+          startedAtMs,
+          'engine_unavailable',
+          `The engine went down ${downs} times while running this request (the request may be what brings it down); it is not tried again. The last failure: ${outcome.message}`,
+        );
       }
       continue;
     }
@@ -117,7 +126,9 @@ export async function runRequest(ctx: RunRequestContext, job: Job, signal: Abort
     answered = body === undefined || !outcome.started ? null : { statusCode: outcome.statusCode, body };
     if (failures > ctx.maxRetries) {
       const message = `The engine failed this request ${failures} times (retried with backoff); the last failure: ${outcome.message}`;
-      return body === undefined ? failedWith(job, startedAtMs, 'engine_error', message) : answeredWith(job, startedAtMs, outcome.statusCode, body, 'engine_error', message);
+      return body === undefined
+        ? failedWith(job, startedAtMs, 'engine_error', message)
+        : answeredWith(job, startedAtMs, outcome.statusCode, body, 'engine_error', message);
     }
     await sleep(backoffMs(failures - 1, ctx.backoff, outcome.retryAfterMs), signal);
   }
@@ -140,12 +151,32 @@ function failedWith(job: Job, startedAtMs: number | null, code: string, message:
   // The message may quote an engine's reply, which may hold NUL characters: jsonb refuses them,
   // and one such result would fail every write of the page it is in, forever.
   const stored = message.replace(/\u0000/g, '\uFFFD');
-  return { ...resultOf(job, startedAtMs), status: 'failed', statusCode: null, response: null, engineRequestId: null, error: { code, message: stored }, promptTokens: null, completionTokens: null };
+  return {
+    ...resultOf(job, startedAtMs),
+    status: 'failed',
+    statusCode: null,
+    response: null,
+    engineRequestId: null,
+    error: { code, message: stored },
+    promptTokens: null,
+    completionTokens: null,
+  };
 }
 
 /** A request that failed on an engine's error answer: its last status and body are the response, the reason the error. */
-function answeredWith(job: Job, startedAtMs: number | null, statusCode: number | null, body: string, code: string, message: string): RequestResult {
-  return { ...failedWith(job, startedAtMs, code, message), statusCode: statusCode ?? 500, response: asJsonBody(body.replace(/\u0000/g, '\uFFFD'), statusCode ?? 500) };
+function answeredWith(
+  job: Job,
+  startedAtMs: number | null,
+  statusCode: number | null,
+  body: string,
+  code: string,
+  message: string,
+): RequestResult {
+  return {
+    ...failedWith(job, startedAtMs, code, message),
+    statusCode: statusCode ?? 500,
+    response: asJsonBody(body.replace(/\u0000/g, '\uFFFD'), statusCode ?? 500),
+  };
 }
 
 /** The engine's error body as JSON text (the result file embeds it raw); wrapped when the engine sent something else. */

@@ -26,11 +26,22 @@ export async function settleAndPublish({ database, bus, logger }: SettleDeps, ba
 export async function publishWrite(deps: SettleDeps, counters: readonly BatchCounters[]): Promise<void> {
   await Promise.all(
     counters.map(({ batchId, owner, status, total, completed, failed, promptTokens, completionTokens }) =>
-      publishBatchProgress(deps.bus, { batchId, owner, status: status as BatchStatus, total, completed, failed, promptTokens, completionTokens }).catch(
-        (err: unknown) => deps.logger.warn('publishing progress failed', { err, batchId }),
-      ),
+      publishBatchProgress(deps.bus, {
+        batchId,
+        owner,
+        status: status as BatchStatus,
+        total,
+        completed,
+        failed,
+        promptTokens,
+        completionTokens,
+      }).catch((err: unknown) => deps.logger.warn('publishing progress failed', { err, batchId })),
     ),
   );
   const due = counters.filter((c) => (c.status === 'in_progress' && c.completed + c.failed >= c.total) || c.status === 'cancelling');
-  if (due.length) await settleAndPublish(deps, due.map((c) => c.batchId));
+  if (due.length)
+    await settleAndPublish(
+      deps,
+      due.map((c) => c.batchId),
+    );
 }

@@ -1,4 +1,10 @@
-import { publishBatchProgress, publishBatchStatuses, publishWorkerEvent, type BatchStatus, type EventBus } from '../../core/events/index.ts';
+import {
+  publishBatchProgress,
+  publishBatchStatuses,
+  publishWorkerEvent,
+  type BatchStatus,
+  type EventBus,
+} from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createPeriodic } from '../../core/loop.ts';
 import {
@@ -30,7 +36,10 @@ export interface SweeperOptions {
 }
 
 /** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
-export async function afterReturnedLeases(deps: { database: Database; bus: EventBus; logger: Logger }, returned: readonly ReturnedLeases[]): Promise<void> {
+export async function afterReturnedLeases(
+  deps: { database: Database; bus: EventBus; logger: Logger },
+  returned: readonly ReturnedLeases[],
+): Promise<void> {
   const { database, bus } = deps;
   for (const model of new Set(returned.filter((r) => r.status === 'queued').map((r) => r.model))) {
     await database.notify(QUEUE_CHANNEL, model);
@@ -55,9 +64,14 @@ export function createSweeper(options: SweeperOptions) {
 
   const reap = async () => {
     try {
-      const returned = await reapLeases(database.db, { maxAttempts: options.maxAttempts, ...(options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs }) });
+      const returned = await reapLeases(database.db, {
+        maxAttempts: options.maxAttempts,
+        ...(options.orphanGraceMs === undefined ? {} : { orphanGraceMs: options.orphanGraceMs }),
+      });
       if (returned.length === 0) return;
-      const counts = Object.fromEntries(['queued', 'failed', 'cancelled', 'expired'].map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]));
+      const counts = Object.fromEntries(
+        ['queued', 'failed', 'cancelled', 'expired'].map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]),
+      );
       logger.info('returned expired leases', counts);
       await afterReturnedLeases(options, returned);
     } catch (err) {
@@ -73,7 +87,13 @@ export function createSweeper(options: SweeperOptions) {
       if (unsettled.length) await settleAndPublish(options, unsettled);
       for (const lost of await markLostWorkers(database.db, { staleMs: options.workerStaleMs })) {
         logger.warn('a worker stopped heartbeating; marked lost', { lostWorker: lost.id, host: lost.host, gpu: lost.gpu });
-        await publishWorkerEvent(bus, { type: 'worker.heartbeat_lost', workerId: lost.id, host: lost.host, gpu: lost.gpu, model: lost.model });
+        await publishWorkerEvent(bus, {
+          type: 'worker.heartbeat_lost',
+          workerId: lost.id,
+          host: lost.host,
+          gpu: lost.gpu,
+          model: lost.model,
+        });
       }
     } catch (err) {
       logger.warn('sweeping batches failed; trying again', { err });

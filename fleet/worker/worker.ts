@@ -217,10 +217,17 @@ export function createWorker(options: WorkerOptions): Worker {
         if (!result) return;
         // The range it is answered under: a new one if it was reaped and leased again while it ran.
         writer.add({ ...result, rangeId: entry.job.rangeId });
-        metrics?.recordResult({ model: job.model, ok: result.status === 'succeeded', promptTokens: result.promptTokens ?? 0, completionTokens: result.completionTokens ?? 0 });
+        metrics?.recordResult({
+          model: job.model,
+          ok: result.status === 'succeeded',
+          promptTokens: result.promptTokens ?? 0,
+          completionTokens: result.completionTokens ?? 0,
+        });
         metrics?.requestSeconds.observe({ model: job.model }, (performance.now() - started) / 1000);
       })
-      .catch((err: unknown) => logger.error('a request task failed unexpectedly; its lease will expire and be retried', { err, requestId: job.id }))
+      .catch((err: unknown) =>
+        logger.error('a request task failed unexpectedly; its lease will expire and be retried', { err, requestId: job.id }),
+      )
       .finally(() => {
         if (inFlight.get(job.id) === entry) inFlight.delete(job.id);
         busyAt = Date.now();
@@ -244,7 +251,8 @@ export function createWorker(options: WorkerOptions): Worker {
   const heldJobs = (): Job[] => [...[...inFlight.values()].map((e) => e.job), ...buffer.jobs()];
 
   /** The given ranges, each with the lease it is held under now. */
-  const underLease = (rangeIds: Iterable<number>): HeldRanges => new Map([...rangeIds].map((rangeId) => [rangeId, leases.get(rangeId) ?? 0]));
+  const underLease = (rangeIds: Iterable<number>): HeldRanges =>
+    new Map([...rangeIds].map((rangeId) => [rangeId, leases.get(rangeId) ?? 0]));
 
   /** The ranges of the jobs held now, each with the lease it came with. */
   const heldRanges = (): HeldRanges => underLease(heldJobs().map((job) => job.rangeId));
@@ -275,7 +283,14 @@ export function createWorker(options: WorkerOptions): Worker {
   const release = (rangeIds: readonly number[] | undefined, refundAttempt: boolean) =>
     rangeIds?.length === 0
       ? Promise.resolve([])
-      : oneAtATime(() => releaseRequests(database.db, { owner: id, ...(rangeIds ? { ids: rangeIds } : {}), refundAttempt, maxAttempts: options.maxAttempts })).catch((err: unknown) => {
+      : oneAtATime(() =>
+          releaseRequests(database.db, {
+            owner: id,
+            ...(rangeIds ? { ids: rangeIds } : {}),
+            refundAttempt,
+            maxAttempts: options.maxAttempts,
+          }),
+        ).catch((err: unknown) => {
           logger.warn('releasing leases failed; they will expire and be reaped', { err, ranges: rangeIds?.length ?? 'all' });
           return [];
         });
@@ -290,8 +305,16 @@ export function createWorker(options: WorkerOptions): Worker {
     if (ranges.length === 0) return [];
     drop(underLease(ranges));
     await writer.flush(timings.leaseMs / 2);
-    const returned = [...(await release(ranges.filter(refund), true)), ...(await release(ranges.filter((r) => !refund(r)), false))];
-    await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+    const returned = [
+      ...(await release(ranges.filter(refund), true)),
+      ...(await release(
+        ranges.filter((r) => !refund(r)),
+        false,
+      )),
+    ];
+    await afterReturnedLeases(settleDeps, returned).catch((err: unknown) =>
+      logger.warn('waking workers for the returned requests failed', { err }),
+    );
     return returned;
   };
 
@@ -299,11 +322,21 @@ export function createWorker(options: WorkerOptions): Worker {
   const missing = new Map<string, number>();
   const modelMissing = async (job: Job) => {
     if (!missing.has(job.model)) {
-      logger.warn('the engine does not serve this model; its requests go back to the queue and it is not leased for 30 s', { model: job.model });
+      logger.warn('the engine does not serve this model; its requests go back to the queue and it is not leased for 30 s', {
+        model: job.model,
+      });
     }
     missing.set(job.model, Date.now() + MODEL_MISSING_PAUSE_MS);
     // Every request of that model would come back the same way: its ranges all go back, unfailed.
-    await giveBack([job.rangeId, ...heldJobs().filter((j) => j.model === job.model).map((j) => j.rangeId)], () => true);
+    await giveBack(
+      [
+        job.rangeId,
+        ...heldJobs()
+          .filter((j) => j.model === job.model)
+          .map((j) => j.rangeId),
+      ],
+      () => true,
+    );
   };
   const keyAccepted = createKeyGate(client, logger);
   /** The engine refused our API key: leasing stops and every range held goes back, attempts refunded. */
@@ -375,10 +408,16 @@ export function createWorker(options: WorkerOptions): Worker {
   const handBack = async () => {
     const held = heldJobs();
     if (held.length === 0) return;
-    logger.warn('the engine has been unreachable too long; the requests waiting for it go back to the queue', { downMs: options.gate.downForMs(), requests: held.length });
+    logger.warn('the engine has been unreachable too long; the requests waiting for it go back to the queue', {
+      downMs: options.gate.downForMs(),
+      requests: held.length,
+    });
     // Never sent, the attempt is refunded; sent to the engine that went down, it counts (that request may be what brings it down).
     const sent = new Set([...inFlight.values()].filter((e) => e.sent).map((e) => e.job.rangeId));
-    await giveBack(held.map((j) => j.rangeId), (rangeId) => !sent.has(rangeId));
+    await giveBack(
+      held.map((j) => j.rangeId),
+      (rangeId) => !sent.has(rangeId),
+    );
   };
 
   const leaseLoop = async () => {
@@ -451,7 +490,15 @@ export function createWorker(options: WorkerOptions): Worker {
       if (inFlight.size > 0 || buffer.size > 0 || writer.pending > 0 || !queueEmpty) return 0;
       return Date.now() - busyAt;
     },
-    stats: () => ({ inFlight: inFlight.size, buffered: buffer.size, target: capacity.target, unwritten: writer.pending, completed, failed, completionRate: load.completionRate }),
+    stats: () => ({
+      inFlight: inFlight.size,
+      buffered: buffer.size,
+      target: capacity.target,
+      unwritten: writer.pending,
+      completed,
+      failed,
+      completionRate: load.completionRate,
+    }),
     async drain(timeoutMs) {
       paused = true;
       stopped = true;
@@ -476,7 +523,9 @@ export function createWorker(options: WorkerOptions): Worker {
       keyAccepted.close();
       errorLog.close();
       writer.close();
-      await afterReturnedLeases(settleDeps, returned).catch((err: unknown) => logger.warn('waking workers for the returned requests failed', { err }));
+      await afterReturnedLeases(settleDeps, returned).catch((err: unknown) =>
+        logger.warn('waking workers for the returned requests failed', { err }),
+      );
       logger.info('worker drained', { finishedInFlight: interrupted === 0, released: returned.reduce((n, r) => n + r.n, 0) });
     },
   };

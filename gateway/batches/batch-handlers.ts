@@ -10,7 +10,12 @@ const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000
  * The first string in `value` that `problemOf` finds a problem with, with its path, or null
  * (an array's items are keyed by index); object keys are tested too when `keys` is set.
  */
-function firstProblem(value: unknown, path: string, problemOf: (text: string) => string | null, keys = false): { path: string; problem: string } | null {
+function firstProblem(
+  value: unknown,
+  path: string,
+  problemOf: (text: string) => string | null,
+  keys = false,
+): { path: string; problem: string } | null {
   if (typeof value === 'string') {
     const problem = problemOf(value);
     return problem === null ? null : { path, problem };
@@ -18,7 +23,8 @@ function firstProblem(value: unknown, path: string, problemOf: (text: string) =>
   if (value && typeof value === 'object') {
     for (const [key, item] of Object.entries(value)) {
       const keyProblem = keys ? problemOf(key) : null;
-      const found = keyProblem === null ? firstProblem(item, `${path}.${key}`, problemOf, keys) : { path: `${path}.${key}`, problem: keyProblem };
+      const found =
+        keyProblem === null ? firstProblem(item, `${path}.${key}`, problemOf, keys) : { path: `${path}.${key}`, problem: keyProblem };
       if (found) return found;
     }
   }
@@ -50,16 +56,23 @@ export const secretOptionsOf = (registry: HandlerRegistry) => (name: string) => 
  * batch ends. The hosts named in a handler's deployment options are allowed for it. A value
  * shaped as a sealed secret, at any depth, is a BAD_REQUEST too.
  */
-export async function parseBatchHandlers({ handlers: registry, config }: Pick<Services, 'handlers' | 'config'>, input: unknown): Promise<Record<string, unknown>> {
+export async function parseBatchHandlers(
+  { handlers: registry, config }: Pick<Services, 'handlers' | 'config'>,
+  input: unknown,
+): Promise<Record<string, unknown>> {
   const { destinations } = config;
   // Only the gateway seals. A sealed value given as input (copied from a dump of another
   // batch) would be opened for this batch's handler and sent to the caller's destination.
   const sealed = firstSealed(input, 'handlers');
   if (sealed) {
-    throw new AppError('BAD_REQUEST', `${sealed} is an encrypted value ({"$sealed": ...}), which only the server writes; give the option's plain value, which is encrypted when stored.`, {
-      param: sealed,
-      reason: 'invalid_handler_options',
-    });
+    throw new AppError(
+      'BAD_REQUEST',
+      `${sealed} is an encrypted value ({"$sealed": ...}), which only the server writes; give the option's plain value, which is encrypted when stored.`,
+      {
+        param: sealed,
+        reason: 'invalid_handler_options',
+      },
+    );
   }
   let parsed: Record<string, unknown>;
   try {
@@ -74,15 +87,20 @@ export async function parseBatchHandlers({ handlers: registry, config }: Pick<Se
   }
   const bad = firstProblem(parsed, 'handlers', (text) => (storable(text) ? null : 'unstorable'), true)?.path;
   if (bad) {
-    throw new AppError('BAD_REQUEST', `${bad} holds a NUL character or an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, {
-      param: bad,
-      reason: 'invalid_handler_options',
-    });
+    throw new AppError(
+      'BAD_REQUEST',
+      `${bad} holds a NUL character or an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`,
+      {
+        param: bad,
+        reason: 'invalid_handler_options',
+      },
+    );
   }
   for (const [name, options] of Object.entries(parsed)) {
     const policy = { ...destinations, allowedHosts: [...destinations.allowedHosts, ...hostsOf(registry.get(name)?.deployment)] };
     const refused = firstProblem(options, `handlers.${name}`, (text) => literalDestinationProblem(text, policy));
-    if (refused) throw new AppError('BAD_REQUEST', `${refused.path}: ${refused.problem}.`, { param: refused.path, reason: 'destination_not_allowed' });
+    if (refused)
+      throw new AppError('BAD_REQUEST', `${refused.path}: ${refused.problem}.`, { param: refused.path, reason: 'destination_not_allowed' });
   }
   return sealHandlerOptions(config.secrets, parsed, secretOptionsOf(registry));
 }

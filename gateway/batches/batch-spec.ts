@@ -11,12 +11,16 @@ export const MAX_COMPLETION_WINDOW_HOURS = 24 * 14;
 const metadata = z
   .record(
     z.string().max(64, { error: 'metadata keys are at most 64 characters' }),
-    z.string({ error: 'metadata values are strings of at most 512 characters' }).max(512, { error: 'metadata values are strings of at most 512 characters' }),
+    z
+      .string({ error: 'metadata values are strings of at most 512 characters' })
+      .max(512, { error: 'metadata values are strings of at most 512 characters' }),
     { error: 'metadata must be an object of at most 16 pairs of strings' },
   )
   .refine((value) => Object.keys(value).length <= 16, { error: 'metadata holds at most 16 pairs' })
   // Stored as jsonb, which cannot hold NUL.
-  .refine((value) => !Object.entries(value).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000')), { error: 'metadata keys and values cannot contain NUL characters (\\u0000)' })
+  .refine((value) => !Object.entries(value).some(([k, v]) => k.includes('\u0000') || v.includes('\u0000')), {
+    error: 'metadata keys and values cannot contain NUL characters (\\u0000)',
+  })
   // Nor an unpaired UTF-16 surrogate.
   .refine((value) => Object.entries(value).every(([k, v]) => k.isWellFormed() && v.isWellFormed()), {
     error: 'metadata keys and values cannot hold an unpaired surrogate escape (such as \\ud800); use valid Unicode',
@@ -38,7 +42,9 @@ export const batchSpec = z.object({
   completionWindow: z
     .string({ error: 'completion_window is required, e.g. "24h"' })
     .regex(/^[1-9][0-9]*h$/, { error: 'completion_window must be a number of hours such as "24h"' })
-    .refine((w) => Number.parseInt(w, 10) <= MAX_COMPLETION_WINDOW_HOURS, { error: `completion_window is at most ${MAX_COMPLETION_WINDOW_HOURS}h` }),
+    .refine((w) => Number.parseInt(w, 10) <= MAX_COMPLETION_WINDOW_HOURS, {
+      error: `completion_window is at most ${MAX_COMPLETION_WINDOW_HOURS}h`,
+    }),
   metadata: metadata.nullish().transform((value) => value ?? null),
   /** Higher runs first; an extension. */
   priority: z
@@ -60,7 +66,8 @@ export type BatchSpec = Omit<z.infer<typeof batchSpec>, 'outputExpiresAfter'> & 
  */
 export function parseBatchSpec(input: unknown, paramName: (field: string) => string = (f) => f): BatchSpec {
   const result = batchSpec.safeParse(input);
-  if (result.success) return { ...result.data, outputExpiresAfter: parseExpiresAfter(result.data.outputExpiresAfter, paramName('outputExpiresAfter')) };
+  if (result.success)
+    return { ...result.data, outputExpiresAfter: parseExpiresAfter(result.data.outputExpiresAfter, paramName('outputExpiresAfter')) };
   const issue = result.error.issues[0]!;
   const path = issue.path.map(String);
   let message = issue.message;

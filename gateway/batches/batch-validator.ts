@@ -124,12 +124,19 @@ export function createBatchValidator({
       return fail(job, [{ line: null, code: 'validation_error', param: null, message }]);
     }
     const file = await getFile(db, job.inputFileId, job.owner);
-    const missing = { line: null, code: 'input_file_missing', param: 'input_file_id', message: `The input file ${job.inputFileId} no longer exists; upload it again and create a new batch.` };
+    const missing = {
+      line: null,
+      code: 'input_file_missing',
+      param: 'input_file_id',
+      message: `The input file ${job.inputFileId} no longer exists; upload it again and create a new batch.`,
+    };
     if (!file) return fail(job, [missing]);
     try {
       const outcome = await ingestBatch(database, { batchId: job.id, validationOwner: id, priority: job.priority }, (reader, pooled) => {
         // From the pool (Postgres), the file is read ahead on other connections, and as text where it is UTF-8.
-        const pieces = pooled ? readFileText(reader, file!.id, { readAhead: READ_AHEAD_CHUNKS }) : bytesOf(readFileChunks(reader, file!.id));
+        const pieces = pooled
+          ? readFileText(reader, file!.id, { readAhead: READ_AHEAD_CHUNKS })
+          : bytesOf(readFileChunks(reader, file!.id));
         async function* counted() {
           let bytes = 0;
           for await (const piece of pieces) {

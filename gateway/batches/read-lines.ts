@@ -2,9 +2,7 @@
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
 /** A line of an input file (1-based number) with its text, or why it has none. */
-export type InputLine =
-  | { line: number; text: string }
-  | { line: number; problem: 'invalid_encoding' | 'line_too_long' };
+export type InputLine = { line: number; text: string } | { line: number; problem: 'invalid_encoding' | 'line_too_long' };
 
 const NEWLINE = 0x0a;
 
@@ -72,7 +70,12 @@ export async function* readLines(chunks: AsyncIterable<Uint8Array | string>, max
     else {
       const parts = held.map((piece) => (typeof piece === 'string' ? encoder.encode(piece) : piece));
       try {
-        text = decoder.decode(concat(parts, parts.reduce((n, part) => n + part.length, 0)));
+        text = decoder.decode(
+          concat(
+            parts,
+            parts.reduce((n, part) => n + part.length, 0),
+          ),
+        );
       } catch {
         return { line, problem: 'invalid_encoding' };
       }

@@ -17,7 +17,9 @@ export async function retry(services: Services, owner: string, batchId: string):
     case 'not_found':
       throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batch_id' });
     case 'not_finished':
-      throw new AppError('CONFLICT', `Batch ${batchId} is ${outcome.status}; retry it once it has finished (or cancel it first).`, { param: 'batch_id' });
+      throw new AppError('CONFLICT', `Batch ${batchId} is ${outcome.status}; retry it once it has finished (or cancel it first).`, {
+        param: 'batch_id',
+      });
     case 'nothing_to_retry':
       throw new AppError('BAD_REQUEST', `Batch ${batchId} has no failed or expired requests to retry.`, { param: 'batch_id' });
     case 'bodies_purged':

@@ -10,14 +10,25 @@ import { windowSeconds, type BatchSpec } from './batch-spec.ts';
  * background; returns at once, as OpenAI does. The batch's validation lease is taken in
  * the same insert, so if this gateway dies another one picks the batch up.
  */
-export async function submitBatch(services: Services, owner: string, spec: BatchSpec, handlers: Record<string, unknown> = {}): Promise<BatchRow> {
+export async function submitBatch(
+  services: Services,
+  owner: string,
+  spec: BatchSpec,
+  handlers: Record<string, unknown> = {},
+): Promise<BatchRow> {
   const { database, validator } = services;
   const file = await getFile(database.db, spec.inputFileId, owner);
   if (!file) {
-    throw new AppError('NOT_FOUND', `No file with id ${spec.inputFileId}; upload it first (POST /v1/files with purpose "batch").`, { param: 'input_file_id' });
+    throw new AppError('NOT_FOUND', `No file with id ${spec.inputFileId}; upload it first (POST /v1/files with purpose "batch").`, {
+      param: 'input_file_id',
+    });
   }
   if (file.purpose !== 'batch') {
-    throw new AppError('BAD_REQUEST', `File ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch".`, { param: 'input_file_id' });
+    throw new AppError(
+      'BAD_REQUEST',
+      `File ${file.id} has purpose "${file.purpose}"; a batch needs a file uploaded with purpose "batch".`,
+      { param: 'input_file_id' },
+    );
   }
   const batch = await createBatch(database.db, {
     id: newId('batch_'),

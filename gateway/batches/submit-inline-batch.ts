@@ -29,15 +29,22 @@ export async function submitInlineBatch(
 ): Promise<BatchRow> {
   if (requests.length === 0) throw new AppError('BAD_REQUEST', 'Give at least one request, or an input file id.', { param: 'requests' });
   if (requests.length > MAX_INLINE_REQUESTS) {
-    throw new AppError('BAD_REQUEST', `At most ${MAX_INLINE_REQUESTS} requests can be given inline; upload a file for larger batches.`, { param: 'requests' });
+    throw new AppError('BAD_REQUEST', `At most ${MAX_INLINE_REQUESTS} requests can be given inline; upload a file for larger batches.`, {
+      param: 'requests',
+    });
   }
   let text: string;
   try {
-    text = requests.map((r) => JSON.stringify({ custom_id: r.customId, method: r.method ?? 'POST', url: r.url ?? spec.endpoint, body: r.body })).join('\n');
+    text = requests
+      .map((r) => JSON.stringify({ custom_id: r.customId, method: r.method ?? 'POST', url: r.url ?? spec.endpoint, body: r.body }))
+      .join('\n');
   } catch (error) {
     // JSON.stringify recurses: a body nested some thousands deep overflows the stack.
     if (!(error instanceof RangeError)) throw error;
-    throw new AppError('BAD_REQUEST', 'A request body nests too deep to be written as a line of a batch file; flatten it.', { param: 'requests', cause: error });
+    throw new AppError('BAD_REQUEST', 'A request body nests too deep to be written as a line of a batch file; flatten it.', {
+      param: 'requests',
+      cause: error,
+    });
   }
   const body = (async function* () {
     yield new TextEncoder().encode(`${text}\n`);

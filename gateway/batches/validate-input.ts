@@ -81,10 +81,20 @@ export async function* validateInput(
     }
   }
   if (requests === 0 && errors.length === 0) {
-    report({ line: null, code: 'empty_file', message: 'The input file has no requests; upload a JSONL file with one request per line.', param: null });
+    report({
+      line: null,
+      code: 'empty_file',
+      message: 'The input file has no requests; upload a JSONL file with one request per line.',
+      param: null,
+    });
   }
   if (unreported > 0) {
-    errors.push({ line: null, code: 'too_many_errors', message: `${unreported} more bad line(s) are not listed; fix the ones above and look again.`, param: null });
+    errors.push({
+      line: null,
+      code: 'too_many_errors',
+      message: `${unreported} more bad line(s) are not listed; fix the ones above and look again.`,
+      param: null,
+    });
   }
   if (errors.length > 0) throw new InvalidInput(errors);
   if (page.length > 0) yield page;

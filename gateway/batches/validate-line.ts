@@ -36,8 +36,7 @@ const bad = (line: number, code: string, message: string, param: string | null =
   error: { line, code, message, param },
 });
 
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /**
  * Checks one line of a batch input file as OpenAI does: a JSON object with a unique
@@ -63,18 +62,33 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
   }
   // An unpaired UTF-16 surrogate (a JSON string may escape one, as `\ud800`): no Postgres text can hold it.
   if (!customId.isWellFormed()) {
-    return bad(line, 'invalid_custom_id', `Line ${line}: custom_id holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'custom_id');
+    return bad(
+      line,
+      'invalid_custom_id',
+      `Line ${line}: custom_id holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`,
+      'custom_id',
+    );
   }
   const first = seen.get(customId);
   if (first !== undefined) {
-    return bad(line, 'duplicate_custom_id', `Line ${line}: custom_id ${quote(customId)} is already used on line ${first}; custom_ids must be unique.`, 'custom_id');
+    return bad(
+      line,
+      'duplicate_custom_id',
+      `Line ${line}: custom_id ${quote(customId)} is already used on line ${first}; custom_ids must be unique.`,
+      'custom_id',
+    );
   }
   seen.set(customId, line);
   if (parsed.method !== 'POST') {
     return bad(line, 'invalid_method', `Line ${line}: method must be "POST", not ${quote(parsed.method)}.`, 'method');
   }
   if (parsed.url !== endpoint) {
-    return bad(line, 'invalid_url', `Line ${line}: url ${quote(parsed.url)} differs from the batch endpoint ${endpoint}; every line must use the batch's endpoint.`, 'url');
+    return bad(
+      line,
+      'invalid_url',
+      `Line ${line}: url ${quote(parsed.url)} differs from the batch endpoint ${endpoint}; every line must use the batch's endpoint.`,
+      'url',
+    );
   }
   const body = parsed.body;
   if (!isObject(body)) return bad(line, 'invalid_body', `Line ${line}: body must be a JSON object with the request to send.`, 'body');
@@ -82,10 +96,20 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
     return bad(line, 'missing_model', `Line ${line}: body.model is missing; name the model each request is for.`, 'body.model');
   }
   if (!body.model.isWellFormed()) {
-    return bad(line, 'invalid_model', `Line ${line}: body.model holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`, 'body.model');
+    return bad(
+      line,
+      'invalid_model',
+      `Line ${line}: body.model holds an unpaired surrogate escape (such as \\ud800), which cannot be stored; use valid Unicode.`,
+      'body.model',
+    );
   }
   if (body.model.length > MAX_MODEL_LENGTH) {
-    return bad(line, 'invalid_model', `Line ${line}: body.model is longer than ${MAX_MODEL_LENGTH} characters; name a model the fleet serves.`, 'body.model');
+    return bad(
+      line,
+      'invalid_model',
+      `Line ${line}: body.model is longer than ${MAX_MODEL_LENGTH} characters; name a model the fleet serves.`,
+      'body.model',
+    );
   }
   if (body.stream === true) {
     return bad(line, 'stream_not_allowed', `Line ${line}: body.stream is true; batch requests cannot stream, remove it.`, 'body.stream');
@@ -118,13 +142,28 @@ export function validateLine(text: string, line: number, { endpoint, seen }: Lin
 function checkResponsesBody(body: Record<string, unknown>, line: number): LineVerdict | null {
   if (typeof body.input !== 'string' && !Array.isArray(body.input)) {
     const given = body.input === undefined ? 'is missing' : `is ${quote(body.input)}`;
-    return bad(line, 'missing_input', `Line ${line}: body.input ${given}; a /v1/responses request needs its input: a string, or a list of input items.`, 'body.input');
+    return bad(
+      line,
+      'missing_input',
+      `Line ${line}: body.input ${given}; a /v1/responses request needs its input: a string, or a list of input items.`,
+      'body.input',
+    );
   }
   if (body.background === true) {
-    return bad(line, 'background_not_allowed', `Line ${line}: body.background is true; a batch already runs in the background and needs each response whole, remove it.`, 'body.background');
+    return bad(
+      line,
+      'background_not_allowed',
+      `Line ${line}: body.background is true; a batch already runs in the background and needs each response whole, remove it.`,
+      'body.background',
+    );
   }
   if (body.prompt !== undefined && body.prompt !== null) {
-    return bad(line, 'prompt_not_supported', `Line ${line}: body.prompt (a stored prompt template) is not supported by vLLM; give the text in body.input instead.`, 'body.prompt');
+    return bad(
+      line,
+      'prompt_not_supported',
+      `Line ${line}: body.prompt (a stored prompt template) is not supported by vLLM; give the text in body.input instead.`,
+      'body.prompt',
+    );
   }
   return null;
 }

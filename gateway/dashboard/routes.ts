@@ -17,7 +17,8 @@ const ASSETS: Record<string, { type: string; dir: 'static' | 'dist' }> = {
 // The page makes every request itself (fetch and the WebSocket, with the API key), so it may
 // load nothing but its own files and talk to nothing but this gateway.
 const HEADERS = {
-  'content-security-policy': "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'content-security-policy':
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data: blob:; style-src 'self'; script-src 'self'; frame-ancestors 'none'; base-uri 'none'",
   'x-content-type-options': 'nosniff',
   'cache-control': 'no-cache',
 };

@@ -30,7 +30,12 @@ try {
       hostname: config.host,
       onListen: ({ hostname, port }) => {
         const host = hostname.includes(':') ? `[${hostname}]` : hostname;
-        gateway.logger.info('gateway listening', { url: `http://${host}:${port}`, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime: 'deno' });
+        gateway.logger.info('gateway listening', {
+          url: `http://${host}:${port}`,
+          database: gateway.database.kind,
+          events: config.REDIS_URL ? 'redis' : 'memory',
+          runtime: 'deno',
+        });
       },
     },
     (request) => {

@@ -23,7 +23,10 @@ export interface ServeNodeOptions {
 }
 
 /** Serves a started gateway on Node: @hono/node-server for HTTP and SSE, `ws` + graphql-ws for WebSocket on `/graphql`. */
-export async function serveNode(gateway: Gateway, { port, hostname, maxMessageBytes = 16 * 1024 * 1024 }: ServeNodeOptions): Promise<NodeServer> {
+export async function serveNode(
+  gateway: Gateway,
+  { port, hostname, maxMessageBytes = 16 * 1024 * 1024 }: ServeNodeOptions,
+): Promise<NodeServer> {
   const server = await new Promise<Server>((resolve) => {
     const s = serve({ fetch: gateway.fetch, port, hostname }, () => resolve(s as Server)) as Server;
   });
@@ -43,5 +46,7 @@ export async function serveNode(gateway: Gateway, { port, hostname, maxMessageBy
 
 // Run as a program (`node --import <a TypeScript loader> gateway/entry/node.ts`, or under Bun); imported, it only exports serveNode.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  await runGateway('node', (gateway, config) => serveNode(gateway, { port: config.PORT, hostname: config.host, maxMessageBytes: config.MAX_JSON_BODY_BYTES }));
+  await runGateway('node', (gateway, config) =>
+    serveNode(gateway, { port: config.PORT, hostname: config.host, maxMessageBytes: config.MAX_JSON_BODY_BYTES }),
+  );
 }

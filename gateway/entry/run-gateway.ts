@@ -13,12 +13,20 @@ export interface ServedGateway {
  * starts the gateway, serves it with `serve`, stops on SIGTERM/SIGINT, and exits 2 naming
  * every bad variable when the configuration does not validate.
  */
-export async function runGateway(runtime: string, serve: (gateway: Gateway, config: GatewayConfig) => Promise<ServedGateway> | ServedGateway): Promise<void> {
+export async function runGateway(
+  runtime: string,
+  serve: (gateway: Gateway, config: GatewayConfig) => Promise<ServedGateway> | ServedGateway,
+): Promise<void> {
   try {
     const config = loadGatewayConfig();
     const gateway = await startGateway(config);
     const server = await serve(gateway, config);
-    gateway.logger.info('gateway listening', { url: server.url, database: gateway.database.kind, events: config.REDIS_URL ? 'redis' : 'memory', runtime });
+    gateway.logger.info('gateway listening', {
+      url: server.url,
+      database: gateway.database.kind,
+      events: config.REDIS_URL ? 'redis' : 'memory',
+      runtime,
+    });
     const stop = async () => {
       await server.close();
       await gateway.close();

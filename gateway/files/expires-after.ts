@@ -12,11 +12,19 @@ export const MAX_EXPIRES_AFTER_SECONDS = 30 * 24 * 3600;
 export function parseExpiresAfter(value: unknown, param: string): number | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'object' || Array.isArray(value)) {
-    throw new AppError('BAD_REQUEST', `${param} must be an object {"anchor": "created_at", "seconds": N} with N from ${MIN_EXPIRES_AFTER_SECONDS} to ${MAX_EXPIRES_AFTER_SECONDS}.`, { param });
+    throw new AppError(
+      'BAD_REQUEST',
+      `${param} must be an object {"anchor": "created_at", "seconds": N} with N from ${MIN_EXPIRES_AFTER_SECONDS} to ${MAX_EXPIRES_AFTER_SECONDS}.`,
+      { param },
+    );
   }
   const { anchor, seconds } = value as Record<string, unknown>;
   if (anchor !== 'created_at') {
-    throw new AppError('BAD_REQUEST', `${param}.anchor must be "created_at" (the only anchor supported), not ${JSON.stringify(anchor ?? null)}.`, { param: `${param}.anchor` });
+    throw new AppError(
+      'BAD_REQUEST',
+      `${param}.anchor must be "created_at" (the only anchor supported), not ${JSON.stringify(anchor ?? null)}.`,
+      { param: `${param}.anchor` },
+    );
   }
   // A multipart form sends the number as text.
   const n = typeof seconds === 'string' && /^\s*-?\d+\s*$/.test(seconds) ? Number(seconds) : seconds;

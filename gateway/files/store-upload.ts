@@ -41,7 +41,11 @@ export async function storeUpload(database: Database, body: AsyncIterable<Uint8A
     for await (const piece of body) {
       bytes += piece.length;
       if (bytes > options.maxBytes) {
-        throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${options.maxBytes} bytes (MAX_FILE_BYTES); split it into several files.`, { param: 'file' });
+        throw new AppError(
+          'PAYLOAD_TOO_LARGE',
+          `The file is larger than ${options.maxBytes} bytes (MAX_FILE_BYTES); split it into several files.`,
+          { param: 'file' },
+        );
       }
       for (let i = piece.indexOf(0x0a); i !== -1; i = piece.indexOf(0x0a, i + 1)) newlines++;
       if (piece.length > 0) last = piece[piece.length - 1]!;

@@ -39,7 +39,10 @@ export async function sweepExpiredFiles(db: Executor, logger: Logger): Promise<E
   }
   if (swept.files.length > 0) logger.info('expired files removed', { files: swept.files.length });
   if (swept.bodies.length + swept.results.length > 0) {
-    logger.info('request data of ended batches removed, no file referring to it', { bodies: swept.bodies.length, results: swept.results.length });
+    logger.info('request data of ended batches removed, no file referring to it', {
+      bodies: swept.bodies.length,
+      results: swept.results.length,
+    });
   }
   return swept;
 }

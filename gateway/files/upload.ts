@@ -13,7 +13,9 @@ export function checkPurpose(purpose: string | null | undefined): void {
     throw new AppError('BAD_REQUEST', 'purpose is required; set it to "batch".', { param: 'purpose' });
   }
   if (!(UPLOAD_PURPOSES as readonly string[]).includes(purpose)) {
-    throw new AppError('BAD_REQUEST', `purpose "${purpose}" is not supported; this server accepts only "batch" files.`, { param: 'purpose' });
+    throw new AppError('BAD_REQUEST', `purpose "${purpose}" is not supported; this server accepts only "batch" files.`, {
+      param: 'purpose',
+    });
   }
 }
 
@@ -27,11 +29,18 @@ export interface Upload {
 }
 
 /** Stores a file whose purpose is known before its bytes (GraphQL uploads, inline batches), and returns it. */
-export async function uploadFile(services: Services, owner: string, { filename, purpose, body, expiresAfterSeconds }: Upload): Promise<FileRow> {
+export async function uploadFile(
+  services: Services,
+  owner: string,
+  { filename, purpose, body, expiresAfterSeconds }: Upload,
+): Promise<FileRow> {
   checkPurpose(purpose);
   const { database, config } = services;
   const stored = await storeUpload(database, body, { owner, filename, purpose, maxBytes: config.MAX_FILE_BYTES });
-  const file = await completeFile(database.db, stored.id, { ...stored, expiresAfterSeconds: expiresAfterSeconds ?? retentionSeconds(config.FILE_RETENTION_DAYS) });
+  const file = await completeFile(database.db, stored.id, {
+    ...stored,
+    expiresAfterSeconds: expiresAfterSeconds ?? retentionSeconds(config.FILE_RETENTION_DAYS),
+  });
   if (!file) {
     await deleteFile(database.db, stored.id, owner);
     throw new Error(`uploadFile: file ${stored.id} vanished before it was complete`);

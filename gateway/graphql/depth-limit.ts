@@ -40,10 +40,13 @@ export function createDepthLimitRule(maxDepth: number) {
         if (depth <= maxDepth) return;
         const name = operation.name ? `Operation ${operation.name.value}` : 'The operation';
         context.reportError(
-          createGraphQLError(`${name} nests fields more than ${maxDepth} deep (GRAPHQL_MAX_DEPTH); ask for fewer nested levels, in several queries if need be.`, {
-            nodes: [operation],
-            extensions: { code: 'BAD_REQUEST' },
-          }) as never,
+          createGraphQLError(
+            `${name} nests fields more than ${maxDepth} deep (GRAPHQL_MAX_DEPTH); ask for fewer nested levels, in several queries if need be.`,
+            {
+              nodes: [operation],
+              extensions: { code: 'BAD_REQUEST' },
+            },
+          ) as never,
         );
       },
     };

@@ -36,7 +36,8 @@ export function useErrorLogging(): Plugin<{ logger: Logger }> {
           return handleStreamOrSingleExecutionResult(payload, ({ result }) => {
             for (const error of result.errors ?? []) {
               const original = originalOf(error);
-              if (original instanceof AppError || !(original instanceof Error) || isGraphQLError(original) || logged.has(original)) continue;
+              if (original instanceof AppError || !(original instanceof Error) || isGraphQLError(original) || logged.has(original))
+                continue;
               logged.add(original);
               args.contextValue.logger.error('unexpected error in a GraphQL resolver', { err: original });
             }
@@ -63,7 +64,8 @@ export function createMaskError(logger: Logger) {
         extensions: { code: original.code, ...(original.param ? { param: original.param } : {}) },
       });
     }
-    if (original instanceof Error && !isGraphQLError(original) && !logged.has(original)) logger.error('unexpected error in a GraphQL resolver', { err: original });
+    if (original instanceof Error && !isGraphQLError(original) && !logged.has(original))
+      logger.error('unexpected error in a GraphQL resolver', { err: original });
     return yogaMaskError(error, message, isDev);
   };
 }

@@ -49,9 +49,12 @@ export function useQueryLimits({ maxDepth, maxCost }: QueryLimitsOptions): Plugi
     onParse({ parseFn, setParseFn }) {
       setParseFn((source, options) => {
         if (sourceNesting(typeof source === 'string' ? source : source.body, maxNesting) > maxNesting) {
-          throw createGraphQLError(`The operation nests brackets more than ${maxNesting} deep; ask for fewer nested levels (GRAPHQL_MAX_DEPTH is ${maxDepth}).`, {
-            extensions: { code: 'BAD_REQUEST' },
-          });
+          throw createGraphQLError(
+            `The operation nests brackets more than ${maxNesting} deep; ask for fewer nested levels (GRAPHQL_MAX_DEPTH is ${maxDepth}).`,
+            {
+              extensions: { code: 'BAD_REQUEST' },
+            },
+          );
         }
         return parseFn(source, options);
       });

@@ -47,7 +47,12 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   defineUpload(builder);
   const File = defineFile(builder);
   const BatchStatus = defineBatchStatus(builder);
-  const Batch = defineBatch(builder, { File, BatchStatus, RequestCounts: defineRequestCounts(builder), BatchError: defineBatchError(builder) });
+  const Batch = defineBatch(builder, {
+    File,
+    BatchStatus,
+    RequestCounts: defineRequestCounts(builder),
+    BatchError: defineBatchError(builder),
+  });
   defineBatchConnection(builder, { Batch, BatchStatus, BatchEdge: defineBatchEdge(builder, Batch), PageInfo: definePageInfo(builder) });
   const BatchHandlersInput = defineHandlerTypes(builder, { registry: handlers, Batch });
   defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder), BatchHandlersInput });

@@ -1,4 +1,12 @@
-import { createSourceEventStream, execute, getOperationAST, Kind, type DocumentNode, type ExecutionArgs, type ExecutionResult } from 'graphql';
+import {
+  createSourceEventStream,
+  execute,
+  getOperationAST,
+  Kind,
+  type DocumentNode,
+  type ExecutionArgs,
+  type ExecutionResult,
+} from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 
 type Shared = Map<DocumentNode, Map<string, ExecutionResult>>;
@@ -45,13 +53,15 @@ export function useSharedSubscriptionResults(fields: readonly string[]): Plugin 
         if (!(Symbol.asyncIterator in source)) return source;
         const variables = JSON.stringify(subscribeArgs.variableValues ?? {});
         return mapIterator(source[Symbol.asyncIterator](), (payload: unknown) => {
-          if (typeof payload !== 'object' || payload === null) return execute({ ...(subscribeArgs as ExecutionArgs), rootValue: payload }) as ExecutionResult;
+          if (typeof payload !== 'object' || payload === null)
+            return execute({ ...(subscribeArgs as ExecutionArgs), rootValue: payload }) as ExecutionResult;
           let byDocument = results.get(payload);
           if (!byDocument) results.set(payload, (byDocument = new Map()));
           let byVariables = byDocument.get(subscribeArgs.document);
           if (!byVariables) byDocument.set(subscribeArgs.document, (byVariables = new Map()));
           let result = byVariables.get(variables);
-          if (!result) byVariables.set(variables, (result = execute({ ...(subscribeArgs as ExecutionArgs), rootValue: payload }) as ExecutionResult));
+          if (!result)
+            byVariables.set(variables, (result = execute({ ...(subscribeArgs as ExecutionArgs), rootValue: payload }) as ExecutionResult));
           return result;
         });
       });

@@ -13,7 +13,8 @@ export const UPGRADE_HEADERS = ['authorization', 'host', 'origin'] as const;
 export type UpgradeHeaders = Record<(typeof UPGRADE_HEADERS)[number], string | null>;
 
 /** Reads {@link UPGRADE_HEADERS} off an upgrade request. */
-export const upgradeHeaders = (headers: Headers) => Object.fromEntries(UPGRADE_HEADERS.map((name) => [name, headers.get(name)])) as UpgradeHeaders;
+export const upgradeHeaders = (headers: Headers) =>
+  Object.fromEntries(UPGRADE_HEADERS.map((name) => [name, headers.get(name)])) as UpgradeHeaders;
 
 /** What each runtime's entry may put on a connection: the upgrade request (ws) or the socket data it chose (Bun, Deno). */
 export interface WebSocketExtra {

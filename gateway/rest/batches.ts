@@ -15,7 +15,10 @@ export function createBatchRoutes(services: Services) {
   const { database } = services;
   const routes = new Hono<{ Variables: { owner: string } }>();
   const present = async (batches: BatchRow[]) => {
-    const estimates = await batchEstimates(database.db, batches.map((b) => b.id));
+    const estimates = await batchEstimates(
+      database.db,
+      batches.map((b) => b.id),
+    );
     return batches.map((b) => batchObject(b, estimates.get(b.id)));
   };
 
@@ -25,7 +28,14 @@ export function createBatchRoutes(services: Services) {
     })) as Record<string, unknown> | null;
     if (typeof body !== 'object' || body === null) throw new AppError('BAD_REQUEST', 'The request body must be a JSON object.');
     const spec = parseBatchSpec(
-      { inputFileId: body.input_file_id, endpoint: body.endpoint, completionWindow: body.completion_window, metadata: body.metadata, priority: body.priority, outputExpiresAfter: body.output_expires_after },
+      {
+        inputFileId: body.input_file_id,
+        endpoint: body.endpoint,
+        completionWindow: body.completion_window,
+        metadata: body.metadata,
+        priority: body.priority,
+        outputExpiresAfter: body.output_expires_after,
+      },
       snakeCase,
     );
     // `handlers` is an extension of OpenAI's body: result handlers and their options.

@@ -54,7 +54,11 @@ export function createFileRoutes(services: Services) {
     }
     // Bytes not counted against the file: multipart headers and the purpose field.
     if (Number(c.req.header('content-length') ?? 0) > config.MAX_FILE_BYTES + 64 * 1024) {
-      throw new AppError('PAYLOAD_TOO_LARGE', `The file is larger than ${config.MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.`, { param: 'file' });
+      throw new AppError(
+        'PAYLOAD_TOO_LARGE',
+        `The file is larger than ${config.MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.`,
+        { param: 'file' },
+      );
     }
     let purpose: string | null = null;
     let expiresAfter: unknown;
@@ -68,7 +72,12 @@ export function createFileRoutes(services: Services) {
         } else if (part.name === 'file') {
           if (stored) throw new AppError('BAD_REQUEST', 'Send one file per upload.', { param: 'file' });
           if (purpose !== null) checkPurpose(purpose);
-          stored = await storeUpload(database, part.body, { owner, filename: part.filename ?? 'upload.jsonl', purpose: 'batch', maxBytes: config.MAX_FILE_BYTES });
+          stored = await storeUpload(database, part.body, {
+            owner,
+            filename: part.filename ?? 'upload.jsonl',
+            purpose: 'batch',
+            maxBytes: config.MAX_FILE_BYTES,
+          });
         }
       }
       if (!stored) throw new AppError('BAD_REQUEST', 'The upload has no "file" field.', { param: 'file' });
@@ -79,7 +88,8 @@ export function createFileRoutes(services: Services) {
       return c.json(fileObject(file));
     } catch (error) {
       if (stored) await deleteFile(database.db, stored.id, owner);
-      if (error instanceof MultipartError) throw new AppError('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, { param: 'file' });
+      if (error instanceof MultipartError)
+        throw new AppError('BAD_REQUEST', `The multipart body is malformed: ${error.message}.`, { param: 'file' });
       throw error;
     }
   });

@@ -13,6 +13,9 @@ export function createRestRoutes(services: Services) {
     .route('/models', createModelRoutes(services))
     .all('*', (c) => {
       // An OpenAI-shaped 404, so SDKs report it as one.
-      throw new AppError('NOT_FOUND', `This server has no route ${c.req.method} ${c.req.path}; it serves /v1/files, /v1/batches and /v1/models.`);
+      throw new AppError(
+        'NOT_FOUND',
+        `This server has no route ${c.req.method} ${c.req.path}; it serves /v1/files, /v1/batches and /v1/models.`,
+      );
     });
 }

@@ -1,7 +1,11 @@
 import { AppError } from '../../core/errors.ts';
 
 /** An integer query parameter within bounds, or its default when absent. */
-export function intParam(value: string | undefined, name: string, { min, max, fallback }: { min: number; max: number; fallback: number }): number {
+export function intParam(
+  value: string | undefined,
+  name: string,
+  { min, max, fallback }: { min: number; max: number; fallback: number },
+): number {
   if (value === undefined || value === '') return fallback;
   const n = Number(value);
   if (!Number.isInteger(n) || n < min || n > max) {

@@ -52,7 +52,14 @@ const countersOf = (row: BatchCountersRow): BatchCounters => ({
 });
 
 /** Creates the hub behind `batchProgress`: events fan out per batch, and Postgres is read once per subscribe (shared by concurrent ones). */
-export function createProgressHub({ database, bus, logger, metrics, intervalMs = 250, resyncMs = 30_000 }: ProgressHubOptions): ProgressHub {
+export function createProgressHub({
+  database,
+  bus,
+  logger,
+  metrics,
+  intervalMs = 250,
+  resyncMs = 30_000,
+}: ProgressHubOptions): ProgressHub {
   const entries = new Map<string, Entry>();
 
   const read = (entry: Entry) => {
@@ -187,7 +194,10 @@ export function createProgressHub({ database, bus, logger, metrics, intervalMs =
       try {
         await entry.subscribed;
         const row = await read(entry);
-        if (!row || row.owner !== owner) throw new AppError('NOT_FOUND', `No batch with id ${batchId}; check the id (batches of other API keys are not visible).`, { param: 'id' });
+        if (!row || row.owner !== owner)
+          throw new AppError('NOT_FOUND', `No batch with id ${batchId}; check the id (batches of other API keys are not visible).`, {
+            param: 'id',
+          });
         if (entry.state) {
           update(entry, countersOf(row));
         } else {

@@ -7,8 +7,15 @@ export default defineHandler({
   description:
     "Imports one Label Studio task per result into a project (POST /api/projects/{id}/import), with the model's output as a prediction to review. Imported in chunks; a retry resumes after the last imported chunk. Retried with backoff on 429 and 5xx.",
   options: z.object({
-    projectId: z.number().int().positive({ error: 'expected a Label Studio project id' }).describe('The Label Studio project to import into.'),
-    url: z.url({ protocol: /^https?$/, error: 'expected a URL (http:// or https://)' }).optional().describe("Label Studio's base URL; default: the deployment's."),
+    projectId: z
+      .number()
+      .int()
+      .positive({ error: 'expected a Label Studio project id' })
+      .describe('The Label Studio project to import into.'),
+    url: z
+      .url({ protocol: /^https?$/, error: 'expected a URL (http:// or https://)' })
+      .optional()
+      .describe("Label Studio's base URL; default: the deployment's."),
     token: secret(z.string().min(1)).optional().describe("An API token of Label Studio; default: the deployment's."),
     chunkSize: z.number().int().min(1).max(5000).default(200).describe('Tasks per import request.'),
     includeErrors: z.boolean().default(false).describe('Also import the requests that failed (their error as the text).'),
@@ -24,7 +31,8 @@ export default defineHandler({
   events: ['completed', 'expired', 'cancelled'],
   check(options, deployment) {
     const issues = [];
-    if (!options.url && !deployment.url) issues.push({ path: ['url'], message: 'required: this deployment has no default Label Studio URL' });
+    if (!options.url && !deployment.url)
+      issues.push({ path: ['url'], message: 'required: this deployment has no default Label Studio URL' });
     if (!tokenFor(options, deployment)) {
       const message = otherServer(options, deployment)
         ? "required with a url of the batch's own: the deployment's token is only sent to the deployment's Label Studio"
@@ -73,7 +81,8 @@ type Urls = { url?: string | undefined; token?: string | undefined };
 const normalized = (url: string) => new URL(url).href.replace(/\/+$/, '');
 
 /** Whether the batch names a Label Studio other than the deployment's. */
-const otherServer = (options: Urls, deployment: Urls) => !!options.url && (!deployment.url || normalized(options.url) !== normalized(deployment.url));
+const otherServer = (options: Urls, deployment: Urls) =>
+  !!options.url && (!deployment.url || normalized(options.url) !== normalized(deployment.url));
 
 /** The token to send: the batch's, or the deployment's, but that one only to the deployment's own server (any API user may name a URL). */
 const tokenFor = (options: Urls, deployment: Urls) => options.token ?? (otherServer(options, deployment) ? undefined : deployment.token);

@@ -11,11 +11,20 @@ export default defineHandler({
   description:
     'Writes every result as a row (batch_id, custom_id, request_id, status_code, response, error) of a table in a Postgres database, in chunks, idempotently: a re-run updates the rows it wrote before (primary key batch_id, custom_id).',
   options: z.object({
-    table: z.string().regex(IDENTIFIER, { error: 'expected a table name (letters, digits, _; optionally schema.table)' }).default('batch_results').describe('The table to write into, optionally schema-qualified.'),
-    url: secret(postgresUrl('a Postgres connection URL')).optional().describe("The database's connection URL (it holds the password); default: the deployment's."),
+    table: z
+      .string()
+      .regex(IDENTIFIER, { error: 'expected a table name (letters, digits, _; optionally schema.table)' })
+      .default('batch_results')
+      .describe('The table to write into, optionally schema-qualified.'),
+    url: secret(postgresUrl('a Postgres connection URL'))
+      .optional()
+      .describe("The database's connection URL (it holds the password); default: the deployment's."),
     createTable: z.boolean().default(false).describe('Create the table (and its primary key) when it does not exist.'),
     chunkSize: z.number().int().min(1).max(10_000).default(500).describe('Rows per insert statement.'),
-    onConflict: z.enum(['update', 'nothing']).default('update').describe('What a re-run does with rows that exist: overwrite them, or leave them.'),
+    onConflict: z
+      .enum(['update', 'nothing'])
+      .default('update')
+      .describe('What a re-run does with rows that exist: overwrite them, or leave them.'),
   }),
   deploymentOptions: z.object({
     url: postgresUrl('a Postgres connection URL').optional().describe('The default connection URL.'),
@@ -35,7 +44,14 @@ export default defineHandler({
       if (options.createTable) await db.unsafe(createTableSql(options.table));
       let chunk: Parameters<typeof upsertRows>[1] = [];
       for await (const result of context.results()) {
-        chunk.push({ batch_id: batch.id, custom_id: result.custom_id, request_id: result.id, status_code: result.response?.status_code ?? null, response: result.response?.body ?? null, error: result.error });
+        chunk.push({
+          batch_id: batch.id,
+          custom_id: result.custom_id,
+          request_id: result.id,
+          status_code: result.response?.status_code ?? null,
+          response: result.response?.body ?? null,
+          error: result.error,
+        });
         if (chunk.length >= options.chunkSize) {
           written += await upsertRows(db, chunk, options);
           chunk = [];

@@ -10,7 +10,11 @@ export interface ResultRow {
   error: unknown;
 }
 
-const quote = (table: string) => table.split('.').map((part) => `"${part}"`).join('.');
+const quote = (table: string) =>
+  table
+    .split('.')
+    .map((part) => `"${part}"`)
+    .join('.');
 
 /** Creates the results table if it does not exist. */
 export function createTableSql(table: string): string {
@@ -27,7 +31,11 @@ export function createTableSql(table: string): string {
 }
 
 /** Inserts a chunk of rows; rows written before are overwritten or left, as asked. Returns the rows sent. */
-export async function upsertRows(db: Sql, rows: ResultRow[], { table, onConflict }: { table: string; onConflict: 'update' | 'nothing' }): Promise<number> {
+export async function upsertRows(
+  db: Sql,
+  rows: ResultRow[],
+  { table, onConflict }: { table: string; onConflict: 'update' | 'nothing' },
+): Promise<number> {
   // One statement per chunk with one parameter (the chunk as JSON), whatever its size:
   // Postgres allows at most 65,535 parameters per statement.
   const payload = rows.map((r) => ({ ...r, response: json(r.response), error: json(r.error) }));

@@ -9,10 +9,7 @@ export interface CheckIssue {
 }
 
 /** What a handler module describes once: from it come the GraphQL input type and the validation. */
-export interface HandlerDefinition<
-  Options extends z.ZodObject = z.ZodObject,
-  Deployment extends z.ZodObject = z.ZodObject,
-> {
+export interface HandlerDefinition<Options extends z.ZodObject = z.ZodObject, Deployment extends z.ZodObject = z.ZodObject> {
   /** The key under `handlers` in a batch (`handlers.webhook`): letters and digits, starting with a lowercase letter. */
   name: string;
   /** Shown in GraphQL (`Query.handlers`, the input type's description). */

@@ -55,7 +55,10 @@ function v4Kind(address: string): string | null {
 
 /** The eight 16-bit groups of an IPv6 address, or null; an embedded IPv4 tail counts as two. */
 function v6Groups(address: string): number[] | null {
-  let text = address.toLowerCase().replace(/^\[|\]$/g, '').replace(/%.*$/, '');
+  let text = address
+    .toLowerCase()
+    .replace(/^\[|\]$/g, '')
+    .replace(/%.*$/, '');
   const v4 = text.match(/(\d+\.\d+\.\d+\.\d+)$/);
   if (v4) {
     const p = v4[1]!.split('.').map(Number);
@@ -66,7 +69,9 @@ function v6Groups(address: string): number[] | null {
   const head = halves[0] ? halves[0].split(':') : [];
   const tail = halves.length === 2 && halves[1] ? halves[1].split(':') : [];
   const fill = halves.length === 2 ? 8 - head.length - tail.length : 0;
-  const groups = [...head, ...Array<string>(Math.max(fill, 0)).fill('0'), ...tail].map((g) => (/^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN));
+  const groups = [...head, ...Array<string>(Math.max(fill, 0)).fill('0'), ...tail].map((g) =>
+    /^[0-9a-f]{1,4}$/.test(g) ? parseInt(g, 16) : NaN,
+  );
   return groups.length === 8 && groups.every((g) => !Number.isNaN(g)) ? groups : null;
 }
 
@@ -81,7 +86,8 @@ export function nonPublicKind(address: string): string | null {
   if (zeroUntil(8)) return 'unspecified';
   if (zeroUntil(7) && g[7] === 1) return 'loopback';
   // IPv4-mapped (::ffff:a.b.c.d) and NAT64 (64:ff9b::a.b.c.d) reach the IPv4 address they carry.
-  if ((zeroUntil(5) && g[5] === 0xffff) || (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0))) return v4Kind(v4Of(g));
+  if ((zeroUntil(5) && g[5] === 0xffff) || (g[0] === 0x64 && g[1] === 0xff9b && g.slice(2, 6).every((x) => x === 0)))
+    return v4Kind(v4Of(g));
   if ((g[0]! & 0xfe00) === 0xfc00) return 'private (unique local)';
   if ((g[0]! & 0xffc0) === 0xfe80) return 'link-local';
   if ((g[0]! & 0xff00) === 0xff00) return 'multicast';

@@ -18,7 +18,8 @@ export function expandEnv(value: unknown, env: Record<string, string | undefined
       missing ??= name;
       return '';
     });
-    if (missing) return { ok: false, problem: `${path}: \${${missing}} is not set in the environment (set it, or write \${${missing}:-default})` };
+    if (missing)
+      return { ok: false, problem: `${path}: \${${missing}} is not set in the environment (set it, or write \${${missing}:-default})` };
     return { ok: true, value: out };
   }
   if (Array.isArray(value)) {

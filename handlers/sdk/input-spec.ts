@@ -74,13 +74,22 @@ function objectSpec(name: string, json: JsonSchema, description: string | undefi
   });
   // GraphQL has no empty input objects; a handler without options still gets a type.
   if (fields.length === 0) {
-    fields.push({ name: '_', description: 'This handler has no per-batch options; pass {} or omit this field.', type: { kind: 'scalar', name: 'Boolean' }, required: false });
+    fields.push({
+      name: '_',
+      description: 'This handler has no per-batch options; pass {} or omit this field.',
+      type: { kind: 'scalar', name: 'Boolean' },
+      required: false,
+    });
   }
   return { kind: 'object', name, description, fields };
 }
 
 function typeSpec(name: string, json: JsonSchema): InputTypeSpec {
-  if (Array.isArray(json.enum) && json.enum.length > 0 && json.enum.every((v) => typeof v === 'string' && GRAPHQL_NAME.test(v) && !['true', 'false', 'null'].includes(v))) {
+  if (
+    Array.isArray(json.enum) &&
+    json.enum.length > 0 &&
+    json.enum.every((v) => typeof v === 'string' && GRAPHQL_NAME.test(v) && !['true', 'false', 'null'].includes(v))
+  ) {
     return { kind: 'enum', name, description: json.description, values: json.enum as string[] };
   }
   switch (json.type) {

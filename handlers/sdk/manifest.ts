@@ -9,16 +9,20 @@ import { createHandlerRegistry, installHandler, type HandlerRegistry, type Insta
 import { resolvePackage } from './resolve-package.ts';
 
 /** The shape of a manifest file. */
-export const manifestSchema = z.object({
-  handlers: z.array(
-    z.object({
-      /** A path relative to the manifest (`./audit/index.ts`) or a package name. */
-      module: z.string().min(1),
-      /** Deployment options; `${NAME}` and `${NAME:-default}` are read from the environment. */
-      options: z.record(z.string(), z.unknown()).optional(),
-    }).strict(),
-  ),
-}).strict();
+export const manifestSchema = z
+  .object({
+    handlers: z.array(
+      z
+        .object({
+          /** A path relative to the manifest (`./audit/index.ts`) or a package name. */
+          module: z.string().min(1),
+          /** Deployment options; `${NAME}` and `${NAME:-default}` are read from the environment. */
+          options: z.record(z.string(), z.unknown()).optional(),
+        })
+        .strict(),
+    ),
+  })
+  .strict();
 
 /** Options for {@link loadHandlerRegistry}. */
 export interface LoadManifestsOptions {
@@ -40,7 +44,11 @@ export async function loadHandlerRegistry({ manifests, env }: LoadManifestsOptio
   return createHandlerRegistry(installed);
 }
 
-async function loadManifest(file: string, env: Record<string, string | undefined>, before: InstalledHandler[]): Promise<InstalledHandler[]> {
+async function loadManifest(
+  file: string,
+  env: Record<string, string | undefined>,
+  before: InstalledHandler[],
+): Promise<InstalledHandler[]> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -56,7 +64,10 @@ async function loadManifest(file: string, env: Record<string, string | undefined
   const shape = manifestSchema.safeParse(json);
   if (!shape.success) {
     const issue = shape.error.issues[0];
-    throw new ManifestError(file, `${issue?.path.join('.') || '(top level)'}: ${issue?.message}; expected { "handlers": [ { "module": "...", "options": { ... } } ] }`);
+    throw new ManifestError(
+      file,
+      `${issue?.path.join('.') || '(top level)'}: ${issue?.message}; expected { "handlers": [ { "module": "...", "options": { ... } } ] }`,
+    );
   }
 
   const out: InstalledHandler[] = [];
@@ -69,13 +80,18 @@ async function loadManifest(file: string, env: Record<string, string | undefined
     try {
       handler = installHandler(definition, expanded.value, { manifest: file, module: entry.module });
     } catch (error) {
-      const detail = error instanceof HandlerOptionsError
-        ? `deployment options of handler "${definition.name}" do not validate: ${error.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
-        : `handler "${definition.name}" cannot be installed: ${(error as Error).message}`;
+      const detail =
+        error instanceof HandlerOptionsError
+          ? `deployment options of handler "${definition.name}" do not validate: ${error.issues.map((i) => `${i.path}: ${i.message}`).join('; ')}`
+          : `handler "${definition.name}" cannot be installed: ${(error as Error).message}`;
       throw new ManifestError(file, `${where}: ${detail}`, { cause: error });
     }
     const other = [...before, ...out].find((h) => h.name === handler.name);
-    if (other) throw new ManifestError(file, `${where}: a handler named "${handler.name}" is already installed by ${other.manifest} (${other.module}); handler names must be unique`);
+    if (other)
+      throw new ManifestError(
+        file,
+        `${where}: a handler named "${handler.name}" is already installed by ${other.manifest} (${other.module}); handler names must be unique`,
+      );
     out.push(handler);
   }
   return out;

@@ -46,7 +46,11 @@ export interface HandlerRegistry {
 export const inputTypeName = (name: string) => `${name[0]?.toUpperCase()}${name.slice(1)}HandlerOptions`;
 
 /** An installed handler built from a definition and its raw deployment options; throws with the issues when they do not validate. */
-export function installHandler(definition: AnyHandler, rawDeployment: unknown, source: { manifest: string; module: string }): InstalledHandler {
+export function installHandler(
+  definition: AnyHandler,
+  rawDeployment: unknown,
+  source: { manifest: string; module: string },
+): InstalledHandler {
   // Unknown keys are refused, as for per-batch options: a typo in a manifest must not silently drop a secret.
   // (Without deployment options, an empty object of the handler's own zod.)
   const schema = ((definition.deploymentOptions ?? definition.options.pick({})) as z.ZodObject).strict();

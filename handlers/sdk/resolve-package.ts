@@ -35,7 +35,8 @@ export function resolvePackage(from: string, spec: string): string | undefined {
 
 function exportTarget(exports: unknown, subpath: string): string | undefined {
   const map = exports as Record<string, unknown>;
-  const isSubpathMap = !!exports && typeof exports === 'object' && !Array.isArray(exports) && Object.keys(map).some((k) => k.startsWith('.'));
+  const isSubpathMap =
+    !!exports && typeof exports === 'object' && !Array.isArray(exports) && Object.keys(map).some((k) => k.startsWith('.'));
   if (!isSubpathMap) return subpath === '.' ? conditionTarget(exports) : undefined;
   if (subpath in map) return conditionTarget(map[subpath]);
   for (const [key, value] of Object.entries(map)) {

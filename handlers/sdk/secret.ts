@@ -13,7 +13,14 @@ export function secret<T extends z.ZodType>(schema: T): T {
   return schema.meta({ writeOnly: true }) as T;
 }
 
-type JsonSchema = { writeOnly?: boolean; anyOf?: JsonSchema[]; oneOf?: JsonSchema[]; properties?: Record<string, JsonSchema>; items?: JsonSchema; additionalProperties?: unknown };
+type JsonSchema = {
+  writeOnly?: boolean;
+  anyOf?: JsonSchema[];
+  oneOf?: JsonSchema[];
+  properties?: Record<string, JsonSchema>;
+  items?: JsonSchema;
+  additionalProperties?: unknown;
+};
 
 /** Whether a property of a JSON Schema (as zod writes it) is marked secret, also when nullable. */
 const marked = (json: JsonSchema): boolean => json.writeOnly === true || !!(json.anyOf ?? json.oneOf)?.some((v) => v.writeOnly === true);
@@ -27,9 +34,12 @@ export function secretOptionNames(schema: Record<string, unknown>): string[] {
   const properties = (schema as JsonSchema).properties ?? {};
   for (const [name, prop] of Object.entries(properties)) {
     const nested = nestedMark(prop, name);
-    if (nested) throw new Error(`option ${nested} is marked secret inside another option; mark the whole top-level option "${name}" secret instead`);
+    if (nested)
+      throw new Error(`option ${nested} is marked secret inside another option; mark the whole top-level option "${name}" secret instead`);
   }
-  return Object.entries(properties).filter(([, prop]) => marked(prop)).map(([name]) => name);
+  return Object.entries(properties)
+    .filter(([, prop]) => marked(prop))
+    .map(([name]) => name);
 }
 
 function nestedMark(json: JsonSchema, path: string): string | null {

@@ -25,7 +25,8 @@ const BASE64 = /^[A-Za-z0-9+/_-]+={0,2}$/;
  */
 export function webhookSecretProblem(secret: string): string | undefined {
   if (!secret) return 'the webhook secret is empty';
-  if (secret.startsWith('whsec_') && !BASE64.test(secret.slice('whsec_'.length))) return 'a whsec_ secret must be followed by base64 (or use a plain secret without the prefix)';
+  if (secret.startsWith('whsec_') && !BASE64.test(secret.slice('whsec_'.length)))
+    return 'a whsec_ secret must be followed by base64 (or use a plain secret without the prefix)';
   return undefined;
 }
 
@@ -54,7 +55,10 @@ export function webhookHeaders(options: SignWebhookOptions): Record<string, stri
 
 /** Raised by {@link verifyWebhook} when a request is not authentic; `reason` says why. */
 export class WebhookVerificationError extends Error {
-  constructor(readonly reason: 'missing_headers' | 'bad_timestamp' | 'too_old' | 'too_new' | 'bad_signature', message: string) {
+  constructor(
+    readonly reason: 'missing_headers' | 'bad_timestamp' | 'too_old' | 'too_new' | 'bad_signature',
+    message: string,
+  ) {
     super(message);
     this.name = 'WebhookVerificationError';
   }
@@ -78,7 +82,13 @@ export interface VerifyWebhookOptions {
  * body; throws a {@link WebhookVerificationError} when the body was changed, the secret
  * differs, or the request is older (or newer) than the tolerance.
  */
-export function verifyWebhook<T = unknown>({ secret, headers, body, toleranceSeconds = 300, now = Date.now() / 1000 }: VerifyWebhookOptions): T {
+export function verifyWebhook<T = unknown>({
+  secret,
+  headers,
+  body,
+  toleranceSeconds = 300,
+  now = Date.now() / 1000,
+}: VerifyWebhookOptions): T {
   const get = (name: string) => {
     if (headers instanceof Headers) return headers.get(name) ?? undefined;
     const value = headers[name] ?? headers[name.toLowerCase()];
@@ -87,10 +97,12 @@ export function verifyWebhook<T = unknown>({ secret, headers, body, toleranceSec
   const id = get(WEBHOOK_HEADERS.id);
   const stamp = get(WEBHOOK_HEADERS.timestamp);
   const signatures = get(WEBHOOK_HEADERS.signature);
-  if (!id || !stamp || !signatures) throw new WebhookVerificationError('missing_headers', 'missing webhook-id, webhook-timestamp or webhook-signature header');
+  if (!id || !stamp || !signatures)
+    throw new WebhookVerificationError('missing_headers', 'missing webhook-id, webhook-timestamp or webhook-signature header');
   const timestamp = Number(stamp);
   if (!Number.isInteger(timestamp)) throw new WebhookVerificationError('bad_timestamp', `webhook-timestamp is not an integer: ${stamp}`);
-  if (timestamp < now - toleranceSeconds) throw new WebhookVerificationError('too_old', 'the webhook timestamp is too old; refusing a possible replay');
+  if (timestamp < now - toleranceSeconds)
+    throw new WebhookVerificationError('too_old', 'the webhook timestamp is too old; refusing a possible replay');
   if (timestamp > now + toleranceSeconds) throw new WebhookVerificationError('too_new', 'the webhook timestamp is in the future');
 
   const expected = Buffer.from(signWebhook({ secret, id, timestamp, body }).slice(3), 'base64');

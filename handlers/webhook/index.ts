@@ -24,8 +24,13 @@ export default defineHandler({
       .min(1, { error: 'expected at least one event' })
       .default([...BATCH_EVENTS])
       .describe('The final batch statuses to deliver for (default: all of them).'),
-    secret: secret(signingSecret).optional().describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
-    includeResults: z.boolean().default(false).describe('Put the results (the output and error lines) in the payload, up to maxInlineBytes.'),
+    secret: secret(signingSecret)
+      .optional()
+      .describe("The signing secret for this batch (a string, or whsec_ and base64); default: the deployment's secret."),
+    includeResults: z
+      .boolean()
+      .default(false)
+      .describe('Put the results (the output and error lines) in the payload, up to maxInlineBytes.'),
     maxInlineBytes: z
       .number()
       .int()
@@ -33,11 +38,16 @@ export default defineHandler({
       .max(16 * MIB, { error: 'expected at most 16 MiB' })
       .default(256 * 1024)
       .describe('The most bytes of inline results; above it the payload says results_omitted and the receiver downloads the files.'),
-    headers: secret(z.record(z.string(), z.string())).optional().describe('Extra request headers (for example an Authorization header of the receiver); stored encrypted like the secret.'),
+    headers: secret(z.record(z.string(), z.string()))
+      .optional()
+      .describe('Extra request headers (for example an Authorization header of the receiver); stored encrypted like the secret.'),
     timeoutSeconds: z.number().int().min(1).max(300).default(30).describe('How long to wait for the receiver to answer, in seconds.'),
   }),
   deploymentOptions: z.object({
-    publicUrl: z.url({ error: 'expected the public URL of the gateway' }).optional().describe('The base URL of the gateway, for links to result files.'),
+    publicUrl: z
+      .url({ error: 'expected the public URL of the gateway' })
+      .optional()
+      .describe('The base URL of the gateway, for links to result files.'),
     secret: signingSecret.optional().describe('The default signing secret.'),
   }),
   events: (options) => options.events,

@@ -6,6 +6,9 @@ export function batchEndpoints(db: Executor, ids: readonly string[]) {
   if (ids.length === 0) return Promise.resolve([]);
   return rows<{ id: string; endpoint: string }>(
     db,
-    sql`select id, endpoint from batches where id in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)})`,
+    sql`select id, endpoint from batches where id in (${sql.join(
+      ids.map((id) => sql`${id}`),
+      sql`, `,
+    )})`,
   );
 }

@@ -27,7 +27,15 @@ const SERVES = servesModel(sql`x.model`);
 export async function batchEstimates(db: Executor, batchIds: readonly string[]): Promise<Map<string, BatchEstimate>> {
   const estimates = new Map<string, BatchEstimate>();
   if (batchIds.length === 0) return estimates;
-  const found = await rows<{ id: string; position: number; ahead: number; remaining: number; perSecond: number; stalled: boolean; nowMs: number }>(
+  const found = await rows<{
+    id: string;
+    position: number;
+    ahead: number;
+    remaining: number;
+    perSecond: number;
+    stalled: boolean;
+    nowMs: number;
+  }>(
     db,
     sql`select b.id, ahead.batches as "position", ahead.requests as "ahead",
           (b.total - ${COMPLETED} - ${FAILED})::float8 as "remaining", rate.per_second as "perSecond", rate.stalled as "stalled",
@@ -59,7 +67,10 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
                                where g.batch_id = b.id and g.model = x.model and g.lease_owner is null and g.finished_at is null)), false) as stalled
           from unnest(m.list) as x(model)
         ) rate
-        where b.id in (${sql.join(batchIds.map((id) => sql`${id}`), sql`, `)}) and b.status in ('validating', 'in_progress')`,
+        where b.id in (${sql.join(
+          batchIds.map((id) => sql`${id}`),
+          sql`, `,
+        )}) and b.status in ('validating', 'in_progress')`,
   );
   for (const row of found) {
     estimates.set(row.id, {

@@ -49,7 +49,11 @@ export const BATCH_COLUMNS = sql`b.id, b.owner, b.endpoint, b.model, b.completio
   ${ms('b.finalizing_at')} as "finalizingAtMs", ${ms('b.completed_at')} as "completedAtMs", ${ms('b.failed_at')} as "failedAtMs",
   ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs"`;
 
-type RawBatchRow = Omit<BatchRow, 'errors' | 'metadata' | 'handlers'> & { errors: string | null; metadata: string | null; handlers: string };
+type RawBatchRow = Omit<BatchRow, 'errors' | 'metadata' | 'handlers'> & {
+  errors: string | null;
+  metadata: string | null;
+  handlers: string;
+};
 
 /** Parses the JSON columns of a row selected with {@link BATCH_COLUMNS}. */
 export function toBatchRow(raw: RawBatchRow): BatchRow {

@@ -26,10 +26,7 @@ export async function cancelBatch(db: Executor, batchId: string, owner: string):
         returning old.previous`,
   );
   if (!changed) {
-    const [current] = await rows<{ status: string }>(
-      db,
-      sql`select status from batches where id = ${batchId} and owner = ${owner}`,
-    );
+    const [current] = await rows<{ status: string }>(db, sql`select status from batches where id = ${batchId} and owner = ${owner}`);
     return current ? { kind: 'not_cancellable', status: current.status } : { kind: 'not_found' };
   }
   const transitions: BatchTransition[] =

@@ -53,7 +53,12 @@ export async function completeRequests(db: Executor, owner: string, results: rea
   if (written.length === 0) return [];
   const counts = new Map(written.map((w) => [w.batchId, w]));
   const counters = await readBatchCounters(db, [...counts.keys()]);
-  return counters.map(({ id, ...c }) => ({ batchId: id, ...c, written: counts.get(id)?.written ?? 0, writtenFailed: counts.get(id)?.writtenFailed ?? 0 }));
+  return counters.map(({ id, ...c }) => ({
+    batchId: id,
+    ...c,
+    written: counts.get(id)?.written ?? 0,
+    writtenFailed: counts.get(id)?.writtenFailed ?? 0,
+  }));
 }
 
 /**

@@ -20,7 +20,12 @@ const PAGES_AHEAD = 4;
  * stored. If `pages` throws, the COPY is aborted and the error propagates (the transaction
  * then keeps nothing).
  */
-export async function copyRequests(tx: CopyTransaction, batchId: string, priority: number, pages: AsyncIterable<readonly NewRequest[]>): Promise<void> {
+export async function copyRequests(
+  tx: CopyTransaction,
+  batchId: string,
+  priority: number,
+  pages: AsyncIterable<readonly NewRequest[]>,
+): Promise<void> {
   const stream = await tx.copyFrom('requests', COLUMNS);
   const head = `${copyText(batchId)}\t`;
   const tail = `\t${priority}\n`;

@@ -11,5 +11,7 @@ export interface CreateFileOptions {
 
 /** Inserts the row of a file whose upload is starting (`uploaded`: invisible until {@link completeFile}). */
 export async function createFile(db: Executor, { id, owner, purpose, filename }: CreateFileOptions): Promise<void> {
-  await db.execute(sql`insert into files (id, owner, purpose, filename, status) values (${id}, ${owner}, ${purpose}, ${filename}, 'uploaded')`);
+  await db.execute(
+    sql`insert into files (id, owner, purpose, filename, status) values (${id}, ${owner}, ${purpose}, ${filename}, 'uploaded')`,
+  );
 }

@@ -22,7 +22,10 @@ export interface FailHandlerRunOptions {
  * attempts are used up or the failure is permanent. Returns the new status, or undefined
  * when the lease was lost.
  */
-export async function failHandlerRun(db: Executor, { id, owner, error, retryable, retryAfterMs = 0, backoff, refund = false }: FailHandlerRunOptions) {
+export async function failHandlerRun(
+  db: Executor,
+  { id, owner, error, retryable, retryAfterMs = 0, backoff, refund = false }: FailHandlerRunOptions,
+) {
   const dead = refund ? sql`${!retryable}` : sql`(${!retryable} or attempts >= max_attempts)`;
   const [row] = await rows<{ status: 'queued' | 'dead'; attempts: number }>(
     db,

@@ -35,7 +35,10 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
     );
     if (!batch) return false;
     const files: Partial<Record<ResultKind, string>> = {};
-    for (const [kind, size] of [['output', output], ['error', error]] as const) {
+    for (const [kind, size] of [
+      ['output', output],
+      ['error', error],
+    ] as const) {
       if (size.lines === 0) continue;
       const id = resultFileId(batchId, kind);
       files[kind] = id;

@@ -41,7 +41,11 @@ function tally(pages: AsyncIterable<readonly NewRequest[]>): { seen: Seen; pages
 }
 
 /** Moves the batch to `in_progress` if it is still `validating` under this validator. */
-async function start(run: (query: SQL) => Promise<unknown[]>, { batchId, validationOwner }: IngestBatchOptions, seen: Seen): Promise<IngestOutcome> {
+async function start(
+  run: (query: SQL) => Promise<unknown[]>,
+  { batchId, validationOwner }: IngestBatchOptions,
+  seen: Seen,
+): Promise<IngestOutcome> {
   const model = seen.models.size === 1 ? [...seen.models][0] : null;
   const started = await run(
     sql`update batches set status = 'in_progress', in_progress_at = now(), total = ${seen.total}, model = ${model ?? null},

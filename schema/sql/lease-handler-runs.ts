@@ -27,14 +27,20 @@ export interface LeaseHandlerRunsOptions {
  * lease expired (their process died), which then say so in `last_error`. Each claim is
  * an attempt. Runs whose attempts are used up are left to {@link reapHandlerRuns}.
  */
-export async function leaseHandlerRuns(db: Executor, { owner, handlers, limit, leaseMs }: LeaseHandlerRunsOptions): Promise<LeasedHandlerRun[]> {
+export async function leaseHandlerRuns(
+  db: Executor,
+  { owner, handlers, limit, leaseMs }: LeaseHandlerRunsOptions,
+): Promise<LeasedHandlerRun[]> {
   if (handlers.length === 0) return [];
   return rows<LeasedHandlerRun>(
     db,
     sql`
       with picked as (
         select id from handler_runs
-        where handler in (${sql.join(handlers.map((h) => sql`${h}`), sql`, `)})
+        where handler in (${sql.join(
+          handlers.map((h) => sql`${h}`),
+          sql`, `,
+        )})
           and attempts < max_attempts
           and ((status = 'queued' and next_attempt_at <= now())
             or (status = 'running' and lease_expires_at < now()))

@@ -9,7 +9,9 @@ export const QUEUE_CHANNEL = 'vbs_queue';
 export const LIVE_WORKER_SECONDS = 30;
 
 /** A live worker (alias `w`) serving `model` (a text expression): what the spread cap divides by and whose completion rates are the throughput. */
-export const servesModel = (model: SQL) => sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
+export const servesModel = (
+  model: SQL,
+) => sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
   and (w.model = ${model} or w.engine_models @> jsonb_build_array(jsonb_build_object('id', ${model})))`;
 
 /** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch running within its window. */

@@ -18,7 +18,12 @@ export interface ListBatchesOptions {
 /** One page of an owner's batches, newest first, and whether more follow. */
 export async function listBatches(db: Executor, { owner, after, limit, statuses, model }: ListBatchesOptions) {
   const cursor = after ? sql`and b.seq < (select seq from batches where id = ${after} and owner = ${owner})` : sql``;
-  const byStatus = statuses?.length ? sql`and b.status in (${sql.join(statuses.map((s) => sql`${s}`), sql`, `)})` : sql``;
+  const byStatus = statuses?.length
+    ? sql`and b.status in (${sql.join(
+        statuses.map((s) => sql`${s}`),
+        sql`, `,
+      )})`
+    : sql``;
   const byModel = model
     ? sql`and (b.model = ${model} or (b.model is null and exists (select 1 from requests r where r.batch_id = b.id and r.model = ${model})))`
     : sql``;

@@ -14,7 +14,10 @@ export interface ListFilesOptions {
 
 /** Whether `id` can continue an owner's file list: one of their files, or one deleted or expired since the page that named it. */
 export async function isFileCursor(db: Executor, id: string, owner: string): Promise<boolean> {
-  const found = await rows<{ id: string }>(db, sql`select id from files where id = ${id} and owner = ${owner} and status in ('processed', 'deleted', 'expired')`);
+  const found = await rows<{ id: string }>(
+    db,
+    sql`select id from files where id = ${id} and owner = ${owner} and status in ('processed', 'deleted', 'expired')`,
+  );
   return found.length > 0;
 }
 
@@ -24,7 +27,12 @@ export async function listFiles(db: Executor, { owner, purpose, after, limit, or
   const cursor = after
     ? sql`and seq ${order === 'asc' ? sql`>` : sql`<`} (select seq from files where id = ${after} and owner = ${owner})`
     : sql``;
-  const purposes = purpose ? sql`and files.purpose in (${sql.join(storedPurposes(purpose).map((p) => sql`${p}`), sql`, `)})` : sql``;
+  const purposes = purpose
+    ? sql`and files.purpose in (${sql.join(
+        storedPurposes(purpose).map((p) => sql`${p}`),
+        sql`, `,
+      )})`
+    : sql``;
   const found = await rows<FileRow>(
     db,
     sql`select ${FILE_COLUMNS} from files

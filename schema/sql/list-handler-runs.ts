@@ -8,7 +8,10 @@ export async function listHandlerRuns(db: Executor, batchIds: string[]): Promise
   const raw = await rows<Parameters<typeof toHandlerRunRow>[0]>(
     db,
     sql`select ${HANDLER_RUN_COLUMNS} from handler_runs h
-        where h.batch_id in (${sql.join(batchIds.map((id) => sql`${id}`), sql`, `)})
+        where h.batch_id in (${sql.join(
+          batchIds.map((id) => sql`${id}`),
+          sql`, `,
+        )})
         order by h.batch_id, h.handler`,
   );
   return raw.map(toHandlerRunRow);

@@ -38,7 +38,10 @@ export const RESULT_LINE: SQL = sql`(case when x.response is not null then ${wit
 function resultRows(batchId: string, kind: ResultKind, afterLine = 0): SQL {
   return sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
     where x.batch_id = ${batchId} and r.batch_id = ${batchId} and x.line > ${afterLine} and r.line > ${afterLine}
-      and x.status in (${sql.join(RESULT_STATUSES[kind].map((s) => sql`${s}`), sql`, `)})`;
+      and x.status in (${sql.join(
+        RESULT_STATUSES[kind].map((s) => sql`${s}`),
+        sql`, `,
+      )})`;
 }
 
 /** The rows of one result file, in line order, after line `afterLine`. */

@@ -35,5 +35,8 @@ export async function setOwnerWeight(db: Executor, owner: string, weight: number
 
 /** The weights administrators set (owners not listed weigh {@link DEFAULT_OWNER_WEIGHT}), by owner; only `owner`'s when given. */
 export function listOwnerWeights(db: Executor, { owner }: { owner?: string } = {}): Promise<OwnerWeight[]> {
-  return rows<OwnerWeight>(db, sql`select ${COLUMNS} from owner_weights ${owner === undefined ? sql`` : sql`where owner = ${owner}`} order by owner`);
+  return rows<OwnerWeight>(
+    db,
+    sql`select ${COLUMNS} from owner_weights ${owner === undefined ? sql`` : sql`where owner = ${owner}`} order by owner`,
+  );
 }

@@ -18,6 +18,9 @@ export async function* readFileChunks(db: Executor, fileId: string): AsyncGenera
 
 /** The bytes of one stored chunk of a file (base64 on the wire), or undefined when there is no such chunk. */
 export async function readChunkBytes(db: Executor, fileId: string, seq: number): Promise<Uint8Array | undefined> {
-  const [chunk] = await rows<{ data: string }>(db, sql`select encode(data, 'base64') as data from file_chunks where file_id = ${fileId} and seq = ${seq}`);
+  const [chunk] = await rows<{ data: string }>(
+    db,
+    sql`select encode(data, 'base64') as data from file_chunks where file_id = ${fileId} and seq = ${seq}`,
+  );
   return chunk && Buffer.from(chunk.data, 'base64');
 }

@@ -21,7 +21,6 @@ export const TEXT_FAILURES_ALLOWED = 8;
 /** Postgres' code for bytes that are not valid in the database encoding (UTF-8): a split or bad sequence, or NUL. */
 const INVALID_TEXT = '22021';
 
-
 /**
  * Streams an uploaded file one stored chunk at a time, in order, as text where it can: a
  * chunk that is valid UTF-8 on its own comes as a string, converted by Postgres; one that is

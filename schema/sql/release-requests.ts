@@ -20,5 +20,11 @@ export interface ReleaseRequestsOptions {
 /** Gives range leases back at once instead of waiting for them to expire: on drain, or for a dead predecessor on the same GPU. */
 export function releaseRequests(db: Executor, { owner, ids, refundAttempt, maxAttempts }: ReleaseRequestsOptions) {
   const only = ids ? sql` and g.id = any(${idArray(ids)})` : sql``;
-  return returnLeases(db, { where: sql`g.lease_owner = ${owner}${only}`, maxAttempts, refundAttempt, limit: 1_000_000, waitForLocks: true });
+  return returnLeases(db, {
+    where: sql`g.lease_owner = ${owner}${only}`,
+    maxAttempts,
+    refundAttempt,
+    limit: 1_000_000,
+    waitForLocks: true,
+  });
 }

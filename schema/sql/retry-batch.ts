@@ -27,7 +27,10 @@ export type RetryOutcome =
 
 /** The requests (`r`) of a batch whose results (`x`) a retry runs again (both sides bounded by batch, for a merge join). */
 const retriedOf = (batchId: SQL | string) => sql`results x join requests r on r.batch_id = x.batch_id and r.line = x.line
-  where x.batch_id = ${batchId} and r.batch_id = ${batchId} and x.status in (${sql.join(RETRIED_STATUSES.map((s) => sql`${s}`), sql`, `)})`;
+  where x.batch_id = ${batchId} and r.batch_id = ${batchId} and x.status in (${sql.join(
+    RETRIED_STATUSES.map((s) => sql`${s}`),
+    sql`, `,
+  )})`;
 
 /**
  * Creates a new batch of the failed and expired requests of a finished one, in one
@@ -36,7 +39,10 @@ const retriedOf = (batchId: SQL | string) => sql`results x join requests r on r.
  * since its lines were validated once, and its lines cut into ranges for the fleet. It keeps
  * the old batch's endpoint, window, priority, metadata and handlers, and records `retried_from`.
  */
-export async function retryBatch(db: Executor, { batchId, owner, newBatchId, newFileId, inputExpiresAfter }: RetryBatchOptions): Promise<RetryOutcome> {
+export async function retryBatch(
+  db: Executor,
+  { batchId, owner, newBatchId, newFileId, inputExpiresAfter }: RetryBatchOptions,
+): Promise<RetryOutcome> {
   return db.transaction(async (tx) => {
     const [old] = await rows<{ status: string; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
       tx,

@@ -19,7 +19,10 @@ export interface RetryHandlerRunOutcome {
  * postgresInsert would overwrite the good rows it wrote). Returns the run as it is after the
  * call (unchanged when it was not requeued), or undefined when the owner has no such run.
  */
-export async function retryHandlerRun(db: Executor, { id, owner }: { id: number; owner: string }): Promise<RetryHandlerRunOutcome | undefined> {
+export async function retryHandlerRun(
+  db: Executor,
+  { id, owner }: { id: number; owner: string },
+): Promise<RetryHandlerRunOutcome | undefined> {
   const [requeued] = await rows<Parameters<typeof toHandlerRunRow>[0]>(
     db,
     sql`update handler_runs h

@@ -56,8 +56,5 @@ export const batches = pgTable(
     cancellingAt: at('cancelling_at'),
     cancelledAt: at('cancelled_at'),
   },
-  (t) => [
-    index('batches_owner_seq_idx').on(t.owner, t.seq),
-    index('batches_status_idx').on(t.status),
-  ],
+  (t) => [index('batches_owner_seq_idx').on(t.owner, t.seq), index('batches_status_idx').on(t.status)],
 );

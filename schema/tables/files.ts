@@ -30,9 +30,7 @@ export const files = pgTable(
   },
   (t) => [
     index('files_owner_seq_idx').on(t.owner, t.seq),
-    index('files_expires_at_idx')
-      .on(t.expiresAt)
-      .where(sql`status = 'processed' and expires_at is not null`),
+    index('files_expires_at_idx').on(t.expiresAt).where(sql`status = 'processed' and expires_at is not null`),
   ],
 );
 

@@ -29,12 +29,8 @@ export const handlerRuns = pgTable(
   },
   (t) => [
     uniqueIndex('handler_runs_batch_handler_idx').on(t.batchId, t.handler),
-    index('handler_runs_due_idx')
-      .on(t.nextAttemptAt)
-      .where(sql`status = 'queued'`),
+    index('handler_runs_due_idx').on(t.nextAttemptAt).where(sql`status = 'queued'`),
     // Runs left `running` by a dead process are found by their expired lease.
-    index('handler_runs_running_idx')
-      .on(t.leaseExpiresAt)
-      .where(sql`status = 'running'`),
+    index('handler_runs_running_idx').on(t.leaseExpiresAt).where(sql`status = 'running'`),
   ],
 );

@@ -42,12 +42,8 @@ export const requestRanges = pgTable(
       .on(t.model, t.priority.desc(), t.batchId, t.firstLine)
       .where(sql`lease_owner is null and finished_at is null`),
     // The reaper walks this: leases by expiry.
-    index('request_ranges_leased_idx')
-      .on(t.leaseExpiresAt)
-      .where(sql`lease_owner is not null`),
+    index('request_ranges_leased_idx').on(t.leaseExpiresAt).where(sql`lease_owner is not null`),
     // A worker's own leases (heartbeat, release) and the fair share (in-flight lines per owner).
-    index('request_ranges_lease_owner_idx')
-      .on(t.leaseOwner)
-      .where(sql`lease_owner is not null`),
+    index('request_ranges_lease_owner_idx').on(t.leaseOwner).where(sql`lease_owner is not null`),
   ],
 );

@@ -5,7 +5,18 @@
 import { randomBytes } from 'node:crypto';
 import { createRedisBus, publishBatchProgress, type EventBus } from '../../core/events/index.ts';
 import { batches, newId } from '../../schema/index.ts';
-import { createScratchDatabase, ensureFetchLimit, modeOf, quantile, REDIS_URL, report, round, say, spawnBun, type Child } from './support.ts';
+import {
+  createScratchDatabase,
+  ensureFetchLimit,
+  modeOf,
+  quantile,
+  REDIS_URL,
+  report,
+  round,
+  say,
+  spawnBun,
+  type Child,
+} from './support.ts';
 
 await ensureFetchLimit();
 const { quick } = modeOf();
@@ -44,7 +55,12 @@ async function subscribe(url: string, batchId: string, count: number): Promise<A
   };
   const body = JSON.stringify({ query: QUERY, variables: { id: batchId } });
   const one = async () => {
-    const response = await fetch(`${url}/graphql`, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body, signal: abort.signal });
+    const response = await fetch(`${url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body,
+      signal: abort.signal,
+    });
     if (!response.ok || !response.body) throw new Error(`the subscription was refused: ${response.status} ${await response.text()}`);
     const decoder = new TextDecoder();
     let seen = -1;
@@ -76,7 +92,10 @@ async function subscribe(url: string, batchId: string, count: number): Promise<A
   const audience: Audience = {
     reached(value, timeoutMs = 30_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => done(new Error(`only ${seenBy.get(value) ?? 0} of ${count} subscribers saw ${value} in ${timeoutMs} ms`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`only ${seenBy.get(value) ?? 0} of ${count} subscribers saw ${value} in ${timeoutMs} ms`)),
+          timeoutMs,
+        );
         const done = (error?: Error) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -102,7 +121,16 @@ async function measure(bus: EventBus, audience: Audience, batchId: string, from:
   const lags: number[] = [];
   for (let k = from + 1; k <= from + events; k++) {
     const publishedAt = performance.now();
-    await publishBatchProgress(bus, { batchId, owner: 'local', status: 'in_progress', total, completed: k, failed: 0, promptTokens: 10 * k, completionTokens: 100 * k });
+    await publishBatchProgress(bus, {
+      batchId,
+      owner: 'local',
+      status: 'in_progress',
+      total,
+      completed: k,
+      failed: 0,
+      promptTokens: 10 * k,
+      completionTokens: 100 * k,
+    });
     await audience.reached(k);
     lags.push(audience.lastArrival(k)! - publishedAt);
     await Bun.sleep(Math.max(0, EVENT_GAP_MS - (performance.now() - publishedAt)));
@@ -118,8 +146,25 @@ const audiences: Audience[] = [];
 try {
   const batchId = newId('batch_');
   const total = 1 + SIZES.events + SIZES.referenceEvents;
-  await scratch.database.db.insert(batches).values({ id: batchId, owner: 'local', endpoint: '/v1/chat/completions', model: 'sim-model', completionWindow: '24h', status: 'in_progress', inputFileId: newId('file-'), total, inProgressAt: new Date(), expiresAt: new Date(Date.now() + 86_400_000) });
-  gateway = spawnBun(['gateway/entry/bun.ts'], { DATABASE_URL: scratch.url, REDIS_URL, REDIS_PREFIX: prefix, PORT: '0', LOG_LEVEL: 'info' });
+  await scratch.database.db.insert(batches).values({
+    id: batchId,
+    owner: 'local',
+    endpoint: '/v1/chat/completions',
+    model: 'sim-model',
+    completionWindow: '24h',
+    status: 'in_progress',
+    inputFileId: newId('file-'),
+    total,
+    inProgressAt: new Date(),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
+  gateway = spawnBun(['gateway/entry/bun.ts'], {
+    DATABASE_URL: scratch.url,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    PORT: '0',
+    LOG_LEVEL: 'info',
+  });
   const [, url] = (await gateway.waitFor(/"url":"(http:[^"]+)"/)) as unknown as [string, string];
   bus = await createRedisBus({ url: REDIS_URL, prefix });
 

@@ -24,8 +24,30 @@ await ensureFetchLimit();
  * share is as large as this machine allows.
  */
 const SIZES = sizesFor(
-  { gpusPerSupervisor: 1, maxSupervisors: 2, slots: 32, outputTokens: 3, tpotMs: 20, ttftMs: 20, warmSeconds: 1, windowSeconds: 2, idleSeconds: 2, embeddingDim: 0 },
-  { gpusPerSupervisor: 2, maxSupervisors: 12, slots: 1024, outputTokens: 4, tpotMs: 600, ttftMs: 600, warmSeconds: 6, windowSeconds: 10, idleSeconds: 6, embeddingDim: 0 },
+  {
+    gpusPerSupervisor: 1,
+    maxSupervisors: 2,
+    slots: 32,
+    outputTokens: 3,
+    tpotMs: 20,
+    ttftMs: 20,
+    warmSeconds: 1,
+    windowSeconds: 2,
+    idleSeconds: 2,
+    embeddingDim: 0,
+  },
+  {
+    gpusPerSupervisor: 2,
+    maxSupervisors: 12,
+    slots: 1024,
+    outputTokens: 4,
+    tpotMs: 600,
+    ttftMs: 600,
+    warmSeconds: 6,
+    windowSeconds: 10,
+    idleSeconds: 6,
+    embeddingDim: 0,
+  },
 );
 const NAME = 'fleet-scale';
 /** A step must add this much to the best throughput so far to count as growth. */
@@ -43,7 +65,13 @@ const GPU_RATE = SIZES.slots / ((SIZES.ttftMs + (EMBEDDINGS ? 0 : SIZES.outputTo
 /** Queues one owner's batch of `lines` short requests through ingest's path. */
 function queueOwnersBatch(owner: string, lines: number) {
   if (!EMBEDDINGS) return queueChatBatch(scratch.database, lines, 0, owner);
-  return queueBatch(scratch.database, { lines, model: 'sim-model', owner, endpoint: '/v1/embeddings', body: (line) => `{"model":"sim-model","input":"passage ${line}: a short text to embed"}` });
+  return queueBatch(scratch.database, {
+    lines,
+    model: 'sim-model',
+    owner,
+    endpoint: '/v1/embeddings',
+    body: (line) => `{"model":"sim-model","input":"passage ${line}: a short text to embed"}`,
+  });
 }
 
 /** A statement's latency over a window, in ms, from the workers' histograms. */
@@ -78,10 +106,18 @@ const scratch = await createScratchDatabase(NAME, 2);
 const db = scratch.database.db;
 const steps: FleetStep[] = [];
 const one = async <T>(query: ReturnType<typeof sql>) => (await rows<T>(db, query))[0]!;
-const answered = async () => (await one<{ n: number }>(sql`select coalesce(sum(succeeded + failed), 0)::float8 as n from request_ranges`)).n;
-const openLines = async () => (await one<{ n: number }>(sql`select coalesce(sum(size - succeeded - failed), 0)::float8 as n from request_ranges where finished_at is null`)).n;
-const transactions = async () => (await one<{ n: number }>(sql`select xact_commit::float8 as n from pg_stat_database where datname = current_database()`)).n;
-const connections = async () => (await one<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = current_database()`)).n;
+const answered = async () =>
+  (await one<{ n: number }>(sql`select coalesce(sum(succeeded + failed), 0)::float8 as n from request_ranges`)).n;
+const openLines = async () =>
+  (
+    await one<{ n: number }>(
+      sql`select coalesce(sum(size - succeeded - failed), 0)::float8 as n from request_ranges where finished_at is null`,
+    )
+  ).n;
+const transactions = async () =>
+  (await one<{ n: number }>(sql`select xact_commit::float8 as n from pg_stat_database where datname = current_database()`)).n;
+const connections = async () =>
+  (await one<{ n: number }>(sql`select count(*)::int as n from pg_stat_activity where datname = current_database()`)).n;
 const ms = (seconds: number) => round(seconds * 1000, 1);
 const gpusNow = () => steps.reduce((n, s) => n + s.workerPids.length, 0);
 
@@ -102,17 +138,34 @@ async function measure(seconds: number): Promise<Measured> {
   const urls = steps.flatMap((s) => s.metricsUrls);
   const workers = steps.flatMap((s) => s.workerPids);
   const sims = steps.map((s) => s.simulatorPid);
-  const before = { answered: await answered(), xacts: await transactions(), histograms: await scrapeHistograms(urls, [LEASE, WRITE]), workers: cpuOf(workers), sims: cpuOf(sims) };
+  const before = {
+    answered: await answered(),
+    xacts: await transactions(),
+    histograms: await scrapeHistograms(urls, [LEASE, WRITE]),
+    workers: cpuOf(workers),
+    sims: cpuOf(sims),
+  };
   const postgres = await measurePostgresCpu(ADMIN_URL, scratch.name, 'vbs-bench');
   const started = performance.now();
   await Bun.sleep(seconds * 1000);
   const elapsed = (performance.now() - started) / 1000;
   const server = await postgres?.stop();
-  const after = { answered: await answered(), xacts: await transactions(), histograms: await scrapeHistograms(urls, [LEASE, WRITE]), workers: cpuOf(workers), sims: cpuOf(sims) };
+  const after = {
+    answered: await answered(),
+    xacts: await transactions(),
+    histograms: await scrapeHistograms(urls, [LEASE, WRITE]),
+    workers: cpuOf(workers),
+    sims: cpuOf(sims),
+  };
   const done = after.answered - before.answered;
   const lease = since(after.histograms.get(LEASE)!, before.histograms.get(LEASE));
   const write = since(after.histograms.get(WRITE)!, before.histograms.get(WRITE));
-  const latency = (h: typeof lease): Latency => ({ p50: ms(quantileOf(h, 0.5)), p99: ms(quantileOf(h, 0.99)), mean: ms(h.sum / Math.max(1, h.count)), count: h.count });
+  const latency = (h: typeof lease): Latency => ({
+    p50: ms(quantileOf(h, 0.5)),
+    p99: ms(quantileOf(h, 0.99)),
+    mean: ms(h.sum / Math.max(1, h.count)),
+    count: h.count,
+  });
   return {
     gpus: workers.length,
     requestsPerSecond: round(done / elapsed),
@@ -135,7 +188,10 @@ try {
   );
   const budget = limits!.max - limits!.reserved - limits!.used - CONNECTION_MARGIN;
   const work = EMBEDDINGS ? `embeddings of ${SIZES.embeddingDim} floats` : `~${SIZES.outputTokens}-token outputs`;
-  say(NAME, `each simulated GPU: ${SIZES.slots} slots, ${work}, about ${round(GPU_RATE)} requests/s; ${SIZES.gpusPerSupervisor} GPUs per supervisor; ${budget} connections may be used`);
+  say(
+    NAME,
+    `each simulated GPU: ${SIZES.slots} slots, ${work}, about ${round(GPU_RATE)} requests/s; ${SIZES.gpusPerSupervisor} GPUs per supervisor; ${budget} connections may be used`,
+  );
 
   steps.push(await startFleetStep({ url: scratch.url, index: 0, gpus: SIZES.gpusPerSupervisor, sizes: SIZES }));
   const idleWorkers = gpusNow();
@@ -164,7 +220,10 @@ try {
     const step = await measure(SIZES.windowSeconds);
     if ((await openLines()) === 0) throw new Error(`the queue ran dry during the step with ${step.gpus} GPUs`);
     measured.push(step);
-    say(NAME, `${step.gpus} GPUs: ${step.requestsPerSecond} requests/s, Postgres ${step.postgresCpuPer1000} CPU s per 1,000 (${step.postgresCores} cores), workers ${step.workerCores} cores, simulators ${step.simulatorCores} cores; lease p50 / p99 / mean ms ${latencyText(step.lease)}, write ${latencyText(step.write)}; load ${step.load}`);
+    say(
+      NAME,
+      `${step.gpus} GPUs: ${step.requestsPerSecond} requests/s, Postgres ${step.postgresCpuPer1000} CPU s per 1,000 (${step.postgresCores} cores), workers ${step.workerCores} cores, simulators ${step.simulatorCores} cores; lease p50 / p99 / mean ms ${latencyText(step.lease)}, write ${latencyText(step.write)}; load ${step.load}`,
+    );
     if (best && step.requestsPerSecond < best.requestsPerSecond * GROWTH) {
       stoppedBy = 'throughput: it stopped growing';
       break;

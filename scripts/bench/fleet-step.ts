@@ -33,11 +33,35 @@ const READY_TIMEOUT_MS = 120_000;
  * told its engine's `slots` (ENGINE_MAX_NUM_SEQS) and serving /metrics on a port of its own.
  * Resolves once every worker is ready.
  */
-export async function startFleetStep({ url, index, gpus, sizes }: { url: string; index: number; gpus: number; sizes: FleetStepSizes }): Promise<FleetStep> {
+export async function startFleetStep({
+  url,
+  index,
+  gpus,
+  sizes,
+}: {
+  url: string;
+  index: number;
+  gpus: number;
+  sizes: FleetStepSizes;
+}): Promise<FleetStep> {
   const sim = spawnBun(
-    ['fleet/entry/sim.ts', '--port', '0', '--max-num-seqs', String(gpus * sizes.slots), '--max-num-batched-tokens', String(Math.max(8192, gpus * sizes.slots * 64)),
-      '--tpot-ms', String(sizes.tpotMs), '--ttft-ms', String(sizes.ttftMs), '--output-tokens', String(sizes.outputTokens),
-      ...(sizes.embeddingDim > 0 ? ['--embedding-dim', String(sizes.embeddingDim)] : []), '--disable-log-stats'],
+    [
+      'fleet/entry/sim.ts',
+      '--port',
+      '0',
+      '--max-num-seqs',
+      String(gpus * sizes.slots),
+      '--max-num-batched-tokens',
+      String(Math.max(8192, gpus * sizes.slots * 64)),
+      '--tpot-ms',
+      String(sizes.tpotMs),
+      '--ttft-ms',
+      String(sizes.ttftMs),
+      '--output-tokens',
+      String(sizes.outputTokens),
+      ...(sizes.embeddingDim > 0 ? ['--embedding-dim', String(sizes.embeddingDim)] : []),
+      '--disable-log-stats',
+    ],
     {},
   );
   let supervisor: Child | undefined;
@@ -47,15 +71,26 @@ export async function startFleetStep({ url, index, gpus, sizes }: { url: string;
     // workers' thousands of streams to the simulator take local ports there, which a listener cannot bind.
     const metricsPort = 12_000 + ((process.pid * 37 + index * 16) % 12_000);
     supervisor = spawnBun(
-      ['fleet/entry/supervisor.ts', '--gpus', Array.from({ length: gpus }, (_, i) => String(i)).join(','), '--engine-url', Array(gpus).fill(simUrl).join(','),
-        '--host', `bench-host-${index}`, '--metrics-port', String(metricsPort)],
+      [
+        'fleet/entry/supervisor.ts',
+        '--gpus',
+        Array.from({ length: gpus }, (_, i) => String(i)).join(','),
+        '--engine-url',
+        Array(gpus).fill(simUrl).join(','),
+        '--host',
+        `bench-host-${index}`,
+        '--metrics-port',
+        String(metricsPort),
+      ],
       { DATABASE_URL: url, LOG_LEVEL: 'info', ENGINE_MAX_NUM_SEQS: String(sizes.slots) },
     );
     const child = supervisor;
     const deadline = Date.now() + READY_TIMEOUT_MS;
     while ((child.output().match(/"msg":"worker ready"/g) ?? []).length < gpus) {
-      if (child.process.exitCode !== null) throw new Error(`supervisor ${index} exited (${child.process.exitCode}):\n${child.output().slice(-4000)}`);
-      if (Date.now() > deadline) throw new Error(`supervisor ${index}'s workers were not ready in ${READY_TIMEOUT_MS / 1000} s:\n${child.output().slice(-4000)}`);
+      if (child.process.exitCode !== null)
+        throw new Error(`supervisor ${index} exited (${child.process.exitCode}):\n${child.output().slice(-4000)}`);
+      if (Date.now() > deadline)
+        throw new Error(`supervisor ${index}'s workers were not ready in ${READY_TIMEOUT_MS / 1000} s:\n${child.output().slice(-4000)}`);
       await Bun.sleep(100);
     }
     const workerPids = [...child.output().matchAll(/"msg":"worker started"[^\n]*?"pid":(\d+)/g)].map((m) => Number(m[1]));

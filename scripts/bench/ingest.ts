@@ -25,11 +25,17 @@ function multipartUpload(boundary: string): ReadableStream<Uint8Array> {
   let next = 0;
   return new ReadableStream({
     start(controller) {
-      controller.enqueue(encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`));
+      controller.enqueue(
+        encoder.encode(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.jsonl"\r\nContent-Type: application/jsonl\r\n\r\n`,
+        ),
+      );
     },
     pull(controller) {
       if (next >= LINES) {
-        controller.enqueue(encoder.encode(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}--\r\n`));
+        controller.enqueue(
+          encoder.encode(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}--\r\n`),
+        );
         controller.close();
         return;
       }
@@ -113,11 +119,19 @@ async function gatewayIngest(gateway: Child, url: string): Promise<GatewayRun> {
   });
   const { id } = (await created.json()) as { id: string };
   if (created.status !== 200) throw new Error(`the batch was refused: ${created.status}`);
-  const [, outcome] = await gateway.waitFor(new RegExp(`"msg":"(batch validated|batch input is invalid)"[^\\n]*"batch_id":"${id}"`), 600_000);
+  const [, outcome] = await gateway.waitFor(
+    new RegExp(`"msg":"(batch validated|batch input is invalid)"[^\\n]*"batch_id":"${id}"`),
+    600_000,
+  );
   const validateSeconds = (performance.now() - submitted) / 1000;
   const validateCpuSeconds = cpuSeconds(gateway.process.pid) - cpuBefore;
-  const batch = (await (await fetch(`${url}/v1/batches/${id}`)).json()) as { status: string; request_counts: { total: number }; errors?: unknown };
-  if (outcome !== 'batch validated' || batch.status !== 'in_progress') throw new Error(`the batch ended ${batch.status}: ${JSON.stringify(batch.errors)}`);
+  const batch = (await (await fetch(`${url}/v1/batches/${id}`)).json()) as {
+    status: string;
+    request_counts: { total: number };
+    errors?: unknown;
+  };
+  if (outcome !== 'batch validated' || batch.status !== 'in_progress')
+    throw new Error(`the batch ended ${batch.status}: ${JSON.stringify(batch.errors)}`);
   if (batch.request_counts.total !== LINES) throw new Error(`the batch holds ${batch.request_counts.total} of ${LINES} requests`);
   return { uploadSeconds, validateSeconds, bytes: file.bytes, uploadPeakMb, validateCpuSeconds };
 }

@@ -28,7 +28,12 @@ async function connect(url: string, prepare: boolean) {
   // drizzle sets the client's JSON handling as the project's connections have it.
   drizzle({ client });
   const [row] = await client<{ pid: number }[]>`select pg_backend_pid() as pid`;
-  const executor = { execute: (query: SQL) => { const { sql: text, params } = dialect.sqlToQuery(query); return client.unsafe(text, params as never[], { prepare }); } };
+  const executor = {
+    execute: (query: SQL) => {
+      const { sql: text, params } = dialect.sqlToQuery(query);
+      return client.unsafe(text, params as never[], { prepare });
+    },
+  };
   return { client, executor, pid: row!.pid };
 }
 
@@ -44,16 +49,25 @@ async function cpuOf(connection: Connection, work: () => Promise<number>): Promi
 }
 
 /** One measurement on a fresh database: the queue ingested, then `measure` on a new connection. */
-async function onFreshQueue(prepare: boolean, measure: (connection: Connection, leaseAll: (limit: number) => Promise<LeasedRequest[]>) => Promise<{ server: number; client: number }>) {
+async function onFreshQueue(
+  prepare: boolean,
+  measure: (connection: Connection, leaseAll: (limit: number) => Promise<LeasedRequest[]>) => Promise<{ server: number; client: number }>,
+) {
   const scratch = await createScratchDatabase('lease-costs', 1);
   const connection = await connect(scratch.url, prepare);
   try {
-    await queueBatch(scratch.database, { lines: SIZES.jobs, model: MODEL, body: (line) => `{"model":"${MODEL}","messages":[{"role":"user","content":"question ${line}"}]}` });
+    await queueBatch(scratch.database, {
+      lines: SIZES.jobs,
+      model: MODEL,
+      body: (line) => `{"model":"${MODEL}","messages":[{"role":"user","content":"question ${line}"}]}`,
+    });
     await connection.client`vacuum analyze`;
     const leaseAll = async (limit: number) => {
       const all: LeasedRequest[] = [];
       for (;;) {
-        const leased = (await connection.executor.execute(leaseRequestsSql({ owner: 'o', model: MODEL, limit, leaseMs: 600_000 }))) as unknown as LeasedRequest[];
+        const leased = (await connection.executor.execute(
+          leaseRequestsSql({ owner: 'o', model: MODEL, limit, leaseMs: 600_000 }),
+        )) as unknown as LeasedRequest[];
         if (leased.length === 0) return all;
         all.push(...leased);
       }
@@ -76,12 +90,14 @@ async function repeated(label: string, run: () => Promise<{ server: number; clie
   console.log(`| ${label} | ${round(server, 1)} | ${round(client, 1)} | ${round(server + client, 1)} |`);
 }
 
-const lease = (limit: number, prepare: boolean) => () => onFreshQueue(prepare, (c, leaseAll) => cpuOf(c, async () => (await leaseAll(limit)).length));
+const lease = (limit: number, prepare: boolean) => () =>
+  onFreshQueue(prepare, (c, leaseAll) => cpuOf(c, async () => (await leaseAll(limit)).length));
 const write = (page: number, prepare: boolean) => () =>
   onFreshQueue(prepare, async (c, leaseAll) => {
     const leased = await leaseAll(100_000);
     return cpuOf(c, async () => {
-      for (let k = 0; k < leased.length; k += page) await completeRequests(c.executor as never, 'o', resultsOf(leased.slice(k, k + page), Date.now()));
+      for (let k = 0; k < leased.length; k += page)
+        await completeRequests(c.executor as never, 'o', resultsOf(leased.slice(k, k + page), Date.now()));
       return leased.length;
     });
   });
@@ -101,11 +117,13 @@ const copy = () =>
   onFreshQueue(false, (c) =>
     cpuOf(c, async () => {
       const at = new Date().toISOString();
-      const writable = await c.client`copy results (batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, attempts, started_at, finished_at) from stdin`.writable();
+      const writable =
+        await c.client`copy results (batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, attempts, started_at, finished_at) from stdin`.writable();
       async function* text() {
         for (let from = 1; from <= SIZES.jobs; from += 200) {
           let chunk = '';
-          for (let line = from; line < from + 200 && line <= SIZES.jobs; line++) chunk += `batch_copy\t${line}\tsucceeded\t200\t${RESPONSE}\t${ENGINE_REQUEST_ID}\t\\N\t10\t100\t1\t${at}\t${at}\n`;
+          for (let line = from; line < from + 200 && line <= SIZES.jobs; line++)
+            chunk += `batch_copy\t${line}\tsucceeded\t200\t${RESPONSE}\t${ENGINE_REQUEST_ID}\t\\N\t10\t100\t1\t${at}\t${at}\n`;
           yield chunk;
         }
       }
@@ -125,4 +143,3 @@ await repeated('completeRequests, 1024 a write', write(1024, false));
 await repeated('completeRequests, 256 a write, prepared', write(256, true));
 await repeated('bare INSERT from unnest arrays, 256 a statement (no ranges)', bareInsert);
 await repeated('COPY of the same rows, one stream', copy);
-

@@ -55,17 +55,32 @@ async function measured<T>(work: (around: AroundRun) => Promise<T>, rowsOf: (run
     }
   });
   const perThousand = (seconds: number) => round((seconds * 1e6) / rowsOf(run), 1);
-  return { run, cpu: { postgresMs: server ? perThousand(server.seconds) : null, clientMs: perThousand((client.user + client.system) / 1e6) } };
+  return {
+    run,
+    cpu: { postgresMs: server ? perThousand(server.seconds) : null, clientMs: perThousand((client.user + client.system) / 1e6) },
+  };
 }
 const cpuText = ({ postgresMs, clientMs }: Cpu) => `${postgresMs ?? 'not measured'} / ${clientMs}`;
 try {
   const sizes = { ...SIZES, connectionsPerWorker: CONNECTIONS_PER_WORKER };
-  say(NAME, `the project's queue statements: ${SIZES.jobs} requests, ${SIZES.workers} workers, leases of ${SIZES.batch} lines, results written ${SIZES.page} at a time`);
-  const { run: ours, cpu: oursCpu } = await measured((around) => runQueueLoop(scratch.url, sizes, around), (r) => r.done);
+  say(
+    NAME,
+    `the project's queue statements: ${SIZES.jobs} requests, ${SIZES.workers} workers, leases of ${SIZES.batch} lines, results written ${SIZES.page} at a time`,
+  );
+  const { run: ours, cpu: oursCpu } = await measured(
+    (around) => runQueueLoop(scratch.url, sizes, around),
+    (r) => r.done,
+  );
   say(NAME, `graphile-worker: ${SIZES.jobs} jobs, ${SIZES.workers} instances, local queue of ${SIZES.batch}, batched completion`);
-  const { run: theirs, cpu: theirCpu } = await measured((around) => graphileWorker(scratch.url, sizes, around), (r) => r.done);
+  const { run: theirs, cpu: theirCpu } = await measured(
+    (around) => graphileWorker(scratch.url, sizes, around),
+    (r) => r.done,
+  );
   say(NAME, `COPY of ${SIZES.jobs} result rows into a table with only a primary key, ${SIZES.copyStreams} streams`);
-  const { run: copySeconds, cpu: copyCpu } = await measured((around) => copyResults(scratch.url, SIZES.jobs, SIZES.copyStreams, around), () => SIZES.jobs);
+  const { run: copySeconds, cpu: copyCpu } = await measured(
+    (around) => copyResults(scratch.url, SIZES.jobs, SIZES.copyStreams, around),
+    () => SIZES.jobs,
+  );
   const oursRate = ours.done / ours.seconds;
   const theirRate = theirs.done / theirs.seconds;
   const copyRate = SIZES.jobs / copySeconds;
@@ -78,7 +93,11 @@ try {
     title: 'Lease path',
     result: { value: round(oursRate), unit: 'requests/s', label: 'range lease + result write + heartbeat, results kept' },
     // The table has one reference column: COPY's rate and the second ratio go in its label.
-    reference: { value: round(theirRate), unit: 'jobs/s', label: `graphile-worker, batched; COPY of the same result rows ${round(copyRate).toLocaleString('en-US')} rows/s, ratio ${round(toCopy, 3)}` },
+    reference: {
+      value: round(theirRate),
+      unit: 'jobs/s',
+      label: `graphile-worker, batched; COPY of the same result rows ${round(copyRate).toLocaleString('en-US')} rows/s, ratio ${round(toCopy, 3)}`,
+    },
     ratio: round(ratio, 3),
     goal: `≥ ${GOAL_GRAPHILE} × graphile-worker; ≥ ${GOAL_COPY} × COPY`,
     pass: ratio >= GOAL_GRAPHILE && toCopy >= GOAL_COPY,
@@ -103,7 +122,7 @@ try {
       'lease statements, mean ms (count)': `${ms(ours.leaseSeconds, ours.leases)} (${ours.leases})`,
       'result writes, mean ms (count)': `${ms(ours.writeSeconds, ours.writes)} (${ours.writes})`,
       'heartbeats, mean ms (count)': `${ms(ours.heartbeatSeconds, ours.heartbeats)} (${ours.heartbeats})`,
-      'share of the loops\' time in lease / write / heartbeat': `${round((100 * ours.leaseSeconds) / busy)}% / ${round((100 * ours.writeSeconds) / busy)}% / ${round((100 * ours.heartbeatSeconds) / busy)}%`,
+      "share of the loops' time in lease / write / heartbeat": `${round((100 * ours.leaseSeconds) / busy)}% / ${round((100 * ours.writeSeconds) / busy)}% / ${round((100 * ours.heartbeatSeconds) / busy)}%`,
     },
   });
 } finally {

@@ -1,6 +1,15 @@
 // The lease path's worker loop: lease ranges, write their results a page at a time, heartbeat, until the queue is empty.
 import { sql } from 'drizzle-orm';
-import { completeRequests, createDatabase, heartbeatLeases, leaseRequests, registerWorker, rows, type LeasedRequest, type RequestResult } from '../../schema/index.ts';
+import {
+  completeRequests,
+  createDatabase,
+  heartbeatLeases,
+  leaseRequests,
+  registerWorker,
+  rows,
+  type LeasedRequest,
+  type RequestResult,
+} from '../../schema/index.ts';
 import { queueBatch } from './support.ts';
 
 const HEARTBEAT_MS = 2000;
@@ -8,7 +17,14 @@ const LEASE_MS = 6000;
 const MODEL = 'sim-model';
 
 /** A chat completion of about 600 bytes, as the worker writes one per request. */
-export const RESPONSE = JSON.stringify({ id: 'chatcmpl-bench', object: 'chat.completion', created: 1, model: MODEL, choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(90) }, finish_reason: 'stop' }], usage: { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 } });
+export const RESPONSE = JSON.stringify({
+  id: 'chatcmpl-bench',
+  object: 'chat.completion',
+  created: 1,
+  model: MODEL,
+  choices: [{ index: 0, message: { role: 'assistant', content: 'word '.repeat(90) }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 10, completion_tokens: 100, total_tokens: 110 },
+});
 
 /** The engine request id every result carries. */
 export const ENGINE_REQUEST_ID = 'chatcmpl-bench';
@@ -46,7 +62,20 @@ export type AroundRun = <T>(work: () => Promise<T>) => Promise<T>;
 
 /** The result each request gets in the benchmark: a 200 with {@link RESPONSE}, started when it was leased. */
 export const resultsOf = (leased: readonly LeasedRequest[], startedAtMs: number): RequestResult[] =>
-  leased.map((r) => ({ id: r.id, rangeId: r.rangeId, batchId: r.batchId, line: r.line, startedAtMs, status: 'succeeded', statusCode: 200, response: RESPONSE, engineRequestId: ENGINE_REQUEST_ID, error: null, promptTokens: 10, completionTokens: 100 }));
+  leased.map((r) => ({
+    id: r.id,
+    rangeId: r.rangeId,
+    batchId: r.batchId,
+    line: r.line,
+    startedAtMs,
+    status: 'succeeded',
+    statusCode: 200,
+    response: RESPONSE,
+    engineRequestId: ENGINE_REQUEST_ID,
+    error: null,
+    promptTokens: 10,
+    completionTokens: 100,
+  }));
 
 /**
  * Queues the jobs through ingest's own path (so the ranges are cut as in production), then runs
@@ -55,9 +84,17 @@ export const resultsOf = (leased: readonly LeasedRequest[], startedAtMs: number)
  * ranges still held every 2 s (`heartbeatLeases`), as the worker does.
  */
 export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: AroundRun = (work) => work()): Promise<QueueLoopRun> {
-  const database = await createDatabase({ url, maxConnections: sizes.workers * sizes.connectionsPerWorker, applicationName: 'vbs-bench-lease' });
+  const database = await createDatabase({
+    url,
+    maxConnections: sizes.workers * sizes.connectionsPerWorker,
+    applicationName: 'vbs-bench-lease',
+  });
   try {
-    await queueBatch(database, { lines: sizes.jobs, model: MODEL, body: (line) => `{"model":"${MODEL}","messages":[{"role":"user","content":"question ${line}"}]}` });
+    await queueBatch(database, {
+      lines: sizes.jobs,
+      model: MODEL,
+      body: (line) => `{"model":"${MODEL}","messages":[{"role":"user","content":"question ${line}"}]}`,
+    });
     if (sizes.rangeLines > 0) {
       await database.db.execute(sql`
         with gone as (delete from request_ranges returning batch_id, model, owner, priority)
@@ -67,12 +104,35 @@ export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: A
         group by r.batch_id, r.model, g.owner, g.priority, (r.line - 1) / ${sizes.rangeLines}::int`);
     }
     await database.db.execute(sql`vacuum analyze requests, request_ranges`);
-    const [cut] = await rows<{ ranges: number; lines: number }>(database.db, sql`select count(*)::int as ranges, max(size)::int as lines from request_ranges`);
+    const [cut] = await rows<{ ranges: number; lines: number }>(
+      database.db,
+      sql`select count(*)::int as ranges, max(size)::int as lines from request_ranges`,
+    );
     const owners = Array.from({ length: sizes.workers }, (_, i) => `bench-${i}`);
     for (const owner of owners) {
-      await registerWorker(database.db, { id: owner, host: 'bench', gpu: owner, pid: process.pid, runtime: 'bun', model: MODEL, engineUrl: 'http://bench', status: 'ready' });
+      await registerWorker(database.db, {
+        id: owner,
+        host: 'bench',
+        gpu: owner,
+        pid: process.pid,
+        runtime: 'bun',
+        model: MODEL,
+        engineUrl: 'http://bench',
+        status: 'ready',
+      });
     }
-    const run: QueueLoopRun = { done: 0, seconds: 0, ranges: cut!.ranges, rangeLines: cut!.lines, leases: 0, writes: 0, heartbeats: 0, leaseSeconds: 0, writeSeconds: 0, heartbeatSeconds: 0 };
+    const run: QueueLoopRun = {
+      done: 0,
+      seconds: 0,
+      ranges: cut!.ranges,
+      rangeLines: cut!.lines,
+      leases: 0,
+      writes: 0,
+      heartbeats: 0,
+      leaseSeconds: 0,
+      writeSeconds: 0,
+      heartbeatSeconds: 0,
+    };
     const timed = async <T>(work: () => Promise<T>, add: (seconds: number) => void): Promise<T> => {
       const at = performance.now();
       try {
@@ -82,35 +142,48 @@ export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: A
       }
     };
     const started = performance.now();
-    await around(() => Promise.all(
-      owners.map(async (owner) => {
-        let beatAt = performance.now();
-        for (;;) {
-          const leased = await timed(() => leaseRequests(database.db, { owner, model: MODEL, limit: sizes.batch, leaseMs: LEASE_MS }), (s) => (run.leaseSeconds += s));
-          if (leased.length === 0) break;
-          run.leases++;
-          const leasedAt = Date.now();
-          for (let k = 0; k < leased.length; k += sizes.page) {
-            if (performance.now() - beatAt > HEARTBEAT_MS) {
-              const held = [...new Set(leased.slice(k).map((r) => r.rangeId))];
-              await timed(() => heartbeatLeases(database.db, { owner, leaseMs: LEASE_MS, ids: held }), (s) => (run.heartbeatSeconds += s));
-              run.heartbeats++;
-              beatAt = performance.now();
+    await around(() =>
+      Promise.all(
+        owners.map(async (owner) => {
+          let beatAt = performance.now();
+          for (;;) {
+            const leased = await timed(
+              () => leaseRequests(database.db, { owner, model: MODEL, limit: sizes.batch, leaseMs: LEASE_MS }),
+              (s) => (run.leaseSeconds += s),
+            );
+            if (leased.length === 0) break;
+            run.leases++;
+            const leasedAt = Date.now();
+            for (let k = 0; k < leased.length; k += sizes.page) {
+              if (performance.now() - beatAt > HEARTBEAT_MS) {
+                const held = [...new Set(leased.slice(k).map((r) => r.rangeId))];
+                await timed(
+                  () => heartbeatLeases(database.db, { owner, leaseMs: LEASE_MS, ids: held }),
+                  (s) => (run.heartbeatSeconds += s),
+                );
+                run.heartbeats++;
+                beatAt = performance.now();
+              }
+              const counters = await timed(
+                () => completeRequests(database.db, owner, resultsOf(leased.slice(k, k + sizes.page), leasedAt)),
+                (s) => (run.writeSeconds += s),
+              );
+              run.writes++;
+              run.done += counters.reduce((sum, c) => sum + c.written, 0);
             }
-            const counters = await timed(() => completeRequests(database.db, owner, resultsOf(leased.slice(k, k + sizes.page), leasedAt)), (s) => (run.writeSeconds += s));
-            run.writes++;
-            run.done += counters.reduce((sum, c) => sum + c.written, 0);
           }
-        }
-      }),
-    ));
+        }),
+      ),
+    );
     run.seconds = (performance.now() - started) / 1000;
     if (run.done !== sizes.jobs) throw new Error(`the queue statements finished ${run.done} of ${sizes.jobs} requests`);
-    const [kept] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from results where status = 'succeeded' and response is not null`);
+    const [kept] = await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from results where status = 'succeeded' and response is not null`,
+    );
     if (kept?.n !== sizes.jobs) throw new Error(`the results table holds ${kept?.n} of ${sizes.jobs} results`);
     return run;
   } finally {
     await database.close();
   }
 }
-

@@ -10,14 +10,33 @@ import { createScratchDatabase, modeOf, queueChatBatch, report, round, say, spaw
 const { quick } = modeOf();
 /** The full run: each GPU like an H100 under vLLM's defaults (1,024 sequences, 30 ms per decode step, ~100-token outputs). */
 const SIZES = quick
-  ? { requests: 800, slots: 32, tpotMs: 2, outputTokens: 20, killAfter: 150, env: { LEASE_TTL_MS: '1000', HEARTBEAT_MS: '300', REAP_MS: '200' } }
+  ? {
+      requests: 800,
+      slots: 32,
+      tpotMs: 2,
+      outputTokens: 20,
+      killAfter: 150,
+      env: { LEASE_TTL_MS: '1000', HEARTBEAT_MS: '300', REAP_MS: '200' },
+    }
   : { requests: 4000, slots: 256, tpotMs: 30, outputTokens: 100, killAfter: 300, env: {} as Record<string, string> };
 const GOAL_SECONDS = 15;
 const NAME = 'recovery';
 
-
 async function startSim(): Promise<{ child: Child; url: string }> {
-  const child = spawnBun(['fleet/entry/sim.ts', '--port', '0', '--slots', String(SIZES.slots), '--tpot-ms', String(SIZES.tpotMs), '--output-tokens', String(SIZES.outputTokens)], {});
+  const child = spawnBun(
+    [
+      'fleet/entry/sim.ts',
+      '--port',
+      '0',
+      '--slots',
+      String(SIZES.slots),
+      '--tpot-ms',
+      String(SIZES.tpotMs),
+      '--output-tokens',
+      String(SIZES.outputTokens),
+    ],
+    {},
+  );
   const [, url] = (await child.waitFor(/"url":"(http:[^"]+)"/)) as unknown as [string, string];
   return { child, url };
 }
@@ -44,7 +63,15 @@ async function readyOrStopped<T>(children: Child[], ready: () => Promise<T>): Pr
 
 /** Two workers started by hand: nobody returns a dead one's leases, they expire and a live worker's reaper returns them. */
 async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
-  const start = (id: string, gpu: number) => spawnBun(['fleet/entry/worker.ts'], { ...SIZES.env, DATABASE_URL: url, ENGINE_URL: sims[gpu]!, WORKER_ID: id, WORKER_GPU: String(gpu), LOG_LEVEL: 'info' });
+  const start = (id: string, gpu: number) =>
+    spawnBun(['fleet/entry/worker.ts'], {
+      ...SIZES.env,
+      DATABASE_URL: url,
+      ENGINE_URL: sims[gpu]!,
+      WORKER_ID: id,
+      WORKER_GPU: String(gpu),
+      LOG_LEVEL: 'info',
+    });
   const children = [start('victim', 0), start('survivor', 1)];
   await readyOrStopped(children, () => Promise.all(children.map((c) => c.waitFor(/"msg":"worker ready"/))));
   return {
@@ -58,9 +85,15 @@ async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
 
 /** One supervisor with two GPUs: it returns a dead worker's leases at once and restarts it after a second. */
 async function supervised(url: string, sims: string[]): Promise<Fleet> {
-  const supervisor = spawnBun(['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.join(',')], { ...SIZES.env, DATABASE_URL: url, LOG_LEVEL: 'info' });
+  const supervisor = spawnBun(['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', sims.join(',')], {
+    ...SIZES.env,
+    DATABASE_URL: url,
+    LOG_LEVEL: 'info',
+  });
   const [, pid, id] = await readyOrStopped([supervisor], async () => {
-    const started = (await supervisor.waitFor(/"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/)) as unknown as [string, string, string];
+    const started = (await supervisor.waitFor(
+      /"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/,
+    )) as unknown as [string, string, string];
     await supervisor.waitFor(/"msg":"worker ready"[\s\S]*"msg":"worker ready"/);
     return started;
   });
@@ -91,14 +124,17 @@ async function recover(sims: string[], how: (url: string, sims: string[]) => Pro
     // pause lets a result write it had already sent commit. The clock starts at the kill.
     process.kill(victim.pid, 'SIGSTOP');
     await Bun.sleep(200);
-    const held = await rows<{ line: number }>(database.db, sql`select line from request_states where lease_owner = ${victim.id} and status = 'leased'`);
+    const held = await rows<{ line: number }>(
+      database.db,
+      sql`select line from request_states where lease_owner = ${victim.id} and status = 'leased'`,
+    );
     process.kill(victim.pid, 'SIGKILL');
     const killedAt = Date.now() / 1000;
     if (held.length === 0) throw new Error('the victim held no leases when it was killed');
     const lines = `{${held.map((r) => r.line).join(',')}}`;
     const deadline = Date.now() + 120_000;
     while ((await count(database, sql`select count(*)::int as n from results where line = any(${lines}::int[])`)) < held.length) {
-      if (Date.now() > deadline) throw new Error('the killed worker\'s requests were not processed in 120 s');
+      if (Date.now() > deadline) throw new Error("the killed worker's requests were not processed in 120 s");
       await Bun.sleep(100);
     }
     // The victim is dead, so a result written after the kill was written by another worker.
@@ -119,7 +155,10 @@ async function recover(sims: string[], how: (url: string, sims: string[]) => Pro
 const sims = [await startSim(), await startSim()];
 try {
   const urls = sims.map((s) => s.url);
-  say(NAME, `two workers without a supervisor share ${SIZES.requests} requests; kill -9 of one after about ${SIZES.killAfter} of its results (${2 * SIZES.killAfter} written by the two)`);
+  say(
+    NAME,
+    `two workers without a supervisor share ${SIZES.requests} requests; kill -9 of one after about ${SIZES.killAfter} of its results (${2 * SIZES.killAfter} written by the two)`,
+  );
   const bare = await recover(urls, bareWorkers);
   say(NAME, `the same under a supervisor`);
   const withSupervisor = await recover(urls, supervised);

@@ -35,14 +35,17 @@ export async function copyResults(url: string, rows: number, streams: number, ar
     const batchId = newId('batch_');
     const share = Math.ceil(rows / streams);
     const started = performance.now();
-    await around(() => Promise.all(
-      Array.from({ length: streams }, async (_, i) => {
-        const from = i * share + 1;
-        const to = Math.min(rows, (i + 1) * share);
-        const writable = await sql`copy result_copies (batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, attempts, started_at, finished_at) from stdin`.writable();
-        await pipeline(Readable.from(resultRows(batchId, from, to)), writable);
-      }),
-    ));
+    await around(() =>
+      Promise.all(
+        Array.from({ length: streams }, async (_, i) => {
+          const from = i * share + 1;
+          const to = Math.min(rows, (i + 1) * share);
+          const writable =
+            await sql`copy result_copies (batch_id, line, status, status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, attempts, started_at, finished_at) from stdin`.writable();
+          await pipeline(Readable.from(resultRows(batchId, from, to)), writable);
+        }),
+      ),
+    );
     const seconds = (performance.now() - started) / 1000;
     const [row] = await sql<{ n: number }[]>`select count(*)::int as n from result_copies`;
     if (row?.n !== rows) throw new Error(`COPY stored ${row?.n} of ${rows} rows`);

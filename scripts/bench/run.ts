@@ -26,7 +26,9 @@ if (unknown.length) {
 }
 const out = values.out ?? (quick ? 'bench/out/results-quick.md' : 'bench/results.md');
 const argv = process.argv.slice(2);
-const command = STARTED_BY_NPM ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}` : `bun scripts/bench/run.ts ${argv.join(' ')}`.trim();
+const command = STARTED_BY_NPM
+  ? `npm run bench${argv.length ? ` -- ${argv.join(' ')}` : ''}`
+  : `bun scripts/bench/run.ts ${argv.join(' ')}`.trim();
 
 /** Runs one benchmark file in its own Bun process; its progress goes to stderr, its result line to stdout. */
 async function runOne(name: string): Promise<Outcome> {
@@ -40,7 +42,8 @@ async function runOne(name: string): Promise<Outcome> {
   const code = await child.exited;
   const seconds = (performance.now() - started) / 1000;
   const line = stdout.split('\n').find((l) => l.startsWith('BENCH_RESULT '));
-  if (code !== 0 || !line) return { name, seconds, result: null, error: `exited with code ${code}${line ? '' : ' without a result'} (its output is above)` };
+  if (code !== 0 || !line)
+    return { name, seconds, result: null, error: `exited with code ${code}${line ? '' : ' without a result'} (its output is above)` };
   return { name, seconds, result: JSON.parse(line.slice('BENCH_RESULT '.length)) as BenchResult, error: null };
 }
 

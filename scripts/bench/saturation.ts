@@ -10,7 +10,18 @@
 //   [--other-requests 1500] [--other-slots 64] [--other-tpot-ms 10]
 import { sql } from 'drizzle-orm';
 import { COMPLETION_TOKENS, RANGE_SUMS, registerModel, rows } from '../../schema/index.ts';
-import { benchPrompt, createScratchDatabase, ensureFetchLimit, queueChatBatch, report, round, say, sizesFor, spawnBun, type Child } from './support.ts';
+import {
+  benchPrompt,
+  createScratchDatabase,
+  ensureFetchLimit,
+  queueChatBatch,
+  report,
+  round,
+  say,
+  sizesFor,
+  spawnBun,
+  type Child,
+} from './support.ts';
 
 await ensureFetchLimit();
 /**
@@ -20,8 +31,30 @@ await ensureFetchLimit();
  * run smaller: a workstation card's llama-server with 64 slots.
  */
 const SIZES = sizesFor(
-  { requests: 600, slots: 64, batchedTokens: 1024, promptTokens: 50, tpotMs: 4, ttftMs: 10, outputTokens: 20, otherRequests: 200, otherSlots: 16, otherTpotMs: 4 },
-  { requests: 10_000, slots: 1024, batchedTokens: 8192, promptTokens: 300, tpotMs: 30, ttftMs: 40, outputTokens: 100, otherRequests: 1500, otherSlots: 64, otherTpotMs: 10 },
+  {
+    requests: 600,
+    slots: 64,
+    batchedTokens: 1024,
+    promptTokens: 50,
+    tpotMs: 4,
+    ttftMs: 10,
+    outputTokens: 20,
+    otherRequests: 200,
+    otherSlots: 16,
+    otherTpotMs: 4,
+  },
+  {
+    requests: 10_000,
+    slots: 1024,
+    batchedTokens: 8192,
+    promptTokens: 300,
+    tpotMs: 30,
+    ttftMs: 40,
+    outputTokens: 100,
+    otherRequests: 1500,
+    otherSlots: 64,
+    otherTpotMs: 10,
+  },
 );
 const PROMPT_CHARS = SIZES.promptTokens * 4;
 const NAME = 'saturation';
@@ -35,22 +68,31 @@ interface Run {
  * Keeps exactly `slots` requests in flight, each streamed and read to its end. It knows the
  * engine: a connection the engine closes after each answer (llama-server) is not reused.
  */
-async function minimalClient(simUrl: string, { requests, slots, keepalive }: { requests: number; slots: number; keepalive: boolean }): Promise<Run> {
+async function minimalClient(
+  simUrl: string,
+  { requests, slots, keepalive }: { requests: number; slots: number; keepalive: boolean },
+): Promise<Run> {
   let next = 0;
   let tokens = 0;
   const started = performance.now();
   const lane = async () => {
     while (next < requests) {
       const i = next++;
-      const body = JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(i + 1, PROMPT_CHARS) }], stream: true, stream_options: { include_usage: true } });
-      const text = await (await fetch(`${simUrl}/v1/chat/completions`, { method: 'POST', body, keepalive, headers: { 'content-type': 'application/json' } })).text();
+      const body = JSON.stringify({
+        model: 'sim-model',
+        messages: [{ role: 'user', content: benchPrompt(i + 1, PROMPT_CHARS) }],
+        stream: true,
+        stream_options: { include_usage: true },
+      });
+      const text = await (
+        await fetch(`${simUrl}/v1/chat/completions`, { method: 'POST', body, keepalive, headers: { 'content-type': 'application/json' } })
+      ).text();
       tokens += Number(/^"completion_tokens":(\d+)/.exec(text.slice(text.lastIndexOf('"completion_tokens":')))?.[1] ?? 0);
     }
   };
   await Promise.all(Array.from({ length: slots }, lane));
   return { tokens, seconds: (performance.now() - started) / 1000 };
 }
-
 
 /**
  * One worker process leases the batch and writes every result; timed from its first lease to its
@@ -60,13 +102,26 @@ async function fleetWorker(simUrl: string, requests: number, registrySlots: numb
   const scratch = await createScratchDatabase(NAME, 2);
   let worker: Child | undefined;
   try {
-    if (registrySlots) await registerModel(scratch.database.db, { name: 'sim-model', source: 'sim-model', engineArgs: [], maxConcurrency: registrySlots, enabled: true });
+    if (registrySlots)
+      await registerModel(scratch.database.db, {
+        name: 'sim-model',
+        source: 'sim-model',
+        engineArgs: [],
+        maxConcurrency: registrySlots,
+        enabled: true,
+      });
     const batchId = await queueChatBatch(scratch.database, requests, PROMPT_CHARS);
-    worker = spawnBun(['fleet/entry/worker.ts'], { DATABASE_URL: scratch.url, ENGINE_URL: simUrl, WORKER_ID: 'bench-worker', LOG_LEVEL: 'warn' });
+    worker = spawnBun(['fleet/entry/worker.ts'], {
+      DATABASE_URL: scratch.url,
+      ENGINE_URL: simUrl,
+      WORKER_ID: 'bench-worker',
+      LOG_LEVEL: 'warn',
+    });
     for (;;) {
       const [batch] = await rows<{ status: string }>(scratch.database.db, sql`select status from batches where id = ${batchId}`);
       if (batch?.status === 'completed') break;
-      if (worker.process.exitCode !== null) throw new Error(`the worker exited (${worker.process.exitCode}):\n${worker.output().slice(-4000)}`);
+      if (worker.process.exitCode !== null)
+        throw new Error(`the worker exited (${worker.process.exitCode}):\n${worker.output().slice(-4000)}`);
       await Bun.sleep(200);
     }
     const [row] = await rows<Run>(
@@ -83,11 +138,32 @@ async function fleetWorker(simUrl: string, requests: number, registrySlots: numb
 }
 
 const simArgs = (extra: string[]) => [
-  'fleet/entry/sim.ts', '--port', '0', '--max-num-seqs', String(SIZES.slots), '--max-num-batched-tokens', String(SIZES.batchedTokens),
-  '--tpot-ms', String(SIZES.tpotMs), '--ttft-ms', String(SIZES.ttftMs), '--output-tokens', String(SIZES.outputTokens), ...extra,
+  'fleet/entry/sim.ts',
+  '--port',
+  '0',
+  '--max-num-seqs',
+  String(SIZES.slots),
+  '--max-num-batched-tokens',
+  String(SIZES.batchedTokens),
+  '--tpot-ms',
+  String(SIZES.tpotMs),
+  '--ttft-ms',
+  String(SIZES.ttftMs),
+  '--output-tokens',
+  String(SIZES.outputTokens),
+  ...extra,
 ];
 const otherArgs = (profile: string[]) => [
-  'fleet/entry/sim.ts', '--port', '0', ...profile, '--tpot-ms', String(SIZES.otherTpotMs), '--ttft-ms', String(SIZES.ttftMs), '--output-tokens', String(SIZES.outputTokens),
+  'fleet/entry/sim.ts',
+  '--port',
+  '0',
+  ...profile,
+  '--tpot-ms',
+  String(SIZES.otherTpotMs),
+  '--ttft-ms',
+  String(SIZES.ttftMs),
+  '--output-tokens',
+  String(SIZES.outputTokens),
 ];
 const simUrlOf = async (child: Child) => ((await child.waitFor(/"url":"(http:[^"]+)"/)) as unknown as [string, string])[1];
 const rate = (run: Run) => run.tokens / run.seconds;
@@ -125,7 +201,11 @@ try {
   await blindSim.stop();
 }
 const slots = String(SIZES.otherSlots);
-const llamacpp = await otherEngine('llama.cpp', ['--profile', 'llamacpp', '--parallel', slots, '--ctx-size', String(SIZES.otherSlots * 4096), '--metrics'], null);
+const llamacpp = await otherEngine(
+  'llama.cpp',
+  ['--profile', 'llamacpp', '--parallel', slots, '--ctx-size', String(SIZES.otherSlots * 4096), '--metrics'],
+  null,
+);
 const bareRegistry = await otherEngine('bare server', ['--profile', 'bare', '--max-num-seqs', slots], SIZES.otherSlots);
 const bareLearned = await otherEngine('bare server, slots unknown', ['--profile', 'bare', '--max-num-seqs', slots], null);
 
@@ -141,8 +221,8 @@ report({
   pass: ratio >= 0.97 && others.every((r) => r >= 0.9),
   details: {
     requests: SIZES.requests,
-    'max_num_seqs': SIZES.slots,
-    'max_num_batched_tokens': SIZES.batchedTokens,
+    max_num_seqs: SIZES.slots,
+    max_num_batched_tokens: SIZES.batchedTokens,
     'prompt tokens': SIZES.promptTokens,
     'decode step (ms)': SIZES.tpotMs,
     'output tokens (mean)': SIZES.outputTokens,

@@ -72,7 +72,10 @@ export function sizesFor<T extends Record<string, unknown>>(quickSizes: T, fullS
  */
 export async function ensureFetchLimit(): Promise<void> {
   if (FETCH_LIMIT_RAISED) return;
-  const child = Bun.spawn([BUN, ...process.argv.slice(1)], { env: { ...INHERITED_ENV, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT }, stdio: ['inherit', 'inherit', 'inherit'] });
+  const child = Bun.spawn([BUN, ...process.argv.slice(1)], {
+    env: { ...INHERITED_ENV, BUN_CONFIG_MAX_HTTP_REQUESTS: FETCH_LIMIT },
+    stdio: ['inherit', 'inherit', 'inherit'],
+  });
   process.exit(await child.exited);
 }
 
@@ -178,7 +181,10 @@ export function spawnBun(args: string[], env: Record<string, string>): Child {
     output: () => text,
     waitFor(pattern, timeoutMs = 60_000) {
       return new Promise((resolve, reject) => {
-        const timer = setTimeout(() => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from ${args.join(' ')}:\n${text.slice(-4000)}`)), timeoutMs);
+        const timer = setTimeout(
+          () => finish(new Error(`timed out after ${timeoutMs} ms waiting for ${pattern} from ${args.join(' ')}:\n${text.slice(-4000)}`)),
+          timeoutMs,
+        );
         const finish = (error: Error | null, match?: RegExpMatchArray) => {
           clearTimeout(timer);
           waiters.delete(check);
@@ -188,7 +194,8 @@ export function spawnBun(args: string[], env: Record<string, string>): Child {
         const check = () => {
           const match = text.match(pattern);
           if (match) finish(null, match);
-          else if (ended) finish(new Error(`${args.join(' ')} exited (${child.exitCode}) before printing ${pattern}:\n${text.slice(-4000)}`));
+          else if (ended)
+            finish(new Error(`${args.join(' ')} exited (${child.exitCode}) before printing ${pattern}:\n${text.slice(-4000)}`));
         };
         waiters.add(check);
         check();
@@ -229,10 +236,23 @@ export interface QueueBatchOptions {
  * Queues an `in_progress` batch through ingest's own path (`ingestBatch`: the requests COPYed
  * and the batch cut into ranges in one transaction), as the gateway leaves a validated batch.
  */
-export async function queueBatch(database: Database, { lines, model, owner = 'bench', endpoint = '/v1/chat/completions', body }: QueueBatchOptions): Promise<string> {
+export async function queueBatch(
+  database: Database,
+  { lines, model, owner = 'bench', endpoint = '/v1/chat/completions', body }: QueueBatchOptions,
+): Promise<string> {
   const batchId = newId('batch_');
   const validationOwner = `bench-validator-${process.pid}`;
-  await database.db.insert(batches).values({ id: batchId, owner, endpoint, model, completionWindow: '24h', status: 'validating', validationOwner, inputFileId: newId('file-'), expiresAt: new Date(Date.now() + 86_400_000) });
+  await database.db.insert(batches).values({
+    id: batchId,
+    owner,
+    endpoint,
+    model,
+    completionWindow: '24h',
+    status: 'validating',
+    validationOwner,
+    inputFileId: newId('file-'),
+    expiresAt: new Date(Date.now() + 86_400_000),
+  });
   async function* pages() {
     for (let from = 0; from < lines; from += 500) {
       yield Array.from({ length: Math.min(500, lines - from) }, (_, k) => {
@@ -248,7 +268,12 @@ export async function queueBatch(database: Database, { lines, model, owner = 'be
 
 /** Queues an `in_progress` batch of short chat requests for `sim-model` through ingest's path. */
 export function queueChatBatch(database: Database, count: number, promptChars = 0, owner = 'bench'): Promise<string> {
-  return queueBatch(database, { lines: count, model: 'sim-model', owner, body: (line) => JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(line, promptChars) }] }) });
+  return queueBatch(database, {
+    lines: count,
+    model: 'sim-model',
+    owner,
+    body: (line) => JSON.stringify({ model: 'sim-model', messages: [{ role: 'user', content: benchPrompt(line, promptChars) }] }),
+  });
 }
 
 /** The prompt of line `line`: `question N`, padded to about `chars` characters (4 characters a token, as the simulator counts). */

@@ -93,7 +93,10 @@ export function formatResults({ outcomes, quick, command, startedAt, machine, lo
   outcomes.forEach(({ name, result, error }, i) => {
     const title = BENCHMARKS.find((b) => b.name === name)?.title ?? name;
     if (!result) lines.push(`| ${i + 1} | ${title} | did not run: ${error} | | | | ✗ |`);
-    else lines.push(`| ${i + 1} | ${title} | ${figure(result.result)} | ${figure(result.reference)} | ${result.ratio === null ? '—' : number(result.ratio)} | ${result.goal} | ${result.pass ? '✓ pass' : '✗ miss'} |`);
+    else
+      lines.push(
+        `| ${i + 1} | ${title} | ${figure(result.result)} | ${figure(result.reference)} | ${result.ratio === null ? '—' : number(result.ratio)} | ${result.goal} | ${result.pass ? '✓ pass' : '✗ miss'} |`,
+      );
   });
   lines.push('', '## Details', '');
   for (const { name, result, seconds } of outcomes) {

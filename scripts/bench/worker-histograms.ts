@@ -28,7 +28,13 @@ function addHistogram(into: Histogram, text: string, name: string): void {
 /** Reads the named histograms of every worker's /metrics, summed over the workers; a worker that does not answer is skipped. */
 export async function scrapeHistograms(urls: readonly string[], names: readonly string[]): Promise<Map<string, Histogram>> {
   const sums = new Map(names.map((n) => [n, empty()]));
-  const texts = await Promise.all(urls.map((url) => fetch(url, { signal: AbortSignal.timeout(5000) }).then((r) => r.text()).catch(() => '')));
+  const texts = await Promise.all(
+    urls.map((url) =>
+      fetch(url, { signal: AbortSignal.timeout(5000) })
+        .then((r) => r.text())
+        .catch(() => ''),
+    ),
+  );
   for (const text of texts) for (const name of names) addHistogram(sums.get(name)!, text, name);
   return sums;
 }

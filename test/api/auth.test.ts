@@ -22,12 +22,20 @@ describe('API keys', () => {
     }
     const missing = await app.request('/v1/batches');
     expect(await missing.json()).toEqual({
-      error: { message: expect.stringContaining('Authorization: Bearer'), type: 'invalid_request_error', param: null, code: 'missing_api_key' },
+      error: {
+        message: expect.stringContaining('Authorization: Bearer'),
+        type: 'invalid_request_error',
+        param: null,
+        code: 'missing_api_key',
+      },
     });
     const wrong = await app.request('/v1/batches', { headers: { authorization: 'Bearer key-eve' } });
     expect(wrong.status).toBe(401);
     expect(((await wrong.json()) as { error: { code: string } }).error.code).toBe('invalid_api_key');
-    const sdk = await api().client('key-eve').batches.list().catch((e: unknown) => e);
+    const sdk = await api()
+      .client('key-eve')
+      .batches.list()
+      .catch((e: unknown) => e);
     expect(sdk).toBeInstanceOf(OpenAI.AuthenticationError);
   });
 
@@ -41,7 +49,9 @@ describe('API keys', () => {
     await expect(bob.files.retrieve(file.id)).rejects.toMatchObject({ status: 404 });
     await expect(bob.files.content(file.id)).rejects.toMatchObject({ status: 404 });
     await expect(bob.files.delete(file.id)).rejects.toMatchObject({ status: 404 });
-    await expect(bob.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' })).rejects.toMatchObject({
+    await expect(
+      bob.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' }),
+    ).rejects.toMatchObject({
       status: 404,
     });
     expect((await bob.batches.list()).data).toEqual([]);
@@ -81,18 +91,28 @@ describe('administrator keys', () => {
       headers: { 'content-type': 'application/json', authorization: `Bearer ${key}` },
       body: JSON.stringify({ query }),
     });
-    return (await res.json()) as { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
+    return (await res.json()) as {
+      data?: Record<string, unknown> | null;
+      errors?: { message: string; extensions?: Record<string, unknown> }[];
+    };
   };
-  const register = 'mutation { registerModel(input: { name: "org/m", source: "hf:org/m", engineArgs: ["--trust-remote-code"] }) { name engineArgs } }';
+  const register =
+    'mutation { registerModel(input: { name: "org/m", source: "hf:org/m", engineArgs: ["--trust-remote-code"] }) { name engineArgs } }';
 
   it('alone may change the model registry, which decides what the GPUs run; other keys get FORBIDDEN and may read it', async () => {
-    for (const mutation of [register, 'mutation { updateModel(name: "org/m", input: { enabled: false }) { name } }', 'mutation { removeModel(name: "org/m") }']) {
+    for (const mutation of [
+      register,
+      'mutation { updateModel(name: "org/m", input: { enabled: false }) { name } }',
+      'mutation { removeModel(name: "org/m") }',
+    ]) {
       const refused = await gql('key-alice', mutation);
       expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('ADMIN_API_KEYS'), extensions: { code: 'FORBIDDEN' } });
     }
     expect((await gql('key-alice', '{ models { name } }')).data?.models).toEqual([]);
     expect((await gql('key-root', register)).data?.registerModel).toEqual({ name: 'org/m', engineArgs: ['--trust-remote-code'] });
-    expect((await gql('key-alice', '{ models { name engineArgs } }')).data?.models).toEqual([{ name: 'org/m', engineArgs: ['--trust-remote-code'] }]);
+    expect((await gql('key-alice', '{ models { name engineArgs } }')).data?.models).toEqual([
+      { name: 'org/m', engineArgs: ['--trust-remote-code'] },
+    ]);
     expect((await gql('key-root', 'mutation { removeModel(name: "org/m") }')).data?.removeModel).toBe(true);
   });
 

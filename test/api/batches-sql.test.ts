@@ -45,7 +45,12 @@ async function addWorker(database: Database, model: string, { rate, heartbeatAgo
 }
 
 const requestsOf = (models: string[]): NewRequest[] =>
-  models.map((model, i) => ({ line: i + 1, customId: `c${i + 1}`, model, body: `{"model": "${model}", "seed": 12345678901234567890, "x": 1.0}` }));
+  models.map((model, i) => ({
+    line: i + 1,
+    customId: `c${i + 1}`,
+    model,
+    body: `{"model": "${model}", "seed": 12345678901234567890, "x": 1.0}`,
+  }));
 
 async function* pages(...list: NewRequest[][]) {
   yield* list;
@@ -69,7 +74,10 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
   it('queues every request and starts the batch in one step, bodies kept as given', async () => {
     const batch = await newBatch(database());
     const outcome = await ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 3 }, () =>
-      pages(requestsOf(['m1', 'm1']), requestsOf(['m2']).map((r) => ({ ...r, line: 3, customId: 'c3' }))),
+      pages(
+        requestsOf(['m1', 'm1']),
+        requestsOf(['m2']).map((r) => ({ ...r, line: 3, customId: 'c3' })),
+      ),
     );
     expect(outcome).toEqual({ kind: 'in_progress', total: 3, models: ['m1', 'm2'] });
     const started = await getBatch(database().db, batch.id, 'alice');
@@ -79,7 +87,11 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
       database().db,
       sql`select line, body, priority, model from requests where batch_id = ${batch.id} order by line`,
     );
-    expect(stored.map((r) => [r.line, r.model, r.priority])).toEqual([[1, 'm1', 3], [2, 'm1', 3], [3, 'm2', 3]]);
+    expect(stored.map((r) => [r.line, r.model, r.priority])).toEqual([
+      [1, 'm1', 3],
+      [2, 'm1', 3],
+      [3, 'm2', 3],
+    ]);
     expect(stored[0]?.body).toBe('{"model": "m1", "seed": 12345678901234567890, "x": 1.0}');
   });
 
@@ -97,14 +109,24 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     expect(await ingest(database(), batch.id, ['m1', 'm1'])).toEqual({ kind: 'in_progress', total: 2, models: ['m1'] });
   });
 
-  it('fails, keeping nothing, when the database refuses a row after the last one was sent, instead of hanging', { timeout: 15_000 }, async () => {
+  it('fails, keeping nothing, when the database refuses a row after the last one was sent, instead of hanging', {
+    timeout: 15_000,
+  }, async () => {
     const batch = await newBatch(database());
     // Two requests on one line break the unique (batch_id, line) index: Postgres refuses the
     // rows only once the last page has gone out, when the COPY has already been ended.
     const clash = requestsOf(['m1', 'm1']).map((r) => ({ ...r, line: 1 }));
     const outcome = ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 0 }, () => pages(clash));
     const late = new Promise((resolve) => setTimeout(resolve, 5_000, 'still waiting'));
-    expect(await Promise.race([outcome.then(() => 'resolved', () => 'rejected'), late])).toBe('rejected');
+    expect(
+      await Promise.race([
+        outcome.then(
+          () => 'resolved',
+          () => 'rejected',
+        ),
+        late,
+      ]),
+    ).toBe('rejected');
     const [count] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batch.id}`);
     expect(count?.n).toBe(0);
     expect(await ingest(database(), batch.id, ['m1'])).toEqual({ kind: 'in_progress', total: 1, models: ['m1'] });
@@ -118,7 +140,11 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
       { line: 3, customId: "'; drop table requests; --", model: 'm2', body: '\\.' },
       { line: 4, customId: 'é☃😀\u2028', model: 'm2', body: '{"x": "\\u0000 ok"}' },
     ];
-    expect(await ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 1 }, () => pages(given.slice(0, 2), given.slice(2)))).toMatchObject({ total: 4 });
+    expect(
+      await ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 1 }, () =>
+        pages(given.slice(0, 2), given.slice(2)),
+      ),
+    ).toMatchObject({ total: 4 });
     const stored = await rows<{ line: number; custom_id: string; model: string; body: string }>(
       database().db,
       sql`select line, custom_id, model, body from requests where batch_id = ${batch.id} order by line`,
@@ -132,7 +158,9 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
       yield requestsOf(['m1', 'm1']);
       // The requests above are on their way into the transaction's COPY; the cancel commits on another connection.
       expect((await cancelBatch(database().db, batch.id, 'alice')).kind).toBe('cancelling');
-      yield requestsOf(['m1', 'm1', 'm1']).slice(2).map((r) => ({ ...r, line: 3, customId: 'c3' }));
+      yield requestsOf(['m1', 'm1', 'm1'])
+        .slice(2)
+        .map((r) => ({ ...r, line: 3, customId: 'c3' }));
     };
     expect(await ingestBatch(database(), { batchId: batch.id, validationOwner: 'v1', priority: 0 }, cancelling)).toEqual({ kind: 'lost' });
     const [count] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from requests where batch_id = ${batch.id}`);
@@ -207,7 +235,12 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
   it('retries only the failed and expired requests of a finished batch, in a new batch and file', async () => {
     const batch = await newBatch(database());
     await ingest(database(), batch.id, ['m1', 'm1', 'm2', 'm1']);
-    const notYet = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId: newId('batch_'), newFileId: newId('file-') });
+    const notYet = await retryBatch(database().db, {
+      batchId: batch.id,
+      owner: 'alice',
+      newBatchId: newId('batch_'),
+      newFileId: newId('file-'),
+    });
     expect(notYet).toEqual({ kind: 'not_finished', status: 'in_progress' });
     await answer(database(), batch.id, [1], 'succeeded');
     await answer(database(), batch.id, [2], 'failed');
@@ -220,21 +253,33 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     const outcome = await retryBatch(database().db, { batchId: batch.id, owner: 'alice', newBatchId, newFileId });
     expect(outcome).toEqual({ kind: 'created', batchId: newBatchId, total: 2, models: ['m1', 'm2'] });
     const retried = await getBatch(database().db, newBatchId, 'alice');
-    expect(retried).toMatchObject({ status: 'in_progress', total: 2, retriedFrom: batch.id, inputFileId: newFileId, metadata: { project: 'x' } });
+    expect(retried).toMatchObject({
+      status: 'in_progress',
+      total: 2,
+      retriedFrom: batch.id,
+      inputFileId: newFileId,
+      metadata: { project: 'x' },
+    });
     const decoder = new TextDecoder();
     let text = '';
     for await (const chunk of readFileChunks(database().db, newFileId)) text += decoder.decode(chunk);
-    const lines = text.trimEnd().split('\n').map((l) => JSON.parse(l) as { custom_id: string; url: string; body: unknown });
+    const lines = text
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { custom_id: string; url: string; body: unknown });
     expect(lines.map((l) => l.custom_id)).toEqual(['c2', 'c3']);
     expect(text).toContain('"body":{"model": "m2", "seed": 12345678901234567890, "x": 1.0}}');
     const queued = await rows<{ line: number; custom_id: string }>(
       database().db,
       sql`select line, custom_id from request_states where batch_id = ${newBatchId} and status = 'queued' order by line`,
     );
-    expect(queued).toEqual([{ line: 1, custom_id: 'c2' }, { line: 2, custom_id: 'c3' }]);
+    expect(queued).toEqual([
+      { line: 1, custom_id: 'c2' },
+      { line: 2, custom_id: 'c3' },
+    ]);
   });
 
-  it('sums up an owner\'s batches by status and model', async () => {
+  it("sums up an owner's batches by status and model", async () => {
     const owner = newId('owner_');
     const a = await newBatch(database(), owner);
     const b = await newBatch(database(), owner);
@@ -247,14 +292,25 @@ describe.each(DRIVERS)('batch statements on %s', (driver) => {
     await database().db.execute(sql`update request_ranges set failed = 1, prompt_tokens = 6, completion_tokens = 20, finished_at = now()
       where batch_id = ${a.id} and first_line = 2`);
     const stats = await batchStats(database().db, owner);
-    expect(stats).toMatchObject({ batches: 3, requests: 4, succeeded: 1, failed: 1, successRate: 0.5, promptTokens: 10, completionTokens: 20 });
+    expect(stats).toMatchObject({
+      batches: 3,
+      requests: 4,
+      succeeded: 1,
+      failed: 1,
+      successRate: 0.5,
+      promptTokens: 10,
+      completionTokens: 20,
+    });
     expect(stats.meanDurationSeconds).toBeCloseTo(10);
     expect(stats.byStatus).toEqual([
       { status: 'completed', batches: 1 },
       { status: 'in_progress', batches: 1 },
       { status: 'validating', batches: 1 },
     ]);
-    expect(stats.byModel.map((m) => [m.model, m.batches])).toEqual([['m1', 1], [null, 2]]);
+    expect(stats.byModel.map((m) => [m.model, m.batches])).toEqual([
+      ['m1', 1],
+      [null, 2],
+    ]);
     expect((await batchStats(database().db, owner, Date.now() + 60_000)).batches).toBe(0);
   });
 });

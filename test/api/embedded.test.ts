@@ -14,7 +14,12 @@ describe('the Batch API on the embedded database (PGlite)', () => {
   beforeAll(async () => {
     database = await createPgliteDatabase();
     app = createApp({ config: loadGatewayConfig({}), database, logger: createLogger({ level: 'silent' }) });
-    client = new OpenAI({ apiKey: 'unused', baseURL: 'http://gateway.test/v1', maxRetries: 0, fetch: (url, init) => Promise.resolve(app.fetch(new Request(url, init))) });
+    client = new OpenAI({
+      apiKey: 'unused',
+      baseURL: 'http://gateway.test/v1',
+      maxRetries: 0,
+      fetch: (url, init) => Promise.resolve(app.fetch(new Request(url, init))),
+    });
   });
   afterAll(async () => {
     await app.close();

@@ -1,6 +1,18 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
-import { appendFileChunk, completeFile, createFile, deleteFile, expireFiles, getFile, newId, purgeRequestData, retryBatch, rows, type Database } from '../../schema/index.ts';
+import {
+  appendFileChunk,
+  completeFile,
+  createFile,
+  deleteFile,
+  expireFiles,
+  getFile,
+  newId,
+  purgeRequestData,
+  retryBatch,
+  rows,
+  type Database,
+} from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 
 /** A complete input file of one chunk, expiring after `seconds` when given. */
@@ -28,7 +40,12 @@ async function batch(database: Database, owner: string, inputFileId: string, sta
 }
 
 const expireNow = (database: Database, ...ids: string[]) =>
-  database.db.execute(sql`update files set expires_at = now() - interval '1 second' where id in (${sql.join(ids.map((i) => sql`${i}`), sql`, `)})`);
+  database.db.execute(
+    sql`update files set expires_at = now() - interval '1 second' where id in (${sql.join(
+      ids.map((i) => sql`${i}`),
+      sql`, `,
+    )})`,
+  );
 
 async function stored(database: Database, batchId: string) {
   const [row] = await rows<{ bodies: number; results: number }>(
@@ -68,7 +85,9 @@ describe.each(DRIVERS)('file expiry statements on %s', (driver) => {
     const input = await upload(database(), owner);
     const running = await batch(database(), owner, input, 'in_progress');
     const handled = await batch(database(), owner, input, 'completed');
-    await database().db.execute(sql`insert into handler_runs (batch_id, handler, event, status) values (${handled.id}, 'webhook', 'completed', 'queued')`);
+    await database().db.execute(
+      sql`insert into handler_runs (batch_id, handler, event, status) values (${handled.id}, 'webhook', 'completed', 'queued')`,
+    );
     const done = await batch(database(), owner, input, 'completed');
     const untouched = await batch(database(), owner, await upload(database(), owner), 'completed');
 
@@ -90,7 +109,10 @@ describe.each(DRIVERS)('file expiry statements on %s', (driver) => {
     await database().db.execute(sql`update handler_runs set status = 'succeeded' where batch_id = ${handled.id}`);
     expect(await purgeRequestData(database().db)).toEqual({ bodies: [handled.id], results: [handled.id] });
     expect(await purgeRequestData(database().db)).toEqual({ bodies: [], results: [] });
-    const [counts] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${handled.id} and status = 'succeeded'`);
+    const [counts] = await rows<{ n: number }>(
+      database().db,
+      sql`select count(*)::int as n from request_states where batch_id = ${handled.id} and status = 'succeeded'`,
+    );
     expect(counts?.n).toBe(1);
     const retry = { batchId: handled.id, owner, newBatchId: newId('batch_'), newFileId: newId('file-') };
     expect(await retryBatch(database().db, retry)).toEqual({ kind: 'bodies_purged' });

@@ -16,13 +16,17 @@ async function firstReleaseOnly(database: Database) {
   for (const statement of first!.sql) await database.db.execute(sql.raw(statement));
   await database.db.execute(sql`create schema drizzle`);
   await database.db.execute(sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
-  await database.db.execute(sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${first!.hash}, ${first!.folderMillis})`);
+  await database.db.execute(
+    sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${first!.hash}, ${first!.folderMillis})`,
+  );
 }
 
 /** A batch of two requests that ended with one result in each file, its error file written as that release did (`batch_error`). */
 async function oldBatch(database: Database) {
   const { db } = database;
-  await db.execute(sql`insert into files (id, owner, purpose, filename, bytes, lines) values ('file-in', 'local', 'batch', 'in.jsonl', 10, 2)`);
+  await db.execute(
+    sql`insert into files (id, owner, purpose, filename, bytes, lines) values ('file-in', 'local', 'batch', 'in.jsonl', 10, 2)`,
+  );
   await db.execute(sql`insert into files (id, owner, purpose, filename, bytes, lines, batch_id) values
     ('file-out', 'local', 'batch_output', 'b_output.jsonl', 1, 1, 'batch_old'), ('file-err', 'local', 'batch_error', 'b_error.jsonl', 1, 1, 'batch_old')`);
   await db.execute(sql`insert into batches (id, owner, endpoint, completion_window, status, input_file_id, output_file_id, error_file_id, total, completed, failed, expires_at, completed_at)
@@ -48,15 +52,27 @@ describe.each(DRIVERS)('a database made before error files were shown as batch_o
       ]);
       const app = createApp({ config: loadGatewayConfig({}), database, logger: createLogger({ level: 'silent' }) });
       try {
-        const listed = (await (await app.fetch(new Request('http://localhost/v1/files?purpose=batch_output'))).json()) as { data: { id: string; purpose: string }[] };
+        const listed = (await (await app.fetch(new Request('http://localhost/v1/files?purpose=batch_output'))).json()) as {
+          data: { id: string; purpose: string }[];
+        };
         expect(listed.data.map((f) => [f.id, f.purpose])).toEqual([
           ['file-err', 'batch_output'],
           ['file-out', 'batch_output'],
         ]);
         const errors = await (await app.fetch(new Request('http://localhost/v1/files/file-err/content'))).text();
-        expect(errors.trimEnd().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['bad']);
+        expect(
+          errors
+            .trimEnd()
+            .split('\n')
+            .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id),
+        ).toEqual(['bad']);
         const outputs = await (await app.fetch(new Request('http://localhost/v1/files/file-out/content'))).text();
-        expect(outputs.trimEnd().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id)).toEqual(['ok']);
+        expect(
+          outputs
+            .trimEnd()
+            .split('\n')
+            .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id),
+        ).toEqual(['ok']);
       } finally {
         await app.close();
       }

@@ -46,7 +46,7 @@ describe.each(DRIVERS)('file statements on %s', (driver) => {
     expect(await getFile(database().db, id, 'alice')).toEqual(file);
   });
 
-  it('hides an upload still streaming in, and another owner\'s files', async () => {
+  it("hides an upload still streaming in, and another owner's files", async () => {
     const id = newId('file-');
     await createFile(database().db, { id, owner: 'alice', purpose: 'batch', filename: 'partial.jsonl' });
     await appendFileChunk(database().db, id, 0, encoder.encode('{}\n'));

@@ -14,24 +14,34 @@ describe('a gateway without API keys, against web pages', () => {
   it('refuses a request whose Host does not name this machine (DNS rebinding)', async () => {
     const res = await app().request('/v1/batches', { headers: { host: 'evil.example:8080' } });
     expect(res.status).toBe(403);
-    expect(await res.json()).toMatchObject({ error: { type: 'invalid_request_error', code: 'cross_origin_refused', message: expect.stringContaining('Host evil.example:8080') } });
+    expect(await res.json()).toMatchObject({
+      error: { type: 'invalid_request_error', code: 'cross_origin_refused', message: expect.stringContaining('Host evil.example:8080') },
+    });
   });
 
   it('refuses a cross-site POST from a web page (CSRF), and serves the same page of its own origin', async () => {
     const body = JSON.stringify({ input_file_id: 'file-x', endpoint: '/v1/chat/completions', completion_window: '24h' });
-    const forged = await app().request('/v1/batches', { method: 'POST', headers: { host: '127.0.0.1:8080', origin: 'http://evil.example', 'content-type': 'text/plain' }, body });
+    const forged = await app().request('/v1/batches', {
+      method: 'POST',
+      headers: { host: '127.0.0.1:8080', origin: 'http://evil.example', 'content-type': 'text/plain' },
+      body,
+    });
     expect(forged.status).toBe(403);
     const upload = new FormData();
     upload.append('purpose', 'batch');
     upload.append('file', new Blob(['{}\n']), 'x.jsonl');
-    expect((await app().request('/v1/files', { method: 'POST', headers: { host: 'localhost:8080', origin: 'null' }, body: upload })).status).toBe(403);
+    expect(
+      (await app().request('/v1/files', { method: 'POST', headers: { host: 'localhost:8080', origin: 'null' }, body: upload })).status,
+    ).toBe(403);
     const own = await app().request('/v1/batches', { headers: { host: '127.0.0.1:8080', origin: 'http://127.0.0.1:8080' } });
     expect(own.status).toBe(200);
     expect((await app().request('/v1/batches', { headers: { host: 'localhost:8080' } })).status).toBe(200);
   });
 
   it('leaves requests to the API keys once there are keys', async () => {
-    const res = await app({ API_KEYS: 'k1' }).request('/v1/batches', { headers: { host: 'batches.example.com', origin: 'http://app.example.com', authorization: 'Bearer k1' } });
+    const res = await app({ API_KEYS: 'k1' }).request('/v1/batches', {
+      headers: { host: 'batches.example.com', origin: 'http://app.example.com', authorization: 'Bearer k1' },
+    });
     expect(res.status).toBe(200);
   });
 

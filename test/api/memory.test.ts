@@ -23,14 +23,17 @@ function multipartUpload(boundary: string): ReadableStream<Uint8Array> {
   let i = -1;
   return new ReadableStream({
     pull(controller) {
-      if (i === -1) controller.enqueue(encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n\r\n`));
+      if (i === -1)
+        controller.enqueue(encoder.encode(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.jsonl"\r\n\r\n`));
       else if (i < LINES) {
         let text = '';
         for (let n = 0; n < 200 && i < LINES; n++, i++) text += requestLine(i);
         controller.enqueue(encoder.encode(text));
         return;
       } else {
-        controller.enqueue(encoder.encode(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}--\r\n`));
+        controller.enqueue(
+          encoder.encode(`\r\n--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}--\r\n`),
+        );
         controller.close();
       }
       i++;
@@ -71,7 +74,9 @@ describe('a 50,000-line upload to a Bun gateway', () => {
     const batch = (await (await fetch(`${url}/v1/batches/${id}`)).json()) as { status: string; request_counts: { total: number } };
     expect(batch).toMatchObject({ status: 'in_progress', request_counts: { total: LINES } });
     const peak = peakRssMb(gateway.child.pid!);
-    console.log(`gateway peak RSS (VmHWM): ${baseline.toFixed(0)} MB at start, ${peak.toFixed(0)} MB after a ${(file.bytes / 1e6).toFixed(0)} MB, ${LINES}-line upload and its validation`);
+    console.log(
+      `gateway peak RSS (VmHWM): ${baseline.toFixed(0)} MB at start, ${peak.toFixed(0)} MB after a ${(file.bytes / 1e6).toFixed(0)} MB, ${LINES}-line upload and its validation`,
+    );
     expect(peak).toBeLessThan(MAX_PEAK_RSS_MB);
   });
 });

@@ -12,14 +12,26 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
   const api = useApi({ API_KEYS: KEYS.join(',') });
   const embeddings = fixture('embeddings-50.jsonl');
 
-  const upload = async (client: OpenAI, name = 'emb.jsonl') => client.files.create({ file: await toFile(embeddings, name), purpose: 'batch' });
-  const create = (client: OpenAI, fileId: string) => client.batches.create({ input_file_id: fileId, endpoint: '/v1/embeddings', completion_window: '24h' });
+  const upload = async (client: OpenAI, name = 'emb.jsonl') =>
+    client.files.create({ file: await toFile(embeddings, name), purpose: 'batch' });
+  const create = (client: OpenAI, fileId: string) =>
+    client.batches.create({ input_file_id: fileId, endpoint: '/v1/embeddings', completion_window: '24h' });
 
   /** Ends a validated batch as completed: even lines succeeded, odd lines failed with a 400 from the engine. */
   async function finish(batchId: string) {
     const { db } = api().db.database;
-    await answerLines(db, batchId, { where: sql`r.line % 2 = 0`, status: 'succeeded', statusCode: 200, response: '{"object":"list","data":[]}' });
-    await answerLines(db, batchId, { where: sql`r.line % 2 = 1`, status: 'failed', statusCode: 400, response: '{"error":{"message":"bad input"}}' });
+    await answerLines(db, batchId, {
+      where: sql`r.line % 2 = 0`,
+      status: 'succeeded',
+      statusCode: 200,
+      response: '{"object":"list","data":[]}',
+    });
+    await answerLines(db, batchId, {
+      where: sql`r.line % 2 = 1`,
+      status: 'failed',
+      statusCode: 400,
+      response: '{"error":{"message":"bad input"}}',
+    });
     await settleBatch(db, batchId);
   }
 
@@ -49,7 +61,13 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
       cancelled_at: null,
       request_counts: { total: 0, completed: 0, failed: 0 },
       metadata: null,
-      usage: { input_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens: 0, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: 0 },
+      usage: {
+        input_tokens: 0,
+        input_tokens_details: { cached_tokens: 0 },
+        output_tokens: 0,
+        output_tokens_details: { reasoning_tokens: 0 },
+        total_tokens: 0,
+      },
       priority: 0,
       queue_position: expect.any(Number),
       estimated_completion_at: null,
@@ -57,21 +75,47 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
     await api().validated();
     await finish(created.id);
     const done = await client.batches.retrieve(created.id);
-    expect(done).toMatchObject({ status: 'completed', model: 'sim-embed', request_counts: { total: 50, completed: 25, failed: 25 }, failed_at: null, cancelled_at: null });
+    expect(done).toMatchObject({
+      status: 'completed',
+      model: 'sim-embed',
+      request_counts: { total: 50, completed: 25, failed: 25 },
+      failed_at: null,
+      cancelled_at: null,
+    });
     for (const stamp of [done.in_progress_at, done.finalizing_at, done.completed_at]) expect(stamp).toEqual(expect.any(Number));
     const files = [
-      { id: done.output_file_id!, purpose: 'batch_output', first: { custom_id: 'emb-001', response: { status_code: 200, body: { object: 'list', data: [] } }, error: null } },
+      {
+        id: done.output_file_id!,
+        purpose: 'batch_output',
+        first: { custom_id: 'emb-001', response: { status_code: 200, body: { object: 'list', data: [] } }, error: null },
+      },
       // OpenAI names its error files batch_output too; the SDKs know no other purpose for them.
-      { id: done.error_file_id!, purpose: 'batch_output', first: { custom_id: 'emb-000', response: { status_code: 400, body: { error: { message: 'bad input' } } } } },
+      {
+        id: done.error_file_id!,
+        purpose: 'batch_output',
+        first: { custom_id: 'emb-000', response: { status_code: 400, body: { error: { message: 'bad input' } } } },
+      },
     ];
     for (const expected of files) {
       const described = await client.files.retrieve(expected.id);
-      expect(described).toEqual({ id: expected.id, object: 'file', bytes: expect.any(Number), created_at: expect.any(Number), filename: expect.stringMatching(/\.jsonl$/), purpose: expected.purpose, status: 'processed' });
+      expect(described).toEqual({
+        id: expected.id,
+        object: 'file',
+        bytes: expect.any(Number),
+        created_at: expect.any(Number),
+        filename: expect.stringMatching(/\.jsonl$/),
+        purpose: expected.purpose,
+        status: 'processed',
+      });
       const content = await client.files.content(expected.id);
       expect(content.headers.get('content-type')).toBe('application/octet-stream');
       const bytes = Buffer.from(await content.arrayBuffer());
       expect(bytes.length).toBe(described.bytes);
-      const lines = bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+      const lines = bytes
+        .toString('utf8')
+        .trimEnd()
+        .split('\n')
+        .map((l) => JSON.parse(l));
       expect(lines).toHaveLength(25);
       expect(lines[0]).toMatchObject(expected.first);
     }
@@ -99,31 +143,55 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
     expect(last.hasNextPage()).toBe(false);
   });
 
-  it('holds metadata to OpenAI\'s limits, naming metadata or the key at fault as written', async () => {
+  it("holds metadata to OpenAI's limits, naming metadata or the key at fault as written", async () => {
     const client = api().client('key-metadata');
     const file = await upload(client);
     const largest = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${i}`.padEnd(64, 'k'), 'v'.repeat(512)]));
-    const accepted = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', metadata: largest });
+    const accepted = await client.batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/embeddings',
+      completion_window: '24h',
+      metadata: largest,
+    });
     expect(accepted.metadata).toEqual(largest);
     expect((await client.batches.retrieve(accepted.id)).metadata).toEqual(largest);
     const refused = async (metadata: unknown) => {
       const error = await client.batches
-        .create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', metadata: metadata as Record<string, string> })
+        .create({
+          input_file_id: file.id,
+          endpoint: '/v1/embeddings',
+          completion_window: '24h',
+          metadata: metadata as Record<string, string>,
+        })
         .catch((e: unknown) => e);
       expect(error).toBeInstanceOf(OpenAI.BadRequestError);
       return (error as InstanceType<typeof OpenAI.BadRequestError>).error;
     };
     const longKey = 'projectName'.padEnd(65, 'x');
-    expect(await refused({ ...largest, extra: 'v' })).toEqual({ message: 'metadata holds at most 16 pairs', type: 'invalid_request_error', param: 'metadata', code: null });
+    expect(await refused({ ...largest, extra: 'v' })).toEqual({
+      message: 'metadata holds at most 16 pairs',
+      type: 'invalid_request_error',
+      param: 'metadata',
+      code: null,
+    });
     expect(await refused({ [longKey]: 'v' })).toEqual({
       message: `metadata keys are at most 64 characters; "${longKey}" has 65`,
       type: 'invalid_request_error',
       param: 'metadata',
       code: null,
     });
-    expect(await refused({ projectName: 'v'.repeat(513) })).toMatchObject({ message: 'metadata values are strings of at most 512 characters', param: 'metadata.projectName' });
-    expect(await refused({ projectName: 7 })).toMatchObject({ message: 'metadata values are strings of at most 512 characters', param: 'metadata.projectName' });
-    expect(await refused(['projectName'])).toMatchObject({ message: 'metadata must be an object of at most 16 pairs of strings', param: 'metadata' });
+    expect(await refused({ projectName: 'v'.repeat(513) })).toMatchObject({
+      message: 'metadata values are strings of at most 512 characters',
+      param: 'metadata.projectName',
+    });
+    expect(await refused({ projectName: 7 })).toMatchObject({
+      message: 'metadata values are strings of at most 512 characters',
+      param: 'metadata.projectName',
+    });
+    expect(await refused(['projectName'])).toMatchObject({
+      message: 'metadata must be an object of at most 16 pairs of strings',
+      param: 'metadata',
+    });
     expect((await client.batches.list()).data.map((b) => b.id)).toEqual([accepted.id]);
   });
 
@@ -170,7 +238,11 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
     const created = await create(client, file.id);
     await api().validated();
     expect(await client.files.delete(file.id)).toEqual({ id: file.id, object: 'file', deleted: true });
-    expect(await client.batches.retrieve(created.id)).toMatchObject({ status: 'in_progress', input_file_id: file.id, request_counts: { total: 50 } });
+    expect(await client.batches.retrieve(created.id)).toMatchObject({
+      status: 'in_progress',
+      input_file_id: file.id,
+      request_counts: { total: 50 },
+    });
     await finish(created.id);
     const done = await client.batches.retrieve(created.id);
     expect(done.status).toBe('completed');

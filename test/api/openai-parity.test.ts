@@ -27,8 +27,18 @@ describe('parity with OpenAI where its SDKs notice', () => {
     const file = await upload(client);
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', ...extra });
     await api().validated();
-    await answerLines(db(), created.id, { where: sql`r.line % 2 = 0`, status: 'succeeded', statusCode: 200, response: '{"object":"list","data":[]}' });
-    await answerLines(db(), created.id, { where: sql`r.line % 2 = 1`, status: 'failed', statusCode: 400, response: '{"error":{"message":"bad input"}}' });
+    await answerLines(db(), created.id, {
+      where: sql`r.line % 2 = 0`,
+      status: 'succeeded',
+      statusCode: 200,
+      response: '{"object":"list","data":[]}',
+    });
+    await answerLines(db(), created.id, {
+      where: sql`r.line % 2 = 1`,
+      status: 'failed',
+      statusCode: 400,
+      response: '{"error":{"message":"bad input"}}',
+    });
     await settleBatch(db(), created.id);
     return client.batches.retrieve(created.id);
   }
@@ -55,7 +65,8 @@ describe('parity with OpenAI where its SDKs notice', () => {
     const client = api().client('key-request-id');
     const created = await upload(client);
     expect(created._request_id).toMatch(/^req_[0-9a-f]{32}$/);
-    const call = (path: string, init: RequestInit = {}) => Promise.resolve(api().app.fetch(new Request(`http://gateway.test${path}`, init)));
+    const call = (path: string, init: RequestInit = {}) =>
+      Promise.resolve(api().app.fetch(new Request(`http://gateway.test${path}`, init)));
     const auth = { authorization: 'Bearer key-request-id' };
     for (const [path, init, status] of [
       ['/health', {}, 200],
@@ -63,7 +74,11 @@ describe('parity with OpenAI where its SDKs notice', () => {
       ['/v1/files/file-none', { headers: auth }, 404],
       ['/v1/batches', { method: 'POST', headers: auth, body: 'not json' }, 400],
       ['/v1/files', {}, 401],
-      ['/graphql', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"query":"{ models { name } }"}' }, 200],
+      [
+        '/graphql',
+        { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"query":"{ models { name } }"}' },
+        200,
+      ],
     ] as const) {
       const response = await call(path, init);
       expect([path, response.status]).toEqual([path, status]);
@@ -81,9 +96,17 @@ describe('parity with OpenAI where its SDKs notice', () => {
     const client = api().client('key-priority');
     const file = await upload(client);
     const create = (priority: unknown) =>
-      client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h', priority } as OpenAI.BatchCreateParams);
+      client.batches.create({
+        input_file_id: file.id,
+        endpoint: '/v1/embeddings',
+        completion_window: '24h',
+        priority,
+      } as OpenAI.BatchCreateParams);
     const error = await badRequest(create(5000));
-    expect(error).toMatchObject({ param: 'priority', message: 'priority must be an integer from -1000 to 1000 (higher runs first; leave it out for the default, 0); got 5000' });
+    expect(error).toMatchObject({
+      param: 'priority',
+      message: 'priority must be an integer from -1000 to 1000 (higher runs first; leave it out for the default, 0); got 5000',
+    });
     expect((await badRequest(create(1.5))).message).toContain('from -1000 to 1000');
     expect((await badRequest(create('high'))).message).toContain('from -1000 to 1000');
     expect(((await create(-1000)) as OpenAI.Batch & { priority: number }).priority).toBe(-1000);
@@ -124,9 +147,17 @@ describe('parity with OpenAI where its SDKs notice', () => {
     const input = await client.files.retrieve(done.input_file_id);
     expect(input).not.toHaveProperty('expires_at');
     const error = await badRequest(
-      client.batches.create({ input_file_id: done.input_file_id, endpoint: '/v1/embeddings', completion_window: '24h', output_expires_after: { anchor: 'created_at', seconds: 100 } }),
+      client.batches.create({
+        input_file_id: done.input_file_id,
+        endpoint: '/v1/embeddings',
+        completion_window: '24h',
+        output_expires_after: { anchor: 'created_at', seconds: 100 },
+      }),
     );
-    expect(error).toMatchObject({ param: 'output_expires_after.seconds', message: expect.stringContaining('from 3600 (1 hour) to 2592000 (30 days)') });
+    expect(error).toMatchObject({
+      param: 'output_expires_after.seconds',
+      message: expect.stringContaining('from 3600 (1 hour) to 2592000 (30 days)'),
+    });
   });
 
   it('sweeps expired files: their bytes, then request bodies and results no file refers to, and a retry says why it cannot be', async () => {
@@ -141,11 +172,14 @@ describe('parity with OpenAI where its SDKs notice', () => {
                 (select count(*) from results where batch_id = ${batchId} and response is not null)::int as results`,
         )
       )[0];
-    const chunks = async (fileId: string) => (await rows<{ n: number }>(db(), sql`select count(*)::int as n from file_chunks where file_id = ${fileId}`))[0]?.n;
+    const chunks = async (fileId: string) =>
+      (await rows<{ n: number }>(db(), sql`select count(*)::int as n from file_chunks where file_id = ${fileId}`))[0]?.n;
     expect(await chunks(done.input_file_id)).toBeGreaterThan(0);
 
     // The output and error files expire: results go, bodies stay while the input file is there.
-    await db().execute(sql`update files set expires_at = now() - interval '1 second' where id in (${done.output_file_id!}, ${done.error_file_id!})`);
+    await db().execute(
+      sql`update files set expires_at = now() - interval '1 second' where id in (${done.output_file_id!}, ${done.error_file_id!})`,
+    );
     await api().app.validator.sweep();
     expect(await stored(done.id)).toEqual({ bodies: 50, results: 0 });
     await expect(client.files.content(done.output_file_id!)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
@@ -166,7 +200,10 @@ describe('parity with OpenAI where its SDKs notice', () => {
       }),
     );
     const retried = (await gql.json()) as { errors?: { message: string; extensions: { code: string } }[] };
-    expect(retried.errors?.[0]).toMatchObject({ extensions: { code: 'CONFLICT' }, message: expect.stringContaining('its input file expired or was deleted') });
+    expect(retried.errors?.[0]).toMatchObject({
+      extensions: { code: 'CONFLICT' },
+      message: expect.stringContaining('its input file expired or was deleted'),
+    });
 
     // A batch whose files are all still there keeps everything.
     expect(await stored(kept.id)).toEqual({ bodies: 50, results: 50 });
@@ -180,16 +217,24 @@ describe('a deployment default of FILE_RETENTION_DAYS', () => {
     const client = api().client();
     const file = await client.files.create({ file: await toFile(embeddings, 'emb.jsonl'), purpose: 'batch' });
     expect(file.expires_at! - file.created_at).toBe(7 * 86_400);
-    const own = await client.files.create({ file: await toFile(embeddings, 'emb.jsonl'), purpose: 'batch', expires_after: { anchor: 'created_at', seconds: 3600 } });
+    const own = await client.files.create({
+      file: await toFile(embeddings, 'emb.jsonl'),
+      purpose: 'batch',
+      expires_after: { anchor: 'created_at', seconds: 3600 },
+    });
     expect(own.expires_at! - own.created_at).toBe(3600);
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
-    const [row] = await rows<{ seconds: number }>(api().db.database.db, sql`select output_expires_after as seconds from batches where id = ${batch.id}`);
+    const [row] = await rows<{ seconds: number }>(
+      api().db.database.db,
+      sql`select output_expires_after as seconds from batches where id = ${batch.id}`,
+    );
     expect(row?.seconds).toBe(7 * 86_400);
     await api().validated();
   });
 
   it('is a whole number of days, or the gateway does not start', () => {
-    for (const bad of ['0', '-1', '1.5', 'week']) expect(() => loadGatewayConfig({ FILE_RETENTION_DAYS: bad })).toThrow(/FILE_RETENTION_DAYS: expected a whole number of days/);
+    for (const bad of ['0', '-1', '1.5', 'week'])
+      expect(() => loadGatewayConfig({ FILE_RETENTION_DAYS: bad })).toThrow(/FILE_RETENTION_DAYS: expected a whole number of days/);
   });
 
   it('is at most 24855 days, whose seconds still fit the integer column, or the gateway does not start', async () => {
@@ -202,11 +247,20 @@ describe('a deployment default of FILE_RETENTION_DAYS', () => {
   it('gives a GraphQL upload expiresAt, from expiresAfterSeconds or the retention', async () => {
     const upload = async (args: string) => {
       const form = new FormData();
-      form.append('operations', JSON.stringify({ query: `mutation($file: Upload!) { uploadFile(file: $file${args}) { kind createdAt expiresAt } }`, variables: { file: null } }));
+      form.append(
+        'operations',
+        JSON.stringify({
+          query: `mutation($file: Upload!) { uploadFile(file: $file${args}) { kind createdAt expiresAt } }`,
+          variables: { file: null },
+        }),
+      );
       form.append('map', JSON.stringify({ 0: ['variables.file'] }));
       form.append('0', new Blob([embeddings]), 'emb.jsonl');
       const reply = await api().app.fetch(new Request('http://localhost/graphql', { method: 'POST', body: form }));
-      return (await reply.json()) as { data?: { uploadFile: { kind: string; createdAt: string; expiresAt: string } }; errors?: { message: string; extensions: Record<string, unknown> }[] };
+      return (await reply.json()) as {
+        data?: { uploadFile: { kind: string; createdAt: string; expiresAt: string } };
+        errors?: { message: string; extensions: Record<string, unknown> }[];
+      };
     };
     const lifetime = (file: { createdAt: string; expiresAt: string }) => (Date.parse(file.expiresAt) - Date.parse(file.createdAt)) / 1000;
     const own = await upload(', expiresAfterSeconds: 3600');
@@ -214,7 +268,10 @@ describe('a deployment default of FILE_RETENTION_DAYS', () => {
     expect(lifetime(own.data!.uploadFile)).toBe(3600);
     expect(lifetime((await upload('')).data!.uploadFile)).toBe(7 * 86_400);
     const bad = await upload(', expiresAfterSeconds: 10');
-    expect(bad.errors?.[0]).toMatchObject({ extensions: { code: 'BAD_REQUEST', param: 'expiresAfter.seconds' }, message: expect.stringContaining('from 3600 (1 hour) to 2592000 (30 days)') });
+    expect(bad.errors?.[0]).toMatchObject({
+      extensions: { code: 'BAD_REQUEST', param: 'expiresAfter.seconds' },
+      message: expect.stringContaining('from 3600 (1 hour) to 2592000 (30 days)'),
+    });
   });
 });
 
@@ -244,7 +301,9 @@ describe('the request id in the log', () => {
       const form = new FormData();
       form.append('purpose', 'batch');
       form.append('file', new Blob([embeddings]), 'emb.jsonl');
-      const file = (await (await app.fetch(new Request('http://localhost/v1/files', { method: 'POST', body: form }))).json()) as { id: string };
+      const file = (await (await app.fetch(new Request('http://localhost/v1/files', { method: 'POST', body: form }))).json()) as {
+        id: string;
+      };
       const rest = await app.fetch(
         new Request('http://localhost/v1/batches', {
           method: 'POST',
@@ -258,7 +317,9 @@ describe('the request id in the log', () => {
         new Request('http://localhost/graphql', {
           method: 'POST',
           headers: { 'content-type': 'application/json', 'x-request-id': 'graphql-call-1' },
-          body: JSON.stringify({ query: `mutation { createBatch(input: { inputFileId: "${file.id}", endpoint: "/v1/embeddings" }) { id } }` }),
+          body: JSON.stringify({
+            query: `mutation { createBatch(input: { inputFileId: "${file.id}", endpoint: "/v1/embeddings" }) { id } }`,
+          }),
         }),
       );
       expect(graphql.headers.get('x-request-id')).toBe('graphql-call-1');

@@ -11,7 +11,12 @@ interface InputLine {
   body: { model: string; max_tokens?: number };
 }
 
-const linesOf = (bytes: Buffer) => bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as InputLine);
+const linesOf = (bytes: Buffer) =>
+  bytes
+    .toString('utf8')
+    .trimEnd()
+    .split('\n')
+    .map((l) => JSON.parse(l) as InputLine);
 
 /** The official SDK through separate Bun processes: a gateway, a worker and the simulator, on real Postgres. */
 describe('the OpenAI SDK end to end through the worker and the simulator', () => {
@@ -21,13 +26,27 @@ describe('the OpenAI SDK end to end through the worker and the simulator', () =>
 
   beforeAll(async () => {
     const shared = { DATABASE_URL: test().url, LOG_LEVEL: 'info' };
-    const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model,sim-embed', '--slots', '64', '--ttft-ms', '2', '--tpot-ms', '1']);
+    const sim = start(BUN, [
+      'fleet/entry/sim.ts',
+      '--port',
+      '0',
+      '--model',
+      'sim-model,sim-embed',
+      '--slots',
+      '64',
+      '--ttft-ms',
+      '2',
+      '--tpot-ms',
+      '1',
+    ]);
     processes.push(sim);
     const [, engineUrl] = (await sim.waitFor(URL_LINE)) as unknown as [string, string];
     const gateway = start(BUN, ['gateway/entry/bun.ts'], { env: { ...shared, PORT: '0', API_KEYS: 'sdk-key' } });
     processes.push(gateway);
     const [, gatewayUrl] = (await gateway.waitFor(URL_LINE, 30_000)) as unknown as [string, string];
-    const worker = start(BUN, ['fleet/entry/worker.ts'], { env: { ...shared, ENGINE_URL: engineUrl, BUN_CONFIG_MAX_HTTP_REQUESTS: '8192' } });
+    const worker = start(BUN, ['fleet/entry/worker.ts'], {
+      env: { ...shared, ENGINE_URL: engineUrl, BUN_CONFIG_MAX_HTTP_REQUESTS: '8192' },
+    });
     processes.push(worker);
     await worker.waitFor(/"msg":"worker ready"/, 30_000);
     client = new OpenAI({ apiKey: 'sdk-key', baseURL: `${gatewayUrl}/v1`, maxRetries: 0 });
@@ -52,7 +71,10 @@ describe('the OpenAI SDK end to end through the worker and the simulator', () =>
   async function download(fileId: string | null | undefined) {
     if (!fileId) return [];
     const content = await client.files.content(fileId);
-    return (await content.text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    return (await content.text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
   }
 
   it('completes a chat batch with every custom_id once, in input order, as non-streaming chat completions', async () => {
@@ -66,7 +88,11 @@ describe('the OpenAI SDK end to end through the worker and the simulator', () =>
     expect(batch.error_file_id).toBeNull();
     expect(output.map((l) => l.custom_id)).toEqual(input.map((l) => l.custom_id));
     for (const [i, line] of output.entries()) {
-      expect(line).toMatchObject({ id: expect.stringMatching(/^batch_req_/), error: null, response: { status_code: 200, request_id: expect.any(String) } });
+      expect(line).toMatchObject({
+        id: expect.stringMatching(/^batch_req_/),
+        error: null,
+        response: { status_code: 200, request_id: expect.any(String) },
+      });
       const body = line.response.body;
       expect(body.object).toBe('chat.completion');
       expect(body.model).toBe(input[i]?.body.model);
@@ -90,7 +116,12 @@ describe('the OpenAI SDK end to end through the worker and the simulator', () =>
 
   it('cancels a running batch, keeping what finished and listing the rest as cancelled', async () => {
     const lines = Array.from({ length: 2000 }, (_, i) =>
-      JSON.stringify({ custom_id: `long-${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', max_tokens: 200, messages: [{ role: 'user', content: `write at length about ${i}` }] } }),
+      JSON.stringify({
+        custom_id: `long-${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'sim-model', max_tokens: 200, messages: [{ role: 'user', content: `write at length about ${i}` }] },
+      }),
     );
     const file = await client.files.create({ file: await toFile(Buffer.from(`${lines.join('\n')}\n`), 'long.jsonl'), purpose: 'batch' });
     let batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });

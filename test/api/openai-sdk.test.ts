@@ -43,17 +43,33 @@ describe('the official OpenAI SDK against the gateway', () => {
       completion_window: '24h',
       metadata: { project: 'sdk-test' },
     });
-    expect(created).toMatchObject({ object: 'batch', status: 'validating', input_file_id: file.id, completion_window: '24h', metadata: { project: 'sdk-test' }, errors: null });
+    expect(created).toMatchObject({
+      object: 'batch',
+      status: 'validating',
+      input_file_id: file.id,
+      completion_window: '24h',
+      metadata: { project: 'sdk-test' },
+      errors: null,
+    });
     expect(created.expires_at! - created.created_at).toBe(86_400);
     await api().validated();
     const batch = await client.batches.retrieve(created.id);
-    expect(batch).toMatchObject({ status: 'in_progress', model: 'sim-model', request_counts: { total: 100, completed: 0, failed: 0 }, queue_position: expect.any(Number) });
+    expect(batch).toMatchObject({
+      status: 'in_progress',
+      model: 'sim-model',
+      request_counts: { total: 100, completed: 0, failed: 0 },
+      queue_position: expect.any(Number),
+    });
     expect(batch.in_progress_at).toEqual(expect.any(Number));
     const stored = await rows<{ custom_id: string; body: string }>(
       api().db.database.db,
       sql`select custom_id, body from requests where batch_id = ${batch.id} order by line`,
     );
-    const lines = chat.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l) as { custom_id: string; body: unknown });
+    const lines = chat
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { custom_id: string; body: unknown });
     expect(stored.map((r) => r.custom_id)).toEqual(lines.map((l) => l.custom_id));
     expect(stored.map((r) => JSON.parse(r.body))).toEqual(lines.map((l) => l.body));
   });
@@ -90,15 +106,28 @@ describe('the official OpenAI SDK against the gateway', () => {
     });
     const cancelled = await client.batches.cancel(created.id);
     expect(cancelled.status).toBe('cancelled');
-    expect(cancelled).toMatchObject({ request_counts: { total: 100 }, cancelling_at: expect.any(Number), cancelled_at: expect.any(Number) });
+    expect(cancelled).toMatchObject({
+      request_counts: { total: 100 },
+      cancelling_at: expect.any(Number),
+      cancelled_at: expect.any(Number),
+    });
     const output = await (await client.files.content(cancelled.output_file_id!)).text();
-    const outputLines = output.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const outputLines = output
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(outputLines.map((l) => l.custom_id)).toEqual(['cand-0000', 'cand-0001']);
     expect(outputLines[0]).toMatchObject({ response: { status_code: 200, body: { id: 'chatcmpl-1' } }, error: null });
-    const errors = (await (await client.files.content(cancelled.error_file_id!)).text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await (await client.files.content(cancelled.error_file_id!)).text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors).toHaveLength(98);
     expect(errors[0]).toMatchObject({ custom_id: 'cand-0002', response: null, error: { code: 'batch_cancelled' } });
-    expect(await client.files.retrieve(cancelled.output_file_id!)).toMatchObject({ purpose: 'batch_output', bytes: Buffer.byteLength(output) });
+    expect(await client.files.retrieve(cancelled.output_file_id!)).toMatchObject({
+      purpose: 'batch_output',
+      bytes: Buffer.byteLength(output),
+    });
     await expect(client.batches.cancel(created.id)).rejects.toMatchObject({ status: 409 });
   });
 
@@ -116,16 +145,28 @@ describe('the official OpenAI SDK against the gateway', () => {
     });
     await settleBatch(db, created.id);
     const done = await client.batches.retrieve(created.id);
-    expect(done).toMatchObject({ status: 'completed', error_file_id: null, request_counts: { total: 50, completed: 50, failed: 0 }, queue_position: null });
+    expect(done).toMatchObject({
+      status: 'completed',
+      error_file_id: null,
+      request_counts: { total: 50, completed: 50, failed: 0 },
+      queue_position: null,
+    });
     expect(done.finalizing_at).toEqual(expect.any(Number));
     expect(done.completed_at).toEqual(expect.any(Number));
-    const lines = (await (await client.files.content(done.output_file_id!)).text()).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = (await (await client.files.content(done.output_file_id!)).text())
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(50);
     expect(lines.map((l) => l.custom_id)).toEqual(Array.from({ length: 50 }, (_, i) => `emb-${String(i).padStart(3, '0')}`));
     expect(lines[4]).toEqual({
       id: expect.any(String),
       custom_id: 'emb-004',
-      response: { status_code: 200, request_id: 'emb-5', body: { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [5] }] } },
+      response: {
+        status_code: 200,
+        request_id: 'emb-5',
+        body: { object: 'list', data: [{ object: 'embedding', index: 0, embedding: [5] }] },
+      },
       error: null,
     });
   });
@@ -164,7 +205,9 @@ describe('the official OpenAI SDK against the gateway', () => {
     const { db } = api().db.database;
     await db.execute(sql`insert into models (name, source) values ('org/registered', 'hf:org/registered')`);
     await db.execute(sql`insert into models (name, source, enabled) values ('disabled', 'x', false)`);
-    await db.execute(sql`insert into workers (id, host, gpu, pid, model, engine_url, status) values ('w1', 'h', '0', 1, 'loaded', 'http://e', 'ready')`);
+    await db.execute(
+      sql`insert into workers (id, host, gpu, pid, model, engine_url, status) values ('w1', 'h', '0', 1, 'loaded', 'http://e', 'ready')`,
+    );
     const models = await api().client().models.list();
     expect(models.data.map((m) => m.id)).toEqual(['loaded', 'org/registered']);
     expect(models.data[0]).toEqual({ id: 'loaded', object: 'model', created: expect.any(Number), owned_by: 'vllm-batch-server' });
@@ -175,9 +218,11 @@ describe('the official OpenAI SDK against the gateway', () => {
 describe('routes the gateway does not serve', () => {
   const api = useApi();
 
-  it('answer 404 in OpenAI\'s error shape', async () => {
+  it("answer 404 in OpenAI's error shape", async () => {
     const res = await api().app.request('/v1/fine_tuning/jobs');
     expect(res.status).toBe(404);
-    expect(await res.json()).toEqual({ error: { message: expect.stringContaining('/v1/fine_tuning/jobs'), type: 'invalid_request_error', param: null, code: null } });
+    expect(await res.json()).toEqual({
+      error: { message: expect.stringContaining('/v1/fine_tuning/jobs'), type: 'invalid_request_error', param: null, code: null },
+    });
   });
 });

@@ -24,7 +24,9 @@ describe('owner weights and queue shares', () => {
 
   /** A batch of `count` embedding requests for `model`, queued (validated and cut into ranges). */
   async function queueBatch(key: string, count: number, model: string) {
-    const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ custom_id: `r-${i}`, method: 'POST', url: '/v1/embeddings', body: { model, input: `text ${i}` } }));
+    const lines = Array.from({ length: count }, (_, i) =>
+      JSON.stringify({ custom_id: `r-${i}`, method: 'POST', url: '/v1/embeddings', body: { model, input: `text ${i}` } }),
+    );
     const client = api().client(key);
     const file = await client.files.create({ file: await toFile(Buffer.from(lines.join('\n')), 'in.jsonl'), purpose: 'batch' });
     const batch = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' });
@@ -42,13 +44,17 @@ describe('owner weights and queue shares', () => {
     const alice = await ownerOfKey('key-alice');
     const refused = await set('key-alice', alice, 5);
     expect(refused.errors?.[0]).toMatchObject({ message: expect.stringContaining('ADMIN_API_KEYS'), extensions: { code: 'FORBIDDEN' } });
-    expect((await gql('key-alice', '{ ownerWeights { owner weight updatedAt } }')).data?.ownerWeights).toEqual([{ owner: alice, weight: 1, updatedAt: null }]);
+    expect((await gql('key-alice', '{ ownerWeights { owner weight updatedAt } }')).data?.ownerWeights).toEqual([
+      { owner: alice, weight: 1, updatedAt: null },
+    ]);
 
     const done = await set('key-root', alice, 2.5);
     expect(done.data?.setOwnerWeight).toMatchObject({ owner: alice, weight: 2.5, updatedAt: expect.any(String) });
     expect((await gql('key-alice', '{ ownerWeights { owner weight } }')).data?.ownerWeights).toEqual([{ owner: alice, weight: 2.5 }]);
     // Bob sees his own default, not Alice's weight; the administrator sees every weight set.
-    expect((await gql('key-bob', '{ ownerWeights { owner weight } }')).data?.ownerWeights).toEqual([{ owner: await ownerOfKey('key-bob'), weight: 1 }]);
+    expect((await gql('key-bob', '{ ownerWeights { owner weight } }')).data?.ownerWeights).toEqual([
+      { owner: await ownerOfKey('key-bob'), weight: 1 },
+    ]);
     expect((await gql('key-root', '{ ownerWeights { owner weight } }')).data?.ownerWeights).toEqual([{ owner: alice, weight: 2.5 }]);
 
     // Setting the default removes the weight.
@@ -60,7 +66,10 @@ describe('owner weights and queue shares', () => {
     const bob = await ownerOfKey('key-bob');
     for (const weight of [0, -1, 1e-50, 5000]) {
       const refused = await set('key-root', bob, weight);
-      expect(refused.errors?.[0], String(weight)).toMatchObject({ message: expect.stringMatching(/^weight must be a number from 0\.001 to 1000/), extensions: { code: 'BAD_REQUEST', param: 'weight' } });
+      expect(refused.errors?.[0], String(weight)).toMatchObject({
+        message: expect.stringMatching(/^weight must be a number from 0\.001 to 1000/),
+        extensions: { code: 'BAD_REQUEST', param: 'weight' },
+      });
       expect(refused.errors?.[0]?.message).toContain(`got ${weight}`);
     }
     // Not a number at all: GraphQL refuses the variable before the resolver runs.
@@ -73,7 +82,10 @@ describe('owner weights and queue shares', () => {
   it('refuses an owner that is not an owner name, and never stores an API key given in its place', async () => {
     for (const owner of ['key-alice', '', 'key_ABC']) {
       const refused = await set('key-root', owner, 2);
-      expect(refused.errors?.[0], owner).toMatchObject({ message: expect.stringContaining('sha256sum'), extensions: { code: 'BAD_REQUEST', param: 'owner' } });
+      expect(refused.errors?.[0], owner).toMatchObject({
+        message: expect.stringContaining('sha256sum'),
+        extensions: { code: 'BAD_REQUEST', param: 'owner' },
+      });
       expect(refused.errors?.[0]?.message).not.toContain('key-alice');
     }
     expect(await rows(api().db.database.db, sql`select * from owner_weights`)).toEqual([]);
@@ -88,20 +100,34 @@ describe('owner weights and queue shares', () => {
     await holdRanges(b, 10);
     await set('key-root', alice, 3);
 
-    const QUERY = '{ queueShares(model: "shares-model") { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';
+    const QUERY =
+      '{ queueShares(model: "shares-model") { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';
     const totals = { model: 'shares-model', queuedLines: 60, inFlightLines: 40, activeOwners: 2 };
     const aliceRow = { owner: alice, weight: 3, queuedLines: 30, inFlightLines: 30, share: 0.75, fairShare: 0.75 };
     const bobRow = { owner: bob, weight: 1, queuedLines: 30, inFlightLines: 10, share: 0.25, fairShare: 0.25 };
-    expect((await gql('key-root', QUERY)).data?.queueShares).toEqual([{ ...totals, owners: [{ ...aliceRow, yours: false }, { ...bobRow, yours: false }].sort((x, y) => x.owner.localeCompare(y.owner)) }]);
+    expect((await gql('key-root', QUERY)).data?.queueShares).toEqual([
+      {
+        ...totals,
+        owners: [
+          { ...aliceRow, yours: false },
+          { ...bobRow, yours: false },
+        ].sort((x, y) => x.owner.localeCompare(y.owner)),
+      },
+    ]);
     expect((await gql('key-alice', QUERY)).data?.queueShares).toEqual([{ ...totals, owners: [{ ...aliceRow, yours: true }] }]);
     expect((await gql('key-bob', QUERY)).data?.queueShares).toEqual([{ ...totals, owners: [{ ...bobRow, yours: true }] }]);
     // The administrator has no work of its own here: the totals, and no row that is its own.
-    expect((await gql('key-root', '{ queueShares { model owners { yours } } }')).data?.queueShares).toEqual([{ model: 'shares-model', owners: [{ yours: false }, { yours: false }] }]);
+    expect((await gql('key-root', '{ queueShares { model owners { yours } } }')).data?.queueShares).toEqual([
+      { model: 'shares-model', owners: [{ yours: false }, { yours: false }] },
+    ]);
 
     // Lines with results leave the counts; a finished range leaves them all.
     await api().db.database.db.execute(sql`update request_ranges set succeeded = 1, finished_at = now(), lease_owner = null
       where id in (select id from request_ranges where batch_id = ${b} and lease_owner is not null)`);
-    const after = (await gql('key-bob', QUERY)).data?.queueShares as { inFlightLines: number; owners: { inFlightLines: number; share: number }[] }[];
+    const after = (await gql('key-bob', QUERY)).data?.queueShares as {
+      inFlightLines: number;
+      owners: { inFlightLines: number; share: number }[];
+    }[];
     expect(after[0]).toMatchObject({ inFlightLines: 30, owners: [{ inFlightLines: 0, share: 0 }] });
     await set('key-root', alice, 1);
   });
@@ -127,8 +153,22 @@ describe.each(DRIVERS)('owner weights and queue shares on %s', (driver) => {
     const { db } = database();
     // Owner a: a queued range of 10 lines with 4 results, a held one of 10; owner b: a held one of 5, a finished one,
     // and a queued one of a batch that is being cancelled, which the lease no longer takes.
-    for (const [id, owner, model, status] of [['batch_a', 'a', 'm', 'in_progress'], ['batch_b', 'b', 'm', 'in_progress'], ['batch_c', 'b', 'other', 'in_progress'], ['batch_d', 'b', 'm', 'cancelling']] as const) {
-      await db.insert(batches).values({ id, owner, endpoint: '/v1/chat/completions', model, completionWindow: '24h', status, inputFileId: 'file-x', expiresAt: new Date(Date.now() + 3_600_000) });
+    for (const [id, owner, model, status] of [
+      ['batch_a', 'a', 'm', 'in_progress'],
+      ['batch_b', 'b', 'm', 'in_progress'],
+      ['batch_c', 'b', 'other', 'in_progress'],
+      ['batch_d', 'b', 'm', 'cancelling'],
+    ] as const) {
+      await db.insert(batches).values({
+        id,
+        owner,
+        endpoint: '/v1/chat/completions',
+        model,
+        completionWindow: '24h',
+        status,
+        inputFileId: 'file-x',
+        expiresAt: new Date(Date.now() + 3_600_000),
+      });
     }
     await db.execute(sql`insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, lease_owner, finished_at) values
       ('batch_a', 'm', 'a', 1, 10, 10, 3, 1, null, null),
@@ -140,14 +180,25 @@ describe.each(DRIVERS)('owner weights and queue shares on %s', (driver) => {
     await setOwnerWeight(db, 'b', 2);
     expect(await queueShares(db, { model: 'm' })).toEqual([
       {
-        model: 'm', queuedLines: 6, inFlightLines: 13, activeOwners: 2,
+        model: 'm',
+        queuedLines: 6,
+        inFlightLines: 13,
+        activeOwners: 2,
         owners: [
           { owner: 'a', weight: 1, queuedLines: 6, inFlightLines: 10, share: 10 / 13, fairShare: 1 / 3 },
           { owner: 'b', weight: 2, queuedLines: 0, inFlightLines: 3, share: 3 / 13, fairShare: 2 / 3 },
         ],
       },
     ]);
-    expect((await queueShares(db, { onlyOwner: 'b' })).map((q) => [q.model, q.owners.map((o) => o.owner)])).toEqual([['m', ['b']], ['other', ['b']]]);
-    expect((await queueShares(db, { model: 'other' }))[0]?.owners[0]).toMatchObject({ queuedLines: 3, inFlightLines: 0, share: null, fairShare: 1 });
+    expect((await queueShares(db, { onlyOwner: 'b' })).map((q) => [q.model, q.owners.map((o) => o.owner)])).toEqual([
+      ['m', ['b']],
+      ['other', ['b']],
+    ]);
+    expect((await queueShares(db, { model: 'other' }))[0]?.owners[0]).toMatchObject({
+      queuedLines: 3,
+      inFlightLines: 0,
+      share: null,
+      fairShare: 1,
+    });
   });
 });

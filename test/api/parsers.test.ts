@@ -88,11 +88,16 @@ describe('reading the lines of an input file', () => {
     ]);
     const snowman = encoder.encode('☃');
     const split = await collect(readLines(piecesOf(['a', snowman.subarray(0, 2), snowman.subarray(2), 'b\nc'])));
-    expect(split).toEqual([{ line: 1, text: 'a☃b' }, { line: 2, text: 'c' }]);
+    expect(split).toEqual([
+      { line: 1, text: 'a☃b' },
+      { line: 2, text: 'c' },
+    ]);
   });
 
   it('decodes a line of text and bytes strictly, and measures text lines in UTF-8 bytes', async () => {
-    const lines = await collect(readLines(piecesOf(['ok\nbad ', new Uint8Array([0xc3, 0x28]), '\néé', 'ééé\néééééé\n', 'x'.repeat(11), '\nend']), 10));
+    const lines = await collect(
+      readLines(piecesOf(['ok\nbad ', new Uint8Array([0xc3, 0x28]), '\néé', 'ééé\néééééé\n', 'x'.repeat(11), '\nend']), 10),
+    );
     expect(lines).toEqual([
       { line: 1, text: 'ok' },
       { line: 2, problem: 'invalid_encoding' },
@@ -104,7 +109,13 @@ describe('reading the lines of an input file', () => {
   });
 
   it('reports invalid UTF-8 and overlong lines on their own line, and goes on', async () => {
-    const bytes = Buffer.concat([Buffer.from('ok\n'), Buffer.from([0xc3, 0x28]), Buffer.from('\n'), Buffer.from('x'.repeat(50)), Buffer.from('\nend\n')]);
+    const bytes = Buffer.concat([
+      Buffer.from('ok\n'),
+      Buffer.from([0xc3, 0x28]),
+      Buffer.from('\n'),
+      Buffer.from('x'.repeat(50)),
+      Buffer.from('\nend\n'),
+    ]);
     const lines = await collect(readLines(piecesOf(bytes, 4), 20));
     expect(lines).toEqual([
       { line: 1, text: 'ok' },

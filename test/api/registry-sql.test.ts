@@ -9,9 +9,23 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
 
   it('registers a model once, changes only the fields given, and removes it', async () => {
     const { db } = database();
-    const model = await registerModel(db, { name: 'org/a', source: 'hf:org/a', engineArgs: ['--dtype', 'half'], maxConcurrency: null, enabled: true });
-    expect(model).toMatchObject({ name: 'org/a', source: 'hf:org/a', engineArgs: ['--dtype', 'half'], maxConcurrency: null, enabled: true });
-    expect(await registerModel(db, { name: 'org/a', source: 'other', engineArgs: [], maxConcurrency: null, enabled: true })).toBeUndefined();
+    const model = await registerModel(db, {
+      name: 'org/a',
+      source: 'hf:org/a',
+      engineArgs: ['--dtype', 'half'],
+      maxConcurrency: null,
+      enabled: true,
+    });
+    expect(model).toMatchObject({
+      name: 'org/a',
+      source: 'hf:org/a',
+      engineArgs: ['--dtype', 'half'],
+      maxConcurrency: null,
+      enabled: true,
+    });
+    expect(
+      await registerModel(db, { name: 'org/a', source: 'other', engineArgs: [], maxConcurrency: null, enabled: true }),
+    ).toBeUndefined();
     const updated = await updateModel(db, 'org/a', { enabled: false, maxConcurrency: 4 });
     expect(updated).toMatchObject({ source: 'hf:org/a', engineArgs: ['--dtype', 'half'], enabled: false, maxConcurrency: 4 });
     expect(updated!.updatedAtMs).toBeGreaterThanOrEqual(model!.updatedAtMs);
@@ -37,11 +51,14 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
     expect((await listWorkers(db, { includeStopped: true })).map((w) => w.id)).toEqual(['w1', 'w2', 'w3']);
   });
 
-  it('serves every model a live worker\'s engine lists, with its card fields, as well as the registry\'s', async () => {
+  it("serves every model a live worker's engine lists, with its card fields, as well as the registry's", async () => {
     const { db } = database();
     await registerModel(db, { name: 'sim-model', source: 'org/Sim-7B', engineArgs: [], maxConcurrency: null, enabled: true });
     await db.execute(sql`insert into workers (id, host, gpu, pid, model, engine_models, engine_url, status) values
-      ('e1', 'h', '3', 1, 'sim-model', ${JSON.stringify([{ id: 'sim-model', root: 'sim-model', maxModelLen: 8192 }, { id: 'sim-embed', root: 'org/embed', maxModelLen: 512 }])}::jsonb, 'http://e', 'ready'),
+      ('e1', 'h', '3', 1, 'sim-model', ${JSON.stringify([
+        { id: 'sim-model', root: 'sim-model', maxModelLen: 8192 },
+        { id: 'sim-embed', root: 'org/embed', maxModelLen: 512 },
+      ])}::jsonb, 'http://e', 'ready'),
       ('e2', 'h', '4', 2, 'old-release-model', '[]'::jsonb, 'http://e', 'ready'),
       ('e3', 'h', '5', 3, 'gone', ${JSON.stringify([{ id: 'gone' }])}::jsonb, 'http://e', 'stopped')`);
     const mine = (await servedModels(db)).filter((m) => ['old-release-model', 'sim-embed', 'sim-model', 'gone'].includes(m.name));
@@ -77,7 +94,7 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
     ]);
   });
 
-  it('tells an engine-owning worker each enabled model\'s queued lines and how long the head of its queue has waited', async () => {
+  it("tells an engine-owning worker each enabled model's queued lines and how long the head of its queue has waited", async () => {
     const { db } = database();
     await registerModel(db, { name: 'd-busy', source: 'x', engineArgs: [], maxConcurrency: null, enabled: true });
     await registerModel(db, { name: 'd-idle', source: 'x', engineArgs: [], maxConcurrency: null, enabled: true });
@@ -96,7 +113,10 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
     await db.execute(sql`update batches set expires_at = now() - interval '1 second' where id = ${late}`);
     const demand = (await modelDemand(db, { except: 'nobody', liveMs: 15_000 })).filter((m) => m.name.startsWith('d-'));
     // Queued: line 4 and 5 of the old batch (3 has its result), both of the urgent one, whose wait is the head's.
-    expect(demand.map((m) => [m.name, m.queued])).toEqual([['d-busy', 4], ['d-idle', 0]]);
+    expect(demand.map((m) => [m.name, m.queued])).toEqual([
+      ['d-busy', 4],
+      ['d-idle', 0],
+    ]);
     expect(demand[0]!.waitedMs).toBeGreaterThan(590_000);
     expect(demand[0]!.waitedMs).toBeLessThan(3_000_000);
     expect(demand[1]!.waitedMs).toBe(0);

@@ -11,9 +11,24 @@ describe('the committed GraphQL schema', () => {
     expect(committed === (await printGatewaySchema()), `${SCHEMA_FILE} is stale; run npm run schema:print and commit it`).toBe(true);
   });
 
-  it('holds the Batch API\'s queries and mutations and the built-in handlers\' options', async () => {
+  it("holds the Batch API's queries and mutations and the built-in handlers' options", async () => {
     const printed = await printGatewaySchema();
-    for (const field of ['batch(id: ID!): Batch', 'batches(', 'file(id: ID!): File', 'models(', 'workers(', 'batchStats(', 'uploadFile(', 'createBatch(', 'cancelBatch(', 'retryBatch(', 'registerModel(', 'updateModel(', 'removeModel(', 'webhook']) {
+    for (const field of [
+      'batch(id: ID!): Batch',
+      'batches(',
+      'file(id: ID!): File',
+      'models(',
+      'workers(',
+      'batchStats(',
+      'uploadFile(',
+      'createBatch(',
+      'cancelBatch(',
+      'retryBatch(',
+      'registerModel(',
+      'updateModel(',
+      'removeModel(',
+      'webhook',
+    ]) {
       expect(printed).toContain(field);
     }
   });

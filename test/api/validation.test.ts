@@ -37,10 +37,16 @@ describe('validating batch input files', () => {
   }
 
   const queued = async (batchId: string) =>
-    rows<{ custom_id: string; model: string }>(api().db.database.db, sql`select custom_id, model from requests where batch_id = ${batchId} order by line`);
+    rows<{ custom_id: string; model: string }>(
+      api().db.database.db,
+      sql`select custom_id, model from requests where batch_id = ${batchId} order by line`,
+    );
 
   it('fails a file with bad lines, reporting every bad line by number', async () => {
-    const expected = JSON.parse(readFileSync(`${FIXTURES}bad-lines.expected.json`, 'utf8')) as { endpoint: string; bad_lines: Record<string, string> };
+    const expected = JSON.parse(readFileSync(`${FIXTURES}bad-lines.expected.json`, 'utf8')) as {
+      endpoint: string;
+      bad_lines: Record<string, string>;
+    };
     const batch = await submit(fixture('bad-lines.jsonl'));
     expect(batch.status).toBe('failed');
     expect(batch.failed_at).toEqual(expect.any(Number));
@@ -65,7 +71,9 @@ describe('validating batch input files', () => {
     const bad = Buffer.concat([Buffer.from(`${line('a')}\n{"custom_id": "`), Buffer.from([0xff, 0xfe]), Buffer.from(`"}\n${line('c')}\n`)]);
     const batch = await submit(bad);
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data).toEqual([{ line: 2, code: 'invalid_encoding', param: null, message: 'Line 2 is not valid UTF-8; save the file as UTF-8.' }]);
+    expect(batch.errors?.data).toEqual([
+      { line: 2, code: 'invalid_encoding', param: null, message: 'Line 2 is not valid UTF-8; save the file as UTF-8.' },
+    ]);
   });
 
   it('fails an empty file', async () => {
@@ -77,9 +85,19 @@ describe('validating batch input files', () => {
     // vLLM answers encoding_format "bytes" and "bytes_only" with application/octet-stream, which no result line holds.
     const embed = (customId: string, format: string) =>
       `{"custom_id": "${customId}", "method": "POST", "url": "/v1/embeddings", "body": {"model": "m1", "input": "a passage", "encoding_format": "${format}"}}`;
-    const batch = await submit([embed('a', 'float'), embed('b', 'bytes'), embed('c', 'base64'), embed('d', 'bytes_only')].join('\n'), '/v1/embeddings');
+    const batch = await submit(
+      [embed('a', 'float'), embed('b', 'bytes'), embed('c', 'base64'), embed('d', 'bytes_only')].join('\n'),
+      '/v1/embeddings',
+    );
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data).toEqual([2, 4].map((n) => ({ line: n, code: 'invalid_encoding_format', param: 'body.encoding_format', message: expect.stringContaining(`Line ${n}: body.encoding_format "bytes`) })));
+    expect(batch.errors?.data).toEqual(
+      [2, 4].map((n) => ({
+        line: n,
+        code: 'invalid_encoding_format',
+        param: 'body.encoding_format',
+        message: expect.stringContaining(`Line ${n}: body.encoding_format "bytes`),
+      })),
+    );
     expect(batch.errors?.data?.every((e) => e.message?.includes('use "float" or "base64"'))).toBe(true);
     expect(await queued(batch.id)).toEqual([]);
   });
@@ -87,7 +105,9 @@ describe('validating batch input files', () => {
   it('fails a file with more requests than MAX_BATCH_REQUESTS', async () => {
     const batch = await submit(Array.from({ length: 21 }, (_, i) => line(`r${i}`)).join('\n'));
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data).toEqual([{ line: 21, code: 'too_many_requests', param: null, message: expect.stringContaining('more than 20 requests') }]);
+    expect(batch.errors?.data).toEqual([
+      { line: 21, code: 'too_many_requests', param: null, message: expect.stringContaining('more than 20 requests') },
+    ]);
   });
 
   it('queues a batch mixing models, each request under its own model', async () => {
@@ -105,21 +125,28 @@ describe('validating batch input files', () => {
     const long = randomBytes(2400).toString('base64');
     const batch = await submit([line('a'), line('b', long)].join('\n'));
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data).toEqual([{ line: 2, code: 'invalid_model', param: 'body.model', message: expect.stringContaining('longer than 512 characters') }]);
+    expect(batch.errors?.data).toEqual([
+      { line: 2, code: 'invalid_model', param: 'body.model', message: expect.stringContaining('longer than 512 characters') },
+    ]);
     expect(await queued(batch.id)).toEqual([]);
   });
 
   it('accepts a byte order mark, CRLF line endings and blank lines, and keeps bodies byte for byte', async () => {
-    const body = '{"model": "m1", "seed": 12345678901234567890, "temperature": 1.0, "messages": [{"role": "user", "content": "é\\u00e9 ☃"}]}';
+    const body =
+      '{"model": "m1", "seed": 12345678901234567890, "temperature": 1.0, "messages": [{"role": "user", "content": "é\\u00e9 ☃"}]}';
     const text = `\uFEFF{"custom_id": "a", "method": "POST", "url": "/v1/chat/completions", "body": ${body}}\r\n\r\n${line('b')}\r\n`;
     const batch = await submit(text);
     expect(batch.status).toBe('in_progress');
-    const [first] = await rows<{ body: string }>(api().db.database.db, sql`select body from requests where batch_id = ${batch.id} and line = 1`);
+    const [first] = await rows<{ body: string }>(
+      api().db.database.db,
+      sql`select body from requests where batch_id = ${batch.id} and line = 1`,
+    );
     expect(first?.body).toBe(body);
   });
 
   it('queues a file whose characters are split between its stored chunks, bodies kept byte for byte', async () => {
-    const body = '{"model": "m1", "messages": [{"role": "user", "content": "tab\\there, backslash \\\\ and \\"quotes\\" é ☃ 😀"}],\t"n": 1}';
+    const body =
+      '{"model": "m1", "messages": [{"role": "user", "content": "tab\\there, backslash \\\\ and \\"quotes\\" é ☃ 😀"}],\t"n": 1}';
     const text = `${[`{"custom_id": "é☃\\t😀", "method": "POST", "url": "/v1/chat/completions", "body": ${body}}`, line('b')].join('\n')}\n`;
     const bytes = Buffer.from(text);
     // Stored in chunks of 5 bytes, as no upload would: most multi-byte characters straddle two chunks.
@@ -132,7 +159,10 @@ describe('validating batch input files', () => {
     const created = await client.batches.create({ input_file_id: id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     await api().validated();
     expect((await client.batches.retrieve(created.id)).status).toBe('in_progress');
-    const stored = await rows<{ custom_id: string; body: string }>(database.db, sql`select custom_id, body from requests where batch_id = ${created.id} order by line`);
+    const stored = await rows<{ custom_id: string; body: string }>(
+      database.db,
+      sql`select custom_id, body from requests where batch_id = ${created.id} order by line`,
+    );
     expect(stored.map((r) => r.custom_id)).toEqual(['é☃\t😀', 'b']);
     expect(stored[0]?.body).toBe(body);
   });
@@ -141,7 +171,9 @@ describe('validating batch input files', () => {
     const client = api().client();
     const before = (await client.files.list()).data.length;
     const big = Array.from({ length: 100 }, (_, i) => line(`r${i}`)).join('\n');
-    const refused = await client.files.create({ file: await toFile(Buffer.from(big), 'big.jsonl'), purpose: 'batch' }).catch((e: unknown) => e);
+    const refused = await client.files
+      .create({ file: await toFile(Buffer.from(big), 'big.jsonl'), purpose: 'batch' })
+      .catch((e: unknown) => e);
     expect(refused).toMatchObject({ status: 413, param: 'file' });
     expect((await client.files.list()).data.length).toBe(before);
     const [partial] = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from files where status = 'uploaded'`);
@@ -159,10 +191,24 @@ describe('validating batch input files', () => {
   it('validates more batches created at once than the database pool has connections, instead of deadlocking on them', async () => {
     // Each validation on Postgres holds a connection for its COPY and reads the file on others (the test pool has 4).
     const client = api().client();
-    const file = await client.files.create({ file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'), purpose: 'batch' });
-    const created = await Promise.all(Array.from({ length: 8 }, () => client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' })));
+    const file = await client.files.create({
+      file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'),
+      purpose: 'batch',
+    });
+    const created = await Promise.all(
+      Array.from({ length: 8 }, () =>
+        client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+      ),
+    );
     const late = new Promise((resolve) => setTimeout(resolve, 10_000, 'still validating'));
-    expect(await Promise.race([api().validated().then(() => 'validated'), late])).toBe('validated');
+    expect(
+      await Promise.race([
+        api()
+          .validated()
+          .then(() => 'validated'),
+        late,
+      ]),
+    ).toBe('validated');
     for (const batch of created) expect((await client.batches.retrieve(batch.id)).status).toBe('in_progress');
   });
 
@@ -185,7 +231,9 @@ describe('validating batch input files', () => {
     await api().validated();
     const batch = await client.batches.retrieve(orphan.id);
     expect(batch.status).toBe('failed');
-    expect(batch.errors?.data).toEqual([expect.objectContaining({ code: 'validation_error', message: expect.stringContaining('failed 3 times') })]);
+    expect(batch.errors?.data).toEqual([
+      expect.objectContaining({ code: 'validation_error', message: expect.stringContaining('failed 3 times') }),
+    ]);
   });
 
   it('fails a batch whose input file is gone by the time it is validated', async () => {
@@ -199,13 +247,19 @@ describe('validating batch input files', () => {
 
   it('ends a batch cancelled while it validates as cancelled, with nothing queued', async () => {
     const client = api().client();
-    const file = await client.files.create({ file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'), purpose: 'batch' });
+    const file = await client.files.create({
+      file: await toFile(Buffer.from([line('a'), line('b')].join('\n')), 'a.jsonl'),
+      purpose: 'batch',
+    });
     const created = await client.batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' });
     const cancelled = await client.batches.cancel(created.id);
     await api().validated();
     expect(['cancelling', 'cancelled']).toContain(cancelled.status);
     expect((await client.batches.retrieve(created.id)).status).toBe('cancelled');
-    const left = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from request_states where batch_id = ${created.id} and status = 'queued'`);
+    const left = await rows<{ n: number }>(
+      api().db.database.db,
+      sql`select count(*)::int as n from request_states where batch_id = ${created.id} and status = 'queued'`,
+    );
     expect(left[0]?.n).toBe(0);
   });
 });

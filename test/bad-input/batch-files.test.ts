@@ -11,7 +11,12 @@ import { expectEachOnce, until } from '../reliability/harness.ts';
 const MAX_FILE_BYTES = 150_000;
 
 const chatLine = (customId: string, model = 'sim-model') =>
-  JSON.stringify({ custom_id: customId, method: 'POST', url: '/v1/chat/completions', body: { model, messages: [{ role: 'user', content: `hello from ${customId}` }] } });
+  JSON.stringify({
+    custom_id: customId,
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model, messages: [{ role: 'user', content: `hello from ${customId}` }] },
+  });
 
 const customIds = (text: string) =>
   text
@@ -50,7 +55,10 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
   }
 
   const requestStatuses = async (batchId: string) =>
-    rows<{ status: string; n: number }>(api().db.database.db, sql`select status, count(*)::int as n from request_states where batch_id = ${batchId} group by status order by status`);
+    rows<{ status: string; n: number }>(
+      api().db.database.db,
+      sql`select status, count(*)::int as n from request_states where batch_id = ${batchId} group by status order by status`,
+    );
 
   it('refuses or fails each bad submission with a clear error, and the good batch completes untouched', async () => {
     const client = api().client();
@@ -66,22 +74,41 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
     const wrongEndpoint = await client.batches
       .create({ input_file_id: good.input_file_id, endpoint: '/v1/images/generations' as '/v1/embeddings', completion_window: '24h' })
       .catch((e: unknown) => e);
-    expect(wrongEndpoint).toMatchObject({ status: 400, param: 'endpoint', error: { message: 'endpoint must be one of /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses' } });
+    expect(wrongEndpoint).toMatchObject({
+      status: 400,
+      param: 'endpoint',
+      error: { message: 'endpoint must be one of /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses' },
+    });
 
     // A file over MAX_FILE_BYTES: refused while it streams in, nothing kept.
     const big = Array.from({ length: 2000 }, (_, i) => chatLine(`big-${i}`)).join('\n');
     expect(big.length).toBeGreaterThan(MAX_FILE_BYTES);
-    const oversize = await client.files.create({ file: await toFile(Buffer.from(big), 'big.jsonl'), purpose: 'batch' }).catch((e: unknown) => e);
-    expect(oversize).toMatchObject({ status: 413, param: 'file', error: { message: `The file is larger than ${MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.` } });
+    const oversize = await client.files
+      .create({ file: await toFile(Buffer.from(big), 'big.jsonl'), purpose: 'batch' })
+      .catch((e: unknown) => e);
+    expect(oversize).toMatchObject({
+      status: 413,
+      param: 'file',
+      error: { message: `The file is larger than ${MAX_FILE_BYTES} bytes (MAX_FILE_BYTES); split it into several files.` },
+    });
 
     // Latin-1 text where UTF-8 belongs.
     const latin1 = Buffer.from(`${chatLine('ok')}\n${chatLine('caf\u00e9')}\n`, 'latin1');
     const notUtf8 = await settled((await submit(latin1)).id, ['failed']);
-    expect(notUtf8.errors?.data).toEqual([{ line: 2, code: 'invalid_encoding', param: null, message: 'Line 2 is not valid UTF-8; save the file as UTF-8.' }]);
+    expect(notUtf8.errors?.data).toEqual([
+      { line: 2, code: 'invalid_encoding', param: null, message: 'Line 2 is not valid UTF-8; save the file as UTF-8.' },
+    ]);
 
     // 50,000 empty lines: no request at all, said at once.
     const empty = await settled((await submit('\n'.repeat(50_000))).id, ['failed']);
-    expect(empty.errors?.data).toEqual([{ line: null, code: 'empty_file', param: null, message: 'The input file has no requests; upload a JSONL file with one request per line.' }]);
+    expect(empty.errors?.data).toEqual([
+      {
+        line: null,
+        code: 'empty_file',
+        param: null,
+        message: 'The input file has no requests; upload a JSONL file with one request per line.',
+      },
+    ]);
     // ...and one request after them keeps its line number.
     const late = await settled((await submit(`${'\r\n'.repeat(50_000)}${chatLine('late')}\n`)).id, ['completed']);
     const [lateRow] = await rows<{ line: number }>(api().db.database.db, sql`select line from requests where batch_id = ${late.id}`);
@@ -93,7 +120,10 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
     expect(errors).toEqual([]);
     expect(output.every((l) => l.response?.status_code === 200)).toBe(true);
     // None of the refused or failed submissions left a request behind.
-    const [queued] = await rows<{ n: number }>(api().db.database.db, sql`select count(*)::int as n from requests where batch_id in (${badLines.id}, ${notUtf8.id}, ${empty.id})`);
+    const [queued] = await rows<{ n: number }>(
+      api().db.database.db,
+      sql`select count(*)::int as n from requests where batch_id in (${badLines.id}, ${notUtf8.id}, ${empty.id})`,
+    );
     expect(queued?.n).toBe(0);
     expect((await client.files.list()).data.map((f) => f.filename)).not.toContain('big.jsonl');
   });
@@ -110,12 +140,20 @@ describe('bad batch input next to a good batch', { timeout: 120_000 }, () => {
       const batch = await client.batches.retrieve(mixed.id);
       return batch.request_counts?.completed === 2 ? batch : undefined;
     }, 'the servable requests of the mixed batch');
-    expect(waiting).toMatchObject({ status: 'in_progress', request_counts: { total: 3, completed: 2, failed: 0 }, estimated_completion_at: null });
+    expect(waiting).toMatchObject({
+      status: 'in_progress',
+      request_counts: { total: 3, completed: 2, failed: 0 },
+      estimated_completion_at: null,
+    });
     expect(await requestStatuses(mixed.id)).toEqual([
       { status: 'queued', n: 1 },
       { status: 'succeeded', n: 2 },
     ]);
-    expect(await client.batches.retrieve(unknown.id)).toMatchObject({ status: 'in_progress', request_counts: { total: 2, completed: 0, failed: 0 }, estimated_completion_at: null });
+    expect(await client.batches.retrieve(unknown.id)).toMatchObject({
+      status: 'in_progress',
+      request_counts: { total: 2, completed: 0, failed: 0 },
+      estimated_completion_at: null,
+    });
     expect(await requestStatuses(unknown.id)).toEqual([{ status: 'queued', n: 2 }]);
 
     // The user can give up on them: cancelling keeps what finished and reports the rest.

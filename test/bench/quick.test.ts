@@ -12,7 +12,15 @@ interface Figure {
 
 interface Outcome {
   name: string;
-  result: { name: string; result: Figure; reference: Figure | null; ratio: number | null; goal: string; pass: boolean; details: Record<string, number | string> } | null;
+  result: {
+    name: string;
+    result: Figure;
+    reference: Figure | null;
+    ratio: number | null;
+    goal: string;
+    pass: boolean;
+    details: Record<string, number | string>;
+  } | null;
   error: string | null;
 }
 
@@ -25,11 +33,15 @@ describe('the benchmarks in quick mode', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   it('run all six and write a table of finite, positive numbers', { timeout: 240_000 }, async () => {
-    const finished = await runToEnd(BUN, ['scripts/bench/run.ts', '--quick', '--out', join(dir, 'results.md'), '--json', join(dir, 'results.json')], {
-      // The scratch databases carry the run id, so the suite's teardown removes any a crash left.
-      env: { BENCH_DB_TAG: inject('runId') },
-      timeoutMs: 230_000,
-    });
+    const finished = await runToEnd(
+      BUN,
+      ['scripts/bench/run.ts', '--quick', '--out', join(dir, 'results.md'), '--json', join(dir, 'results.json')],
+      {
+        // The scratch databases carry the run id, so the suite's teardown removes any a crash left.
+        env: { BENCH_DB_TAG: inject('runId') },
+        timeoutMs: 230_000,
+      },
+    );
     expect(finished.code, finished.stderr.slice(-6000)).toBe(0);
     const { outcomes } = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as { outcomes: Outcome[] };
     expect(outcomes.map((o) => o.name)).toEqual(NAMES);
@@ -48,7 +60,8 @@ describe('the benchmarks in quick mode', () => {
       }
     }
     const markdown = readFileSync(join(dir, 'results.md'), 'utf8');
-    for (const title of ['Saturation', 'Lease path', 'Fleet scale', 'Ingest', 'Recovery', 'Fan-out']) expect(markdown).toMatch(new RegExp(`^\\| \\d \\| ${title} \\| \\d`, 'm'));
+    for (const title of ['Saturation', 'Lease path', 'Fleet scale', 'Ingest', 'Recovery', 'Fan-out'])
+      expect(markdown).toMatch(new RegExp(`^\\| \\d \\| ${title} \\| \\d`, 'm'));
     expect(markdown).toMatch(/Node v\d+.*Bun \d/);
     expect(markdown).toContain('scripts/bench/run.ts --quick');
   });

@@ -30,13 +30,21 @@ afterAll(async () => {
 const progress = (status: string, done: number, final: boolean) =>
   `event: next\ndata: ${JSON.stringify({ data: { batchProgress: { batchId: 'batch_cut', status, total: 4, completed: done, failed: 0, remaining: 4 - done, tokensPerSecond: 10, requestsPerSecond: 1, estimatedSecondsLeft: 2, final } } })}\n\n`;
 
-const batch = { id: 'batch_cut', object: 'batch', status: 'completed', output_file_id: 'file-out', error_file_id: null, request_counts: { total: 4, completed: 4, failed: 0 } };
+const batch = {
+  id: 'batch_cut',
+  object: 'batch',
+  status: 'completed',
+  output_file_id: 'file-out',
+  error_file_id: null,
+  request_counts: { total: 4, completed: 4, failed: 0 },
+};
 
 describe('vbs when the gateway cuts a response short', () => {
   it('reconnects when the progress stream breaks after it started, and ends with the batch', async () => {
     requests = 0;
     route = (req, res, n) => {
-      if (req.url?.startsWith('/v1/batches/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      if (req.url?.startsWith('/v1/batches/'))
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       if (n === 1) {
         res.write(progress('in_progress', 1, false));
@@ -54,7 +62,8 @@ describe('vbs when the gateway cuts a response short', () => {
 
   it('exits 3 when a download is cut off, and leaves no file behind', async () => {
     route = (req, res) => {
-      if (req.url === '/v1/batches/batch_cut') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      if (req.url === '/v1/batches/batch_cut')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       res.write('{"custom_id":"a"}\n'.repeat(1000));
       setTimeout(() => res.socket?.destroy(), 50);
@@ -69,7 +78,8 @@ describe('vbs when the gateway cuts a response short', () => {
   it('stops a download on Ctrl-C with exit 130, leaving no file behind', async () => {
     const interrupt = new AbortController();
     route = (req, res) => {
-      if (req.url === '/v1/batches/batch_cut') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      if (req.url === '/v1/batches/batch_cut')
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
       res.writeHead(200, { 'content-type': 'application/octet-stream' });
       // Half the file, then a slow gateway; the person presses Ctrl-C meanwhile.
       res.write('{"custom_id":"a"}\n'.repeat(1000));
@@ -90,7 +100,10 @@ describe('vbs when the gateway cuts a response short', () => {
       if (req.url === '/v1/files') {
         // A slow upload; the person presses Ctrl-C before it ends.
         interrupt.abort();
-        return void setTimeout(() => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-1', bytes: 10 })), 300);
+        return void setTimeout(
+          () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ id: 'file-1', bytes: 10 })),
+          300,
+        );
       }
       res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ ...batch, status: 'validating' }));
     };
@@ -103,14 +116,18 @@ describe('vbs when the gateway cuts a response short', () => {
   it('reconnects when the progress stream goes silent (not even a keep-alive), instead of waiting forever', async () => {
     requests = 0;
     route = (req, res, n) => {
-      if (req.url?.startsWith('/v1/batches/')) return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
+      if (req.url?.startsWith('/v1/batches/'))
+        return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(batch));
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       // The first connection is half-open: the gateway's host is gone, and nothing more arrives.
       if (n === 1) return void res.write(progress('in_progress', 1, false));
       res.end(`${progress('completed', 4, true)}event: complete\ndata:\n\n`);
     };
     const run = vbs(['watch', 'batch_cut'], { fetch, env: { VBS_URL: url }, idleTimeoutMs: 300 });
-    const result = await Promise.race([run, new Promise<'still watching'>((resolve) => setTimeout(() => resolve('still watching'), 10_000))]);
+    const result = await Promise.race([
+      run,
+      new Promise<'still watching'>((resolve) => setTimeout(() => resolve('still watching'), 10_000)),
+    ]);
     expect(result).toMatchObject({ code: EXIT.OK, stderr: '' });
   });
 });

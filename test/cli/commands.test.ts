@@ -15,7 +15,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('vbs against a gateway', () => {
   const gateway = useCliGateway({ WEBHOOK_SECRET: 'deployment-secret-0123' });
 
-  async function submitted(args: string[] = []): Promise<{ id: string; priority: number; metadata: unknown; input_file_id: string; status: string }> {
+  async function submitted(
+    args: string[] = [],
+  ): Promise<{ id: string; priority: number; metadata: unknown; input_file_id: string; status: string }> {
     const result = await gateway().run(['submit', CHAT, '--json', ...args]);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(EXIT.OK);
@@ -25,11 +27,22 @@ describe('vbs against a gateway', () => {
   it('submits a file and prints the batch id', async () => {
     const result = await gateway().run(['submit', CHAT]);
     expect(result.code).toBe(EXIT.OK);
-    expect(result.stdout).toMatch(/^Uploaded chat-100\.jsonl \(47\.8 KiB\) as file-\S+\nCreated batch (batch_\S+) \(validating\)\nFollow it: vbs watch batch_\S+\n$/);
+    expect(result.stdout).toMatch(
+      /^Uploaded chat-100\.jsonl \(47\.8 KiB\) as file-\S+\nCreated batch (batch_\S+) \(validating\)\nFollow it: vbs watch batch_\S+\n$/,
+    );
   });
 
   it('passes priority, metadata and handler options to the batch', async () => {
-    const batch = await submitted(['--priority', '7', '--metadata', 'team=search', '--handler', 'webhook.url=https://example.com/hook', '--handler', 'webhook.includeResults=true']);
+    const batch = await submitted([
+      '--priority',
+      '7',
+      '--metadata',
+      'team=search',
+      '--handler',
+      'webhook.url=https://example.com/hook',
+      '--handler',
+      'webhook.includeResults=true',
+    ]);
     expect(batch.priority).toBe(7);
     expect(batch.metadata).toEqual({ team: 'search' });
     const [row] = await rows<{ handlers: unknown }>(gateway().db.database.db, sql`select handlers from batches where id = ${batch.id}`);
@@ -39,7 +52,12 @@ describe('vbs against a gateway', () => {
   it('rewrites the model of every request with --model', async () => {
     const batch = await submitted(['--model', 'other-model']);
     const content = await (await gateway().app.request(`/v1/files/${batch.input_file_id}/content`)).text();
-    const models = new Set(content.trim().split('\n').map((line) => JSON.parse(line).body.model));
+    const models = new Set(
+      content
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).body.model),
+    );
     expect([...models]).toEqual(['other-model']);
   });
 
@@ -83,7 +101,12 @@ describe('vbs against a gateway', () => {
   });
 
   it('exits 4 for a batch that does not exist', async () => {
-    for (const args of [['status', 'batch_nope'], ['watch', 'batch_nope'], ['cancel', 'batch_nope'], ['download', 'batch_nope']]) {
+    for (const args of [
+      ['status', 'batch_nope'],
+      ['watch', 'batch_nope'],
+      ['cancel', 'batch_nope'],
+      ['download', 'batch_nope'],
+    ]) {
       const result = await gateway().run(args);
       expect(result.code, args.join(' ')).toBe(EXIT.NOT_FOUND);
       expect(result.stderr).toContain('batch_nope');
@@ -119,7 +142,10 @@ describe('vbs against a gateway', () => {
     expect(result.code).toBe(EXIT.OK);
     const saved = JSON.parse(result.stdout) as { kind: string; path: string; bytes: number }[];
     expect(saved.map((f) => f.kind)).toEqual(['error']);
-    const lines = readFileSync(saved[0]!.path, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    const lines = readFileSync(saved[0]!.path, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(100);
     expect(lines[0]).toMatchObject({ custom_id: 'cand-0000', error: { code: 'batch_cancelled' } });
     expect(saved[0]!.bytes).toBe(readFileSync(saved[0]!.path).length);
@@ -141,7 +167,10 @@ describe('vbs against a gateway', () => {
     await watching.started;
     await gateway().run(['cancel', batch.id]);
     const result = await watching.result;
-    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { status: string; final: boolean });
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { status: string; final: boolean });
     expect(events[0]).toMatchObject({ batchId: batch.id, status: 'in_progress', total: 100, final: false });
     expect(events.at(-1)).toMatchObject({ status: 'cancelled', final: true });
   });
@@ -170,12 +199,25 @@ describe('vbs against a gateway', () => {
   });
 
   it('lists models and workers', async () => {
-    await registerWorker(gateway().db.database.db, { id: 'wrk_cli', host: 'gpu-host-1', gpu: '0', pid: 4242, runtime: 'bun', model: 'sim-model', engineUrl: 'http://127.0.0.1:9', status: 'ready' });
+    await registerWorker(gateway().db.database.db, {
+      id: 'wrk_cli',
+      host: 'gpu-host-1',
+      gpu: '0',
+      pid: 4242,
+      runtime: 'bun',
+      model: 'sim-model',
+      engineUrl: 'http://127.0.0.1:9',
+      status: 'ready',
+    });
     const workers = await gateway().run(['workers']);
     expect(workers.code).toBe(EXIT.OK);
     expect(workers.stdout).toMatch(/^ID\s+HOST\s+GPU\s+MODEL\s+STATUS/);
     expect(workers.stdout).toMatch(/wrk_cli\s+gpu-host-1\s+0\s+sim-model\s+ready\s+0\/\d+\s+0\s+0\s+\ds ago/);
-    const models = JSON.parse((await gateway().run(['models', '--json'])).stdout) as { name: string; workers: number; registered: boolean }[];
+    const models = JSON.parse((await gateway().run(['models', '--json'])).stdout) as {
+      name: string;
+      workers: number;
+      registered: boolean;
+    }[];
     expect(models).toContainEqual(expect.objectContaining({ name: 'sim-model', workers: 1, registered: false }));
     const table = await gateway().run(['models']);
     expect(table.stdout).toMatch(/sim-model\s+yes\s+1\s+-\s+\(loaded by a worker, not registered\)/);

@@ -37,8 +37,14 @@ describe('npx vbs against npm start (embedded mode)', () => {
 
     const downloaded = await vbs(['download', id, '-o', join(dir, 'results')]);
     expect(downloaded.code).toBe(EXIT.OK);
-    const output = readFileSync(join(dir, 'results', `${id}_output.jsonl`), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: { object: string } } });
-    const input = readFileSync(CHAT, 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
+    const output = readFileSync(join(dir, 'results', `${id}_output.jsonl`), 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number; body: { object: string } } });
+    const input = readFileSync(CHAT, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id);
     expect(output.map((o) => o.custom_id)).toEqual(input);
     expect(output.every((o) => o.response.status_code === 200 && o.response.body.object === 'chat.completion')).toBe(true);
   });

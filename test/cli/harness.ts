@@ -77,8 +77,15 @@ export function useCliGateway(env: Record<string, string> = {}): () => CliHarnes
   beforeAll(async () => {
     const db = test();
     const handlers = await loadHandlers({ env });
-    const app = createApp({ config: loadGatewayConfig(env), database: db.database, logger: createLogger({ level: 'silent' }), handlers, progressIntervalMs: 20 });
-    const fetch = ((input: RequestInfo | URL, init?: RequestInit) => Promise.resolve(app.fetch(new Request(input, init)))) as typeof globalThis.fetch;
+    const app = createApp({
+      config: loadGatewayConfig(env),
+      database: db.database,
+      logger: createLogger({ level: 'silent' }),
+      handlers,
+      progressIntervalMs: 20,
+    });
+    const fetch = ((input: RequestInfo | URL, init?: RequestInit) =>
+      Promise.resolve(app.fetch(new Request(input, init)))) as typeof globalThis.fetch;
     const run = (args: string[], options: Omit<VbsOptions, 'fetch'> = {}) => vbs(args, { fetch, ...options });
     harness = {
       app,

@@ -48,8 +48,12 @@ describe('the progress bar', () => {
 
   it('says the time left is unknown until something finished, and drops rates at the end', () => {
     expect(renderLine(progress({ completed: 0, failed: 0, estimatedSecondsLeft: null }))).toContain('ETA ?');
-    expect(renderLine(progress({ status: 'validating', total: 0, completed: 0, failed: 0, remaining: 0, estimatedSecondsLeft: 0 }))).toBe('batch_1 validating counting requests');
-    expect(renderLine(progress({ status: 'completed', completed: 200, failed: 0, remaining: 0, final: true }))).toBe('batch_1 completed 200/200  100%');
+    expect(renderLine(progress({ status: 'validating', total: 0, completed: 0, failed: 0, remaining: 0, estimatedSecondsLeft: 0 }))).toBe(
+      'batch_1 validating counting requests',
+    );
+    expect(renderLine(progress({ status: 'completed', completed: 200, failed: 0, remaining: 0, final: true }))).toBe(
+      'batch_1 completed 200/200  100%',
+    );
   });
 
   it('formats durations and tables', () => {
@@ -60,7 +64,15 @@ describe('the progress bar', () => {
 
 describe('--handler and --metadata flags', () => {
   it('build nested handler options, reading JSON values', () => {
-    expect(parseHandlerFlags(['webhook.url=https://x.test/a?b=c', 'webhook.includeResults=true', 'webhook.headers.X-Token=abc', 'webhook.events=["completed"]', 'labelStudio'])).toEqual({
+    expect(
+      parseHandlerFlags([
+        'webhook.url=https://x.test/a?b=c',
+        'webhook.includeResults=true',
+        'webhook.headers.X-Token=abc',
+        'webhook.events=["completed"]',
+        'labelStudio',
+      ]),
+    ).toEqual({
       webhook: { url: 'https://x.test/a?b=c', includeResults: true, headers: { 'X-Token': 'abc' }, events: ['completed'] },
       labelStudio: {},
     });
@@ -87,14 +99,19 @@ describe('--handler and --metadata flags', () => {
 describe('--model', () => {
   it('replaces the model of every request and keeps lines it cannot read', () => {
     const text = '{"custom_id":"a","body":{"model":"x","n":1}}\nnot json\n\n{"custom_id":"b","body":{"model":"y"}}\n';
-    expect(rewriteModel(text, 'm')).toBe('{"custom_id":"a","body":{"model":"m","n":1}}\nnot json\n\n{"custom_id":"b","body":{"model":"m"}}\n');
+    expect(rewriteModel(text, 'm')).toBe(
+      '{"custom_id":"a","body":{"model":"m","n":1}}\nnot json\n\n{"custom_id":"b","body":{"model":"m"}}\n',
+    );
   });
 });
 
 describe('the SSE reader', () => {
   it('parses events split across chunks, with comments and CRLF', async () => {
     const events = [];
-    for await (const e of readSse(streamOf(':\n\nevent: next\r\ndata: {"a"', ':1}\r\n\r\nevent: next\ndata: x\ndata: y\n\nevent: complete\ndata:\n\n'))) events.push(e);
+    for await (const e of readSse(
+      streamOf(':\n\nevent: next\r\ndata: {"a"', ':1}\r\n\r\nevent: next\ndata: x\ndata: y\n\nevent: complete\ndata:\n\n'),
+    ))
+      events.push(e);
     expect(events).toEqual([
       { event: 'next', data: '{"a":1}' },
       { event: 'next', data: 'x\ny' },

@@ -15,7 +15,16 @@ const KEY = 'dashboard-test-key';
 /** Debian's Chromium; `.ci/run` installs it. The flags keep it from calling out to the network. */
 const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 };
 
 describe('the dashboard in a browser', () => {
@@ -78,7 +87,10 @@ describe('the dashboard in a browser', () => {
     await page.screenshot({ path: `${ARTIFACTS}dashboard-batch.png`, fullPage: true });
 
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('a.download:text("output.jsonl")')]);
-    const lines = readFileSync((await download.path())!, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number } });
+    const lines = readFileSync((await download.path())!, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { custom_id: string; response: { status_code: number } });
     expect(lines).toHaveLength(100);
     expect(lines[0]).toMatchObject({ custom_id: 'cand-0000', response: { status_code: 200 } });
   });
@@ -88,21 +100,31 @@ describe('the dashboard in a browser', () => {
     const upload = new FormData();
     upload.append('purpose', 'batch');
     // Two short requests (16 tokens at most), so the batch ends in a moment.
-    const short = readFileSync(FIXTURE, 'utf8').trim().split('\n').filter((l) => (JSON.parse(l) as { body: { max_tokens?: number } }).body.max_tokens === 16);
+    const short = readFileSync(FIXTURE, 'utf8')
+      .trim()
+      .split('\n')
+      .filter((l) => (JSON.parse(l) as { body: { max_tokens?: number } }).body.max_tokens === 16);
     upload.append('file', new Blob([short.slice(0, 2).join('\n')]), 'two.jsonl');
     const file = (await (await fetch(`${system.url}/v1/files`, { method: 'POST', headers: auth, body: upload })).json()) as { id: string };
     const created = (await (
       await fetch(`${system.url}/v1/batches`, {
         method: 'POST',
         headers: { ...auth, 'content-type': 'application/json' },
-        body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', handlers: { webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars' } } }),
+        body: JSON.stringify({
+          input_file_id: file.id,
+          endpoint: '/v1/chat/completions',
+          completion_window: '24h',
+          handlers: { webhook: { url: 'http://127.0.0.1:9/hook', secret: 'a-secret-of-16-chars' } },
+        }),
       })
     ).json()) as { id: string };
     await page.goto(`${system.url}/#/batches/${created.id}`);
     await page.waitForSelector('[data-table=handler-runs]', { timeout: 60_000 });
     // Spare the test the backoff of five failed deliveries: the run is dead as the runner would leave it.
     const db = test().database;
-    await db.db.execute(sql`update handler_runs set status = 'dead', attempts = max_attempts, last_error = 'connect ECONNREFUSED 127.0.0.1:9', lease_owner = null where batch_id = ${created.id}`);
+    await db.db.execute(
+      sql`update handler_runs set status = 'dead', attempts = max_attempts, last_error = 'connect ECONNREFUSED 127.0.0.1:9', lease_owner = null where batch_id = ${created.id}`,
+    );
     await page.reload();
     const row = page.locator('[data-table=handler-runs] tbody tr').first();
     await expect.poll(() => row.textContent()).toContain('ECONNREFUSED');
@@ -110,7 +132,10 @@ describe('the dashboard in a browser', () => {
     await row.locator('button:text("Retry")').click();
     await expect.poll(() => row.locator('[data-status]').getAttribute('data-status')).not.toBe('dead');
     await page.screenshot({ path: `${ARTIFACTS}dashboard-handler-runs.png`, fullPage: true });
-    const [run] = await rows<{ attempts: number; status: string }>(db.db, sql`select attempts, status from handler_runs where batch_id = ${created.id}`);
+    const [run] = await rows<{ attempts: number; status: string }>(
+      db.db,
+      sql`select attempts, status from handler_runs where batch_id = ${created.id}`,
+    );
     expect(run!.attempts).toBeLessThan(5);
   });
 

@@ -12,7 +12,16 @@ const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 /** Debian's Chromium, as test/dashboard/browser.test.ts drives it, kept off the network. */
 const CHROMIUM = {
   executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  args: [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--disable-quic',
+    '--no-first-run',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+  ],
 };
 
 /**
@@ -38,19 +47,29 @@ describe('the fair share in the dashboard queue', () => {
   });
 
   const call = async (key: string, path: string, init: RequestInit = {}) => {
-    const res = await fetch(`${gateway.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}`, ...(init.headers as Record<string, string>) } });
+    const res = await fetch(`${gateway.url}${path}`, {
+      ...init,
+      headers: { authorization: `Bearer ${key}`, ...(init.headers as Record<string, string>) },
+    });
     return (await res.json()) as Record<string, unknown>;
   };
-  const graphql = (key: string, query: string) => call(key, '/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
+  const graphql = (key: string, query: string) =>
+    call(key, '/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query }) });
 
   /** A queued batch of `count` one-line ranges of `fair-model`; a worker holds the first `held` of them. */
   async function queue(key: string, count: number, held: number) {
     const upload = new FormData();
     upload.append('purpose', 'batch');
-    const lines = Array.from({ length: count }, (_, i) => JSON.stringify({ custom_id: `r-${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'fair-model', input: `text ${i}` } }));
+    const lines = Array.from({ length: count }, (_, i) =>
+      JSON.stringify({ custom_id: `r-${i}`, method: 'POST', url: '/v1/embeddings', body: { model: 'fair-model', input: `text ${i}` } }),
+    );
     upload.append('file', new Blob([lines.join('\n')]), 'in.jsonl');
     const file = await call(key, '/v1/files', { method: 'POST', body: upload });
-    const batch = await call(key, '/v1/batches', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' }) });
+    const batch = await call(key, '/v1/batches', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/embeddings', completion_window: '24h' }),
+    });
     await expect.poll(async () => (await call(key, `/v1/batches/${String(batch.id)}`)).status, { timeout: 30_000 }).toBe('in_progress');
     const { db } = test().database;
     await db.execute(sql`update request_ranges set lease_owner = 'worker-test', lease_expires_at = now() + interval '10 minutes', attempts = 1
@@ -68,7 +87,9 @@ describe('the fair share in the dashboard queue', () => {
   it("shows an owner its own share against its fair share and the model's totals, and nobody else's row", async () => {
     await queue('key-alice', 60, 30);
     await queue('key-bob', 40, 10);
-    expect((await graphql('key-root', `mutation { setOwnerWeight(owner: "${await ownerOfKey('key-alice')}", weight: 3) { weight } }`)).data).toEqual({ setOwnerWeight: { weight: 3 } });
+    expect(
+      (await graphql('key-root', `mutation { setOwnerWeight(owner: "${await ownerOfKey('key-alice')}", weight: 3) { weight } }`)).data,
+    ).toEqual({ setOwnerWeight: { weight: 3 } });
 
     const page = await pageAs('key-alice');
     await page.waitForSelector('[data-table=shares] tbody tr strong');

@@ -43,7 +43,11 @@ describe('the dashboard routes', () => {
       expect((await app.request('/health')).status).toBe(200);
       expect((await app.request('/v1/batches')).status).toBe(401);
       expect((await app.request('/metrics')).status).toBe(401);
-      const graphql = await app.request('/graphql', { method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer k1' }, body: JSON.stringify({ query: '{ health }' }) });
+      const graphql = await app.request('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer k1' },
+        body: JSON.stringify({ query: '{ health }' }),
+      });
       expect(await graphql.json()).toEqual({ data: { health: 'ok' } });
     } finally {
       await app.close();

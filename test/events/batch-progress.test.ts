@@ -3,7 +3,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishBatchProgress, publishBatchStatus } from '../../core/events/index.ts';
 import { batches } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { BATCH_PROGRESS, first, insertBatch, readAll, sseClient, startTestGateway, wsClient, type ProgressResult, type TestGateway } from './harness.ts';
+import {
+  BATCH_PROGRESS,
+  first,
+  insertBatch,
+  readAll,
+  sseClient,
+  startTestGateway,
+  wsClient,
+  type ProgressResult,
+  type TestGateway,
+} from './harness.ts';
 
 describe('the batchProgress subscription', () => {
   const test = useTestDatabase();
@@ -17,7 +27,10 @@ describe('the batchProgress subscription', () => {
     client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>;
 
   const complete = async (id: string, counters: { completed: number; failed?: number }) => {
-    await test().database.db.update(batches).set({ status: 'completed', completed: counters.completed, failed: counters.failed ?? 0 }).where(eq(batches.id, id));
+    await test()
+      .database.db.update(batches)
+      .set({ status: 'completed', completed: counters.completed, failed: counters.failed ?? 0 })
+      .where(eq(batches.id, id));
     await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'finalizing', to: 'completed' });
   };
 
@@ -25,15 +38,38 @@ describe('the batchProgress subscription', () => {
     const id = await insertBatch(test().database, { total: 10, completed: 2 });
     const events = progress(sseClient(gw.url), id);
     const initial = await first(events);
-    expect(initial.data?.batchProgress).toMatchObject({ batchId: id, status: 'in_progress', total: 10, completed: 2, remaining: 8, final: false });
+    expect(initial.data?.batchProgress).toMatchObject({
+      batchId: id,
+      status: 'in_progress',
+      total: 10,
+      completed: 2,
+      remaining: 8,
+      final: false,
+    });
 
-    await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 10, completed: 5, failed: 1, promptTokens: 60, completionTokens: 600 });
+    await publishBatchProgress(gw.remote, {
+      batchId: id,
+      owner: 'local',
+      status: 'in_progress',
+      total: 10,
+      completed: 5,
+      failed: 1,
+      promptTokens: 60,
+      completionTokens: 600,
+    });
     const next = await first(events);
     expect(next.data?.batchProgress).toMatchObject({ completed: 5, failed: 1, remaining: 4, final: false });
 
     await complete(id, { completed: 9, failed: 1 });
     const rest = await readAll(events);
-    expect(rest.at(-1)?.data?.batchProgress).toMatchObject({ status: 'completed', completed: 9, failed: 1, remaining: 0, final: true, estimatedSecondsLeft: 0 });
+    expect(rest.at(-1)?.data?.batchProgress).toMatchObject({
+      status: 'completed',
+      completed: 9,
+      failed: 1,
+      remaining: 0,
+      final: true,
+      estimatedSecondsLeft: 0,
+    });
   });
 
   it('delivers the same over graphql-ws', async () => {
@@ -42,7 +78,16 @@ describe('the batchProgress subscription', () => {
     try {
       const events = progress(client, id);
       expect((await first(events)).data?.batchProgress).toMatchObject({ completed: 0, total: 4 });
-      await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 4, completed: 3, failed: 0, promptTokens: 1, completionTokens: 1 });
+      await publishBatchProgress(gw.remote, {
+        batchId: id,
+        owner: 'local',
+        status: 'in_progress',
+        total: 4,
+        completed: 3,
+        failed: 0,
+        promptTokens: 1,
+        completionTokens: 1,
+      });
       expect((await first(events)).data?.batchProgress).toMatchObject({ completed: 3 });
       await complete(id, { completed: 4 });
       const rest = await readAll(events);
@@ -63,7 +108,16 @@ describe('the batchProgress subscription', () => {
     const events = progress(sseClient(gw.url), id);
     await first(events);
     for (let done = 1; done <= 199; done++) {
-      await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 200, completed: done, failed: 0, promptTokens: done, completionTokens: done });
+      await publishBatchProgress(gw.remote, {
+        batchId: id,
+        owner: 'local',
+        status: 'in_progress',
+        total: 200,
+        completed: done,
+        failed: 0,
+        promptTokens: done,
+        completionTokens: done,
+      });
     }
     const seen = await readAll(events, { until: (e) => e.data?.batchProgress.completed === 199 });
     expect(seen.length).toBeLessThan(20);
@@ -75,7 +129,16 @@ describe('the batchProgress subscription', () => {
     const events = progress(sseClient(gw.url), id);
     expect((await first(events)).data?.batchProgress.status).toBe('validating');
     await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'validating', to: 'in_progress' });
-    await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 2, completed: 2, failed: 0, promptTokens: 0, completionTokens: 0 });
+    await publishBatchProgress(gw.remote, {
+      batchId: id,
+      owner: 'local',
+      status: 'in_progress',
+      total: 2,
+      completed: 2,
+      failed: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+    });
     await publishBatchStatus(gw.remote, { batchId: id, owner: 'local', from: 'in_progress', to: 'finalizing' });
     await complete(id, { completed: 2 });
     const statuses = (await readAll(events)).map((e) => e.data?.batchProgress.status);
@@ -98,9 +161,27 @@ describe('the batchProgress subscription', () => {
     const id = await insertBatch(test().database, { total: 10 });
     const events = progress(sseClient(gw.url), id);
     await first(events);
-    await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 10, completed: 7, failed: 0, promptTokens: 0, completionTokens: 0 });
+    await publishBatchProgress(gw.remote, {
+      batchId: id,
+      owner: 'local',
+      status: 'in_progress',
+      total: 10,
+      completed: 7,
+      failed: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+    });
     expect((await first(events)).data?.batchProgress.completed).toBe(7);
-    await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 10, completed: 4, failed: 0, promptTokens: 0, completionTokens: 0 });
+    await publishBatchProgress(gw.remote, {
+      batchId: id,
+      owner: 'local',
+      status: 'in_progress',
+      total: 10,
+      completed: 4,
+      failed: 0,
+      promptTokens: 0,
+      completionTokens: 0,
+    });
     await complete(id, { completed: 10 });
     const rest = await readAll(events);
     expect(rest.map((e) => e.data?.batchProgress.completed)).toEqual([10]);

@@ -4,7 +4,17 @@ import { eq, sql } from 'drizzle-orm';
 import { publishBatchProgress, publishBatchStatus, publishBatchStatuses, publishWorkerEvent } from '../../core/events/index.ts';
 import { batches, handlerRuns, requests, type Database } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
-import { BATCH_PROGRESS, first, insertBatch, readAll, sseClient, startTestGateway, wsClient, type ProgressResult, type TestGateway } from './harness.ts';
+import {
+  BATCH_PROGRESS,
+  first,
+  insertBatch,
+  readAll,
+  sseClient,
+  startTestGateway,
+  wsClient,
+  type ProgressResult,
+  type TestGateway,
+} from './harness.ts';
 
 /** The database with its statements counted, to prove what does and does not read it. */
 function counting(database: Database): { database: Database; statements: () => number } {
@@ -35,12 +45,14 @@ describe('gateway subscriptions and metrics', () => {
   });
   afterAll(() => gw?.close());
 
-  it('streams the caller\'s batches being created, changing status and finishing, and nobody else\'s', async () => {
+  it("streams the caller's batches being created, changing status and finishing, and nobody else's", async () => {
     const client = wsClient(gw.url);
     try {
       const events = client.iterate({ query: 'subscription { batchEvents { kind batchId status previousStatus at } }' });
       // The subscription is active once the server has answered anything on it; prime it with one event.
-      const primer = await waitUntilReceiving(events, () => publishBatchStatus(gw.remote, { batchId: 'batch_primer', owner: 'local', from: 'in_progress', to: 'cancelling' }));
+      const primer = await waitUntilReceiving(events, () =>
+        publishBatchStatus(gw.remote, { batchId: 'batch_primer', owner: 'local', from: 'in_progress', to: 'cancelling' }),
+      );
       expect(primer).toMatchObject({ kind: 'STATUS_CHANGED', batchId: 'batch_primer' });
       await publishBatchStatus(gw.remote, { batchId: 'batch_theirs', owner: 'key_other', from: null, to: 'validating' });
       await publishBatchStatuses(gw.remote, [
@@ -49,7 +61,9 @@ describe('gateway subscriptions and metrics', () => {
         { batchId: 'batch_mine', owner: 'local', from: 'in_progress', to: 'finalizing' },
         { batchId: 'batch_mine', owner: 'local', from: 'finalizing', to: 'completed' },
       ]);
-      const got = await readAll(events, { until: (e) => (e.data as { batchEvents: { status: string } }).batchEvents.status === 'completed' });
+      const got = await readAll(events, {
+        until: (e) => (e.data as { batchEvents: { status: string } }).batchEvents.status === 'completed',
+      });
       expect(got.map((e) => (e.data as { batchEvents: unknown }).batchEvents)).toEqual([
         expect.objectContaining({ kind: 'CREATED', batchId: 'batch_mine', status: 'validating', previousStatus: null }),
         expect.objectContaining({ kind: 'STATUS_CHANGED', status: 'in_progress', previousStatus: 'validating' }),
@@ -69,24 +83,50 @@ describe('gateway subscriptions and metrics', () => {
     await publishWorkerEvent(gw.remote, { type: 'worker.heartbeat_lost', ...worker, model: 'qwen' });
     await publishWorkerEvent(gw.remote, { type: 'worker.down', ...worker, model: null });
     const got = await readAll(events, { until: (e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind === 'DOWN' });
-    expect(got.map((e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind)).toEqual(['MODEL_SWITCH', 'HEARTBEAT_LOST', 'DOWN']);
-    expect((got[0]?.data as { workerEvents: unknown } | undefined)?.workerEvents).toEqual({ kind: 'MODEL_SWITCH', workerId: 'w1', host: 'gpu-host-1', gpu: '0', model: 'qwen', previousModel: 'llama' });
+    expect(got.map((e) => (e.data as { workerEvents: { kind: string } }).workerEvents.kind)).toEqual([
+      'MODEL_SWITCH',
+      'HEARTBEAT_LOST',
+      'DOWN',
+    ]);
+    expect((got[0]?.data as { workerEvents: unknown } | undefined)?.workerEvents).toEqual({
+      kind: 'MODEL_SWITCH',
+      workerId: 'w1',
+      host: 'gpu-host-1',
+      gpu: '0',
+      model: 'qwen',
+      previousModel: 'llama',
+    });
   });
 
   it('reads postgres once per subscribe and once when the batch ends, never per event or per subscriber', async () => {
     const id = await insertBatch(test().database, { total: 100 });
     const client = sseClient(gw.url);
-    const subscribers = Array.from({ length: 20 }, () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>);
+    const subscribers = Array.from(
+      { length: 20 },
+      () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>,
+    );
     await Promise.all(subscribers.map((s) => first(s)));
     const before = statements();
     for (let done = 1; done <= 30; done++) {
-      await publishBatchProgress(gw.remote, { batchId: id, owner: 'local', status: 'in_progress', total: 100, completed: done, failed: 0, promptTokens: 0, completionTokens: 0 });
+      await publishBatchProgress(gw.remote, {
+        batchId: id,
+        owner: 'local',
+        status: 'in_progress',
+        total: 100,
+        completed: done,
+        failed: 0,
+        promptTokens: 0,
+        completionTokens: 0,
+      });
     }
     const seen = await Promise.all(subscribers.map((s) => readAll(s, { until: (e) => e.data?.batchProgress.completed === 30 })));
     expect(seen.every((events) => events.at(-1)?.data?.batchProgress.completed === 30)).toBe(true);
     expect(statements() - before).toBe(0);
 
-    const watchers = Array.from({ length: 20 }, () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>);
+    const watchers = Array.from(
+      { length: 20 },
+      () => client.iterate({ query: BATCH_PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>,
+    );
     await Promise.all(watchers.map((s) => first(s)));
     const beforeEnd = statements();
     await test().database.db.update(batches).set({ status: 'completed', completed: 100 }).where(eq(batches.id, id));
@@ -100,7 +140,9 @@ describe('gateway subscriptions and metrics', () => {
   it('counts queued and leased requests per model, finished totals, handler runs and open subscriptions in /metrics', async () => {
     // Lines 1-2 queued, 3 leased, 4 succeeded and 5 failed (counted on their range); earlier results counted on the batch row.
     const id = await insertBatch(test().database, { total: 7, completed: 1, failed: 1, status: 'in_progress' });
-    await test().database.db.insert(requests).values([1, 2, 3, 4, 5].map((line) => ({ batchId: id, line, customId: `r${line}`, model: 'metrics-model', body: '{}' })));
+    await test()
+      .database.db.insert(requests)
+      .values([1, 2, 3, 4, 5].map((line) => ({ batchId: id, line, customId: `r${line}`, model: 'metrics-model', body: '{}' })));
     await test().database.db.execute(sql`
       insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, lease_owner, lease_expires_at, finished_at)
       values (${id}, 'metrics-model', 'local', 1, 2, 2, 0, 0, null, null, null),
@@ -131,7 +173,7 @@ describe('gateway subscriptions and metrics', () => {
     expect(text).toMatch(/^vbs_gateway_http_request_duration_seconds_count\{method="GET",route="\/v1\/batches\/:id"\} [1-9]/m);
   });
 
-  it('counts methods outside HTTP\'s own under one label, so that clients cannot add series at will', async () => {
+  it("counts methods outside HTTP's own under one label, so that clients cannot add series at will", async () => {
     // Deno's server hands any token on as the method; Node's fetch Request keeps it too.
     for (const method of ['FOO1', 'FOO2', 'BREW']) await gw.app.request('/health', { method });
     const text = await (await gw.app.request('/metrics')).text();
@@ -150,7 +192,11 @@ describe('gateway subscriptions and metrics', () => {
 
   it('forgets subscribers that disconnect, over SSE and WebSocket', async () => {
     const id = await insertBatch(test().database, { total: 5 });
-    const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
+    const open = async () =>
+      Number(
+        /^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ??
+          0,
+      );
     // Subscriptions closed by earlier tests may still be on their way out.
     for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
     const baseline = await open();
@@ -168,7 +214,11 @@ describe('gateway subscriptions and metrics', () => {
 
   it('forgets SSE subscribers that leave before their subscription has answered', async () => {
     const id = await insertBatch(test().database, { total: 5 });
-    const open = async () => Number(/^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ?? 0);
+    const open = async () =>
+      Number(
+        /^vbs_gateway_subscriptions\{subscription="batchProgress"\} (\d+)$/m.exec(await (await gw.app.request('/metrics')).text())?.[1] ??
+          0,
+      );
     for (let i = 0; i < 100 && (await open()) > 0; i++) await new Promise((r) => setTimeout(r, 50));
     const baseline = await open();
     // Aborted a few milliseconds in: some while the gateway still reads the batch, some once it streams.
@@ -182,7 +232,10 @@ describe('gateway subscriptions and metrics', () => {
           signal: leaving.signal,
         });
         setTimeout(() => leaving.abort(), delay);
-        await request.then((res) => res.body?.cancel(), () => undefined);
+        await request.then(
+          (res) => res.body?.cancel(),
+          () => undefined,
+        );
       }
     }
     for (let i = 0; i < 100 && (await open()) > baseline; i++) await new Promise((r) => setTimeout(r, 50));

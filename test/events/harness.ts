@@ -48,10 +48,7 @@ export async function startTestGateway(database: Database, options: { env?: Reco
 }
 
 /** Inserts a batch row as the Batch API would have created it. */
-export async function insertBatch(
-  database: Database,
-  values: Partial<typeof batches.$inferInsert> = {},
-): Promise<string> {
+export async function insertBatch(database: Database, values: Partial<typeof batches.$inferInsert> = {}): Promise<string> {
   const id = values.id ?? newId('batch_');
   await database.db.insert(batches).values({
     id,
@@ -74,11 +71,20 @@ export function sseClient(url: string, headers: Record<string, string> = {}) {
 
 /** A graphql-ws client of a gateway URL. */
 export function wsClient(url: string, connectionParams: Record<string, unknown> = {}) {
-  return createWsClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, connectionParams, retryAttempts: 0, lazy: true });
+  return createWsClient({
+    url: `${url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams,
+    retryAttempts: 0,
+    lazy: true,
+  });
 }
 
 /** Reads a subscription to its end (or until `until` says stop), with a timeout that names what did arrive. */
-export async function readAll<T>(iterator: AsyncIterableIterator<T>, { timeoutMs = 10_000, until }: { timeoutMs?: number; until?: (value: T) => boolean } = {}): Promise<T[]> {
+export async function readAll<T>(
+  iterator: AsyncIterableIterator<T>,
+  { timeoutMs = 10_000, until }: { timeoutMs?: number; until?: (value: T) => boolean } = {},
+): Promise<T[]> {
   const got: T[] = [];
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -145,6 +151,18 @@ export const BATCH_PROGRESS = `subscription ($id: ID!) {
 
 /** The shape of one `batchProgress` result. */
 export interface ProgressResult {
-  data?: { batchProgress: { batchId: string; status: string; total: number; completed: number; failed: number; remaining: number; final: boolean; estimatedSecondsLeft: number | null; tokensPerSecond: number } };
+  data?: {
+    batchProgress: {
+      batchId: string;
+      status: string;
+      total: number;
+      completed: number;
+      failed: number;
+      remaining: number;
+      final: boolean;
+      estimatedSecondsLeft: number | null;
+      tokensPerSecond: number;
+    };
+  };
   errors?: { message: string; extensions?: Record<string, unknown> }[];
 }

@@ -49,7 +49,18 @@ export async function collect(bus: EventBus, topic: string): Promise<Collected> 
 }
 
 /** A batch.progress event with the given counters. */
-export function progressEvent(batchId: string, counters: Partial<{ status: string; total: number; completed: number; failed: number; promptTokens: number; completionTokens: number; owner: string }> = {}): BusEvent {
+export function progressEvent(
+  batchId: string,
+  counters: Partial<{
+    status: string;
+    total: number;
+    completed: number;
+    failed: number;
+    promptTokens: number;
+    completionTokens: number;
+    owner: string;
+  }> = {},
+): BusEvent {
   return {
     type: 'batch.progress',
     batchId,

@@ -11,7 +11,9 @@ describe('the structured logger', () => {
     const { lines, write } = capture();
     const log = createLogger({ write, fields: { service: 'gateway' } }).child({ batch_id: 'batch_1' });
     log.info('batch validated', { total: 3 });
-    expect(lines).toEqual([expect.objectContaining({ level: 'info', msg: 'batch validated', service: 'gateway', batch_id: 'batch_1', total: 3 })]);
+    expect(lines).toEqual([
+      expect.objectContaining({ level: 'info', msg: 'batch validated', service: 'gateway', batch_id: 'batch_1', total: 3 }),
+    ]);
     expect(typeof lines[0]?.time).toBe('string');
   });
 

@@ -73,7 +73,7 @@ describe('the metrics registry', () => {
     expect(await res.text()).toContain('vbs_served_total 1');
   });
 
-  it('records a worker\'s results, tokens and engine errors under the documented names', async () => {
+  it("records a worker's results, tokens and engine errors under the documented names", async () => {
     const registry = createRegistry();
     const worker = createWorkerMetrics(registry, { workerId: 'w1', host: 'h', gpu: '0', runtime: 'bun' });
     worker.setModel('llama');

@@ -28,14 +28,28 @@ describe('live events across gateway replicas, with a worker in between', () => 
 
   beforeAll(async () => {
     const common = { DATABASE_URL: test().url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: prefix, LOG_LEVEL: 'info' };
-    const sim = start(BUN, ['fleet/entry/sim.ts', '--port', '0', '--model', 'sim-model', '--slots', '32', '--ttft-ms', '20', '--tpot-ms', '10']);
+    const sim = start(BUN, [
+      'fleet/entry/sim.ts',
+      '--port',
+      '0',
+      '--model',
+      'sim-model',
+      '--slots',
+      '32',
+      '--ttft-ms',
+      '20',
+      '--tpot-ms',
+      '10',
+    ]);
     const gatewayA = start(BUN, ['gateway/entry/bun.ts'], { env: { ...common, PORT: '0', API_KEYS: KEY } });
     const gatewayB = start(BUN, ['gateway/entry/bun.ts'], { env: { ...common, PORT: '0', API_KEYS: KEY } });
     processes.push(sim, gatewayA, gatewayB);
     const [engineUrl, urlA, urlB] = await Promise.all([listening(sim), listening(gatewayA), listening(gatewayB)]);
     a = urlA;
     b = urlB;
-    const worker = start(BUN, ['fleet/entry/worker.ts'], { env: { ...common, ENGINE_URL: engineUrl, WORKER_MODEL: 'sim-model', WORKER_ID: `events-${prefix}`, METRICS_PORT: '0' } });
+    const worker = start(BUN, ['fleet/entry/worker.ts'], {
+      env: { ...common, ENGINE_URL: engineUrl, WORKER_MODEL: 'sim-model', WORKER_ID: `events-${prefix}`, METRICS_PORT: '0' },
+    });
     processes.push(worker);
     workerMetrics = (await worker.waitFor(/"metrics_url":"(http:[^"]+)"/, 30_000))[1]!;
   }, 90_000);
@@ -44,26 +58,42 @@ describe('live events across gateway replicas, with a worker in between', () => 
     await Promise.all(processes.map((p) => p.stop()));
   });
 
-  it('shows a subscriber on gateway B every status of a batch created on gateway A, over SSE and WebSocket, and 200 subscribers the final event', { timeout: 120_000 }, async () => {
+  it('shows a subscriber on gateway B every status of a batch created on gateway A, over SSE and WebSocket, and 200 subscribers the final event', {
+    timeout: 120_000,
+  }, async () => {
     const ws = wsClient(b, { authorization: AUTH });
     try {
       const sseEvents = sseClient(b, { authorization: AUTH }).iterate({ query: BATCH_EVENTS }) as AsyncIterableIterator<BatchEventResult>;
       const wsEvents = ws.iterate({ query: BATCH_EVENTS }) as AsyncIterableIterator<BatchEventResult>;
       // Both subscriptions must be active before the batch is created: an event of a primer batch proves it.
       const primer = await createBatch(a);
-      await Promise.all([readUntil(sseEvents, (e) => e.data?.batchEvents.batchId === primer && e.data.batchEvents.kind === 'FINISHED'), readUntil(wsEvents, (e) => e.data?.batchEvents.batchId === primer && e.data.batchEvents.kind === 'FINISHED')]);
+      await Promise.all([
+        readUntil(sseEvents, (e) => e.data?.batchEvents.batchId === primer && e.data.batchEvents.kind === 'FINISHED'),
+        readUntil(wsEvents, (e) => e.data?.batchEvents.batchId === primer && e.data.batchEvents.kind === 'FINISHED'),
+      ]);
 
       const id = await createBatch(a);
       const progress = {
-        sse: readAll(sseClient(b, { authorization: AUTH }).iterate({ query: PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>, { timeoutMs: 60_000 }),
+        sse: readAll(
+          sseClient(b, { authorization: AUTH }).iterate({ query: PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>,
+          { timeoutMs: 60_000 },
+        ),
         ws: readAll(ws.iterate({ query: PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>, { timeoutMs: 60_000 }),
       };
       const crowd = sseClient(b, { authorization: AUTH });
-      const finals = Promise.all(Array.from({ length: 200 }, () => readAll(crowd.iterate({ query: PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>, { timeoutMs: 60_000 })));
+      const finals = Promise.all(
+        Array.from({ length: 200 }, () =>
+          readAll(crowd.iterate({ query: PROGRESS, variables: { id } }) as AsyncIterableIterator<ProgressResult>, { timeoutMs: 60_000 }),
+        ),
+      );
 
       const mine = (e: BatchEventResult) => e.data?.batchEvents.batchId === id;
       const [sseStatuses, wsStatuses] = await Promise.all(
-        [sseEvents, wsEvents].map(async (events) => (await readUntil(events, (e) => mine(e) && e.data!.batchEvents.kind === 'FINISHED')).filter(mine).map((e) => e.data!.batchEvents.status)),
+        [sseEvents, wsEvents].map(async (events) =>
+          (await readUntil(events, (e) => mine(e) && e.data!.batchEvents.kind === 'FINISHED'))
+            .filter(mine)
+            .map((e) => e.data!.batchEvents.status),
+        ),
       );
       expect(sseStatuses).toEqual(['validating', 'in_progress', 'finalizing', 'completed']);
       expect(wsStatuses).toEqual(['validating', 'in_progress', 'finalizing', 'completed']);
@@ -74,13 +104,17 @@ describe('live events across gateway replicas, with a worker in between', () => 
         expect(statuses.filter((s, i) => s !== statuses[i - 1]).slice(-2)).toEqual(['finalizing', 'completed']);
       }
       const everyone = await finals;
-      expect(everyone.filter((events) => events.at(-1)?.data?.batchProgress.final === true && events.at(-1)?.data?.batchProgress.status === 'completed')).toHaveLength(200);
+      expect(
+        everyone.filter(
+          (events) => events.at(-1)?.data?.batchProgress.final === true && events.at(-1)?.data?.batchProgress.status === 'completed',
+        ),
+      ).toHaveLength(200);
     } finally {
       await ws.dispose();
     }
   });
 
-  it('counts the batch\'s requests in the gateway\'s /metrics, behind the API key, and in the worker\'s own', async () => {
+  it("counts the batch's requests in the gateway's /metrics, behind the API key, and in the worker's own", async () => {
     expect((await fetch(`${b}/metrics`)).status).toBe(401);
     const text = await (await fetch(`${b}/metrics`, { headers: { authorization: AUTH } })).text();
     expect(Number(/^vbs_requests_completed_total (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(LINES);
@@ -93,7 +127,9 @@ describe('live events across gateway replicas, with a worker in between', () => 
   });
 
   it('refuses subscriptions without a valid key, over SSE and WebSocket', async () => {
-    const [sse] = await readAll(sseClient(b, { authorization: 'Bearer wrong' }).iterate({ query: BATCH_EVENTS }), { timeoutMs: 10_000 }).then(
+    const [sse] = await readAll(sseClient(b, { authorization: 'Bearer wrong' }).iterate({ query: BATCH_EVENTS }), {
+      timeoutMs: 10_000,
+    }).then(
       (events) => events,
       (err: Error) => [err],
     );
@@ -116,7 +152,9 @@ async function createBatch(url: string): Promise<string> {
   const form = new FormData();
   form.append('purpose', 'batch');
   form.append('file', new Blob([INPUT]), 'chat-100.jsonl');
-  const file = (await (await fetch(`${url}/v1/files`, { method: 'POST', headers: { authorization: AUTH }, body: form })).json()) as { id: string };
+  const file = (await (await fetch(`${url}/v1/files`, { method: 'POST', headers: { authorization: AUTH }, body: form })).json()) as {
+    id: string;
+  };
   const res = await fetch(`${url}/v1/batches`, {
     method: 'POST',
     headers: { authorization: AUTH, 'content-type': 'application/json' },

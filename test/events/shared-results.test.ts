@@ -34,7 +34,11 @@ function server() {
     plugins: [useSharedSubscriptionResults(['tick'])],
   });
   const subscribe = async (query: string) => {
-    const res = await yoga.fetch('http://x/graphql', { method: 'POST', headers: { 'content-type': 'application/json', accept: 'text/event-stream' }, body: JSON.stringify({ query }) });
+    const res = await yoga.fetch('http://x/graphql', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query }),
+    });
     return res.body!.getReader();
   };
   return { sinks, subscribe, resolved: () => resolved, closed: () => closed };

@@ -8,7 +8,10 @@ import { insertChatBatch, simMetrics, startSim, startWorker, waitForBatch, type 
 /** A chat batch whose prompts are about `promptTokens` tokens (the simulator counts four characters a token). */
 const longPrompts = (count: number, promptTokens: number) =>
   Object.fromEntries(
-    Array.from({ length: count }, (_, i) => [i + 1, { model: 'sim-model', messages: [{ role: 'user', content: `question ${i + 1} ${'context '.repeat(promptTokens / 2)}` }] }]),
+    Array.from({ length: count }, (_, i) => [
+      i + 1,
+      { model: 'sim-model', messages: [{ role: 'user', content: `question ${i + 1} ${'context '.repeat(promptTokens / 2)}` }] },
+    ]),
   );
 
 /** Samples the engine's running count until the batch ends; returns the highest. */
@@ -26,7 +29,12 @@ async function peakRunning(sim: Sim, database: Database, batchId: string): Promi
 }
 
 const workerCapacity = async (database: Database) =>
-  (await rows<{ capacity: number }>(database.db, sql`select capacity from workers where status = 'ready' order by heartbeat_at desc limit 1`))[0]?.capacity ?? 0;
+  (
+    await rows<{ capacity: number }>(
+      database.db,
+      sql`select capacity from workers where status = 'ready' order by heartbeat_at desc limit 1`,
+    )
+  )[0]?.capacity ?? 0;
 
 describe('keeping a vLLM engine full', () => {
   const test = useTestDatabase();
@@ -50,9 +58,17 @@ describe('keeping a vLLM engine full', () => {
     expect(worker.output()).toMatch(/learned the engine's capacity: 12[0-8] running/);
   });
 
-  it('runs as many requests at once as the registry\'s maxConcurrency says, on an engine it is given by URL', { timeout: 60_000 }, async () => {
+  it("runs as many requests at once as the registry's maxConcurrency says, on an engine it is given by URL", {
+    timeout: 60_000,
+  }, async () => {
     const { database, url } = test();
-    await registerModel(database.db, { name: 'bounded-model', source: 'org/bounded-model', engineArgs: [], maxConcurrency: 8, enabled: true });
+    await registerModel(database.db, {
+      name: 'bounded-model',
+      source: 'org/bounded-model',
+      engineArgs: [],
+      maxConcurrency: 8,
+      enabled: true,
+    });
     const sim = await startSim(['--model', 'bounded-model', '--max-num-seqs', '64', '--tpot-ms', '5', '--output-tokens', '40']);
     processes.push(sim.process);
     const batchId = await insertChatBatch(database, { count: 200, model: 'bounded-model' });
@@ -64,7 +80,9 @@ describe('keeping a vLLM engine full', () => {
 
   // vLLM started with --disable-log-stats still answers /metrics with 200, but without any vllm:
   // series (no stat logger is registered: vllm/v1/engine/async_llm.py, stat loggers).
-  it('learns the capacity of an engine without load gauges from its own requests, and says once that it has no gauges', { timeout: 60_000 }, async () => {
+  it('learns the capacity of an engine without load gauges from its own requests, and says once that it has no gauges', {
+    timeout: 60_000,
+  }, async () => {
     const { database, url } = test();
     const sim = await startSim(['--max-num-seqs', '32', '--disable-log-stats', '--tpot-ms', '25', '--output-tokens', '60']);
     processes.push(sim.process);

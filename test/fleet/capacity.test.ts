@@ -3,7 +3,12 @@ import { createCapacity, type CapacityNote } from '../../fleet/worker/capacity.t
 import { parseEngineLoad, type LoadReading } from '../../fleet/worker/engine-metrics.ts';
 import { observedLoad } from '../../fleet/worker/observed-load.ts';
 
-const load = (running: number, waiting: number, kvCacheUsage: number | null = null): LoadReading => ({ kind: 'load', running, waiting, kvCacheUsage });
+const load = (running: number, waiting: number, kvCacheUsage: number | null = null): LoadReading => ({
+  kind: 'load',
+  running,
+  waiting,
+  kvCacheUsage,
+});
 
 /** A capacity follower on a clock the test moves. */
 function follower(options: { slots?: number | null; initial?: number; max?: number } = {}) {
@@ -13,7 +18,7 @@ function follower(options: { slots?: number | null; initial?: number; max?: numb
   return { capacity, notes, advance: (ms: number) => (at += ms) };
 }
 
-describe('following the engine\'s capacity', () => {
+describe("following the engine's capacity", () => {
   it('doubles while the engine runs everything, settles at running + margin once requests wait with the running count steady, then creeps', () => {
     const { capacity, notes, advance } = follower();
     expect(capacity.target).toBe(256);
@@ -29,7 +34,7 @@ describe('following the engine\'s capacity', () => {
     }
     expect(capacity.target).toBe(1024 + 31);
     expect(capacity.settled).toBe(true);
-    expect(notes.map((n) => n.message)).toEqual([expect.stringContaining('learned the engine\'s capacity: 1024 running')]);
+    expect(notes.map((n) => n.message)).toEqual([expect.stringContaining("learned the engine's capacity: 1024 running")]);
     capacity.observe(load(1055, 0), 1055);
     expect(capacity.target).toBe(1055 + 32);
   });
@@ -92,9 +97,15 @@ describe('following the engine\'s capacity', () => {
 });
 
 describe('an engine without load gauges', () => {
-  const observed = (running: number, waiting: number): LoadReading => ({ kind: 'load', running, waiting, kvCacheUsage: null, observed: true });
+  const observed = (running: number, waiting: number): LoadReading => ({
+    kind: 'load',
+    running,
+    waiting,
+    kvCacheUsage: null,
+    observed: true,
+  });
 
-  it('learns its capacity from the worker\'s own requests: answered ones run, long-unanswered ones wait', () => {
+  it("learns its capacity from the worker's own requests: answered ones run, long-unanswered ones wait", () => {
     const { capacity, notes, advance } = follower({ initial: 256 });
     capacity.observe(observed(8, 200), 256);
     expect(capacity.target).toBe(256);
@@ -104,7 +115,10 @@ describe('an engine without load gauges', () => {
       advance(100);
     }
     expect(capacity.target).toBe(8 + 8);
-    expect(notes.map((n) => n.message)).toEqual([expect.stringContaining('no vLLM load gauges'), expect.stringContaining('learned the engine\'s capacity: 8 running')]);
+    expect(notes.map((n) => n.message)).toEqual([
+      expect.stringContaining('no vLLM load gauges'),
+      expect.stringContaining("learned the engine's capacity: 8 running"),
+    ]);
   });
 
   it('grows while every request it sends is answered at once', () => {
@@ -137,7 +151,7 @@ describe('an engine without load gauges', () => {
   });
 });
 
-describe('reading vLLM\'s /metrics', () => {
+describe("reading vLLM's /metrics", () => {
   it('sums the data-parallel ranks and takes the fullest cache', () => {
     const text = [
       '# TYPE vllm:num_requests_running gauge',
@@ -150,13 +164,18 @@ describe('reading vLLM\'s /metrics', () => {
     ].join('\n');
     expect(parseEngineLoad(text)).toEqual({ kind: 'load', running: 7, waiting: 2, kvCacheUsage: 0.5, engine: 'vllm' });
     // --disable-log-stats: the process collectors answer, the scheduler's gauges do not.
-    expect(parseEngineLoad('# HELP python_gc_objects_collected_total\npython_gc_objects_collected_total{generation="0"} 1.0\n')).toEqual({ kind: 'no_gauges', status: 200 });
+    expect(parseEngineLoad('# HELP python_gc_objects_collected_total\npython_gc_objects_collected_total{generation="0"} 1.0\n')).toEqual({
+      kind: 'no_gauges',
+      status: 200,
+    });
   });
 
-  it('reads llama.cpp\'s and SGLang\'s gauges as well', () => {
-    const llamacpp = '# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 8\n# TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred 4\nllamacpp:tokens_predicted_total 3469\n';
+  it("reads llama.cpp's and SGLang's gauges as well", () => {
+    const llamacpp =
+      '# TYPE llamacpp:requests_processing gauge\nllamacpp:requests_processing 8\n# TYPE llamacpp:requests_deferred gauge\nllamacpp:requests_deferred 4\nllamacpp:tokens_predicted_total 3469\n';
     expect(parseEngineLoad(llamacpp)).toEqual({ kind: 'load', running: 8, waiting: 4, kvCacheUsage: null, engine: 'llamacpp' });
-    const sglang = 'sglang:num_running_reqs{model_name="m"} 30.0\nsglang:num_queue_reqs{model_name="m"} 2.0\nsglang:token_usage{model_name="m"} 0.4\n';
+    const sglang =
+      'sglang:num_running_reqs{model_name="m"} 30.0\nsglang:num_queue_reqs{model_name="m"} 2.0\nsglang:token_usage{model_name="m"} 0.4\n';
     expect(parseEngineLoad(sglang)).toEqual({ kind: 'load', running: 30, waiting: 2, kvCacheUsage: 0.4, engine: 'sglang' });
   });
 });

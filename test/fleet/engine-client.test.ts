@@ -28,7 +28,13 @@ async function serveSim(options: SimulatorOptions = {}, port = 0) {
 }
 
 const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
-  createEngineClient({ baseUrl: `${url}/v1`, watchdog, connectTimeoutMs: timeouts.connect ?? 5000, firstTokenTimeoutMs: timeouts.first ?? 5000, stallTimeoutMs: timeouts.stall ?? 5000 });
+  createEngineClient({
+    baseUrl: `${url}/v1`,
+    watchdog,
+    connectTimeoutMs: timeouts.connect ?? 5000,
+    firstTokenTimeoutMs: timeouts.first ?? 5000,
+    stallTimeoutMs: timeouts.stall ?? 5000,
+  });
 
 const job = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
   id: 1,
@@ -43,7 +49,11 @@ const job = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completion
 function context(engine: EngineClient, maxRetries = 3) {
   const errors: EngineOutcome[] = [];
   const gate = createEngineGate({ health: () => engine.health(), probeMs: 50 });
-  return { ctx: { client: engine, gate, maxRetries, backoff: { baseMs: 5, maxMs: 20 }, onEngineError: (o: EngineOutcome) => errors.push(o) }, errors, gate };
+  return {
+    ctx: { client: engine, gate, maxRetries, backoff: { baseMs: 5, maxMs: 20 }, onEngineError: (o: EngineOutcome) => errors.push(o) },
+    errors,
+    gate,
+  };
 }
 
 /** Runs a request that is expected to end in a result (or an abort). */
@@ -58,11 +68,22 @@ const strip = (body: Record<string, unknown>) => ({ ...body, id: null, created: 
 describe('the engine client', () => {
   it('streams a chat request and reassembles the body vLLM returns without streaming', async () => {
     const { url } = await serveSim();
-    const tools = [{ type: 'function', function: { name: 'lookup_salary_band', parameters: { type: 'object', properties: { level: { type: 'string' } } } } }];
+    const tools = [
+      {
+        type: 'function',
+        function: { name: 'lookup_salary_band', parameters: { type: 'object', properties: { level: { type: 'string' } } } },
+      },
+    ];
     for (const extra of [{}, { tools }, { response_format: { type: 'json_object' } }]) {
       const body = { model: 'sim-model', messages: [{ role: 'user', content: 'hello' }], ...extra };
       const outcome = await client(url).call('/v1/chat/completions', JSON.stringify(body));
-      const plain = (await (await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) })).json()) as Record<string, unknown>;
+      const plain = (await (
+        await fetch(`${url}/v1/chat/completions`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(body),
+        })
+      ).json()) as Record<string, unknown>;
       expect(outcome.kind).toBe('ok');
       if (outcome.kind !== 'ok') return;
       // Field for field and in order, as the result line shows it.
@@ -75,7 +96,12 @@ describe('the engine client', () => {
   it('sends embeddings without streaming', async () => {
     const { url } = await serveSim({ models: ['sim-embed'] });
     const outcome = await client(url).call('/v1/embeddings', JSON.stringify({ model: 'sim-embed', input: 'a document' }));
-    expect(outcome).toMatchObject({ kind: 'ok', statusCode: 200, body: { object: 'list', data: [{ object: 'embedding' }] }, promptTokens: expect.any(Number) });
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      statusCode: 200,
+      body: { object: 'list', data: [{ object: 'embedding' }] },
+      promptTokens: expect.any(Number),
+    });
   });
 
   it('reads running and waiting requests from /metrics, and the served models', async () => {
@@ -97,7 +123,7 @@ describe('running a request', () => {
     expect(errors.every((e) => e.kind === 'retry' && (e.statusCode === 500 || e.statusCode === 429))).toBe(true);
   });
 
-  it('fails a request the engine rejects with a 4xx at once, keeping the engine\'s error body', async () => {
+  it("fails a request the engine rejects with a 4xx at once, keeping the engine's error body", async () => {
     const { url } = await serveSim();
     const { ctx, errors } = context(client(url));
     const result = await runRequest(ctx, job({ max_tokens: -1 }), new AbortController().signal);
@@ -163,7 +189,7 @@ describe('running a request', () => {
     expect(crashes).toBeGreaterThanOrEqual(3);
   });
 
-  it('aborts the stream when asked, freeing the engine\'s slot', async () => {
+  it("aborts the stream when asked, freeing the engine's slot", async () => {
     const { url, sim } = await serveSim({ tpotMs: 5, outputTokens: 2000 });
     const { ctx } = context(client(url));
     const controller = new AbortController();
@@ -179,12 +205,20 @@ describe('running a request', () => {
 describe('a call that gets no answer', () => {
   it('says the engine could not be reached when nothing listens, and that it dropped the connection when it took the request', async () => {
     const refused = await client(`http://127.0.0.1:${await freePort()}`).call('/v1/chat/completions', job().body);
-    expect(refused).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^could not reach the engine: ECONNREFUSED/) });
+    expect(refused).toMatchObject({
+      kind: 'retry',
+      reason: 'connection',
+      message: expect.stringMatching(/^could not reach the engine: ECONNREFUSED/),
+    });
     // What a stream that fails before its first token looks like: the request is read, the socket reset.
     const server = createServer((req) => req.socket.resetAndDestroy());
     try {
       const dropped = await client(await listenLocal(server)).call('/v1/chat/completions', job().body);
-      expect(dropped).toMatchObject({ kind: 'retry', reason: 'connection', message: expect.stringMatching(/^the engine closed the connection before it answered: /) });
+      expect(dropped).toMatchObject({
+        kind: 'retry',
+        reason: 'connection',
+        message: expect.stringMatching(/^the engine closed the connection before it answered: /),
+      });
     } finally {
       await closeServer(server);
     }

@@ -43,7 +43,12 @@ describe.each(DRIVERS)('a worker whose engine stays unreachable, on %s', (driver
       // The engine goes away for good: its streams break and /health stops answering.
       await engine.close();
       const held = async () =>
-        (await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`))[0]?.n ?? 0;
+        (
+          await rows<{ n: number }>(
+            database().db,
+            sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`,
+          )
+        )[0]?.n ?? 0;
       await eventually(async () => (await held()) === 0, 15_000, 'the leases given back');
     } finally {
       await worker.drain(500);

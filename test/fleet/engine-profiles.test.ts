@@ -41,14 +41,27 @@ const local = async (server: Server) => {
 const client = (baseUrl: string, extra: Partial<EngineClientOptions> = {}) =>
   createEngineClient({ baseUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000, ...extra });
 
-const chat = (content = 'hello', extra: Record<string, unknown> = {}) => JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content }], ...extra });
-const job = (body = chat(), id = 1): Job => ({ id, rangeId: id, batchId: 'batch_p', line: id, model: 'tiny', endpoint: '/v1/chat/completions', body });
+const chat = (content = 'hello', extra: Record<string, unknown> = {}) =>
+  JSON.stringify({ model: 'tiny', messages: [{ role: 'user', content }], ...extra });
+const job = (body = chat(), id = 1): Job => ({
+  id,
+  rangeId: id,
+  batchId: 'batch_p',
+  line: id,
+  model: 'tiny',
+  endpoint: '/v1/chat/completions',
+  body,
+});
 
 /** Runs a job with `maxRetries`; returns what the worker would store and the engine errors it counted. */
 async function run(engine: ReturnType<typeof client>, j: Job, maxRetries = 4, extra: { onFirstByte?: (job: Job) => void } = {}) {
   const errors: EngineOutcome[] = [];
   const gate = createEngineGate({ health: () => engine.health(), probeMs: 20 });
-  const result = (await runRequest({ client: engine, gate, maxRetries, backoff: { baseMs: 1, maxMs: 5 }, onEngineError: (o) => errors.push(o), ...extra }, j, new AbortController().signal)) as RequestResult;
+  const result = (await runRequest(
+    { client: engine, gate, maxRetries, backoff: { baseMs: 1, maxMs: 5 }, onEngineError: (o) => errors.push(o), ...extra },
+    j,
+    new AbortController().signal,
+  )) as RequestResult;
   gate.close();
   return { result, errors };
 }
@@ -56,31 +69,41 @@ async function run(engine: ReturnType<typeof client>, j: Job, maxRetries = 4, ex
 /** The keys of a JSON value, nested, in order: a body's shape without its values. */
 function shape(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(shape);
-  if (value && typeof value === 'object') return Object.entries(value).map(([k, v]) => [k, k === 'timings' || k === 'usage' ? Object.keys(v as object) : shape(v)]);
+  if (value && typeof value === 'object')
+    return Object.entries(value).map(([k, v]) => [k, k === 'timings' || k === 'usage' ? Object.keys(v as object) : shape(v)]);
   return typeof value;
 }
 
 describe('reassembled bodies are what each engine returns without streaming', () => {
-  it('writes llama-server\'s fields (timings, no vLLM nulls) and says which profile it chose and why', async () => {
+  it("writes llama-server's fields (timings, no vLLM nulls) and says which profile it chose and why", async () => {
     const { url } = await served({ profile: 'llamacpp' });
     const notes: [string, Record<string, unknown>][] = [];
     const engine = client(url, { onNote: (message, fields) => notes.push([message, fields]) });
     const outcome = await engine.call('/v1/chat/completions', chat());
-    const plain = await (await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat() })).json();
+    const plain = await (
+      await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat() })
+    ).json();
     expect(outcome.kind).toBe('ok');
     if (outcome.kind !== 'ok') return;
     expect(shape(outcome.body)).toEqual(shape(plain));
     expect(outcome.body).toHaveProperty('timings');
     expect(JSON.stringify(outcome.body)).not.toMatch(/stop_reason|token_ids|"refusal"|"tool_calls":\[\]/);
     expect(engine.profile).toBe('llamacpp');
-    expect(notes).toEqual([[expect.stringContaining('profile is llamacpp'), expect.objectContaining({ profile: 'llamacpp', why: expect.stringContaining('owned_by "llamacpp"') })]]);
+    expect(notes).toEqual([
+      [
+        expect.stringContaining('profile is llamacpp'),
+        expect.objectContaining({ profile: 'llamacpp', why: expect.stringContaining('owned_by "llamacpp"') }),
+      ],
+    ]);
   });
 
-  it('writes SGLang\'s fields (matched_stop, metadata) and nothing of vLLM\'s', async () => {
+  it("writes SGLang's fields (matched_stop, metadata) and nothing of vLLM's", async () => {
     const { url } = await served({ profile: 'sglang' });
     const engine = client(url);
     const outcome = await engine.call('/v1/chat/completions', chat());
-    const plain = await (await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat() })).json();
+    const plain = await (
+      await fetch(`${url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat() })
+    ).json();
     expect(outcome.kind).toBe('ok');
     if (outcome.kind !== 'ok') return;
     expect(engine.profile).toBe('sglang');
@@ -93,7 +116,15 @@ describe('reassembled bodies are what each engine returns without streaming', ()
     const engine = client(url, { profile: 'openai' });
     const outcome = await engine.call('/v1/chat/completions', chat());
     expect(engine.profile).toBe('openai');
-    expect(outcome).toMatchObject({ kind: 'ok', body: { id: expect.any(String), object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant' } }], timings: expect.any(Object) } });
+    expect(outcome).toMatchObject({
+      kind: 'ok',
+      body: {
+        id: expect.any(String),
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant' } }],
+        timings: expect.any(Object),
+      },
+    });
     expect(Object.keys((outcome as { body: object }).body).slice(0, 4)).toEqual(['id', 'object', 'created', 'model']);
   });
 });
@@ -106,7 +137,13 @@ describe('an engine that closes its connections after each response (llama-serve
     let resetBefore = 0;
     for (let i = 0; i < calls; i++) {
       try {
-        await (await fetch(`${sim.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: chat(`c${i}`, { stream: true }) })).text();
+        await (
+          await fetch(`${sim.url}/v1/chat/completions`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: chat(`c${i}`, { stream: true }),
+          })
+        ).text();
       } catch {
         resetBefore++;
       }
@@ -145,7 +182,8 @@ describe('engine health under load', () => {
       req.resume();
       const n = ++calls;
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      const chunk = (delta: string, finish = 'null') => `data: {"id":"x${n}","object":"chat.completion.chunk","created":1,"model":"tiny","choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}]}\n\n`;
+      const chunk = (delta: string, finish = 'null') =>
+        `data: {"id":"x${n}","object":"chat.completion.chunk","created":1,"model":"tiny","choices":[{"index":0,"delta":${delta},"finish_reason":${finish}}]}\n\n`;
       // The first call is a long stream that keeps flowing; the second breaks before [DONE].
       if (n === 1) {
         let i = 0;
@@ -178,14 +216,24 @@ describe('errors the engine gives every time', () => {
     // llama-server's chat parser fails the same reply at the same position on every retry (common/chat.cpp).
     const { url } = await served({ profile: 'llamacpp', formatErrorRate: 1 });
     let sent = 0;
-    const engine = client(url, { fetch: ((input: string | URL | Request, init?: RequestInit) => (String(input).endsWith('/completions') && sent++, fetch(input, init))) as typeof fetch });
+    const engine = client(url, {
+      fetch: ((input: string | URL | Request, init?: RequestInit) => (
+        String(input).endsWith('/completions') && sent++, fetch(input, init)
+      )) as typeof fetch,
+    });
     const { result } = await run(engine, job(chat('extract the fields')), 4);
     expect(sent).toBe(2);
-    expect(result).toMatchObject({ status: 'failed', statusCode: 500, error: { code: 'engine_error_repeated', message: expect.stringContaining('same error twice in a row') } });
-    expect(JSON.parse(result.response ?? 'null')).toMatchObject({ error: { code: 500, type: 'server_error', message: expect.stringMatching(/^Failed to parse input at pos \d+/) } });
+    expect(result).toMatchObject({
+      status: 'failed',
+      statusCode: 500,
+      error: { code: 'engine_error_repeated', message: expect.stringContaining('same error twice in a row') },
+    });
+    expect(JSON.parse(result.response ?? 'null')).toMatchObject({
+      error: { code: 500, type: 'server_error', message: expect.stringMatching(/^Failed to parse input at pos \d+/) },
+    });
   });
 
-  it('keeps the engine\'s last status and whole body when a request fails after its retries', async () => {
+  it("keeps the engine's last status and whole body when a request fails after its retries", async () => {
     const long = 'x'.repeat(1000);
     const server = createServer((req, res) => {
       req.resume();
@@ -194,7 +242,13 @@ describe('errors the engine gives every time', () => {
       res.end(JSON.stringify({ error: { message: `overloaded ${long}`, type: 'unavailable_error', code: 503 } }));
     });
     const { result } = await run(client(await local(server)), job(), 2);
-    expect(result).toMatchObject({ status: 'failed', statusCode: 503, error: { code: 'engine_error', message: expect.stringContaining('failed this request 3 times') } });
-    expect(JSON.parse(result.response ?? 'null')).toEqual({ error: { message: `overloaded ${long}`, type: 'unavailable_error', code: 503 } });
+    expect(result).toMatchObject({
+      status: 'failed',
+      statusCode: 503,
+      error: { code: 'engine_error', message: expect.stringContaining('failed this request 3 times') },
+    });
+    expect(JSON.parse(result.response ?? 'null')).toEqual({
+      error: { message: `overloaded ${long}`, type: 'unavailable_error', code: 503 },
+    });
   });
 });

@@ -3,7 +3,18 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CANCEL_CHANNEL, cancelBatch, COMPLETED, RANGE_SUMS, rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, freePort, start, type Running } from '../helpers/processes.ts';
-import { answeredIds, eventually, expectedIds, FAST_WORKER_ENV, insertChatBatch, resultFiles, simMetrics, startSim, startWorker, waitForBatch } from './helpers.ts';
+import {
+  answeredIds,
+  eventually,
+  expectedIds,
+  FAST_WORKER_ENV,
+  insertChatBatch,
+  resultFiles,
+  simMetrics,
+  startSim,
+  startWorker,
+  waitForBatch,
+} from './helpers.ts';
 
 describe('engine faults and cancellation', () => {
   const test = useTestDatabase();
@@ -14,7 +25,20 @@ describe('engine faults and cancellation', () => {
 
   it('ends every request in success after retries or in a clear error when the engine errs, throttles, hangs, stalls and disconnects', async () => {
     const { database, url } = test();
-    const faults = ['--error-rate', '0.15', '--rate-limit-rate', '0.1', '--hang-rate', '0.05', '--stall-rate', '0.05', '--disconnect-rate', '0.1', '--seed', '3'];
+    const faults = [
+      '--error-rate',
+      '0.15',
+      '--rate-limit-rate',
+      '0.1',
+      '--hang-rate',
+      '0.05',
+      '--stall-rate',
+      '0.05',
+      '--disconnect-rate',
+      '0.1',
+      '--seed',
+      '3',
+    ];
     const sim = await startSim(['--slots', '64', ...faults]);
     processes.push(sim.process);
     const batchId = await insertChatBatch(database, { count: 300 });
@@ -36,7 +60,9 @@ describe('engine faults and cancellation', () => {
     expect(errors.length).toBeGreaterThan(0);
     for (const line of errors) {
       expect(line.error?.code).toBe('engine_error');
-      expect(line.error?.message).toMatch(/^The engine failed this request 2 times \(retried with backoff\); the last failure: (the engine answered (500|429)|no first token|the stream stalled for 300 ms|the stream broke|the stream ended before|the engine closed the connection before it answered)/);
+      expect(line.error?.message).toMatch(
+        /^The engine failed this request 2 times \(retried with backoff\); the last failure: (the engine answered (500|429)|no first token|the stream stalled for 300 ms|the stream broke|the stream ended before|the engine closed the connection before it answered)/,
+      );
       // A last failure that was the engine's answer keeps it: its status and body, as the engine sent them.
       if (/the engine answered (500|429)/.test(line.error?.message ?? '')) {
         expect(line.response?.status_code).toBeOneOf([500, 429]);
@@ -50,9 +76,13 @@ describe('engine faults and cancellation', () => {
     await database.db.execute(sql`insert into models (name, source) values ('crashy-model', 'org/crashy')`);
     const batchId = await insertChatBatch(database, { count: 1000, model: 'crashy-model' });
     const engineCmd = `${BUN} fleet/entry/sim.ts --model {name} --port {port} --ttft-ms 5 --tpot-ms 1 --output-tokens 16 --slots 64 --crash-after 600`;
-    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())], {
-      env: { ...FAST_WORKER_ENV, DATABASE_URL: url },
-    });
+    const supervisor = start(
+      BUN,
+      ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())],
+      {
+        env: { ...FAST_WORKER_ENV, DATABASE_URL: url },
+      },
+    );
     processes.push(supervisor);
     try {
       expect(await waitForBatch(database, batchId, ['completed'], 25_000)).toBe('completed');
@@ -83,7 +113,10 @@ describe('engine faults and cancellation', () => {
     const { output, errors } = await resultFiles(database, batchId);
     expect(output).toEqual([]);
     expect(errors.map((e) => e.error?.code)).toEqual(Array(30).fill('batch_cancelled'));
-    const [quickRow] = await rows<{ completed: number }>(database.db, sql`select ${COMPLETED} as completed from batches b ${RANGE_SUMS} where b.id = ${quick}`);
+    const [quickRow] = await rows<{ completed: number }>(
+      database.db,
+      sql`select ${COMPLETED} as completed from batches b ${RANGE_SUMS} where b.id = ${quick}`,
+    );
     expect(quickRow?.completed).toBe(5);
   });
 });

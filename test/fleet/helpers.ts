@@ -4,7 +4,18 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll } from 'vitest';
 import { createWatchdog } from '../../fleet/engine/watchdog.ts';
 import { createSimulator, type Simulator, type SimulatorOptions } from '../../fleet/sim/index.ts';
-import { batches, COMPLETED, cutRanges, FAILED, newId, RANGE_SUMS, requests, rows, streamResultLines, type Database } from '../../schema/index.ts';
+import {
+  batches,
+  COMPLETED,
+  cutRanges,
+  FAILED,
+  newId,
+  RANGE_SUMS,
+  requests,
+  rows,
+  streamResultLines,
+  type Database,
+} from '../../schema/index.ts';
 import { closeServer, listenLocal } from '../helpers/http.ts';
 import { BUN, start, type Running } from '../helpers/processes.ts';
 
@@ -53,7 +64,10 @@ export interface ChatBatchOptions {
 }
 
 /** Inserts an `in_progress` chat batch with `count` queued requests cut into ranges, as ingest would leave it, and returns its id. */
-export async function insertChatBatch(database: Database, { count, model = 'sim-model', maxTokens, bodies = {} }: ChatBatchOptions): Promise<string> {
+export async function insertChatBatch(
+  database: Database,
+  { count, model = 'sim-model', maxTokens, bodies = {} }: ChatBatchOptions,
+): Promise<string> {
   const id = newId('batch_');
   await database.db.insert(batches).values({
     id,
@@ -71,7 +85,11 @@ export async function insertChatBatch(database: Database, { count, model = 'sim-
     await database.db.insert(requests).values(
       Array.from({ length: Math.min(1000, count - from) }, (_, k) => {
         const line = from + k + 1;
-        const body = bodies[line] ?? { model, messages: [{ role: 'user', content: `question ${line}` }], ...(maxTokens ? { max_tokens: maxTokens } : {}) };
+        const body = bodies[line] ?? {
+          model,
+          messages: [{ role: 'user', content: `question ${line}` }],
+          ...(maxTokens ? { max_tokens: maxTokens } : {}),
+        };
         return { batchId: id, line, customId: `req-${line}`, model, body: JSON.stringify(body) };
       }),
     );

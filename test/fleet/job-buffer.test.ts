@@ -9,7 +9,16 @@ describe('the job buffer', () => {
   const testDatabase = useTestDatabase();
   let nextId = 0;
   // A body that names no endpoint: the one a job gets can only come from its batch's row.
-  const leased = (batchId: string): LeasedRequest => ({ id: ++nextId, batchId, line: 1, customId: 'req-1', model: 'sim-model', body: '{}', attempts: 1, rangeId: nextId });
+  const leased = (batchId: string): LeasedRequest => ({
+    id: ++nextId,
+    batchId,
+    line: 1,
+    customId: 'req-1',
+    model: 'sim-model',
+    body: '{}',
+    attempts: 1,
+    rangeId: nextId,
+  });
   const takeAll = (buffer: JobBuffer) => {
     const jobs: Job[] = [];
     for (let job = buffer.take(); job; job = buffer.take()) jobs.push(job);

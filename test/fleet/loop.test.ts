@@ -54,7 +54,7 @@ describe('the periodic task of the lease loops', () => {
     await third;
   });
 
-  it('runs on its interval until stopped, and hands the task\'s failures to onError', async () => {
+  it("runs on its interval until stopped, and hands the task's failures to onError", async () => {
     const failures: unknown[] = [];
     let runs = 0;
     const periodic = createPeriodic(

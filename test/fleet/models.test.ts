@@ -39,14 +39,23 @@ describe('choosing the model of an engine-owning worker', () => {
   it('never switches away from queued work before the fairness bound', () => {
     const starving = demand('b', 3, { waitedMs: 700_000 });
     expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), starving], servedForMs: 599_000 })).toBeNull();
-    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, servingWorkers: 1 }], servedForMs: 700_000 })).toBeNull();
-    expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, waitedMs: 10_000 }], servedForMs: 700_000 })).toBeNull();
+    expect(
+      chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, servingWorkers: 1 }], servedForMs: 700_000 }),
+    ).toBeNull();
+    expect(
+      chooseModel({ ...base, current: 'a', demand: [demand('a', 50), { ...starving, waitedMs: 10_000 }], servedForMs: 700_000 }),
+    ).toBeNull();
     expect(chooseModel({ ...base, current: 'a', demand: [demand('a', 50), starving], servedForMs: 700_000 })?.name).toBe('b');
   });
 });
 
 const queued = async (database: Database, batchId: string) =>
-  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'queued'`))[0]?.n ?? 0;
+  (
+    await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'queued'`,
+    )
+  )[0]?.n ?? 0;
 
 interface FleetOptions {
   env?: Record<string, string>;
@@ -74,9 +83,13 @@ describe('the model registry deciding what a GPU serves', () => {
     // The file marks that the first start failed.
     const once = failOnce ? `if [ ! -e ${failOnce} ]; then touch ${failOnce}; exit 1; fi; ` : '';
     const engineCmd = startDelayS || failing || failOnce ? `sh -c '${fail}${once}sleep ${startDelayS}; exec ${sim}'` : sim;
-    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())], {
-      env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
-    });
+    const supervisor = start(
+      BUN,
+      ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine-cmd', engineCmd, '--engine-port', String(await freePort())],
+      {
+        env: { ...FAST_WORKER_ENV, DATABASE_URL: url, MODEL_CHECK_MS: '300', MODEL_IDLE_SWITCH_MS: '500', ...env },
+      },
+    );
     processes.push(supervisor);
     return supervisor;
   };
@@ -90,7 +103,9 @@ describe('the model registry deciding what a GPU serves', () => {
 
   it('switches an idle GPU to the model with queued work, and leaves requests for an unserved model queued', async () => {
     const { database, url } = test();
-    await database.db.execute(sql`insert into models (name, source, engine_args) values ('model-a', 'org/a', '[]'), ('model-b', 'org/b', '[]')`);
+    await database.db.execute(
+      sql`insert into models (name, source, engine_args) values ('model-a', 'org/a', '[]'), ('model-b', 'org/b', '[]')`,
+    );
     const a = await insertChatBatch(database, { count: 40, model: 'model-a' });
     const b = await insertChatBatch(database, { count: 40, model: 'model-b' });
     const orphan = await insertChatBatch(database, { count: 5, model: 'model-nobody-serves' });
@@ -98,7 +113,10 @@ describe('the model registry deciding what a GPU serves', () => {
     expect(await waitForBatch(database, a, ['completed'], 30_000)).toBe('completed');
     expect(await waitForBatch(database, b, ['completed'], 30_000)).toBe('completed');
     expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"model-a","to":"model-b"/);
-    const [worker] = await rows<{ model: string; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
+    const [worker] = await rows<{ model: string; status: string }>(
+      database.db,
+      sql`select model, status from workers where status not in ('stopped', 'lost')`,
+    );
     expect(worker, supervisor.output()).toEqual({ model: 'model-b', status: 'ready' });
     expect(await queued(database, orphan)).toBe(5);
     const [orphanBatch] = await rows<{ status: string }>(database.db, sql`select status from batches where id = ${orphan}`);
@@ -116,7 +134,10 @@ describe('the model registry deciding what a GPU serves', () => {
     const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 5 --output-tokens 40 --slots 8', { env: { MODEL_FAIRNESS_MS: '1500' } });
     await supervisor.waitFor(/"msg":"engine ready"[^\n]*"model":"busy-model"/, 30_000);
     expect(await waitForBatch(database, starving, ['completed'], 30_000)).toBe('completed');
-    const left = await rows<{ status: string; n: number }>(database.db, sql`select status, count(*)::int as n from request_states where batch_id = ${busy} group by 1`);
+    const left = await rows<{ status: string; n: number }>(
+      database.db,
+      sql`select status, count(*)::int as n from request_states where batch_id = ${busy} group by 1`,
+    );
     expect(await queued(database, busy), `${JSON.stringify(left)}\n${supervisor.output()}`).toBeGreaterThan(0);
     expect(supervisor.output()).toMatch(/"msg":"switching model","[^\n]*"from":"busy-model","to":"starving-model"/);
   });
@@ -127,7 +148,10 @@ describe('the model registry deciding what a GPU serves', () => {
     const first = await insertChatBatch(database, { count: 20, model: 'first-model' });
     await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { startDelayS: 2 });
     const switchingTo = async () => {
-      const [row] = await rows<{ model: string | null; status: string }>(database.db, sql`select model, status from workers where status not in ('stopped', 'lost')`);
+      const [row] = await rows<{ model: string | null; status: string }>(
+        database.db,
+        sql`select model, status from workers where status not in ('stopped', 'lost')`,
+      );
       return row?.status === 'switching' ? row : null;
     };
     expect((await eventually(switchingTo, 30_000, 'the first model loading')).model).toBe('first-model');
@@ -145,7 +169,10 @@ describe('the model registry deciding what a GPU serves', () => {
     const { database, url } = test();
     await onlyModels(database, ['good-model', 'broken-model']);
     const first = await insertChatBatch(database, { count: 10, model: 'good-model' });
-    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { env: { ENGINE_START_TIMEOUT_MS: '4000' }, failing: 'broken-model' });
+    const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {
+      env: { ENGINE_START_TIMEOUT_MS: '4000' },
+      failing: 'broken-model',
+    });
     expect(await waitForBatch(database, first, ['completed'], 30_000)).toBe('completed');
     // The broken model has waited longest: it is the neediest from now on.
     const broken = await insertChatBatch(database, { count: 5, model: 'broken-model' });
@@ -154,8 +181,15 @@ describe('the model registry deciding what a GPU serves', () => {
     const next = await insertChatBatch(database, { count: 10, model: 'good-model' });
     await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 30_000);
     // Until the good model's engine runs again, nothing is leased: no engine would run it.
-    const status = async () => (await rows<{ status: string }>(database.db, sql`select status from workers where status not in ('stopped', 'lost')`))[0]?.status;
-    const leased = async () => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${next} and status <> 'queued'`))[0]?.n;
+    const status = async () =>
+      (await rows<{ status: string }>(database.db, sql`select status from workers where status not in ('stopped', 'lost')`))[0]?.status;
+    const leased = async () =>
+      (
+        await rows<{ n: number }>(
+          database.db,
+          sql`select count(*)::int as n from request_states where batch_id = ${next} and status <> 'queued'`,
+        )
+      )[0]?.n;
     const seen: number[] = [];
     while ((await status()) !== 'ready') {
       seen.push((await leased()) ?? 0);
@@ -174,7 +208,10 @@ describe('the model registry deciding what a GPU serves', () => {
     const dir = mkdtempSync(join(tmpdir(), 'vbs-fail-once-'));
     try {
       // The default check interval: the retry must come from the short pause, not from a fast check.
-      const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', { env: { MODEL_CHECK_MS: '5000' }, failOnce: join(dir, 'failed') });
+      const supervisor = await fleet(url, '--ttft-ms 5 --tpot-ms 1 --output-tokens 16', {
+        env: { MODEL_CHECK_MS: '5000' },
+        failOnce: join(dir, 'failed'),
+      });
       await supervisor.waitFor(/"msg":"choosing or loading a model failed/, 20_000);
       const failedAt = Date.now();
       expect(await waitForBatch(database, batchId, ['completed'], 20_000), supervisor.output()).toBe('completed');

@@ -6,7 +6,17 @@ import { useTestDatabase } from '../helpers/database.ts';
 import { insertBatch } from '../queue/batch-fixtures.ts';
 
 const leaseFor = async (database: Database, owner: string, model: string, connectionName: string | null) => {
-  await registerWorker(database.db, { id: owner, host: 'h', gpu: '0', pid: 1, runtime: 'bun', model, engineUrl: 'http://e', status: 'ready', connectionName });
+  await registerWorker(database.db, {
+    id: owner,
+    host: 'h',
+    gpu: '0',
+    pid: 1,
+    runtime: 'bun',
+    model,
+    engineUrl: 'http://e',
+    status: 'ready',
+    connectionName,
+  });
   await insertBatch(database, { count: 2, model });
   // A lease far from expiry, and a heartbeat already late.
   await leaseRequests(database.db, { owner, model, limit: 2, leaseMs: 60_000 });
@@ -14,7 +24,12 @@ const leaseFor = async (database: Database, owner: string, model: string, connec
 };
 
 const leasedBy = async (database: Database, owner: string) =>
-  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where lease_owner = ${owner} and status = 'leased'`))[0]?.n;
+  (
+    await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from request_states where lease_owner = ${owner} and status = 'leased'`,
+    )
+  )[0]?.n;
 
 describe('reaping the leases of a worker that left no connection behind', () => {
   const test = useTestDatabase();

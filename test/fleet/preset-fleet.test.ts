@@ -11,11 +11,13 @@ describe('a fleet started with --engine vllm', () => {
     await Promise.all(processes.splice(0).map((p) => p.stop()));
   });
 
-  it('serves a registry model whose name differs from its source, with its max_concurrency as the engine\'s slots', async () => {
+  it("serves a registry model whose name differs from its source, with its max_concurrency as the engine's slots", async () => {
     const { database, url } = test();
     // The simulator's timings are not vLLM flags: they stand where a model's own engine_args would.
     const engineArgs = JSON.stringify(['--max-model-len', '4096', '--ttft-ms', '5', '--tpot-ms', '1', '--output-tokens', '16']);
-    await database.db.execute(sql`insert into models (name, source, engine_args, max_concurrency) values ('preset-model', 'org/Preset-7B', ${engineArgs}::jsonb, 8)`);
+    await database.db.execute(
+      sql`insert into models (name, source, engine_args, max_concurrency) values ('preset-model', 'org/Preset-7B', ${engineArgs}::jsonb, 8)`,
+    );
     const batchId = await insertChatBatch(database, { count: 40, model: 'preset-model' });
     const port = await freePort();
     const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0', '--engine', 'vllm', '--engine-port', String(port)], {

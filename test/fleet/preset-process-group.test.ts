@@ -26,7 +26,7 @@ const pids = (dir: string, file: string) =>
 /** Every process the fake engine started, and its process groups. */
 const started = (dir: string) => [...pids(dir, 'leaders'), ...pids(dir, 'children'), ...pids(dir, 'leaders').map((p) => -p)];
 
-describe('an owned engine\'s process group', () => {
+describe("an owned engine's process group", () => {
   let dir = '';
   const engines: OwnedEngine[] = [];
   const processes: Running[] = [];
@@ -71,7 +71,7 @@ describe('an owned engine\'s process group', () => {
     await owned.start(spec);
     await eventually(async () => crashes === 1, 5000, 'the engine to crash');
     const [firstChild] = pids(dir, 'children') as [number];
-    await eventually(async () => !isAlive(firstChild), 3000, 'the crashed engine\'s child to be killed');
+    await eventually(async () => !isAlive(firstChild), 3000, "the crashed engine's child to be killed");
     await eventually(async () => pids(dir, 'leaders').length >= 2, 5000, 'the engine to be restarted');
     await owned.stop();
     expect(started(dir).filter(isAlive)).toEqual([]);

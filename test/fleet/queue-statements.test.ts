@@ -21,7 +21,13 @@ import { expireLeases, insertBatch, statuses, succeededResult } from '../queue/b
 
 const ok = (r: LeasedRequest, tokens = 5): RequestResult => succeededResult(r, { completionTokens: tokens });
 
-const bad = (r: LeasedRequest): RequestResult => ({ ...ok(r), status: 'failed', statusCode: 400, response: '{"error":{"message":"bad"}}', completionTokens: 0 });
+const bad = (r: LeasedRequest): RequestResult => ({
+  ...ok(r),
+  status: 'failed',
+  statusCode: 400,
+  response: '{"error":{"message":"bad"}}',
+  completionTokens: 0,
+});
 
 const ranges = (database: Database, batchId: string) =>
   rows<{ lines: string; size: number; attempts: number; succeeded: number; failed: number; leased: boolean; finished: boolean }>(
@@ -41,7 +47,18 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     const [a, b, c] = (await lease('w1', 'm-complete')) as [LeasedRequest, LeasedRequest, LeasedRequest];
     const counters = await completeRequests(db, 'w1', [ok(a, 7), bad(b)]);
     expect(counters).toEqual([
-      { batchId, owner: 'local', status: 'in_progress', total: 3, completed: 1, failed: 1, promptTokens: 6, completionTokens: 7, written: 2, writtenFailed: 1 },
+      {
+        batchId,
+        owner: 'local',
+        status: 'in_progress',
+        total: 3,
+        completed: 1,
+        failed: 1,
+        promptTokens: 6,
+        completionTokens: 7,
+        written: 2,
+        writtenFailed: 1,
+      },
     ]);
     expect(await completeRequests(db, 'someone-else', [ok(c)])).toEqual([]);
     // The same result again (a retried page) is neither stored nor counted twice.
@@ -51,16 +68,28 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
       { status: 'leased', n: 1 },
       { status: 'succeeded', n: 1 },
     ]);
-    expect(await ranges(database(), batchId)).toEqual([{ lines: '1-3', size: 3, attempts: 1, succeeded: 1, failed: 1, leased: true, finished: false }]);
+    expect(await ranges(database(), batchId)).toEqual([
+      { lines: '1-3', size: 3, attempts: 1, succeeded: 1, failed: 1, leased: true, finished: false },
+    ]);
   });
 
-  it('finishes a range once every line has a result, and sums the counters of all its batch\'s ranges', async () => {
+  it("finishes a range once every line has a result, and sums the counters of all its batch's ranges", async () => {
     const db = database().db;
     const batchId = await insertBatch(database(), { count: 4, model: 'm-finish', rangeLines: 2 });
     const first = await lease('w1', 'm-finish', 2);
     const second = await lease('w2', 'm-finish', 2);
-    expect(await completeRequests(db, 'w1', first.map((r) => ok(r, 1)))).toMatchObject([{ completed: 2, written: 2 }]);
-    const [counters] = await completeRequests(db, 'w2', second.map((r) => ok(r, 10)));
+    expect(
+      await completeRequests(
+        db,
+        'w1',
+        first.map((r) => ok(r, 1)),
+      ),
+    ).toMatchObject([{ completed: 2, written: 2 }]);
+    const [counters] = await completeRequests(
+      db,
+      'w2',
+      second.map((r) => ok(r, 10)),
+    );
     expect(counters).toMatchObject({ total: 4, completed: 4, failed: 0, promptTokens: 12, completionTokens: 22, written: 2 });
     expect(await ranges(database(), batchId)).toEqual([
       { lines: '1-2', size: 2, attempts: 1, succeeded: 2, failed: 0, leased: false, finished: true },
@@ -86,7 +115,11 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
       [3, 2],
     ]);
     expect(await completeRequests(db, 'slow', [ok(slow[1]!)])).toEqual([]);
-    const [counters] = await completeRequests(db, 'fast', fast.map((r) => ok(r)));
+    const [counters] = await completeRequests(
+      db,
+      'fast',
+      fast.map((r) => ok(r)),
+    );
     expect(counters).toMatchObject({ completed: 3, failed: 0, total: 3, written: 2 });
     expect(await statuses(database(), batchId)).toEqual([{ status: 'succeeded', n: 3 }]);
   });
@@ -98,7 +131,11 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     for (let attempt = 1; attempt <= 2; attempt++) {
       const leased = await lease(`crashy-${attempt}`, 'm-poison');
       // Each worker answers the lines before the poisonous one, then dies on it.
-      await completeRequests(db, `crashy-${attempt}`, leased.filter((r) => r.line < poison).map((r) => ok(r)));
+      await completeRequests(
+        db,
+        `crashy-${attempt}`,
+        leased.filter((r) => r.line < poison).map((r) => ok(r)),
+      );
       await expireLeases(database(), `crashy-${attempt}`);
       await reapLeases(db, { maxAttempts: 3 });
     }
@@ -155,10 +192,14 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     expect(await stopRequests(db, 'hb', stopping)).toEqual([cancel]);
     // Back in the queue unleased, for settle to write its lines' cancelled results; no lease takes it.
     expect(await statuses(database(), cancel)).toEqual([{ status: 'queued', n: 2 }]);
-    expect(await ranges(database(), cancel)).toEqual([{ lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false }]);
+    expect(await ranges(database(), cancel)).toEqual([
+      { lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false },
+    ]);
     expect(await lease('another', 'm-hb')).toEqual([]);
     expect(await statuses(database(), keep)).toEqual([{ status: 'leased', n: 1 }]);
-    expect((await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: rangeIds })).map((h) => h.id)).toEqual(rangeIds.filter((id) => !stopping.includes(id)));
+    expect((await heartbeatLeases(db, { owner: 'hb', leaseMs: 60_000, ids: rangeIds })).map((h) => h.id)).toEqual(
+      rangeIds.filter((id) => !stopping.includes(id)),
+    );
   });
 
   it('leaves a range of another batch with its worker when asked to stop it', async () => {
@@ -166,7 +207,9 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     await insertBatch(database(), { count: 1, model: 'm-nostop' });
     const [leased] = await lease('steady', 'm-nostop');
     expect(await stopRequests(db, 'steady', [leased!.rangeId])).toEqual([]);
-    expect(await heartbeatLeases(db, { owner: 'steady', leaseMs: 60_000, ids: [leased!.rangeId] })).toEqual([{ id: leased!.rangeId, stop: null }]);
+    expect(await heartbeatLeases(db, { owner: 'steady', leaseMs: 60_000, ids: [leased!.rangeId] })).toEqual([
+      { id: leased!.rangeId, stop: null },
+    ]);
   });
 
   it('returns a reaped range of a stopping batch unleased, as cancelled', async () => {
@@ -176,7 +219,9 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     await db.execute(sql`update batches set status = 'cancelling' where id = ${batchId}`);
     await expireLeases(database(), 'gone');
     expect(await reapLeases(db, { maxAttempts: 1 })).toEqual([{ batchId, model: 'm-reap-cancel', status: 'cancelled', n: 2 }]);
-    expect(await ranges(database(), batchId)).toEqual([{ lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false }]);
+    expect(await ranges(database(), batchId)).toEqual([
+      { lines: '1-2', size: 2, attempts: 1, succeeded: 0, failed: 0, leased: false, finished: false },
+    ]);
   });
 
   it("releases a draining worker's ranges with the attempt refunded, never failing them", async () => {
@@ -221,7 +266,16 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
     await db.execute(sql`insert into models (name, source) values ('demand-a', 'org/a'), ('demand-b', 'org/b')`);
     await db.execute(sql`insert into models (name, source, enabled) values ('demand-off', 'org/off', false)`);
     await insertBatch(database(), { count: 4, model: 'demand-b' });
-    await registerWorker(db, { id: 'serving-a', host: 'h2', gpu: '0', pid: 1, runtime: 'bun', model: 'demand-a', engineUrl: 'http://e', status: 'ready' });
+    await registerWorker(db, {
+      id: 'serving-a',
+      host: 'h2',
+      gpu: '0',
+      pid: 1,
+      runtime: 'bun',
+      model: 'demand-a',
+      engineUrl: 'http://e',
+      status: 'ready',
+    });
     const demand = await modelDemand(db, { except: 'me', liveMs: 15_000 });
     expect(demand.map(({ name, queued, servingWorkers }) => ({ name, queued, servingWorkers }))).toEqual([
       { name: 'demand-a', queued: 0, servingWorkers: 1 },

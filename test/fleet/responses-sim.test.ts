@@ -9,7 +9,14 @@ afterEach(() => {
 function sim(options: SimulatorOptions = {}) {
   const s = createSimulator({ ttftMs: 1, tpotMs: 1, outputTokens: 9, ...options });
   sims.push(s);
-  return (body: unknown) => s.fetch(new Request('http://sim/v1/responses', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }));
+  return (body: unknown) =>
+    s.fetch(
+      new Request('http://sim/v1/responses', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      }),
+    );
 }
 
 /** The events of an SSE body: each `event:` line's type with its parsed data. */
@@ -20,15 +27,46 @@ async function events(res: Response) {
     .split('\n\n')
     .map((block) => {
       const [event, data] = block.split('\n');
-      return { type: event?.replace('event: ', ''), data: JSON.parse(data?.replace('data: ', '') ?? '{}') as Record<string, unknown> & { type: string } };
+      return {
+        type: event?.replace('event: ', ''),
+        data: JSON.parse(data?.replace('data: ', '') ?? '{}') as Record<string, unknown> & { type: string },
+      };
     });
 }
 
 // vLLM: vllm/entrypoints/openai/responses/protocol.py:593 ResponsesResponse (field order of model_dump).
 const RESPONSE_FIELDS = [
-  'id', 'created_at', 'incomplete_details', 'instructions', 'metadata', 'model', 'object', 'output', 'parallel_tool_calls', 'temperature', 'tool_choice',
-  'tools', 'top_p', 'background', 'max_output_tokens', 'max_tool_calls', 'previous_response_id', 'prompt', 'reasoning', 'service_tier', 'status', 'text',
-  'top_logprobs', 'truncation', 'usage', 'user', 'presence_penalty', 'frequency_penalty', 'kv_transfer_params', 'input_messages', 'output_messages',
+  'id',
+  'created_at',
+  'incomplete_details',
+  'instructions',
+  'metadata',
+  'model',
+  'object',
+  'output',
+  'parallel_tool_calls',
+  'temperature',
+  'tool_choice',
+  'tools',
+  'top_p',
+  'background',
+  'max_output_tokens',
+  'max_tool_calls',
+  'previous_response_id',
+  'prompt',
+  'reasoning',
+  'service_tier',
+  'status',
+  'text',
+  'top_logprobs',
+  'truncation',
+  'usage',
+  'user',
+  'presence_penalty',
+  'frequency_penalty',
+  'kv_transfer_params',
+  'input_messages',
+  'output_messages',
 ];
 
 describe('the simulator serves /v1/responses as vLLM does', () => {
@@ -38,7 +76,16 @@ describe('the simulator serves /v1/responses as vLLM does', () => {
     const text = await res.text();
     const body = JSON.parse(text);
     expect(Object.keys(body)).toEqual(RESPONSE_FIELDS);
-    expect(body).toMatchObject({ object: 'response', model: 'sim-model', status: 'completed', instructions: 'Be brief.', metadata: { a: 'b' }, tool_choice: 'none', background: false, truncation: 'disabled' });
+    expect(body).toMatchObject({
+      object: 'response',
+      model: 'sim-model',
+      status: 'completed',
+      instructions: 'Be brief.',
+      metadata: { a: 'b' },
+      tool_choice: 'none',
+      background: false,
+      truncation: 'disabled',
+    });
     expect(body.id).toMatch(/^resp_[0-9a-f]{32}$/);
     expect(text).toContain('"temperature":1.0');
     expect(text).toContain('"presence_penalty":0.0');
@@ -66,10 +113,21 @@ describe('the simulator serves /v1/responses as vLLM does', () => {
     expect(types).toContain('response.reasoning_text.delta');
     expect(types).toContain('response.output_text.delta');
     expect(types.indexOf('response.reasoning_text.done')).toBeLessThan(types.indexOf('response.output_text.delta'));
-    const reasoning = streamed.filter((e) => e.type === 'response.reasoning_text.delta').map((e) => e.data.delta).join('');
-    const text = streamed.filter((e) => e.type === 'response.output_text.delta').map((e) => e.data.delta).join('');
+    const reasoning = streamed
+      .filter((e) => e.type === 'response.reasoning_text.delta')
+      .map((e) => e.data.delta)
+      .join('');
+    const text = streamed
+      .filter((e) => e.type === 'response.output_text.delta')
+      .map((e) => e.data.delta)
+      .join('');
     const final = streamed.at(-1)?.data.response as typeof plain;
-    const strip = (r: typeof plain) => ({ ...r, id: 'x', created_at: 0, output: r.output.map((o: Record<string, unknown>) => ({ ...o, id: 'x' })) });
+    const strip = (r: typeof plain) => ({
+      ...r,
+      id: 'x',
+      created_at: 0,
+      output: r.output.map((o: Record<string, unknown>) => ({ ...o, id: 'x' })),
+    });
     expect(strip(final)).toEqual(strip(plain));
     expect(plain.status).toBe('incomplete');
     expect(plain.incomplete_details).toEqual({ reason: 'max_output_tokens' });
@@ -94,7 +152,12 @@ describe('the simulator serves /v1/responses as vLLM does', () => {
     expect((await background.json()).error).toMatchObject({ type: 'invalid_request_error', param: 'background', code: 400 });
     const previous = await post({ model: 'sim-model', input: 'x', previous_response_id: 'resp_gone' });
     expect(previous.status).toBe(404);
-    expect((await previous.json()).error).toEqual({ message: "Response with id 'resp_gone' not found.", type: 'invalid_request_error', param: 'response_id', code: 404 });
+    expect((await previous.json()).error).toEqual({
+      message: "Response with id 'resp_gone' not found.",
+      type: 'invalid_request_error',
+      param: 'response_id',
+      code: 404,
+    });
   });
 
   it('refuses max_output_tokens over max_model_len, naming the parameter', async () => {

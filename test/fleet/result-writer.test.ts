@@ -18,14 +18,28 @@ describe.each(DRIVERS)('the result writer on %s', (driver) => {
   it('stores a result Postgres refuses as a failure, without holding back the others', async () => {
     const batchId = await insertChatBatch(database(), { count: 6, model: 'writer-model' });
     const leased = await leaseRequests(database().db, { owner: 'writer', model: 'writer-model', limit: 6, leaseMs: 60_000 });
-    const writer = createResultWriter({ database: database(), owner: 'writer', logger: createLogger({ level: 'silent' }), flushMs: 20, maxBatch: 10, onWritten() {} });
+    const writer = createResultWriter({
+      database: database(),
+      owner: 'writer',
+      logger: createLogger({ level: 'silent' }),
+      flushMs: 20,
+      maxBatch: 10,
+      onWritten() {},
+    });
     // Postgres refuses \\u0000 in text, so the page holding this result fails as a whole.
     for (const [i, r] of leased.entries()) writer.add(result(r, i === 3 ? 'bad\u0000id' : `ok-${i}`));
     try {
-      await eventually(async () => {
-        const [left] = await rows<{ n: number }>(database().db, sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`);
-        return left?.n === 0;
-      }, 20_000, 'every result stored');
+      await eventually(
+        async () => {
+          const [left] = await rows<{ n: number }>(
+            database().db,
+            sql`select count(*)::int as n from request_states where batch_id = ${batchId} and status = 'leased'`,
+          );
+          return left?.n === 0;
+        },
+        20_000,
+        'every result stored',
+      );
     } finally {
       writer.close();
     }
@@ -54,7 +68,14 @@ describe('the result writer when Postgres times out (Postgres)', () => {
     const timed = await createDatabase({ url, maxConnections: 2 });
     const batchId = await insertChatBatch(database, { count: 4, model: 'timeout-model' });
     const leased = await leaseRequests(database.db, { owner: 'timed-writer', model: 'timeout-model', limit: 4, leaseMs: 60_000 });
-    const writer = createResultWriter({ database: timed, owner: 'timed-writer', logger: createLogger({ level: 'silent' }), flushMs: 20, maxBatch: 10, onWritten() {} });
+    const writer = createResultWriter({
+      database: timed,
+      owner: 'timed-writer',
+      logger: createLogger({ level: 'silent' }),
+      flushMs: 20,
+      maxBatch: 10,
+      onWritten() {},
+    });
     let release = () => {};
     const released = new Promise<void>((resolve) => (release = resolve));
     let locked = () => {};

@@ -10,7 +10,12 @@ const batchStatus = async (database: Database, batchId: string) =>
 
 /** True while some statement of this database waits for a row lock. */
 const someoneWaits = async (database: Database) =>
-  ((await rows<{ n: number }>(database.db, sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`))[0]?.n ?? 0) > 0;
+  ((
+    await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    )
+  )[0]?.n ?? 0) > 0;
 
 describe('settling a stopping batch while workers lease (Postgres)', () => {
   const test = useTestDatabase();
@@ -46,7 +51,11 @@ describe('settling a stopping batch while workers lease (Postgres)', () => {
     // The leased requests are still running: the batch must wait for them.
     expect(await batchStatus(database, batchId)).toBe('in_progress');
     // The worker's heartbeat then stops them, and the batch expires with every line in its error file.
-    const touched = await stopRequests(database.db, 'racer', leased.map((r) => r.rangeId));
+    const touched = await stopRequests(
+      database.db,
+      'racer',
+      leased.map((r) => r.rangeId),
+    );
     for (const id of touched) await settleBatch(database.db, id);
     expect(await batchStatus(database, batchId)).toBe('expired');
     const { output, errors } = await resultFiles(database, batchId);
@@ -56,7 +65,10 @@ describe('settling a stopping batch while workers lease (Postgres)', () => {
       ['req-2', 'batch_expired'],
       ['req-3', 'batch_expired'],
     ]);
-    const [file] = await rows<{ lines: number }>(database.db, sql`select f.lines from files f join batches b on b.error_file_id = f.id where b.id = ${batchId}`);
+    const [file] = await rows<{ lines: number }>(
+      database.db,
+      sql`select f.lines from files f join batches b on b.error_file_id = f.id where b.id = ${batchId}`,
+    );
     expect(file?.lines).toBe(3);
   });
 });

@@ -17,7 +17,14 @@ afterEach(() => {
 });
 
 const post = (sim: Simulator, path: string, body: unknown, signal?: AbortSignal) =>
-  sim.fetch(new Request(`http://sim${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal }));
+  sim.fetch(
+    new Request(`http://sim${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+      signal,
+    }),
+  );
 const get = (sim: Simulator, path: string) => sim.fetch(new Request(`http://sim${path}`));
 const chat = (content: string, extra: Record<string, unknown> = {}) => ({ model: 'tiny', messages: [{ role: 'user', content }], ...extra });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -27,7 +34,13 @@ describe('--profile llamacpp (llama-server)', () => {
     // server-context.cpp get_metrics: !params.endpoint_metrics -> ERROR_TYPE_NOT_SUPPORTED.
     const res = await get(make({ profile: 'llamacpp' }), '/metrics');
     expect(res.status).toBe(501);
-    expect(await res.json()).toEqual({ error: { code: 501, message: 'This server does not support metrics endpoint. Start it with `--metrics`', type: 'not_supported_error' } });
+    expect(await res.json()).toEqual({
+      error: {
+        code: 501,
+        message: 'This server does not support metrics endpoint. Start it with `--metrics`',
+        type: 'not_supported_error',
+      },
+    });
   });
 
   it('shows busy slots as llamacpp:requests_processing and the queue as llamacpp:requests_deferred, without vllm: gauges', async () => {
@@ -44,7 +57,7 @@ describe('--profile llamacpp (llama-server)', () => {
     await Promise.allSettled(pending);
   });
 
-  it('sends a stream\'s headers only when a slot starts it: a queued request gets none', async () => {
+  it("sends a stream's headers only when a slot starts it: a queued request gets none", async () => {
     // server-context.cpp handle_completions_impl: a stream answers only after rd.next() returns the first result.
     const sim = make({ profile: 'llamacpp', slots: 1, tpotMs: 10, outputTokens: 20 });
     const first = await post(sim, '/v1/chat/completions', chat('first', { stream: true, max_tokens: 20 }));
@@ -58,7 +71,7 @@ describe('--profile llamacpp (llama-server)', () => {
     expect(secondAt).toBeGreaterThanOrEqual(firstDoneAt - 5);
   });
 
-  it('refuses a prompt over its slot\'s share of the context with exceed_context_size_error, the token counts beside it', async () => {
+  it("refuses a prompt over its slot's share of the context with exceed_context_size_error, the token counts beside it", async () => {
     // server-context.cpp: "request (%d tokens) exceeds the available context size (%d tokens), try increasing it"
     // with n_prompt_tokens and n_ctx (n_ctx / n_parallel) in the error object.
     const sim = make({ profile: 'llamacpp', slots: 8, maxModelLen: 64 });
@@ -86,7 +99,10 @@ describe('--profile llamacpp (llama-server)', () => {
     // server-task.cpp server_task_result_cmpl_partial::to_json_oaicompat_chat ("initial update") and
     // server_task_result_cmpl_final::to_json_oaicompat_chat_stream.
     const res = await post(make({ profile: 'llamacpp' }), '/v1/chat/completions', chat('hello', { stream: true }));
-    const events = (await res.text()).split('\n\n').filter(Boolean).map((e) => e.slice('data: '.length));
+    const events = (await res.text())
+      .split('\n\n')
+      .filter(Boolean)
+      .map((e) => e.slice('data: '.length));
     expect(events.at(-1)).toBe('[DONE]');
     const chunks = events.slice(0, -1).map((e) => JSON.parse(e) as Record<string, any>);
     expect(chunks[0]?.choices[0].delta).toEqual({ role: 'assistant', content: null });
@@ -118,7 +134,9 @@ describe('--profile llamacpp (llama-server)', () => {
 
   it('answers an unknown path and a bad key in its own error shape', async () => {
     // server-http.cpp set_error_handler ("File Not Found") and middleware_validate_api_key ("Invalid API Key").
-    expect(await (await get(make({ profile: 'llamacpp' }), '/v1/nothing')).json()).toEqual({ error: { code: 404, message: 'File Not Found', type: 'not_found_error' } });
+    expect(await (await get(make({ profile: 'llamacpp' }), '/v1/nothing')).json()).toEqual({
+      error: { code: 404, message: 'File Not Found', type: 'not_found_error' },
+    });
     const locked = make({ profile: 'llamacpp', apiKey: 'k' });
     const res = await post(locked, '/v1/chat/completions', chat('hi'));
     expect(res.status).toBe(401);
@@ -137,7 +155,9 @@ describe('--profile llamacpp (llama-server)', () => {
       bodies.push(await res.json());
     }
     expect(bodies[0]).toEqual(bodies[1]);
-    expect(bodies[0]).toMatchObject({ error: { code: 500, type: 'server_error', message: expect.stringMatching(/^Failed to parse input at pos \d+: /) } });
+    expect(bodies[0]).toMatchObject({
+      error: { code: 500, type: 'server_error', message: expect.stringMatching(/^Failed to parse input at pos \d+: /) },
+    });
     const streamed = await (await post(sim, '/v1/chat/completions', chat('extract the fields', { stream: true }))).text();
     expect(streamed).toMatch(/data: \{"error":\{"code":500,"message":"Failed to parse input at pos \d+: /);
     expect(streamed).not.toContain('[DONE]');
@@ -147,16 +167,24 @@ describe('--profile llamacpp (llama-server)', () => {
 });
 
 /** One HTTP/1.1 request on the agent's pooled sockets; resolves with the response (its headers) or the socket error. */
-function send(url: string, agent: Agent, body: unknown): Promise<{ res: IncomingMessage; text: Promise<string> } | { error: NodeJS.ErrnoException }> {
+function send(
+  url: string,
+  agent: Agent,
+  body: unknown,
+): Promise<{ res: IncomingMessage; text: Promise<string> } | { error: NodeJS.ErrnoException }> {
   return new Promise((resolve) => {
-    const req = httpRequest(`${url}/v1/chat/completions`, { method: 'POST', agent, headers: { 'content-type': 'application/json' } }, (res) => {
-      const text = new Promise<string>((done) => {
-        let data = '';
-        res.on('data', (c: Buffer) => (data += c.toString()));
-        res.on('end', () => done(data));
-      });
-      resolve({ res, text });
-    });
+    const req = httpRequest(
+      `${url}/v1/chat/completions`,
+      { method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        const text = new Promise<string>((done) => {
+          let data = '';
+          res.on('data', (c: Buffer) => (data += c.toString()));
+          res.on('end', () => done(data));
+        });
+        resolve({ res, text });
+      },
+    );
     req.on('error', (error) => resolve({ error }));
     req.end(JSON.stringify(body));
   });
@@ -239,8 +267,13 @@ describe('--profile sglang', () => {
     expect(body).not.toHaveProperty('system_fingerprint');
     expect(body.choices[0]).not.toHaveProperty('stop_reason');
     const streamed = await (await post(sim, '/v1/chat/completions', chat('hello', { stream: true }))).text();
-    const chunks = streamed.split('\n\n').filter((e) => e.startsWith('data: {')).map((e) => JSON.parse(e.slice(6)) as Record<string, any>);
-    expect(chunks.every((c) => c.choices.every((ch: Record<string, any>) => 'reasoning_content' in ch.delta && 'matched_stop' in ch))).toBe(true);
+    const chunks = streamed
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => JSON.parse(e.slice(6)) as Record<string, any>);
+    expect(chunks.every((c) => c.choices.every((ch: Record<string, any>) => 'reasoning_content' in ch.delta && 'matched_stop' in ch))).toBe(
+      true,
+    );
     expect(chunks.at(-1)?.choices[0].finish_reason).toBe('stop');
     expect(streamed).not.toContain('system_fingerprint');
   });

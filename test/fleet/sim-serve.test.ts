@@ -4,10 +4,28 @@ import { describe, expect, it } from 'vitest';
 import { runToEnd, start, BUN } from '../helpers/processes.ts';
 
 describe('the simulator as `vllm serve`', () => {
-  it('takes vLLM\'s serve command line, ignores the engine flags it does not model, and aborts streams on SIGTERM', async () => {
+  it("takes vLLM's serve command line, ignores the engine flags it does not model, and aborts streams on SIGTERM", async () => {
     const sim = start(BUN, [
-      'fleet/entry/sim.ts', 'serve', 'org/Model-7B', '--served-model-name', 'm', '--port', '0', '--host', '127.0.0.1', '--max-num-seqs', '8',
-      '--gpu-memory-utilization', '0.9', '--dtype', 'auto', '--enable-prefix-caching', '--tpot-ms', '20', '--output-tokens', '500',
+      'fleet/entry/sim.ts',
+      'serve',
+      'org/Model-7B',
+      '--served-model-name',
+      'm',
+      '--port',
+      '0',
+      '--host',
+      '127.0.0.1',
+      '--max-num-seqs',
+      '8',
+      '--gpu-memory-utilization',
+      '0.9',
+      '--dtype',
+      'auto',
+      '--enable-prefix-caching',
+      '--tpot-ms',
+      '20',
+      '--output-tokens',
+      '500',
     ]);
     try {
       const [, url] = (await sim.waitFor(/"url":"(http:[^"]+)"/)) as unknown as [string, string];
@@ -17,7 +35,12 @@ describe('the simulator as `vllm serve`', () => {
       const res = await fetch(`${url}/v1/chat/completions`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], stream: true, stream_options: { include_usage: true } }),
+        body: JSON.stringify({
+          model: 'm',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        }),
       });
       const reader = (res.body as ReadableStream<Uint8Array>).getReader();
       await reader.read();

@@ -15,9 +15,19 @@ const simulator = (options: Parameters<typeof createSimulator>[0] = {}) => {
 };
 
 const post = (sim: Simulator, path: string, body: unknown) =>
-  sim.fetch(new Request(`http://sim${path}`, { method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body), headers: { 'content-type': 'application/json' } }));
+  sim.fetch(
+    new Request(`http://sim${path}`, {
+      method: 'POST',
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+      headers: { 'content-type': 'application/json' },
+    }),
+  );
 
-const chat = (extra: Record<string, unknown> = {}) => ({ model: 'sim-model', messages: [{ role: 'user', content: 'Summarise this candidate.' }], ...extra });
+const chat = (extra: Record<string, unknown> = {}) => ({
+  model: 'sim-model',
+  messages: [{ role: 'user', content: 'Summarise this candidate.' }],
+  ...extra,
+});
 
 /** The data of each SSE event of a streamed reply. */
 async function events(response: Response): Promise<string[]> {
@@ -42,7 +52,11 @@ describe('the vLLM simulator', () => {
     expect(withoutIds(a)).toEqual(withoutIds(b));
     expect(a.id).not.toEqual(b.id);
     expect(JSON.stringify(c.choices)).not.toEqual(JSON.stringify(a.choices));
-    expect(a).toMatchObject({ object: 'chat.completion', model: 'sim-model', choices: [{ index: 0, message: { role: 'assistant' }, finish_reason: 'stop' }] });
+    expect(a).toMatchObject({
+      object: 'chat.completion',
+      model: 'sim-model',
+      choices: [{ index: 0, message: { role: 'assistant' }, finish_reason: 'stop' }],
+    });
   });
 
   it('streams a role chunk, one chunk per token, the usage chunk and [DONE], like vLLM', async () => {
@@ -51,7 +65,14 @@ describe('the vLLM simulator', () => {
     expect(res.headers.get('content-type')).toContain('text/event-stream');
     const data = await events(res);
     expect(data.at(-1)).toBe('[DONE]');
-    const chunks = data.slice(0, -1).map((d) => JSON.parse(d) as { object: string; choices: { delta: Record<string, unknown>; finish_reason: string | null }[]; usage?: Record<string, number> });
+    const chunks = data.slice(0, -1).map(
+      (d) =>
+        JSON.parse(d) as {
+          object: string;
+          choices: { delta: Record<string, unknown>; finish_reason: string | null }[];
+          usage?: Record<string, number>;
+        },
+    );
     expect(chunks.every((c) => c.object === 'chat.completion.chunk')).toBe(true);
     expect(chunks[0]?.choices[0]?.delta).toEqual({ role: 'assistant', content: '' });
     const usage = chunks.at(-1);
@@ -64,10 +85,26 @@ describe('the vLLM simulator', () => {
 
   it('streams the same content it returns without streaming, so reassembly gives the ordinary body', async () => {
     const sim = simulator();
-    for (const extra of [{}, { response_format: { type: 'json_object' } }, { tools: [{ type: 'function', function: { name: 'lookup', parameters: { type: 'object', properties: { level: { type: 'string' }, years: { type: 'integer' } } } } }] }]) {
+    for (const extra of [
+      {},
+      { response_format: { type: 'json_object' } },
+      {
+        tools: [
+          {
+            type: 'function',
+            function: {
+              name: 'lookup',
+              parameters: { type: 'object', properties: { level: { type: 'string' }, years: { type: 'integer' } } },
+            },
+          },
+        ],
+      },
+    ]) {
       const plain = (await (await post(sim, '/v1/chat/completions', chat(extra))).json()) as Record<string, unknown>;
       const assembler = createAssembler('chat');
-      const data = await events(await post(sim, '/v1/chat/completions', chat({ ...extra, stream: true, stream_options: { include_usage: true } })));
+      const data = await events(
+        await post(sim, '/v1/chat/completions', chat({ ...extra, stream: true, stream_options: { include_usage: true } })),
+      );
       for (const d of data.slice(0, -1)) assembler.push(JSON.parse(d) as Record<string, unknown>);
       expect(withoutIds(assembler.result())).toEqual(withoutIds(plain));
     }
@@ -75,26 +112,49 @@ describe('the vLLM simulator', () => {
 
   it('streams text completions with usage', async () => {
     const sim = simulator();
-    const plain = (await (await post(sim, '/v1/completions', { model: 'sim-model', prompt: 'Once upon a time', max_tokens: 5 })).json()) as Record<string, unknown>;
-    expect(plain).toMatchObject({ object: 'text_completion', choices: [{ finish_reason: expect.stringMatching(/stop|length/) }], usage: { completion_tokens: expect.any(Number) } });
+    const plain = (await (
+      await post(sim, '/v1/completions', { model: 'sim-model', prompt: 'Once upon a time', max_tokens: 5 })
+    ).json()) as Record<string, unknown>;
+    expect(plain).toMatchObject({
+      object: 'text_completion',
+      choices: [{ finish_reason: expect.stringMatching(/stop|length/) }],
+      usage: { completion_tokens: expect.any(Number) },
+    });
     const assembler = createAssembler('completion');
-    const data = await events(await post(sim, '/v1/completions', { model: 'sim-model', prompt: 'Once upon a time', max_tokens: 5, stream: true, stream_options: { include_usage: true } }));
+    const data = await events(
+      await post(sim, '/v1/completions', {
+        model: 'sim-model',
+        prompt: 'Once upon a time',
+        max_tokens: 5,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    );
     for (const d of data.slice(0, -1)) assembler.push(JSON.parse(d) as Record<string, unknown>);
     expect(withoutIds(assembler.result())).toEqual(withoutIds(plain));
   });
 
   it('caps the output at max_tokens with finish_reason length', async () => {
     const sim = simulator({ outputTokens: 50 });
-    const body = (await (await post(sim, '/v1/chat/completions', chat({ max_tokens: 3 }))).json()) as { choices: { finish_reason: string }[]; usage: { completion_tokens: number } };
+    const body = (await (await post(sim, '/v1/chat/completions', chat({ max_tokens: 3 }))).json()) as {
+      choices: { finish_reason: string }[];
+      usage: { completion_tokens: number };
+    };
     expect(body.usage.completion_tokens).toBe(3);
     expect(body.choices[0]?.finish_reason).toBe('length');
   });
 
   it('answers json_object and json_schema formats with valid JSON', async () => {
     const sim = simulator();
-    const schema = { type: 'object', properties: { score: { type: 'integer' }, why: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } }, required: ['score', 'why'] };
+    const schema = {
+      type: 'object',
+      properties: { score: { type: 'integer' }, why: { type: 'string' }, tags: { type: 'array', items: { type: 'string' } } },
+      required: ['score', 'why'],
+    };
     for (const format of [{ type: 'json_object' }, { type: 'json_schema', json_schema: { name: 'rating', schema } }]) {
-      const body = (await (await post(sim, '/v1/chat/completions', chat({ response_format: format, max_tokens: 8 }))).json()) as { choices: { message: { content: string } }[] };
+      const body = (await (await post(sim, '/v1/chat/completions', chat({ response_format: format, max_tokens: 8 }))).json()) as {
+        choices: { message: { content: string } }[];
+      };
       const content = JSON.parse(body.choices[0]?.message.content ?? 'null') as Record<string, unknown>;
       expect(content).toBeTypeOf('object');
       if (format.type === 'json_schema') {
@@ -104,11 +164,13 @@ describe('the vLLM simulator', () => {
     }
   });
 
-  it('answers an unknown model with a 404 and a bad body with a 400, in vLLM\'s error shape', async () => {
+  it("answers an unknown model with a 404 and a bad body with a 400, in vLLM's error shape", async () => {
     const sim = simulator();
     const missing = await post(sim, '/v1/chat/completions', { model: 'nope', messages: [{ role: 'user', content: 'hi' }] });
     expect(missing.status).toBe(404);
-    expect(await missing.json()).toEqual({ error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: 'model', code: 404 } });
+    expect(await missing.json()).toEqual({
+      error: { message: 'The model `nope` does not exist.', type: 'NotFoundError', param: 'model', code: 404 },
+    });
     for (const bad of ['{not json', chat({ max_tokens: -1 }), { model: 'sim-model' }]) {
       const res = await post(sim, '/v1/chat/completions', bad);
       expect(res.status).toBe(400);
@@ -118,8 +180,13 @@ describe('the vLLM simulator', () => {
 
   it('returns deterministic unit-length embeddings', async () => {
     const sim = simulator({ models: ['sim-embed'], embeddingDim: 8 });
-    const a = (await (await post(sim, '/v1/embeddings', { model: 'sim-embed', input: ['first', 'second'] })).json()) as { data: { embedding: number[]; index: number }[]; usage: { prompt_tokens: number } };
-    const b = (await (await post(sim, '/v1/embeddings', { model: 'sim-embed', input: 'first' })).json()) as { data: { embedding: number[] }[] };
+    const a = (await (await post(sim, '/v1/embeddings', { model: 'sim-embed', input: ['first', 'second'] })).json()) as {
+      data: { embedding: number[]; index: number }[];
+      usage: { prompt_tokens: number };
+    };
+    const b = (await (await post(sim, '/v1/embeddings', { model: 'sim-embed', input: 'first' })).json()) as {
+      data: { embedding: number[] }[];
+    };
     expect(a.data.map((d) => d.index)).toEqual([0, 1]);
     expect(a.data[0]?.embedding).toEqual(b.data[0]?.embedding);
     expect(a.data[0]?.embedding).not.toEqual(a.data[1]?.embedding);
@@ -131,7 +198,14 @@ describe('the vLLM simulator', () => {
     const sim = simulator({ slots: 2, tpotMs: 5, outputTokens: 400 });
     const controllers = Array.from({ length: 4 }, () => new AbortController());
     const responses = controllers.map((c, i) =>
-      sim.fetch(new Request('http://sim/v1/chat/completions', { method: 'POST', body: JSON.stringify(chat({ stream: true, seed: i })), headers: { 'content-type': 'application/json' }, signal: c.signal })),
+      sim.fetch(
+        new Request('http://sim/v1/chat/completions', {
+          method: 'POST',
+          body: JSON.stringify(chat({ stream: true, seed: i })),
+          headers: { 'content-type': 'application/json' },
+          signal: c.signal,
+        }),
+      ),
     );
     await Promise.all(responses);
     // Requests that arrive while a step runs wait for the next one, as in vLLM's engine loop.
@@ -147,7 +221,7 @@ describe('the vLLM simulator', () => {
     expect(sim.counters()).toMatchObject({ running: 0, waiting: 0, aborted: 4 });
   });
 
-  it('serves vLLM\'s gauges on /metrics and its models on /v1/models', async () => {
+  it("serves vLLM's gauges on /metrics and its models on /v1/models", async () => {
     const sim = simulator({ models: ['a', 'b'] });
     const metrics = await (await sim.fetch(new Request('http://sim/metrics'))).text();
     expect(metrics).toMatch(/^vllm:num_requests_running\{model_name="a",engine="0"\} 0\.0$/m);

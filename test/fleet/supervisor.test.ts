@@ -19,7 +19,17 @@ describe('the supervisor (in-process)', () => {
     RUNTIMES['absent-runtime'] = () => ({ command: '/nonexistent/vbs-runtime', args: [], env: {} });
     const lines: string[] = [];
     const supervisor = createSupervisor({
-      args: { gpus: ['0'], engineUrls: ['http://127.0.0.1:9'], engine: null, engineCmd: null, enginePort: 8000, model: null, runtime: 'absent-runtime', host: 'supervised-host', metricsPort: null },
+      args: {
+        gpus: ['0'],
+        engineUrls: ['http://127.0.0.1:9'],
+        engine: null,
+        engineCmd: null,
+        enginePort: 8000,
+        model: null,
+        runtime: 'absent-runtime',
+        host: 'supervised-host',
+        metricsPort: null,
+      },
       config: loadSupervisorConfig({ DATABASE_URL: url }),
       database,
       bus: createMemoryBus(),
@@ -27,7 +37,10 @@ describe('the supervisor (in-process)', () => {
     });
     supervisor.start();
     await eventually(async () => lines.some((l) => l.includes('"msg":"restarting worker"')), 10_000, 'a restart to be scheduled');
-    const outcome = await Promise.race([supervisor.stop().then(() => 'stopped'), new Promise((r) => setTimeout(() => r('still waiting'), 10_000))]);
+    const outcome = await Promise.race([
+      supervisor.stop().then(() => 'stopped'),
+      new Promise((r) => setTimeout(() => r('still waiting'), 10_000)),
+    ]);
     expect(outcome, lines.join('\n')).toBe('stopped');
   });
 });

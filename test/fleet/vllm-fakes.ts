@@ -70,7 +70,14 @@ export function json(res: ServerResponse, text: string, status = 200) {
 }
 
 export const client = (url: string, timeouts: Partial<{ connect: number; first: number; stall: number }> = {}) =>
-  createEngineClient({ baseUrl: url, watchdog, connectTimeoutMs: timeouts.connect ?? 5000, firstTokenTimeoutMs: timeouts.first ?? 5000, stallTimeoutMs: timeouts.stall ?? 5000, profile: 'vllm' });
+  createEngineClient({
+    baseUrl: url,
+    watchdog,
+    connectTimeoutMs: timeouts.connect ?? 5000,
+    firstTokenTimeoutMs: timeouts.first ?? 5000,
+    stallTimeoutMs: timeouts.stall ?? 5000,
+    profile: 'vllm',
+  });
 
 export const chatJob = (body: Record<string, unknown> = {}, endpoint = '/v1/chat/completions'): Job => ({
   id: 1,
@@ -87,7 +94,11 @@ export async function run(url: string, job: Job, timeouts: Partial<{ connect: nu
   const engine = client(url, timeouts);
   const errors: EngineOutcome[] = [];
   const gate = createEngineGate({ health: () => engine.health(), probeMs: 20 });
-  const result = await runRequest({ client: engine, gate, maxRetries: 3, backoff: { baseMs: 1, maxMs: 5 }, onEngineError: (o) => errors.push(o) }, job, new AbortController().signal);
+  const result = await runRequest(
+    { client: engine, gate, maxRetries: 3, backoff: { baseMs: 1, maxMs: 5 }, onEngineError: (o) => errors.push(o) },
+    job,
+    new AbortController().signal,
+  );
   gate.close();
   return { result, errors };
 }
@@ -102,7 +113,8 @@ export const deltaChunk = (delta: string, index = 0, tokenIds = 'null', logprobs
   `{${HEAD},"choices":[{"index":${index},"delta":${delta},"logprobs":${logprobs},"finish_reason":null,"token_ids":${tokenIds}}]}`;
 export const finishChunk = (finishReason: string, index = 0, delta = '{"content":""}', stopReason = 'null', tokenIds = 'null') =>
   `{${HEAD},"choices":[{"index":${index},"delta":${delta},"logprobs":null,"finish_reason":"${finishReason}","stop_reason":${stopReason},"token_ids":${tokenIds}}]}`;
-export const usageChunk = (usage: string, fingerprint = '"vllm-0.11.1-tp2-1a2b3c4d"') => `{${HEAD},"choices":[],"usage":${usage},"system_fingerprint":${fingerprint}}`;
+export const usageChunk = (usage: string, fingerprint = '"vllm-0.11.1-tp2-1a2b3c4d"') =>
+  `{${HEAD},"choices":[],"usage":${usage},"system_fingerprint":${fingerprint}}`;
 
 // chat_completion_full_generator's ChatCompletionResponse, as JSONResponse renders model_dump().
 export const chatBody = (choices: string, usage: string, extra: { promptTokenIds?: string } = {}) =>

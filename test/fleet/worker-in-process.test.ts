@@ -19,7 +19,13 @@ describe.each(DRIVERS)('the worker loop in-process on Node, on %s', (driver) => 
     const batchId = await insertChatBatch(database(), { count: 150 });
     const events: BusEvent[] = [];
     await bus.subscribe(TOPICS.batch(batchId), (event) => events.push(event));
-    const client = createEngineClient({ baseUrl: simUrl(), watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
+    const client = createEngineClient({
+      baseUrl: simUrl(),
+      watchdog,
+      connectTimeoutMs: 5000,
+      firstTokenTimeoutMs: 5000,
+      stallTimeoutMs: 5000,
+    });
     const worker = createWorker({
       id: `in-process-${driver}`,
       database: database(),
@@ -50,7 +56,10 @@ describe.each(DRIVERS)('the worker loop in-process on Node, on %s', (driver) => 
     // Settling publishes after its statement: the events may trail the row by a moment.
     await eventually(async () => events.some((e) => e.type === 'batch.status' && e.status === 'completed'), 5000, 'the completed event');
     expect(events.filter((e) => e.type === 'batch.status').map((e) => e.status)).toEqual(['finalizing', 'completed']);
-    const [tokens] = await rows<{ n: number }>(database().db, sql`select ${COMPLETION_TOKENS}::int as n from batches b ${RANGE_SUMS} where b.id = ${batchId}`);
+    const [tokens] = await rows<{ n: number }>(
+      database().db,
+      sql`select ${COMPLETION_TOKENS}::int as n from batches b ${RANGE_SUMS} where b.id = ${batchId}`,
+    );
     expect(progress.at(-1)).toMatchObject({ completionTokens: tokens?.n });
   });
 });

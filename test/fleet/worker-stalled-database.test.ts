@@ -25,17 +25,39 @@ function holdLock(database: Database, statement: ReturnType<typeof sql>) {
 }
 
 const leasedBy = async (database: Database, owner: string) =>
-  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where lease_owner = ${owner} and status = 'leased'`))[0]?.n ?? 0;
+  (
+    await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from request_states where lease_owner = ${owner} and status = 'leased'`,
+    )
+  )[0]?.n ?? 0;
 
 const someoneWaits = async (database: Database) =>
-  ((await rows<{ n: number }>(database.db, sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`))[0]?.n ?? 0) > 0;
+  ((
+    await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+    )
+  )[0]?.n ?? 0) > 0;
 
 describe('the worker loop when the database stalls (Postgres, in-process)', () => {
   const test = useTestDatabase();
-  const { watchdog, url: simUrl } = useServedSimulator({ models: ['sim-model', 'drain-model'], slots: 32, ttftMs: 1, tpotMs: 1, outputTokens: 8 });
+  const { watchdog, url: simUrl } = useServedSimulator({
+    models: ['sim-model', 'drain-model'],
+    slots: 32,
+    ttftMs: 1,
+    tpotMs: 1,
+    outputTokens: 8,
+  });
 
   const makeWorker = (id: string, model: string, engineUrl = simUrl(), leaseMs = 60_000, heartbeatMs = 200) => {
-    const client = createEngineClient({ baseUrl: engineUrl, watchdog, connectTimeoutMs: 5000, firstTokenTimeoutMs: 5000, stallTimeoutMs: 5000 });
+    const client = createEngineClient({
+      baseUrl: engineUrl,
+      watchdog,
+      connectTimeoutMs: 5000,
+      firstTokenTimeoutMs: 5000,
+      stallTimeoutMs: 5000,
+    });
     return createWorker({
       id,
       database: test().database,

@@ -29,7 +29,12 @@ describe('the module boundary lint', () => {
     write('core/other.ts', 'export const port = process.env.PORT;\n');
     const result = await runToEnd(BUN, ['scripts/check-boundaries.ts', tree]);
     expect(result.code).toBe(1);
-    const lines = result.stderr.trim().split('\n').slice(1).map((l) => l.trim()).sort();
+    const lines = result.stderr
+      .trim()
+      .split('\n')
+      .slice(1)
+      .map((l) => l.trim())
+      .sort();
     expect(lines).toEqual([
       'core/other.ts: reads the environment; only a config.ts may',
       'fleet/worker.ts: uses a Bun.* API; keep them in entry files (*/entry/*, scripts/, *.bun.ts) so the logic runs on Node',

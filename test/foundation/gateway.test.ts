@@ -6,8 +6,7 @@ import { useTestDatabase } from '../helpers/database.ts';
 
 describe('the gateway app', () => {
   const test = useTestDatabase();
-  const app = () =>
-    createApp({ config: loadGatewayConfig({}), database: test().database, logger: createLogger({ level: 'silent' }) });
+  const app = () => createApp({ config: loadGatewayConfig({}), database: test().database, logger: createLogger({ level: 'silent' }) });
 
   it('answers /health with status ok', async () => {
     const res = await app().request('/health');

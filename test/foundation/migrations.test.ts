@@ -3,7 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { createDatabase, rows, runMigrations } from '../../schema/index.ts';
 import { createTestDatabase, dropTestDatabase, DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 
-const TABLES = ['batches', 'file_chunks', 'files', 'handler_runs', 'models', 'owner_weights', 'request_ranges', 'requests', 'results', 'workers'];
+const TABLES = [
+  'batches',
+  'file_chunks',
+  'files',
+  'handler_runs',
+  'models',
+  'owner_weights',
+  'request_ranges',
+  'requests',
+  'results',
+  'workers',
+];
 
 describe.each(DRIVERS)('migrations on %s', (driver) => {
   const database = useDriverDatabase(driver);

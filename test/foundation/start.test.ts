@@ -18,7 +18,16 @@ describe('starting the gateway under Bun', () => {
 
   it('npm start names every bad variable of its gateway, worker and simulator in one message', async () => {
     const result = await runToEnd(BUN, ['scripts/start.ts'], {
-      env: { PORT: 'abc', LEASE_TTL_MS: '-5', SIM_ARGS: '--slots many', DATA_DIR: dataDir, DATABASE_URL: '', ENGINE_URL: '', ENGINE_CMD: '', ENGINE: '' },
+      env: {
+        PORT: 'abc',
+        LEASE_TTL_MS: '-5',
+        SIM_ARGS: '--slots many',
+        DATA_DIR: dataDir,
+        DATABASE_URL: '',
+        ENGINE_URL: '',
+        ENGINE_CMD: '',
+        ENGINE: '',
+      },
     });
     expect(result.code).toBe(2);
     const message = result.stderr;

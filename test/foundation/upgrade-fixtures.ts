@@ -28,7 +28,9 @@ export async function previousReleaseSchema(database: Database): Promise<void> {
   await db.execute(sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
   for (const migration of readMigrationFiles({ migrationsFolder: PREVIOUS_MIGRATIONS })) {
     for (const statement of migration.sql) await db.execute(sql.raw(statement));
-    await db.execute(sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`);
+    await db.execute(
+      sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
+    );
   }
 }
 
@@ -63,7 +65,13 @@ const COLUMNS: Record<PreviousState, SQL> = {
 export const lines = (first: number, last: number) => Array.from({ length: last - first + 1 }, (_, i) => first + i);
 
 /** Stores requests of a batch in the previous release's `requests` columns, in the given state. */
-export async function previousRequests(database: Database, batchId: string, at: number[], state: PreviousState, model = 'sim-model'): Promise<void> {
+export async function previousRequests(
+  database: Database,
+  batchId: string,
+  at: number[],
+  state: PreviousState,
+  model = 'sim-model',
+): Promise<void> {
   await database.db.execute(sql`
     insert into requests (batch_id, line, custom_id, model, body, priority, status, attempts, lease_owner, lease_expires_at,
       status_code, response, engine_request_id, error, prompt_tokens, completion_tokens, started_at, finished_at)
@@ -84,11 +92,17 @@ export interface PreviousBatch {
 }
 
 /** Stores a batch row and its input file row as the previous release did; its counters come from {@link countAsPrevious}. */
-export async function previousBatch(database: Database, { id, status, total, priority = 0, expiredSecondsAgo }: PreviousBatch): Promise<void> {
+export async function previousBatch(
+  database: Database,
+  { id, status, total, priority = 0, expiredSecondsAgo }: PreviousBatch,
+): Promise<void> {
   const { db } = database;
   const input = `file-in-${id}`;
-  await db.execute(sql`insert into files (id, owner, purpose, filename, bytes, lines) values (${input}, ${OWNER}, 'batch', ${`${id}.jsonl`}, 0, ${total})`);
-  const expiresAt = expiredSecondsAgo === undefined ? sql`now() + interval '20 hours'` : sql`now() - make_interval(secs => ${expiredSecondsAgo})`;
+  await db.execute(
+    sql`insert into files (id, owner, purpose, filename, bytes, lines) values (${input}, ${OWNER}, 'batch', ${`${id}.jsonl`}, 0, ${total})`,
+  );
+  const expiresAt =
+    expiredSecondsAgo === undefined ? sql`now() + interval '20 hours'` : sql`now() - make_interval(secs => ${expiredSecondsAgo})`;
   const stamp: Record<PreviousBatch['status'], SQL> = {
     validating: sql``,
     in_progress: sql`in_progress_at = now() - interval '1 hour',`,
@@ -152,7 +166,10 @@ export async function finalizeAsPrevious(database: Database, batchId: string): P
           having count(*) > 0
           returning lines`,
     );
-    if (size) await database.db.execute(sql`update batches set ${sql.raw(kind === 'output' ? 'output_file_id' : 'error_file_id')} = ${fileId} where id = ${batchId}`);
+    if (size)
+      await database.db.execute(
+        sql`update batches set ${sql.raw(kind === 'output' ? 'output_file_id' : 'error_file_id')} = ${fileId} where id = ${batchId}`,
+      );
   }
 }
 
@@ -160,6 +177,10 @@ export async function finalizeAsPrevious(database: Database, batchId: string): P
 export async function storeInputFile(database: Database, batchId: string, text: string): Promise<void> {
   const bytes = Buffer.from(text, 'utf8');
   const input = `file-in-${batchId}`;
-  await database.db.execute(sql`insert into file_chunks (file_id, seq, data) values (${input}, 0, decode(${bytes.toString('hex')}, 'hex'))`);
-  await database.db.execute(sql`update files set bytes = ${bytes.length}, lines = ${text.trimEnd().split('\n').length} where id = ${input}`);
+  await database.db.execute(
+    sql`insert into file_chunks (file_id, seq, data) values (${input}, 0, decode(${bytes.toString('hex')}, 'hex'))`,
+  );
+  await database.db.execute(
+    sql`update files set bytes = ${bytes.length}, lines = ${text.trimEnd().split('\n').length} where id = ${input}`,
+  );
 }

@@ -25,7 +25,8 @@ interface JournalEntry {
   tag: string;
 }
 
-const journal = (folder: string) => (JSON.parse(readFileSync(join(folder, 'meta/_journal.json'), 'utf8')) as { entries: JournalEntry[] }).entries;
+const journal = (folder: string) =>
+  (JSON.parse(readFileSync(join(folder, 'meta/_journal.json'), 'utf8')) as { entries: JournalEntry[] }).entries;
 const hashes = (folder: string) => {
   const applied = readMigrationFiles({ migrationsFolder: folder });
   return journal(folder).map((entry, i) => [entry.tag, applied[i]!.hash] as const);
@@ -54,11 +55,13 @@ describe('the committed migrations', () => {
       // One written with an older timestamp (a branch merged late) would be skipped by every database already past it.
       if (i > 0) expect(entry.when, `${entry.tag} is older than the migration before it`).toBeGreaterThan(entries[i - 1]!.when);
     });
-    const files = readdirSync(MIGRATIONS_FOLDER).filter((f) => f.endsWith('.sql')).sort();
+    const files = readdirSync(MIGRATIONS_FOLDER)
+      .filter((f) => f.endsWith('.sql'))
+      .sort();
     expect(files, 'every .sql file is in meta/_journal.json (one that is not never runs)').toEqual(entries.map((e) => `${e.tag}.sql`));
   });
 
-  it('begin with the previous release\'s, as the upgrade test builds its database from them', () => {
+  it("begin with the previous release's, as the upgrade test builds its database from them", () => {
     const previous = hashes(PREVIOUS_MIGRATIONS);
     expect(previous.length).toBe(4);
     expect(hashes(MIGRATIONS_FOLDER).slice(0, previous.length)).toEqual(previous);

@@ -81,7 +81,10 @@ async function buildPreviousRelease(database: Database) {
 
   // Odd lines for one model, even lines for another.
   await previousBatch(database, { id: B.twoModels, status: 'in_progress', total: 40 });
-  for (const [model, parity] of [['sim-model', 1], [MODEL_B, 0]] as const) {
+  for (const [model, parity] of [
+    ['sim-model', 1],
+    [MODEL_B, 0],
+  ] as const) {
     const of = (at: number[]) => at.filter((l) => l % 2 === parity);
     await requests(B.twoModels, of(lines(1, 10)), 'succeeded', model);
     await requests(B.twoModels, of(lines(11, 12)), 'leased', model);
@@ -126,7 +129,12 @@ async function buildPreviousRelease(database: Database) {
   // Being validated by a gateway that was stopped: its validation lease ran out.
   await previousBatch(database, { id: B.validating, status: 'validating', total: 0 });
   const input = lines(1, VALIDATING_LINES).map((l) =>
-    JSON.stringify({ custom_id: `req-${l}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: `question ${l}` }] } }),
+    JSON.stringify({
+      custom_id: `req-${l}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'sim-model', messages: [{ role: 'user', content: `question ${l}` }] },
+    }),
   );
   await storeInputFile(database, B.validating, `${input.join('\n')}\n`);
   await database.db.execute(sql`
@@ -159,7 +167,10 @@ async function readBefore(database: Database): Promise<Before> {
   const finished = await rows<Record<string, unknown>>(
     db,
     sql`select ${RESULT_COLUMNS}, greatest(attempts, 1) as attempts from requests
-        where status in (${sql.join(FINISHED_STATUSES.map((s) => sql`${s}`), sql`, `)}) order by batch_id, line`,
+        where status in (${sql.join(
+          FINISHED_STATUSES.map((s) => sql`${s}`),
+          sql`, `,
+        )}) order by batch_id, line`,
   );
   const open = await rows<{ batchId: string; at: string }>(
     db,
@@ -167,13 +178,23 @@ async function readBefore(database: Database): Promise<Before> {
   );
   const unfinished = new Map<string, string[]>();
   for (const { batchId, at } of open) unfinished.set(batchId, [...(unfinished.get(batchId) ?? []), at]);
-  const counted = await rows<{ id: string; total: number; completed: number; failed: number; promptTokens: number; completionTokens: number }>(
+  const counted = await rows<{
+    id: string;
+    total: number;
+    completed: number;
+    failed: number;
+    promptTokens: number;
+    completionTokens: number;
+  }>(
     db,
     sql`select id, total, completed, failed, prompt_tokens::float8 as "promptTokens", completion_tokens::float8 as "completionTokens" from batches`,
   );
   const resultLines = new Map<string, { output: Map<string, string>; error: Map<string, string> }>();
   for (const id of ALL) {
-    resultLines.set(id, { output: await previousResultLines(database, id, 'output'), error: await previousResultLines(database, id, 'error') });
+    resultLines.set(id, {
+      output: await previousResultLines(database, id, 'output'),
+      error: await previousResultLines(database, id, 'error'),
+    });
   }
   return { finished, unfinished, counters: new Map(counted.map(({ id, ...c }) => [id, c])), resultLines };
 }
@@ -229,7 +250,8 @@ export async function upgradedDatabase(driver: 'postgres' | 'pglite'): Promise<U
     before,
     app,
     get,
-    download: async (fileId) => (fileId === null ? '' : await (await app.fetch(new Request(`http://localhost/v1/files/${fileId}/content`))).text()),
+    download: async (fileId) =>
+      fileId === null ? '' : await (await app.fetch(new Request(`http://localhost/v1/files/${fileId}/content`))).text(),
     fileBytes: async (fileId) => (fileId === null ? 0 : (await get<{ bytes: number }>(`/v1/files/${fileId}`)).bytes),
     async close() {
       await app.close();
@@ -262,7 +284,11 @@ export async function expectFinished(upgraded: Upgraded, ended: Map<string, Batc
     const errors = await download(batch.error_file_id);
     expect(await fileBytes(batch.output_file_id), id).toBe(Buffer.byteLength(output));
     expect(await fileBytes(batch.error_file_id), id).toBe(Buffer.byteLength(errors));
-    const parsed = (text: string) => text.split('\n').filter(Boolean).map((l) => ({ raw: `${l}\n`, line: JSON.parse(l) as ResultLine }));
+    const parsed = (text: string) =>
+      text
+        .split('\n')
+        .filter(Boolean)
+        .map((l) => ({ raw: `${l}\n`, line: JSON.parse(l) as ResultLine }));
     const outputLines = parsed(output);
     const errorLines = parsed(errors);
     for (const file of [outputLines, errorLines]) {
@@ -270,10 +296,17 @@ export async function expectFinished(upgraded: Upgraded, ended: Map<string, Batc
       expect(order, `${id} in input order`).toEqual([...order].sort((a, b) => a - b));
     }
     const everyLine = [...outputLines, ...errorLines].map((l) => l.line.custom_id).sort();
-    expect(everyLine, `${id}: every line exactly once`).toEqual(lines(1, total).map((l) => `req-${l}`).sort());
+    expect(everyLine, `${id}: every line exactly once`).toEqual(
+      lines(1, total)
+        .map((l) => `req-${l}`)
+        .sort(),
+    );
 
     const previous = before.resultLines.get(id)!;
-    for (const [kind, file] of [['output', outputLines], ['error', errorLines]] as const) {
+    for (const [kind, file] of [
+      ['output', outputLines],
+      ['error', errorLines],
+    ] as const) {
       const served = new Map(file.map((l) => [l.line.custom_id, l.raw]));
       for (const [customId, text] of previous[kind]) expect(served.get(customId), `${id} ${customId}`).toBe(text);
     }
@@ -289,7 +322,10 @@ export async function expectFinished(upgraded: Upgraded, ended: Map<string, Batc
   }
 
   // The line that was running when the batch was cancelled is cancelled, with those the previous release cancelled.
-  const cancelled = await rows<{ line: number }>(database.db, sql`select line from results where batch_id = ${B.cancelling} and status = 'cancelled' order by line`);
+  const cancelled = await rows<{ line: number }>(
+    database.db,
+    sql`select line from results where batch_id = ${B.cancelling} and status = 'cancelled' order by line`,
+  );
   expect(cancelled.map((c) => c.line)).toEqual([6, ...lines(8, 20)]);
   const open = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_ranges where finished_at is null`);
   expect(open[0]?.n).toBe(0);

@@ -1,7 +1,17 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Running } from '../helpers/processes.ts';
 import { startSim, startWorker, waitForBatch } from '../fleet/helpers.ts';
-import { ALL, B, endedBatches, expectFinished, FINAL_STATUS, MODEL_B, upgradedDatabase, type BatchObject, type Upgraded } from './upgrade-previous-batches.ts';
+import {
+  ALL,
+  B,
+  endedBatches,
+  expectFinished,
+  FINAL_STATUS,
+  MODEL_B,
+  upgradedDatabase,
+  type BatchObject,
+  type Upgraded,
+} from './upgrade-previous-batches.ts';
 
 // The previous release's database (upgrade-previous-batches.ts) migrated, then started on as an
 // operator does after the upgrade: a gateway of the new release (in-process) and a worker

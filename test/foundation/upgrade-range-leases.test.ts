@@ -39,7 +39,10 @@ describe.each(DRIVERS)('a database made by the release before range leases, upgr
   });
 
   it('keeps every finished request as a result with the same status, bytes, tokens and times', async () => {
-    const results = await rows<Record<string, unknown>>(upgraded.database.db, sql`select ${RESULT_COLUMNS}, attempts from results order by batch_id, line`);
+    const results = await rows<Record<string, unknown>>(
+      upgraded.database.db,
+      sql`select ${RESULT_COLUMNS}, attempts from results order by batch_id, line`,
+    );
     expect(results.length).toBe(upgraded.before.finished.length);
     expect(results).toEqual(upgraded.before.finished);
   });
@@ -50,33 +53,60 @@ describe.each(DRIVERS)('a database made by the release before range leases, upgr
         upgraded.database.db,
         sql`select line || ':' || model as at from request_states where batch_id = ${id} and status = 'queued' order by line`,
       );
-      expect(queued.map((q) => q.at), id).toEqual(upgraded.before.unfinished.get(id));
-      const ranges = await rows<{ model: string; size: number; leased: boolean; finished: boolean; attempts: number; counted: number; owner: string; priority: number }>(
+      expect(
+        queued.map((q) => q.at),
+        id,
+      ).toEqual(upgraded.before.unfinished.get(id));
+      const ranges = await rows<{
+        model: string;
+        size: number;
+        leased: boolean;
+        finished: boolean;
+        attempts: number;
+        counted: number;
+        owner: string;
+        priority: number;
+      }>(
         upgraded.database.db,
         sql`select model, size, lease_owner is not null as leased, finished_at is not null as finished, attempts,
               (succeeded + failed + prompt_tokens + completion_tokens)::int as counted, owner, priority
             from request_ranges where batch_id = ${id}`,
       );
-      expect(ranges.every((r) => !r.leased && !r.finished && r.attempts === 0 && r.counted === 0 && r.owner === OWNER), id).toBe(true);
-      expect(ranges.reduce((n, r) => n + r.size, 0), id).toBe(upgraded.before.unfinished.get(id)?.length);
+      expect(
+        ranges.every((r) => !r.leased && !r.finished && r.attempts === 0 && r.counted === 0 && r.owner === OWNER),
+        id,
+      ).toBe(true);
+      expect(
+        ranges.reduce((n, r) => n + r.size, 0),
+        id,
+      ).toBe(upgraded.before.unfinished.get(id)?.length);
       // Cut as ingest cuts a new batch: per model, ceil(lines / 256) lines a range.
       for (const model of new Set(ranges.map((r) => r.model))) {
         const open = upgraded.before.unfinished.get(id)!.filter((at) => at.endsWith(`:${model}`)).length;
         expect(Math.max(...ranges.filter((r) => r.model === model).map((r) => r.size)), `${id} ${model}`).toBe(Math.ceil(open / 256));
       }
     }
-    const [running] = await rows<{ priority: number }>(upgraded.database.db, sql`select distinct priority from request_ranges where batch_id = ${B.running}`);
+    const [running] = await rows<{ priority: number }>(
+      upgraded.database.db,
+      sql`select distinct priority from request_ranges where batch_id = ${B.running}`,
+    );
     expect(running?.priority).toBe(2);
     const elsewhere = await rows<{ batchId: string }>(
       upgraded.database.db,
-      sql`select distinct batch_id as "batchId" from request_ranges where batch_id not in (${sql.join(UNFINISHED.map((id) => sql`${id}`), sql`, `)})`,
+      sql`select distinct batch_id as "batchId" from request_ranges where batch_id not in (${sql.join(
+        UNFINISHED.map((id) => sql`${id}`),
+        sql`, `,
+      )})`,
     );
     expect(elsewhere).toEqual([]);
-    const leased = await rows<{ n: number }>(upgraded.database.db, sql`select count(*)::int as n from request_states where status = 'leased'`);
+    const leased = await rows<{ n: number }>(
+      upgraded.database.db,
+      sql`select count(*)::int as n from request_states where status = 'leased'`,
+    );
     expect(leased[0]?.n).toBe(0);
   });
 
-  it('shows every batch with the counters and usage it had, and serves the ended batches\' result files byte for byte', async () => {
+  it("shows every batch with the counters and usage it had, and serves the ended batches' result files byte for byte", async () => {
     for (const id of ALL) {
       const batch = await upgraded.get<BatchObject>(`/v1/batches/${id}`);
       const was = upgraded.before.counters.get(id)!;
@@ -86,7 +116,10 @@ describe.each(DRIVERS)('a database made by the release before range leases, upgr
     for (const id of [B.completed, B.expired, B.cancelled]) {
       const batch = await upgraded.get<BatchObject>(`/v1/batches/${id}`);
       const previous = upgraded.before.resultLines.get(id)!;
-      for (const [fileId, kind] of [[batch.output_file_id, 'output'], [batch.error_file_id, 'error']] as const) {
+      for (const [fileId, kind] of [
+        [batch.output_file_id, 'output'],
+        [batch.error_file_id, 'error'],
+      ] as const) {
         const expected = [...previous[kind].values()].join('');
         expect(expected, `${id} ${kind}`).not.toBe('');
         expect(await upgraded.download(fileId), `${id} ${kind}`).toBe(expected);
@@ -127,7 +160,10 @@ describe.each(DRIVERS)('a database made by the release before range leases, upgr
     // runs again, and the stopping batches' lines are not run at all.
     const unanswered = [B.running, B.twoModels].flatMap((id) => before.unfinished.get(id)!.map((at) => `${id}:${at.split(':')[0]}`));
     expect([...ran.keys()].sort()).toEqual([...unanswered, ...lines(1, VALIDATING_LINES).map((l) => `${B.validating}:${l}`)].sort());
-    expect([...ran.values()].every((n) => n === 1), 'each line leased once').toBe(true);
+    expect(
+      [...ran.values()].every((n) => n === 1),
+      'each line leased once',
+    ).toBe(true);
     await expectFinished(upgraded, ended);
   });
 });
@@ -145,7 +181,11 @@ function newResult(r: LeasedRequest): RequestResult {
     statusCode: refused ? 400 : 200,
     response: refused
       ? JSON.stringify({ object: 'error', message: 'bad request', type: 'BadRequestError', code: 400 })
-      : JSON.stringify({ id: `chatcmpl-new-${r.line}`, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `new answer ${r.line}` } }] }),
+      : JSON.stringify({
+          id: `chatcmpl-new-${r.line}`,
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: `new answer ${r.line}` } }],
+        }),
     engineRequestId: refused ? null : `chatcmpl-new-${r.line}`,
     error: null,
     promptTokens: refused ? null : 7,

@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadHandlers } from '../../handlers/index.ts';
-import { createTestContext, HandlerError, HandlerOptionsError, type HandlerRegistry, type HandlerResult, type InputObjectSpec } from '../../handlers/sdk/index.ts';
+import {
+  createTestContext,
+  HandlerError,
+  HandlerOptionsError,
+  type HandlerRegistry,
+  type HandlerResult,
+  type InputObjectSpec,
+} from '../../handlers/sdk/index.ts';
 import type { Destination, HandlerHarness } from './contract/harness.ts';
 import { labelStudioHarness } from './contract/label-studio.ts';
 import { postgresInsertHarness } from './contract/postgres-insert.ts';
@@ -16,7 +23,11 @@ const WINDOW = 1000;
 const result = (i: number): HandlerResult => ({
   id: `batch_req_${i}`,
   custom_id: `req-${i}`,
-  response: { status_code: 200, request_id: `chatcmpl-${i}`, body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `answer number ${i}` } }] } },
+  response: {
+    status_code: 200,
+    request_id: `chatcmpl-${i}`,
+    body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `answer number ${i}` } }] },
+  },
   error: null,
 });
 
@@ -41,7 +52,10 @@ describe.each(HARNESSES)('the $name handler contract', (harness) => {
 
   it('describes every option for GraphQL', () => {
     const describeAll = (spec: InputObjectSpec): string[] =>
-      spec.fields.flatMap((f) => [...(f.description ? [] : [`${spec.name}.${f.name}`]), ...(f.type.kind === 'object' ? describeAll(f.type) : [])]);
+      spec.fields.flatMap((f) => [
+        ...(f.description ? [] : [`${spec.name}.${f.name}`]),
+        ...(f.type.kind === 'object' ? describeAll(f.type) : []),
+      ]);
     const installed = builtIn.get(harness.name)!;
     expect(installed.description.length).toBeGreaterThan(20);
     expect(describeAll(installed.input)).toEqual([]);
@@ -101,7 +115,12 @@ describe.each(HARNESSES)('the $name handler contract', (harness) => {
       });
     await destination.failAfter(harness.name === 'webhook' ? 0 : 1);
     const first = contextFor(1, null);
-    const failure = await handler().handle(first).then(() => undefined, (e: unknown) => e);
+    const failure = await handler()
+      .handle(first)
+      .then(
+        () => undefined,
+        (e: unknown) => e,
+      );
     expect(failure).toBeInstanceOf(Error);
     expect(failure instanceof HandlerError ? failure.retryable : true).toBe(true);
     await handler().handle(contextFor(2, first.saved.at(-1) ?? null));

@@ -5,7 +5,16 @@ import { createHandlerRunner } from '../../fleet/handlers/index.ts';
 import { createApp } from '../../gateway/app.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadHandlers } from '../../handlers/index.ts';
-import { checkDestination, createTestContext, guardedFetch, HandlerError, nonPublicKind, type DestinationPolicy, type HandlerRegistry, type LookupAll } from '../../handlers/sdk/index.ts';
+import {
+  checkDestination,
+  createTestContext,
+  guardedFetch,
+  HandlerError,
+  nonPublicKind,
+  type DestinationPolicy,
+  type HandlerRegistry,
+  type LookupAll,
+} from '../../handlers/sdk/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded } from './support/batches.ts';
 import { startReceiver, type HttpReceiver } from './support/http-receiver.ts';
@@ -13,7 +22,11 @@ import { startReceiver, type HttpReceiver } from './support/http-receiver.ts';
 const DENY: DestinationPolicy = { allowPrivate: false, allowedHosts: [] };
 /** A resolver of made-up names: internal.example.test is on the private network, public.example.test is not. */
 const lookup: LookupAll = async (host) => {
-  const table: Record<string, string[]> = { 'internal.example.test': ['203.0.113.9', '10.0.0.5'], 'public.example.test': ['203.0.113.10'], 'mapped.example.test': ['::ffff:127.0.0.1'] };
+  const table: Record<string, string[]> = {
+    'internal.example.test': ['203.0.113.9', '10.0.0.5'],
+    'public.example.test': ['203.0.113.10'],
+    'mapped.example.test': ['::ffff:127.0.0.1'],
+  };
   const found = table[host];
   if (!found) throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${host}`), { code: 'ENOTFOUND' });
   return found.map((address) => ({ address }));
@@ -69,7 +82,9 @@ describe('checking a destination', () => {
   it('refuses localhost, IPv6 loopback and names that resolve to a private address among public ones', async () => {
     expect(String(await refusal('http://localhost:8080/hook'))).toContain('localhost is this machine');
     expect(String(await refusal('http://[::1]:8080/hook'))).toContain('[::1] is a loopback address');
-    expect(String(await refusal('https://internal.example.test/hook'))).toContain('internal.example.test resolves to 10.0.0.5, a private address');
+    expect(String(await refusal('https://internal.example.test/hook'))).toContain(
+      'internal.example.test resolves to 10.0.0.5, a private address',
+    );
     expect(String(await refusal('https://mapped.example.test/hook'))).toContain('resolves to ::ffff:127.0.0.1, a loopback address');
   });
 
@@ -80,7 +95,9 @@ describe('checking a destination', () => {
   });
 
   it('lets an allowed host through whatever it resolves to, and everything when private networks are allowed', async () => {
-    expect(await refusal('https://internal.example.test/hook', { allowPrivate: false, allowedHosts: ['internal.example.test'] })).toBeNull();
+    expect(
+      await refusal('https://internal.example.test/hook', { allowPrivate: false, allowedHosts: ['internal.example.test'] }),
+    ).toBeNull();
     expect(await refusal('http://[::1]:9/hook', { allowPrivate: false, allowedHosts: ['[::1]'] })).toBeNull();
     expect(await refusal('http://10.0.0.5/hook', { allowPrivate: true, allowedHosts: [] })).toBeNull();
     expect(await refusal('http://10.0.0.6/hook', { allowPrivate: false, allowedHosts: ['10.0.0.5'] })).not.toBeNull();
@@ -109,7 +126,8 @@ describe('a guarded fetch', () => {
   });
 
   it('follows a redirect to an allowed host, continuing a POST as a GET after a 303', async () => {
-    allowed.reply = (request) => (request.path === '/start' ? { status: 303, headers: { location: '/done' } } : { status: 200, body: { ok: true } });
+    allowed.reply = (request) =>
+      request.path === '/start' ? { status: 303, headers: { location: '/done' } } : { status: 200, body: { ok: true } };
     allowed.received.length = 0;
     const response = await fetchOnly127(`${allowed.url}/start`, { method: 'POST', body: '{"a":1}' });
     expect(response.status).toBe(200);
@@ -126,7 +144,12 @@ describe('the built-in handlers under a policy that allows only public hosts', (
 
   it('postgres-insert refuses a database on a private host before connecting', async () => {
     const handler = registry.get('postgresInsert')!.definition;
-    const context = createTestContext(handler, { options: { url: 'postgres://postgres@10.255.0.1:5432/results' }, destinations: DENY, lookup, results: () => [] });
+    const context = createTestContext(handler, {
+      options: { url: 'postgres://postgres@10.255.0.1:5432/results' },
+      destinations: DENY,
+      lookup,
+      results: () => [],
+    });
     const error = await handler.handle(context as never).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(HandlerError);
     expect((error as HandlerError).retryable).toBe(false);
@@ -161,8 +184,16 @@ describe('a fleet whose policy allows only public hosts', () => {
 
   it('ends a webhook run to a loopback receiver dead after one attempt, with the reason, and sends nothing', async () => {
     const registry = await loadHandlers({ env: {} });
-    const batchId = await finishedBatch(test().database, { handlers: { webhook: { url: `${receiver.url}/hook`, secret: 'a-secret-of-16-chars' } } });
-    const runner = createHandlerRunner({ database: test().database, registry, destinations: DENY, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+    const batchId = await finishedBatch(test().database, {
+      handlers: { webhook: { url: `${receiver.url}/hook`, secret: 'a-secret-of-16-chars' } },
+    });
+    const runner = createHandlerRunner({
+      database: test().database,
+      registry,
+      destinations: DENY,
+      logger: createLogger({ level: 'silent' }),
+      pollIntervalMs: 50,
+    });
     runner.start();
     try {
       const [run] = await runsEnded(test().database, batchId);
@@ -179,11 +210,20 @@ describe('creating a batch', () => {
   const test = useTestDatabase();
   const create = async (env: Record<string, string>, handlers: unknown) => {
     const registry = await loadHandlers({ env });
-    const app = createApp({ config: loadGatewayConfig(env), database: test().database, logger: createLogger({ level: 'silent' }), handlers: registry });
+    const app = createApp({
+      config: loadGatewayConfig(env),
+      database: test().database,
+      logger: createLogger({ level: 'silent' }),
+      handlers: registry,
+    });
     try {
       const upload = new FormData();
       upload.append('purpose', 'batch');
-      upload.append('file', new Blob(['{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"sim-model","messages":[]}}\n']), 'a.jsonl');
+      upload.append(
+        'file',
+        new Blob(['{"custom_id":"a","method":"POST","url":"/v1/chat/completions","body":{"model":"sim-model","messages":[]}}\n']),
+        'a.jsonl',
+      );
       const file = (await (await app.request('/v1/files', { method: 'POST', body: upload })).json()) as { id: string };
       const res = await app.request('/v1/batches', {
         method: 'POST',
@@ -197,9 +237,15 @@ describe('creating a batch', () => {
   };
 
   it('refuses a handler URL on a private address at once, naming the option', async () => {
-    const { status, body } = await create({}, { webhook: { url: 'http://169.254.169.254/latest/meta-data/', secret: 'a-secret-of-16-chars' } });
+    const { status, body } = await create(
+      {},
+      { webhook: { url: 'http://169.254.169.254/latest/meta-data/', secret: 'a-secret-of-16-chars' } },
+    );
     expect(status).toBe(400);
-    expect(body.error).toMatchObject({ param: 'handlers.webhook.url', message: expect.stringContaining('169.254.169.254 is a link-local address') });
+    expect(body.error).toMatchObject({
+      param: 'handlers.webhook.url',
+      message: expect.stringContaining('169.254.169.254 is a link-local address'),
+    });
   });
 
   it('accepts it where the operator allows private networks or that host', async () => {
@@ -209,7 +255,10 @@ describe('creating a batch', () => {
   });
 
   it("accepts the deployment's own internal host for its handler", async () => {
-    const { status } = await create({ LABEL_STUDIO_URL: 'http://10.9.8.7:8080', LABEL_STUDIO_TOKEN: 'token' }, { labelStudio: { url: 'http://10.9.8.7:8080', projectId: 1 } });
+    const { status } = await create(
+      { LABEL_STUDIO_URL: 'http://10.9.8.7:8080', LABEL_STUDIO_TOKEN: 'token' },
+      { labelStudio: { url: 'http://10.9.8.7:8080', projectId: 1 } },
+    );
     expect(status).toBe(200);
   });
 });

@@ -35,7 +35,15 @@ afterAll(async () => {
 });
 
 const worker = async (name: string) => {
-  const running = await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url, HANDLER_MANIFESTS: SLOW_MANIFEST, HANDLER_LEASE_MS: '1500', WORKER_ID: name, PUBLIC_URL: 'http://gateway.test', HANDLER_ALLOWED_HOSTS: '127.0.0.1' });
+  const running = await startWorker({
+    DATABASE_URL: test().url,
+    ENGINE_URL: sim.url,
+    HANDLER_MANIFESTS: SLOW_MANIFEST,
+    HANDLER_LEASE_MS: '1500',
+    WORKER_ID: name,
+    PUBLIC_URL: 'http://gateway.test',
+    HANDLER_ALLOWED_HOSTS: '127.0.0.1',
+  });
   workers.push(running);
   return running;
 };
@@ -43,7 +51,14 @@ const worker = async (name: string) => {
 async function createBatch(handlers: Record<string, unknown>): Promise<string> {
   const form = new FormData();
   form.set('purpose', 'batch');
-  const lines = [1, 2, 3, 4].map((i) => JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', max_tokens: 8, messages: [{ role: 'user', content: `question ${i}` }] } }));
+  const lines = [1, 2, 3, 4].map((i) =>
+    JSON.stringify({
+      custom_id: `q${i}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'sim-model', max_tokens: 8, messages: [{ role: 'user', content: `question ${i}` }] },
+    }),
+  );
   form.set('file', new File([`${lines.join('\n')}\n`], 'input.jsonl'));
   const file = (await (await app.request('/v1/files', { method: 'POST', body: form })).json()) as { id: string };
   const res = await app.request('/v1/batches', {
@@ -64,7 +79,13 @@ describe('result handlers run by the fleet', () => {
     const [run] = await runsEnded(test().database, batchId, 60_000);
     expect(run).toMatchObject({ handler: 'webhook', event: 'completed', status: 'succeeded', attempts: 1 });
     const request = receiver.received.find((r) => r.body.toString().includes(batchId))!;
-    const payload = verifyWebhook<{ data: { batch: { status: string }; output_file: { url: string }; results: { custom_id: string; response: { status_code: number } }[] } }>({
+    const payload = verifyWebhook<{
+      data: {
+        batch: { status: string };
+        output_file: { url: string };
+        results: { custom_id: string; response: { status_code: number } }[];
+      };
+    }>({
       secret: SECRET,
       headers: request.headers,
       body: request.body,

@@ -18,7 +18,8 @@ import { finishedBatch, runsOf } from './support/batches.ts';
 const BACKOFF = { baseMs: 60_000, maxMs: 600_000 };
 const lease = async (database: Database, owner: string, handlers = ['alpha', 'beta'], leaseMs = 30_000) =>
   (await leaseHandlerRuns(database.db, { owner, handlers, limit: 10, leaseMs })).sort((a, b) => a.handler.localeCompare(b.handler));
-const expireLeases = (database: Database) => database.db.execute(sql`update handler_runs set lease_expires_at = now() - interval '1 second' where status = 'running'`);
+const expireLeases = (database: Database) =>
+  database.db.execute(sql`update handler_runs set lease_expires_at = now() - interval '1 second' where status = 'running'`);
 
 describe.each(DRIVERS)('handler run statements on %s', (driver) => {
   const database = useDriverDatabase(driver);
@@ -39,7 +40,8 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
       ['beta', 1, null],
     ]);
     expect(second).toEqual([]);
-    for (const run of first) expect(await finishHandlerRun(database().db, { id: run.id, owner: 'w1', status: 'succeeded', result: { ok: true } })).toBe(true);
+    for (const run of first)
+      expect(await finishHandlerRun(database().db, { id: run.id, owner: 'w1', status: 'succeeded', result: { ok: true } })).toBe(true);
   });
 
   it('leases only the handlers the process has installed', async () => {
@@ -59,7 +61,9 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     await expireLeases(database());
     const [again] = await lease(database(), 'w2');
     expect(again).toMatchObject({ id: run!.id, attempts: 2, checkpoint: '{"imported": 200}' });
-    expect((await runsOf(database(), batchId))[0]?.last_error).toBe('attempt 1 did not finish: the process running it stopped (its lease expired)');
+    expect((await runsOf(database(), batchId))[0]?.last_error).toBe(
+      'attempt 1 did not finish: the process running it stopped (its lease expired)',
+    );
     expect(await finishHandlerRun(database().db, { id: run!.id, owner: 'dead-process', status: 'succeeded' })).toBe(false);
     expect(await saveHandlerCheckpoint(database().db, { id: run!.id, owner: 'dead-process', checkpoint: 1 })).toBe(false);
     expect(await extendHandlerRuns(database().db, { owner: 'dead-process', ids: [run!.id], leaseMs: 1000 })).toEqual([]);
@@ -71,9 +75,16 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     const batchId = await finishedBatch(database(), { handlers: { alpha: {}, beta: {} } });
     await database().db.execute(sql`update handler_runs set max_attempts = 2 where batch_id = ${batchId}`);
     const [alpha, beta] = await lease(database(), 'w1');
-    expect(await failHandlerRun(database().db, { id: alpha!.id, owner: 'w1', error: 'boom 1', retryable: true, backoff: BACKOFF })).toMatchObject({ status: 'queued' });
-    expect(await failHandlerRun(database().db, { id: beta!.id, owner: 'w1', error: '404 from receiver', retryable: false, backoff: BACKOFF })).toMatchObject({ status: 'dead' });
-    const [wait] = await rows<{ seconds: number }>(database().db, sql`select extract(epoch from next_attempt_at - now())::float8 as seconds from handler_runs where id = ${alpha!.id}`);
+    expect(
+      await failHandlerRun(database().db, { id: alpha!.id, owner: 'w1', error: 'boom 1', retryable: true, backoff: BACKOFF }),
+    ).toMatchObject({ status: 'queued' });
+    expect(
+      await failHandlerRun(database().db, { id: beta!.id, owner: 'w1', error: '404 from receiver', retryable: false, backoff: BACKOFF }),
+    ).toMatchObject({ status: 'dead' });
+    const [wait] = await rows<{ seconds: number }>(
+      database().db,
+      sql`select extract(epoch from next_attempt_at - now())::float8 as seconds from handler_runs where id = ${alpha!.id}`,
+    );
     // base 60 s with ±25% jitter
     expect(wait!.seconds).toBeGreaterThan(40);
     expect(wait!.seconds).toBeLessThan(80);
@@ -81,7 +92,9 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     await database().db.execute(sql`update handler_runs set next_attempt_at = now() where id = ${alpha!.id}`);
     const [second] = await lease(database(), 'w1');
     expect(second?.attempts).toBe(2);
-    expect(await failHandlerRun(database().db, { id: alpha!.id, owner: 'w1', error: 'boom 2', retryable: true, backoff: BACKOFF })).toMatchObject({ status: 'dead' });
+    expect(
+      await failHandlerRun(database().db, { id: alpha!.id, owner: 'w1', error: 'boom 2', retryable: true, backoff: BACKOFF }),
+    ).toMatchObject({ status: 'dead' });
     expect((await runsOf(database(), batchId)).map((r) => [r.status, r.attempts, r.last_error])).toEqual([
       ['dead', 2, 'boom 2'],
       ['dead', 1, '404 from receiver'],
@@ -95,7 +108,10 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     await expireLeases(database());
     expect(await lease(database(), 'w2')).toEqual([]);
     expect(await reapHandlerRuns(database().db)).toEqual([run!.id]);
-    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'dead', last_error: 'attempt 1 of 1 did not finish: the process running it stopped (its lease expired)' });
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({
+      status: 'dead',
+      last_error: 'attempt 1 of 1 did not finish: the process running it stopped (its lease expired)',
+    });
   });
 
   it('re-queues a dead run of the caller with fresh attempts, and nothing else', async () => {
@@ -105,18 +121,25 @@ describe.each(DRIVERS)('handler run statements on %s', (driver) => {
     expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'mallory' })).toBeUndefined();
     const retried = await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' });
     expect(retried).toMatchObject({ requeued: true, run: { status: 'queued', attempts: 0, lastError: 'gone', finishedAtMs: null } });
-    expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' })).toMatchObject({ requeued: false, run: { status: 'queued' } });
+    expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' })).toMatchObject({
+      requeued: false,
+      run: { status: 'queued' },
+    });
     const [listed] = await listHandlerRuns(database().db, [batchId]);
     expect(listed).toMatchObject({ batchId, handler: 'alpha', event: 'completed', status: 'queued', maxAttempts: 5 });
     expect(typeof listed?.createdAtMs).toBe('number');
   });
 
-  it('leaves a dead run dead once the expiry sweep has purged its batch\'s results', async () => {
+  it("leaves a dead run dead once the expiry sweep has purged its batch's results", async () => {
     const batchId = await finishedBatch(database(), { handlers: { alpha: {} }, owner: 'alice' });
     const [run] = await lease(database(), 'w1');
     await failHandlerRun(database().db, { id: run!.id, owner: 'w1', error: 'gone', retryable: false, backoff: BACKOFF });
     await database().db.execute(sql`update batches set results_purged_at = now() where id = ${batchId}`);
-    expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' })).toMatchObject({ requeued: false, resultsPurged: true, run: { status: 'dead' } });
+    expect(await retryHandlerRun(database().db, { id: run!.id, owner: 'alice' })).toMatchObject({
+      requeued: false,
+      resultsPurged: true,
+      run: { status: 'dead' },
+    });
     expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'dead' });
   });
 });

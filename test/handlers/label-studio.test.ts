@@ -17,7 +17,9 @@ const results = (n: number, failedEvery = 0) =>
       yield {
         id: `batch_req_${i}`,
         custom_id: `q-${i}`,
-        response: failed ? null : { status_code: 200, request_id: `r${i}`, body: { choices: [{ message: { role: 'assistant', content: `output ${i}` } }] } },
+        response: failed
+          ? null
+          : { status_code: 200, request_id: `r${i}`, body: { choices: [{ message: { role: 'assistant', content: `output ${i}` } }] } },
         error: failed ? { code: 'engine_error', message: 'boom' } : null,
       };
     }
@@ -40,19 +42,29 @@ describe('the Label Studio handler', () => {
     expect(tasks.map((t) => t.data.custom_id)).toEqual(['q-1', 'q-2', 'q-3', 'q-4']);
     expect(tasks[0]).toEqual({
       data: { response: 'output 1', custom_id: 'q-1', batch_id: 'batch_ls', status_code: 200 },
-      predictions: [{ model_version: 'sim-model', result: [{ from_name: 'answer', to_name: 'response', type: 'textarea', value: { text: ['output 1'] } }] }],
+      predictions: [
+        {
+          model_version: 'sim-model',
+          result: [{ from_name: 'answer', to_name: 'response', type: 'textarea', value: { text: ['output 1'] } }],
+        },
+      ],
     });
     expect(server.requests.at(-1)?.headers.authorization).toBe(`Token ${server.token}`);
   });
 
   it('imports in chunks, includes failures when asked, and uses the configured names', async () => {
     const before = server.requests.length;
-    await labelStudio.handle(context(4, { chunkSize: 2, includeErrors: true, textKey: 'text', fromName: 'review', toName: 'text', modelVersion: 'v7' }, 5));
+    await labelStudio.handle(
+      context(4, { chunkSize: 2, includeErrors: true, textKey: 'text', fromName: 'review', toName: 'text', modelVersion: 'v7' }, 5),
+    );
     expect(server.requests.length - before).toBe(3);
     const tasks = server.projects.get(4)!;
     expect(tasks).toHaveLength(5);
     expect(tasks[4]?.data).toMatchObject({ text: 'error engine_error: boom', custom_id: 'q-5' });
-    expect(tasks[0]?.predictions?.[0]).toEqual({ model_version: 'v7', result: [{ from_name: 'review', to_name: 'text', type: 'textarea', value: { text: ['output 1'] } }] });
+    expect(tasks[0]?.predictions?.[0]).toEqual({
+      model_version: 'v7',
+      result: [{ from_name: 'review', to_name: 'text', type: 'textarea', value: { text: ['output 1'] } }],
+    });
   });
 
   it('saves progress after each chunk and resumes from it on retry', async () => {
@@ -61,11 +73,26 @@ describe('the Label Studio handler', () => {
     await expect(labelStudio.handle(first)).rejects.toMatchObject({ retryable: true });
     expect(first.saved).toEqual([{ imported: 3 }]);
     await labelStudio.handle(context(5, { chunkSize: 3 }, 12, { checkpoint: first.saved.at(-1), attempt: 2 }));
-    expect(server.projects.get(5)!.map((t) => t.data.custom_id)).toEqual(['q-1', 'q-2', 'q-3', 'q-4', 'q-6', 'q-7', 'q-8', 'q-9', 'q-11', 'q-12']);
+    expect(server.projects.get(5)!.map((t) => t.data.custom_id)).toEqual([
+      'q-1',
+      'q-2',
+      'q-3',
+      'q-4',
+      'q-6',
+      'q-7',
+      'q-8',
+      'q-9',
+      'q-11',
+      'q-12',
+    ]);
   });
 
   it('gives up at once on a wrong token or project, and retries a 429 after Retry-After', async () => {
-    const wrongToken = createTestContext(labelStudio, { options: { projectId: 6, token: 'wrong' }, deployment: { url: server.url }, results: results(1) });
+    const wrongToken = createTestContext(labelStudio, {
+      options: { projectId: 6, token: 'wrong' },
+      deployment: { url: server.url },
+      results: results(1),
+    });
     await expect(labelStudio.handle(wrongToken)).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('401') });
     await expect(labelStudio.handle(context(999))).rejects.toMatchObject({ retryable: false, message: expect.stringContaining('404') });
     server.failRequest(0, { status: 429, headers: { 'retry-after': '3' } });
@@ -84,7 +111,11 @@ describe('the Label Studio handler', () => {
     try {
       // Any API user may create a batch: one naming its own server must not receive the deployment's token.
       expect(() => context(3, { url: `${elsewhere.url}/` })).toThrow('handlers.labelStudio.token: required');
-      const ctx = createTestContext(labelStudio, { options: { projectId: 3, url: elsewhere.url, token: 'their-own-token' }, deployment: { url: server.url, token: server.token }, results: results(1) });
+      const ctx = createTestContext(labelStudio, {
+        options: { projectId: 3, url: elsewhere.url, token: 'their-own-token' },
+        deployment: { url: server.url, token: server.token },
+        results: results(1),
+      });
       await labelStudio.handle(ctx);
       expect(elsewhere.received.map((r) => r.headers.authorization)).toEqual(['Token their-own-token']);
       // The deployment's own URL, given again by the batch, keeps the deployment's token.

@@ -52,14 +52,20 @@ describe('loading handler manifests', () => {
 
   it('loads a module named by a path relative to a manifest outside the repository', async () => {
     write('relative/handlers/audit.ts', handlerModule('audit'));
-    const manifest = write('relative/manifest.json', JSON.stringify({ handlers: [{ module: './handlers/audit.ts', options: { token: '${AUDIT_TOKEN}' } }] }));
+    const manifest = write(
+      'relative/manifest.json',
+      JSON.stringify({ handlers: [{ module: './handlers/audit.ts', options: { token: '${AUDIT_TOKEN}' } }] }),
+    );
     const registry = await loadHandlers({ manifests: [manifest], env: { AUDIT_TOKEN: 'secret-token' } });
     expect(registry.get('audit')).toMatchObject({ manifest, module: './handlers/audit.ts', deployment: { token: 'secret-token' } });
     expect(registry.get('audit')?.input.name).toBe('AuditHandlerOptions');
   });
 
   it('loads a module named by a package installed next to the manifest', async () => {
-    write('pkg/node_modules/acme-handler/package.json', JSON.stringify({ name: 'acme-handler', type: 'module', exports: { '.': './index.ts' } }));
+    write(
+      'pkg/node_modules/acme-handler/package.json',
+      JSON.stringify({ name: 'acme-handler', type: 'module', exports: { '.': './index.ts' } }),
+    );
     write('pkg/node_modules/acme-handler/index.ts', handlerModule('acme'));
     const manifest = write('pkg/manifest.json', JSON.stringify({ handlers: [{ module: 'acme-handler', options: { token: 'abc' } }] }));
     const registry = await loadHandlerRegistry({ manifests: [manifest], env: {} });
@@ -67,13 +73,30 @@ describe('loading handler manifests', () => {
   });
 
   it('loads an ESM-only package, and the import side of a dual package, installed next to the manifest', async () => {
-    write('esm/node_modules/@acme/esm-handler/package.json', JSON.stringify({ name: '@acme/esm-handler', type: 'module', exports: { '.': { types: './index.d.ts', import: './index.ts' } } }));
+    write(
+      'esm/node_modules/@acme/esm-handler/package.json',
+      JSON.stringify({ name: '@acme/esm-handler', type: 'module', exports: { '.': { types: './index.d.ts', import: './index.ts' } } }),
+    );
     write('esm/node_modules/@acme/esm-handler/index.ts', handlerModule('esmOnly'));
-    write('esm/node_modules/dual-handler/package.json', JSON.stringify({ name: 'dual-handler', exports: { '.': { require: './index.cjs', import: './index.ts' }, './extra/*': { import: './more/*.ts' } } }));
+    write(
+      'esm/node_modules/dual-handler/package.json',
+      JSON.stringify({
+        name: 'dual-handler',
+        exports: { '.': { require: './index.cjs', import: './index.ts' }, './extra/*': { import: './more/*.ts' } },
+      }),
+    );
     write('esm/node_modules/dual-handler/index.cjs', 'exports.default = { name: "dualCjs" };');
     write('esm/node_modules/dual-handler/index.ts', handlerModule('dual'));
     write('esm/node_modules/dual-handler/more/other.ts', handlerModule('dualExtra'));
-    const manifest = write('esm/manifest.json', JSON.stringify({ handlers: ['@acme/esm-handler', 'dual-handler', 'dual-handler/extra/other'].map((module) => ({ module, options: { token: 'abc' } })) }));
+    const manifest = write(
+      'esm/manifest.json',
+      JSON.stringify({
+        handlers: ['@acme/esm-handler', 'dual-handler', 'dual-handler/extra/other'].map((module) => ({
+          module,
+          options: { token: 'abc' },
+        })),
+      }),
+    );
     const registry = await loadHandlerRegistry({ manifests: [manifest], env: {} });
     expect(registry.handlers.map((h) => [h.name, h.module])).toEqual([
       ['esmOnly', '@acme/esm-handler'],
@@ -132,8 +155,13 @@ describe('a bad manifest', () => {
 
   it('names a deployment option the handler does not have, so that a typo does not silently drop a secret', async () => {
     write('typo-token.ts', handlerModule('typoToken', 'z.object({ token: z.string().min(3), region: z.string().optional() })'));
-    const file = write('typo-options.json', JSON.stringify({ handlers: [{ module: './typo-token.ts', options: { token: 'abcd', regoin: 'eu' } }] }));
-    expect((await failure([file])).message).toContain('deployment options of handler "typoToken" do not validate: options.regoin: unknown option');
+    const file = write(
+      'typo-options.json',
+      JSON.stringify({ handlers: [{ module: './typo-token.ts', options: { token: 'abcd', regoin: 'eu' } }] }),
+    );
+    expect((await failure([file])).message).toContain(
+      'deployment options of handler "typoToken" do not validate: options.regoin: unknown option',
+    );
     write('no-options.ts', handlerModule('noOptions', 'undefined'));
     const none = write('no-options.json', JSON.stringify({ handlers: [{ module: './no-options.ts', options: { token: 'abcd' } }] }));
     expect((await failure([none])).message).toContain('options.token: unknown option');
@@ -141,7 +169,10 @@ describe('a bad manifest', () => {
 
   it('names an environment variable that is not set', async () => {
     write('env-token.ts', handlerModule('envToken'));
-    const file = write('unset-env.json', JSON.stringify({ handlers: [{ module: './env-token.ts', options: { token: '${NOT_SET_ANYWHERE}' } }] }));
+    const file = write(
+      'unset-env.json',
+      JSON.stringify({ handlers: [{ module: './env-token.ts', options: { token: '${NOT_SET_ANYWHERE}' } }] }),
+    );
     expect((await failure([file])).message).toContain('handlers[0].options.token: ${NOT_SET_ANYWHERE} is not set in the environment');
   });
 
@@ -149,6 +180,8 @@ describe('a bad manifest', () => {
     write('dup/webhook.ts', handlerModule('webhook', 'z.object({})'));
     const file = write('dup/manifest.json', JSON.stringify({ handlers: [{ module: './webhook.ts' }] }));
     const error = await failure([BUILTIN_MANIFEST, file]);
-    expect(error.message).toContain(`Handler manifest ${file}: handlers[0] (./webhook.ts): a handler named "webhook" is already installed by ${BUILTIN_MANIFEST}`);
+    expect(error.message).toContain(
+      `Handler manifest ${file}: handlers[0] (./webhook.ts): a handler named "webhook" is already installed by ${BUILTIN_MANIFEST}`,
+    );
   });
 });

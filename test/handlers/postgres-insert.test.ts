@@ -16,12 +16,21 @@ const results = (n: number, content = 'output') =>
     for (let i = 1; i <= n; i++) {
       yield i === n
         ? { id: `batch_req_${i}`, custom_id: `c-${i}`, response: null, error: { code: 'batch_expired', message: 'too late' } }
-        : { id: `batch_req_${i}`, custom_id: `c-${i}`, response: { status_code: 200, request_id: `r${i}`, body: { text: `${content} ${i}` } }, error: null };
+        : {
+            id: `batch_req_${i}`,
+            custom_id: `c-${i}`,
+            response: { status_code: 200, request_id: `r${i}`, body: { text: `${content} ${i}` } },
+            error: null,
+          };
     }
   };
 
 const context = (options: Record<string, unknown>, n = 4, content?: string) =>
-  createTestContext(postgresInsert, { options: { url: target().url, ...options }, batch: { id: 'batch_pg' }, results: results(n, content) });
+  createTestContext(postgresInsert, {
+    options: { url: target().url, ...options },
+    batch: { id: 'batch_pg' },
+    results: results(n, content),
+  });
 
 describe('the postgres-insert handler', () => {
   it('creates the table when asked and writes one row per result, in chunks', async () => {
@@ -30,12 +39,19 @@ describe('the postgres-insert handler', () => {
     const rows = await db`select custom_id, request_id, status_code, response, error from llm_results order by custom_id`;
     expect(rows).toHaveLength(7);
     expect(rows[0]).toEqual({ custom_id: 'c-1', request_id: 'batch_req_1', status_code: 200, response: { text: 'output 1' }, error: null });
-    expect(rows[6]).toEqual({ custom_id: 'c-7', request_id: 'batch_req_7', status_code: null, response: null, error: { code: 'batch_expired', message: 'too late' } });
+    expect(rows[6]).toEqual({
+      custom_id: 'c-7',
+      request_id: 'batch_req_7',
+      status_code: null,
+      response: null,
+      error: { code: 'batch_expired', message: 'too late' },
+    });
   });
 
   it('is idempotent: a re-run updates the rows it wrote, or leaves them', async () => {
     await postgresInsert.handle(context({ table: 'llm_results' }, 7, 'second'));
-    const updated = await db`select count(*)::int as n, max(response->>'text') as text from llm_results where batch_id = 'batch_pg' and custom_id = 'c-1'`;
+    const updated =
+      await db`select count(*)::int as n, max(response->>'text') as text from llm_results where batch_id = 'batch_pg' and custom_id = 'c-1'`;
     expect(updated[0]).toEqual({ n: 1, text: 'second 1' });
     await postgresInsert.handle(context({ table: 'llm_results', onConflict: 'nothing' }, 7, 'third'));
     const kept = await db`select count(*)::int as n, max(response->>'text') as text from llm_results`;
@@ -50,7 +66,10 @@ describe('the postgres-insert handler', () => {
   });
 
   it('fails retryably when the database cannot be reached', async () => {
-    const unreachable = createTestContext(postgresInsert, { options: { url: 'postgres://postgres@127.0.0.1:1/none' }, results: results(2) });
+    const unreachable = createTestContext(postgresInsert, {
+      options: { url: 'postgres://postgres@127.0.0.1:1/none' },
+      results: results(2),
+    });
     const error = await postgresInsert.handle(unreachable).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(Error);
     expect((error as { retryable?: boolean }).retryable).not.toBe(false);

@@ -17,7 +17,13 @@ describe('a private manifest loaded through HANDLER_MANIFESTS', () => {
 
   it('adds its handler to the gateway schema and runs it in the fleet', async () => {
     const { url, database } = test();
-    const env = { DATABASE_URL: url, HANDLER_MANIFESTS: MANIFEST, AUDIT_DATABASE_URL: url, AUDIT_TABLE: 'compliance_audit', LOG_LEVEL: 'silent' };
+    const env = {
+      DATABASE_URL: url,
+      HANDLER_MANIFESTS: MANIFEST,
+      AUDIT_DATABASE_URL: url,
+      AUDIT_TABLE: 'compliance_audit',
+      LOG_LEVEL: 'silent',
+    };
     const gateway = await startGateway(loadGatewayConfig(env));
     try {
       const res = await gateway.fetch(
@@ -38,7 +44,11 @@ describe('a private manifest loaded through HANDLER_MANIFESTS', () => {
         description: 'The compliance case the batch belongs to.',
         type: { kind: 'NON_NULL', name: null, ofType: { name: 'String' } },
       });
-      expect(data.audit.inputFields.find((f: { name: string }) => f.name === 'retention').type).toEqual({ kind: 'ENUM', name: 'AuditLogHandlerOptionsRetention', ofType: null });
+      expect(data.audit.inputFields.find((f: { name: string }) => f.name === 'retention').type).toEqual({
+        kind: 'ENUM',
+        name: 'AuditLogHandlerOptionsRetention',
+        ofType: null,
+      });
     } finally {
       await gateway.close();
     }
@@ -47,7 +57,13 @@ describe('a private manifest loaded through HANDLER_MANIFESTS', () => {
     const registry = await loadHandlers({ manifests: splitManifestList(env.HANDLER_MANIFESTS), env });
     const handlers = registry.parseBatchHandlers({ auditLog: { caseNumber: 'CASE-42', requestedBy: 'jo@acme.test' } });
     const batchId = await finishedBatch(database, { succeeded: 40, failed: 2, handlers });
-    const runner = createHandlerRunner({ database, registry, destinations: ANY_DESTINATION, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+    const runner = createHandlerRunner({
+      database,
+      registry,
+      destinations: ANY_DESTINATION,
+      logger: createLogger({ level: 'silent' }),
+      pollIntervalMs: 50,
+    });
     runner.start();
     try {
       const [run] = await runsEnded(database, batchId);
@@ -57,7 +73,8 @@ describe('a private manifest loaded through HANDLER_MANIFESTS', () => {
     }
     const db = postgres(url, { max: 1, onnotice: () => {} });
     try {
-      const audit = await db`select outcome, case_number, retention, count(*)::int as n from compliance_audit where batch_id = ${batchId} group by 1, 2, 3 order by 1`;
+      const audit =
+        await db`select outcome, case_number, retention, count(*)::int as n from compliance_audit where batch_id = ${batchId} group by 1, 2, 3 order by 1`;
       expect(audit).toEqual([
         { outcome: 'failed', case_number: 'CASE-42', retention: 'standard', n: 2 },
         { outcome: 'succeeded', case_number: 'CASE-42', retention: 'standard', n: 40 },

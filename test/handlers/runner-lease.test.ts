@@ -37,11 +37,20 @@ describe('a handler runner that cannot renew its leases', () => {
     const url = new URL(test().url);
     url.username = ROLE;
     const database = await createDatabase({ url: url.toString(), maxConnections: 2 });
-    const runner = createHandlerRunner({ database, registry: registryOf([waiter]), destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, leaseMs: 900, stopGraceMs: 50 });
+    const runner = createHandlerRunner({
+      database,
+      registry: registryOf([waiter]),
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      leaseMs: 900,
+      stopGraceMs: 50,
+    });
     try {
       const batchId = await finishedBatch(test().database, { handlers: { waiter: {} } });
       runner.start();
-      for (let i = 0; i < 200 && (await runsOf(test().database, batchId))[0]?.status !== 'running'; i++) await new Promise((r) => setTimeout(r, 25));
+      for (let i = 0; i < 200 && (await runsOf(test().database, batchId))[0]?.status !== 'running'; i++)
+        await new Promise((r) => setTimeout(r, 25));
       expect((await runsOf(test().database, batchId))[0]?.status).toBe('running');
       // The runner's renewals now fail (as during a network partition from Postgres), while other processes work on.
       await admin.execute(sql.raw(`revoke update on handler_runs from ${ROLE}`));

@@ -54,7 +54,13 @@ const reader = defineHandler({
     }
     const outputs: HandlerResult[] = [];
     for await (const r of context.results({ only: 'output' })) if (outputs.length < 1) outputs.push(r);
-    return { count, inOrder, errors, first: outputs[0], batch: { status: context.batch.status, counts: context.batch.request_counts, output: context.batch.output_file_id } };
+    return {
+      count,
+      inOrder,
+      errors,
+      first: outputs[0],
+      batch: { status: context.batch.status, counts: context.batch.request_counts, output: context.batch.output_file_id },
+    };
   },
 });
 
@@ -114,7 +120,15 @@ afterEach(async () => {
 });
 
 function startRunner(database: Database) {
-  runner = createHandlerRunner({ database, registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, backoff: { baseMs: 10, maxMs: 50 }, resultsPageSize: 100 });
+  runner = createHandlerRunner({
+    database,
+    registry,
+    destinations: ANY_DESTINATION,
+    logger,
+    pollIntervalMs: 50,
+    backoff: { baseMs: 10, maxMs: 50 },
+    resultsPageSize: 100,
+  });
   runner.start();
   return runner;
 }
@@ -126,7 +140,13 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
     const batchId = await finishedBatch(database(), { handlers: { flaky: {} } });
     startRunner(database());
     const [run] = await runsEnded(database(), batchId);
-    expect(run).toMatchObject({ handler: 'flaky', status: 'succeeded', attempts: 3, last_error: 'flaky failure 2', result: { attempt: 3 } });
+    expect(run).toMatchObject({
+      handler: 'flaky',
+      status: 'succeeded',
+      attempts: 3,
+      last_error: 'flaky failure 2',
+      result: { attempt: 3 },
+    });
   });
 
   it('ends a handler that keeps failing as dead with the last error, and a permanent failure at once', async () => {
@@ -154,7 +174,11 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
       response: { status_code: 200, request_id: 'chatcmpl-1', body: expect.objectContaining({ object: 'chat.completion' }) },
       error: null,
     });
-    expect(result.batch).toMatchObject({ status: 'completed', counts: { total: 1230, completed: 1200, failed: 30 }, output: expect.stringMatching(/^file-/) });
+    expect(result.batch).toMatchObject({
+      status: 'completed',
+      counts: { total: 1230, completed: 1200, failed: 30 },
+      output: expect.stringMatching(/^file-/),
+    });
   });
 
   it('gives the handler a run id unique beyond its database, as its idempotency key', async () => {
@@ -177,13 +201,22 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
   it('hands a retry the checkpoint the failed attempt saved', async () => {
     const batchId = await finishedBatch(database(), { handlers: { resumer: {} } });
     startRunner(database());
-    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'succeeded', attempts: 2, result: { resumedFrom: { done: 2 } }, checkpoint: { done: 2 } });
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({
+      status: 'succeeded',
+      attempts: 2,
+      result: { resumedFrom: { done: 2 } },
+      checkpoint: { done: 2 },
+    });
   });
 
   it('ends a run dead when the stored options no longer validate', async () => {
     const batchId = await finishedBatch(database(), { handlers: { broken: { permanent: 'yes' } } });
     startRunner(database());
-    expect((await runsEnded(database(), batchId))[0]).toMatchObject({ status: 'dead', attempts: 1, last_error: expect.stringContaining('broken.permanent') });
+    expect((await runsEnded(database(), batchId))[0]).toMatchObject({
+      status: 'dead',
+      attempts: 1,
+      last_error: expect.stringContaining('broken.permanent'),
+    });
   });
 
   /**
@@ -202,20 +235,40 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
 
   it('interrupts a running handler on stop and queues the run again', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
-    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({
+      database: database(),
+      registry,
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      stopGraceMs: INTERRUPT_GRACE_MS,
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
     mine.start();
     await running(batchId);
     await mine.stop();
     expect(aborts.at(-1)).toBe('the process is stopping');
     // The interruption was the process's doing, not the handler's: the attempt is not counted.
-    expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'queued', attempts: 0, last_error: 'attempt 1 was interrupted (the process is stopping): stopped waiting' });
+    expect((await runsOf(database(), batchId))[0]).toMatchObject({
+      status: 'queued',
+      attempts: 0,
+      last_error: 'attempt 1 was interrupted (the process is stopping): stopped waiting',
+    });
     await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);
   });
 
   it('queues a run interrupted by stop on its last attempt again instead of ending it dead', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
     await database().db.execute(sql`update handler_runs set max_attempts = 1 where batch_id = ${batchId}`);
-    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: INTERRUPT_GRACE_MS, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const mine = createHandlerRunner({
+      database: database(),
+      registry,
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      stopGraceMs: INTERRUPT_GRACE_MS,
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
     mine.start();
     await running(batchId);
     await mine.stop();
@@ -226,7 +279,15 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
   it('aborts a handler whose run another process took over, and leaves the run to it', async () => {
     const batchId = await finishedBatch(database(), { handlers: { waiter: {} } });
     const outcomes: RunOutcome[] = [];
-    runner = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, leaseMs: 300, onRunEnd: (_id, outcome) => outcomes.push(outcome) });
+    runner = createHandlerRunner({
+      database: database(),
+      registry,
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      leaseMs: 300,
+      onRunEnd: (_id, outcome) => outcomes.push(outcome),
+    });
     runner.start();
     await running(batchId);
     await database().db.execute(sql`update handler_runs set lease_owner = 'another-process' where batch_id = ${batchId}`);
@@ -239,10 +300,20 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
 
   it('stops even when a handler ignores its abort signal, leaving the run to its lease', async () => {
     const batchId = await finishedBatch(database(), { handlers: { deaf: {} } });
-    const mine = createHandlerRunner({ database: database(), registry, destinations: ANY_DESTINATION, logger, pollIntervalMs: 50, stopGraceMs: 50 });
+    const mine = createHandlerRunner({
+      database: database(),
+      registry,
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      stopGraceMs: 50,
+    });
     mine.start();
     await running(batchId);
-    const stopped = await Promise.race([mine.stop().then(() => 'stopped'), new Promise((resolve) => setTimeout(() => resolve('still stopping'), 10_000))]);
+    const stopped = await Promise.race([
+      mine.stop().then(() => 'stopped'),
+      new Promise((resolve) => setTimeout(() => resolve('still stopping'), 10_000)),
+    ]);
     expect(stopped).toBe('stopped');
     expect((await runsOf(database(), batchId))[0]).toMatchObject({ status: 'running', attempts: 1 });
     await database().db.execute(sql`delete from handler_runs where batch_id = ${batchId}`);

@@ -11,16 +11,21 @@ const example = defineHandler({
     enabled: z.boolean().default(true),
     mode: z.enum(['fast', 'careful']).default('fast').describe('How to go.'),
     tags: z.array(z.string()).optional(),
-    target: z.object({ table: z.string().describe('The table.'), schema: z.string().optional() }).optional().describe('Where to write.'),
+    target: z
+      .object({ table: z.string().describe('The table.'), schema: z.string().optional() })
+      .optional()
+      .describe('Where to write.'),
     headers: z.record(z.string(), z.string()).optional(),
     note: z.string().nullable().optional(),
   }),
   deploymentOptions: z.object({ token: z.string().optional() }),
-  check: (options, deployment) => (options.mode === 'careful' && !deployment.token ? [{ path: ['mode'], message: 'careful needs a token' }] : []),
+  check: (options, deployment) =>
+    options.mode === 'careful' && !deployment.token ? [{ path: ['mode'], message: 'careful needs a token' }] : [],
   handle: async () => {},
 });
 
-const registryOf = (deployment: unknown = {}) => createHandlerRegistry([installHandler(example, deployment, { manifest: '/m.json', module: './example.ts' })]);
+const registryOf = (deployment: unknown = {}) =>
+  createHandlerRegistry([installHandler(example, deployment, { manifest: '/m.json', module: './example.ts' })]);
 
 describe('the GraphQL input description of handler options', () => {
   const spec = toInputSpec('ExampleHandlerOptions', example.options, example.description);
@@ -33,14 +38,24 @@ describe('the GraphQL input description of handler options', () => {
 
   it('maps scalars, requiredness, defaults and descriptions', () => {
     expect(field('url')).toMatchObject({ type: { kind: 'scalar', name: 'String' }, required: true, description: 'Where to send.' });
-    expect(field('retries')).toMatchObject({ type: { kind: 'scalar', name: 'Int' }, required: false, defaultValue: 3, description: 'How often.' });
+    expect(field('retries')).toMatchObject({
+      type: { kind: 'scalar', name: 'Int' },
+      required: false,
+      defaultValue: 3,
+      description: 'How often.',
+    });
     expect(field('ratio')).toMatchObject({ type: { kind: 'scalar', name: 'Float' }, required: false });
     expect(field('enabled')).toMatchObject({ type: { kind: 'scalar', name: 'Boolean' }, defaultValue: true });
     expect(field('note')).toMatchObject({ type: { kind: 'scalar', name: 'String' }, required: false });
   });
 
   it('maps enums, lists and nested objects to named types', () => {
-    expect(field('mode')?.type).toEqual({ kind: 'enum', name: 'ExampleHandlerOptionsMode', description: 'How to go.', values: ['fast', 'careful'] });
+    expect(field('mode')?.type).toEqual({
+      kind: 'enum',
+      name: 'ExampleHandlerOptionsMode',
+      description: 'How to go.',
+      values: ['fast', 'careful'],
+    });
     expect(field('tags')?.type).toEqual({ kind: 'list', of: { kind: 'scalar', name: 'String' } });
     expect(field('target')?.type).toMatchObject({
       kind: 'object',
@@ -62,7 +77,7 @@ describe('the GraphQL input description of handler options', () => {
   });
 });
 
-describe('validating a batch\'s handler options', () => {
+describe("validating a batch's handler options", () => {
   it('applies defaults and keeps valid options', () => {
     const parsed = registryOf().parseBatchHandlers({ example: { url: 'https://example.test/hook', note: null } });
     expect(parsed).toEqual({ example: { url: 'https://example.test/hook', retries: 3, enabled: true, mode: 'fast' } });
@@ -87,12 +102,18 @@ describe('validating a batch\'s handler options', () => {
   });
 
   it('rejects a handler that is not installed, listing the installed ones', () => {
-    expect(() => registryOf().parseBatchHandlers({ nosuch: {} })).toThrow('handlers.nosuch: no handler named "nosuch" is installed (installed: example)');
+    expect(() => registryOf().parseBatchHandlers({ nosuch: {} })).toThrow(
+      'handlers.nosuch: no handler named "nosuch" is installed (installed: example)',
+    );
   });
 
   it('runs the cross-field check against the deployment options', () => {
-    expect(() => registryOf().parseBatchHandlers({ example: { url: 'https://x.test', mode: 'careful' } })).toThrow('handlers.example.mode: careful needs a token');
-    expect(registryOf({ token: 't' }).parseBatchHandlers({ example: { url: 'https://x.test', mode: 'careful' } }).example).toMatchObject({ mode: 'careful' });
+    expect(() => registryOf().parseBatchHandlers({ example: { url: 'https://x.test', mode: 'careful' } })).toThrow(
+      'handlers.example.mode: careful needs a token',
+    );
+    expect(registryOf({ token: 't' }).parseBatchHandlers({ example: { url: 'https://x.test', mode: 'careful' } }).example).toMatchObject({
+      mode: 'careful',
+    });
   });
 
   it('treats an absent handlers object as no handlers', () => {
@@ -103,7 +124,9 @@ describe('validating a batch\'s handler options', () => {
 
 describe('defining a handler', () => {
   it('refuses a name that cannot be a GraphQL field', () => {
-    expect(() => defineHandler({ name: 'my-handler', description: '', options: z.object({}), handle: async () => {} })).toThrow(/must match/);
+    expect(() => defineHandler({ name: 'my-handler', description: '', options: z.object({}), handle: async () => {} })).toThrow(
+      /must match/,
+    );
   });
 
   it('gives a handler without options an input type that GraphQL accepts', () => {

@@ -21,7 +21,9 @@ describe('the secret box', () => {
     const other = createSecretBox({ current: key() });
     const error = await other.open(sealed, 'handlers.webhook.secret').catch((e: unknown) => e);
     expect(error).toBeInstanceOf(SecretsKeyError);
-    expect((error as Error).message).toMatch(/^handlers\.webhook\.secret was encrypted with key [0-9a-f]{8}, which this process does not hold \(SECRETS_KEY is key [0-9a-f]{8}\)/);
+    expect((error as Error).message).toMatch(
+      /^handlers\.webhook\.secret was encrypted with key [0-9a-f]{8}, which this process does not hold \(SECRETS_KEY is key [0-9a-f]{8}\)/,
+    );
   });
 
   it('opens sealed values only in the options the handler marks secret', async () => {
@@ -64,7 +66,10 @@ describe('marking options secret', () => {
     });
     const registry = registryOf([crm]);
     expect(registry.get('crm')?.secretOptions).toEqual(['apiKey']);
-    const masked = redactHandlerOptions({ crm: { account: 'acme', apiKey: 'key-12345678' }, gone: { url: 'https://x.example', token: 't' } }, (name) => registry.get(name)?.secretOptions);
+    const masked = redactHandlerOptions(
+      { crm: { account: 'acme', apiKey: 'key-12345678' }, gone: { url: 'https://x.example', token: 't' } },
+      (name) => registry.get(name)?.secretOptions,
+    );
     expect(masked).toEqual({ crm: { account: 'acme', apiKey: '********' }, gone: { url: '********', token: '********' } });
   });
 
@@ -75,6 +80,8 @@ describe('marking options secret', () => {
       options: z.object({ auth: z.object({ user: z.string(), password: secret(z.string()) }) }),
       handle: async () => {},
     });
-    expect(() => registryOf([nested])).toThrow('option auth.password is marked secret inside another option; mark the whole top-level option "auth" secret instead');
+    expect(() => registryOf([nested])).toThrow(
+      'option auth.password is marked secret inside another option; mark the whole top-level option "auth" secret instead',
+    );
   });
 });

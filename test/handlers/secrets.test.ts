@@ -56,7 +56,12 @@ const PLAINTEXTS = [SECRET, BEARER, 'receiver-token-5521', LS_TOKEN, DB_PASSWORD
 async function postBatch(handlers: Record<string, unknown>): Promise<Response> {
   const form = new FormData();
   form.set('purpose', 'batch');
-  const line = JSON.stringify({ custom_id: 'a', method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] } });
+  const line = JSON.stringify({
+    custom_id: 'a',
+    method: 'POST',
+    url: '/v1/chat/completions',
+    body: { model: 'sim-model', messages: [{ role: 'user', content: 'hi' }] },
+  });
   form.set('file', new File([`${line}\n`], 'in.jsonl'));
   const file = (await (await app.request('/v1/files', { method: 'POST', headers: auth, body: form })).json()) as { id: string };
   return app.request('/v1/batches', {
@@ -74,12 +79,22 @@ async function createBatch(handlers: Record<string, unknown>): Promise<{ id: str
 }
 
 async function graphql(query: string, variables: Record<string, unknown> = {}): Promise<{ text: string; body: any }> {
-  const res = await app.request('/graphql', { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+  const res = await app.request('/graphql', {
+    method: 'POST',
+    headers: { ...auth, 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
   const text = await res.text();
   return { text, body: JSON.parse(text) };
 }
 
-const storedRow = async (id: string) => (await rows<{ row: string; handlers: string }>(test().database.db, sql`select b::text as row, b.handlers::text as handlers from batches b where id = ${id}`))[0]!;
+const storedRow = async (id: string) =>
+  (
+    await rows<{ row: string; handlers: string }>(
+      test().database.db,
+      sql`select b::text as row, b.handlers::text as handlers from batches b where id = ${id}`,
+    )
+  )[0]!;
 
 /** A handler runner of a fleet process holding `secrets`, run until the batch's runs end. */
 async function runHandlers(batchId: string, secrets?: SecretBox) {
@@ -120,7 +135,11 @@ describe('secret handler options at rest', () => {
     const { row, handlers } = await storedRow(id);
     for (const plaintext of PLAINTEXTS) expect(row).not.toContain(plaintext);
     const stored = JSON.parse(handlers);
-    expect(stored.webhook).toMatchObject({ url: `${receiver.url}/hook`, secret: { $sealed: expect.stringMatching(/^v1\.[0-9a-f]{8}\./) }, headers: { $sealed: expect.any(String) } });
+    expect(stored.webhook).toMatchObject({
+      url: `${receiver.url}/hook`,
+      secret: { $sealed: expect.stringMatching(/^v1\.[0-9a-f]{8}\./) },
+      headers: { $sealed: expect.any(String) },
+    });
     expect(stored.labelStudio).toMatchObject({ projectId: 3, url: 'https://ls.example.com', token: { $sealed: expect.any(String) } });
     expect(stored.postgresInsert.url).toEqual({ $sealed: expect.any(String) });
     // Fresh randomness per value: the same secret sealed twice gives two different values.
@@ -152,8 +171,25 @@ describe('secret handler options at rest', () => {
     const one = await graphql('query($id: ID!) { batch(id: $id) { id handlers } }', { id: created.id });
     expect(one.body.errors).toBeUndefined();
     expect(one.body.data.batch.handlers).toEqual({
-      webhook: { url: `${receiver.url}/hook`, secret: '********', headers: '********', events: ['completed', 'failed', 'expired', 'cancelled'], includeResults: false, maxInlineBytes: 262144, timeoutSeconds: 30 },
-      labelStudio: { projectId: 3, url: 'https://ls.example.com', token: '********', chunkSize: 200, includeErrors: false, textKey: 'response', fromName: 'answer', toName: 'response' },
+      webhook: {
+        url: `${receiver.url}/hook`,
+        secret: '********',
+        headers: '********',
+        events: ['completed', 'failed', 'expired', 'cancelled'],
+        includeResults: false,
+        maxInlineBytes: 262144,
+        timeoutSeconds: 30,
+      },
+      labelStudio: {
+        projectId: 3,
+        url: 'https://ls.example.com',
+        token: '********',
+        chunkSize: 200,
+        includeErrors: false,
+        textKey: 'response',
+        fromName: 'answer',
+        toName: 'response',
+      },
       postgresInsert: { url: '********', table: 'batch_results', createTable: false, chunkSize: 500, onConflict: 'update' },
     });
     const list = await graphql('{ batches(first: 100) { edges { node { id handlers } } } }');
@@ -167,7 +203,10 @@ describe('secret handler options at rest', () => {
     }`);
     const writeOnly = (name: string) => {
       const schema = body.data.handlers.find((h: { name: string }) => h.name === name).optionsSchema;
-      return Object.entries(schema.properties as Record<string, { writeOnly?: boolean }>).filter(([, p]) => p.writeOnly).map(([k]) => k).sort();
+      return Object.entries(schema.properties as Record<string, { writeOnly?: boolean }>)
+        .filter(([, p]) => p.writeOnly)
+        .map(([k]) => k)
+        .sort();
     };
     expect(writeOnly('webhook')).toEqual(['headers', 'secret']);
     expect(writeOnly('labelStudio')).toEqual(['token']);
@@ -177,7 +216,10 @@ describe('secret handler options at rest', () => {
   });
 
   it('hands the handler run the real values: the webhook is signed with the batch secret and carries its header', async () => {
-    const batchId = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET, headers: { authorization: BEARER } } }, config.secrets);
+    const batchId = await completedBatchWith(
+      { webhook: { url: `${receiver.url}/hook`, secret: SECRET, headers: { authorization: BEARER } } },
+      config.secrets,
+    );
     expect((await storedRow(batchId)).row).not.toContain(SECRET);
     const [run] = await runHandlers(batchId, config.secrets);
     expect(run).toMatchObject({ handler: 'webhook', status: 'succeeded', attempts: 1 });
@@ -198,7 +240,16 @@ describe('secret handler options at rest', () => {
   it('runs a batch stored in plain text by the previous release', async () => {
     // As the release before sealing wrote it: the parsed options, secret included, as they are.
     const batchId = await finishedBatch(test().database, {
-      handlers: { webhook: { url: `${receiver.url}/hook`, secret: SECRET, events: ['completed'], includeResults: false, maxInlineBytes: 262144, timeoutSeconds: 30 } },
+      handlers: {
+        webhook: {
+          url: `${receiver.url}/hook`,
+          secret: SECRET,
+          events: ['completed'],
+          includeResults: false,
+          maxInlineBytes: 262144,
+          timeoutSeconds: 30,
+        },
+      },
     });
     const [run] = await runHandlers(batchId, config.secrets);
     expect(run).toMatchObject({ status: 'succeeded', attempts: 1 });
@@ -207,17 +258,29 @@ describe('secret handler options at rest', () => {
 
   it('fails the run, naming SECRETS_KEY and not the secret, in a fleet process without the key', async () => {
     const batchId = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET } }, config.secrets);
-    const runner = createHandlerRunner({ database: test().database, registry, logger: createLogger({ level: 'silent' }), destinations: { allowPrivate: true, allowedHosts: [] }, pollIntervalMs: 50, backoff: { baseMs: 60_000, maxMs: 60_000 } });
+    const runner = createHandlerRunner({
+      database: test().database,
+      registry,
+      logger: createLogger({ level: 'silent' }),
+      destinations: { allowPrivate: true, allowedHosts: [] },
+      pollIntervalMs: 50,
+      backoff: { baseMs: 60_000, maxMs: 60_000 },
+    });
     runner.start();
     try {
       const deadline = Date.now() + 10_000;
       let lastError: string | null = null;
       while (!lastError && Date.now() < deadline) {
-        const [run] = await rows<{ last_error: string | null }>(test().database.db, sql`select last_error from handler_runs where batch_id = ${batchId}`);
+        const [run] = await rows<{ last_error: string | null }>(
+          test().database.db,
+          sql`select last_error from handler_runs where batch_id = ${batchId}`,
+        );
         lastError = run?.last_error ?? null;
         if (!lastError) await new Promise((r) => setTimeout(r, 50));
       }
-      expect(lastError).toMatch(/handlers\.webhook\.secret was encrypted with key [0-9a-f]{8}, which this process does not hold \(neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS is set\)/);
+      expect(lastError).toMatch(
+        /handlers\.webhook\.secret was encrypted with key [0-9a-f]{8}, which this process does not hold \(neither SECRETS_KEY nor SECRETS_KEY_PREVIOUS is set\)/,
+      );
       expect(lastError).not.toContain(SECRET);
     } finally {
       await runner.stop();
@@ -240,7 +303,11 @@ describe('secret handler options at rest', () => {
       expect(body.error.message).toContain('only the server writes');
     }
     const { body } = await graphql('mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }', {
-      input: { endpoint: '/v1/chat/completions', requests: [{ customId: 'a', body: { model: 'sim-model', messages: [] } }], handlers: replays[0]![0] },
+      input: {
+        endpoint: '/v1/chat/completions',
+        requests: [{ customId: 'a', body: { model: 'sim-model', messages: [] } }],
+        handlers: replays[0]![0],
+      },
     });
     expect(body.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', param: 'handlers.webhook.headers' });
     expect(receiver.received.some((r) => r.path.includes('/steal'))).toBe(false);
@@ -256,9 +323,17 @@ describe('secret handler options at rest', () => {
   });
 
   it('re-seals plain and previous-key values with the current key, after which the previous key can be dropped', async () => {
-    const plain = await finishedBatch(test().database, { handlers: { webhook: { url: `${receiver.url}/hook`, secret: SECRET, events: ['completed'] } } });
-    const old = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET } }, loadGatewayConfig({ SECRETS_KEY: OLD_KEY }).secrets);
-    const stranger = await completedBatchWith({ webhook: { url: `${receiver.url}/hook`, secret: SECRET } }, loadGatewayConfig({ SECRETS_KEY: randomBytes(32).toString('base64') }).secrets);
+    const plain = await finishedBatch(test().database, {
+      handlers: { webhook: { url: `${receiver.url}/hook`, secret: SECRET, events: ['completed'] } },
+    });
+    const old = await completedBatchWith(
+      { webhook: { url: `${receiver.url}/hook`, secret: SECRET } },
+      loadGatewayConfig({ SECRETS_KEY: OLD_KEY }).secrets,
+    );
+    const stranger = await completedBatchWith(
+      { webhook: { url: `${receiver.url}/hook`, secret: SECRET } },
+      loadGatewayConfig({ SECRETS_KEY: randomBytes(32).toString('base64') }).secrets,
+    );
     const rotated = loadGatewayConfig({ SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: OLD_KEY }).secrets;
     const outcome = await resealBatches(test().database.db, { box: rotated, secretOptionsOf: secretOptionsOf(registry), pageSize: 2 });
     expect(outcome.unreadable.map((u) => u.id)).toEqual([stranger]);
@@ -277,8 +352,12 @@ describe('secret handler options at rest', () => {
   });
 
   it('re-seals from the command line: npm run secrets:reseal', async () => {
-    const plain = await finishedBatch(test().database, { handlers: { labelStudio: { projectId: 1, url: 'https://ls.example.com', token: LS_TOKEN } } });
-    const result = await runToEnd(BUN, ['scripts/reseal-secrets.ts'], { env: { DATABASE_URL: test().url, SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: OLD_KEY, HANDLER_MANIFESTS: '' } });
+    const plain = await finishedBatch(test().database, {
+      handlers: { labelStudio: { projectId: 1, url: 'https://ls.example.com', token: LS_TOKEN } },
+    });
+    const result = await runToEnd(BUN, ['scripts/reseal-secrets.ts'], {
+      env: { DATABASE_URL: test().url, SECRETS_KEY: KEY, SECRETS_KEY_PREVIOUS: OLD_KEY, HANDLER_MANIFESTS: '' },
+    });
     expect(result.stdout).toMatch(/sealed the secret options of [1-9]\d* of \d+ batches with handlers with SECRETS_KEY/);
     expect((await storedRow(plain)).row).not.toContain(LS_TOKEN);
   });

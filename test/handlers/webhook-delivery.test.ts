@@ -20,7 +20,12 @@ let receiver: HttpReceiver;
 beforeAll(async () => {
   receiver = await startReceiver();
   registry = await loadHandlers({ env: ENV });
-  app = createApp({ config: loadGatewayConfig(ENV), database: test().database, logger: createLogger({ level: 'silent' }), handlers: registry });
+  app = createApp({
+    config: loadGatewayConfig(ENV),
+    database: test().database,
+    logger: createLogger({ level: 'silent' }),
+    handlers: registry,
+  });
 });
 afterAll(async () => {
   await app?.close();
@@ -32,13 +37,25 @@ describe('a batch created with webhook options', () => {
     const { database } = test();
     const form = new FormData();
     form.set('purpose', 'batch');
-    const lines = [1, 2, 3].map((i) => JSON.stringify({ custom_id: `q${i}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: `hi ${i}` }] } }));
+    const lines = [1, 2, 3].map((i) =>
+      JSON.stringify({
+        custom_id: `q${i}`,
+        method: 'POST',
+        url: '/v1/chat/completions',
+        body: { model: 'sim-model', messages: [{ role: 'user', content: `hi ${i}` }] },
+      }),
+    );
     form.set('file', new File([`${lines.join('\n')}\n`], 'input.jsonl'));
     const file = (await (await app.request('/v1/files', { method: 'POST', body: form })).json()) as { id: string };
     const created = await app.request('/v1/batches', {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h', handlers: { webhook: { url: `${receiver.url}/batches`, secret: SECRET } } }),
+      body: JSON.stringify({
+        input_file_id: file.id,
+        endpoint: '/v1/chat/completions',
+        completion_window: '24h',
+        handlers: { webhook: { url: `${receiver.url}/batches`, secret: SECRET } },
+      }),
     });
     expect(created.status).toBe(200);
     const batch = (await created.json()) as { id: string };
@@ -58,7 +75,11 @@ describe('a batch created with webhook options', () => {
         startedAtMs: Date.now(),
         status: 'succeeded' as const,
         statusCode: 200,
-        response: JSON.stringify({ id: `chatcmpl-${r.line}`, object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `answer ${r.line}` } }] }),
+        response: JSON.stringify({
+          id: `chatcmpl-${r.line}`,
+          object: 'chat.completion',
+          choices: [{ index: 0, message: { role: 'assistant', content: `answer ${r.line}` } }],
+        }),
         engineRequestId: `chatcmpl-${r.line}`,
         error: null,
         promptTokens: 3,
@@ -67,17 +88,31 @@ describe('a batch created with webhook options', () => {
     );
     await settleBatch(database.db, batch.id);
 
-    const runner = createHandlerRunner({ database, registry, destinations: loadGatewayConfig(ENV).destinations, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+    const runner = createHandlerRunner({
+      database,
+      registry,
+      destinations: loadGatewayConfig(ENV).destinations,
+      logger: createLogger({ level: 'silent' }),
+      pollIntervalMs: 50,
+    });
     runner.start();
     try {
-      expect((await runsEnded(database, batch.id))[0]).toMatchObject({ handler: 'webhook', status: 'succeeded', attempts: 1, result: { status: 200 } });
+      expect((await runsEnded(database, batch.id))[0]).toMatchObject({
+        handler: 'webhook',
+        status: 'succeeded',
+        attempts: 1,
+        result: { status: 200 },
+      });
     } finally {
       await runner.stop();
     }
 
     expect(receiver.received).toHaveLength(1);
     const request = receiver.received[0]!;
-    const payload = verifyWebhook<{ type: string; data: { batch: { id: string; status: string; request_counts: unknown }; output_file: { url: string } } }>({
+    const payload = verifyWebhook<{
+      type: string;
+      data: { batch: { id: string; status: string; request_counts: unknown }; output_file: { url: string } };
+    }>({
       secret: SECRET,
       headers: request.headers,
       body: request.body,
@@ -85,10 +120,17 @@ describe('a batch created with webhook options', () => {
     expect(payload.type).toBe('batch.completed');
     expect(payload.data.batch).toMatchObject({ id: batch.id, status: 'completed', request_counts: { total: 3, completed: 3, failed: 0 } });
     const download = await app.request(payload.data.output_file.url.replace('http://gateway.test', ''));
-    expect((await download.text()).trim().split('\n').map((l) => JSON.parse(l).custom_id)).toEqual(['q1', 'q2', 'q3']);
+    expect(
+      (await download.text())
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).custom_id),
+    ).toEqual(['q1', 'q2', 'q3']);
 
     const tampered = Buffer.from(request.body.toString().replace('"completed"', '"failed"'));
-    expect(() => verifyWebhook({ secret: SECRET, headers: request.headers, body: tampered })).toThrow('the webhook signature does not match the body');
+    expect(() => verifyWebhook({ secret: SECRET, headers: request.headers, body: tampered })).toThrow(
+      'the webhook signature does not match the body',
+    );
   });
 
   it('gives each delivery a message id unique beyond its database, so receivers drop only true duplicates', async () => {
@@ -98,7 +140,13 @@ describe('a batch created with webhook options', () => {
     try {
       for (const database of databases) {
         const batchId = await finishedBatch(database, { handlers: { webhook: { url: `${receiver.url}/batches`, secret: SECRET } } });
-        const runner = createHandlerRunner({ database, registry, destinations: loadGatewayConfig(ENV).destinations, logger: createLogger({ level: 'silent' }), pollIntervalMs: 50 });
+        const runner = createHandlerRunner({
+          database,
+          registry,
+          destinations: loadGatewayConfig(ENV).destinations,
+          logger: createLogger({ level: 'silent' }),
+          pollIntervalMs: 50,
+        });
         runner.start();
         try {
           expect((await runsEnded(database, batchId))[0]).toMatchObject({ id: 1, status: 'succeeded' });

@@ -49,7 +49,11 @@ describe('webhook signatures', () => {
   it('refuses an empty key rather than accepting requests anyone can sign', () => {
     // What a receiver gets from `process.env.WEBHOOK_SECRET ?? ''`, or a whsec_ secret that is not base64.
     for (const weak of ['', 'whsec_', 'whsec_!!!!!!!!!!!!!!!!!!!!']) {
-      const forged = { 'webhook-id': 'msg_forged', 'webhook-timestamp': String(now), 'webhook-signature': `v1,${createHmac('sha256', Buffer.alloc(0)).update(`msg_forged.${now}.${body}`).digest('base64')}` };
+      const forged = {
+        'webhook-id': 'msg_forged',
+        'webhook-timestamp': String(now),
+        'webhook-signature': `v1,${createHmac('sha256', Buffer.alloc(0)).update(`msg_forged.${now}.${body}`).digest('base64')}`,
+      };
       expect(() => verifyWebhook({ secret: weak, headers: forged, body, now }), JSON.stringify(weak)).toThrow('secret');
       expect(() => signWebhook({ secret: weak, id: 'msg_1', timestamp: now, body }), JSON.stringify(weak)).toThrow('secret');
     }

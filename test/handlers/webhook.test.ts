@@ -37,7 +37,11 @@ describe('the webhook handler', () => {
     const payload = verifyWebhook<{ type: string; data: Record<string, any> }>({ secret, headers: request!.headers, body: request!.body });
     expect(payload.type).toBe('batch.completed');
     expect(payload.data.batch.id).toBe('batch_abc');
-    expect(payload.data.output_file).toEqual({ id: 'file-out', path: '/v1/files/file-out/content', url: 'https://batches.example.test/v1/files/file-out/content' });
+    expect(payload.data.output_file).toEqual({
+      id: 'file-out',
+      path: '/v1/files/file-out/content',
+      url: 'https://batches.example.test/v1/files/file-out/content',
+    });
     expect(payload.data.error_file).toBeNull();
     expect(payload.data.results).toBeUndefined();
     const tampered = Buffer.from(request!.body.toString().replace('batch_abc', 'batch_xyz'));
@@ -113,14 +117,26 @@ describe('the webhook handler', () => {
 
   it('refuses a whsec_ secret that is not base64, which would sign with an empty key', () => {
     expect(() => context({ secret: `whsec_${'!'.repeat(20)}` })).toThrow('handlers.webhook.secret');
-    expect(() => createTestContext(webhook, { options: { url: receiver.url }, deployment: { secret: 'whsec_.................' } })).toThrow('deployment.secret');
+    expect(() => createTestContext(webhook, { options: { url: receiver.url }, deployment: { secret: 'whsec_.................' } })).toThrow(
+      'deployment.secret',
+    );
     expect(() => context({ secret: `whsec_${Buffer.from('sixteen byte key').toString('base64')}` })).not.toThrow();
   });
 
   it('logs where it delivered without the path, query or credentials of the URL, which often carry a token', async () => {
     const logged: unknown[] = [];
-    const logger = { debug: () => {}, info: (m: string, f?: unknown) => void logged.push(m, f), warn: () => {}, error: () => {}, child: () => logger };
-    const ctx = createTestContext(webhook, { options: { url: `${receiver.url}/hooks/T0001/s3cr3t-token?sig=s3cr3t-query` }, deployment: { secret }, logger });
+    const logger = {
+      debug: () => {},
+      info: (m: string, f?: unknown) => void logged.push(m, f),
+      warn: () => {},
+      error: () => {},
+      child: () => logger,
+    };
+    const ctx = createTestContext(webhook, {
+      options: { url: `${receiver.url}/hooks/T0001/s3cr3t-token?sig=s3cr3t-query` },
+      deployment: { secret },
+      logger,
+    });
     await webhook.handle(ctx);
     expect(logged.length).toBeGreaterThan(0);
     expect(JSON.stringify(logged)).not.toContain('s3cr3t');

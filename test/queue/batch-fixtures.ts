@@ -63,7 +63,11 @@ export async function answer(database: Database, batchId: string, lines: number[
   const failed = outcome === 'failed';
   const body = failed
     ? JSON.stringify({ object: 'error', message: 'bad request', type: 'BadRequestError', code: 400 })
-    : JSON.stringify({ id: 'chatcmpl-1', object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: 'ok "quoted"' } }] });
+    : JSON.stringify({
+        id: 'chatcmpl-1',
+        object: 'chat.completion',
+        choices: [{ index: 0, message: { role: 'assistant', content: 'ok "quoted"' } }],
+      });
   const written = await rows<{ line: number }>(
     database.db,
     sql`

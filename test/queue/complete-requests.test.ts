@@ -5,7 +5,18 @@ import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 import { insertBatch } from './batch-fixtures.ts';
 
 /** Text that a hand-made Postgres array literal gets wrong unless every element is quoted and escaped. */
-const AWKWARD = ['', 'NULL', 'null', '{"a":"q\\"uote","b":"back\\\\slash"}', '{braces},commas', ' leading and trailing ', 'é☃😀\u2028', 'line\nbreak\ttab', '"', '\\'];
+const AWKWARD = [
+  '',
+  'NULL',
+  'null',
+  '{"a":"q\\"uote","b":"back\\\\slash"}',
+  '{braces},commas',
+  ' leading and trailing ',
+  'é☃😀\u2028',
+  'line\nbreak\ttab',
+  '"',
+  '\\',
+];
 
 const result = (r: LeasedRequest, text: string | null): RequestResult => ({
   id: r.id,
@@ -29,9 +40,18 @@ describe.each(DRIVERS)('writing results on %s', (driver) => {
     const batchId = await insertBatch(database(), { count: AWKWARD.length + 1, model: 'm-text', rangeLines: 100 });
     const leased = await leaseRequests(database().db, { owner: 'w', model: 'm-text', limit: 100, leaseMs: 60_000 });
     const texts = [...AWKWARD, null];
-    const [counters] = await completeRequests(database().db, 'w', leased.map((r, i) => result(r, texts[i]!)));
+    const [counters] = await completeRequests(
+      database().db,
+      'w',
+      leased.map((r, i) => result(r, texts[i]!)),
+    );
     expect(counters).toMatchObject({ batchId, completed: texts.length, written: texts.length, promptTokens: 0 });
-    const stored = await rows<{ response: string | null; engineRequestId: string | null; startedAtMs: number; promptTokens: number | null }>(
+    const stored = await rows<{
+      response: string | null;
+      engineRequestId: string | null;
+      startedAtMs: number;
+      promptTokens: number | null;
+    }>(
       database().db,
       sql`select response, engine_request_id as "engineRequestId", extract(epoch from started_at)::float8 * 1000 as "startedAtMs", prompt_tokens as "promptTokens"
           from results where batch_id = ${batchId} order by line`,

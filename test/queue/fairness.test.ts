@@ -19,7 +19,10 @@ const SLOW_GPU = ['--slots', '16', '--ttft-ms', '20', '--tpot-ms', '20', '--outp
 
 /** How many of the batch's lines had a result by the time (results.finished_at) given. */
 async function resultsBy(database: Database, batchId: string, at: string): Promise<number> {
-  const [row] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from results where batch_id = ${batchId} and finished_at <= ${at}::timestamptz`);
+  const [row] = await rows<{ n: number }>(
+    database.db,
+    sql`select count(*)::int as n from results where batch_id = ${batchId} and finished_at <= ${at}::timestamptz`,
+  );
   return row!.n;
 }
 
@@ -35,7 +38,8 @@ async function lastResultAt(database: Database, batchId: string): Promise<string
   return row!.at;
 }
 
-const resultCount = async (database: Database, batchId: string) => (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from results where batch_id = ${batchId}`))[0]!.n;
+const resultCount = async (database: Database, batchId: string) =>
+  (await rows<{ n: number }>(database.db, sql`select count(*)::int as n from results where batch_id = ${batchId}`))[0]!.n;
 
 /**
  * Fair share and deadlines, end to end: a gateway with two API keys (two owners), workers on
@@ -62,7 +66,11 @@ describe('the fleet shares itself between owners and serves near deadlines first
   async function submit(key: string, count: number, model: string, completionWindow = '24h') {
     const { text } = requestLines({ count, model, prefix: `${key}-${count}` });
     const file = await client(key).files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose: 'batch' });
-    const batch = await client(key).batches.create({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: completionWindow as '24h' });
+    const batch = await client(key).batches.create({
+      input_file_id: file.id,
+      endpoint: '/v1/chat/completions',
+      completion_window: completionWindow as '24h',
+    });
     await waitForStatus(client(key), batch.id, ['in_progress', 'completed'], 60_000);
     return batch.id;
   }
@@ -72,7 +80,9 @@ describe('the fleet shares itself between owners and serves near deadlines first
     for (let gpu = 0; gpu < gpus; gpu++) {
       const sim = await startSim([...SLOW_GPU, '--model', model]);
       processes.push(sim.process);
-      processes.push(await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url, WORKER_ID: `${model}-gpu${gpu}`, WORKER_GPU: String(gpu) }));
+      processes.push(
+        await startWorker({ DATABASE_URL: test().url, ENGINE_URL: sim.url, WORKER_ID: `${model}-gpu${gpu}`, WORKER_GPU: String(gpu) }),
+      );
     }
   }
 
@@ -83,7 +93,16 @@ describe('the fleet shares itself between owners and serves near deadlines first
     // The fleet is full of the big batch: both GPUs hold its ranges, and they have run it long
     // enough (600 lines, about 6 s) to hold what they hold in steady state, not the first
     // leases they took before they knew the engine's pace.
-    await until(async () => (await rows<{ n: number }>(database.db, sql`select count(distinct lease_owner)::int as n from request_ranges where batch_id = ${big} and lease_owner is not null`))[0]!.n === 2, 'both workers on the big batch');
+    await until(
+      async () =>
+        (
+          await rows<{ n: number }>(
+            database.db,
+            sql`select count(distinct lease_owner)::int as n from request_ranges where batch_id = ${big} and lease_owner is not null`,
+          )
+        )[0]!.n === 2,
+      'both workers on the big batch',
+    );
     await until(async () => (await resultCount(database, big)) >= 600, '600 results of the big batch', 60_000, 200);
 
     const small = await submit('key-bob', 20, 'fair-model');

@@ -46,7 +46,7 @@ describe.each(DRIVERS)('the order ranges are leased in, on %s', (driver) => {
     expect(await leaseSequence('m-deadline', 4)).toEqual([soon, soon, late, late]);
   });
 
-  it('weighs the deadline against the work left at the fleet\'s observed throughput', async () => {
+  it("weighs the deadline against the work left at the fleet's observed throughput", async () => {
     await liveWorkers(database(), 'm-throughput', 1, 1);
     // 3,000 lines at 1 line/s leave 600 s to spare of 3,600; 20 lines leave 1,180 s of 1,200.
     const big = await insertBatch(database(), { count: 3000, model: 'm-throughput', expiresInSeconds: 3600, rangeLines: 10 });

@@ -1,6 +1,16 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
-import { completeRequests, createDatabase, leaseRequests, leaseRequestsSql, reapLeases, releaseRequests, rows, type Database, type LeasedRequest } from '../../schema/index.ts';
+import {
+  completeRequests,
+  createDatabase,
+  leaseRequests,
+  leaseRequestsSql,
+  reapLeases,
+  releaseRequests,
+  rows,
+  type Database,
+  type LeasedRequest,
+} from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
 import { eventually } from '../fleet/helpers.ts';
 import { expireLeases, insertBatch, liveWorkers, statuses } from './batch-fixtures.ts';
@@ -57,7 +67,8 @@ describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
     await liveWorkers(database(), 'm-spread', 8);
     await insertBatch(database(), { count: 30, model: 'm-spread' });
     const taken: number[][] = [];
-    for (let w = 1; w <= 8; w++) taken.push(lines(await leaseRequests(db, { owner: `m-spread-gpu-${w}`, model: 'm-spread', limit: 256, leaseMs: 5000 })));
+    for (let w = 1; w <= 8; w++)
+      taken.push(lines(await leaseRequests(db, { owner: `m-spread-gpu-${w}`, model: 'm-spread', limit: 256, leaseMs: 5000 })));
     expect(taken.map((t) => t.length)).toEqual([4, 4, 4, 4, 4, 4, 4, 2]);
     expect(taken.flat().sort((x, y) => x - y)).toEqual(Array.from({ length: 30 }, (_, i) => i + 1));
     // A worker at its share takes no more of the batch, even with lines still queued.
@@ -97,7 +108,9 @@ describe('the lease on Postgres', () => {
     opened.push(...workers);
     const taken: LeasedRequest[] = [];
     for (let round = 0; round < 20; round++) {
-      const got = await Promise.all(workers.map((w, i) => leaseRequests(w.db, { owner: `racer-${i}`, model: 'm-race', limit: 20, leaseMs: 60_000 })));
+      const got = await Promise.all(
+        workers.map((w, i) => leaseRequests(w.db, { owner: `racer-${i}`, model: 'm-race', limit: 20, leaseMs: 60_000 })),
+      );
       taken.push(...got.flat());
     }
     expect(taken).toHaveLength(600);
@@ -125,7 +138,10 @@ describe('the lease on Postgres', () => {
     await holding;
     const returned = await releasing;
     expect(returned.reduce((n, r) => n + r.n, 0)).toBe(6);
-    const still = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_ranges where lease_owner = 'w-release'`);
+    const still = await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from request_ranges where lease_owner = 'w-release'`,
+    );
     expect(still[0]?.n).toBe(0);
   });
 
@@ -148,7 +164,17 @@ describe('the lease on Postgres', () => {
       await completeRequests(
         tx,
         'w-split',
-        leased.slice(0, 2).map((r) => ({ ...r, startedAtMs: null, status: 'succeeded' as const, statusCode: 200, response: '{}', engineRequestId: null, error: null, promptTokens: 1, completionTokens: 1 })),
+        leased.slice(0, 2).map((r) => ({
+          ...r,
+          startedAtMs: null,
+          status: 'succeeded' as const,
+          statusCode: 200,
+          response: '{}',
+          engineRequestId: null,
+          error: null,
+          promptTokens: 1,
+          completionTokens: 1,
+        })),
       );
       const committing = new Promise<void>((resolve) => (commit = resolve));
       wrote();
@@ -157,7 +183,13 @@ describe('the lease on Postgres', () => {
     await written;
     const releasing = releaseRequests(releaser.db, { owner: 'w-split', refundAttempt: false, maxAttempts: 5 });
     await eventually(
-      async () => (await rows(database.db, sql`select 1 from pg_stat_activity where application_name = 'vbs-test-split-release' and wait_event_type = 'Lock'`)).length > 0,
+      async () =>
+        (
+          await rows(
+            database.db,
+            sql`select 1 from pg_stat_activity where application_name = 'vbs-test-split-release' and wait_event_type = 'Lock'`,
+          )
+        ).length > 0,
       10_000,
       'the release to wait for the write',
     );
@@ -190,7 +222,10 @@ describe('the lease on Postgres', () => {
       select 'plan-' || i, 'm-plan', 'o' || (i % 3), s, s + 19, 20, case when i <= 20 then now() end
       from generate_series(1, 40) i, generate_series(1, 5000, 20) s`);
     await database.db.execute(sql`analyze`);
-    const plan = await rows<{ 'QUERY PLAN': string }>(database.db, sql`explain ${leaseRequestsSql({ owner: 'w', model: 'm-plan', limit: 256, leaseMs: 5000 })}`);
+    const plan = await rows<{ 'QUERY PLAN': string }>(
+      database.db,
+      sql`explain ${leaseRequestsSql({ owner: 'w', model: 'm-plan', limit: 256, leaseMs: 5000 })}`,
+    );
     const text = plan.map((r) => r['QUERY PLAN']).join('\n');
     expect(text).toMatch(/Index Only Scan using request_ranges_queue_idx/);
     expect(text).not.toMatch(/Seq Scan on (request_ranges|requests)\b/);

@@ -1,7 +1,16 @@
 import postgres from 'postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { sql } from 'drizzle-orm';
-import { completeRequests, createDatabase, heartbeatLeases, leaseRequests, stopRequests, type Database, type LeasedRequest, type RequestResult } from '../../schema/index.ts';
+import {
+  completeRequests,
+  createDatabase,
+  heartbeatLeases,
+  leaseRequests,
+  stopRequests,
+  type Database,
+  type LeasedRequest,
+  type RequestResult,
+} from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { eventually } from '../fleet/helpers.ts';
 import { insertBatch } from './batch-fixtures.ts';
@@ -41,38 +50,42 @@ describe("statements over a worker's leased ranges", () => {
 
   async function waitsForLock(admin: postgres.Sql, applicationName: string) {
     await eventually(
-      async () => (await admin`select 1 from pg_stat_activity where application_name = ${applicationName} and wait_event_type = 'Lock'`).length > 0,
+      async () =>
+        (await admin`select 1 from pg_stat_activity where application_name = ${applicationName} and wait_event_type = 'Lock'`).length > 0,
       10_000,
       `${applicationName} to wait for a row lock`,
     );
   }
 
-  it.each(Object.keys(others) as (keyof typeof others)[])('lock them in range id order, so a result write and %s never deadlock', async (name) => {
-    const { database, url } = test();
-    const tag = name.replace(/\W+/g, '-');
-    const admin = postgres(url, { max: 2, onnotice: () => {} });
-    const writer = await createDatabase({ url, maxConnections: 1, applicationName: `vbs-test-writer-${tag}` });
-    const other = await createDatabase({ url, maxConnections: 1, applicationName: `vbs-test-other-${tag}` });
-    opened.push(admin, writer, other);
-    const batchId = await insertBatch(database, { count: 2, rangeLines: 1 });
-    const leased = await leaseRequests(database.db, { owner: 'w', model: 'sim-model', limit: 2, leaseMs: 60_000 });
-    const [low, high] = [...leased].sort((a, b) => a.rangeId - b.rangeId) as [LeasedRequest, LeasedRequest];
-    await database.db.execute(sql`update batches set status = 'cancelling' where id = ${batchId}`);
+  it.each(Object.keys(others) as (keyof typeof others)[])(
+    'lock them in range id order, so a result write and %s never deadlock',
+    async (name) => {
+      const { database, url } = test();
+      const tag = name.replace(/\W+/g, '-');
+      const admin = postgres(url, { max: 2, onnotice: () => {} });
+      const writer = await createDatabase({ url, maxConnections: 1, applicationName: `vbs-test-writer-${tag}` });
+      const other = await createDatabase({ url, maxConnections: 1, applicationName: `vbs-test-other-${tag}` });
+      opened.push(admin, writer, other);
+      const batchId = await insertBatch(database, { count: 2, rangeLines: 1 });
+      const leased = await leaseRequests(database.db, { owner: 'w', model: 'sim-model', limit: 2, leaseMs: 60_000 });
+      const [low, high] = [...leased].sort((a, b) => a.rangeId - b.rangeId) as [LeasedRequest, LeasedRequest];
+      await database.db.execute(sql`update batches set status = 'cancelling' where id = ${batchId}`);
 
-    // Another transaction holds the higher range, so each statement waits there holding what it locked before.
-    const holder = await admin.reserve();
-    await holder`begin`;
-    await holder`select id from request_ranges where id = ${high.rangeId} for update`;
-    // Results arrive in the order their requests finish, not by range.
-    const written = completeRequests(writer.db, 'w', [result(high), result(low)]);
-    await waitsForLock(admin, `vbs-test-writer-${tag}`);
-    const done = others[name](other, [high.rangeId, low.rangeId]);
-    await waitsForLock(admin, `vbs-test-other-${tag}`);
-    await holder`commit`;
-    holder.release();
+      // Another transaction holds the higher range, so each statement waits there holding what it locked before.
+      const holder = await admin.reserve();
+      await holder`begin`;
+      await holder`select id from request_ranges where id = ${high.rangeId} for update`;
+      // Results arrive in the order their requests finish, not by range.
+      const written = completeRequests(writer.db, 'w', [result(high), result(low)]);
+      await waitsForLock(admin, `vbs-test-writer-${tag}`);
+      const done = others[name](other, [high.rangeId, low.rangeId]);
+      await waitsForLock(admin, `vbs-test-other-${tag}`);
+      await holder`commit`;
+      holder.release();
 
-    const [writes, rest] = await Promise.allSettled([written, done]);
-    expect(writes).toMatchObject({ status: 'fulfilled', value: [{ written: 2 }] });
-    expect(rest.status === 'rejected' ? String(rest.reason) : 'fulfilled').toBe('fulfilled');
-  });
+      const [writes, rest] = await Promise.allSettled([written, done]);
+      expect(writes).toMatchObject({ status: 'fulfilled', value: [{ written: 2 }] });
+      expect(rest.status === 'rejected' ? String(rest.reason) : 'fulfilled').toBe('fulfilled');
+    },
+  );
 });

@@ -92,7 +92,8 @@ describe.each(DRIVERS)('splitting ranges at lease time on %s', (driver) => {
     await liveWorkers(database(), 'm-forty', 40);
     const batchId = await insertBatch(database(), { count: 1000, model: 'm-forty', rangeLines: 250 });
     const taken: LeasedRequest[][] = [];
-    for (let w = 1; w <= 40; w++) taken.push(await leaseRequests(db, { owner: `m-forty-gpu-${w}`, model: 'm-forty', limit: 100, leaseMs: 60_000 }));
+    for (let w = 1; w <= 40; w++)
+      taken.push(await leaseRequests(db, { owner: `m-forty-gpu-${w}`, model: 'm-forty', limit: 100, leaseMs: 60_000 }));
     // Each takes its share (1,000 lines over 40 workers) out of whichever range is first.
     expect(taken.map((t) => t.length)).toEqual(Array.from({ length: 40 }, () => 25));
     expect(
@@ -104,10 +105,17 @@ describe.each(DRIVERS)('splitting ranges at lease time on %s', (driver) => {
     expect(await statuses(database(), batchId)).toEqual([{ status: 'leased', n: 1000 }]);
     await expectRangesExact(database(), batchId, 1000);
     // Answered through their split ranges, the lines count once each and the batch is done.
-    for (let w = 0; w < 40; w++) await completeRequests(db, `m-forty-gpu-${w + 1}`, taken[w]!.map((r) => result(r)));
+    for (let w = 0; w < 40; w++)
+      await completeRequests(
+        db,
+        `m-forty-gpu-${w + 1}`,
+        taken[w]!.map((r) => result(r)),
+      );
     const [counters] = await readBatchCounters(db, [batchId]);
     expect(counters).toMatchObject({ completed: 1000, failed: 0, promptTokens: 2000, completionTokens: 3000 });
-    expect(await rows(db, sql`select count(*)::int as n from request_ranges where batch_id = ${batchId} and finished_at is null`)).toEqual([{ n: 0 }]);
+    expect(await rows(db, sql`select count(*)::int as n from request_ranges where batch_id = ${batchId} and finished_at is null`)).toEqual([
+      { n: 0 },
+    ]);
   });
 
   it('keeps the counters exact when a range answered in part before is split, reaped and split again', async () => {
@@ -116,7 +124,11 @@ describe.each(DRIVERS)('splitting ranges at lease time on %s', (driver) => {
     // A first worker answers lines 1–20 and 50–59, then is lost: its range goes back to the queue with 70 lines to do.
     const lost = await leaseRequests(db, { owner: 'lost', model: 'm-again', limit: 100, leaseMs: 60_000 });
     expect(lost).toHaveLength(100);
-    await completeRequests(db, 'lost', lost.filter((r) => r.line <= 20 || (r.line >= 50 && r.line <= 59)).map((r) => result(r)));
+    await completeRequests(
+      db,
+      'lost',
+      lost.filter((r) => r.line <= 20 || (r.line >= 50 && r.line <= 59)).map((r) => result(r)),
+    );
     await expireLeases(database(), 'lost');
     await reapLeases(db, { maxAttempts: 3 });
 
@@ -148,15 +160,25 @@ describe.each(DRIVERS)('splitting ranges at lease time on %s', (driver) => {
     expect(await readBatchCounters(db, [batchId])).toMatchObject([{ completed: 35, failed: 1, promptTokens: 72, completionTokens: 108 }]);
 
     // Everything left is leased and answered by others: each line once, the batch done with exact counters.
-    await completeRequests(db, 'b', b.map((r) => result(r)));
+    await completeRequests(
+      db,
+      'b',
+      b.map((r) => result(r)),
+    );
     for (let round = 0; round < 20; round++) {
       const leased = await leaseRequests(db, { owner: `c${round}`, model: 'm-again', limit: 7, leaseMs: 60_000 });
       if (leased.length === 0) break;
-      await completeRequests(db, `c${round}`, leased.map((r) => result(r)));
+      await completeRequests(
+        db,
+        `c${round}`,
+        leased.map((r) => result(r)),
+      );
     }
     expect(await readBatchCounters(db, [batchId])).toMatchObject([{ completed: 99, failed: 1, promptTokens: 200, completionTokens: 300 }]);
     expect(await rows(db, sql`select count(*)::int as n from results where batch_id = ${batchId}`)).toEqual([{ n: 100 }]);
-    expect(await rows(db, sql`select count(*)::int as n from request_ranges where batch_id = ${batchId} and finished_at is null`)).toEqual([{ n: 0 }]);
+    expect(await rows(db, sql`select count(*)::int as n from request_ranges where batch_id = ${batchId} and finished_at is null`)).toEqual([
+      { n: 0 },
+    ]);
   });
 
   it('still spreads a 30-line batch in one range over the 8 workers serving its model', async () => {
@@ -164,7 +186,8 @@ describe.each(DRIVERS)('splitting ranges at lease time on %s', (driver) => {
     await liveWorkers(database(), 'm-spread30', 8);
     const batchId = await insertBatch(database(), { count: 30, model: 'm-spread30', rangeLines: 30 });
     const taken: number[][] = [];
-    for (let w = 1; w <= 8; w++) taken.push(lines(await leaseRequests(db, { owner: `m-spread30-gpu-${w}`, model: 'm-spread30', limit: 256, leaseMs: 5000 })));
+    for (let w = 1; w <= 8; w++)
+      taken.push(lines(await leaseRequests(db, { owner: `m-spread30-gpu-${w}`, model: 'm-spread30', limit: 256, leaseMs: 5000 })));
     expect(taken.map((t) => t.length)).toEqual([4, 4, 4, 4, 4, 4, 4, 2]);
     expect(taken.flat().sort((x, y) => x - y)).toEqual(upTo(1, 30));
     expect(await leaseRequests(db, { owner: 'm-spread30-gpu-1', model: 'm-spread30', limit: 256, leaseMs: 5000 })).toEqual([]);
@@ -194,7 +217,11 @@ describe('splitting ranges under concurrent leases on Postgres', () => {
             const owner = `m-crowd40-gpu-${i * 5 + k + 1}`;
             const leased = await leaseRequests(c.db, { owner, model: 'm-crowd40', limit: 20, leaseMs: 60_000 });
             taken.push(...leased);
-            await completeRequests(c.db, owner, leased.map((r) => result(r)));
+            await completeRequests(
+              c.db,
+              owner,
+              leased.map((r) => result(r)),
+            );
           }
         }),
       );

@@ -53,7 +53,10 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     expect(batch.finalizingAt).toBeInstanceOf(Date);
 
     const output = await fileText(database(), id, 'output');
-    const lines = output.trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = output
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines.map((l) => l.custom_id)).toEqual(['req-1', 'req-2', 'req-4', 'req-5']);
     expect(lines[0]).toMatchObject({
       id: expect.stringMatching(/^batch_req_\d+$/),
@@ -115,14 +118,17 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     const batch = await batchRow(database(), id);
     expect(batch.cancelledAt).toBeInstanceOf(Date);
     expect((await fileText(database(), id, 'output')).trimEnd().split('\n')).toHaveLength(2);
-    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await fileText(database(), id, 'error'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => [e.custom_id, e.response, e.error.code])).toEqual([
       ['req-3', null, 'batch_cancelled'],
       ['req-4', null, 'batch_cancelled'],
     ]);
   });
 
-  it('refuses to cancel a finished batch, and hides other owners\' batches', async () => {
+  it("refuses to cancel a finished batch, and hides other owners' batches", async () => {
     const id = await insertBatch(database(), { count: 1 });
     await answer(database(), id, [1], 'succeeded');
     await settleBatch(database().db, id);
@@ -137,7 +143,10 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     expect(transitions.filter((t) => t.batchId === id).map((t) => t.to)).toEqual(['expired']);
     const batch = await batchRow(database(), id);
     expect(batch.expiredAt).toBeInstanceOf(Date);
-    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await fileText(database(), id, 'error'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
       ['req-1', 'batch_expired'],
       ['req-3', 'batch_expired'],
@@ -154,9 +163,18 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     expect((await sweepBatches(database().db)).filter((t) => t.batchId === id)).toEqual([]);
     expect((await batchRow(database(), id)).status).toBe('in_progress');
     // The worker's heartbeat hears of the expiry and gives its range back; settling then expires its line too.
-    expect(await stopRequests(database().db, 'w1', leased.map((r) => r.rangeId))).toEqual([id]);
+    expect(
+      await stopRequests(
+        database().db,
+        'w1',
+        leased.map((r) => r.rangeId),
+      ),
+    ).toEqual([id]);
     expect((await settleBatch(database().db, id)).map((t) => t.to)).toEqual(['expired']);
-    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await fileText(database(), id, 'error'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
       ['req-1', 'batch_expired'],
       ['req-2', 'batch_expired'],
@@ -174,7 +192,10 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     expect(await unsettledBatches(database().db)).toContain(id);
     expect((await settleBatch(database().db, id)).map((t) => t.to)).toEqual(['expired']);
     expect(JSON.parse(await fileText(database(), id, 'output')).custom_id).toBe('req-1');
-    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await fileText(database(), id, 'error'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
       ['req-2', 'batch_expired'],
       ['req-3', 'batch_expired'],
@@ -201,7 +222,10 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
     await database().db.execute(sql`delete from request_ranges where batch_id = ${id}`);
     expect((await cancelBatch(database().db, id, 'local')).kind).toBe('cancelling');
     expect((await batchRow(database(), id)).status).toBe('cancelled');
-    const errors = (await fileText(database(), id, 'error')).trimEnd().split('\n').map((l) => JSON.parse(l));
+    const errors = (await fileText(database(), id, 'error'))
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(errors.map((e) => [e.custom_id, e.error.code])).toEqual([
       ['req-1', 'batch_cancelled'],
       ['req-2', 'batch_cancelled'],
@@ -211,7 +235,9 @@ describe.each(DRIVERS)('settling batches on %s', (driver) => {
   it('finishes a batch left in finalizing by a crashed process', async () => {
     const id = await insertBatch(database(), { count: 1 });
     await answer(database(), id, [1], 'succeeded');
-    await database().db.execute(sql`update batches set status = 'finalizing', finalizing_at = now() - interval '1 minute' where id = ${id}`);
+    await database().db.execute(
+      sql`update batches set status = 'finalizing', finalizing_at = now() - interval '1 minute' where id = ${id}`,
+    );
     const transitions = await sweepBatches(database().db);
     expect(transitions.filter((t) => t.batchId === id).map((t) => t.to)).toEqual(['completed']);
   });

@@ -51,7 +51,9 @@ describe('a gateway killed with -9 in the middle of an upload or a validation', 
     const upload = startHalfUpload(first.url, text, 600_000);
     // Two 256 KiB chunks are stored before the gateway dies.
     await until(
-      async () => (await count(sql`select count(*)::int as n from file_chunks c join files f on f.id = c.file_id where f.filename = 'half.jsonl'`)) >= 2,
+      async () =>
+        (await count(sql`select count(*)::int as n from file_chunks c join files f on f.id = c.file_id where f.filename = 'half.jsonl'`)) >=
+        2,
       'the first chunks of the upload',
       30_000,
     );
@@ -67,7 +69,9 @@ describe('a gateway killed with -9 in the middle of an upload or a validation', 
     expect((await client.files.list()).data).toEqual([]);
     await expect(client.files.retrieve(half!.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
     await expect(client.files.content(half!.id)).rejects.toBeInstanceOf(OpenAI.NotFoundError);
-    const refused = await client.batches.create({ input_file_id: half!.id, endpoint: '/v1/chat/completions', completion_window: '24h' }).catch((e: unknown) => e);
+    const refused = await client.batches
+      .create({ input_file_id: half!.id, endpoint: '/v1/chat/completions', completion_window: '24h' })
+      .catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(OpenAI.NotFoundError);
     expect((await client.batches.list()).data).toEqual([]);
 
@@ -109,7 +113,9 @@ describe('a gateway killed with -9 in the middle of an upload or a validation', 
     expect(dead).toEqual({ status: 'validating', total: 0 });
     expect(queued).toBe(0);
     // The dead gateway's validation lease runs a minute: expire it rather than wait.
-    await database.db.execute(sql`update batches set validation_expires_at = now() - interval '1 second' where id = ${id} and status = 'validating'`);
+    await database.db.execute(
+      sql`update batches set validation_expires_at = now() - interval '1 second' where id = ${id} and status = 'validating'`,
+    );
 
     const second = await startGateway(url);
     processes.push(second.process);

@@ -10,7 +10,9 @@ export interface GatewayProcess {
 
 /** Starts a Bun gateway process (gateway/entry/bun.ts) on the database, with the in-process event bus. */
 export async function startGateway(databaseUrl: string, env: Record<string, string> = {}): Promise<GatewayProcess> {
-  const process = start(BUN, ['gateway/entry/bun.ts'], { env: { DATABASE_URL: databaseUrl, REDIS_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env } });
+  const process = start(BUN, ['gateway/entry/bun.ts'], {
+    env: { DATABASE_URL: databaseUrl, REDIS_URL: '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
+  });
   const [, url] = (await process.waitFor(/"msg":"gateway listening[^\n]*?"url":"(http:[^"]+)"/, 30_000)) as unknown as [string, string];
   return { url, process };
 }
@@ -28,16 +30,25 @@ export interface LinesOptions {
 }
 
 /** A batch input file of `count` requests for `model`, and its custom_ids. */
-export function requestLines({ count, model, prefix = 'req', endpoint = '/v1/chat/completions' }: LinesOptions): { text: string; ids: string[] } {
+export function requestLines({ count, model, prefix = 'req', endpoint = '/v1/chat/completions' }: LinesOptions): {
+  text: string;
+  ids: string[];
+} {
   const ids = Array.from({ length: count }, (_, i) => `${prefix}-${i + 1}`);
   const body = (i: number) =>
-    endpoint === '/v1/embeddings' ? { model, input: `passage ${i}` } : { model, messages: [{ role: 'user', content: `question ${i} of ${prefix}` }] };
+    endpoint === '/v1/embeddings'
+      ? { model, input: `passage ${i}` }
+      : { model, messages: [{ role: 'user', content: `question ${i} of ${prefix}` }] };
   const text = ids.map((custom_id, i) => JSON.stringify({ custom_id, method: 'POST', url: endpoint, body: body(i) })).join('\n');
   return { text: `${text}\n`, ids };
 }
 
 /** Uploads the file and creates a batch from it. */
-export async function submitBatch(client: OpenAI, text: string, endpoint: '/v1/chat/completions' | '/v1/embeddings' = '/v1/chat/completions') {
+export async function submitBatch(
+  client: OpenAI,
+  text: string,
+  endpoint: '/v1/chat/completions' | '/v1/embeddings' = '/v1/chat/completions',
+) {
   const file = await client.files.create({ file: await toFile(Buffer.from(text), 'input.jsonl'), purpose: 'batch' });
   return client.batches.create({ input_file_id: file.id, endpoint, completion_window: '24h' });
 }
@@ -51,8 +62,12 @@ export async function waitForStatus(client: OpenAI, batchId: string, statuses: s
   let last: unknown;
   for (;;) {
     last = await client.batches.retrieve(batchId).catch((error: unknown) => error);
-    if (last && typeof last === 'object' && 'status' in last && statuses.includes((last as OpenAI.Batch).status)) return last as OpenAI.Batch;
-    if (Date.now() > deadline) throw new Error(`batch ${batchId} did not reach ${statuses.join('/')}; last seen: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+    if (last && typeof last === 'object' && 'status' in last && statuses.includes((last as OpenAI.Batch).status))
+      return last as OpenAI.Batch;
+    if (Date.now() > deadline)
+      throw new Error(
+        `batch ${batchId} did not reach ${statuses.join('/')}; last seen: ${last instanceof Error ? last.message : JSON.stringify(last)}`,
+      );
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -78,7 +93,11 @@ async function download(client: OpenAI, fileId: string | null | undefined): Prom
  * Downloads the batch's output and error files through the gateway and checks the one
  * promise every scenario ends on: each input custom_id is in exactly one of them, once.
  */
-export async function expectEachOnce(client: OpenAI, batch: OpenAI.Batch, ids: readonly string[]): Promise<{ output: ResultLine[]; errors: ResultLine[] }> {
+export async function expectEachOnce(
+  client: OpenAI,
+  batch: OpenAI.Batch,
+  ids: readonly string[],
+): Promise<{ output: ResultLine[]; errors: ResultLine[] }> {
   const output = await download(client, batch.output_file_id);
   const errors = await download(client, batch.error_file_id);
   expect([...output, ...errors].map((l) => l.custom_id).sort()).toEqual([...ids].sort());

@@ -35,7 +35,9 @@ describe('Postgres restarted in the middle of a batch', { timeout: 120_000 }, ()
 
     // When it fails, say what the worker and the gateway were doing (a rare stall seen once under full-suite load).
     const batch = await waitForStatus(client, id, ['completed'], 90_000).catch((error: unknown) => {
-      throw new Error(`${String(error)}\n--- worker log (tail) ---\n${worker.output().slice(-6000)}\n--- gateway log (tail) ---\n${gateway.process.output().slice(-3000)}`);
+      throw new Error(
+        `${String(error)}\n--- worker log (tail) ---\n${worker.output().slice(-6000)}\n--- gateway log (tail) ---\n${gateway.process.output().slice(-3000)}`,
+      );
     });
     const { output, errors } = await expectEachOnce(client, batch, ids);
     expect(errors).toEqual([]);
@@ -51,7 +53,7 @@ describe('Postgres restarted in the middle of a batch', { timeout: 120_000 }, ()
     await expectEachOnce(client, done, second.ids);
   });
 
-  it('answers 503 in OpenAI\'s error shape while the database is down, and recovers', async () => {
+  it("answers 503 in OpenAI's error shape while the database is down, and recovers", async () => {
     const gateway = await startGateway(postgres!.url);
     processes.push(gateway.process);
     await postgres!.outage(async () => {

@@ -30,7 +30,12 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
   const bin = binDir();
   const dir = mkdtempSync(join(tmpdir(), 'vbs-pg-'));
   const asRoot = process.getuid?.() === 0;
-  if (asRoot) chownSync(dir, Number((await runToEnd('id', ['-u', 'postgres'])).stdout.trim()), Number((await runToEnd('id', ['-g', 'postgres'])).stdout.trim()));
+  if (asRoot)
+    chownSync(
+      dir,
+      Number((await runToEnd('id', ['-u', 'postgres'])).stdout.trim()),
+      Number((await runToEnd('id', ['-g', 'postgres'])).stdout.trim()),
+    );
   const run = async (command: string, args: string[]) => {
     const [cmd, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', `${bin}/${command}`, ...args]] : [`${bin}/${command}`, args];
     const result = await runToEnd(cmd as string, argv as string[], { timeoutMs: 60_000 });

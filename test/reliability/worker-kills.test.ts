@@ -17,7 +17,6 @@ function currentWorkers(supervisor: Running): Map<string, number> {
   return pids;
 }
 
-
 // A loaded machine runs these several times slower: generous limits, no timing assertions.
 describe('workers killed with -9 at random points of a batch', { timeout: 120_000 }, () => {
   const test = useTestDatabase();
@@ -33,7 +32,9 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
     // 16 slots, about 200 ms a request: 400 requests take some five seconds, long enough for three kills.
     const sim = await startSim(['--slots', '16', '--ttft-ms', '5', '--tpot-ms', '2', '--output-tokens', '100']);
     processes.push(sim.process);
-    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', `${sim.url},${sim.url}`], { env: { ...FAST_WORKER_ENV, DATABASE_URL: url } });
+    const supervisor = start(BUN, ['fleet/entry/supervisor.ts', '--gpus', '0,1', '--engine-url', `${sim.url},${sim.url}`], {
+      env: { ...FAST_WORKER_ENV, DATABASE_URL: url },
+    });
     processes.push(supervisor);
     await until(async () => (supervisor.output().match(/"msg":"worker ready"/g)?.length ?? 0) >= 2, 'two ready workers', 30_000);
 
@@ -41,18 +42,29 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
     const { text, ids } = requestLines({ count: 400, model: 'sim-model', prefix: 'kill' });
     const { id } = await submitBatch(client, text);
     const finished = async () => {
-      const [row] = await rows<{ n: number }>(database.db, sql`select ${COMPLETED} + ${FAILED} as n from batches b ${RANGE_SUMS} where b.id = ${id}`);
+      const [row] = await rows<{ n: number }>(
+        database.db,
+        sql`select ${COMPLETED} + ${FAILED} as n from batches b ${RANGE_SUMS} where b.id = ${id}`,
+      );
       return row?.n ?? 0;
     };
     // Three kills at random points, each in its own stretch of the batch, on alternating GPUs.
     const killed: number[] = [];
-    for (const [k, [from, to]] of [[0.05, 0.3], [0.35, 0.6], [0.65, 0.85]].entries()) {
+    for (const [k, [from, to]] of [
+      [0.05, 0.3],
+      [0.35, 0.6],
+      [0.65, 0.85],
+    ].entries()) {
       const at = Math.floor(400 * (from! + Math.random() * (to! - from!)));
       const gpu = String(k % 2);
-      const pid = await until(async () => {
-        const current = currentWorkers(supervisor).get(gpu);
-        return current !== undefined && !killed.includes(current) && isAlive(current) ? current : undefined;
-      }, `a live worker on GPU ${gpu}`, 30_000);
+      const pid = await until(
+        async () => {
+          const current = currentWorkers(supervisor).get(gpu);
+          return current !== undefined && !killed.includes(current) && isAlive(current) ? current : undefined;
+        },
+        `a live worker on GPU ${gpu}`,
+        30_000,
+      );
       await until(async () => (await finished()) >= at, `${at} results`, 60_000);
       process.kill(pid, 'SIGKILL');
       killed.push(pid);
@@ -64,7 +76,10 @@ describe('workers killed with -9 at random points of a batch', { timeout: 120_00
     expect(output.every((l) => l.response?.status_code === 200)).toBe(true);
     expect(supervisor.output().match(/"msg":"restarting worker"/g)?.length).toBeGreaterThanOrEqual(3);
     // The killed workers held leases: their requests were taken again.
-    const [retried] = await rows<{ n: number }>(database.db, sql`select count(*)::int as n from request_states where batch_id = ${id} and attempts > 1`);
+    const [retried] = await rows<{ n: number }>(
+      database.db,
+      sql`select count(*)::int as n from request_states where batch_id = ${id} and attempts > 1`,
+    );
     expect(retried?.n).toBeGreaterThan(0);
     expect(await supervisor.stop('SIGTERM')).toBe(0);
   });

@@ -20,9 +20,20 @@ describe('the gateway on Deno (gateway/entry/deno.ts)', () => {
 
   beforeAll(async () => {
     // Redis as in a fleet deployment: the event bus's client (node-redis) runs on Deno too.
-    const env = { DATABASE_URL: test().url, REDIS_URL: TEST_REDIS_URL, REDIS_PREFIX: uniquePrefix(), PORT: '0', HOST: '127.0.0.1', API_KEYS: KEY, LOG_LEVEL: 'info' };
+    const env = {
+      DATABASE_URL: test().url,
+      REDIS_URL: TEST_REDIS_URL,
+      REDIS_PREFIX: uniquePrefix(),
+      PORT: '0',
+      HOST: '127.0.0.1',
+      API_KEYS: KEY,
+      LOG_LEVEL: 'info',
+    };
     gateway = start(DENO, ['run', '-A', 'gateway/entry/deno.ts'], { env });
-    const [, listening] = (await gateway.waitFor(/"msg":"gateway listening".*?"url":"(http:[^"]+)".*?"events":"redis".*?"runtime":"deno"/, 60_000)) as unknown as [string, string];
+    const [, listening] = (await gateway.waitFor(
+      /"msg":"gateway listening".*?"url":"(http:[^"]+)".*?"events":"redis".*?"runtime":"deno"/,
+      60_000,
+    )) as unknown as [string, string];
     url = listening;
     client = new OpenAI({ baseURL: `${url}/v1`, apiKey: KEY, maxRetries: 0 });
   });
@@ -35,14 +46,21 @@ describe('the gateway on Deno (gateway/entry/deno.ts)', () => {
     expect(batch).toMatchObject({ object: 'batch', status: 'validating', input_file_id: file.id });
     batchId = batch.id;
     await waitForStatus(client, batchId, 'in_progress');
-    expect(await client.batches.retrieve(batchId)).toMatchObject({ model: 'sim-model', request_counts: { total: 5, completed: 0, failed: 0 } });
+    expect(await client.batches.retrieve(batchId)).toMatchObject({
+      model: 'sim-model',
+      request_counts: { total: 5, completed: 0, failed: 0 },
+    });
     const content = await client.files.content(file.id);
     expect(await content.text()).toBe(chatLines(5));
   });
 
   it('answers a GraphQL query from Postgres', async () => {
-    const result = await graphql(url, KEY, `query ($id: ID!) { health batch(id: $id) { id status model requestCounts { total } } }`, { id: batchId });
-    expect(result).toEqual({ data: { health: 'ok', batch: { id: batchId, status: 'in_progress', model: 'sim-model', requestCounts: { total: 5 } } } });
+    const result = await graphql(url, KEY, `query ($id: ID!) { health batch(id: $id) { id status model requestCounts { total } } }`, {
+      id: batchId,
+    });
+    expect(result).toEqual({
+      data: { health: 'ok', batch: { id: batchId, status: 'in_progress', model: 'sim-model', requestCounts: { total: 5 } } },
+    });
   });
 
   it('refuses a bad key on HTTP, as on every runtime', async () => {

@@ -21,7 +21,10 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
   });
 
   it('serves the OpenAI API from one fetch function and hands background validation to waitUntil', async () => {
-    const edge = createEdgeHandler({ config: () => loadGatewayConfig({ DATABASE_URL: test().url, API_KEYS: KEY, SECRETS_KEY: process.env.SECRETS_KEY, LOG_LEVEL: 'silent' }) });
+    const edge = createEdgeHandler({
+      config: () =>
+        loadGatewayConfig({ DATABASE_URL: test().url, API_KEYS: KEY, SECRETS_KEY: process.env.SECRETS_KEY, LOG_LEVEL: 'silent' }),
+    });
     handlers.push(edge);
     const pending: Promise<unknown>[] = [];
     const context = { waitUntil: (promise: Promise<unknown>) => void pending.push(promise) };
@@ -68,7 +71,9 @@ describe('the gateway as an edge module (gateway/edge.ts)', () => {
   });
 
   it('is served by `deno serve` as a module default export, as Deno Deploy runs it, subscriptions over SSE included', async () => {
-    served = start(DENO, ['serve', '-A', '--port', '0', '--host', '127.0.0.1', 'gateway/edge.ts'], { env: { DATABASE_URL: test().url, API_KEYS: KEY, LOG_LEVEL: 'info' } });
+    served = start(DENO, ['serve', '-A', '--port', '0', '--host', '127.0.0.1', 'gateway/edge.ts'], {
+      env: { DATABASE_URL: test().url, API_KEYS: KEY, LOG_LEVEL: 'info' },
+    });
     const [, url] = (await served.waitFor(/Listening on (http:\/\/[^/\s]+)/, 60_000)) as unknown as [string, string];
     expect(await graphql(url, KEY, '{ health models { name } }')).toEqual({ data: { health: 'ok', models: [] } });
     const unauthenticated = await fetch(`${url}/v1/models`);

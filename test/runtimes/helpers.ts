@@ -3,7 +3,12 @@ import type OpenAI from 'openai';
 /** A batch input file of `count` chat requests for `sim-model`, custom_ids `req-1` ... `req-<count>`. */
 export function chatLines(count: number): string {
   return Array.from({ length: count }, (_, i) =>
-    JSON.stringify({ custom_id: `req-${i + 1}`, method: 'POST', url: '/v1/chat/completions', body: { model: 'sim-model', messages: [{ role: 'user', content: `question ${i + 1}` }] } }),
+    JSON.stringify({
+      custom_id: `req-${i + 1}`,
+      method: 'POST',
+      url: '/v1/chat/completions',
+      body: { model: 'sim-model', messages: [{ role: 'user', content: `question ${i + 1}` }] },
+    }),
   )
     .map((line) => `${line}\n`)
     .join('');

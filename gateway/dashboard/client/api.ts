@@ -25,7 +25,10 @@ export type Api = ReturnType<typeof createApi>;
 async function errorOf(response: Response): Promise<ApiError> {
   const text = await response.text();
   try {
-    const body = JSON.parse(text) as { error?: { message?: string; code?: string }; errors?: { message: string; extensions?: { code?: string } }[] };
+    const body = JSON.parse(text) as {
+      error?: { message?: string; code?: string };
+      errors?: { message: string; extensions?: { code?: string } }[];
+    };
     if (body.errors?.[0]) return new ApiError(response.status, body.errors[0].extensions?.code ?? 'INTERNAL', body.errors[0].message);
     if (body.error?.message) return new ApiError(response.status, body.error.code ?? String(response.status), body.error.message);
   } catch {
@@ -48,7 +51,11 @@ export function createApi({ keys, onUnauthorized }: ApiOptions) {
     send,
     /** Runs a GraphQL query or mutation. */
     async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
-      const response = await send('/graphql', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ query, variables }) });
+      const response = await send('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
       const body = (await response.json()) as { data?: T; errors?: { message: string; extensions?: { code?: string } }[] };
       const [first] = body.errors ?? [];
       if (first) {

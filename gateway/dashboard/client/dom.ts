@@ -14,7 +14,11 @@ export function append(parent: Node, children: Child[]): void {
 }
 
 /** Builds an element: `h('a', { href: '#/', class: 'x' }, 'text')`. Text is always set as text, never parsed as HTML. */
-export function h<K extends keyof HTMLElementTagNameMap>(tag: K, props: Props | null = null, ...children: Child[]): HTMLElementTagNameMap[K] {
+export function h<K extends keyof HTMLElementTagNameMap>(
+  tag: K,
+  props: Props | null = null,
+  ...children: Child[]
+): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(props ?? {})) {
     if (typeof value === 'function') element.addEventListener(name.slice(2), value);
@@ -36,8 +40,28 @@ export function table(headers: string[], rows: Child[][], empty = 'Nothing here 
   return h(
     'table',
     attrs,
-    h('thead', null, h('tr', null, headers.map((text) => h('th', null, text)))),
-    h('tbody', null, rows.length ? rows.map((cells) => h('tr', null, cells.map((cell) => h('td', null, cell)))) : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, empty))),
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        headers.map((text) => h('th', null, text)),
+      ),
+    ),
+    h(
+      'tbody',
+      null,
+      rows.length
+        ? rows.map((cells) =>
+            h(
+              'tr',
+              null,
+              cells.map((cell) => h('td', null, cell)),
+            ),
+          )
+        : h('tr', null, h('td', { colspan: headers.length, class: 'empty' }, empty)),
+    ),
   );
 }
 

@@ -16,7 +16,8 @@ export const time = (at: string | null | undefined) => (at ? new Date(at).toLoca
 export const ago = (at: string, now = Date.now()) => `${duration((now - new Date(at).getTime()) / 1000)} ago`;
 
 /** How long until a timestamp, e.g. `in 3m 05s`; `-` when absent. */
-export const until = (at: string | null | undefined, now = Date.now()) => (at ? `in ${duration((new Date(at).getTime() - now) / 1000)}` : '-');
+export const until = (at: string | null | undefined, now = Date.now()) =>
+  at ? `in ${duration((new Date(at).getTime() - now) / 1000)}` : '-';
 
 /** Formats a byte size. */
 export function bytes(n: number): string {

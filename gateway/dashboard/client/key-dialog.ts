@@ -10,7 +10,14 @@ export function createKeyDialog(keys: KeyStore) {
   const input = h('input', { type: 'password', name: 'apiKey', autocomplete: 'off', required: true, placeholder: 'API key' });
   const reason = h('p', { class: 'reason' });
   const forget = h('button', { type: 'button', class: 'secondary' }, 'Forget key');
-  const form = h('form', { method: 'dialog' }, h('h2', null, 'API key'), reason, h('label', null, 'Key ', input), h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'), forget));
+  const form = h(
+    'form',
+    { method: 'dialog' },
+    h('h2', null, 'API key'),
+    reason,
+    h('label', null, 'Key ', input),
+    h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Save'), forget),
+  );
   const dialog = h('dialog', { class: 'key-dialog' }, form);
   form.addEventListener('submit', (event) => {
     event.preventDefault();

@@ -58,7 +58,14 @@ export function createLive({ keys, onUnauthorized, onState }: LiveOptions): Live
             if (result.errors?.length) sink.error?.(result.errors.map((e) => e.message).join('; '));
             else if (result.data) sink.next(result.data as T);
           },
-          error: (error) => sink.error?.(error instanceof Error ? error.message : Array.isArray(error) ? error.map((e) => e.message).join('; ') : 'the live connection closed'),
+          error: (error) =>
+            sink.error?.(
+              error instanceof Error
+                ? error.message
+                : Array.isArray(error)
+                  ? error.map((e) => e.message).join('; ')
+                  : 'the live connection closed',
+            ),
           complete: () => sink.complete?.(),
         },
       );

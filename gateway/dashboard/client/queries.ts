@@ -17,7 +17,8 @@ export interface BatchSummary {
   requestCounts: { total: number; completed: number; failed: number };
 }
 
-const SUMMARY = 'id status model endpoint priority createdAt completedAt failedAt expiredAt cancelledAt queuePosition estimatedCompletionAt requestCounts { total completed failed }';
+const SUMMARY =
+  'id status model endpoint priority createdAt completedAt failedAt expiredAt cancelledAt queuePosition estimatedCompletionAt requestCounts { total completed failed }';
 
 /** A file of a batch, with the path its content downloads from. */
 export interface FileInfo {
@@ -72,7 +73,8 @@ export const HISTORY = `query ($status: [BatchStatus!], $model: String, $after: 
 }`;
 
 /** Sums over the history. */
-export const STATS = '{ batchStats { batches requests succeeded failed successRate promptTokens completionTokens meanDurationSeconds byStatus { status batches } } }';
+export const STATS =
+  '{ batchStats { batches requests succeeded failed successRate promptTokens completionTokens meanDurationSeconds byStatus { status batches } } }';
 
 /** One batch with everything its page shows. */
 export const BATCH = `query ($id: ID!) { batch(id: $id) {
@@ -97,7 +99,8 @@ export interface Progress {
 }
 
 /** Live progress of one batch. */
-export const BATCH_PROGRESS = 'subscription ($id: ID!) { batchProgress(id: $id) { batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final } }';
+export const BATCH_PROGRESS =
+  'subscription ($id: ID!) { batchProgress(id: $id) { batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final } }';
 
 /** Every change to the caller's batches. */
 export const BATCH_EVENTS = 'subscription { batchEvents { batchId kind status } }';
@@ -162,4 +165,5 @@ export interface ModelQueue {
   owners: OwnerShare[];
 }
 
-export const QUEUE_SHARES = '{ queueShares { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';
+export const QUEUE_SHARES =
+  '{ queueShares { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';

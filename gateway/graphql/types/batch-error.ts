@@ -4,7 +4,7 @@ import type { Builder } from '../builder.ts';
 /** Adds the `BatchError` type; returns its ref. */
 export function defineBatchError(builder: Builder) {
   return builder.objectRef<BatchErrorItem>('BatchError').implement({
-    description: 'Why a batch failed validation: one per bad input line, as in OpenAI\'s `errors.data`.',
+    description: "Why a batch failed validation: one per bad input line, as in OpenAI's `errors.data`.",
     fields: (t) => ({
       code: t.exposeString('code', { description: 'A machine-readable reason, e.g. invalid_json, duplicate_custom_id, invalid_url.' }),
       message: t.exposeString('message', { description: 'What is wrong and what to do.' }),

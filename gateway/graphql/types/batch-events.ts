@@ -23,7 +23,7 @@ export function defineBatchEvents(builder: Builder): void {
     } as const,
   });
   const BatchEventRef = builder.objectRef<BatchEvent>('BatchEvent').implement({
-    description: 'A change of one of the caller\'s batches.',
+    description: "A change of one of the caller's batches.",
     fields: (t) => ({
       kind: t.expose('kind', { type: KindRef }),
       batchId: t.exposeID('batchId'),
@@ -36,7 +36,7 @@ export function defineBatchEvents(builder: Builder): void {
   builder.subscriptionField('batchEvents', (t) =>
     t.field({
       type: BatchEventRef,
-      description: 'Every batch of the caller\'s API key as it is created, changes status and finishes. Never completes.',
+      description: "Every batch of the caller's API key as it is created, changes status and finishes. Never completes.",
       subscribe: (_root, _args, { bus, owner, metrics }) =>
         streamTopic<BatchEvent>({
           bus,

@@ -6,7 +6,10 @@ import type { Builder } from '../builder.ts';
 import type { defineBatch } from './batch.ts';
 
 /** Adds `Batch.handlers`: the handlers a batch asked for and their options, secrets masked. */
-export function defineBatchHandlerOptions(builder: Builder, { Batch, registry }: { Batch: ReturnType<typeof defineBatch>; registry: HandlerRegistry }): void {
+export function defineBatchHandlerOptions(
+  builder: Builder,
+  { Batch, registry }: { Batch: ReturnType<typeof defineBatch>; registry: HandlerRegistry },
+): void {
   const secretsOf = secretOptionsOf(registry);
   builder.objectField(Batch, 'handlers', (t) =>
     t.field({

@@ -7,18 +7,24 @@ export function defineBatchProgress(builder: Builder): void {
     description: 'The progress of one batch at one moment.',
     fields: (t) => ({
       batchId: t.exposeID('batchId'),
-      status: t.exposeString('status', { description: 'The batch status, as in the Batch object (validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled).' }),
+      status: t.exposeString('status', {
+        description:
+          'The batch status, as in the Batch object (validating, in_progress, finalizing, completed, failed, expired, cancelling, cancelled).',
+      }),
       total: t.exposeInt('total', { description: 'Requests in the batch.' }),
       completed: t.exposeInt('completed', { description: 'Requests finished with a response.' }),
       failed: t.exposeInt('failed', { description: 'Requests finished with an error.' }),
       remaining: t.exposeInt('remaining', { description: 'Requests not finished yet.' }),
       promptTokens: t.exposeFloat('promptTokens'),
       completionTokens: t.exposeFloat('completionTokens'),
-      tokensPerSecond: t.exposeFloat('tokensPerSecond', { description: 'Prompt and completion tokens per second over the last 30 seconds, as this gateway saw them.' }),
+      tokensPerSecond: t.exposeFloat('tokensPerSecond', {
+        description: 'Prompt and completion tokens per second over the last 30 seconds, as this gateway saw them.',
+      }),
       requestsPerSecond: t.exposeFloat('requestsPerSecond', { description: 'Requests finished per second over the last 30 seconds.' }),
       estimatedSecondsLeft: t.exposeFloat('estimatedSecondsLeft', {
         nullable: true,
-        description: 'Remaining requests divided by requestsPerSecond; 0 once ended, null while unknown (nothing finished yet, or not running).',
+        description:
+          'Remaining requests divided by requestsPerSecond; 0 once ended, null while unknown (nothing finished yet, or not running).',
       }),
       final: t.exposeBoolean('final', { description: 'True on the last event: the batch has ended and the subscription completes.' }),
       updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the newest change in this event was published.' }),
@@ -29,7 +35,7 @@ export function defineBatchProgress(builder: Builder): void {
     t.field({
       type: BatchProgressRef,
       description:
-        'The batch\'s current state at once, then every change (at most four events a second), ' +
+        "The batch's current state at once, then every change (at most four events a second), " +
         'completing after the final state (completed, failed, expired or cancelled).',
       args: { id: t.arg.id({ required: true }) },
       subscribe: (_root, { id }, { progress, owner }) => progress.watch(String(id), owner),

@@ -18,10 +18,16 @@ export function defineBatchStats(builder: Builder, refs: BatchStatsRefs) {
       requests: t.exposeFloat('requests'),
       succeeded: t.exposeFloat('succeeded'),
       failed: t.exposeFloat('failed'),
-      successRate: t.exposeFloat('successRate', { nullable: true, description: 'succeeded / (succeeded + failed); null before any request finished.' }),
+      successRate: t.exposeFloat('successRate', {
+        nullable: true,
+        description: 'succeeded / (succeeded + failed); null before any request finished.',
+      }),
       promptTokens: t.exposeFloat('promptTokens'),
       completionTokens: t.exposeFloat('completionTokens'),
-      meanDurationSeconds: t.exposeFloat('meanDurationSeconds', { nullable: true, description: 'Mean time from creation to completion of completed batches.' }),
+      meanDurationSeconds: t.exposeFloat('meanDurationSeconds', {
+        nullable: true,
+        description: 'Mean time from creation to completion of completed batches.',
+      }),
       byStatus: t.field({ type: [refs.StatusCount], resolve: (stats) => stats.byStatus }),
       byModel: t.field({ type: [refs.ModelStats], resolve: (stats) => stats.byModel }),
     }),

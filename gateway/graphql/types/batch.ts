@@ -32,7 +32,7 @@ const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 /** Adds the `Batch` type, `Query.batch`, and `Mutation.cancelBatch` / `retryBatch`; returns the type's ref. */
 export function defineBatch(builder: Builder, refs: BatchRefs) {
   const BatchRef = builder.objectRef<BatchRow>('Batch').implement({
-    description: 'A batch of requests, as in OpenAI\'s Batch object, with priority and queue estimates.',
+    description: "A batch of requests, as in OpenAI's Batch object, with priority and queue estimates.",
     fields: (t) => {
       const file = (key: 'inputFileId' | 'outputFileId' | 'errorFileId', description: string) =>
         t.field({
@@ -50,11 +50,18 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         id: t.exposeID('id'),
         status: t.field({ type: refs.BatchStatus, resolve: (batch) => batch.status as never }),
         endpoint: t.exposeString('endpoint', { description: '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses.' }),
-        model: t.exposeString('model', { nullable: true, description: 'The model of every request; null when the batch mixes models or is still validating.' }),
+        model: t.exposeString('model', {
+          nullable: true,
+          description: 'The model of every request; null when the batch mixes models or is still validating.',
+        }),
         completionWindow: t.exposeString('completionWindow', { description: 'How long the batch may run, e.g. 24h.' }),
         priority: t.exposeInt('priority', { description: 'Higher runs first.' }),
         metadata: t.field({ type: 'JSON', nullable: true, resolve: (batch) => batch.metadata }),
-        errors: t.field({ type: [refs.BatchError], description: 'Why validation failed: one entry per bad line.', resolve: (batch) => batch.errors ?? [] }),
+        errors: t.field({
+          type: [refs.BatchError],
+          description: 'Why validation failed: one entry per bad line.',
+          resolve: (batch) => batch.errors ?? [],
+        }),
         requestCounts: t.field({ type: refs.RequestCounts, resolve: (batch) => batch }),
         promptTokens: t.exposeFloat('promptTokens'),
         completionTokens: t.exposeFloat('completionTokens'),
@@ -66,7 +73,11 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         errorFile: file('errorFileId', 'The requests that failed, were cancelled or expired, once the batch has ended.'),
         retriedFrom: t.exposeID('retriedFrom', { nullable: true, description: 'The batch this one retries.' }),
         createdAt: t.field({ type: 'DateTime', resolve: (batch) => new Date(batch.createdAtMs) }),
-        expiresAt: t.field({ type: 'DateTime', description: 'When the completion window ends.', resolve: (batch) => new Date(batch.expiresAtMs) }),
+        expiresAt: t.field({
+          type: 'DateTime',
+          description: 'When the completion window ends.',
+          resolve: (batch) => new Date(batch.expiresAtMs),
+        }),
         inProgressAt: time('inProgressAtMs', 'When validation succeeded.'),
         finalizingAt: time('finalizingAtMs', 'When the last request finished.'),
         completedAt: time('completedAtMs', 'When the result files were ready.'),
@@ -111,7 +122,8 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
   builder.mutationField('retryBatch', (t) =>
     t.field({
       type: BatchRef,
-      description: 'Creates a new batch of the failed and expired requests of a finished batch (same endpoint, window, priority and handlers).',
+      description:
+        'Creates a new batch of the failed and expired requests of a finished batch (same endpoint, window, priority and handlers).',
       args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, { services, owner }) => retry(services, owner, String(id)),
     }),

@@ -22,16 +22,29 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
     description: 'A batch to create: from an uploaded file (`inputFileId`) or from requests given inline (`requests`), not both.',
     fields: (t) => ({
       inputFileId: t.id({ description: 'An uploaded file with purpose "batch".' }),
-      requests: t.field({ type: [refs.BatchRequestInput], description: `Requests given inline instead of a file, at most ${MAX_INLINE_REQUESTS}.` }),
+      requests: t.field({
+        type: [refs.BatchRequestInput],
+        description: `Requests given inline instead of a file, at most ${MAX_INLINE_REQUESTS}.`,
+      }),
       endpoint: t.string({ required: true, description: '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses.' }),
-      completionWindow: t.string({ required: true, defaultValue: '24h', description: 'How long the batch may run: a number of hours such as "24h".' }),
+      completionWindow: t.string({
+        required: true,
+        defaultValue: '24h',
+        description: 'How long the batch may run: a number of hours such as "24h".',
+      }),
       metadata: t.field({ type: 'JSON', description: 'Up to 16 string pairs of your own.' }),
       priority: t.int({ required: true, defaultValue: 0, description: 'From -1000 to 1000; higher runs first.' }),
       outputExpiresAfterSeconds: t.int({
-        description: 'Seconds (3600 to 2592000) the output and error files live after they are created; by default FILE_RETENTION_DAYS, or kept.',
+        description:
+          'Seconds (3600 to 2592000) the output and error files live after they are created; by default FILE_RETENTION_DAYS, or kept.',
       }),
       ...(refs.BatchHandlersInput
-        ? { handlers: t.field({ type: refs.BatchHandlersInput, description: 'Result handlers to run when the batch ends, with their options (see Query.handlers).' }) }
+        ? {
+            handlers: t.field({
+              type: refs.BatchHandlersInput,
+              description: 'Result handlers to run when the batch ends, with their options (see Query.handlers).',
+            }),
+          }
         : {}),
     }),
   });
@@ -39,7 +52,8 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
   builder.mutationField('createBatch', (t) =>
     t.field({
       type: refs.Batch,
-      description: 'Creates a batch in `validating`; it is validated in the background, then queued (`in_progress`) or `failed` with its errors.',
+      description:
+        'Creates a batch in `validating`; it is validated in the background, then queued (`in_progress`) or `failed` with its errors.',
       args: { input: t.arg({ type: CreateBatchInputRef, required: true }) },
       resolve: async (_root, { input }, { services, owner }) => {
         const fromFile = input.inputFileId !== null && input.inputFileId !== undefined;

@@ -10,7 +10,9 @@ export function defineFile(builder: Builder) {
     description: 'An uploaded batch input file, or the output or error file of a batch.',
     fields: (t) => ({
       id: t.exposeID('id'),
-      purpose: t.exposeString('purpose', { description: '`batch` (an input) or `batch_output` (an output or error file, as OpenAI names both).' }),
+      purpose: t.exposeString('purpose', {
+        description: '`batch` (an input) or `batch_output` (an output or error file, as OpenAI names both).',
+      }),
       kind: t.exposeString('kind', { description: '`input`, `output` or `error`: what the file holds.' }),
       filename: t.exposeString('filename'),
       bytes: t.exposeFloat('bytes', { description: 'Size in bytes (a Float: result files may pass 2^31).' }),
@@ -49,11 +51,19 @@ export function defineFile(builder: Builder) {
       args: {
         file: t.arg({ type: 'Upload', required: true }),
         purpose: t.arg.string({ defaultValue: 'batch', required: true }),
-        expiresAfterSeconds: t.arg.int({ description: 'Seconds (3600 to 2592000) the file lives after its upload; by default FILE_RETENTION_DAYS, or kept.' }),
+        expiresAfterSeconds: t.arg.int({
+          description: 'Seconds (3600 to 2592000) the file lives after its upload; by default FILE_RETENTION_DAYS, or kept.',
+        }),
       },
       resolve: (_root, { file, purpose, expiresAfterSeconds: seconds }, { services, owner }) => {
-        const expiresAfterSeconds = seconds === null || seconds === undefined ? null : parseExpiresAfter({ anchor: 'created_at', seconds }, 'expiresAfter');
-        return uploadFile(services, owner, { filename: file.name || 'upload.jsonl', purpose, body: chunksOf(file.stream()), expiresAfterSeconds });
+        const expiresAfterSeconds =
+          seconds === null || seconds === undefined ? null : parseExpiresAfter({ anchor: 'created_at', seconds }, 'expiresAfter');
+        return uploadFile(services, owner, {
+          filename: file.name || 'upload.jsonl',
+          purpose,
+          body: chunksOf(file.stream()),
+          expiresAfterSeconds,
+        });
       },
     }),
   );

@@ -9,7 +9,9 @@ export function defineHandlerInfo(builder: Builder, registry: HandlerRegistry) {
       name: t.exposeString('name', { description: 'The key under `handlers` when creating a batch.' }),
       description: t.exposeString('description'),
       manifest: t.exposeString('manifest', { description: 'The manifest file that installed it.' }),
-      module: t.exposeString('module', { description: 'The module as the manifest names it (a path relative to the manifest, or a package).' }),
+      module: t.exposeString('module', {
+        description: 'The module as the manifest names it (a path relative to the manifest, or a package).',
+      }),
       events: t.stringList({
         description: 'The batch events it runs for by default; per-batch options may narrow them (other runs end `skipped`).',
         resolve: (handler) => {
@@ -17,8 +19,15 @@ export function defineHandlerInfo(builder: Builder, registry: HandlerRegistry) {
           return Array.isArray(events) ? [...events] : [...BATCH_EVENTS];
         },
       }),
-      inputType: t.string({ description: 'The GraphQL input type of its per-batch options.', resolve: (handler) => inputTypeName(handler.name) }),
-      optionsSchema: t.field({ type: 'JSON', description: 'The JSON Schema of its per-batch options (for REST clients).', resolve: (handler) => handler.optionsSchema }),
+      inputType: t.string({
+        description: 'The GraphQL input type of its per-batch options.',
+        resolve: (handler) => inputTypeName(handler.name),
+      }),
+      optionsSchema: t.field({
+        type: 'JSON',
+        description: 'The JSON Schema of its per-batch options (for REST clients).',
+        resolve: (handler) => handler.optionsSchema,
+      }),
     }),
   });
 

@@ -51,10 +51,14 @@ export function defineHandlerInputs(builder: Builder, registry: HandlerRegistry)
   };
 
   return builder.inputType('BatchHandlersInput', {
-    description: 'Result handlers to run when the batch ends (completed, failed, expired or cancelled): one field per installed handler, holding its options.',
+    description:
+      'Result handlers to run when the batch ends (completed, failed, expired or cancelled): one field per installed handler, holding its options.',
     fields: (t) =>
       Object.fromEntries(
-        registry.handlers.map((handler) => [handler.name, t.field({ type: objectOf(handler.input) as never, description: handler.description })]),
+        registry.handlers.map((handler) => [
+          handler.name,
+          t.field({ type: objectOf(handler.input) as never, description: handler.description }),
+        ]),
       ),
   });
 }

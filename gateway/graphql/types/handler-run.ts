@@ -10,23 +10,40 @@ const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 /** Adds `HandlerRun`, `HandlerRunStatus` and `Mutation.retryHandlerRun`; returns the type's ref. */
 export function defineHandlerRun(builder: Builder) {
   const Status = builder.enumType('HandlerRunStatus', {
-    description: 'queued → running → succeeded; a failed attempt goes back to queued (with backoff) until the attempts are used up (dead). skipped: the handler does not run for the batch\'s event.',
-    values: Object.fromEntries(HANDLER_RUN_STATUSES.map((s) => [s, { value: s }])) as Record<(typeof HANDLER_RUN_STATUSES)[number], { value: (typeof HANDLER_RUN_STATUSES)[number] }>,
+    description:
+      "queued → running → succeeded; a failed attempt goes back to queued (with backoff) until the attempts are used up (dead). skipped: the handler does not run for the batch's event.",
+    values: Object.fromEntries(HANDLER_RUN_STATUSES.map((s) => [s, { value: s }])) as Record<
+      (typeof HANDLER_RUN_STATUSES)[number],
+      { value: (typeof HANDLER_RUN_STATUSES)[number] }
+    >,
   });
 
   const HandlerRunRef = builder.objectRef<HandlerRunRow>('HandlerRun').implement({
-    description: 'One result handler run for a finished batch: created with the batch\'s final status, retried with backoff, ended succeeded, skipped or dead.',
+    description:
+      "One result handler run for a finished batch: created with the batch's final status, retried with backoff, ended succeeded, skipped or dead.",
     fields: (t) => ({
       id: t.id({ resolve: (run) => String(run.id) }),
       batchId: t.exposeID('batchId'),
-      handler: t.exposeString('handler', { description: 'The handler\'s name.' }),
-      event: t.exposeString('event', { description: 'The final batch status that created the run: completed, failed, expired or cancelled.' }),
+      handler: t.exposeString('handler', { description: "The handler's name." }),
+      event: t.exposeString('event', {
+        description: 'The final batch status that created the run: completed, failed, expired or cancelled.',
+      }),
       status: t.field({ type: Status, resolve: (run) => run.status as never }),
       attempts: t.exposeInt('attempts', { description: 'Attempts made so far.' }),
       maxAttempts: t.exposeInt('maxAttempts'),
-      nextAttemptAt: t.field({ type: 'DateTime', nullable: true, description: 'When a queued run is tried next.', resolve: (run) => (run.status === 'queued' ? at(run.nextAttemptAtMs) : null) }),
+      nextAttemptAt: t.field({
+        type: 'DateTime',
+        nullable: true,
+        description: 'When a queued run is tried next.',
+        resolve: (run) => (run.status === 'queued' ? at(run.nextAttemptAtMs) : null),
+      }),
       lastError: t.exposeString('lastError', { nullable: true, description: 'The error of the last failed attempt.' }),
-      result: t.field({ type: 'JSON', nullable: true, description: 'What the handler reported on success, or why the run was skipped.', resolve: (run) => run.result }),
+      result: t.field({
+        type: 'JSON',
+        nullable: true,
+        description: 'What the handler reported on success, or why the run was skipped.',
+        resolve: (run) => run.result,
+      }),
       createdAt: t.field({ type: 'DateTime', resolve: (run) => new Date(run.createdAtMs) }),
       updatedAt: t.field({ type: 'DateTime', resolve: (run) => new Date(run.updatedAtMs) }),
       finishedAt: t.field({ type: 'DateTime', nullable: true, resolve: (run) => at(run.finishedAtMs) }),
@@ -36,7 +53,8 @@ export function defineHandlerRun(builder: Builder) {
   builder.mutationField('retryHandlerRun', (t) =>
     t.field({
       type: HandlerRunRef,
-      description: 'Re-queues a dead handler run with a fresh set of attempts; the handler resumes from its last checkpoint. Refused (CONFLICT) once its batch\'s results were purged with its expired or deleted result files.',
+      description:
+        "Re-queues a dead handler run with a fresh set of attempts; the handler resumes from its last checkpoint. Refused (CONFLICT) once its batch's results were purged with its expired or deleted result files.",
       args: { id: t.arg.id({ required: true }) },
       resolve: async (_root, { id }, { database, owner }) => {
         const runId = Number(id);

@@ -13,7 +13,10 @@ import { defineHandlerRun } from './handler-run.ts';
  * the `BatchHandlersInput` ref for `CreateBatchInput.handlers`, or undefined when no
  * handler is installed (GraphQL has no empty input types).
  */
-export function defineHandlerTypes(builder: Builder, { registry, Batch }: { registry: HandlerRegistry; Batch: ReturnType<typeof defineBatch> }) {
+export function defineHandlerTypes(
+  builder: Builder,
+  { registry, Batch }: { registry: HandlerRegistry; Batch: ReturnType<typeof defineBatch> },
+) {
   defineHandlerInfo(builder, registry);
   const HandlerRun = defineHandlerRun(builder);
   defineBatchHandlerRuns(builder, { Batch, HandlerRun });

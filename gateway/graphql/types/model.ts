@@ -58,10 +58,15 @@ export function defineModel(builder: Builder, refs: ModelRefs) {
         requireAdmin(admin);
         if (!input.name.trim()) throw new AppError('BAD_REQUEST', 'A model needs a name.', { param: 'name' });
         if (input.name.length > MAX_MODEL_LENGTH) {
-          throw new AppError('BAD_REQUEST', `A model name is at most ${MAX_MODEL_LENGTH} characters, the most a batch request may name.`, { param: 'name' });
+          throw new AppError('BAD_REQUEST', `A model name is at most ${MAX_MODEL_LENGTH} characters, the most a batch request may name.`, {
+            param: 'name',
+          });
         }
         const model = await registerModel(database.db, { ...input, maxConcurrency: input.maxConcurrency ?? null });
-        if (!model) throw new AppError('CONFLICT', `A model named ${input.name} is already registered; change it with updateModel.`, { param: 'name' });
+        if (!model)
+          throw new AppError('CONFLICT', `A model named ${input.name} is already registered; change it with updateModel.`, {
+            param: 'name',
+          });
         return model;
       },
     }),

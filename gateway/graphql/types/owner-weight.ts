@@ -48,9 +48,10 @@ function checkWeight(owner: string, weight: number): void {
 /** Adds the `OwnerWeight` type, `Query.ownerWeights` and `Mutation.setOwnerWeight`; returns the type's ref. */
 export function defineOwnerWeight(builder: Builder) {
   const OwnerWeightRef = builder.objectRef<OwnerWeight>('OwnerWeight').implement({
-    description: 'How much of the fleet an owner (an API key) gets under fair share, relative to the other owners with queued work for a model.',
+    description:
+      'How much of the fleet an owner (an API key) gets under fair share, relative to the other owners with queued work for a model.',
     fields: (t) => ({
-      owner: t.exposeString('owner', { description: 'The owner: `key_` and 16 hex digits of its key\'s SHA-256, or `local` without keys.' }),
+      owner: t.exposeString('owner', { description: "The owner: `key_` and 16 hex digits of its key's SHA-256, or `local` without keys." }),
       weight: t.exposeFloat('weight', { description: `${DEFAULT_OWNER_WEIGHT} unless an administrator set another.` }),
       updatedAt: t.field({
         type: 'DateTime',
@@ -64,7 +65,8 @@ export function defineOwnerWeight(builder: Builder) {
   builder.queryField('ownerWeights', (t) =>
     t.field({
       type: [OwnerWeightRef],
-      description: 'The weights administrators set, by owner (owners not listed weigh 1). Other keys see only their own weight, default or not.',
+      description:
+        'The weights administrators set, by owner (owners not listed weigh 1). Other keys see only their own weight, default or not.',
       resolve: async (_root, _args, { database, owner, admin }) => {
         if (admin) return listOwnerWeights(database.db);
         const [mine] = await listOwnerWeights(database.db, { owner });

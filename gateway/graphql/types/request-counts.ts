@@ -9,7 +9,8 @@ export function defineRequestCounts(builder: Builder) {
       total: t.exposeInt('total'),
       completed: t.exposeInt('completed', { description: 'Answered by the engine successfully (in the output file).' }),
       failed: t.exposeInt('failed', {
-        description: 'Ended with an error: refused by the engine (4xx) or out of retries. Requests cancelled or expired are counted in neither field, as in OpenAI.',
+        description:
+          'Ended with an error: refused by the engine (4xx) or out of retries. Requests cancelled or expired are counted in neither field, as in OpenAI.',
       }),
     }),
   });

@@ -57,7 +57,15 @@ export function defineWorkerEvents(builder: Builder): void {
           map: (event) => {
             if (!(event.type in KINDS)) return null;
             const e = event as BusWorkerEvent;
-            return { kind: KINDS[e.type], workerId: e.workerId, host: e.host, gpu: e.gpu, model: e.model, previousModel: e.previousModel ?? null, at: new Date(e.at) };
+            return {
+              kind: KINDS[e.type],
+              workerId: e.workerId,
+              host: e.host,
+              gpu: e.gpu,
+              model: e.model,
+              previousModel: e.previousModel ?? null,
+              at: new Date(e.at),
+            };
           },
         }),
       resolve: (event) => event,

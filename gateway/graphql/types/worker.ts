@@ -28,7 +28,7 @@ export function defineWorker(builder: Builder, GpuStats: ReturnType<typeof defin
   builder.queryField('workers', (t) =>
     t.field({
       type: [WorkerRef],
-      description: 'The fleet\'s workers (live ones, unless includeStopped).',
+      description: "The fleet's workers (live ones, unless includeStopped).",
       args: { includeStopped: t.arg.boolean({ required: true, defaultValue: false }) },
       resolve: (_root, { includeStopped }, { database }) => listWorkers(database.db, { includeStopped }),
     }),

@@ -29,7 +29,8 @@ export const postgresInsertHarness: HandlerHarness = {
         return null;
       end $$;
       create trigger maybe_fail before insert on contract_results for each statement execute function maybe_fail();`);
-    const count = async (batchId: string) => (await db`select count(*)::int as n from contract_results where batch_id = ${batchId}`)[0]!.n as number;
+    const count = async (batchId: string) =>
+      (await db`select count(*)::int as n from contract_results where batch_id = ${batchId}`)[0]!.n as number;
     return {
       options: { table: 'contract_results', createTable: true, chunkSize: 250 },
       deployment: { url: target.url },

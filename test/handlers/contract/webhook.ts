@@ -7,7 +7,10 @@ export const webhookHarness: HandlerHarness = {
   invalid: [
     { options: { url: 'not a url', secret: 'a-secret-long-enough' }, problem: 'handlers.webhook.url: expected a URL' },
     { options: { url: 'ftp://example.test', secret: 'a-secret-long-enough' }, problem: 'handlers.webhook.url: expected a URL' },
-    { options: { url: 'https://example.test', secret: 'short' }, problem: 'handlers.webhook.secret: expected a secret of at least 16 characters' },
+    {
+      options: { url: 'https://example.test', secret: 'short' },
+      problem: 'handlers.webhook.secret: expected a secret of at least 16 characters',
+    },
     { options: { url: 'https://example.test', events: ['done'] }, problem: 'handlers.webhook.events[0]' },
     { options: { url: 'https://example.test', timeoutSeconds: 0 }, problem: 'handlers.webhook.timeoutSeconds' },
   ],

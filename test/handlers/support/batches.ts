@@ -15,7 +15,10 @@ export interface FinishedBatchOptions {
  * A batch that ran to `completed` the way the fleet leaves it: requests answered, then
  * settled, which finalizes it and creates its handler runs in the same transaction.
  */
-export async function finishedBatch(database: Database, { succeeded = 3, failed = 0, handlers = {}, owner = 'local' }: FinishedBatchOptions = {}): Promise<string> {
+export async function finishedBatch(
+  database: Database,
+  { succeeded = 3, failed = 0, handlers = {}, owner = 'local' }: FinishedBatchOptions = {},
+): Promise<string> {
   const id = newId('batch_');
   const total = succeeded + failed;
   await database.db.execute(sql`
@@ -41,7 +44,8 @@ export async function finishedBatch(database: Database, { succeeded = 3, failed 
     insert into request_ranges (batch_id, model, owner, first_line, last_line, size, succeeded, failed, attempts, finished_at)
     select ${id}, 'sim-model', ${owner}, 1, ${total}, ${total}, ${succeeded}, ${failed}, 1, now() where ${total} > 0`);
   const transitions = await settleBatch(database.db, id);
-  if (!transitions.some((t) => t.to === 'completed')) throw new Error(`finishedBatch: ${id} did not complete (${JSON.stringify(transitions)})`);
+  if (!transitions.some((t) => t.to === 'completed'))
+    throw new Error(`finishedBatch: ${id} did not complete (${JSON.stringify(transitions)})`);
   return id;
 }
 

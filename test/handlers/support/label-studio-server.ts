@@ -24,7 +24,13 @@ export interface LabelStudioServer {
  * and a JSON array of tasks (each with `data`) answers 201 with Label Studio's counts;
  * a wrong token is 401, an unknown project 404, a malformed task 400.
  */
-export async function startLabelStudio({ token = 'ls-test-token', projects = [7] }: { token?: string; projects?: number[] } = {}): Promise<LabelStudioServer> {
+export async function startLabelStudio({
+  token = 'ls-test-token',
+  projects = [7],
+}: {
+  token?: string;
+  projects?: number[];
+} = {}): Promise<LabelStudioServer> {
   const receiver = await startReceiver();
   const server: LabelStudioServer = {
     url: receiver.url,

@@ -13,13 +13,19 @@ export default defineHandler({
   name: 'auditLog',
   description: 'Records each result of the batch (status, error code, tokens) in the compliance audit table, under a case number.',
   options: z.object({
-    caseNumber: z.string().regex(/^CASE-\d+$/, { error: 'expected a case number such as CASE-1234' }).describe('The compliance case the batch belongs to.'),
+    caseNumber: z
+      .string()
+      .regex(/^CASE-\d+$/, { error: 'expected a case number such as CASE-1234' })
+      .describe('The compliance case the batch belongs to.'),
     requestedBy: z.email({ error: 'expected an email address' }).describe('Who asked for the batch.'),
     retention: z.enum(['short', 'standard', 'legal_hold']).default('standard').describe('How long the audit rows are kept.'),
   }),
   deploymentOptions: z.object({
     databaseUrl: z.url({ protocol: /^postgres(ql)?$/, error: 'expected a Postgres URL' }).describe('The audit database.'),
-    table: z.string().regex(/^[a-z_][a-z0-9_]*$/, { error: 'expected a lowercase table name' }).describe('The audit table.'),
+    table: z
+      .string()
+      .regex(/^[a-z_][a-z0-9_]*$/, { error: 'expected a lowercase table name' })
+      .describe('The audit table.'),
   }),
   events: ['completed', 'expired', 'cancelled', 'failed'],
   async handle({ batch, event, options, deployment, results, logger, signal }) {
@@ -35,7 +41,8 @@ export default defineHandler({
       return { rows: written, table: deployment.table };
     } catch (error) {
       // A missing permission will not fix itself; anything else is retried.
-      if ((error as { code?: string }).code === '42501') throw new HandlerError(`the audit database refused: ${(error as Error).message}`, { retryable: false });
+      if ((error as { code?: string }).code === '42501')
+        throw new HandlerError(`the audit database refused: ${(error as Error).message}`, { retryable: false });
       throw error;
     } finally {
       await db.end({ timeout: 5 });

@@ -9,7 +9,12 @@ import type { Context, Scope } from '../context.ts';
 const FINAL = ['completed', 'failed', 'expired', 'cancelled'];
 
 /** Label and value rows. */
-const facts = (rows: [string, Child][]) => h('dl', { class: 'facts' }, rows.map(([label, value]) => [h('dt', null, label), h('dd', null, value)]));
+const facts = (rows: [string, Child][]) =>
+  h(
+    'dl',
+    { class: 'facts' },
+    rows.map(([label, value]) => [h('dt', null, label), h('dd', null, value)]),
+  );
 
 function actionButton(label: string, run: () => Promise<unknown>, after: () => void): HTMLButtonElement {
   const button = h('button', { type: 'button' }, label);
@@ -28,7 +33,12 @@ function actionButton(label: string, run: () => Promise<unknown>, after: () => v
 }
 
 function handlerRuns({ api }: Context, b: BatchDetail, reload: () => void): Child {
-  if (!b.handlerRuns.length) return h('p', { class: 'muted' }, FINAL.includes(b.status) ? 'This batch asked for no result handlers.' : 'Result handlers run once the batch ends.');
+  if (!b.handlerRuns.length)
+    return h(
+      'p',
+      { class: 'muted' },
+      FINAL.includes(b.status) ? 'This batch asked for no result handlers.' : 'Result handlers run once the batch ends.',
+    );
   return table(
     ['Handler', 'Event', 'Status', 'Attempts', 'Last error', 'Next attempt', ''],
     b.handlerRuns.map((run) => [
@@ -61,10 +71,16 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
   const actions: Child[] = [];
   if (!ended) actions.push(actionButton('Cancel batch', () => api.graphql(CANCEL_BATCH, { id: b.id }), reload));
   if (ended && b.requestCounts.failed > 0) {
-    actions.push(actionButton('Retry failed requests', async () => {
-      const { retryBatch } = await api.graphql<{ retryBatch: { id: string } }>(RETRY_BATCH, { id: b.id });
-      location.hash = `#/batches/${retryBatch.id}`;
-    }, () => {}));
+    actions.push(
+      actionButton(
+        'Retry failed requests',
+        async () => {
+          const { retryBatch } = await api.graphql<{ retryBatch: { id: string } }>(RETRY_BATCH, { id: b.id });
+          location.hash = `#/batches/${retryBatch.id}`;
+        },
+        () => {},
+      ),
+    );
   }
   const files: Child[] = [
     b.inputFile && h('li', null, 'Input: ', downloadLink(api, b.inputFile, b.inputFile.filename)),
@@ -76,22 +92,50 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
     h('h1', null, 'Batch ', h('code', null, b.id), ' ', h('span', { 'data-field': 'status' }, badge(b.status))),
     h('div', { class: 'actions' }, actions),
     h('section', null, h('h2', null, 'Progress'), progress.element),
-    h('section', { class: 'columns' },
+    h(
+      'section',
+      { class: 'columns' },
       facts([
-        ['Requests', `${count(b.requestCounts.total)} total, ${count(b.requestCounts.completed)} completed, ${count(b.requestCounts.failed)} failed`],
+        [
+          'Requests',
+          `${count(b.requestCounts.total)} total, ${count(b.requestCounts.completed)} completed, ${count(b.requestCounts.failed)} failed`,
+        ],
         ['Tokens', `${count(b.promptTokens)} prompt, ${count(b.completionTokens)} completion`],
         ['Model', b.model ?? 'mixed'],
         ['Endpoint', b.endpoint],
         ['Priority', String(b.priority)],
         ['Window', `${b.completionWindow} (expires ${time(b.expiresAt)})`],
-        ...(ended ? [] : ([['Queue position', b.queuePosition === null ? '-' : String(b.queuePosition)], ['Estimated done', until(b.estimatedCompletionAt)]] as [string, Child][])),
+        ...(ended
+          ? []
+          : ([
+              ['Queue position', b.queuePosition === null ? '-' : String(b.queuePosition)],
+              ['Estimated done', until(b.estimatedCompletionAt)],
+            ] as [string, Child][])),
         ...(b.retriedFrom ? ([['Retries', h('a', { href: `#/batches/${b.retriedFrom}` }, b.retriedFrom)]] as [string, Child][]) : []),
         ...(b.metadata ? Object.entries(b.metadata).map(([k, v]) => [`metadata.${k}`, v] as [string, Child]) : []),
       ]),
       facts(timeline.filter(([, at]) => at).map(([label, at]) => [label, time(at)])),
     ),
-    h('section', null, h('h2', null, 'Files'), h('ul', { class: 'files' }, files), ended ? null : h('p', { class: 'muted' }, 'Output and error files appear when the batch ends.')),
-    b.errors.length ? h('section', null, h('h2', null, `Validation errors (${b.errors.length})`), table(['Line', 'Code', 'Parameter', 'Message'], b.errors.map((e) => [e.line === null ? '-' : String(e.line), e.code, e.param ?? '', e.message]), '', { 'data-table': 'errors' })) : null,
+    h(
+      'section',
+      null,
+      h('h2', null, 'Files'),
+      h('ul', { class: 'files' }, files),
+      ended ? null : h('p', { class: 'muted' }, 'Output and error files appear when the batch ends.'),
+    ),
+    b.errors.length
+      ? h(
+          'section',
+          null,
+          h('h2', null, `Validation errors (${b.errors.length})`),
+          table(
+            ['Line', 'Code', 'Parameter', 'Message'],
+            b.errors.map((e) => [e.line === null ? '-' : String(e.line), e.code, e.param ?? '', e.message]),
+            '',
+            { 'data-table': 'errors' },
+          ),
+        )
+      : null,
     h('section', null, h('h2', null, 'Result handlers'), handlerRuns(context, b, reload)),
   );
 }
@@ -119,17 +163,21 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
       subscribed = true;
       let status = batch.status;
       scope.add(
-        context.live.subscribe<{ batchProgress: Progress }>(BATCH_PROGRESS, { id }, {
-          next: ({ batchProgress: p }) => {
-            progress!.update(p);
-            const shown = root.querySelector('[data-field=status]');
-            if (shown && p.status !== status) replace(shown, badge(p.status));
-            // A new status changes more than the bar (timeline, files, actions): read the batch again.
-            if (p.status !== status || p.final) void load();
-            status = p.status;
+        context.live.subscribe<{ batchProgress: Progress }>(
+          BATCH_PROGRESS,
+          { id },
+          {
+            next: ({ batchProgress: p }) => {
+              progress!.update(p);
+              const shown = root.querySelector('[data-field=status]');
+              if (shown && p.status !== status) replace(shown, badge(p.status));
+              // A new status changes more than the bar (timeline, files, actions): read the batch again.
+              if (p.status !== status || p.final) void load();
+              status = p.status;
+            },
+            error: (message) => root.prepend(h('p', { class: 'error' }, message)),
           },
-          error: (message) => root.prepend(h('p', { class: 'error' }, message)),
-        }),
+        ),
       );
     }
   }

@@ -33,10 +33,21 @@ function row(b: BatchSummary) {
 
 /** Every batch, newest first, filtered by status and model (kept in the address, so a filtered view can be shared), with totals. */
 export const history: Page = async ({ api }, root, params, scope) => {
-  const status = h('select', { name: 'status' }, h('option', { value: '' }, 'any status'), STATUSES.map((s) => h('option', { value: s }, s.replace('_', ' '))));
+  const status = h(
+    'select',
+    { name: 'status' },
+    h('option', { value: '' }, 'any status'),
+    STATUSES.map((s) => h('option', { value: s }, s.replace('_', ' '))),
+  );
   status.value = params.status ?? '';
   const model = h('input', { type: 'text', name: 'model', placeholder: 'any model', value: params.model ?? '' });
-  const filters = h('form', { class: 'filters', 'aria-label': 'Filters' }, h('label', null, 'Status ', status), h('label', null, 'Model ', model), h('button', { type: 'submit' }, 'Filter'));
+  const filters = h(
+    'form',
+    { class: 'filters', 'aria-label': 'Filters' },
+    h('label', null, 'Status ', status),
+    h('label', null, 'Model ', model),
+    h('button', { type: 'submit' }, 'Filter'),
+  );
   filters.addEventListener('submit', (event) => {
     event.preventDefault();
     const query = new URLSearchParams();
@@ -55,12 +66,19 @@ export const history: Page = async ({ api }, root, params, scope) => {
   let cursor: string | null = null;
   async function page() {
     try {
-      const { batches } = await api.graphql<{ batches: { nodes: BatchSummary[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } } }>(HISTORY, { ...variables, after: cursor });
+      const { batches } = await api.graphql<{
+        batches: { nodes: BatchSummary[]; pageInfo: { endCursor: string | null; hasNextPage: boolean } };
+      }>(HISTORY, { ...variables, after: cursor });
       if (scope.closed) return;
       rows.push(...batches.nodes);
       cursor = batches.pageInfo.endCursor;
       more.hidden = !batches.pageInfo.hasNextPage;
-      replace(list, table(['Batch', 'Status', 'Model', 'Done', 'Failed', 'Created', 'Took'], rows.map(row), 'No batches match.', { 'data-table': 'history' }));
+      replace(
+        list,
+        table(['Batch', 'Status', 'Model', 'Done', 'Failed', 'Created', 'Took'], rows.map(row), 'No batches match.', {
+          'data-table': 'history',
+        }),
+      );
     } catch (error) {
       showError(list, error);
     }

@@ -22,7 +22,16 @@ export const models: Page = async ({ api }, root, _params, scope) => {
         m?.engineArgs.join(' ') ?? '',
       ];
     });
-    replace(root, h('h1', null, 'Models'), table(['Model', 'Enabled', 'Workers', 'Max concurrency', 'Source', 'Engine arguments'], rows, 'No models: none is registered and no worker is running.', { 'data-table': 'models' }));
+    replace(
+      root,
+      h('h1', null, 'Models'),
+      table(
+        ['Model', 'Enabled', 'Workers', 'Max concurrency', 'Source', 'Engine arguments'],
+        rows,
+        'No models: none is registered and no worker is running.',
+        { 'data-table': 'models' },
+      ),
+    );
   } catch (error) {
     showError(root, error);
   }

@@ -10,7 +10,15 @@ const percent = (fraction: number | null) => (fraction === null ? '-' : `${Math.
  */
 function shareCell(o: OwnerShare) {
   const below = o.queuedLines > 0 && (o.share ?? 0) < o.fairShare;
-  return h('span', { class: below ? 'share below' : 'share', 'data-field': 'share', title: below ? 'less than its fair share, with requests waiting' : null }, percent(o.share ?? 0));
+  return h(
+    'span',
+    {
+      class: below ? 'share below' : 'share',
+      'data-field': 'share',
+      title: below ? 'less than its fair share, with requests waiting' : null,
+    },
+    percent(o.share ?? 0),
+  );
 }
 
 /**
@@ -30,5 +38,10 @@ export function sharesTable(queues: ModelQueue[]): HTMLTableElement {
     ]),
     [q.model, h('span', { class: 'muted' }, `all owners (${q.activeOwners})`), '', count(q.queuedLines), count(q.inFlightLines), '', ''],
   ]);
-  return table(['Model', 'Owner', 'Weight', 'Queued', 'In flight', 'Share of in flight', 'Fair share'], rows, 'No requests are queued or in flight.', { 'data-table': 'shares' });
+  return table(
+    ['Model', 'Owner', 'Weight', 'Queued', 'In flight', 'Share of in flight', 'Fair share'],
+    rows,
+    'No requests are queued or in flight.',
+    { 'data-table': 'shares' },
+  );
 }

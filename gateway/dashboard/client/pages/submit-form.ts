@@ -18,7 +18,11 @@ async function endpointOf(file: File): Promise<string | null> {
 /** A form that uploads a JSONL file (POST /v1/files) and creates a batch of it (POST /v1/batches), then opens the batch. */
 export function submitForm(api: Api): HTMLFormElement {
   const file = h('input', { type: 'file', name: 'file', accept: '.jsonl,application/jsonl,text/plain', required: true });
-  const endpoint = h('select', { name: 'endpoint' }, ENDPOINTS.map((e) => h('option', { value: e }, e)));
+  const endpoint = h(
+    'select',
+    { name: 'endpoint' },
+    ENDPOINTS.map((e) => h('option', { value: e }, e)),
+  );
   const priority = h('input', { type: 'number', name: 'priority', value: 0, min: -1000, max: 1000, step: 1 });
   const message = h('span', { class: 'message', role: 'status' });
   const button = h('button', { type: 'submit' }, 'Submit batch');

@@ -8,7 +8,17 @@ const LATE_MS = 15_000;
 
 const gpu = (w: Worker) =>
   w.gpuStats
-    ? h('span', null, w.gpu, h('br'), h('small', null, `${Math.round(w.gpuStats.utilizationPercent)}% · ${count(w.gpuStats.memoryUsedMiB)}/${count(w.gpuStats.memoryTotalMiB)} MiB · ${Math.round(w.gpuStats.temperatureC)}°C`))
+    ? h(
+        'span',
+        null,
+        w.gpu,
+        h('br'),
+        h(
+          'small',
+          null,
+          `${Math.round(w.gpuStats.utilizationPercent)}% · ${count(w.gpuStats.memoryUsedMiB)}/${count(w.gpuStats.memoryTotalMiB)} MiB · ${Math.round(w.gpuStats.temperatureC)}°C`,
+        ),
+      )
     : w.gpu;
 
 /** The fleet: one row per worker process (one per GPU) with its model, load and heartbeat, live. */
@@ -34,7 +44,11 @@ export const workers: Page = async ({ api, live }, root, params, scope) => {
           count(w.completed),
           count(w.failed),
           `${w.runtime} (pid ${w.pid})`,
-          h('span', { class: Date.now() - new Date(w.heartbeatAt).getTime() > LATE_MS && w.status !== 'stopped' ? 'late' : '' }, ago(w.heartbeatAt)),
+          h(
+            'span',
+            { class: Date.now() - new Date(w.heartbeatAt).getTime() > LATE_MS && w.status !== 'stopped' ? 'late' : '' },
+            ago(w.heartbeatAt),
+          ),
         ]),
         'No workers are running.',
         { 'data-table': 'workers' },
