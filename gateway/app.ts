@@ -21,7 +21,7 @@ import { useQueryLimits } from './graphql/query-limits.ts';
 import { databaseClientError } from './database-errors.ts';
 import { createSchema } from './graphql/schema.ts';
 import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
-import { createGraphQLWs } from './graphql/websocket.ts';
+import { createGraphQLWs } from './graphql/graphql-ws.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { createRestRoutes } from './rest/index.ts';
 import type { Services } from './services.ts';

@@ -1,7 +1,7 @@
 // The gateway on Deno: `deno run -A gateway/entry/deno.ts` (`npm run gateway:deno`).
 import { ConfigError } from '../../core/env.ts';
 import { loadGatewayConfig } from '../config.ts';
-import { createWebSocketHandler, isGraphQLUpgrade } from '../graphql/web-socket.ts';
+import { createWhatwgSocketServer, isGraphQLUpgrade } from '../graphql/whatwg-sockets.ts';
 import { startGateway } from '../start.ts';
 
 // The few Deno APIs this entry uses, declared here so `tsc` (which knows Node and Bun) checks it.
@@ -23,7 +23,7 @@ const SHUTDOWN_GRACE_MS = 2_000;
 try {
   const config = loadGatewayConfig();
   const gateway = await startGateway(config);
-  const sockets = createWebSocketHandler(gateway.graphqlWs);
+  const sockets = createWhatwgSocketServer(gateway.graphqlWs);
   const server = Deno.serve(
     {
       port: config.PORT,

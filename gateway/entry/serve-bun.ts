@@ -1,5 +1,5 @@
 import { handleProtocols, makeHandler } from 'graphql-ws/use/bun';
-import { upgradeHeaders, type UpgradeHeaders } from '../graphql/websocket.ts';
+import { upgradeHeaders, type UpgradeHeaders } from '../graphql/graphql-ws.ts';
 import type { Gateway } from '../start.ts';
 
 /** Options for {@link serveBun}. */

@@ -1,5 +1,5 @@
 import { CloseCode, handleProtocols, makeServer } from 'graphql-ws';
-import { UPGRADE_HEADERS, type GraphQLWsServer } from './websocket.ts';
+import { UPGRADE_HEADERS, type GraphQLWsServer } from './graphql-ws.ts';
 
 // WebSocket.OPEN, spelled out: Node 20 has no global WebSocket, and this module must load there too.
 const OPEN = 1;
@@ -8,7 +8,7 @@ const OPEN = 1;
 export type UpgradeWebSocket = (protocol: string) => { socket: WebSocket; response: Response };
 
 /** graphql-ws served on Web-standard server sockets. */
-export interface WebSocketHandler {
+export interface WhatwgSocketServer {
   /** Upgrades a `/graphql` request with the runtime's `upgrade` and speaks graphql-ws on the socket. */
   upgrade(request: Request, upgrade: UpgradeWebSocket): Response;
   /** Closes every open socket (1001, going away): their subscriptions end. */
@@ -26,7 +26,7 @@ export function isGraphQLUpgrade(request: Request): boolean {
  * edge platforms). The upgrade's `Authorization` header counts as on HTTP; a client that
  * does not offer the graphql-transport-ws subprotocol gets a 400.
  */
-export function createWebSocketHandler(options: GraphQLWsServer): WebSocketHandler {
+export function createWhatwgSocketServer(options: GraphQLWsServer): WhatwgSocketServer {
   const server = makeServer(options);
   const sockets = new Set<WebSocket>();
   const serve = (socket: WebSocket, protocol: string, headers: Headers) => {
