@@ -24,7 +24,7 @@ import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
 import { createGraphQLWs } from './graphql/graphql-ws.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { createRestRoutes } from './rest/index.ts';
-import type { Services } from './services.ts';
+import type { AppDeps } from './app-deps.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
 
 /** The methods HTTP metrics name; any other is counted as `OTHER`. */
@@ -73,7 +73,7 @@ export function createApp({
   };
   const validator =
     given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
-  const services: Services = { database, logger, config, validator, statusChanged, handlers };
+  const deps: AppDeps = { database, logger, config, validator, statusChanged, handlers };
   const resolveOwner = createAuthenticator({ apiKeys: config.apiKeys, adminKeys: config.ADMIN_API_KEYS });
   const yoga = createYoga<{ owner: string; log?: Logger }, GraphQLContext>({
     schema: createSchema({ handlers }),
@@ -95,7 +95,7 @@ export function createApp({
       bus,
       progress,
       metrics,
-      services,
+      deps,
     }),
   });
 
@@ -168,7 +168,7 @@ export function createApp({
   const serveMetrics = metricsHandler(registry);
   app.get('/metrics', () => serveMetrics());
 
-  app.route('/v1', createRestRoutes(services));
+  app.route('/v1', createRestRoutes(deps));
 
   // handleRequest, not fetch: Yoga's fetch gives up on a request whose client left before the
   // response, dropping the response and with it a subscription that nothing would ever end.

@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import { isSealed, sealHandlerOptions } from '../../core/secrets/index.ts';
 import { hostsOf, HandlerOptionsError, literalDestinationProblem, type HandlerRegistry } from '../../handlers/sdk/index.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 /** False for an unpaired UTF-16 surrogate or a NUL: jsonb, where handler options are stored, holds neither. */
 const storable = (text: string) => text.isWellFormed() && !text.includes('\u0000');
@@ -57,7 +57,7 @@ export const secretOptionsOf = (registry: HandlerRegistry) => (name: string) => 
  * shaped as a sealed secret, at any depth, is a BAD_REQUEST too.
  */
 export async function parseBatchHandlers(
-  { handlers: registry, config }: Pick<Services, 'handlers' | 'config'>,
+  { handlers: registry, config }: Pick<AppDeps, 'handlers' | 'config'>,
   input: unknown,
 ): Promise<Record<string, unknown>> {
   const { destinations } = config;

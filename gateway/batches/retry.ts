@@ -1,17 +1,17 @@
 import { AppError } from '../../core/errors.ts';
 import { getBatch, newId, QUEUE_CHANNEL, retryBatch, type BatchRow } from '../../schema/index.ts';
 import { retentionSeconds } from '../files/expires-after.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 /** Creates a new batch of the failed and expired requests of a finished batch, queued at once. */
-export async function retry(services: Services, owner: string, batchId: string): Promise<BatchRow> {
-  const { database } = services;
+export async function retry(deps: AppDeps, owner: string, batchId: string): Promise<BatchRow> {
+  const { database } = deps;
   const outcome = await retryBatch(database.db, {
     batchId,
     owner,
     newBatchId: newId('batch_'),
     newFileId: newId('file-'),
-    inputExpiresAfter: retentionSeconds(services.config.FILE_RETENTION_DAYS),
+    inputExpiresAfter: retentionSeconds(deps.config.FILE_RETENTION_DAYS),
   });
   switch (outcome.kind) {
     case 'not_found':
@@ -30,7 +30,7 @@ export async function retry(services: Services, owner: string, batchId: string):
       );
   }
   for (const model of outcome.models) await database.notify(QUEUE_CHANNEL, model);
-  services.statusChanged([{ batchId: outcome.batchId, owner, from: null, to: 'in_progress' }]);
+  deps.statusChanged([{ batchId: outcome.batchId, owner, from: null, to: 'in_progress' }]);
   const batch = await getBatch(database.db, outcome.batchId, owner);
   if (!batch) throw new Error(`retry: the new batch ${outcome.batchId} is missing`);
   return batch;

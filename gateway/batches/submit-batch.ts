@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import { createBatch, getFile, newId, type BatchRow } from '../../schema/index.ts';
 import { retentionSeconds } from '../files/expires-after.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import { VALIDATION_LEASE_SECONDS } from './batch-validator.ts';
 import { windowSeconds, type BatchSpec } from './batch-spec.ts';
 
@@ -11,12 +11,12 @@ import { windowSeconds, type BatchSpec } from './batch-spec.ts';
  * the same insert, so if this gateway dies another one picks the batch up.
  */
 export async function submitBatch(
-  services: Services,
+  deps: AppDeps,
   owner: string,
   spec: BatchSpec,
   handlers: Record<string, unknown> = {},
 ): Promise<BatchRow> {
-  const { database, validator } = services;
+  const { database, validator } = deps;
   const file = await getFile(database.db, spec.inputFileId, owner);
   if (!file) {
     throw new AppError('NOT_FOUND', `No file with id ${spec.inputFileId}; upload it first (POST /v1/files with purpose "batch").`, {
@@ -40,12 +40,12 @@ export async function submitBatch(
     metadata: spec.metadata,
     priority: spec.priority,
     // FILE_RETENTION_DAYS as in force now: the fleet finalizes the batch, and does not read the gateway's setting.
-    outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(services.config.FILE_RETENTION_DAYS),
+    outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(deps.config.FILE_RETENTION_DAYS),
     handlers,
     validationOwner: validator.id,
     validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
   });
-  services.statusChanged([{ batchId: batch.id, owner, from: null, to: 'validating' }]);
+  deps.statusChanged([{ batchId: batch.id, owner, from: null, to: 'validating' }]);
   validator.validate({ id: batch.id, owner, endpoint: batch.endpoint, inputFileId: file.id, priority: batch.priority, attempts: 1 });
   return batch;
 }

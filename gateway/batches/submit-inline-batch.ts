@@ -1,7 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import type { BatchRow } from '../../schema/index.ts';
 import { uploadFile } from '../files/upload.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import type { BatchSpec } from './batch-spec.ts';
 import { submitBatch } from './submit-batch.ts';
 
@@ -21,7 +21,7 @@ export interface InlineRequest {
  * the batch has an `input_file_id` like any other) and validated the same way.
  */
 export async function submitInlineBatch(
-  services: Services,
+  deps: AppDeps,
   owner: string,
   spec: Omit<BatchSpec, 'inputFileId'>,
   requests: readonly InlineRequest[],
@@ -49,6 +49,6 @@ export async function submitInlineBatch(
   const body = (async function* () {
     yield new TextEncoder().encode(`${text}\n`);
   })();
-  const file = await uploadFile(services, owner, { filename: 'inline-requests.jsonl', purpose: 'batch', body });
-  return submitBatch(services, owner, { ...spec, inputFileId: file.id }, handlers);
+  const file = await uploadFile(deps, owner, { filename: 'inline-requests.jsonl', purpose: 'batch', body });
+  return submitBatch(deps, owner, { ...spec, inputFileId: file.id }, handlers);
 }

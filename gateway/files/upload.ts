@@ -1,6 +1,6 @@
 import { AppError } from '../../core/errors.ts';
 import { completeFile, deleteFile, type FileRow } from '../../schema/index.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import { retentionSeconds } from './expires-after.ts';
 import { storeUpload } from './store-upload.ts';
 
@@ -29,13 +29,9 @@ export interface Upload {
 }
 
 /** Stores a file whose purpose is known before its bytes (GraphQL uploads, inline batches), and returns it. */
-export async function uploadFile(
-  services: Services,
-  owner: string,
-  { filename, purpose, body, expiresAfterSeconds }: Upload,
-): Promise<FileRow> {
+export async function uploadFile(deps: AppDeps, owner: string, { filename, purpose, body, expiresAfterSeconds }: Upload): Promise<FileRow> {
   checkPurpose(purpose);
-  const { database, config } = services;
+  const { database, config } = deps;
   const stored = await storeUpload(database, body, { owner, filename, purpose, maxBytes: config.MAX_FILE_BYTES });
   const file = await completeFile(database.db, stored.id, {
     ...stored,

@@ -2,7 +2,7 @@ import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import type { Database } from '../../schema/index.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import type { ProgressHub } from '../subscriptions/progress-hub.ts';
 
 /** What every resolver receives. */
@@ -19,5 +19,5 @@ export interface GraphQLContext {
   progress: ProgressHub;
   metrics: GatewayMetrics;
   /** What the Batch API's operations run with (the same as the REST routes'). */
-  services: Services;
+  deps: AppDeps;
 }

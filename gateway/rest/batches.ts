@@ -6,13 +6,13 @@ import { parseBatchSpec } from '../batches/batch-spec.ts';
 import { cancel } from '../batches/cancel.ts';
 import { submitBatch } from '../batches/submit-batch.ts';
 import { checkBatchCursor } from '../cursors.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import { batchObject, listObject } from './openai-objects.ts';
 import { intParam, snakeCase } from './query-params.ts';
 
 /** `/v1/batches`: create, list, retrieve and cancel, in OpenAI's shapes plus this server's extensions. */
-export function createBatchRoutes(services: Services) {
-  const { database } = services;
+export function createBatchRoutes(deps: AppDeps) {
+  const { database } = deps;
   const routes = new Hono<{ Variables: { owner: string } }>();
   const present = async (batches: BatchRow[]) => {
     const estimates = await batchEstimates(
@@ -39,7 +39,7 @@ export function createBatchRoutes(services: Services) {
       snakeCase,
     );
     // `handlers` is an extension of OpenAI's body: result handlers and their options.
-    const batch = await submitBatch(services, c.get('owner'), spec, await parseBatchHandlers(services, body.handlers));
+    const batch = await submitBatch(deps, c.get('owner'), spec, await parseBatchHandlers(deps, body.handlers));
     const [shown] = await present([batch]);
     return c.json(shown);
   });
@@ -62,7 +62,7 @@ export function createBatchRoutes(services: Services) {
   });
 
   routes.post('/:id/cancel', async (c) => {
-    const batch = await cancel(services, c.get('owner'), c.req.param('id'));
+    const batch = await cancel(deps, c.get('owner'), c.req.param('id'));
     const [shown] = await present([batch]);
     return c.json(shown);
   });

@@ -8,7 +8,7 @@ import { storeUpload, type StoredUpload } from '../files/store-upload.ts';
 import { parseExpiresAfter, retentionSeconds } from '../files/expires-after.ts';
 import { checkPurpose } from '../files/upload.ts';
 import { toReadableStream } from '../files/web-streams.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 import { fileObject, listObject } from './openai-objects.ts';
 import { enumParam, intParam } from './query-params.ts';
 
@@ -41,8 +41,8 @@ function expiresAfterField(sofar: unknown, name: string, value: string): unknown
 const notFound = (id: string) => new AppError('NOT_FOUND', `No file with id ${id}.`, { param: 'file_id' });
 
 /** `/v1/files`: upload (streamed multipart), list, retrieve, download and delete, in OpenAI's shapes. */
-export function createFileRoutes(services: Services) {
-  const { database, config } = services;
+export function createFileRoutes(deps: AppDeps) {
+  const { database, config } = deps;
   const routes = new Hono<{ Variables: { owner: string } }>();
 
   routes.post('/', async (c) => {

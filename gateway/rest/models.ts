@@ -1,7 +1,7 @@
 import { Hono } from 'hono';
 import { AppError } from '../../core/errors.ts';
 import { servedModels, type ServedModel } from '../../schema/index.ts';
-import type { Services } from '../services.ts';
+import type { AppDeps } from '../app-deps.ts';
 
 /** OpenAI's model object, with vLLM's card fields (`root`, `max_model_len`) where the engine or the registry gave them. */
 const modelObject = (model: ServedModel) => ({
@@ -14,7 +14,7 @@ const modelObject = (model: ServedModel) => ({
 });
 
 /** `/v1/models`: the models a batch can name (the enabled registry, and every model live workers' engines serve). */
-export function createModelRoutes({ database }: Services) {
+export function createModelRoutes({ database }: AppDeps) {
   const routes = new Hono<{ Variables: { owner: string } }>();
   routes.get('/', async (c) => c.json({ object: 'list' as const, data: (await servedModels(database.db)).map(modelObject) }));
   routes.get('/:id{.+}', async (c) => {

@@ -115,7 +115,7 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
       type: BatchRef,
       description: 'Cancels a batch: queued requests stop, in-flight ones are aborted, finished results are kept.',
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, { id }, { services, owner }) => cancel(services, owner, String(id)),
+      resolve: (_root, { id }, { deps, owner }) => cancel(deps, owner, String(id)),
     }),
   );
 
@@ -125,7 +125,7 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
       description:
         'Creates a new batch of the failed and expired requests of a finished batch (same endpoint, window, priority and handlers).',
       args: { id: t.arg.id({ required: true }) },
-      resolve: (_root, { id }, { services, owner }) => retry(services, owner, String(id)),
+      resolve: (_root, { id }, { deps, owner }) => retry(deps, owner, String(id)),
     }),
   );
 

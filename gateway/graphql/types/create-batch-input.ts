@@ -55,7 +55,7 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
       description:
         'Creates a batch in `validating`; it is validated in the background, then queued (`in_progress`) or `failed` with its errors.',
       args: { input: t.arg({ type: CreateBatchInputRef, required: true }) },
-      resolve: async (_root, { input }, { services, owner }) => {
+      resolve: async (_root, { input }, { deps, owner }) => {
         const fromFile = input.inputFileId !== null && input.inputFileId !== undefined;
         if (fromFile === Boolean(input.requests)) {
           throw new AppError('BAD_REQUEST', 'Give either inputFileId or requests.', { param: 'inputFileId' });
@@ -66,9 +66,9 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
           inputFileId: fromFile ? String(input.inputFileId) : 'inline',
           outputExpiresAfter: seconds === null || seconds === undefined ? undefined : { anchor: 'created_at', seconds },
         });
-        const handlers = await parseBatchHandlers(services, (input as { handlers?: unknown }).handlers);
-        if (fromFile) return submitBatch(services, owner, spec, handlers);
-        return submitInlineBatch(services, owner, spec, input.requests ?? [], handlers);
+        const handlers = await parseBatchHandlers(deps, (input as { handlers?: unknown }).handlers);
+        if (fromFile) return submitBatch(deps, owner, spec, handlers);
+        return submitInlineBatch(deps, owner, spec, input.requests ?? [], handlers);
       },
     }),
   );

@@ -55,10 +55,10 @@ export function defineFile(builder: Builder) {
           description: 'Seconds (3600 to 2592000) the file lives after its upload; by default FILE_RETENTION_DAYS, or kept.',
         }),
       },
-      resolve: (_root, { file, purpose, expiresAfterSeconds: seconds }, { services, owner }) => {
+      resolve: (_root, { file, purpose, expiresAfterSeconds: seconds }, { deps, owner }) => {
         const expiresAfterSeconds =
           seconds === null || seconds === undefined ? null : parseExpiresAfter({ anchor: 'created_at', seconds }, 'expiresAfter');
-        return uploadFile(services, owner, {
+        return uploadFile(deps, owner, {
           filename: file.name || 'upload.jsonl',
           purpose,
           body: chunksOf(file.stream()),

@@ -6,7 +6,7 @@ import type { BatchValidator } from './batches/batch-validator.ts';
 import type { GatewayConfig } from './config.ts';
 
 /** What the Batch API's operations run with, shared by the REST routes and the GraphQL resolvers. */
-export interface Services {
+export interface AppDeps {
   database: Database;
   logger: Logger;
   config: GatewayConfig;
