@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { engineLaunch, loadWorkerConfig } from '../../fleet/config.ts';
 import { FLEET_USAGE, parseSupervisorArgs } from '../../fleet/supervisor/args.ts';
 import { createLogger } from '../../core/logger.ts';
-import { renderVllmCommand, type ModelSpec } from '../../fleet/worker/engine-command.ts';
+import { renderEngineCommand, renderVllmCommand, type ModelSpec } from '../../fleet/worker/engine-command.ts';
 import { createOwnedEngine } from '../../fleet/worker/owned-engine.ts';
 
 const model = (more: Partial<ModelSpec> = {}): ModelSpec => ({
@@ -111,5 +111,14 @@ describe('a command template for another engine', () => {
     expect(engineLaunch(loadWorkerConfig({ ENGINE_CMD: 'my-engine {model} --name {name} --port {port}' }))).toEqual({
       template: 'my-engine {model} --name {name} --port {port}',
     });
+  });
+
+  it('is filled in with the model, its name, the port and the engine args, quoting what needs it', () => {
+    const command = renderEngineCommand('vllm serve {model} --served-model-name {name} --port {port} {args}', {
+      model: { name: 'chat', source: 'org/Model-7B', engineArgs: ['--max-num-seqs', '512', "--chat-template=it's"] },
+      port: 8001,
+      gpu: '1',
+    });
+    expect(command).toBe("vllm serve org/Model-7B --served-model-name chat --port 8001 --max-num-seqs 512 '--chat-template=it'\\''s'");
   });
 });
