@@ -8,11 +8,9 @@ import {
   listModels,
   QUEUE_CHANNEL,
   registerWorker,
-  releaseRequests,
   runMigrations,
   setWorkerStatus,
   workerConnectionName,
-  workersOnGpu,
   type Database,
 } from '../schema/index.ts';
 import { engineLaunch, type WorkerConfig } from './config.ts';
@@ -25,7 +23,8 @@ import { createLoadReader } from './worker/engine-metrics.ts';
 import { createGpuStatsReader } from './worker/gpu-stats.ts';
 import { createModelSwitcher } from './worker/model-switcher.ts';
 import { createOwnedEngine } from './worker/owned-engine.ts';
-import { afterReturnedLeases, createSweeper } from './worker/sweeper.ts';
+import { createSweeper } from './worker/sweeper.ts';
+import { releaseDeadPredecessors } from './worker/dead-workers.ts';
 import { createWorker, type Worker } from './worker/worker.ts';
 
 /** How often a worker given an ENGINE_URL re-reads the engine's models. */
@@ -70,15 +69,6 @@ export interface WorkerProcess {
   /** Stops leasing, finishes or returns in-flight work, stops services and the owned engine, and closes what it opened. */
   stop(): Promise<void>;
 }
-
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
 
 /**
  * Starts one worker process: registers it, releases the leases of a dead predecessor on the
@@ -154,16 +144,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     status,
     connectionName,
   });
-  for (const predecessor of await workersOnGpu(database.db, { host: base.host, gpu: base.gpu, except: id })) {
-    if (predecessor.pid !== process.pid && alive(predecessor.pid)) continue;
-    const returned = await releaseRequests(database.db, { owner: predecessor.id, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
-    await setWorkerStatus(database.db, predecessor.id, 'lost');
-    logger.info('released the leases of a dead predecessor on this GPU', {
-      predecessor: predecessor.id,
-      requests: returned.reduce((n, r) => n + r.n, 0),
-    });
-    await afterReturnedLeases({ database, bus, logger }, returned);
-  }
+  await releaseDeadPredecessors({ database, bus, logger }, { ...base, maxAttempts: config.MAX_ATTEMPTS });
 
   const worker = createWorker({
     id,

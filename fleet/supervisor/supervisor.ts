@@ -2,9 +2,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { releaseRequests, setWorkerStatus, type Database } from '../../schema/index.ts';
+import type { Database } from '../../schema/index.ts';
 import type { SupervisorConfig } from '../config.ts';
-import { afterReturnedLeases } from '../worker/sweeper.ts';
+import { releaseDeadWorker } from '../worker/dead-workers.ts';
 import type { SupervisorArgs } from './args.ts';
 import { RUNTIMES } from './runtimes.ts';
 
@@ -102,11 +102,8 @@ export function createSupervisor({ args, config, database, bus, logger }: Superv
     if (!clean) {
       logger.warn('worker exited', { gpu: slot.gpu, workerId, code, signal });
       try {
-        const returned = await releaseRequests(database.db, { owner: workerId, refundAttempt: false, maxAttempts: config.MAX_ATTEMPTS });
-        await setWorkerStatus(database.db, workerId, 'lost');
-        if (returned.length)
-          logger.info("returned the dead worker's leases to the queue", { workerId, requests: returned.reduce((n, r) => n + r.n, 0) });
-        await afterReturnedLeases({ database, bus, logger }, returned);
+        const requests = await releaseDeadWorker({ database, bus, logger }, workerId, config.MAX_ATTEMPTS);
+        if (requests) logger.info("returned the dead worker's leases to the queue", { workerId, requests });
         await publishWorkerEvent(bus, { type: 'worker.down', workerId, host: args.host, gpu: slot.gpu, model: null });
       } catch (err) {
         logger.warn("could not return the dead worker's leases now; they expire and are reaped", { err, workerId });

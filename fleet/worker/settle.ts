@@ -1,6 +1,7 @@
 import { publishBatchProgress, publishBatchStatuses, type BatchStatus, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { settleBatch, type BatchCounters, type Database } from '../../schema/index.ts';
+import { QUEUE_CHANNEL, settleBatch, type BatchCounters, type Database, type ReturnedLeases } from '../../schema/index.ts';
+import { readBatchCounters } from '../../schema/sql/read-batch-counters.ts';
 
 /** What settling and publishing need. */
 export interface SettleDeps {
@@ -44,4 +45,18 @@ export async function publishWrite(deps: SettleDeps, counters: readonly BatchCou
       deps,
       due.map((c) => c.batchId),
     );
+}
+
+/** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
+export async function afterReturnedLeases(deps: SettleDeps, returned: readonly ReturnedLeases[]): Promise<void> {
+  const { database, bus } = deps;
+  for (const model of new Set(returned.filter((r) => r.status === 'queued').map((r) => r.model))) {
+    await database.notify(QUEUE_CHANNEL, model);
+  }
+  const touched = [...new Set(returned.filter((r) => r.status !== 'queued').map((r) => r.batchId))];
+  if (touched.length === 0) return;
+  for (const c of await readBatchCounters(database.db, touched)) {
+    await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status as BatchStatus });
+  }
+  await settleAndPublish(deps, touched);
 }

@@ -1,23 +1,8 @@
-import {
-  publishBatchProgress,
-  publishBatchStatuses,
-  publishWorkerEvent,
-  type BatchStatus,
-  type EventBus,
-} from '../../core/events/index.ts';
+import { publishBatchStatuses, publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createPeriodic } from '../../core/loop.ts';
-import {
-  markLostWorkers,
-  QUEUE_CHANNEL,
-  reapLeases,
-  sweepBatches,
-  unsettledBatches,
-  type Database,
-  type ReturnedLeases,
-} from '../../schema/index.ts';
-import { readBatchCounters } from '../../schema/sql/read-batch-counters.ts';
-import { settleAndPublish } from './settle.ts';
+import { markLostWorkers, reapLeases, sweepBatches, unsettledBatches, type Database } from '../../schema/index.ts';
+import { afterReturnedLeases, settleAndPublish } from './settle.ts';
 
 /** Options for {@link createSweeper}. */
 export interface SweeperOptions {
@@ -33,23 +18,6 @@ export interface SweeperOptions {
   workerStaleMs: number;
   /** Returns the leases of a worker with no connection left and a heartbeat this late (Postgres only); see `reapLeases`. */
   orphanGraceMs?: number | undefined;
-}
-
-/** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
-export async function afterReturnedLeases(
-  deps: { database: Database; bus: EventBus; logger: Logger },
-  returned: readonly ReturnedLeases[],
-): Promise<void> {
-  const { database, bus } = deps;
-  for (const model of new Set(returned.filter((r) => r.status === 'queued').map((r) => r.model))) {
-    await database.notify(QUEUE_CHANNEL, model);
-  }
-  const touched = [...new Set(returned.filter((r) => r.status !== 'queued').map((r) => r.batchId))];
-  if (touched.length === 0) return;
-  for (const c of await readBatchCounters(database.db, touched)) {
-    await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status as BatchStatus });
-  }
-  await settleAndPublish(deps, touched);
 }
 
 /**

@@ -15,8 +15,7 @@ import { observedLoad } from './observed-load.ts';
 import { createLoadFollower } from './load-follower.ts';
 import { createResultWriter } from './result-writer.ts';
 import { runRequest, type Job } from './run-request.ts';
-import { publishWrite, settleAndPublish } from './settle.ts';
-import { afterReturnedLeases } from './sweeper.ts';
+import { afterReturnedLeases, publishWrite, settleAndPublish } from './settle.ts';
 import { engineErrorKind } from './error-kind.ts';
 import { createEngineErrorLog } from './engine-error-log.ts';
 
