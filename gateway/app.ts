@@ -3,7 +3,7 @@ import { createYoga } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
 import { routePath } from 'hono/route';
 import { createMemoryBus, publishBatchStatuses, type BatchStatusChange, type EventBus } from '../core/events/index.ts';
-import { createRegistry, metricsHandler, type Registry } from '../core/metrics/index.ts';
+import { createRegistry, createMetricsEndpoint, type Registry } from '../core/metrics/index.ts';
 import { toAppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
 import { createHandlerRegistry, type HandlerRegistry } from '../handlers/sdk/index.ts';
@@ -165,7 +165,7 @@ export function createApp({
     }),
   );
 
-  const serveMetrics = metricsHandler(registry);
+  const serveMetrics = createMetricsEndpoint(registry);
   app.get('/metrics', () => serveMetrics());
 
   app.route('/v1', createRestRoutes(deps));

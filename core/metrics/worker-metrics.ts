@@ -26,7 +26,7 @@ export interface WorkerInfo {
 
 /**
  * The metrics of one worker process, registered on its registry; the worker serves them
- * with `metricsHandler(registry)` on `--metrics-port`. Names and meanings are listed in
+ * with `createMetricsEndpoint(registry)` on `--metrics-port`. Names and meanings are listed in
  * docs/observability.md.
  */
 export function createWorkerMetrics(registry: Registry, info: WorkerInfo) {

@@ -1,6 +1,6 @@
 // One worker process (one GPU): `bun fleet/entry/worker.ts` or `deno run -A fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
 import { ConfigError } from '../../core/env.ts';
-import { createRegistry, createWorkerMetrics, metricsHandler } from '../../core/metrics/index.ts';
+import { createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerService, loadFleetHandlers } from '../handlers/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
@@ -39,7 +39,7 @@ try {
   const metricsServer =
     config.METRICS_PORT === undefined
       ? null
-      : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: metricsHandler(registry) });
+      : serveFetch({ port: config.METRICS_PORT, hostname: '0.0.0.0', fetch: createMetricsEndpoint(registry) });
   if (metricsServer)
     console.error(
       JSON.stringify({

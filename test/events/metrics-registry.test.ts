@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRateWindow, createRegistry, createWorkerMetrics, metricsHandler } from '../../core/metrics/index.ts';
+import { createRateWindow, createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
 
 describe('the metrics registry', () => {
   it('renders counters, gauges and histograms in the prometheus text format', async () => {
@@ -68,7 +68,7 @@ describe('the metrics registry', () => {
   it('serves the registry as text/plain version 0.0.4 from a fetch handler', async () => {
     const registry = createRegistry();
     registry.counter({ name: 'vbs_served_total', help: 'S.' }).inc();
-    const res = await metricsHandler(registry)(new Request('http://x/metrics'));
+    const res = await createMetricsEndpoint(registry)(new Request('http://x/metrics'));
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
     expect(await res.text()).toContain('vbs_served_total 1');
   });
