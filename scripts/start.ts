@@ -4,7 +4,7 @@
 import { ConfigError } from '../core/env.ts';
 import { createEventBus } from '../core/events/index.ts';
 import { createLogger } from '../core/logger.ts';
-import { handlerRunnerService, loadFleetHandlers } from '../fleet/handlers/index.ts';
+import { handlerRunnerService, loadFleetHandlers } from '../fleet/handler-runner/index.ts';
 import { createSimulator } from '../fleet/sim/index.ts';
 import { startWorkerProcess } from '../fleet/start-worker.ts';
 import { createApp } from '../gateway/app.ts';

@@ -2,7 +2,7 @@
 import { ConfigError } from '../../core/env.ts';
 import { createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
-import { handlerRunnerService, loadFleetHandlers } from '../handlers/index.ts';
+import { handlerRunnerService, loadFleetHandlers } from '../handler-runner/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
 import { serveFetch } from './serve-fetch.ts';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { withEmbeddedDestinations } from '../../core/env.ts';
 import { createLogger } from '../../core/logger.ts';
-import { createHandlerRunner } from '../../fleet/handlers/index.ts';
+import { createHandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { createApp } from '../../gateway/app.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { loadHandlers } from '../../handlers/index.ts';

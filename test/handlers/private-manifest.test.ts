@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import postgres from 'postgres';
 import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
-import { createHandlerRunner } from '../../fleet/handlers/index.ts';
+import { createHandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/start.ts';
 import { loadHandlers, splitManifestList } from '../../handlers/index.ts';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
-import { createHandlerRunner } from '../../fleet/handlers/index.ts';
+import { createHandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { ANY_DESTINATION, defineHandler, z } from '../../handlers/sdk/index.ts';
 import { createDatabase } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';

@@ -1,8 +1,8 @@
 import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RunOutcome } from '../../fleet/handlers/index.ts';
+import type { RunOutcome } from '../../fleet/handler-runner/index.ts';
 import { createLogger } from '../../core/logger.ts';
-import { createHandlerRunner, type HandlerRunner } from '../../fleet/handlers/index.ts';
+import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { ANY_DESTINATION, defineHandler, HandlerError, z, type HandlerResult } from '../../handlers/sdk/index.ts';
 import type { Database } from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';

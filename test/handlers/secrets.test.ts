@@ -3,7 +3,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createSecretBox, isSealed, resealBatches, type SecretBox } from '../../core/secrets/index.ts';
-import { createHandlerRunner } from '../../fleet/handlers/index.ts';
+import { createHandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { createApp } from '../../gateway/app.ts';
 import { ownerOfKey } from '../../gateway/auth.ts';
 import { parseBatchHandlers, secretOptionsOf } from '../../gateway/batches/batch-handlers.ts';
