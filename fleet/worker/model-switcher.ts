@@ -39,6 +39,17 @@ export interface ModelSwitcherOptions {
  */
 const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
 
+/** The model WORKER_MODEL names, as if the registry had chosen it: no engine arguments or capacity of its own. */
+const pinnedModel = (name: string): ModelDemand => ({
+  name,
+  source: name,
+  engineArgs: [],
+  maxConcurrency: null,
+  queued: 0,
+  waitedMs: 0,
+  servingWorkers: 0,
+});
+
 /**
  * Loads the model the registry and the queue call for on an engine this worker owns:
  * picks the first model, then checks every `checkMs` whether to switch (see
@@ -117,11 +128,11 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
 
   return {
     /**
-     * Loads the first model (waiting for the registry to have one), then starts checking. When
-     * `signal` aborts first (the worker is asked to stop), a load in progress is ended and start
+     * Loads the first model, `pinned` (WORKER_MODEL) or the registry's choice (waiting for the
+     * registry to have one), then starts checking unless pinned. When `signal` aborts first (the worker is asked to stop), a load in progress is ended and start
      * returns without a model.
      */
-    async start(pinned: ModelDemand | null, signal?: AbortSignal) {
+    async start(pinned: string | undefined, signal?: AbortSignal) {
       // Loading weights takes minutes, and an empty registry waits for ever: neither may hold up a stop.
       const abandon = () => {
         abandoned = true;
@@ -129,7 +140,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       };
       signal?.addEventListener('abort', abandon, { once: true });
       try {
-        if (pinned) await load(pinned, null);
+        if (pinned) await load(pinnedModel(pinned), null);
         else {
           while (!engine.model && !abandoned) {
             await check();
