@@ -48,8 +48,11 @@ describe.each(DRIVERS)('leasing ranges on %s', (driver) => {
 
   it('never hands a range to two workers', async () => {
     const db = database().db;
-    const a = await leaseRequests(db, { owner: 'w2', model: 'm1', limit: 10, leaseMs: 5000 });
-    const b = await leaseRequests(db, { owner: 'w3', model: 'm1', limit: 10, leaseMs: 5000 });
+    await insertBatch(database(), { count: 6, model: 'm-once', rangeLines: 3 });
+    // One worker holds line 1, split off the first range; the next takes the rest and a third finds nothing.
+    expect(lines(await leaseRequests(db, { owner: 'w1', model: 'm-once', limit: 1, leaseMs: 5000 }))).toEqual([1]);
+    const a = await leaseRequests(db, { owner: 'w2', model: 'm-once', limit: 10, leaseMs: 5000 });
+    const b = await leaseRequests(db, { owner: 'w3', model: 'm-once', limit: 10, leaseMs: 5000 });
     expect(lines(a)).toEqual([2, 3, 4, 5, 6]);
     expect(b).toEqual([]);
   });
