@@ -1,4 +1,5 @@
 export * from './tables/index.ts';
+export * from './states/index.ts';
 export {
   createDatabase,
   errorCodes,

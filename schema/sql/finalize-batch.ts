@@ -1,15 +1,9 @@
 import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { FINALIZED_FROM, type FinalStatus } from '../states/batch-status.ts';
 import { insertHandlerRuns } from './insert-handler-runs.ts';
 import { resultFileSize, type ResultKind } from './output-lines.ts';
-
-/** The final statuses a batch reaches through finalization. */
-export type FinalStatus = 'completed' | 'expired' | 'cancelled';
-
-/** The status a batch must be in for each final status to be taken. */
-const FROM: Record<FinalStatus, string> = { completed: 'finalizing', expired: 'in_progress', cancelled: 'cancelling' };
-const STAMP: Record<FinalStatus, string> = { completed: 'completed_at', expired: 'expired_at', cancelled: 'cancelled_at' };
 
 /** The id of a batch's output or error file: derived from the batch, so finalizing twice creates nothing twice. */
 export function resultFileId(batchId: string, kind: ResultKind): string {
@@ -31,7 +25,7 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
   return db.transaction(async (tx) => {
     const [batch] = await rows<{ owner: string; outputExpiresAfter: number | null }>(
       tx,
-      sql`select owner, output_expires_after as "outputExpiresAfter" from batches where id = ${batchId} and status = ${FROM[status]} for update`,
+      sql`select owner, output_expires_after as "outputExpiresAfter" from batches where id = ${batchId} and status = ${FINALIZED_FROM[status]} for update`,
     );
     if (!batch) return false;
     const files: Partial<Record<ResultKind, string>> = {};
@@ -50,8 +44,9 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
           ${batch.outputExpiresAfter === null ? null : sql`now() + make_interval(secs => ${batch.outputExpiresAfter})`})
         on conflict (id) do nothing`);
     }
+    // Each status has its time in the column named after it.
     await tx.execute(sql`
-      update batches set status = ${status}, ${sql.raw(STAMP[status])} = now(),
+      update batches set status = ${status}, ${sql.raw(`${status}_at`)} = now(),
         output_file_id = ${files.output ?? null}, error_file_id = ${files.error ?? null}
       where id = ${batchId}`);
     await insertHandlerRuns(tx, batchId, status);

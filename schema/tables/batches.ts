@@ -1,4 +1,7 @@
-import { bigint, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { BATCH_STATUSES, type BatchStatus } from '../states/batch-status.ts';
+import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
 
 /** One error of a batch, as in OpenAI's `errors.data`. */
@@ -21,7 +24,7 @@ export const batches = pgTable(
     /** The model of every request, or null when the batch mixes models. */
     model: text('model'),
     completionWindow: text('completion_window').notNull(),
-    status: text('status').notNull(),
+    status: text('status').$type<BatchStatus>().notNull(),
     inputFileId: text('input_file_id').notNull(),
     outputFileId: text('output_file_id'),
     errorFileId: text('error_file_id'),
@@ -56,5 +59,9 @@ export const batches = pgTable(
     cancellingAt: at('cancelling_at'),
     cancelledAt: at('cancelled_at'),
   },
-  (t) => [index('batches_owner_seq_idx').on(t.owner, t.seq), index('batches_status_idx').on(t.status)],
+  (t) => [
+    index('batches_owner_seq_idx').on(t.owner, t.seq),
+    index('batches_status_idx').on(t.status),
+    check('batches_status_check', sql`status in ${sqlList(BATCH_STATUSES)}`),
+  ],
 );

@@ -1,5 +1,7 @@
 import { sql } from 'drizzle-orm';
-import { bigint, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { HANDLER_RUN_STATUSES, type HandlerRunStatus } from '../states/handler-run-status.ts';
+import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
 
 /** The handler outbox: one row per (batch, handler), created with the batch's final status. */
@@ -11,8 +13,8 @@ export const handlerRuns = pgTable(
     handler: text('handler').notNull(),
     /** The batch event that created the run: completed, failed, expired, cancelled. */
     event: text('event').notNull(),
-    /** queued, running, succeeded, skipped (the handler does not run for this event), dead (attempts used up) */
-    status: text('status').notNull().default('queued'),
+    /** One of HANDLER_RUN_STATUSES: queued, running, succeeded, skipped (the handler does not run for this event), dead (attempts used up). */
+    status: text('status').$type<HandlerRunStatus>().notNull().default('queued'),
     attempts: integer('attempts').notNull().default(0),
     maxAttempts: integer('max_attempts').notNull().default(5),
     nextAttemptAt: at('next_attempt_at').notNull().defaultNow(),
@@ -32,5 +34,6 @@ export const handlerRuns = pgTable(
     index('handler_runs_due_idx').on(t.nextAttemptAt).where(sql`status = 'queued'`),
     // Runs left `running` by a dead process are found by their expired lease.
     index('handler_runs_running_idx').on(t.leaseExpiresAt).where(sql`status = 'running'`),
+    check('handler_runs_status_check', sql`status in ${sqlList(HANDLER_RUN_STATUSES)}`),
   ],
 );

@@ -1,4 +1,7 @@
-import { bigint, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { bigint, check, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { REQUEST_STATES, type RequestState } from '../states/request-state.ts';
+import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
 
 /** The error of one request, as written to the error file. */
@@ -18,8 +21,11 @@ export const requests = pgTable(
     model: text('model').notNull(),
     /** The request body exactly as the input line gave it (JSON text). */
     body: text('body').notNull(),
-    /** queued, leased, succeeded, failed, cancelled, expired */
-    status: text('status').notNull().default('queued'),
+    /**
+     * The previous release's request state (REQUEST_STATES), kept for its rows and for its
+     * gateway during a rolling upgrade; the current state is the view `request_states`.
+     */
+    status: text('status').$type<RequestState>().notNull().default('queued'),
     /** The batch's priority, copied so that the lease query needs no join. */
     priority: integer('priority').notNull().default(0),
     attempts: integer('attempts').notNull().default(0),
@@ -35,5 +41,8 @@ export const requests = pgTable(
     startedAt: at('started_at'),
     finishedAt: at('finished_at'),
   },
-  (t) => [uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line)],
+  (t) => [
+    uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line),
+    check('requests_status_check', sql`status in ${sqlList(REQUEST_STATES)}`),
+  ],
 );

@@ -1,4 +1,7 @@
-import { integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
+import { check, integer, jsonb, pgTable, primaryKey, text } from 'drizzle-orm/pg-core';
+import { FINISHED_REQUEST_STATES, type FinishedRequestState } from '../states/request-state.ts';
+import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
 import type { RequestError } from './requests.ts';
 
@@ -12,8 +15,8 @@ export const results = pgTable(
   {
     batchId: text('batch_id').notNull(),
     line: integer('line').notNull(),
-    /** succeeded, failed, cancelled, expired */
-    status: text('status').notNull(),
+    /** One of FINISHED_REQUEST_STATES. */
+    status: text('status').$type<FinishedRequestState>().notNull(),
     statusCode: integer('status_code'),
     /** The engine's response body (JSON text), reassembled from the stream. */
     response: text('response'),
@@ -26,5 +29,8 @@ export const results = pgTable(
     startedAt: at('started_at'),
     finishedAt: at('finished_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'results_pkey', columns: [t.batchId, t.line] })],
+  (t) => [
+    primaryKey({ name: 'results_pkey', columns: [t.batchId, t.line] }),
+    check('results_status_check', sql`status in ${sqlList(FINISHED_REQUEST_STATES)}`),
+  ],
 );
