@@ -1,13 +1,5 @@
 import type { EventBus } from './bus.ts';
-import { TOPICS, type BatchProgressEvent, type BatchStatus, type BatchStatusEvent, type WorkerEvent } from './types.ts';
-
-/** A status change of a batch: what `settleBatch`, `cancelBatch` and ingest return (`from` is null when the batch was just created). */
-export interface BatchStatusChange {
-  batchId: string;
-  owner: string;
-  from: string | null;
-  to: string;
-}
+import { TOPICS, type BatchProgressEvent, type BatchStatusChange, type BatchStatusEvent, type WorkerEvent } from './types.ts';
 
 /** Publishes one status change on the batch's topic and on its owner's topic (`batchEvents`). */
 export async function publishBatchStatus(bus: EventBus, { batchId, owner, from, to }: BatchStatusChange): Promise<void> {
@@ -15,8 +7,8 @@ export async function publishBatchStatus(bus: EventBus, { batchId, owner, from, 
     type: 'batch.status',
     batchId,
     owner,
-    status: to as BatchStatus,
-    previous: from as BatchStatus | null,
+    status: to,
+    previous: from,
     at: Date.now(),
   };
   await Promise.all([bus.publish(TOPICS.batch(batchId), event), bus.publish(TOPICS.ownerBatches(owner), event)]);

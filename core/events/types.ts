@@ -1,5 +1,7 @@
-/** The status of a batch, as in OpenAI's Batch object. */
-export type BatchStatus = 'validating' | 'failed' | 'in_progress' | 'finalizing' | 'completed' | 'expired' | 'cancelling' | 'cancelled';
+import type { BatchStatus } from '../../schema/states/batch-status.ts';
+
+/** Declared with the batch state machine in schema/states/ (core may import schema/). */
+export type { BatchStatus, BatchStatusChange } from '../../schema/states/batch-status.ts';
 
 /** The counters of a batch at one moment, as published by whoever changed them. */
 export interface BatchProgressEvent {

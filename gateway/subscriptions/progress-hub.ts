@@ -1,10 +1,10 @@
 import { AppError } from '../../core/errors.ts';
 import { TOPICS, type BusEvent, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { Database } from '../../schema/index.ts';
+import { isTerminalBatchStatus, type Database } from '../../schema/index.ts';
 import { readBatchCounters, type BatchCountersRow } from '../../schema/sql/read-batch-counters.ts';
 import type { GatewayMetrics } from '../metrics.ts';
-import { ProgressState, TERMINAL_STATUSES, type BatchCounters, type BatchProgress } from './progress-state.ts';
+import { ProgressState, type BatchProgress, type ProgressCounters } from './progress-state.ts';
 import { createSink, type Sink } from './sink.ts';
 
 /** Options for {@link createProgressHub}. */
@@ -42,7 +42,7 @@ interface Entry {
   finishing: boolean;
 }
 
-const countersOf = (row: BatchCountersRow): BatchCounters => ({
+const countersOf = (row: BatchCountersRow): ProgressCounters => ({
   status: row.status,
   total: row.total,
   completed: row.completed,
@@ -112,7 +112,7 @@ export function createProgressHub({
   };
 
   /** Merges counters into the batch's state and sends the change if there is one. */
-  const update = (entry: Entry, counters: Partial<BatchCounters>, at?: number) => {
+  const update = (entry: Entry, counters: Partial<ProgressCounters>, at?: number) => {
     if (!entry.state) return;
     const before = entry.state.status;
     if (entry.state.merge(counters, at)) changed(entry, entry.state.status !== before);
@@ -204,7 +204,7 @@ export function createProgressHub({
           entry.state = new ProgressState(batchId, countersOf(row));
           for (const event of entry.early.splice(0)) apply(entry, event);
           // Ended by an event that overtook the read: the final counters are in the row by now.
-          if (entry.state.ended && !TERMINAL_STATUSES.has(row.status)) {
+          if (entry.state.ended && !isTerminalBatchStatus(row.status)) {
             const [final] = await readBatchCounters(database.db, [batchId]);
             if (final) entry.state.merge(countersOf(final));
           }

@@ -1,11 +1,12 @@
 import { createRateWindow, type RateWindow } from '../../core/metrics/index.ts';
+import { BATCH_STATUS_RANK, isTerminalBatchStatus, type BatchStatus } from '../../schema/index.ts';
 import type { BatchCountersRow } from '../../schema/sql/read-batch-counters.ts';
 
-/** The counters of a batch, from an event or from its row. */
-export type BatchCounters = Omit<BatchCountersRow, 'id' | 'owner'>;
+/** A batch's status and counters as its progress follows them, from an event or from its row. */
+export type ProgressCounters = Omit<BatchCountersRow, 'id' | 'owner'>;
 
 /** What `batchProgress` emits: the counters, the rates over a recent window, and the time left. */
-export interface BatchProgress extends BatchCounters {
+export interface BatchProgress extends ProgressCounters {
   batchId: string;
   remaining: number;
   tokensPerSecond: number;
@@ -18,14 +19,6 @@ export interface BatchProgress extends BatchCounters {
   updatedAt: Date;
 }
 
-/** Statuses a batch never leaves. */
-export const TERMINAL_STATUSES: ReadonlySet<string> = new Set(['completed', 'failed', 'expired', 'cancelled']);
-
-// Later in the lifecycle ranks higher; events from several publishers may arrive out of
-// order, and a state never goes back.
-const RANK: Record<string, number> = { validating: 0, in_progress: 1, finalizing: 2, cancelling: 2 };
-const rank = (status: string) => (TERMINAL_STATUSES.has(status) ? 3 : (RANK[status] ?? 0));
-
 /** How far back tokens/s and requests/s look. */
 export const RATE_WINDOW_MS = 30_000;
 
@@ -34,14 +27,14 @@ export const RATE_WINDOW_MS = 30_000;
  * and reads (each only ever grows), and the rates they imply.
  */
 export class ProgressState {
-  private counters: BatchCounters;
+  private counters: ProgressCounters;
   private updatedAt: number;
   private readonly tokens: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
   private readonly requests: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
 
   constructor(
     readonly batchId: string,
-    initial: BatchCounters,
+    initial: ProgressCounters,
     now = Date.now(),
   ) {
     this.counters = { ...initial };
@@ -51,27 +44,29 @@ export class ProgressState {
     this.requests.add(0, now);
   }
 
-  get status(): string {
+  get status(): BatchStatus {
     return this.counters.status;
   }
 
   get ended(): boolean {
-    return TERMINAL_STATUSES.has(this.counters.status);
+    return isTerminalBatchStatus(this.counters.status);
   }
 
   /** Merges newer counters in; returns whether anything a subscriber sees changed. */
-  merge(next: Partial<BatchCounters>, at = Date.now(), now = Date.now()): boolean {
+  merge(next: Partial<ProgressCounters>, at = Date.now(), now = Date.now()): boolean {
     const c = this.counters;
     const max = (a: number, b: number | undefined) => (b !== undefined && b > a ? b : a);
-    const merged: BatchCounters = {
-      status: next.status !== undefined && !this.ended && rank(next.status) >= rank(c.status) ? next.status : c.status,
+    // Events from several publishers may arrive out of order: a status never goes back.
+    const merged: ProgressCounters = {
+      status:
+        next.status !== undefined && !this.ended && BATCH_STATUS_RANK[next.status] >= BATCH_STATUS_RANK[c.status] ? next.status : c.status,
       total: max(c.total, next.total),
       completed: max(c.completed, next.completed),
       failed: max(c.failed, next.failed),
       promptTokens: max(c.promptTokens, next.promptTokens),
       completionTokens: max(c.completionTokens, next.completionTokens),
     };
-    const changed = (Object.keys(merged) as (keyof BatchCounters)[]).some((k) => merged[k] !== c[k]);
+    const changed = (Object.keys(merged) as (keyof ProgressCounters)[]).some((k) => merged[k] !== c[k]);
     if (!changed) return false;
     const tokens = merged.promptTokens + merged.completionTokens - (c.promptTokens + c.completionTokens);
     const requests = merged.completed + merged.failed - (c.completed + c.failed);

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { BatchStatus } from '../states/batch-status.ts';
 import { COUNTER_COLUMNS } from './range-sums.ts';
 import type { BatchErrorItem } from '../tables/batches.ts';
 
@@ -9,7 +10,7 @@ export interface BatchRow {
   endpoint: string;
   model: string | null;
   completionWindow: string;
-  status: string;
+  status: BatchStatus;
   inputFileId: string;
   outputFileId: string | null;
   errorFileId: string | null;

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { HandlerRunStatus } from '../states/handler-run-status.ts';
 
 /** Options for {@link failHandlerRun}. */
 export interface FailHandlerRunOptions {
@@ -27,7 +28,7 @@ export async function failHandlerRun(
   { id, owner, error, retryable, retryAfterMs = 0, backoff, refund = false }: FailHandlerRunOptions,
 ) {
   const dead = refund ? sql`${!retryable}` : sql`(${!retryable} or attempts >= max_attempts)`;
-  const [row] = await rows<{ status: 'queued' | 'dead'; attempts: number }>(
+  const [row] = await rows<{ status: Extract<HandlerRunStatus, 'queued' | 'dead'>; attempts: number }>(
     db,
     sql`update handler_runs
         set status = case when ${dead} then 'dead' else 'queued' end,

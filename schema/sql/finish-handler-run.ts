@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { HandlerRunStatus } from '../states/handler-run-status.ts';
 
 /** Options for {@link finishHandlerRun}. */
 export interface FinishHandlerRunOptions {
   id: number;
   owner: string;
   /** `succeeded`, or `skipped` when the handler does not run for the batch's event. */
-  status: 'succeeded' | 'skipped';
+  status: Extract<HandlerRunStatus, 'succeeded' | 'skipped'>;
   /** What the handler returned (JSON), or why it was skipped. */
   result?: unknown;
 }

@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm';
+import type { HandlerRunStatus } from '../states/handler-run-status.ts';
 
 /** A handler run as the API shows it; times in milliseconds since the epoch. */
 export interface HandlerRunRow {
@@ -6,8 +7,7 @@ export interface HandlerRunRow {
   batchId: string;
   handler: string;
   event: string;
-  /** queued, running, succeeded, skipped, dead */
-  status: string;
+  status: HandlerRunStatus;
   attempts: number;
   maxAttempts: number;
   nextAttemptAtMs: number;

@@ -1,13 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { FINISHED_REQUEST_STATES, type FinishedRequestState } from '../states/request-state.ts';
 
 /** Which result file: `output` (succeeded requests) or `error` (failed, cancelled, expired). */
 export type ResultKind = 'output' | 'error';
 
 /** The result statuses whose lines make up each result file. */
-export const RESULT_STATUSES: Record<ResultKind, readonly string[]> = {
+export const RESULT_STATUSES: Record<ResultKind, readonly FinishedRequestState[]> = {
   output: ['succeeded'],
-  error: ['failed', 'cancelled', 'expired'],
+  error: FINISHED_REQUEST_STATES.filter((s) => s !== 'succeeded'),
 };
 
 // The ids come from the request, as they did before results had a table of their own, so that

@@ -1,9 +1,12 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { TERMINAL_BATCH_STATUSES } from '../states/batch-status.ts';
+import { PENDING_HANDLER_RUN_STATUSES } from '../states/handler-run-status.ts';
+import { sqlList } from '../states/sql-list.ts';
 
 /** A batch (alias `b`) that has ended and has no handler run still to do (they read its results). */
-const SETTLED = sql`b.status in ('completed', 'failed', 'expired', 'cancelled')
-  and not exists (select 1 from handler_runs h where h.batch_id = b.id and h.status in ('queued', 'running'))`;
+const SETTLED = sql`b.status in ${sqlList(TERMINAL_BATCH_STATUSES)}
+  and not exists (select 1 from handler_runs h where h.batch_id = b.id and h.status in ${sqlList(PENDING_HANDLER_RUN_STATUSES)})`;
 
 /** No file the API still serves has this id (null included): it was deleted, or it expired. */
 const gone = (fileId: SQL) =>

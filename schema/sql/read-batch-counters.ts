@@ -1,12 +1,13 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { BatchStatus } from '../states/batch-status.ts';
 import { COUNTER_COLUMNS, RANGE_SUMS } from './range-sums.ts';
 
 /** The status and counters of a batch, as progress subscriptions start from. */
 export interface BatchCountersRow {
   id: string;
   owner: string;
-  status: string;
+  status: BatchStatus;
   total: number;
   completed: number;
   failed: number;

@@ -1,9 +1,11 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { isFinalStatus, type BatchStatus } from '../states/batch-status.ts';
+import type { FinishedRequestState } from '../states/request-state.ts';
 import { cutRangesSql } from './cut-ranges.ts';
 
 /** The result statuses a retry runs again. */
-export const RETRIED_STATUSES = ['failed', 'expired'] as const;
+export const RETRIED_STATUSES = ['failed', 'expired'] as const satisfies readonly FinishedRequestState[];
 
 /** Options for {@link retryBatch}. */
 export interface RetryBatchOptions {
@@ -19,7 +21,7 @@ export interface RetryBatchOptions {
 /** What {@link retryBatch} did. */
 export type RetryOutcome =
   | { kind: 'not_found' }
-  | { kind: 'not_finished'; status: string }
+  | { kind: 'not_finished'; status: BatchStatus }
   | { kind: 'nothing_to_retry' }
   /** The requests' bodies were removed (the input file expired or was deleted): nothing to send again. */
   | { kind: 'bodies_purged' }
@@ -44,7 +46,7 @@ export async function retryBatch(
   { batchId, owner, newBatchId, newFileId, inputExpiresAfter }: RetryBatchOptions,
 ): Promise<RetryOutcome> {
   return db.transaction(async (tx) => {
-    const [old] = await rows<{ status: string; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
+    const [old] = await rows<{ status: BatchStatus; endpoint: string; purged: boolean; count: number; models: string[] | string }>(
       tx,
       sql`select b.status, b.endpoint, b.bodies_purged_at is not null as "purged",
             (select count(*)::int from ${retriedOf(sql`b.id`)}) as "count",
@@ -52,7 +54,8 @@ export async function retryBatch(
           from batches b where b.id = ${batchId} and b.owner = ${owner} for update`,
     );
     if (!old) return { kind: 'not_found' };
-    if (!['completed', 'expired', 'cancelled'].includes(old.status)) return { kind: 'not_finished', status: old.status };
+    // A failed batch never ran: its input was invalid.
+    if (!isFinalStatus(old.status)) return { kind: 'not_finished', status: old.status };
     if (old.count === 0) return { kind: 'nothing_to_retry' };
     if (old.purged) return { kind: 'bodies_purged' };
     const models = (typeof old.models === 'string' ? JSON.parse(old.models) : old.models) as string[];

@@ -1,36 +1,26 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { BatchStatus, BatchStatusChange } from '../states/batch-status.ts';
+import type { StoppedRequestState } from '../states/request-state.ts';
+import { BATCH_STOP, STOP_ERRORS } from './batch-stop.ts';
 import { cutRanges } from './cut-ranges.ts';
 import { finalizeBatch } from './finalize-batch.ts';
 import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
 
-/** A status change of a batch, for the caller to publish. */
-export interface BatchTransition {
-  batchId: string;
-  owner: string;
-  from: string;
-  to: string;
-}
-
 interface BatchState {
   owner: string;
-  status: string;
+  status: BatchStatus;
   /** Some range of the batch is open: it has lines still to run. */
   open: boolean;
   /** Every line succeeded or failed (cancelled and expired lines are not counted). */
   answered: boolean;
-  pastDue: boolean;
+  /** Why the batch is stopping ({@link BATCH_STOP}), or null. */
+  stop: StoppedRequestState | null;
   staleFinalizing: boolean;
 }
 
 /** How long a batch may sit in `finalizing` before another process finishes the job. */
 export const FINALIZE_STALE_SECONDS = 30;
-
-const EXPIRED_ERROR = {
-  code: 'batch_expired',
-  message: 'This request could not be executed before the completion window expired.',
-};
-const CANCELLED_ERROR = { code: 'batch_cancelled', message: 'The batch was cancelled before this request was executed.' };
 
 function readState(db: Executor, batchId: string) {
   return rows<BatchState>(
@@ -38,7 +28,7 @@ function readState(db: Executor, batchId: string) {
     sql`select b.owner, b.status,
           exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null) as "open",
           ${COMPLETED} + ${FAILED} >= b.total as "answered",
-          b.expires_at < now() as "pastDue",
+          ${BATCH_STOP} as "stop",
           b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
         from batches b ${RANGE_SUMS} where b.id = ${batchId}`,
   );
@@ -46,7 +36,7 @@ function readState(db: Executor, batchId: string) {
 
 /**
  * Ends the lines of a stopping batch that no worker holds: each open, unleased range is
- * finished and its lines without a result get one with the given status and error (not
+ * finished and its lines without a result get one with the given state and its error (not
  * counted in the range's `failed`, as the previous release did not count them either).
  * Returns how many open ranges are left, leased or not, counted after the update: a worker may
  * lease a range until this statement locks it (it is then skipped here, and its worker's
@@ -54,7 +44,7 @@ function readState(db: Executor, batchId: string) {
  * either way the batch must not be finalized while its result files could still change.
  * The ranges are locked in id order, as the workers' statements lock them, so none deadlock.
  */
-async function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'expired', error: object): Promise<number> {
+async function endQueued(db: Executor, batchId: string, status: StoppedRequestState): Promise<number> {
   await db.execute(sql`
     with free as (
       select g.id from request_ranges g
@@ -67,7 +57,7 @@ async function endQueued(db: Executor, batchId: string, status: 'cancelled' | 'e
       returning g.batch_id, g.model, g.first_line, g.last_line, g.attempts
     )
     insert into results (batch_id, line, status, error, attempts)
-    select r.batch_id, r.line, ${status}, ${JSON.stringify(error)}::jsonb, e.attempts
+    select r.batch_id, r.line, ${status}, ${JSON.stringify(STOP_ERRORS[status])}::jsonb, e.attempts
     from ended e
     join requests r on r.batch_id = e.batch_id and r.model = e.model and r.line between e.first_line and e.last_line
     on conflict do nothing`);
@@ -104,10 +94,10 @@ async function cutStranded(db: Executor, batchId: string): Promise<void> {
  * runs them, or the stop ends them.
  * Call it after anything that may finish a batch. Returns the transitions it made.
  */
-export async function settleBatch(db: Executor, batchId: string): Promise<BatchTransition[]> {
+export async function settleBatch(db: Executor, batchId: string): Promise<BatchStatusChange[]> {
   const [state] = await readState(db, batchId);
   if (!state) return [];
-  const step = (from: string, to: string): BatchTransition => ({ batchId, owner: state.owner, from, to });
+  const step = (from: BatchStatus, to: BatchStatus): BatchStatusChange => ({ batchId, owner: state.owner, from, to });
 
   // Answered and no open range, rather than either alone: a batch past its window whose last
   // range finished after the others were expired has no open range, yet it expired.
@@ -125,14 +115,8 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchT
     return (await finalizeBatch(db, batchId, 'completed')) ? [step('finalizing', 'completed')] : [];
   }
   if ((state.status === 'in_progress' || state.status === 'cancelling') && !state.open && !state.answered) await cutStranded(db, batchId);
-  if (state.status === 'in_progress' && !state.pastDue) return [];
-  if (state.status === 'in_progress') {
-    if ((await endQueued(db, batchId, 'expired', EXPIRED_ERROR)) > 0) return [];
-    return (await finalizeBatch(db, batchId, 'expired')) ? [step('in_progress', 'expired')] : [];
-  }
-  if (state.status === 'cancelling') {
-    if ((await endQueued(db, batchId, 'cancelled', CANCELLED_ERROR)) > 0) return [];
-    return (await finalizeBatch(db, batchId, 'cancelled')) ? [step('cancelling', 'cancelled')] : [];
-  }
-  return [];
+  // A cancelling batch is always stopping (`cancelled`); one in progress stops when its window ends (`expired`).
+  if ((state.status !== 'in_progress' && state.status !== 'cancelling') || !state.stop) return [];
+  if ((await endQueued(db, batchId, state.stop)) > 0) return [];
+  return (await finalizeBatch(db, batchId, state.stop)) ? [step(state.status, state.stop)] : [];
 }

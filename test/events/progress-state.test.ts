@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { ProgressState } from '../../gateway/subscriptions/progress-state.ts';
 import { createSink } from '../../gateway/subscriptions/sink.ts';
 
-const start = { status: 'in_progress', total: 100, completed: 0, failed: 0, promptTokens: 0, completionTokens: 0 };
+const start = { status: 'in_progress' as const, total: 100, completed: 0, failed: 0, promptTokens: 0, completionTokens: 0 };
 
 describe('the progress state of a batch', () => {
   it('keeps the highest counters and the latest status when events arrive out of order', () => {

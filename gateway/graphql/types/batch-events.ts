@@ -1,4 +1,4 @@
-import { TERMINAL_STATUSES } from '../../subscriptions/progress-state.ts';
+import { isTerminalBatchStatus } from '../../../schema/index.ts';
 import { streamTopic } from '../../subscriptions/topic-stream.ts';
 import { TOPICS } from '../../../core/events/index.ts';
 import type { Builder } from '../builder.ts';
@@ -45,7 +45,7 @@ export function defineBatchEvents(builder: Builder): void {
           subscription: 'batchEvents',
           map: (event) => {
             if (event.type !== 'batch.status' || event.owner !== owner) return null;
-            const kind = event.previous === null ? 'CREATED' : TERMINAL_STATUSES.has(event.status) ? 'FINISHED' : 'STATUS_CHANGED';
+            const kind = event.previous === null ? 'CREATED' : isTerminalBatchStatus(event.status) ? 'FINISHED' : 'STATUS_CHANGED';
             return { kind, batchId: event.batchId, status: event.status, previousStatus: event.previous, at: new Date(event.at) };
           },
         }),

@@ -48,7 +48,7 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         t.field({ type: 'DateTime', nullable: true, description, resolve: (batch) => at(batch[key] as number | null) });
       return {
         id: t.exposeID('id'),
-        status: t.field({ type: refs.BatchStatus, resolve: (batch) => batch.status as never }),
+        status: t.field({ type: refs.BatchStatus, resolve: (batch) => batch.status }),
         endpoint: t.exposeString('endpoint', { description: '/v1/chat/completions, /v1/completions, /v1/embeddings or /v1/responses.' }),
         model: t.exposeString('model', {
           nullable: true,

@@ -1,9 +1,12 @@
 import { AppError } from '../../../core/errors.ts';
-import { HANDLER_RUNS_CHANNEL, retryHandlerRun, type HandlerRunRow } from '../../../schema/index.ts';
+import {
+  HANDLER_RUN_STATUSES,
+  HANDLER_RUNS_CHANNEL,
+  retryHandlerRun,
+  type HandlerRunRow,
+  type HandlerRunStatus,
+} from '../../../schema/index.ts';
 import type { Builder } from '../builder.ts';
-
-/** The statuses of a handler run. */
-export const HANDLER_RUN_STATUSES = ['queued', 'running', 'succeeded', 'skipped', 'dead'] as const;
 
 const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 
@@ -12,10 +15,7 @@ export function defineHandlerRun(builder: Builder) {
   const Status = builder.enumType('HandlerRunStatus', {
     description:
       "queued → running → succeeded; a failed attempt goes back to queued (with backoff) until the attempts are used up (dead). skipped: the handler does not run for the batch's event.",
-    values: Object.fromEntries(HANDLER_RUN_STATUSES.map((s) => [s, { value: s }])) as Record<
-      (typeof HANDLER_RUN_STATUSES)[number],
-      { value: (typeof HANDLER_RUN_STATUSES)[number] }
-    >,
+    values: Object.fromEntries(HANDLER_RUN_STATUSES.map((s) => [s, { value: s }])) as Record<HandlerRunStatus, { value: HandlerRunStatus }>,
   });
 
   const HandlerRunRef = builder.objectRef<HandlerRunRow>('HandlerRun').implement({
@@ -28,7 +28,7 @@ export function defineHandlerRun(builder: Builder) {
       event: t.exposeString('event', {
         description: 'The final batch status that created the run: completed, failed, expired or cancelled.',
       }),
-      status: t.field({ type: Status, resolve: (run) => run.status as never }),
+      status: t.field({ type: Status, resolve: (run) => run.status }),
       attempts: t.exposeInt('attempts', { description: 'Attempts made so far.' }),
       maxAttempts: t.exposeInt('maxAttempts'),
       nextAttemptAt: t.field({
