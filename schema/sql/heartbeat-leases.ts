@@ -1,12 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { StoppedRequestState } from '../states/request-state.ts';
+import { BATCH_STOP } from './batch-stop.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /** A range lease the heartbeat extended; `stop` says its batch is stopping and why. */
 export interface HeldLease {
   /** The range's id. */
   id: number;
-  stop: 'cancelled' | 'expired' | null;
+  stop: StoppedRequestState | null;
 }
 
 /**
@@ -30,9 +32,7 @@ export function heartbeatLeases(db: Executor, { owner, leaseMs, ids }: { owner: 
         where g.id = m.id
         returning g.id, g.batch_id
       )
-      select e.id::float8 as "id",
-             case when b.status in ('cancelling', 'cancelled') then 'cancelled'
-                  when b.status = 'expired' or b.expires_at < now() then 'expired' end as "stop"
+      select e.id::float8 as "id", ${BATCH_STOP} as "stop"
       from extended e left join batches b on b.id = e.batch_id
       order by e.id`,
   );

@@ -1,12 +1,14 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { RequestState } from '../states/request-state.ts';
+import { BATCH_STOP } from './batch-stop.ts';
 import { OPEN_LINES } from './range-sums.ts';
 
 /** Where returned leases went, grouped: the caller NOTIFYs for `queued` models and settles the batches. */
 export interface ReturnedLeases {
   batchId: string;
   model: string;
-  status: 'queued' | 'failed' | 'cancelled' | 'expired';
+  status: Exclude<RequestState, 'leased' | 'succeeded'>;
   /** Lines (without a result) that went there. */
   n: number;
 }
@@ -56,14 +58,13 @@ export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, 
       with picked as materialized (
         select g.id, g.batch_id, g.model, g.owner, g.priority, g.first_line, g.last_line, g.attempts,
                ${OPEN_LINES} as open,
-               case when b.status in ('cancelling', 'cancelled') then 'cancelled'
-                    when b.status = 'expired' or b.expires_at < now() then 'expired'
+               coalesce(${BATCH_STOP}, case
                     -- Split only a range as this statement's snapshot sees it: one a result write changed after the snapshot
                     -- (waited for, or committed before the lock) has results the snapshot cannot see, and would get pieces for them.
                     when ${tries} and g.first_line < g.last_line and g.attempts >= ${SPLIT_AFTER_ATTEMPTS}
                          and g.xmin = (select s.xmin from request_ranges s where s.id = g.id) then 'split'
                     when ${tries} and g.first_line = g.last_line and g.attempts >= ${maxAttempts} then 'failed'
-                    else 'queued' end as next
+                    else 'queued' end) as next
         from request_ranges g left join batches b on b.id = g.batch_id
         where g.lease_owner is not null and g.finished_at is null and ${where}
         order by g.id

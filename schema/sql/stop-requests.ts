@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { BATCH_STOP } from './batch-stop.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /**
@@ -21,7 +22,7 @@ export async function stopRequests(db: Executor, owner: string, rangeIds: readon
         set lease_owner = null, lease_expires_at = null
         from mine m, batches b
         where g.id = m.id and b.id = g.batch_id
-          and (b.status in ('cancelling', 'cancelled', 'expired') or b.expires_at < now())
+          and ${BATCH_STOP} is not null
         returning g.batch_id
       )
       select distinct batch_id as "batchId" from stopped order by 1`,
