@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/logger.ts';
 import { sql } from 'drizzle-orm';
-import { completeRequests, errorCodes, type BatchCounters, type Database, type RequestResult } from '../../schema/index.ts';
+import { completeRequests, errorCodes, type Database, type RequestResult, type WrittenBatchCounters } from '../../schema/index.ts';
 
 /** Batches results and writes them with one guarded statement per flush. */
 export interface ResultWriter {
@@ -23,7 +23,7 @@ export interface ResultWriterOptions {
   /** At most this many results per statement; reaching it flushes at once. */
   maxBatch: number;
   /** Called after each write with the counters it returned and how many results were not written (lease lost). */
-  onWritten(counters: BatchCounters[], lost: number, results: readonly RequestResult[]): void;
+  onWritten(counters: WrittenBatchCounters[], lost: number, results: readonly RequestResult[]): void;
   /** Called with the seconds each successful write took (the worker's write-latency histogram). */
   onWriteSeconds?: (seconds: number) => void;
 }

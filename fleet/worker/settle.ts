@@ -1,6 +1,6 @@
 import { publishBatchProgress, publishBatchStatuses, type BatchStatus, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { QUEUE_CHANNEL, settleBatch, type BatchCounters, type Database, type ReturnedLeases } from '../../schema/index.ts';
+import { QUEUE_CHANNEL, settleBatch, type Database, type ReturnedLeases, type WrittenBatchCounters } from '../../schema/index.ts';
 import { readBatchCounters } from '../../schema/sql/read-batch-counters.ts';
 
 /** What settling and publishing need. */
@@ -24,7 +24,7 @@ export async function settleAndPublish({ database, bus, logger }: SettleDeps, ba
 }
 
 /** Publishes the counters a result write returned, then settles the batches it may have finished or that are stopping. */
-export async function publishWrite(deps: SettleDeps, counters: readonly BatchCounters[]): Promise<void> {
+export async function publishWrite(deps: SettleDeps, counters: readonly WrittenBatchCounters[]): Promise<void> {
   await Promise.all(
     counters.map(({ batchId, owner, status, total, completed, failed, promptTokens, completionTokens }) =>
       publishBatchProgress(deps.bus, {

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
+import type { FinishedRequestState } from '../states/request-state.ts';
 import type { RequestError } from '../tables/requests.ts';
 import { readBatchCounters, type BatchCountersRow } from './read-batch-counters.ts';
 
@@ -14,7 +15,7 @@ export interface RequestResult {
   line: number;
   /** When the worker sent it to the engine (ms since the epoch), or null when it never did. */
   startedAtMs: number | null;
-  status: 'succeeded' | 'failed';
+  status: Extract<FinishedRequestState, 'succeeded' | 'failed'>;
   /** The engine's HTTP status, when it answered (2xx, or the 4xx it rejected the request with). */
   statusCode: number | null;
   /** The engine's response body as JSON text: the reassembled completion, or its 4xx error body. */
@@ -26,8 +27,8 @@ export interface RequestResult {
   completionTokens: number | null;
 }
 
-/** A batch's counters after a result write, as the write returned them. */
-export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
+/** A batch's counters after a result write, as the write returned them, with what the write itself counted. */
+export interface WrittenBatchCounters extends Omit<BatchCountersRow, 'id'> {
   batchId: string;
   /** How many of this write's results belonged to this batch. */
   written: number;
@@ -47,7 +48,7 @@ export interface BatchCounters extends Omit<BatchCountersRow, 'id'> {
  * the write committed, so of two writers finishing a batch at once the later one sees it done.
  * Results whose lease was lost are simply not counted.
  */
-export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<BatchCounters[]> {
+export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<WrittenBatchCounters[]> {
   if (results.length === 0) return [];
   const written = await writeResults(db, owner, results);
   if (written.length === 0) return [];
