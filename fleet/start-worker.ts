@@ -22,8 +22,8 @@ import { releaseDeadPredecessors } from './worker/dead-workers.ts';
 import { createWorker, type Worker } from './worker/worker.ts';
 import { createWorkerRow } from './worker/worker-row.ts';
 
-/** What a service started alongside the worker gets. */
-export interface ServiceContext {
+/** What a background loop started alongside the worker gets. */
+export interface BackgroundLoopContext {
   database: Database;
   bus: EventBus;
   logger: Logger;
@@ -31,7 +31,7 @@ export interface ServiceContext {
 }
 
 /** A long-running loop that lives and stops with the worker process. */
-export interface Service {
+export interface BackgroundLoop {
   stop(): Promise<void>;
 }
 
@@ -44,9 +44,9 @@ export interface WorkerProcessOptions {
   metrics?: WorkerMetrics;
   /**
    * Loops started with the worker and stopped before it exits. The result-handler runner
-   * (fleet/handlers/) is started here, so that every fleet process drains the handler outbox.
+   * (fleet/handler-runner/) is started here, so that every fleet process drains the handler outbox.
    */
-  services?: ((context: ServiceContext) => Service | Promise<Service>)[];
+  loops?: ((context: BackgroundLoopContext) => BackgroundLoop | Promise<BackgroundLoop>)[];
   /**
    * A stop asked for during start-up: the wait for a first model or for the engine to list its
    * models ends, and so does a model load in progress; the worker comes up idle, to be stopped.
@@ -58,14 +58,14 @@ export interface WorkerProcessOptions {
 export interface WorkerProcess {
   workerId: string;
   worker: Worker;
-  /** Stops leasing, finishes or returns in-flight work, stops services and the owned engine, and closes what it opened. */
+  /** Stops leasing, finishes or returns in-flight work, stops the background loops and the owned engine, and closes what it opened. */
   stop(): Promise<void>;
 }
 
 /**
  * Starts one worker process: registers it, releases the leases of a dead predecessor on the
  * same host and GPU, brings up (or finds) the engine, and runs the worker, the sweeper,
- * the model switcher (for an owned engine) and the services until `stop`.
+ * the model switcher (for an owned engine) and the background loops until `stop`.
  */
 export async function startWorkerProcess(config: WorkerConfig, options: WorkerProcessOptions = {}): Promise<WorkerProcess> {
   const id = config.workerId;
@@ -167,7 +167,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
     orphanGraceMs: database.kind === 'postgres' ? Math.round(config.HEARTBEAT_MS * 1.5) : undefined,
   });
   sweeper.start();
-  const services = await Promise.all((options.services ?? []).map((make) => make({ database, bus, logger, workerId: id })));
+  const loops = await Promise.all((options.loops ?? []).map((make) => make({ database, bus, logger, workerId: id })));
 
   const engine = launch
     ? createOwnedEngine({
@@ -237,7 +237,7 @@ export async function startWorkerProcess(config: WorkerConfig, options: WorkerPr
       await worker.drain(config.DRAIN_TIMEOUT_MS);
       sweeper.stop();
       row.stop();
-      for (const service of services) await service.stop().catch((err: unknown) => logger.warn('a service failed to stop', { err }));
+      for (const loop of loops) await loop.stop().catch((err: unknown) => logger.warn('a background loop failed to stop', { err }));
       for (const off of unlisten) await off().catch(() => {});
       await engine?.stop();
       connection.close();

@@ -4,7 +4,7 @@
 import { ConfigError } from '../core/env.ts';
 import { createEventBus } from '../core/events/index.ts';
 import { createLogger } from '../core/logger.ts';
-import { handlerRunnerService, loadFleetHandlers } from '../fleet/handler-runner/index.ts';
+import { handlerRunnerLoop, loadFleetHandlers } from '../fleet/handler-runner/index.ts';
 import { createSimulator } from '../fleet/sim/index.ts';
 import { startWorkerProcess } from '../fleet/start-worker.ts';
 import { createApp } from '../gateway/app.ts';
@@ -35,8 +35,8 @@ try {
     database,
     bus,
     logger: createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker' } }),
-    services: [
-      handlerRunnerService(handlers, {
+    loops: [
+      handlerRunnerLoop(handlers, {
         leaseMs: workerConfig.HANDLER_LEASE_MS,
         concurrency: workerConfig.HANDLER_CONCURRENCY,
         destinations: workerConfig.destinations,

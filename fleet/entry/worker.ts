@@ -2,7 +2,7 @@
 import { ConfigError } from '../../core/env.ts';
 import { createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
-import { handlerRunnerService, loadFleetHandlers } from '../handler-runner/index.ts';
+import { handlerRunnerLoop, loadFleetHandlers } from '../handler-runner/index.ts';
 import { startWorkerProcess } from '../start-worker.ts';
 import { serveFetch } from './serve-fetch.ts';
 
@@ -26,8 +26,8 @@ try {
   const handlers = await loadFleetHandlers({ HANDLER_MANIFESTS: config.HANDLER_MANIFESTS, manifestEnv: config.engineEnv });
   const running = await startWorkerProcess(config, {
     metrics,
-    services: [
-      handlerRunnerService(handlers, {
+    loops: [
+      handlerRunnerLoop(handlers, {
         leaseMs: config.HANDLER_LEASE_MS,
         concurrency: config.HANDLER_CONCURRENCY,
         destinations: config.destinations,

@@ -2,4 +2,4 @@ export { createHandlerRunner, type HandlerRunner, type HandlerRunnerOptions } fr
 export { executeRun, type RunOutcome } from './execute-run.ts';
 export { toHandlerBatch } from './batch-object.ts';
 export { streamResults } from './results.ts';
-export { handlerRunnerService, loadFleetHandlers } from './service.ts';
+export { handlerRunnerLoop, loadFleetHandlers } from './background-loop.ts';

@@ -22,10 +22,10 @@ export async function loadFleetHandlers({
 }
 
 /**
- * The handler runner as a service of a fleet process (`startWorkerProcess`'s `services`):
+ * The handler runner as a background loop of a fleet process (`startWorkerProcess`'s `loops`):
  * started with the worker, stopped (letting running handlers finish) before it exits.
  */
-export function handlerRunnerService(
+export function handlerRunnerLoop(
   registry: HandlerRegistry,
   options: Partial<Omit<HandlerRunnerOptions, 'database' | 'registry' | 'logger'>> & Pick<HandlerRunnerOptions, 'destinations'>,
 ) {
