@@ -30,8 +30,10 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
     expect(updated).toMatchObject({ source: 'hf:org/a', engineArgs: ['--dtype', 'half'], enabled: false, maxConcurrency: 4 });
     expect(updated!.updatedAtMs).toBeGreaterThanOrEqual(model!.updatedAtMs);
     expect(await updateModel(db, 'org/none', { enabled: true })).toBeUndefined();
-    expect((await listModels(db)).map((m) => m.name)).toEqual(['org/a']);
-    expect(await listModels(db, { enabledOnly: true })).toEqual([]);
+    // Other tests register models in the same database: look at this one only.
+    const named = (models: { name: string }[]) => models.map((m) => m.name).filter((name) => name === 'org/a');
+    expect(named(await listModels(db))).toEqual(['org/a']);
+    expect(named(await listModels(db, { enabledOnly: true }))).toEqual([]);
     expect(await removeModel(db, 'org/a')).toBe(true);
     expect(await removeModel(db, 'org/a')).toBe(false);
   });
@@ -44,11 +46,14 @@ describe.each(DRIVERS)('model registry and worker statements on %s', (driver) =>
       ('w1', 'h', '0', 1, 'm-reg', 'http://e', 'ready', null),
       ('w2', 'h', '1', 2, 'm-loaded', 'http://e', 'ready', '{"memoryUsedMiB":1,"memoryTotalMiB":2,"utilizationPercent":3,"temperatureC":4}'),
       ('w3', 'h', '2', 3, 'm-dead', 'http://e', 'lost', null)`);
-    expect((await servedModels(db)).map((m) => m.name)).toEqual(['m-loaded', 'm-reg']);
-    const workers = await listWorkers(db);
+    // Other tests add models and workers to the same database: look at this test's only.
+    const models = ['m-reg', 'm-off', 'm-loaded', 'm-dead'];
+    const mine = <T extends { id: string }>(workers: T[]) => workers.filter((w) => ['w1', 'w2', 'w3'].includes(w.id));
+    expect((await servedModels(db)).map((m) => m.name).filter((name) => models.includes(name))).toEqual(['m-loaded', 'm-reg']);
+    const workers = mine(await listWorkers(db));
     expect(workers.map((w) => w.id)).toEqual(['w1', 'w2']);
     expect(workers[1]).toMatchObject({ model: 'm-loaded', status: 'ready', completed: 0, gpuStats: { utilizationPercent: 3 } });
-    expect((await listWorkers(db, { includeStopped: true })).map((w) => w.id)).toEqual(['w1', 'w2', 'w3']);
+    expect(mine(await listWorkers(db, { includeStopped: true })).map((w) => w.id)).toEqual(['w1', 'w2', 'w3']);
   });
 
   it("serves every model a live worker's engine lists, with its card fields, as well as the registry's", async () => {
