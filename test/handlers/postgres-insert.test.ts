@@ -49,12 +49,13 @@ describe('the postgres-insert handler', () => {
   });
 
   it('is idempotent: a re-run updates the rows it wrote, or leaves them', async () => {
-    await postgresInsert.handle(context({ table: 'llm_results' }, 7, 'second'));
+    await postgresInsert.handle(context({ table: 'llm_rerun', createTable: true }, 7, 'first'));
+    await postgresInsert.handle(context({ table: 'llm_rerun' }, 7, 'second'));
     const updated =
-      await db`select count(*)::int as n, max(response->>'text') as text from llm_results where batch_id = 'batch_pg' and custom_id = 'c-1'`;
+      await db`select count(*)::int as n, max(response->>'text') as text from llm_rerun where batch_id = 'batch_pg' and custom_id = 'c-1'`;
     expect(updated[0]).toEqual({ n: 1, text: 'second 1' });
-    await postgresInsert.handle(context({ table: 'llm_results', onConflict: 'nothing' }, 7, 'third'));
-    const kept = await db`select count(*)::int as n, max(response->>'text') as text from llm_results`;
+    await postgresInsert.handle(context({ table: 'llm_rerun', onConflict: 'nothing' }, 7, 'third'));
+    const kept = await db`select count(*)::int as n, max(response->>'text') as text from llm_rerun`;
     expect(kept[0]).toEqual({ n: 7, text: 'second 6' });
   });
 
