@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { eq, sql } from 'drizzle-orm';
 import { publishBatchProgress, publishBatchStatus, publishBatchStatuses, publishWorkerEvent } from '../../core/events/index.ts';
 import { batches, handlerRuns, requests, type Database } from '../../schema/index.ts';
+import { eventually } from '../fleet/helpers.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import {
   BATCH_PROGRESS,
@@ -151,9 +152,17 @@ describe('gateway subscriptions and metrics', () => {
     await test().database.db.insert(handlerRuns).values({ batchId: id, handler: 'webhook', event: 'completed', status: 'dead' });
     const events = sseClient(gw.url).iterate({ query: BATCH_PROGRESS, variables: { id } });
     await first(events);
-    const res = await gw.app.request('/metrics');
-    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
-    const text = await res.text();
+    // The gateway reads the database for /metrics at most once a second: a scrape by another test just before is served again.
+    const text = await eventually(
+      async () => {
+        const res = await gw.app.request('/metrics');
+        expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+        const body = await res.text();
+        return body.includes('vbs_requests{model="metrics-model"') ? body : null;
+      },
+      5_000,
+      'a read of the metrics after the ranges were inserted',
+    );
     expect(text).toContain('vbs_requests{model="metrics-model",status="queued"} 2');
     expect(text).toContain('vbs_requests{model="metrics-model",status="leased"} 1');
     expect(text).toMatch(/vbs_requests_completed_total [1-9]\d*/);
