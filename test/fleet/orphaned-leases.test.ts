@@ -42,7 +42,8 @@ describe('reaping the leases of a worker that left no connection behind', () => 
     const { database } = test();
     await leaseFor(database, 'killed-worker', 'm-killed', workerConnectionName('killed-worker'));
     const returned = await reapLeases(database.db, { maxAttempts: 5, orphanGraceMs: 3000 });
-    expect(returned).toEqual([expect.objectContaining({ model: 'm-killed', status: 'queued', n: 2 })]);
+    // Another test's killed worker may have left leases of its own model to reap as well.
+    expect(returned.filter((r) => r.model === 'm-killed')).toEqual([expect.objectContaining({ status: 'queued', n: 2 })]);
     expect(await leasedBy(database, 'killed-worker')).toBe(0);
   });
 
