@@ -6,7 +6,7 @@ import { startLabelStudio, type LabelStudioServer } from './support/label-studio
 
 let server: LabelStudioServer;
 beforeAll(async () => {
-  server = await startLabelStudio({ projects: [3, 4, 5, 6] });
+  server = await startLabelStudio({ projects: [3, 4, 5, 6, 7] });
 });
 afterAll(() => server.close());
 
@@ -110,16 +110,16 @@ describe('the Label Studio handler', () => {
     const elsewhere = await startReceiver();
     try {
       // Any API user may create a batch: one naming its own server must not receive the deployment's token.
-      expect(() => context(3, { url: `${elsewhere.url}/` })).toThrow('handlers.labelStudio.token: required');
+      expect(() => context(7, { url: `${elsewhere.url}/` })).toThrow('handlers.labelStudio.token: required');
       const ctx = createTestContext(labelStudio, {
-        options: { projectId: 3, url: elsewhere.url, token: 'their-own-token' },
+        options: { projectId: 7, url: elsewhere.url, token: 'their-own-token' },
         deployment: { url: server.url, token: server.token },
         results: results(1),
       });
       await labelStudio.handle(ctx);
       expect(elsewhere.received.map((r) => r.headers.authorization)).toEqual(['Token their-own-token']);
       // The deployment's own URL, given again by the batch, keeps the deployment's token.
-      await labelStudio.handle(context(3, { url: server.url }, 1));
+      await labelStudio.handle(context(7, { url: server.url }, 1));
       expect(server.requests.at(-1)?.headers.authorization).toBe(`Token ${server.token}`);
     } finally {
       await elsewhere.close();
