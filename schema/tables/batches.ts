@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
+import { bigint, check, doublePrecision, index, integer, jsonb, pgTable, text } from 'drizzle-orm/pg-core';
 import { BATCH_STATUSES, type BatchStatus } from '../states/batch-status.ts';
 import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
@@ -39,6 +39,15 @@ export const batches = pgTable(
     bodiesPurgedAt: at('bodies_purged_at'),
     /** When the requests' results were removed, the output and error files being gone and the batch ended. */
     resultsPurgedAt: at('results_purged_at'),
+    /** When the owner paused the batch (`pauseBatch`): nothing of it is leased until it is resumed; null = running. */
+    pausedAt: at('paused_at'),
+    /** The error budget set at creation: the batch stops once more requests than this have failed; null = no limit. */
+    maxFailedRequests: integer('max_failed_requests'),
+    /** The error budget as a share of the finished requests (0–1), checked once `minRequestsForRatio` have finished; null = no limit. */
+    maxFailureRatio: doublePrecision('max_failure_ratio'),
+    minRequestsForRatio: integer('min_requests_for_ratio').notNull().default(100),
+    /** When the error budget was found exceeded: the batch stops (like a cancel) and ends `failed`. */
+    budgetExceededAt: at('budget_exceeded_at'),
     total: integer('total').notNull().default(0),
     completed: integer('completed').notNull().default(0),
     failed: integer('failed').notNull().default(0),
