@@ -6,7 +6,7 @@ import { createEventBus } from '../core/events/index.ts';
 import { createLogger } from '../core/logger.ts';
 import { handlerRunnerLoop, loadFleetHandlers } from '../fleet/handler-runner/index.ts';
 import { createSimulator } from '../fleet/sim/index.ts';
-import { startWorkerProcess } from '../fleet/start-worker.ts';
+import { startWorkerProcess } from '../fleet/worker/worker-process.ts';
 import { createApp } from '../gateway/app.ts';
 import { requireSecretsKey } from '../gateway/batches/secrets-key.ts';
 import { serveBun } from '../gateway/entry/serve-bun.ts';

@@ -3,7 +3,7 @@ import { ConfigError } from '../../core/env.ts';
 import { createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerLoop, loadFleetHandlers } from '../handler-runner/index.ts';
-import { startWorkerProcess } from '../start-worker.ts';
+import { startWorkerProcess } from '../worker/worker-process.ts';
 import { serveFetch } from './serve-fetch.ts';
 
 // Signals are taken from the first moment: one that comes during start-up stops the worker once it is up.

@@ -1,6 +1,6 @@
-import { createEventBus, publishWorkerEvent, type EventBus } from '../core/events/index.ts';
-import { createLogger, type Logger } from '../core/logger.ts';
-import type { WorkerMetrics } from '../core/metrics/index.ts';
+import { createEventBus, publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
+import { createLogger, type Logger } from '../../core/logger.ts';
+import type { WorkerMetrics } from '../../core/metrics/index.ts';
 import {
   CANCEL_CHANNEL,
   createDatabase,
@@ -10,17 +10,17 @@ import {
   setWorkerStatus,
   workerConnectionName,
   type Database,
-} from '../schema/index.ts';
-import { engineLaunch, type WorkerConfig } from './config.ts';
-import { connectToEngine } from './worker/engine-connection.ts';
-import { createLoadReader } from './worker/engine-metrics.ts';
-import { createEngineModels } from './worker/engine-models.ts';
-import { createModelSwitcher } from './worker/model-switcher.ts';
-import { createOwnedEngine } from './worker/owned-engine.ts';
-import { createSweeper } from './worker/sweeper.ts';
-import { releaseDeadPredecessors } from './worker/dead-workers.ts';
-import { createWorker, type Worker } from './worker/worker.ts';
-import { createWorkerRow } from './worker/worker-row.ts';
+} from '../../schema/index.ts';
+import { engineLaunch, type WorkerConfig } from '../config.ts';
+import { connectToEngine } from './engine-connection.ts';
+import { createLoadReader } from './engine-metrics.ts';
+import { createEngineModels } from './engine-models.ts';
+import { createModelSwitcher } from './model-switcher.ts';
+import { createOwnedEngine } from './owned-engine.ts';
+import { createSweeper } from './sweeper.ts';
+import { releaseDeadPredecessors } from './dead-workers.ts';
+import { createWorker, type Worker } from './worker.ts';
+import { createWorkerRow } from './worker-row.ts';
 
 /** What a background loop started alongside the worker gets. */
 export interface BackgroundLoopContext {
