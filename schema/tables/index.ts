@@ -7,3 +7,5 @@ export * from './workers.ts';
 export * from './owner-weights.ts';
 export * from './request-ranges.ts';
 export * from './results.ts';
+export * from './owner-limits.ts';
+export * from './fleet-samples.ts';

@@ -42,6 +42,8 @@ export const workers = pgTable(
     failed: bigint('failed', { mode: 'number' }).notNull().default(0),
     /** Requests the worker finished per second lately: the fleet's observed throughput, for estimates and deadlines. */
     completionRate: real('completion_rate').notNull().default(0),
+    /** The engine's KV-cache use (1 = full) at the last heartbeat, from its /metrics; null when the engine does not say. */
+    kvCacheUsage: real('kv_cache_usage'),
     gpuStats: jsonb('gpu_stats').$type<GpuStats>(),
     startedAt: at('started_at').notNull().defaultNow(),
     heartbeatAt: at('heartbeat_at').notNull().defaultNow(),

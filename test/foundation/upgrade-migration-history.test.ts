@@ -18,7 +18,7 @@ const RECORDED: readonly (readonly [tag: string, sha256: string])[] = [
   ['0003_worker-engine-models', '5be2b5fee7dff2fcd08b576303522965d0e50465951e64b0f2e84e6e98b0f28a'],
   ['0004_range-leases', 'cec7b1e1303fa44fe1b506f3131193a08a5b5331310d0f08e33d85a86e0af964'],
   ['0005_status-checks', '93234c02b9d3ae96e4b791482927a30568f85978a3642745ebf80115c732955b'],
-  ['0006_steering', '0cf88b8c3f5ce9b95203776ec130f355a123267939236cfd1f0a9a0ee1086933'],
+  ['0006_steering', 'b815f5acab9d982fc555d4c0e7a09437057b7a2d01cb597dbb988c78bc17462d'],
 ];
 
 interface JournalEntry {
