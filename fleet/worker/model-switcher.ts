@@ -37,7 +37,7 @@ export interface ModelSwitcherOptions {
  * memory not yet freed by the engine before), and when it is the only model with work the
  * GPU idles meanwhile; a model that never starts soon waits long between tries.
  */
-const loadFailurePauseMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
+const loadFailureWaitMs = (failures: number) => Math.min(30 * 60_000, 5000 * 2 ** (failures - 1));
 
 /** The model WORKER_MODEL names, as if the registry had chosen it: no engine arguments or capacity of its own. */
 const pinnedModel = (name: string): ModelDemand => ({
@@ -116,7 +116,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
       if (abandoned) return;
       if (loading) {
         const failures = (failed.get(loading)?.failures ?? 0) + 1;
-        failed.set(loading, { failures, until: Date.now() + loadFailurePauseMs(failures) });
+        failed.set(loading, { failures, until: Date.now() + loadFailureWaitMs(failures) });
       }
       logger.error('choosing or loading a model failed; trying again', { err, model: loading });
       // With no engine running, leased requests would only wait for one: leasing resumes once a model is loaded.
@@ -145,7 +145,7 @@ export function createModelSwitcher(options: ModelSwitcherOptions) {
           while (!engine.model && !abandoned) {
             await check();
             if (engine.model || abandoned) break;
-            // A model that failed to start is tried again when its pause ends (check said why it
+            // A model that failed to start is tried again when its wait ends (check said why it
             // failed); a model added to the registry meanwhile is seen within the usual interval.
             const retryAt = failed.size ? Math.min(...[...failed.values()].map((f) => f.until)) : 0;
             if (retryAt > Date.now()) await sleep(Math.min(options.checkMs * 5, Math.max(options.checkMs, retryAt - Date.now())), signal);
