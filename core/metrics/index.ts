@@ -5,4 +5,3 @@ export { SECONDS_BUCKETS, type Histogram, type HistogramOptions } from './histog
 export type { Labels, MetricOptions } from './metric.ts';
 export { createMetricsEndpoint, METRICS_CONTENT_TYPE } from './endpoint.ts';
 export { createRateWindow, type RateWindow, type RateWindowOptions } from './rate-window.ts';
-export { createWorkerMetrics, type WorkerMetrics, type WorkerInfo, type EngineErrorKind } from './worker-metrics.ts';

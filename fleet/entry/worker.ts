@@ -1,8 +1,9 @@
 // One worker process (one GPU): `bun fleet/entry/worker.ts` or `deno run -A fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
 import { ConfigError } from '../../core/env.ts';
-import { createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
+import { createMetricsEndpoint, createRegistry } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerLoop, loadFleetHandlers } from '../handler-runner/index.ts';
+import { createWorkerMetrics } from '../worker/metrics.ts';
 import { startWorkerProcess } from '../worker/worker-process.ts';
 import { serveFetch } from './serve-fetch.ts';
 

@@ -1,4 +1,4 @@
-import type { EngineErrorKind } from '../../core/metrics/index.ts';
+import type { EngineErrorKind } from './metrics.ts';
 import type { EngineOutcome } from '../engine/outcome.ts';
 
 /** The metrics label of a failed engine call. */

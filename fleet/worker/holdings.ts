@@ -1,4 +1,4 @@
-import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import type { LeasedRequest } from '../../schema/index.ts';
 import type { JobBuffer } from './job-buffer.ts';
 import type { HeldRanges } from './lease-heartbeat.ts';

@@ -1,6 +1,6 @@
 import type { Logger } from '../../core/logger.ts';
 import { createWakeable } from '../../core/loop.ts';
-import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import { leaseRequests, type Database } from '../../schema/index.ts';
 import type { EngineGate } from '../engine/gate.ts';
 import type { Capacity } from './capacity.ts';

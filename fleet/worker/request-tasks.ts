@@ -1,5 +1,5 @@
 import type { Logger } from '../../core/logger.ts';
-import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import type { BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';
 import type { EngineGate } from '../engine/gate.ts';

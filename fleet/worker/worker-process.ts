@@ -1,6 +1,6 @@
 import { createEventBus, publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
 import { createLogger, type Logger } from '../../core/logger.ts';
-import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import {
   CANCEL_CHANNEL,
   createDatabase,

@@ -1,7 +1,7 @@
 import type { EventBus } from '../../core/events/index.ts';
 import { createPeriodic } from '../../core/loop.ts';
 import type { Logger } from '../../core/logger.ts';
-import type { WorkerMetrics } from '../../core/metrics/index.ts';
+import type { WorkerMetrics } from './metrics.ts';
 import type { Database } from '../../schema/index.ts';
 import { sleep, type BackoffOptions } from '../engine/backoff.ts';
 import type { EngineClient } from '../engine/client.ts';

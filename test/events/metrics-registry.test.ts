@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { createRateWindow, createRegistry, createWorkerMetrics, createMetricsEndpoint } from '../../core/metrics/index.ts';
+import { createMetricsEndpoint, createRateWindow, createRegistry } from '../../core/metrics/index.ts';
+import { createWorkerMetrics } from '../../fleet/worker/metrics.ts';
 
 describe('the metrics registry', () => {
   it('renders counters, gauges and histograms in the prometheus text format', async () => {

@@ -1,6 +1,4 @@
-import { SECONDS_BUCKETS } from './histogram.ts';
-import { createRateWindow } from './rate-window.ts';
-import type { Registry } from './registry.ts';
+import { createRateWindow, SECONDS_BUCKETS, type Registry } from '../../core/metrics/index.ts';
 
 /** Why a call to the engine failed, as the worker classifies it (the `kind` label of engine errors). */
 export type EngineErrorKind =
