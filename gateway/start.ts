@@ -6,6 +6,7 @@ import { createLogger, type Logger } from '../core/logger.ts';
 import { createDatabase, runMigrations, type Database } from '../schema/index.ts';
 import { createApp } from './app.ts';
 import type { BatchValidator } from './batches/batch-validator.ts';
+import { createFleetSampler } from './charts/fleet-sampler.ts';
 import { requireSecretsKey } from './batches/secrets-key.ts';
 import type { GatewayConfig } from './config.ts';
 
@@ -29,7 +30,10 @@ export interface StartGatewayOptions {
   bus?: EventBus;
   /** Applies pending migrations first (default true); an edge deployment migrates once, when it is deployed. */
   migrate?: boolean;
-  /** Sweeps for abandoned validations on a timer (default true); an edge isolate sweeps on requests instead. */
+  /**
+   * Sweeps for abandoned validations and samples the fleet for the charts on timers (default
+   * true); an edge isolate sweeps on requests instead, and samples nothing.
+   */
   sweep?: boolean;
 }
 
@@ -50,6 +54,9 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
   const app = createApp({ config, database, logger, bus, handlers });
   // Batches left validating by a gateway that died are picked up here (now, then periodically).
   if (options.sweep !== false) app.validator.startSweeping();
+  // The dashboard's fleet charts read the samples; every replica samples, the first of a slot writes it.
+  const sampler = createFleetSampler({ database, logger });
+  if (options.sweep !== false) sampler.start();
   return {
     fetch: app.fetch,
     database,
@@ -58,6 +65,7 @@ export async function startGateway(config: GatewayConfig, options: StartGatewayO
     graphqlWs: app.graphqlWs,
     validator: app.validator,
     async close() {
+      sampler.stop();
       await app.close();
       if (!options.bus) await bus.close();
       await database.close();

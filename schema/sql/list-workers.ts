@@ -17,6 +17,8 @@ export interface WorkerRow {
   completed: number;
   failed: number;
   gpuStats: GpuStats | null;
+  /** The engine's KV-cache use, 0 to 1, at the last heartbeat; null when the engine does not report it. */
+  kvCacheUsage: number | null;
   startedAtMs: number;
   heartbeatAtMs: number;
 }
@@ -27,6 +29,7 @@ export async function listWorkers(db: Executor, { includeStopped = false }: { in
     db,
     sql`select id, host, gpu, pid, runtime, model, engine_url as "engineUrl", status, capacity, in_flight as "inFlight",
           completed::float8 as "completed", failed::float8 as "failed", gpu_stats::text as "gpuStats",
+          kv_cache_usage::float8 as "kvCacheUsage",
           (extract(epoch from started_at) * 1000)::float8 as "startedAtMs",
           (extract(epoch from heartbeat_at) * 1000)::float8 as "heartbeatAtMs"
         from workers

@@ -20,6 +20,11 @@ export function defineWorker(builder: Builder, GpuStats: ReturnType<typeof defin
       completed: t.exposeFloat('completed', { description: 'Requests finished with a response since it started.' }),
       failed: t.exposeFloat('failed'),
       gpuStats: t.field({ type: GpuStats, nullable: true, resolve: (worker) => worker.gpuStats }),
+      kvCacheUsage: t.exposeFloat('kvCacheUsage', {
+        nullable: true,
+        description:
+          "The engine's KV-cache use, 0 to 1, at the last heartbeat (vLLM's kv_cache_usage_perc); null when the engine does not report it.",
+      }),
       startedAt: t.field({ type: 'DateTime', resolve: (worker) => new Date(worker.startedAtMs) }),
       heartbeatAt: t.field({ type: 'DateTime', resolve: (worker) => new Date(worker.heartbeatAtMs) }),
     }),
