@@ -33,12 +33,16 @@ export function createLoadFollower({ readLoad, observedLoad, capacity, inFlight,
   let lastCount = 0;
   let lastReadAt = 0;
   let stopped = false;
+  let kvCacheUsage: number | null = null;
 
   const tick = async () => {
     const now = Date.now();
     if (!capacity.blind || now - lastReadAt >= BLIND_RECHECK_MS) {
       lastReadAt = now;
-      capacity.observe(await readLoad(), inFlight());
+      const reading = await readLoad();
+      // No answer says nothing about the cache: the last reading stands until one comes.
+      if (reading.kind !== 'unreachable') kvCacheUsage = reading.kind === 'load' && !reading.observed ? reading.kvCacheUsage : null;
+      capacity.observe(reading, inFlight());
     }
     if (capacity.blind && observedLoad) capacity.observe(observedLoad(), inFlight());
     const total = finished();
@@ -63,6 +67,10 @@ export function createLoadFollower({ readLoad, observedLoad, capacity, inFlight,
     /** Finished requests per second, smoothed. */
     get completionRate() {
       return rate;
+    },
+    /** The engine's KV-cache use (1 = full) at its last reading; null when its /metrics do not show it. */
+    get kvCacheUsage() {
+      return kvCacheUsage;
     },
   };
 }

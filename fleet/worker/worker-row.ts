@@ -57,6 +57,7 @@ export function createWorkerRow(options: WorkerRowOptions): WorkerRow {
       completed: s.completed,
       failed: s.failed,
       completionRate: s.completionRate,
+      kvCacheUsage: s.kvCacheUsage,
       gpuStats: stats,
     });
   };

@@ -73,6 +73,8 @@ export interface WorkerStats {
   failed: number;
   /** Requests finished per second, smoothed: the fleet's observed throughput is the sum of its workers'. */
   completionRate: number;
+  /** The engine's KV-cache use (1 = full) at the last reading of its /metrics; null when they do not show it. */
+  kvCacheUsage: number | null;
 }
 
 /** The worker loop of one engine. */
@@ -248,6 +250,7 @@ export function createWorker(options: WorkerOptions): Worker {
       completed,
       failed,
       completionRate: load.completionRate,
+      kvCacheUsage: load.kvCacheUsage,
     }),
     async drain(timeoutMs) {
       const leasing = loop.stop();
