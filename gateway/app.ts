@@ -26,6 +26,7 @@ import { createGatewayMetrics } from './metrics.ts';
 import { createRestRoutes } from './rest/index.ts';
 import type { AppDeps } from './app-deps.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
+import { createRateLimit } from './quotas/rate-limit.ts';
 
 /** The methods HTTP metrics name; any other is counted as `OTHER`. */
 const HTTP_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS', 'CONNECT', 'TRACE']);
@@ -144,6 +145,18 @@ export function createApp({
     c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));
     await next();
   });
+
+  // Each API request takes a token of its owner's bucket (setOwnerLimits, else API_REQUESTS_PER_MINUTE).
+  const rateLimit = { db: database.db, defaultRequestsPerMinute: config.API_REQUESTS_PER_MINUTE };
+  app.use('/v1/*', createRateLimit({ ...rateLimit, refused: (error) => Response.json(error.toOpenAI(), { status: error.httpStatus }) }));
+  app.use(
+    '/graphql',
+    createRateLimit({
+      ...rateLimit,
+      refused: (error) =>
+        Response.json({ errors: [{ message: error.message, extensions: { code: error.code } }] }, { status: error.httpStatus }),
+    }),
+  );
 
   // JSON bodies are read whole: bound them. Only the upload streams its body, bounded by MAX_FILE_BYTES as it is stored.
   const restBodyLimit = createJsonBodyLimit({

@@ -2,6 +2,12 @@ import { z } from 'zod';
 import { csv, destinationPolicy, destinationVariables, logLevel, parseEnv, port, positiveInt, url } from '../core/env.ts';
 import { secretBoxOf, secretsVariables, type SecretBox } from '../core/secrets/index.ts';
 
+/** A per-owner quota: a whole number that fits the `owner_limits` columns (int4). */
+const quota = () => {
+  const error = 'expected a whole number from 1 to 2147483647 (unset = unlimited)';
+  return z.coerce.number({ error }).int({ error }).min(1, { error }).max(2_147_483_647, { error });
+};
+
 /** The gateway's environment, validated once at start-up. */
 export const gatewayEnv = z.object({
   PORT: port(8080),
@@ -43,6 +49,10 @@ export const gatewayEnv = z.object({
     // Stored in seconds in an integer column: 24,855 days (68 years) is the most that fits in 2^31 - 1.
     .max(24_855, { error: 'expected at most 24855 days (68 years; unset keeps files until they are deleted)' })
     .optional(),
+  /** Requests an owner may have queued across its batches when an administrator set it no other limit; unset = unlimited. */
+  MAX_QUEUED_REQUESTS_PER_OWNER: quota().optional(),
+  /** API requests per minute per owner when an administrator set it no other limit (a token bucket shared by the replicas); unset = unlimited. */
+  API_REQUESTS_PER_MINUTE: quota().optional(),
   /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
   PUBLIC_URL: url(['http', 'https']).optional(),
 });

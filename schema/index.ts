@@ -81,4 +81,7 @@ export * from './sql/handler-run-batch.ts';
 export * from './sql/cut-ranges.ts';
 export * from './sql/range-sums.ts';
 export * from './sql/owner-weights.ts';
+export * from './sql/owner-limits.ts';
+export * from './sql/queued-requests.ts';
+export * from './sql/take-rate-token.ts';
 export * from './sql/queue-shares.ts';

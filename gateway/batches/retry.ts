@@ -2,17 +2,20 @@ import { AppError } from '../../core/errors.ts';
 import { getBatch, newId, QUEUE_CHANNEL, retryBatch, type BatchRow } from '../../schema/index.ts';
 import { retentionSeconds } from '../files/expires-after.ts';
 import type { AppDeps } from '../app-deps.ts';
+import { withinQueuedLimit } from '../quotas/queued-limit.ts';
 
 /** Creates a new batch of the failed and expired requests of a finished batch, queued at once. */
 export async function retry(deps: AppDeps, owner: string, batchId: string): Promise<BatchRow> {
   const { database } = deps;
-  const outcome = await retryBatch(database.db, {
-    batchId,
-    owner,
-    newBatchId: newId('batch_'),
-    newFileId: newId('file-'),
-    inputExpiresAfter: retentionSeconds(deps.config.FILE_RETENTION_DAYS),
-  });
+  const outcome = await withinQueuedLimit(deps, owner, (db) =>
+    retryBatch(db, {
+      batchId,
+      owner,
+      newBatchId: newId('batch_'),
+      newFileId: newId('file-'),
+      inputExpiresAfter: retentionSeconds(deps.config.FILE_RETENTION_DAYS),
+    }),
+  );
   switch (outcome.kind) {
     case 'not_found':
       throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batch_id' });

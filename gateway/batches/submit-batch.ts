@@ -2,6 +2,7 @@ import { AppError } from '../../core/errors.ts';
 import { createBatch, getFile, newId, type BatchRow } from '../../schema/index.ts';
 import { retentionSeconds } from '../files/expires-after.ts';
 import type { AppDeps } from '../app-deps.ts';
+import { withinQueuedLimit } from '../quotas/queued-limit.ts';
 import { VALIDATION_LEASE_SECONDS } from './batch-validator.ts';
 import { windowSeconds, type BatchSpec } from './batch-spec.ts';
 
@@ -30,21 +31,24 @@ export async function submitBatch(
       { param: 'input_file_id' },
     );
   }
-  const batch = await createBatch(database.db, {
-    id: newId('batch_'),
-    owner,
-    endpoint: spec.endpoint,
-    inputFileId: file.id,
-    completionWindow: spec.completionWindow,
-    completionWindowSeconds: windowSeconds(spec.completionWindow),
-    metadata: spec.metadata,
-    priority: spec.priority,
-    // FILE_RETENTION_DAYS as in force now: the fleet finalizes the batch, and does not read the gateway's setting.
-    outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(deps.config.FILE_RETENTION_DAYS),
-    handlers,
-    validationOwner: validator.id,
-    validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
-  });
+  // Over the owner's limit of queued requests, the batch is rolled back and the caller gets a 429.
+  const batch = await withinQueuedLimit(deps, owner, (db) =>
+    createBatch(db, {
+      id: newId('batch_'),
+      owner,
+      endpoint: spec.endpoint,
+      inputFileId: file.id,
+      completionWindow: spec.completionWindow,
+      completionWindowSeconds: windowSeconds(spec.completionWindow),
+      metadata: spec.metadata,
+      priority: spec.priority,
+      // FILE_RETENTION_DAYS as in force now: the fleet finalizes the batch, and does not read the gateway's setting.
+      outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(deps.config.FILE_RETENTION_DAYS),
+      handlers,
+      validationOwner: validator.id,
+      validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
+    }),
+  );
   deps.statusChanged([{ batchId: batch.id, owner, from: null, to: 'validating' }]);
   validator.validate({ id: batch.id, owner, endpoint: batch.endpoint, inputFileId: file.id, priority: batch.priority, attempts: 1 });
   return batch;

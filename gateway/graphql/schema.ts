@@ -28,6 +28,7 @@ import { defineScalars } from './types/scalars.ts';
 import { defineWorkerEvents } from './types/worker-events.ts';
 import { defineOwnerWeight } from './types/owner-weight.ts';
 import { defineQueueShares } from './types/queue-shares.ts';
+import { defineOwnerLimits } from './types/owner-limits.ts';
 import { defineFleetHistory } from './types/fleet-history.ts';
 import { defineProgressCurve } from './types/progress-curve.ts';
 
@@ -64,6 +65,8 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   // Fair share between owners: the administrators' weights and the queue's shares.
   defineOwnerWeight(builder);
   defineQueueShares(builder);
+  // Quotas: queued requests and API rate per owner.
+  defineOwnerLimits(builder);
   // The dashboard's charts: the fleet's history and a batch's progress curve.
   defineFleetHistory(builder);
   defineProgressCurve(builder, Batch);

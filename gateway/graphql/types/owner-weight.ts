@@ -16,7 +16,7 @@ export const MAX_OWNER_WEIGHT = 1000;
  * key's SHA-256, or `local` without keys. Anything else names nobody, and is most likely an
  * API key pasted in place of its owner, which must not be stored.
  */
-const OWNER_NAME = /^(?:key_[0-9a-f]{16}|local)$/;
+export const OWNER_NAME = /^(?:key_[0-9a-f]{16}|local)$/;
 
 /** Fair share decides whose work the GPUs run: only administrators change it. */
 function requireAdmin(admin: boolean): void {
