@@ -6,13 +6,14 @@ import { download } from './commands/download.ts';
 import { models } from './commands/models.ts';
 import { status } from './commands/status.ts';
 import { submit } from './commands/submit.ts';
+import { tail } from './commands/tail.ts';
 import { watch } from './commands/watch.ts';
 import { workers } from './commands/workers.ts';
 import { loadCliConfig } from './config.ts';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
 
 /** Every command, in the order `vbs --help` lists them. */
-export const COMMANDS: readonly Command[] = [submit, status, watch, cancel, download, models, workers];
+export const COMMANDS: readonly Command[] = [submit, status, watch, tail, cancel, download, models, workers];
 
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   url: { type: 'string' },

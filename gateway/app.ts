@@ -26,6 +26,7 @@ import { createGatewayMetrics } from './metrics.ts';
 import { createRestRoutes } from './rest/index.ts';
 import type { AppDeps } from './app-deps.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
+import { createResultsHub } from './subscriptions/results-hub.ts';
 import { createRateLimit } from './quotas/rate-limit.ts';
 
 /** The methods HTTP metrics name; any other is counted as `OTHER`. */
@@ -69,6 +70,7 @@ export function createApp({
   registry ??= createRegistry({ onCollectError: (err) => logger.warn('metrics: a collector failed', { err }) });
   const metrics = createGatewayMetrics(registry, { database });
   const progress = createProgressHub({ database, bus, logger, metrics, ...(progressIntervalMs ? { intervalMs: progressIntervalMs } : {}) });
+  const results = createResultsHub({ database, bus, logger, metrics });
   const statusChanged = (changes: BatchStatusChange[]) => {
     if (changes.length) publishBatchStatuses(bus, changes).catch((err) => logger.warn('could not publish batch status changes', { err }));
   };
@@ -83,7 +85,7 @@ export function createApp({
     logging: false,
     maskedErrors: { maskError: createMaskError(logger) },
     plugins: [
-      useSharedSubscriptionResults(['batchProgress']),
+      useSharedSubscriptionResults(['batchProgress', 'batchResults']),
       useQueryLimits({ maxDepth: config.GRAPHQL_MAX_DEPTH, maxCost: config.GRAPHQL_MAX_COST }),
       useErrorLogging(),
     ],
@@ -95,6 +97,7 @@ export function createApp({
       logger: log ?? logger,
       bus,
       progress,
+      results,
       metrics,
       deps,
     }),
@@ -196,6 +199,7 @@ export function createApp({
     async close() {
       await validator.close();
       await progress.close();
+      await results.close();
     },
   });
 }

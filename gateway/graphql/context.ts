@@ -4,6 +4,7 @@ import type { Database } from '../../schema/index.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import type { AppDeps } from '../app-deps.ts';
 import type { ProgressHub } from '../subscriptions/progress-hub.ts';
+import type { ResultsHub } from '../subscriptions/results-hub.ts';
 
 /** What every resolver receives. */
 export interface GraphQLContext {
@@ -17,6 +18,8 @@ export interface GraphQLContext {
   bus: EventBus;
   /** The per-batch fan-out behind `batchProgress`. */
   progress: ProgressHub;
+  /** The per-batch page reads behind `batchResults`. */
+  results: ResultsHub;
   metrics: GatewayMetrics;
   /** What the Batch API's operations run with (the same as the REST routes'). */
   deps: AppDeps;

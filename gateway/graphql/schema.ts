@@ -23,6 +23,7 @@ import { defineUpload } from './types/upload.ts';
 import { defineWorker } from './types/worker.ts';
 import { defineBatchEvents } from './types/batch-events.ts';
 import { defineBatchProgress } from './types/batch-progress.ts';
+import { defineBatchResults } from './types/batch-results.ts';
 import { defineHealth } from './types/health.ts';
 import { defineScalars } from './types/scalars.ts';
 import { defineWorkerEvents } from './types/worker-events.ts';
@@ -44,6 +45,7 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   defineScalars(builder);
   defineHealth(builder);
   defineBatchProgress(builder);
+  defineBatchResults(builder);
   defineBatchEvents(builder);
   defineWorkerEvents(builder);
   // The Batch API: files, batches, models, workers, stats.
