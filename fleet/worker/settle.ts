@@ -1,6 +1,13 @@
 import { publishBatchProgress, publishBatchStatuses, type BatchStatus, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { QUEUE_CHANNEL, settleBatch, type Database, type ReturnedLeases, type WrittenBatchCounters } from '../../schema/index.ts';
+import {
+  CANCEL_CHANNEL,
+  QUEUE_CHANNEL,
+  settleBatch,
+  type Database,
+  type ReturnedLeases,
+  type WrittenBatchCounters,
+} from '../../schema/index.ts';
 import { readBatchCounters } from '../../schema/sql/read-batch-counters.ts';
 
 /** What settling and publishing need. */
@@ -23,7 +30,12 @@ export async function settleAndPublish({ database, bus, logger }: SettleDeps, ba
   }
 }
 
-/** Publishes the counters a result write returned, then settles the batches it may have finished or that are stopping. */
+/**
+ * Publishes the counters a result write returned, then settles the batches it may have finished,
+ * that are stopping, or that it took over their error budget: the settle records that and stops
+ * the batch, and the NOTIFY on {@link CANCEL_CHANNEL} has every worker abort its streams at once.
+ * A batch without a budget is never over it: its write costs no statement more.
+ */
 export async function publishWrite(deps: SettleDeps, counters: readonly WrittenBatchCounters[]): Promise<void> {
   await Promise.all(
     counters.map(({ batchId, owner, status, total, completed, failed, promptTokens, completionTokens }) =>
@@ -39,12 +51,19 @@ export async function publishWrite(deps: SettleDeps, counters: readonly WrittenB
       }).catch((err: unknown) => deps.logger.warn('publishing progress failed', { err, batchId })),
     ),
   );
-  const due = counters.filter((c) => (c.status === 'in_progress' && c.completed + c.failed >= c.total) || c.status === 'cancelling');
+  const due = counters.filter(
+    (c) => (c.status === 'in_progress' && c.completed + c.failed >= c.total) || c.status === 'cancelling' || c.overBudget,
+  );
   if (due.length)
     await settleAndPublish(
       deps,
       due.map((c) => c.batchId),
     );
+  for (const { batchId } of counters.filter((c) => c.overBudget)) {
+    await deps.database
+      .notify(CANCEL_CHANNEL, batchId)
+      .catch((err: unknown) => deps.logger.warn('notifying the stop failed', { err, batchId }));
+  }
 }
 
 /** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */

@@ -3,7 +3,7 @@ import { rows, type Executor } from '../db.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 import type { FinishedRequestState } from '../states/request-state.ts';
 import type { RequestError } from '../tables/requests.ts';
-import { readBatchCounters, type BatchCountersRow } from './read-batch-counters.ts';
+import { readBatchCounters, type BatchCountersWithBudget } from './read-batch-counters.ts';
 
 /** The outcome of one leased request, as the worker writes it. */
 export interface RequestResult {
@@ -27,8 +27,11 @@ export interface RequestResult {
   completionTokens: number | null;
 }
 
-/** A batch's counters after a result write, as the write returned them, with what the write itself counted. */
-export interface WrittenBatchCounters extends Omit<BatchCountersRow, 'id'> {
+/**
+ * A batch's counters after a result write, as the write returned them, with what the write
+ * itself counted and whether they have just gone over the batch's error budget (`overBudget`).
+ */
+export interface WrittenBatchCounters extends Omit<BatchCountersWithBudget, 'id'> {
   batchId: string;
   /** How many of this write's results belonged to this batch. */
   written: number;
@@ -45,7 +48,8 @@ export interface WrittenBatchCounters extends Omit<BatchCountersRow, 'id'> {
  * row is written, so writers of one batch never queue on it.
  *
  * Then, in a second statement, reads the summed counters of the batches written to: read after
- * the write committed, so of two writers finishing a batch at once the later one sees it done.
+ * the write committed, so of two writers finishing a batch at once the later one sees it done
+ * (and of two writers going over a batch's error budget together, the later one sees it over).
  * Results whose lease was lost are simply not counted.
  */
 export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<WrittenBatchCounters[]> {
@@ -53,7 +57,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
   const written = await writeResults(db, owner, results);
   if (written.length === 0) return [];
   const counts = new Map(written.map((w) => [w.batchId, w]));
-  const counters = await readBatchCounters(db, [...counts.keys()]);
+  const counters = await readBatchCounters(db, [...counts.keys()], { budget: true });
   return counters.map(({ id, ...c }) => ({
     batchId: id,
     ...c,

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import { FINALIZED_FROM, type FinalStatus } from '../states/batch-status.ts';
+import type { BatchErrorItem } from '../tables/batches.ts';
 import { insertHandlerRuns } from './insert-handler-runs.ts';
 import { resultFileSize, type ResultKind } from './output-lines.ts';
 
@@ -14,10 +15,11 @@ export function resultFileId(batchId: string, kind: ResultKind): string {
 /**
  * Gives a batch its final status: output and error file rows (only for files with lines,
  * as OpenAI does; expiring after the batch's `output_expires_after` seconds, when set), the
- * status and its timestamp, and one handler run per handler the batch asked for, in one
- * transaction. Returns false when another process got there first.
+ * status and its timestamp (and `errors`, when given: why it `failed`), and one handler run per
+ * handler the batch asked for, in one transaction. Returns false when another process got there
+ * first.
  */
-export async function finalizeBatch(db: Executor, batchId: string, status: FinalStatus): Promise<boolean> {
+export async function finalizeBatch(db: Executor, batchId: string, status: FinalStatus, errors?: BatchErrorItem[]): Promise<boolean> {
   // Sizes are computed by Postgres before the transaction; the rows they describe no
   // longer change, because every request of the batch has reached a final status.
   const output = await resultFileSize(db, batchId, 'output');
@@ -47,7 +49,7 @@ export async function finalizeBatch(db: Executor, batchId: string, status: Final
     // Each status has its time in the column named after it.
     await tx.execute(sql`
       update batches set status = ${status}, ${sql.raw(`${status}_at`)} = now(),
-        output_file_id = ${files.output ?? null}, error_file_id = ${files.error ?? null}
+        output_file_id = ${files.output ?? null}, error_file_id = ${files.error ?? null}${errors ? sql`, errors = ${JSON.stringify(errors)}::jsonb` : sql``}
       where id = ${batchId}`);
     await insertHandlerRuns(tx, batchId, status);
     return true;

@@ -1,20 +1,19 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-import type { StoppedRequestState } from '../states/request-state.ts';
-import { BATCH_STOP } from './batch-stop.ts';
+import { BATCH_STOP, type BatchStop } from './batch-stop.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /** A range lease the heartbeat extended; `stop` says its batch is stopping and why. */
 export interface HeldLease {
   /** The range's id. */
   id: number;
-  stop: StoppedRequestState | null;
+  stop: BatchStop | null;
 }
 
 /**
  * Extends the range leases `owner` still holds among `ids` (range ids) by `leaseMs` in one
- * statement and returns them, each marked when its batch is cancelling or past its completion
- * window, so the worker aborts those streams. A range the worker believes it holds but that
+ * statement and returns them, each marked when its batch is stopping (cancelling, over its error
+ * budget, or past its completion window), so the worker aborts those streams. A range the worker believes it holds but that
  * is not returned was taken from it (its lease expired and was reaped) or has finished; its
  * requests still running should be dropped. Only the named ranges are extended: a range the
  * worker lost track of runs out and is reaped. The rows are locked in id order first, as the

@@ -54,7 +54,7 @@ export async function retryBatch(
           from batches b where b.id = ${batchId} and b.owner = ${owner} for update`,
     );
     if (!old) return { kind: 'not_found' };
-    // A failed batch never ran: its input was invalid.
+    // A batch that failed validation never ran (it has no results: nothing to retry); one stopped over its error budget did.
     if (!isFinalStatus(old.status)) return { kind: 'not_finished', status: old.status };
     if (old.count === 0) return { kind: 'nothing_to_retry' };
     if (old.purged) return { kind: 'bodies_purged' };

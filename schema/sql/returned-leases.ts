@@ -1,7 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import type { RequestState } from '../states/request-state.ts';
-import { BATCH_STOP } from './batch-stop.ts';
+import { BATCH_STOP_LINE_STATE } from './batch-stop.ts';
 import { OPEN_LINES } from './range-sums.ts';
 
 /** Where returned leases went, grouped: the caller NOTIFYs for `queued` models and settles the batches. */
@@ -37,8 +37,8 @@ export const SPLIT_AFTER_ATTEMPTS = 2;
 
 /**
  * The statement behind reaping and releasing: ends the selected range leases in one statement.
- * - A range of a stopping batch is only unleased (`cancelled`/`expired`): it must not be
- *   leased again, and settling the batch writes its lines' results.
+ * - A range of a stopping batch is only unleased (`cancelled`/`expired`, the state its lines end
+ *   in): it must not be leased again, and settling the batch writes its lines' results.
  * - Unless the attempt is refunded, a range of several lines leased
  *   {@link SPLIT_AFTER_ATTEMPTS} times is split: one open range per line without a result
  *   (attempts 1), the old one finished with the lines it wrote; a line that kills its worker
@@ -58,7 +58,7 @@ export function returnLeases(db: Executor, { where, maxAttempts, refundAttempt, 
       with picked as materialized (
         select g.id, g.batch_id, g.model, g.owner, g.priority, g.first_line, g.last_line, g.attempts,
                ${OPEN_LINES} as open,
-               coalesce(${BATCH_STOP}, case
+               coalesce(${BATCH_STOP_LINE_STATE}, case
                     -- Split only a range as this statement's snapshot sees it: one a result write changed after the snapshot
                     -- (waited for, or committed before the lock) has results the snapshot cannot see, and would get pieces for them.
                     when ${tries} and g.first_line < g.last_line and g.attempts >= ${SPLIT_AFTER_ATTEMPTS}

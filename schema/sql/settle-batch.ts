@@ -1,9 +1,9 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import type { BatchStatus, BatchStatusChange } from '../states/batch-status.ts';
-import type { StoppedRequestState } from '../states/request-state.ts';
-import { BATCH_STOP, STOP_ERRORS } from './batch-stop.ts';
+import { BATCH_STOP, STOPPED_LINES, type BatchStop } from './batch-stop.ts';
 import { cutRanges } from './cut-ranges.ts';
+import { markBudgetExceeded, OVER_BUDGET, tooManyFailures } from './error-budget.ts';
 import { finalizeBatch } from './finalize-batch.ts';
 import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
 
@@ -15,7 +15,9 @@ interface BatchState {
   /** Every line succeeded or failed (cancelled and expired lines are not counted). */
   answered: boolean;
   /** Why the batch is stopping ({@link BATCH_STOP}), or null. */
-  stop: StoppedRequestState | null;
+  stop: BatchStop | null;
+  /** It has just gone over its error budget ({@link OVER_BUDGET}): not yet recorded. */
+  overBudget: boolean;
   staleFinalizing: boolean;
 }
 
@@ -28,7 +30,7 @@ function readState(db: Executor, batchId: string) {
     sql`select b.owner, b.status,
           exists (select 1 from request_ranges g where g.batch_id = b.id and g.finished_at is null) as "open",
           ${COMPLETED} + ${FAILED} >= b.total as "answered",
-          ${BATCH_STOP} as "stop",
+          ${BATCH_STOP} as "stop", ${OVER_BUDGET} as "overBudget",
           b.finalizing_at < now() - make_interval(secs => ${FINALIZE_STALE_SECONDS}) as "staleFinalizing"
         from batches b ${RANGE_SUMS} where b.id = ${batchId}`,
   );
@@ -36,15 +38,17 @@ function readState(db: Executor, batchId: string) {
 
 /**
  * Ends the lines of a stopping batch that no worker holds: each open, unleased range is
- * finished and its lines without a result get one with the given state and its error (not
- * counted in the range's `failed`, as the previous release did not count them either).
+ * finished and its lines without a result get the state and error its stop gives them
+ * ({@link STOPPED_LINES}; not counted in the range's `failed`, as the previous release did not
+ * count them either).
  * Returns how many open ranges are left, leased or not, counted after the update: a worker may
  * lease a range until this statement locks it (it is then skipped here, and its worker's
  * heartbeat stops it), or return one right after (the next settle, or the sweep, ends it);
  * either way the batch must not be finalized while its result files could still change.
  * The ranges are locked in id order, as the workers' statements lock them, so none deadlock.
  */
-async function endQueued(db: Executor, batchId: string, status: StoppedRequestState): Promise<number> {
+async function endQueued(db: Executor, batchId: string, stop: BatchStop): Promise<number> {
+  const { state, error } = STOPPED_LINES[stop];
   await db.execute(sql`
     with free as (
       select g.id from request_ranges g
@@ -57,7 +61,7 @@ async function endQueued(db: Executor, batchId: string, status: StoppedRequestSt
       returning g.batch_id, g.model, g.first_line, g.last_line, g.attempts
     )
     insert into results (batch_id, line, status, error, attempts)
-    select r.batch_id, r.line, ${status}, ${JSON.stringify(STOP_ERRORS[status])}::jsonb, e.attempts
+    select r.batch_id, r.line, ${state}, ${JSON.stringify(error)}::jsonb, e.attempts
     from ended e
     join requests r on r.batch_id = e.batch_id and r.model = e.model and r.line between e.first_line and e.last_line
     on conflict do nothing`);
@@ -86,6 +90,9 @@ async function cutStranded(db: Executor, batchId: string): Promise<void> {
  * many processes call it at the same moment (each step is a conditional update):
  * - `in_progress` with every request answered (succeeded or failed) and no open range left:
  *   `finalizing`, then `completed`;
+ * - `in_progress` over its error budget (found now, or recorded before): the budget recorded,
+ *   the lines of unleased ranges `cancelled` with code `batch_failed`, and once no range is
+ *   leased any more, the batch `failed` with a `too_many_failures` error;
  * - `in_progress` past its completion window: the lines of unleased ranges `expired`, and
  *   once no range is leased any more, the batch `expired`;
  * - `cancelling`: the lines of unleased ranges `cancelled`, and once no range is leased, `cancelled`;
@@ -99,9 +106,15 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchS
   if (!state) return [];
   const step = (from: BatchStatus, to: BatchStatus): BatchStatusChange => ({ batchId, owner: state.owner, from, to });
 
+  // Found over its budget (with its last results too: it fails rather than completes). When
+  // another process recorded it first, or the batch moved on meanwhile, read it again.
+  if (state.overBudget && !state.stop) {
+    if (!(await markBudgetExceeded(db, batchId))) return settleBatch(db, batchId);
+    state.stop = 'failed';
+  }
   // Answered and no open range, rather than either alone: a batch past its window whose last
   // range finished after the others were expired has no open range, yet it expired.
-  if (state.status === 'in_progress' && state.answered && !state.open) {
+  if (state.status === 'in_progress' && state.answered && !state.open && state.stop !== 'failed') {
     const won = await rows(
       db,
       sql`update batches set status = 'finalizing', finalizing_at = now()
@@ -115,8 +128,9 @@ export async function settleBatch(db: Executor, batchId: string): Promise<BatchS
     return (await finalizeBatch(db, batchId, 'completed')) ? [step('finalizing', 'completed')] : [];
   }
   if ((state.status === 'in_progress' || state.status === 'cancelling') && !state.open && !state.answered) await cutStranded(db, batchId);
-  // A cancelling batch is always stopping (`cancelled`); one in progress stops when its window ends (`expired`).
+  // A cancelling batch is always stopping (`cancelled`); one in progress stops over its error budget (`failed`) or when its window ends (`expired`).
   if ((state.status !== 'in_progress' && state.status !== 'cancelling') || !state.stop) return [];
   if ((await endQueued(db, batchId, state.stop)) > 0) return [];
-  return (await finalizeBatch(db, batchId, state.stop)) ? [step(state.status, state.stop)] : [];
+  const errors = state.stop === 'failed' ? [await tooManyFailures(db, batchId)] : undefined;
+  return (await finalizeBatch(db, batchId, state.stop, errors)) ? [step(state.status, state.stop)] : [];
 }

@@ -5,10 +5,10 @@ import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 
 /**
  * Gives back the ranges among `rangeIds` that `owner` holds and whose batch is stopping
- * (cancelling, or past its completion window): the worker has aborted their streams. They
- * become unleased with the attempt kept; no batch leases them again, and settling the batch
- * (the caller's next step, once none of its ranges is leased) writes the `cancelled` or
- * `expired` results of their lines that have none. Returns the ids of the batches touched.
+ * (cancelling, over its error budget, or past its completion window): the worker has aborted
+ * their streams. They become unleased with the attempt kept; no batch leases them again, and
+ * settling the batch (the caller's next step, once none of its ranges is leased) writes the
+ * `cancelled` or `expired` results of their lines that have none. Returns the ids of the batches touched.
  * The rows are locked in id order first, as the worker's result writes and heartbeats lock
  * them, so that none of them deadlock.
  */

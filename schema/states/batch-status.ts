@@ -19,13 +19,14 @@ export type BatchStatus = (typeof BATCH_STATUSES)[number];
 
 /**
  * Where each status may go: `validating → in_progress → finalizing → completed`, or `failed`
- * (invalid input), `expired` (past the completion window), `cancelling → cancelled`. A status
- * with nowhere to go is terminal. (A retry creates its batch `in_progress` straight away.)
+ * (invalid input, or, from `in_progress`, over its error budget), `expired` (past the completion
+ * window), `cancelling → cancelled`. A status with nowhere to go is terminal. (A retry creates its
+ * batch `in_progress` straight away.)
  */
 export const BATCH_TRANSITIONS = {
   validating: ['in_progress', 'failed', 'cancelling'],
   failed: [],
-  in_progress: ['finalizing', 'expired', 'cancelling'],
+  in_progress: ['finalizing', 'failed', 'expired', 'cancelling'],
   finalizing: ['completed'],
   completed: [],
   expired: [],
@@ -53,18 +54,23 @@ export const batchStatusesBefore = <To extends BatchStatus>(to: To): StatusBefor
 
 /**
  * The final statuses a batch reaches through finalization (result files, handler runs), each
- * from the one status it is taken from; `failed` is not among them (the input was invalid).
+ * from the one status it is taken from: `failed` when the batch ran over its error budget (a
+ * batch whose input was invalid fails from `validating`, without result files).
  */
 export const FINALIZED_FROM = {
   completed: 'finalizing',
+  failed: 'in_progress',
   expired: 'in_progress',
   cancelled: 'cancelling',
 } as const satisfies { [S in TerminalBatchStatus]?: StatusBefore<S> };
 
-/** The final statuses reached through finalization: completed, expired, cancelled. */
+/** The final statuses reached through finalization: completed, failed (error budget), expired, cancelled. */
 export type FinalStatus = keyof typeof FINALIZED_FROM;
 
-/** Whether a batch status is one reached through finalization (it has its result files). */
+/**
+ * Whether a batch status is one reached through finalization (it may have result files): also
+ * true of `failed`, which a batch whose input was invalid reaches without them.
+ */
 export const isFinalStatus = (status: BatchStatus): status is FinalStatus => Object.hasOwn(FINALIZED_FROM, status);
 
 /**

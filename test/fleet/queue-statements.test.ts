@@ -58,6 +58,7 @@ describe.each(DRIVERS)('the fleet queue statements on %s', (driver) => {
         completionTokens: 7,
         written: 2,
         writtenFailed: 1,
+        overBudget: false,
       },
     ]);
     expect(await completeRequests(db, 'someone-else', [ok(c)])).toEqual([]);

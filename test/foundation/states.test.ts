@@ -33,8 +33,8 @@ describe('the state machines', () => {
   });
 
   it('finalize each final status from the one status before it', () => {
-    expect(FINALIZED_FROM).toEqual({ completed: 'finalizing', expired: 'in_progress', cancelled: 'cancelling' });
-    expect(BATCH_STATUSES.filter(isFinalStatus)).toEqual(['completed', 'expired', 'cancelled']);
+    expect(FINALIZED_FROM).toEqual({ completed: 'finalizing', failed: 'in_progress', expired: 'in_progress', cancelled: 'cancelling' });
+    expect(BATCH_STATUSES.filter(isFinalStatus)).toEqual(['failed', 'completed', 'expired', 'cancelled']);
     expect(batchStatusesBefore('cancelling')).toEqual(['validating', 'in_progress']);
   });
 
