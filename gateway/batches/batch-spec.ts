@@ -26,17 +26,53 @@ const metadata = z
     error: 'metadata keys and values cannot hold an unpaired surrogate escape (such as \\ud800); use valid Unicode',
   });
 
+/** `; got <the value>`, for an error message, when a value was given. */
+const given = (issue: { input?: unknown }) => (issue.input === undefined ? '' : `; got ${JSON.stringify(issue.input)}`);
+
 /** The priorities a batch may have: higher runs first. */
 export const MIN_PRIORITY = -1000;
 export const MAX_PRIORITY = 1000;
 
 function priorityError(issue: { input?: unknown }): string {
-  const given = issue.input === undefined ? '' : `; got ${JSON.stringify(issue.input)}`;
-  return `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first; leave it out for the default, 0)${given}`;
+  return `priority must be an integer from ${MIN_PRIORITY} to ${MAX_PRIORITY} (higher runs first; leave it out for the default, 0)${given(issue)}`;
 }
 
+/** The largest count an error budget may name (a Postgres integer). */
+export const MAX_BUDGET_COUNT = 2_147_483_647;
+
+/** The `min_requests_for_ratio` of a batch that gives `max_failure_ratio` alone. */
+export const DEFAULT_MIN_REQUESTS_FOR_RATIO = 100;
+
+const count = (name: string, min: number, what: string) => {
+  const error = (issue: { input?: unknown }) => `${name} must be a whole number from ${min} to ${MAX_BUDGET_COUNT}: ${what}${given(issue)}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(MAX_BUDGET_COUNT, { error });
+};
+
+function ratioError(issue: { input?: unknown }): string {
+  return `max_failure_ratio must be a number from 0 to 1: the batch stops once a larger share of its finished requests has failed (0.1 = 10%)${given(issue)}`;
+}
+
+/**
+ * The error budget of a batch (all three optional, an extension): it stops and ends `failed` once
+ * more requests have failed than `maxFailedRequests`, or, once `minRequestsForRatio` requests have
+ * finished, a larger share of them than `maxFailureRatio`.
+ */
+const budget = {
+  maxFailedRequests: count(
+    'max_failed_requests',
+    0,
+    'the batch stops once more requests than this have failed (leave it out for no limit)',
+  ).nullish(),
+  maxFailureRatio: z.number({ error: ratioError }).min(0, { error: ratioError }).max(1, { error: ratioError }).nullish(),
+  minRequestsForRatio: count(
+    'min_requests_for_ratio',
+    1,
+    `how many requests must have finished before max_failure_ratio is checked (default ${DEFAULT_MIN_REQUESTS_FOR_RATIO})`,
+  ).nullish(),
+};
+
 /** A batch to create, validated the same way whether it came through REST or GraphQL. */
-export const batchSpec = z.object({
+const batchFields = z.object({
   inputFileId: z.string({ error: 'input_file_id is required: the id of an uploaded file with purpose "batch"' }).min(1),
   endpoint: z.enum(SUPPORTED_ENDPOINTS, { error: `endpoint must be one of ${SUPPORTED_ENDPOINTS.join(', ')}` }),
   completionWindow: z
@@ -55,7 +91,21 @@ export const batchSpec = z.object({
     .default(0),
   /** `{anchor: "created_at", seconds}`: how long the output and error files live; checked by {@link parseExpiresAfter}. */
   outputExpiresAfter: z.unknown().optional(),
+  ...budget,
 });
+
+/** {@link batchFields}, with the budget's fields checked together and their defaults (null = no limit). */
+export const batchSpec = batchFields
+  .refine((b) => b.minRequestsForRatio == null || b.maxFailureRatio != null, {
+    error: 'min_requests_for_ratio applies only with max_failure_ratio: give max_failure_ratio too, or leave min_requests_for_ratio out',
+    path: ['minRequestsForRatio'],
+  })
+  .transform(({ maxFailedRequests, maxFailureRatio, minRequestsForRatio, ...rest }) => ({
+    ...rest,
+    maxFailedRequests: maxFailedRequests ?? null,
+    maxFailureRatio: maxFailureRatio ?? null,
+    minRequestsForRatio: minRequestsForRatio ?? DEFAULT_MIN_REQUESTS_FOR_RATIO,
+  }));
 
 /** A validated batch to create; `outputExpiresAfter` in seconds, null when not given. */
 export type BatchSpec = Omit<z.infer<typeof batchSpec>, 'outputExpiresAfter'> & { outputExpiresAfter: number | null };

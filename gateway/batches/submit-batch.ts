@@ -45,6 +45,11 @@ export async function submitBatch(
       // FILE_RETENTION_DAYS as in force now: the fleet finalizes the batch, and does not read the gateway's setting.
       outputExpiresAfter: spec.outputExpiresAfter ?? retentionSeconds(deps.config.FILE_RETENTION_DAYS),
       handlers,
+      budget: {
+        maxFailedRequests: spec.maxFailedRequests,
+        maxFailureRatio: spec.maxFailureRatio,
+        minRequestsForRatio: spec.minRequestsForRatio,
+      },
       validationOwner: validator.id,
       validationLeaseSeconds: VALIDATION_LEASE_SECONDS,
     }),

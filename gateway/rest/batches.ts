@@ -35,6 +35,10 @@ export function createBatchRoutes(deps: AppDeps) {
         metadata: body.metadata,
         priority: body.priority,
         outputExpiresAfter: body.output_expires_after,
+        // The error budget, an extension.
+        maxFailedRequests: body.max_failed_requests,
+        maxFailureRatio: body.max_failure_ratio,
+        minRequestsForRatio: body.min_requests_for_ratio,
       },
       snakeCase,
     );

@@ -17,6 +17,8 @@ export interface CreateBatchOptions {
   /** Seconds the batch's output and error files live once created; null = kept. */
   outputExpiresAfter?: number | null;
   handlers: Record<string, unknown>;
+  /** The error budget (docs/api.md, "Error budgets"); absent = none. */
+  budget?: { maxFailedRequests: number | null; maxFailureRatio: number | null; minRequestsForRatio: number };
   /** The validator that holds the validation lease from the start, and for how long. */
   validationOwner: string;
   validationLeaseSeconds: number;
@@ -28,9 +30,10 @@ export async function createBatch(db: Executor, o: CreateBatchOptions): Promise<
     db,
     sql`with b as (
         insert into batches (id, owner, endpoint, completion_window, status, input_file_id, metadata, priority, output_expires_after, handlers,
-          validation_owner, validation_expires_at, validation_attempts, expires_at)
+          max_failed_requests, max_failure_ratio, min_requests_for_ratio, validation_owner, validation_expires_at, validation_attempts, expires_at)
         values (${o.id}, ${o.owner}, ${o.endpoint}, ${o.completionWindow}, 'validating', ${o.inputFileId},
           ${o.metadata === null ? null : JSON.stringify(o.metadata)}::jsonb, ${o.priority}, ${o.outputExpiresAfter ?? null}, ${JSON.stringify(o.handlers)}::jsonb,
+          ${o.budget?.maxFailedRequests ?? null}::int, ${o.budget?.maxFailureRatio ?? null}::float8, ${o.budget?.minRequestsForRatio ?? 100},
           ${o.validationOwner}, now() + make_interval(secs => ${o.validationLeaseSeconds}), 1,
           now() + make_interval(secs => ${o.completionWindowSeconds}))
         returning *

@@ -38,6 +38,17 @@ export function defineCreateBatchInput(builder: Builder, refs: CreateBatchRefs) 
         description:
           'Seconds (3600 to 2592000) the output and error files live after they are created; by default FILE_RETENTION_DAYS, or kept.',
       }),
+      maxFailedRequests: t.int({
+        description:
+          'Error budget: the batch stops, and ends `failed` (error `too_many_failures`), once more requests than this have failed. Null (the default): no limit.',
+      }),
+      maxFailureRatio: t.float({
+        description:
+          'Error budget as a share (0 to 1) of the finished requests: the batch stops once more of them have failed, checked from `minRequestsForRatio` finished requests. Null (the default): no limit.',
+      }),
+      minRequestsForRatio: t.int({
+        description: 'How many requests must have finished before `maxFailureRatio` is checked (default 100); only with `maxFailureRatio`.',
+      }),
       ...(refs.BatchHandlersInput
         ? {
             handlers: t.field({
