@@ -16,6 +16,7 @@ import {
   type Database,
 } from '../../schema/index.ts';
 import { createTestDatabase, dropTestDatabase, DRIVERS, useDriverDatabase } from '../helpers/database.ts';
+import { applyMigrations } from './upgrade-fixtures.ts';
 
 const CHECK_VIOLATION = '23514';
 /** The migration that added the checks: the upgrade test builds the schema from the ones before it. */
@@ -98,22 +99,11 @@ describe.each(DRIVERS)('the status columns on %s', (driver) => {
 
 /** Empties the database and applies the migrations before `tag`, recorded as runMigrations records them. */
 async function migratedUntil(database: Database, tag: string): Promise<void> {
-  const { db } = database;
   const migrations = readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER });
   const journal = JSON.parse(readFileSync(join(MIGRATIONS_FOLDER, 'meta/_journal.json'), 'utf8')) as { entries: { tag: string }[] };
   const before = journal.entries.findIndex((entry) => entry.tag === tag);
   expect(before, `${tag} is in the journal`).toBeGreaterThan(0);
-  await db.execute(sql`drop schema if exists drizzle cascade`);
-  await db.execute(sql`drop schema public cascade`);
-  await db.execute(sql`create schema public`);
-  await db.execute(sql`create schema drizzle`);
-  await db.execute(sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
-  for (const migration of migrations.slice(0, before)) {
-    for (const statement of migration.sql) await db.execute(sql.raw(statement));
-    await db.execute(
-      sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
-    );
-  }
+  await applyMigrations(database, migrations.slice(0, before));
 }
 
 describe.each(DRIVERS)('the status checks migration on %s', (driver) => {

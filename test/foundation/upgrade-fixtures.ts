@@ -20,13 +20,21 @@ export const GONE_WORKER = 'worker_previous_release';
  * current runMigrations finds 0000–0003 applied and runs only what came after.
  */
 export async function previousReleaseSchema(database: Database): Promise<void> {
+  await applyMigrations(database, readMigrationFiles({ migrationsFolder: PREVIOUS_MIGRATIONS }));
+}
+
+/**
+ * Empties the database and applies the given migrations, recorded as runMigrations records them
+ * (drizzle's table, the hash and `when` of each), so that runMigrations runs only what came after.
+ */
+export async function applyMigrations(database: Database, migrations: ReturnType<typeof readMigrationFiles>): Promise<void> {
   const { db } = database;
   await db.execute(sql`drop schema if exists drizzle cascade`);
   await db.execute(sql`drop schema public cascade`);
   await db.execute(sql`create schema public`);
   await db.execute(sql`create schema drizzle`);
   await db.execute(sql`create table drizzle.__drizzle_migrations (id serial primary key, hash text not null, created_at bigint)`);
-  for (const migration of readMigrationFiles({ migrationsFolder: PREVIOUS_MIGRATIONS })) {
+  for (const migration of migrations) {
     for (const statement of migration.sql) await db.execute(sql.raw(statement));
     await db.execute(
       sql`insert into drizzle.__drizzle_migrations (hash, created_at) values (${migration.hash}, ${migration.folderMillis})`,
