@@ -43,4 +43,19 @@ describe('the module boundary lint', () => {
       'schema/db.ts: imports ../core/logger.ts; schema/ may not import core/',
     ]);
   });
+
+  it('refuses a cli file that imports server code', async () => {
+    const tree = mkdtempSync(join(tmpdir(), 'vbs-cli-lint-'));
+    try {
+      mkdirSync(join(tree, 'cli'));
+      mkdirSync(join(tree, 'core'));
+      writeFileSync(join(tree, 'core/errors.ts'), 'export const x = 1;\n');
+      writeFileSync(join(tree, 'cli/main.ts'), "import { x } from '../core/errors.ts';\n");
+      const result = await runToEnd(BUN, ['scripts/check-boundaries.ts', tree]);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain('cli/main.ts: imports ../core/errors.ts; cli/ may not import core/');
+    } finally {
+      rmSync(tree, { recursive: true, force: true });
+    }
+  });
 });
