@@ -5,13 +5,21 @@ import { createLogger } from '../../core/logger.ts';
 import { createApp } from '../../gateway/app.ts';
 import { ownerOfKey } from '../../gateway/auth.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
-import { countQueuedRequests, createDatabase, rows, setOwnerLimits, takeRateToken, type Database } from '../../schema/index.ts';
+import {
+  countQueuedRequests,
+  createDatabase,
+  lockOwnerQueue,
+  rows,
+  setOwnerLimits,
+  takeRateToken,
+  type Database,
+} from '../../schema/index.ts';
 import { DRIVERS, useDriverDatabase, useTestDatabase } from '../helpers/database.ts';
 
 type Reply = { data?: Record<string, unknown> | null; errors?: { message: string; extensions?: Record<string, unknown> }[] };
 type App = ReturnType<typeof createApp>;
 
-const KEYS = { API_KEYS: 'key-alice,key-bob,key-carol,key-dave', ADMIN_API_KEYS: 'key-root' };
+const KEYS = { API_KEYS: 'key-alice,key-bob,key-carol,key-dave,key-erin', ADMIN_API_KEYS: 'key-root' };
 
 /**
  * Two gateway apps on one Postgres database, each with its own connection pool and validator:
@@ -107,27 +115,27 @@ describe('owner quotas on two gateway replicas', () => {
     expect((await gql(b, 'key-carol', LIMITS)).body.data?.ownerLimits).toEqual([
       { ...own, maxQueuedRequests: 500, effectiveMaxQueuedRequests: 500 },
     ]);
-    expect((await gql(b, 'key-root', LIMITS)).body.data?.ownerLimits).toEqual([
-      { ...own, maxQueuedRequests: 500, effectiveMaxQueuedRequests: 500 },
-    ]);
+    // The administrator sees every owner's (other tests' owners too: look at Carol's).
+    const all = (await gql(b, 'key-root', LIMITS)).body.data?.ownerLimits as { owner: string }[];
+    expect(all.filter((l) => l.owner === carol)).toEqual([{ ...own, maxQueuedRequests: 500, effectiveMaxQueuedRequests: 500 }]);
 
     // Both null: back to the defaults, and no row.
     expect((await gql(b, 'key-root', SET_LIMITS, { owner: carol })).body.data?.setOwnerLimits).toMatchObject({ ...own, updatedAt: null });
-    expect((await gql(a, 'key-root', LIMITS)).body.data?.ownerLimits).toEqual([]);
+    expect(await rows(replicas().db.db, sql`select owner from owner_limits where owner = ${carol}`)).toEqual([]);
   });
 
   it('refuses limits that are not a positive whole number, and an owner that is not an owner name', async () => {
-    const { a } = replicas();
-    const carol = await ownerOfKey('key-carol');
+    const { a, db } = replicas();
+    const nobody = 'key_00000000000000ff';
     for (const [variables, param] of [
-      [{ owner: carol, q: 0 }, 'maxQueuedRequests'],
-      [{ owner: carol, rpm: -5 }, 'requestsPerMinute'],
+      [{ owner: nobody, q: 0 }, 'maxQueuedRequests'],
+      [{ owner: nobody, rpm: -5 }, 'requestsPerMinute'],
       [{ owner: 'key-carol', q: 10 }, 'owner'],
     ] as const) {
       const refused = await gql(a, 'key-root', SET_LIMITS, variables);
       expect(refused.body.errors?.[0], param).toMatchObject({ extensions: { code: 'BAD_REQUEST', param } });
     }
-    expect((await gql(a, 'key-root', LIMITS)).body.data?.ownerLimits).toEqual([]);
+    expect(await rows(db.db, sql`select owner from owner_limits where owner in (${nobody}, 'key-carol')`)).toEqual([]);
   });
 
   it('answers a batch creation over the queued-requests limit with a 429 from either replica, naming the limit and the count', async () => {
@@ -173,26 +181,26 @@ describe('owner quotas on two gateway replicas', () => {
 
   it('counts a retry as a creation: over the limit it is refused and nothing of it is kept', async () => {
     const { a, b, db } = replicas();
-    const carol = await ownerOfKey('key-carol');
-    await gql(a, 'key-root', SET_LIMITS, { owner: carol, q: 3 });
-    const ended = (await (await createBatch(a, 'key-carol', await upload(a, 'key-carol', 2))).json()) as { id: string };
+    const erin = await ownerOfKey('key-erin');
+    await gql(a, 'key-root', SET_LIMITS, { owner: erin, q: 3 });
+    const ended = (await (await createBatch(a, 'key-erin', await upload(a, 'key-erin', 2))).json()) as { id: string };
     await a.validator.idle();
     // Both its requests failed and it ended.
     await db.db.execute(sql`insert into results (batch_id, line, status, error) select batch_id, line, 'failed', '{"code":"x","message":"x"}'::jsonb
       from requests where batch_id = ${ended.id}`);
     await db.db.execute(sql`update request_ranges set failed = size, finished_at = now() where batch_id = ${ended.id}`);
     await db.db.execute(sql`update batches set status = 'completed', completed_at = now() where id = ${ended.id}`);
-    expect((await createBatch(b, 'key-carol', await upload(b, 'key-carol', 2))).status).toBe(200);
+    expect((await createBatch(b, 'key-erin', await upload(b, 'key-erin', 2))).status).toBe(200);
 
     const RETRY = 'mutation ($id: ID!) { retryBatch(id: $id) { id requestCounts { total } } }';
-    const refused = await gql(b, 'key-carol', RETRY, { id: ended.id });
+    const refused = await gql(b, 'key-erin', RETRY, { id: ended.id });
     expect(refused.body.errors?.[0]).toMatchObject({
       message: expect.stringContaining('Limit: 3 queued requests; queued now: 2; this batch: 2.'),
       extensions: { code: 'RATE_LIMITED' },
     });
     expect(await rows(db.db, sql`select id from batches where retried_from = ${ended.id}`)).toEqual([]);
-    await gql(a, 'key-root', SET_LIMITS, { owner: carol, q: 4 });
-    expect((await gql(a, 'key-carol', RETRY, { id: ended.id })).body.data?.retryBatch).toMatchObject({ requestCounts: { total: 2 } });
+    await gql(a, 'key-root', SET_LIMITS, { owner: erin, q: 4 });
+    expect((await gql(a, 'key-erin', RETRY, { id: ended.id })).body.data?.retryBatch).toMatchObject({ requestCounts: { total: 2 } });
   });
 
   it('lets only one of two creations racing on two replicas past the limit', async () => {
@@ -313,6 +321,10 @@ describe.each(DRIVERS)('owner quotas on %s', (driver) => {
     // 7 input lines of batch_q1, 6 lines without results in batch_q2's open range.
     expect(await countQueuedRequests(db, 'q')).toBe(13);
     expect(await countQueuedRequests(db, 'nobody')).toBe(0);
+    // The count under the owner's lock, as a creation takes it; the lock ends with the transaction.
+    for (let i = 0; i < 2; i++) {
+      expect(await db.transaction(async (tx) => (await lockOwnerQueue(tx, 'q'), countQueuedRequests(tx, 'q')))).toBe(13);
+    }
   });
 
   it('takes tokens until the bucket is empty, then tells when the next one comes', async () => {
