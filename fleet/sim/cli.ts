@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { ENGINE_PROFILES, SIM_DEFAULTS, type SimOptions } from './options.ts';
+import { SIM_PROFILES, SIM_DEFAULTS, type SimOptions } from './options.ts';
 
 /** The simulator's command line: vLLM's `serve SOURCE --served-model-name NAME ...`, or the older flags. */
 export const SIM_USAGE = `usage: npm run sim -- serve SOURCE [--served-model-name NAME [NAME...]] [--port 8100] [--host 127.0.0.1]
@@ -28,7 +28,7 @@ const positive = z.coerce.number().int().positive();
 
 /** Every flag that takes a value, with its schema; the aliases map old names onto these. */
 const valueFlags = {
-  profile: z.enum(ENGINE_PROFILES as [string, ...string[]]).default('vllm'),
+  profile: z.enum(SIM_PROFILES as [string, ...string[]]).default('vllm'),
   parallel: positive.optional(),
   'ctx-size': positive.optional(),
   'load-ms': z.coerce.number().min(0).default(0),

@@ -1,11 +1,11 @@
 /** The engine whose HTTP surface the simulator plays; the scheduler and timing are the same for all. */
-export type EngineProfile = 'vllm' | 'llamacpp' | 'sglang' | 'bare';
-export const ENGINE_PROFILES: readonly EngineProfile[] = ['vllm', 'llamacpp', 'sglang', 'bare'];
+export type SimProfile = 'vllm' | 'llamacpp' | 'sglang' | 'bare';
+export const SIM_PROFILES: readonly SimProfile[] = ['vllm', 'llamacpp', 'sglang', 'bare'];
 
 /** How the simulator behaves: its sizes (vLLM's names), its timings and the faults it injects. */
 export interface SimOptions {
   /** Which engine it answers as (--profile): vLLM by default, llama.cpp's llama-server, SGLang, or a bare proxy without /metrics. */
-  profile: EngineProfile;
+  profile: SimProfile;
   /** /metrics on (llama-server --metrics, SGLang --enable-metrics); vLLM always serves it. */
   metrics: boolean;
   /** llama-server only: answers 503 "Loading model" to everything for this long after start. */

@@ -1,6 +1,6 @@
 import { streamErrorEvent } from './errors.ts';
 import { createLlamaChunkFormatter, llamaError, llamaNotFound, llamaReplyBody, llamaStreamError } from './llamacpp.ts';
-import type { EngineProfile, SimOptions } from './options.ts';
+import type { SimProfile, SimOptions } from './options.ts';
 import { createChunkFormatter, replyBody, type ChoiceEnd, type ReplyFrame } from './replies.ts';
 import { createSglangChunkFormatter, sglangError, sglangReplyBody, sglangStreamError } from './sglang.ts';
 
@@ -43,7 +43,7 @@ export function replySurface(options: SimOptions): ReplySurface {
  * FastAPI's `{"detail": ...}`) into the profile's engine's shape, keeping status and message.
  * The messages stay vLLM's except where the profile writes its own (llama-server's context error).
  */
-export async function inProfileShape(profile: EngineProfile, response: Response): Promise<Response> {
+export async function inProfileShape(profile: SimProfile, response: Response): Promise<Response> {
   if ((profile !== 'llamacpp' && profile !== 'sglang') || response.status < 400) return response;
   if (!(response.headers.get('content-type') ?? '').startsWith('application/json')) return response;
   const text = await response.text();
