@@ -1,7 +1,7 @@
 import { publishBatchStatuses, publishWorkerEvent, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import { createPeriodic } from '../../core/loop.ts';
-import { markLostWorkers, reapLeases, sweepBatches, unsettledBatches, type Database } from '../../schema/index.ts';
+import { markLostWorkers, RETURNED_LEASE_STATES, reapLeases, sweepBatches, unsettledBatches, type Database } from '../../schema/index.ts';
 import { afterReturnedLeases, settleAndPublish } from './settle.ts';
 
 /** Options for {@link createSweeper}. */
@@ -38,7 +38,7 @@ export function createSweeper(options: SweeperOptions) {
       });
       if (returned.length === 0) return;
       const counts = Object.fromEntries(
-        ['queued', 'failed', 'cancelled', 'expired'].map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]),
+        RETURNED_LEASE_STATES.map((s) => [s, returned.filter((r) => r.status === s).reduce((n, r) => n + r.n, 0)]),
       );
       logger.info('returned expired leases', counts);
       await afterReturnedLeases(options, returned);

@@ -1,14 +1,18 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
-import type { RequestState } from '../states/request-state.ts';
+import { REQUEST_STATES, type RequestState } from '../states/request-state.ts';
 import { BATCH_STOP_LINE_STATE } from './batch-stop.ts';
 import { OPEN_LINES } from './range-sums.ts';
+
+/** Where a returned lease's lines may go: back to the queue, or failed, cancelled or expired with their range. */
+export type ReturnedLeaseState = Exclude<RequestState, 'leased' | 'succeeded'>;
+export const RETURNED_LEASE_STATES = REQUEST_STATES.filter((s): s is ReturnedLeaseState => s !== 'leased' && s !== 'succeeded');
 
 /** Where returned leases went, grouped: the caller NOTIFYs for `queued` models and settles the batches. */
 export interface ReturnedLeases {
   batchId: string;
   model: string;
-  status: Exclude<RequestState, 'leased' | 'succeeded'>;
+  status: ReturnedLeaseState;
   /** Lines (without a result) that went there. */
   n: number;
 }
