@@ -25,6 +25,8 @@ export interface BatchObject {
   priority: number;
   queue_position: number | null;
   estimated_completion_at: number | null;
+  /** When its owner paused it (unix seconds); null while it is not paused. Absent from gateways without pause. */
+  paused_at?: number | null;
 }
 
 /** OpenAI's list envelope. */

@@ -4,6 +4,7 @@ import type { Command, Output } from './command.ts';
 import { cancel } from './commands/cancel.ts';
 import { download } from './commands/download.ts';
 import { models } from './commands/models.ts';
+import { pause, resume } from './commands/pause.ts';
 import { status } from './commands/status.ts';
 import { submit } from './commands/submit.ts';
 import { tail } from './commands/tail.ts';
@@ -13,7 +14,7 @@ import { loadCliConfig } from './config.ts';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
 
 /** Every command, in the order `vbs --help` lists them. */
-export const COMMANDS: readonly Command[] = [submit, status, watch, tail, cancel, download, models, workers];
+export const COMMANDS: readonly Command[] = [submit, status, watch, tail, cancel, pause, resume, download, models, workers];
 
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   url: { type: 'string' },

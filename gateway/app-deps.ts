@@ -1,4 +1,4 @@
-import type { BatchStatusChange } from '../core/events/index.ts';
+import type { BatchPausedEvent, BatchStatusChange } from '../core/events/index.ts';
 import type { Logger } from '../core/logger.ts';
 import type { HandlerRegistry } from '../handlers/sdk/index.ts';
 import type { Database } from '../schema/index.ts';
@@ -15,4 +15,6 @@ export interface AppDeps {
   handlers: HandlerRegistry;
   /** Told of every batch status change an operation makes (published on the event bus). */
   statusChanged(changes: BatchStatusChange[]): void;
+  /** Told when a batch is paused or resumed (published on the event bus for `batchProgress`). */
+  pauseChanged(change: Omit<BatchPausedEvent, 'type' | 'at'>): void;
 }

@@ -2,7 +2,7 @@ import { Hono } from 'hono';
 import { createYoga } from 'graphql-yoga';
 import { sql } from 'drizzle-orm';
 import { routePath } from 'hono/route';
-import { createMemoryBus, publishBatchStatuses, type BatchStatusChange, type EventBus } from '../core/events/index.ts';
+import { createMemoryBus, publishBatchPaused, publishBatchStatuses, type BatchStatusChange, type EventBus } from '../core/events/index.ts';
 import { createRegistry, createMetricsEndpoint, type Registry } from '../core/metrics/index.ts';
 import { toAppError } from '../core/errors.ts';
 import type { Logger } from '../core/logger.ts';
@@ -76,7 +76,10 @@ export function createApp({
   };
   const validator =
     given ?? createBatchValidator({ database, logger, maxRequests: config.MAX_BATCH_REQUESTS, onStatusChange: statusChanged });
-  const deps: AppDeps = { database, logger, config, validator, statusChanged, handlers };
+  const pauseChanged: AppDeps['pauseChanged'] = (change) => {
+    publishBatchPaused(bus, change).catch((err) => logger.warn('could not publish a pause or resume', { err, batch_id: change.batchId }));
+  };
+  const deps: AppDeps = { database, logger, config, validator, statusChanged, pauseChanged, handlers };
   const resolveOwner = createAuthenticator({ apiKeys: config.apiKeys, adminKeys: config.ADMIN_API_KEYS });
   const yoga = createYoga<{ owner: string; log?: Logger }, GraphQLContext>({
     schema: createSchema({ handlers }),

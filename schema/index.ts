@@ -34,6 +34,7 @@ export * from './sql/fail-batch.ts';
 export * from './sql/insert-handler-runs.ts';
 export * from './sql/settle-batch.ts';
 export * from './sql/cancel-batch.ts';
+export * from './sql/pause-batch.ts';
 export * from './sql/sweep-batches.ts';
 export * from './sql/file-row.ts';
 export * from './sql/create-file.ts';

@@ -38,6 +38,7 @@ function describeBatch(b: BatchObject, runs: HandlerRun[]): string {
     ['cancelling', b.cancelling_at],
     ['cancelled', b.cancelled_at],
     ['expired', b.expired_at],
+    ['paused', b.paused_at ?? null],
   ];
   for (const [label, at] of times) if (at !== null) rows.push([label, formatTime(at)]);
   if (!isFinal(b.status)) rows.push(['expires', formatTime(b.expires_at)]);

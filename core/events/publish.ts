@@ -1,5 +1,12 @@
 import type { EventBus } from './bus.ts';
-import { TOPICS, type BatchProgressEvent, type BatchStatusChange, type BatchStatusEvent, type WorkerEvent } from './types.ts';
+import {
+  TOPICS,
+  type BatchPausedEvent,
+  type BatchProgressEvent,
+  type BatchStatusChange,
+  type BatchStatusEvent,
+  type WorkerEvent,
+} from './types.ts';
 
 /** Publishes one status change on the batch's topic and on its owner's topic (`batchEvents`). */
 export async function publishBatchStatus(bus: EventBus, { batchId, owner, from, to }: BatchStatusChange): Promise<void> {
@@ -23,6 +30,11 @@ export async function publishBatchStatuses(bus: EventBus, changes: readonly Batc
 export function publishBatchProgress(bus: EventBus, progress: Omit<BatchProgressEvent, 'type' | 'at'> & { at?: number }): Promise<void> {
   const event: BatchProgressEvent = { type: 'batch.progress', ...progress, at: progress.at ?? Date.now() };
   return bus.publish(TOPICS.batch(progress.batchId), event);
+}
+
+/** Publishes that a batch was paused or resumed, on the batch's topic (`batchProgress`); `at` defaults to now. */
+export function publishBatchPaused(bus: EventBus, event: Omit<BatchPausedEvent, 'type' | 'at'> & { at?: number }): Promise<void> {
+  return bus.publish(TOPICS.batch(event.batchId), { type: 'batch.paused', ...event, at: event.at ?? Date.now() });
 }
 
 /** Publishes an event of the fleet (`workerEvents`); `at` defaults to now. */

@@ -28,6 +28,16 @@ export interface BatchStatusEvent {
   at: number;
 }
 
+/** A batch was paused or resumed by its owner; its status did not change. */
+export interface BatchPausedEvent {
+  type: 'batch.paused';
+  batchId: string;
+  owner: string;
+  /** When it was paused (milliseconds since the epoch), or null: it was resumed. */
+  pausedAt: number | null;
+  at: number;
+}
+
 /** Something happened to a worker of the fleet. */
 export interface WorkerEvent {
   type: 'worker.up' | 'worker.down' | 'worker.model_switch' | 'worker.heartbeat_lost';
@@ -40,7 +50,7 @@ export interface WorkerEvent {
 }
 
 /** Anything published on the bus. */
-export type BusEvent = BatchProgressEvent | BatchStatusEvent | WorkerEvent;
+export type BusEvent = BatchProgressEvent | BatchStatusEvent | BatchPausedEvent | WorkerEvent;
 
 /** The topics events are published on. */
 export const TOPICS = {

@@ -4,13 +4,14 @@ import { batchEstimates, getBatch, listBatches, type BatchRow } from '../../sche
 import { parseBatchHandlers } from '../batches/batch-handlers.ts';
 import { parseBatchSpec } from '../batches/batch-spec.ts';
 import { cancel } from '../batches/cancel.ts';
+import { pause, resume } from '../batches/pause.ts';
 import { submitBatch } from '../batches/submit-batch.ts';
 import { checkBatchCursor } from '../cursors.ts';
 import type { AppDeps } from '../app-deps.ts';
 import { batchObject, listObject } from './openai-objects.ts';
 import { intParam, snakeCase } from './query-params.ts';
 
-/** `/v1/batches`: create, list, retrieve and cancel, in OpenAI's shapes plus this server's extensions. */
+/** `/v1/batches`: create, list, retrieve and cancel, in OpenAI's shapes plus this server's extensions (pause, resume). */
 export function createBatchRoutes(deps: AppDeps) {
   const { database } = deps;
   const routes = new Hono<{ Variables: { owner: string } }>();
@@ -70,6 +71,18 @@ export function createBatchRoutes(deps: AppDeps) {
     const [shown] = await present([batch]);
     return c.json(shown);
   });
+
+  // Extensions: a paused batch leases nothing more, and stays in_progress with `paused_at` set.
+  for (const [action, run] of [
+    ['pause', pause],
+    ['resume', resume],
+  ] as const) {
+    routes.post(`/:id/${action}`, async (c) => {
+      const batch = await run(deps, c.get('owner'), c.req.param('id'));
+      const [shown] = await present([batch]);
+      return c.json(shown);
+    });
+  }
 
   return routes;
 }

@@ -16,8 +16,9 @@ export function fileObject(file: FileRow) {
 }
 
 /**
- * OpenAI's Batch object, with this server's extensions: `priority`, `queue_position` and
- * `estimated_completion_at` (unix seconds; null when unknown or finished).
+ * OpenAI's Batch object, with this server's extensions: `priority`, `queue_position`,
+ * `estimated_completion_at` (unix seconds; null when unknown or finished) and `paused_at`
+ * (unix seconds while its owner has it paused, else null; the status stays `in_progress`).
  */
 export function batchObject(batch: BatchRow, estimate?: BatchEstimate) {
   return {
@@ -25,6 +26,7 @@ export function batchObject(batch: BatchRow, estimate?: BatchEstimate) {
     priority: batch.priority,
     queue_position: estimate?.queuePosition ?? null,
     estimated_completion_at: secondsOrNull(estimate?.estimatedCompletionAtMs ?? null),
+    paused_at: secondsOrNull(batch.pausedAtMs),
   };
 }
 

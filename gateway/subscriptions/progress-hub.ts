@@ -2,7 +2,8 @@ import { AppError } from '../../core/errors.ts';
 import { TOPICS, type BusEvent, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import { isTerminalBatchStatus, type Database } from '../../schema/index.ts';
-import { readBatchCounters, type BatchCountersRow } from '../../schema/sql/read-batch-counters.ts';
+import type { BatchCountersRow } from '../../schema/sql/read-batch-counters.ts';
+import { readBatchProgress, type BatchProgressRow } from '../../schema/sql/read-batch-progress.ts';
 import type { GatewayMetrics } from '../metrics.ts';
 import { ProgressState, type BatchProgress, type ProgressCounters } from './progress-state.ts';
 import { createSink, type Sink } from './sink.ts';
@@ -36,7 +37,8 @@ interface Entry {
   early: BusEvent[];
   sinks: Set<Sink<BatchProgress>>;
   subscribed: Promise<() => Promise<void>>;
-  reading: Promise<BatchCountersRow | undefined> | null;
+  /** The read of the row under way, and when it began (what it says of a pause is as of then). */
+  reading: Promise<{ row: BatchProgressRow | undefined; at: number }> | null;
   lastEmitAt: number;
   timer: ReturnType<typeof setTimeout> | null;
   finishing: boolean;
@@ -63,8 +65,9 @@ export function createProgressHub({
   const entries = new Map<string, Entry>();
 
   const read = (entry: Entry) => {
-    entry.reading ??= readBatchCounters(database.db, [entry.batchId])
-      .then(([row]) => row)
+    const at = Date.now();
+    entry.reading ??= readBatchProgress(database.db, [entry.batchId])
+      .then(([row]) => ({ row, at }))
       .finally(() => {
         entry.reading = null;
       });
@@ -91,8 +94,11 @@ export function createProgressHub({
     // The counters of the final event come from the row: the last progress event of
     // another publisher may still be on its way.
     try {
-      const row = await read(entry);
-      if (row) entry.state?.merge(countersOf(row));
+      const { row, at } = await read(entry);
+      if (row) {
+        entry.state?.merge(countersOf(row));
+        entry.state?.setPaused(row.pausedAtMs, at);
+      }
     } catch (err) {
       logger.warn('batch progress: could not read the final counters; sending what is known', { batch_id: entry.batchId, err });
     }
@@ -118,13 +124,19 @@ export function createProgressHub({
     if (entry.state.merge(counters, at)) changed(entry, entry.state.status !== before);
   };
 
+  /** Takes in a pause or resume; a change goes out at once, as a new status does. */
+  const pausedChanged = (entry: Entry, pausedAtMs: number | null, at: number) => {
+    if (entry.state?.setPaused(pausedAtMs, at)) changed(entry, true);
+  };
+
   const apply = (entry: Entry, event: BusEvent) => {
     if (event.type === 'batch.progress') update(entry, event, event.at);
+    else if (event.type === 'batch.paused') pausedChanged(entry, event.pausedAt, event.at);
     else if (event.type === 'batch.status' && entry.state?.status === 'validating' && event.status === 'in_progress') {
       // Validation ends with the batch's total known only to its row: read it once for every
       // subscriber, rather than send `in_progress` with a total of 0.
       read(entry).then(
-        (row) => update(entry, row ? countersOf(row) : { status: event.status }, event.at),
+        ({ row }) => update(entry, row ? countersOf(row) : { status: event.status }, event.at),
         (err) => {
           logger.warn('batch progress: could not read the counters after validation', { batch_id: entry.batchId, err });
           update(entry, { status: event.status }, event.at);
@@ -170,14 +182,17 @@ export function createProgressHub({
   const resync = setInterval(() => {
     const watched = [...entries.values()].filter((e) => e.state && !e.state.ended && e.sinks.size > 0);
     if (watched.length === 0) return;
-    readBatchCounters(
+    const at = Date.now();
+    readBatchProgress(
       database.db,
       watched.map((e) => e.batchId),
     ).then(
       (rows) => {
         for (const row of rows) {
           const entry = entries.get(row.id);
-          if (entry) update(entry, countersOf(row));
+          if (!entry) continue;
+          update(entry, countersOf(row));
+          pausedChanged(entry, row.pausedAtMs, at);
         }
       },
       (err) => logger.warn('batch progress: resync read failed', { err }),
@@ -193,19 +208,20 @@ export function createProgressHub({
       const entry = acquire(batchId);
       try {
         await entry.subscribed;
-        const row = await read(entry);
+        const { row, at } = await read(entry);
         if (!row || row.owner !== owner)
           throw new AppError('NOT_FOUND', `No batch with id ${batchId}; check the id (batches of other API keys are not visible).`, {
             param: 'id',
           });
         if (entry.state) {
           update(entry, countersOf(row));
+          pausedChanged(entry, row.pausedAtMs, at);
         } else {
-          entry.state = new ProgressState(batchId, countersOf(row));
+          entry.state = new ProgressState(batchId, countersOf(row), Date.now(), row.pausedAtMs, at);
           for (const event of entry.early.splice(0)) apply(entry, event);
           // Ended by an event that overtook the read: the final counters are in the row by now.
           if (entry.state.ended && !isTerminalBatchStatus(row.status)) {
-            const [final] = await readBatchCounters(database.db, [batchId]);
+            const [final] = await readBatchProgress(database.db, [batchId]);
             if (final) entry.state.merge(countersOf(final));
           }
         }

@@ -11,8 +11,12 @@ export interface BatchProgress extends ProgressCounters {
   remaining: number;
   tokensPerSecond: number;
   requestsPerSecond: number;
-  /** Null while the rate is unknown (nothing finished yet in the window) or the batch is not running. */
+  /** Null while the rate is unknown (nothing finished yet in the window) or the batch is not running (or paused). */
   estimatedSecondsLeft: number | null;
+  /** When its owner paused it; null while it is not paused (or once it has ended). */
+  pausedAt: Date | null;
+  /** Whether it is paused now: its status stays `in_progress`, but nothing more of it is leased. */
+  paused: boolean;
   /** True on the last event: the batch has ended and the subscription completes. */
   final: boolean;
   /** When the newest change merged into this state was published (or read). */
@@ -31,14 +35,21 @@ export class ProgressState {
   private updatedAt: number;
   private readonly tokens: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
   private readonly requests: RateWindow = createRateWindow({ windowMs: RATE_WINDOW_MS });
+  private pausedAtMs: number | null;
+  /** When what is known of the pause was true (the event's time, or when the row was read): older news is ignored. */
+  private pauseKnownAt: number;
 
   constructor(
     readonly batchId: string,
     initial: ProgressCounters,
     now = Date.now(),
+    pausedAtMs: number | null = null,
+    pauseKnownAt = now,
   ) {
     this.counters = { ...initial };
     this.updatedAt = now;
+    this.pausedAtMs = pausedAtMs;
+    this.pauseKnownAt = pauseKnownAt;
     // The rates count from the moment the counters were first known.
     this.tokens.add(0, now);
     this.requests.add(0, now);
@@ -77,15 +88,30 @@ export class ProgressState {
     return true;
   }
 
+  /**
+   * Takes in whether the batch is paused, as known at `at` (a pause or resume event's time, or
+   * when a read of its row began); returns whether that changed. Unlike the counters, a pause
+   * goes back and forth, so the newest news wins rather than the largest value.
+   */
+  setPaused(pausedAtMs: number | null, at: number): boolean {
+    if (at < this.pauseKnownAt) return false;
+    this.pauseKnownAt = at;
+    if (pausedAtMs === this.pausedAtMs) return false;
+    this.pausedAtMs = pausedAtMs;
+    this.updatedAt = Math.max(this.updatedAt, at);
+    return true;
+  }
+
   /** The progress a subscriber receives now. */
   snapshot(now = Date.now()): BatchProgress {
     const c = this.counters;
     const remaining = Math.max(0, c.total - c.completed - c.failed);
     const requestsPerSecond = round(this.requests.rate(now));
     const running = c.status === 'in_progress' || c.status === 'finalizing';
+    const paused = this.pausedAtMs !== null && !this.ended;
     let estimatedSecondsLeft: number | null = null;
     if (this.ended || (running && remaining === 0)) estimatedSecondsLeft = 0;
-    else if (running && requestsPerSecond > 0) estimatedSecondsLeft = round(remaining / requestsPerSecond);
+    else if (running && !paused && requestsPerSecond > 0) estimatedSecondsLeft = round(remaining / requestsPerSecond);
     return {
       batchId: this.batchId,
       ...c,
@@ -93,6 +119,8 @@ export class ProgressState {
       tokensPerSecond: round(this.tokens.rate(now)),
       requestsPerSecond,
       estimatedSecondsLeft,
+      pausedAt: paused ? new Date(this.pausedAtMs as number) : null,
+      paused,
       final: this.ended,
       updatedAt: new Date(this.updatedAt),
     };

@@ -18,11 +18,12 @@ const SERVES = servesModel(sql`x.model`);
  * Queue positions and estimated completion times of the given batches (those still
  * `validating` or `in_progress`; others get none). Batches ahead are the unfinished ones
  * served first (higher priority, or equal and older) that have requests of one of this
- * batch's models (any model while it is still validating). The estimate divides the requests
- * still to run, this batch's and those of the batches ahead (all of a mixed batch's, an
- * overestimate), by the fleet's observed throughput for its model(s): the requests per second
- * that the live workers serving them report finishing (`workers.completion_rate`, the figure
- * the lease's deadline order uses too).
+ * batch's models (any model while it is still validating). A paused batch is out of the
+ * queue: it is ahead of no one, and gets neither a position nor an estimate until it is
+ * resumed. The estimate divides the requests still to run, this batch's and those of the
+ * batches ahead (all of a mixed batch's, an overestimate), by the fleet's observed throughput
+ * for its model(s): the requests per second that the live workers serving them report
+ * finishing (`workers.completion_rate`, the figure the lease's deadline order uses too).
  */
 export async function batchEstimates(db: Executor, batchIds: readonly string[]): Promise<Map<string, BatchEstimate>> {
   const estimates = new Map<string, BatchEstimate>();
@@ -53,7 +54,7 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
                    coalesce(bool_or(g.lease_owner is null and g.finished_at is null and g.model = any(m.list)), false) as queued
             from request_ranges g where g.batch_id = o.id
           ) os
-          where o.status = 'in_progress' and o.id <> b.id and o.total > os.done
+          where o.status = 'in_progress' and o.paused_at is null and o.id <> b.id and o.total > os.done
             and (o.priority > b.priority or (o.priority = b.priority and (o.created_at, o.id) < (b.created_at, b.id)))
             and (cardinality(m.list) = 0 or o.model = any(m.list) or (o.model is null and os.queued))
         ) ahead
@@ -70,7 +71,7 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
         where b.id in (${sql.join(
           batchIds.map((id) => sql`${id}`),
           sql`, `,
-        )}) and b.status in ('validating', 'in_progress')`,
+        )}) and b.status in ('validating', 'in_progress') and b.paused_at is null`,
   );
   for (const row of found) {
     estimates.set(row.id, {

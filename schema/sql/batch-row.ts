@@ -33,6 +33,8 @@ export interface BatchRow {
   expiredAtMs: number | null;
   cancellingAtMs: number | null;
   cancelledAtMs: number | null;
+  /** When the owner paused it; null while it is not paused. */
+  pausedAtMs: number | null;
 }
 
 const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
@@ -48,7 +50,8 @@ export const BATCH_COLUMNS = sql`b.id, b.owner, b.endpoint, b.model, b.completio
   b.retried_from as "retriedFrom", b.total, ${COUNTER_COLUMNS},
   ${ms('b.created_at')} as "createdAtMs", ${ms('b.in_progress_at')} as "inProgressAtMs", ${ms('b.expires_at')} as "expiresAtMs",
   ${ms('b.finalizing_at')} as "finalizingAtMs", ${ms('b.completed_at')} as "completedAtMs", ${ms('b.failed_at')} as "failedAtMs",
-  ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs"`;
+  ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs",
+  ${ms('b.paused_at')} as "pausedAtMs"`;
 
 type RawBatchRow = Omit<BatchRow, 'errors' | 'metadata' | 'handlers'> & {
   errors: string | null;

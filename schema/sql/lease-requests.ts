@@ -14,8 +14,11 @@ export const servesModel = (
 ) => sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
   and (w.model = ${model} or w.engine_models @> jsonb_build_array(jsonb_build_object('id', ${model})))`;
 
-/** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch running within its window. */
-export const LEASABLE_RANGE = sql`g.lease_owner is null and g.finished_at is null and b.status = 'in_progress' and b.expires_at > now()`;
+/** A batch (`b`) whose ranges a worker may lease now: running, not paused, within its window. */
+export const LEASABLE_BATCH = sql`b.status = 'in_progress' and b.paused_at is null and b.expires_at > now()`;
+
+/** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch leasable ({@link LEASABLE_BATCH}). */
+export const LEASABLE_RANGE = sql`g.lease_owner is null and g.finished_at is null and ${LEASABLE_BATCH}`;
 
 /** A request as a worker receives it from the queue. */
 export interface LeasedRequest {
@@ -112,7 +115,7 @@ export function leaseRequestsSql({ owner, model, limit, leaseMs }: LeaseRequests
           select sum(g.size)::float8 as lines from request_ranges g where b.model is null and g.batch_id = b.id and g.model = ${model}
         ) s on true
         left join leased l on l.batch_id = b.id
-        where b.status = 'in_progress' and b.expires_at > now()
+        where ${LEASABLE_BATCH}
       ), held as (
         select l.owner, sum(l.lines) as lines
         from leased l

@@ -53,7 +53,7 @@ export async function queueShares(db: Executor, { model, onlyOwner }: QueueShare
     sql`select w.model, w.owner, coalesce(ow.weight, 1) as "weight",
                sum(w.queued)::float8 as "queued", sum(w.in_flight)::float8 as "inFlight"
         from (
-          -- Queued as the lease sees it: only batches it may take (running, window not over), not
+          -- Queued as the lease sees it: only batches it may take (running, not paused, window not over), not
           -- the ranges of one being cancelled or past its window that settle will close.
           select g.model, g.owner, ${OPEN_LINES} as queued, 0 as in_flight
           from request_ranges g join batches b on b.id = g.batch_id

@@ -71,6 +71,7 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
       priority: 0,
       queue_position: expect.any(Number),
       estimated_completion_at: null,
+      paused_at: null,
     });
     await api().validated();
     await finish(created.id);

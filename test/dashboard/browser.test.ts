@@ -157,4 +157,44 @@ describe('the dashboard in a browser', () => {
     await page.waitForSelector('[data-table=models] tbody a');
     expect(await page.locator('[data-table=models] tbody tr').first().textContent()).toContain('sim-model');
   });
+
+  it('pauses and resumes a running batch from its page, shows a pause made elsewhere live, and cancels it paused', async () => {
+    const auth = { authorization: `Bearer ${KEY}` };
+    const upload = new FormData();
+    upload.append('purpose', 'batch');
+    upload.append('file', new Blob([readFileSync(FIXTURE)]), 'chat-100.jsonl');
+    const file = (await (await fetch(`${system.url}/v1/files`, { method: 'POST', headers: auth, body: upload })).json()) as { id: string };
+    const { id } = (await (
+      await fetch(`${system.url}/v1/batches`, {
+        method: 'POST',
+        headers: { ...auth, 'content-type': 'application/json' },
+        body: JSON.stringify({ input_file_id: file.id, endpoint: '/v1/chat/completions', completion_window: '24h' }),
+      })
+    ).json()) as { id: string };
+    const pausedAt = async () =>
+      ((await (await fetch(`${system.url}/v1/batches/${id}`, { headers: auth })).json()) as { paused_at: number | null }).paused_at;
+    await page.goto(`${system.url}/#/batches/${id}`);
+    await page.waitForSelector('[data-field=status] [data-status=in_progress]', { timeout: 60_000 });
+
+    await page.click('button:text("Pause batch")');
+    await page.waitForSelector('[data-field=paused]');
+    await page.waitForSelector('button:text("Resume batch")');
+    expect(await pausedAt()).toEqual(expect.any(Number));
+    expect(await page.locator('[data-field=status] [data-status]').getAttribute('data-status')).toBe('in_progress');
+    await page.screenshot({ path: `${ARTIFACTS}dashboard-paused.png`, fullPage: true });
+
+    await page.click('button:text("Resume batch")');
+    await page.waitForSelector('button:text("Pause batch")');
+    expect(await page.locator('[data-field=paused]').count()).toBe(0);
+    expect(await pausedAt()).toBeNull();
+
+    // Paused through the API, not the page: the batchProgress subscription tells the page.
+    await fetch(`${system.url}/v1/batches/${id}/pause`, { method: 'POST', headers: auth });
+    await page.waitForSelector('[data-field=paused]');
+    await page.waitForSelector('button:text("Resume batch")');
+
+    await page.click('button:text("Cancel batch")');
+    await page.waitForSelector('[data-field=status] [data-status=cancelled]', { timeout: 30_000 });
+    expect(await page.locator('button:text("Resume batch")').count()).toBe(0);
+  });
 });

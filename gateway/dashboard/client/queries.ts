@@ -50,6 +50,8 @@ export interface BatchDetail extends BatchSummary {
   inProgressAt: string | null;
   finalizingAt: string | null;
   cancellingAt: string | null;
+  /** When its owner paused it; null while it is not paused. */
+  pausedAt: string | null;
   expiresAt: string;
   promptTokens: number;
   completionTokens: number;
@@ -78,7 +80,7 @@ export const STATS =
 
 /** One batch with everything its page shows. */
 export const BATCH = `query ($id: ID!) { batch(id: $id) {
-  ${SUMMARY} completionWindow inProgressAt finalizingAt cancellingAt expiresAt promptTokens completionTokens metadata retriedFrom
+  ${SUMMARY} completionWindow inProgressAt finalizingAt cancellingAt pausedAt expiresAt promptTokens completionTokens metadata retriedFrom
   errors { line code message param }
   inputFile { ${FILE} } outputFile { ${FILE} } errorFile { ${FILE} }
   handlerRuns { ${HANDLER_RUN} }
@@ -95,12 +97,13 @@ export interface Progress {
   tokensPerSecond: number;
   requestsPerSecond: number;
   estimatedSecondsLeft: number | null;
+  paused: boolean;
   final: boolean;
 }
 
 /** Live progress of one batch. */
 export const BATCH_PROGRESS =
-  'subscription ($id: ID!) { batchProgress(id: $id) { batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft final } }';
+  'subscription ($id: ID!) { batchProgress(id: $id) { batchId status total completed failed remaining tokensPerSecond requestsPerSecond estimatedSecondsLeft paused final } }';
 
 /** Every change to the caller's batches. */
 export const BATCH_EVENTS = 'subscription { batchEvents { batchId kind status } }';
@@ -109,6 +112,8 @@ export const BATCH_EVENTS = 'subscription { batchEvents { batchId kind status } 
 export const WORKER_EVENTS = 'subscription { workerEvents { workerId kind } }';
 
 export const CANCEL_BATCH = `mutation ($id: ID!) { cancelBatch(id: $id) { id status } }`;
+export const PAUSE_BATCH = `mutation ($id: ID!) { pauseBatch(id: $id) { id pausedAt } }`;
+export const RESUME_BATCH = `mutation ($id: ID!) { resumeBatch(id: $id) { id pausedAt } }`;
 export const RETRY_BATCH = `mutation ($id: ID!) { retryBatch(id: $id) { id } }`;
 export const RETRY_HANDLER_RUN = `mutation ($id: ID!) { retryHandlerRun(id: $id) { ${HANDLER_RUN} } }`;
 

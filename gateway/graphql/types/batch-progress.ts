@@ -24,7 +24,15 @@ export function defineBatchProgress(builder: Builder): void {
       estimatedSecondsLeft: t.exposeFloat('estimatedSecondsLeft', {
         nullable: true,
         description:
-          'Remaining requests divided by requestsPerSecond; 0 once ended, null while unknown (nothing finished yet, or not running).',
+          'Remaining requests divided by requestsPerSecond; 0 once ended, null while unknown (nothing finished yet, or not running, or paused).',
+      }),
+      paused: t.exposeBoolean('paused', {
+        description: 'True while its owner has it paused (pauseBatch): the status stays in_progress, but nothing more of it is leased.',
+      }),
+      pausedAt: t.expose('pausedAt', {
+        type: 'DateTime',
+        nullable: true,
+        description: 'When it was paused; null while it is not paused.',
       }),
       final: t.exposeBoolean('final', { description: 'True on the last event: the batch has ended and the subscription completes.' }),
       updatedAt: t.expose('updatedAt', { type: 'DateTime', description: 'When the newest change in this event was published.' }),
@@ -35,7 +43,7 @@ export function defineBatchProgress(builder: Builder): void {
     t.field({
       type: BatchProgressRef,
       description:
-        "The batch's current state at once, then every change (at most four events a second), " +
+        "The batch's current state at once, then every change (at most four events a second; a new status, a pause or a resume at once), " +
         'completing after the final state (completed, failed, expired or cancelled).',
       args: { id: t.arg.id({ required: true }) },
       subscribe: (_root, { id }, { progress, owner }) => progress.watch(String(id), owner),

@@ -1,5 +1,6 @@
 import { batchEstimates, getBatch, getFile, type BatchEstimate, type BatchRow, type FileRow } from '../../../schema/index.ts';
 import { cancel } from '../../batches/cancel.ts';
+import { pause, resume } from '../../batches/pause.ts';
 import { retry } from '../../batches/retry.ts';
 import type { Builder } from '../builder.ts';
 import type { GraphQLContext } from '../context.ts';
@@ -29,7 +30,7 @@ function estimateOf(batch: BatchRow, { database }: GraphQLContext) {
 
 const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-/** Adds the `Batch` type, `Query.batch`, and `Mutation.cancelBatch` / `retryBatch`; returns the type's ref. */
+/** Adds the `Batch` type, `Query.batch`, and `Mutation.cancelBatch` / `pauseBatch` / `resumeBatch` / `retryBatch`; returns the type's ref. */
 export function defineBatch(builder: Builder, refs: BatchRefs) {
   const BatchRef = builder.objectRef<BatchRow>('Batch').implement({
     description: "A batch of requests, as in OpenAI's Batch object, with priority and queue estimates.",
@@ -85,9 +86,14 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         expiredAt: time('expiredAtMs', 'When the completion window ran out.'),
         cancellingAt: time('cancellingAtMs', 'When cancellation was asked for.'),
         cancelledAt: time('cancelledAtMs', 'When cancellation finished.'),
+        pausedAt: time(
+          'pausedAtMs',
+          'When its owner paused it (pauseBatch); null while it is not paused. A paused batch keeps its status (in_progress) and leases nothing.',
+        ),
         queuePosition: t.int({
           nullable: true,
-          description: 'Unfinished batches sharing a model that run before this one (0: next or running); null once it has ended.',
+          description:
+            'Unfinished batches sharing a model that run before this one (0: next or running); null once it has ended, and while it is paused.',
           resolve: async (batch, _args, context) => (await estimateOf(batch, context))?.queuePosition ?? null,
         }),
         estimatedCompletionAt: t.field({
@@ -116,6 +122,26 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
       description: 'Cancels a batch: queued requests stop, in-flight ones are aborted, finished results are kept.',
       args: { id: t.arg.id({ required: true }) },
       resolve: (_root, { id }, { deps, owner }) => cancel(deps, owner, String(id)),
+    }),
+  );
+
+  builder.mutationField('pauseBatch', (t) =>
+    t.field({
+      type: BatchRef,
+      description:
+        'Pauses a validating or in_progress batch: nothing more of it is leased, requests already running finish and are kept. ' +
+        'Its status and completion window are unchanged; pausing a paused batch changes nothing.',
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, { deps, owner }) => pause(deps, owner, String(id)),
+    }),
+  );
+
+  builder.mutationField('resumeBatch', (t) =>
+    t.field({
+      type: BatchRef,
+      description: 'Resumes a paused batch: its requests are leased again at once. Resuming a batch that is not paused changes nothing.',
+      args: { id: t.arg.id({ required: true }) },
+      resolve: (_root, { id }, { deps, owner }) => resume(deps, owner, String(id)),
     }),
   );
 

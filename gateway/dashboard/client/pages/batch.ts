@@ -3,10 +3,22 @@ import { badge, h, replace, table, type Child } from '../dom.ts';
 import { downloadLink } from '../downloads.ts';
 import { count, time, until } from '../format.ts';
 import { createProgressView } from '../progress.ts';
-import { BATCH, BATCH_PROGRESS, CANCEL_BATCH, RETRY_BATCH, RETRY_HANDLER_RUN, type BatchDetail, type Progress } from '../queries.ts';
+import {
+  BATCH,
+  BATCH_PROGRESS,
+  CANCEL_BATCH,
+  PAUSE_BATCH,
+  RESUME_BATCH,
+  RETRY_BATCH,
+  RETRY_HANDLER_RUN,
+  type BatchDetail,
+  type Progress,
+} from '../queries.ts';
 import type { Context, Scope } from '../context.ts';
 
 const FINAL = ['completed', 'failed', 'expired', 'cancelled'];
+/** The statuses a batch may be paused (and resumed) in. */
+const PAUSABLE = ['validating', 'in_progress'];
 
 /** Label and value rows. */
 const facts = (rows: [string, Child][]) =>
@@ -67,8 +79,16 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
     ['Cancelling', b.cancellingAt],
     ['Cancelled', b.cancelledAt],
     ['Expired', b.expiredAt],
+    ['Paused', b.pausedAt],
   ];
   const actions: Child[] = [];
+  if (PAUSABLE.includes(b.status)) {
+    actions.push(
+      b.pausedAt
+        ? actionButton('Resume batch', () => api.graphql(RESUME_BATCH, { id: b.id }), reload)
+        : actionButton('Pause batch', () => api.graphql(PAUSE_BATCH, { id: b.id }), reload),
+    );
+  }
   if (!ended) actions.push(actionButton('Cancel batch', () => api.graphql(CANCEL_BATCH, { id: b.id }), reload));
   if (ended && b.requestCounts.failed > 0) {
     actions.push(
@@ -89,7 +109,15 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
   ];
   replace(
     root,
-    h('h1', null, 'Batch ', h('code', null, b.id), ' ', h('span', { 'data-field': 'status' }, badge(b.status))),
+    h(
+      'h1',
+      null,
+      'Batch ',
+      h('code', null, b.id),
+      ' ',
+      h('span', { 'data-field': 'status' }, badge(b.status)),
+      b.pausedAt && PAUSABLE.includes(b.status) ? h('span', { 'data-field': 'paused' }, ' ', badge('paused')) : null,
+    ),
     h('div', { class: 'actions' }, actions),
     h('section', null, h('h2', null, 'Progress'), progress.element),
     h(
@@ -162,6 +190,7 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
     if (!subscribed && !FINAL.includes(batch.status)) {
       subscribed = true;
       let status = batch.status;
+      let paused = batch.pausedAt !== null;
       scope.add(
         context.live.subscribe<{ batchProgress: Progress }>(
           BATCH_PROGRESS,
@@ -171,9 +200,10 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
               progress!.update(p);
               const shown = root.querySelector('[data-field=status]');
               if (shown && p.status !== status) replace(shown, badge(p.status));
-              // A new status changes more than the bar (timeline, files, actions): read the batch again.
-              if (p.status !== status || p.final) void load();
+              // A new status, a pause or a resume changes more than the bar (timeline, files, actions): read the batch again.
+              if (p.status !== status || p.paused !== paused || p.final) void load();
               status = p.status;
+              paused = p.paused;
             },
             error: (message) => root.prepend(h('p', { class: 'error' }, message)),
           },
