@@ -10,7 +10,9 @@ const STATIC = fileURLToPath(new URL('./static/', import.meta.url));
 const ASSETS: Record<string, { type: string; dir: 'static' | 'dist' }> = {
   'app.js': { type: 'text/javascript; charset=utf-8', dir: 'dist' },
   'app.js.map': { type: 'application/json; charset=utf-8', dir: 'dist' },
+  'uplot.css': { type: 'text/css; charset=utf-8', dir: 'dist' },
   'styles.css': { type: 'text/css; charset=utf-8', dir: 'static' },
+  'charts.css': { type: 'text/css; charset=utf-8', dir: 'static' },
   'favicon.svg': { type: 'image/svg+xml', dir: 'static' },
 };
 
@@ -48,7 +50,8 @@ export function createDashboardRoutes({ distDir = DASHBOARD_DIST }: DashboardOpt
     const dir = asset.dir === 'dist' ? distDir : STATIC;
     const body = await readFile(`${dir}/${c.req.param('name')}`).catch(() => null);
     if (!body) {
-      if (asset.dir !== 'dist') return c.notFound();
+      // Only the script can say that the client was not built; a stylesheet of the build is just missing.
+      if (asset.dir !== 'dist' || !asset.type.startsWith('text/javascript')) return c.notFound();
       return c.body(`document.body.textContent = ${JSON.stringify(NOT_BUILT)};`, 200, { ...HEADERS, 'content-type': asset.type });
     }
     return c.body(body, 200, { ...HEADERS, 'content-type': asset.type });

@@ -25,6 +25,10 @@ describe('the dashboard routes', () => {
     expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
     expect(await script.text()).toBe('console.log("built");\n');
     expect((await app.request('/dashboard/styles.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
+    // The charts' styles: uPlot's, copied by the build, and ours.
+    writeFileSync(join(dist, 'uplot.css'), '.uplot {}\n');
+    expect(await (await app.request('/dashboard/uplot.css')).text()).toBe('.uplot {}\n');
+    expect((await app.request('/dashboard/charts.css')).headers.get('content-type')).toBe('text/css; charset=utf-8');
     expect((await app.request('/dashboard/secrets.txt')).status).toBe(404);
     expect((await app.request('/dashboard/..%2Fpackage.json')).status).toBe(404);
   });
@@ -32,6 +36,7 @@ describe('the dashboard routes', () => {
   it('says how to build the client when it has not been built', async () => {
     const app = new Hono().route('/', createDashboardRoutes({ distDir: join(dist, 'missing') }));
     expect(await (await app.request('/dashboard/app.js')).text()).toContain('npm run build:dashboard');
+    expect((await app.request('/dashboard/uplot.css')).status).toBe(404);
   });
 
   it('needs no key for the page on a gateway with API keys, and shadows none of its routes', async () => {

@@ -6,16 +6,18 @@ import { createKeyDialog } from './key-dialog.ts';
 import { createKeyStore } from './key-store.ts';
 import { createLive } from './live.ts';
 import { batchPage } from './pages/batch.ts';
+import { fleet } from './pages/fleet.ts';
 import { history } from './pages/history.ts';
 import { models } from './pages/models.ts';
 import { overview } from './pages/overview.ts';
 import { workers } from './pages/workers.ts';
 
-/** Routes: `#/`, `#/history?status=...&model=...`, `#/batches/ID`, `#/models`, `#/workers`. */
+/** Routes: `#/`, `#/history?status=...&model=...`, `#/batches/ID`, `#/fleet`, `#/models`, `#/workers`. */
 const ROUTES: [RegExp, Page][] = [
   [/^\/?$/, overview],
   [/^\/history$/, history],
   [/^\/batches\/(?<id>[^/]+)$/, batchPage],
+  [/^\/fleet$/, fleet],
   [/^\/models$/, models],
   [/^\/workers$/, workers],
 ];
@@ -23,6 +25,7 @@ const ROUTES: [RegExp, Page][] = [
 const NAV: [string, string][] = [
   ['#/', 'Batches'],
   ['#/history', 'History'],
+  ['#/fleet', 'Fleet'],
   ['#/models', 'Models'],
   ['#/workers', 'Workers'],
 ];

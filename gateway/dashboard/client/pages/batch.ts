@@ -2,6 +2,7 @@ import { showError, type Page } from '../context.ts';
 import { badge, h, replace, table, type Child } from '../dom.ts';
 import { downloadLink } from '../downloads.ts';
 import { count, time, until } from '../format.ts';
+import { createBatchCurve } from '../batch-curve.ts';
 import { createProgressView } from '../progress.ts';
 import {
   BATCH,
@@ -171,6 +172,7 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
 /** One batch: live progress while it runs, then counts, timeline, files, validation errors and handler runs (with retry). */
 export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) => {
   let progress: ReturnType<typeof createProgressView> | undefined;
+  let curve: ReturnType<typeof createBatchCurve> | undefined;
   let subscribed = false;
   // Handler runs change without batch events: read again while one is queued or running.
   let runsPending = false;
@@ -186,6 +188,9 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
     if (!batch) return showError(root, `No batch ${id} (batches of other API keys are not visible).`);
     progress ??= createProgressView(batch.requestCounts);
     render(context, root, batch, progress, () => void load());
+    curve ??= createBatchCurve(context.api, id, scope);
+    progress.element.after(curve.element);
+    void curve.refresh();
     runsPending = batch.handlerRuns.some((run) => run.status === 'queued' || run.status === 'running');
     if (!subscribed && !FINAL.includes(batch.status)) {
       subscribed = true;
@@ -198,6 +203,7 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
           {
             next: ({ batchProgress: p }) => {
               progress!.update(p);
+              curve?.refreshSoon();
               const shown = root.querySelector('[data-field=status]');
               if (shown && p.status !== status) replace(shown, badge(p.status));
               // A new status, a pause or a resume changes more than the bar (timeline, files, actions): read the batch again.
