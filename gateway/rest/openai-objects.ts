@@ -17,8 +17,10 @@ export function fileObject(file: FileRow) {
 
 /**
  * OpenAI's Batch object, with this server's extensions: `priority`, `queue_position`,
- * `estimated_completion_at` (unix seconds; null when unknown or finished) and `paused_at`
- * (unix seconds while its owner has it paused, else null; the status stays `in_progress`).
+ * `estimated_completion_at` (unix seconds; null when unknown or finished), `paused_at`
+ * (unix seconds while its owner has it paused, else null; the status stays `in_progress`), and
+ * the error budget: `max_failed_requests`, `max_failure_ratio`, `min_requests_for_ratio` (null
+ * when not set) and `budget_exceeded_at` (unix seconds once it was found exceeded, else null).
  */
 export function batchObject(batch: BatchRow, estimate?: BatchEstimate) {
   return {
@@ -27,6 +29,10 @@ export function batchObject(batch: BatchRow, estimate?: BatchEstimate) {
     queue_position: estimate?.queuePosition ?? null,
     estimated_completion_at: secondsOrNull(estimate?.estimatedCompletionAtMs ?? null),
     paused_at: secondsOrNull(batch.pausedAtMs),
+    max_failed_requests: batch.maxFailedRequests,
+    max_failure_ratio: batch.maxFailureRatio,
+    min_requests_for_ratio: batch.maxFailureRatio === null ? null : batch.minRequestsForRatio,
+    budget_exceeded_at: secondsOrNull(batch.budgetExceededAtMs),
   };
 }
 

@@ -35,6 +35,12 @@ export interface BatchRow {
   cancelledAtMs: number | null;
   /** When the owner paused it; null while it is not paused. */
   pausedAtMs: number | null;
+  /** The error budget set at creation (null: no limit); `minRequestsForRatio` applies to `maxFailureRatio`. */
+  maxFailedRequests: number | null;
+  maxFailureRatio: number | null;
+  minRequestsForRatio: number;
+  /** When the batch was found over its error budget (it is stopping, then `failed`); null otherwise. */
+  budgetExceededAtMs: number | null;
 }
 
 const ms = (column: string) => sql.raw(`(extract(epoch from ${column}) * 1000)::float8`);
@@ -51,7 +57,8 @@ export const BATCH_COLUMNS = sql`b.id, b.owner, b.endpoint, b.model, b.completio
   ${ms('b.created_at')} as "createdAtMs", ${ms('b.in_progress_at')} as "inProgressAtMs", ${ms('b.expires_at')} as "expiresAtMs",
   ${ms('b.finalizing_at')} as "finalizingAtMs", ${ms('b.completed_at')} as "completedAtMs", ${ms('b.failed_at')} as "failedAtMs",
   ${ms('b.expired_at')} as "expiredAtMs", ${ms('b.cancelling_at')} as "cancellingAtMs", ${ms('b.cancelled_at')} as "cancelledAtMs",
-  ${ms('b.paused_at')} as "pausedAtMs"`;
+  ${ms('b.paused_at')} as "pausedAtMs", b.max_failed_requests as "maxFailedRequests", b.max_failure_ratio as "maxFailureRatio",
+  b.min_requests_for_ratio as "minRequestsForRatio", ${ms('b.budget_exceeded_at')} as "budgetExceededAtMs"`;
 
 type RawBatchRow = Omit<BatchRow, 'errors' | 'metadata' | 'handlers'> & {
   errors: string | null;

@@ -14,8 +14,8 @@ export const servesModel = (
 ) => sql`w.heartbeat_at > now() - make_interval(secs => ${LIVE_WORKER_SECONDS}) and w.status in ('ready', 'starting')
   and (w.model = ${model} or w.engine_models @> jsonb_build_array(jsonb_build_object('id', ${model})))`;
 
-/** A batch (`b`) whose ranges a worker may lease now: running, not paused, within its window. */
-export const LEASABLE_BATCH = sql`b.status = 'in_progress' and b.paused_at is null and b.expires_at > now()`;
+/** A batch (`b`) whose ranges a worker may lease now: running, not paused, not stopping over its error budget, within its window. */
+export const LEASABLE_BATCH = sql`b.status = 'in_progress' and b.paused_at is null and b.budget_exceeded_at is null and b.expires_at > now()`;
 
 /** A range (`g`) of a batch (`b`) that a worker may lease now: open, unleased, its batch leasable ({@link LEASABLE_BATCH}). */
 export const LEASABLE_RANGE = sql`g.lease_owner is null and g.finished_at is null and ${LEASABLE_BATCH}`;

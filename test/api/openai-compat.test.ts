@@ -72,6 +72,10 @@ describe('the REST surface as the OpenAI SDK declares it', () => {
       queue_position: expect.any(Number),
       estimated_completion_at: null,
       paused_at: null,
+      max_failed_requests: null,
+      max_failure_ratio: null,
+      min_requests_for_ratio: null,
+      budget_exceeded_at: null,
     });
     await api().validated();
     await finish(created.id);

@@ -60,7 +60,8 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         metadata: t.field({ type: 'JSON', nullable: true, resolve: (batch) => batch.metadata }),
         errors: t.field({
           type: [refs.BatchError],
-          description: 'Why validation failed: one entry per bad line.',
+          description:
+            'Why the batch failed: one entry per bad line of its input, or one `too_many_failures` entry when it went over its error budget.',
           resolve: (batch) => batch.errors ?? [],
         }),
         requestCounts: t.field({ type: refs.RequestCounts, resolve: (batch) => batch }),
@@ -82,13 +83,31 @@ export function defineBatch(builder: Builder, refs: BatchRefs) {
         inProgressAt: time('inProgressAtMs', 'When validation succeeded.'),
         finalizingAt: time('finalizingAtMs', 'When the last request finished.'),
         completedAt: time('completedAtMs', 'When the result files were ready.'),
-        failedAt: time('failedAtMs', 'When validation failed.'),
+        failedAt: time('failedAtMs', 'When validation failed, or the batch ended over its error budget.'),
         expiredAt: time('expiredAtMs', 'When the completion window ran out.'),
         cancellingAt: time('cancellingAtMs', 'When cancellation was asked for.'),
         cancelledAt: time('cancelledAtMs', 'When cancellation finished.'),
         pausedAt: time(
           'pausedAtMs',
           'When its owner paused it (pauseBatch); null while it is not paused. A paused batch keeps its status (in_progress) and leases nothing.',
+        ),
+        maxFailedRequests: t.exposeInt('maxFailedRequests', {
+          nullable: true,
+          description: 'Error budget: the batch stops once more requests than this have failed; null: no limit.',
+        }),
+        maxFailureRatio: t.exposeFloat('maxFailureRatio', {
+          nullable: true,
+          description:
+            'Error budget as a share (0 to 1) of the finished requests, checked from minRequestsForRatio of them; null: no limit.',
+        }),
+        minRequestsForRatio: t.int({
+          nullable: true,
+          description: 'How many requests must have finished before maxFailureRatio is checked; null when maxFailureRatio is.',
+          resolve: (batch) => (batch.maxFailureRatio === null ? null : batch.minRequestsForRatio),
+        }),
+        budgetExceededAt: time(
+          'budgetExceededAtMs',
+          'When the batch was found over its error budget: it stops at once and ends failed (too_many_failures); null otherwise.',
         ),
         queuePosition: t.int({
           nullable: true,
