@@ -29,6 +29,11 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
                          (values that read as JSON are JSON; \`vbs\` prints the gateway's error
                          when an option is wrong)
   --metadata KEY=VALUE   repeatable, up to 16 pairs
+  --max-failures N       error budget: stop the batch once more than N requests have failed; it
+                         ends failed (too_many_failures), unfinished lines go to the error file
+                         as batch_failed (default: no limit, as OpenAI)
+  --max-failure-ratio R  error budget as a share (0..1) of the finished requests, checked once
+                         --min-requests N of them have finished (default 100)
   --watch                follow the batch until it ends (exit 0 completed, 1 failed/expired/cancelled)
   --json                 print the Batch object (then, with --watch, one JSON line per progress event)`,
   options: {
@@ -38,6 +43,9 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
     window: { type: 'string' },
     handler: { type: 'string', multiple: true },
     metadata: { type: 'string', multiple: true },
+    'max-failures': { type: 'string' },
+    'max-failure-ratio': { type: 'string' },
+    'min-requests': { type: 'string' },
     watch: { type: 'boolean' },
   },
   positionals: [1, 1],
@@ -46,6 +54,7 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
     const priority = values.priority === undefined ? undefined : Number(values.priority);
     if (priority !== undefined && !Number.isInteger(priority))
       throw usageError(`--priority must be a whole number, not "${values.priority}".`);
+    const budget = parseBudgetFlags(values);
     const handlers = parseHandlerFlags(list(values.handler));
     const metadata = parseMetadataFlags(list(values.metadata));
     const model = typeof values.model === 'string' ? values.model : undefined;
@@ -72,6 +81,7 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
       completion_window: typeof values.window === 'string' ? values.window : '24h',
       ...(priority === undefined ? {} : { priority }),
       ...(metadata ? { metadata } : {}),
+      ...budget,
       ...(Object.keys(handlers).length ? { handlers } : {}),
     });
     if (json) writeJson(stdout, batch, { stream: values.watch === true });
@@ -81,3 +91,21 @@ Uploads the file (POST /v1/files) and creates a batch of it (POST /v1/batches).
     return EXIT.OK;
   },
 };
+
+/** The error budget's flags as the batch's fields; the gateway checks the values again and names the field when it refuses one. */
+function parseBudgetFlags(values: Record<string, unknown>): Record<string, number> {
+  const budget: Record<string, number> = {};
+  const flag = (name: string, field: string, valid: (n: number) => boolean, what: string) => {
+    const raw = values[name];
+    if (typeof raw !== 'string') return;
+    const n = Number(raw);
+    if (raw.trim() === '' || !valid(n)) throw usageError(`--${name} must be ${what}, not "${raw}".`);
+    budget[field] = n;
+  };
+  flag('max-failures', 'max_failed_requests', (n) => Number.isInteger(n) && n >= 0, 'a whole number of failed requests (0 or more)');
+  flag('max-failure-ratio', 'max_failure_ratio', (n) => n >= 0 && n <= 1, 'a share of the finished requests from 0 to 1, such as 0.1');
+  flag('min-requests', 'min_requests_for_ratio', (n) => Number.isInteger(n) && n >= 1, 'a whole number of finished requests (1 or more)');
+  if (budget.min_requests_for_ratio !== undefined && budget.max_failure_ratio === undefined)
+    throw usageError('--min-requests applies only with --max-failure-ratio; give both, or leave --min-requests out.');
+  return budget;
+}
