@@ -27,6 +27,7 @@ import { createRestRoutes } from './rest/index.ts';
 import type { AppDeps } from './app-deps.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
 import { createResultsHub } from './subscriptions/results-hub.ts';
+import { QUEUED_LIMIT_REASON } from './quotas/queued-limit.ts';
 import { createRateLimit } from './quotas/rate-limit.ts';
 
 /** The methods HTTP metrics name; any other is counted as `OTHER`. */
@@ -114,6 +115,8 @@ export function createApp({
     // The OpenAI SDKs retry a 409 (a lock timeout, at OpenAI) twice with backoff; ours are final
     // (a batch that can no longer be cancelled), so they are told not to.
     if (error.httpStatus === 409) c.header('x-should-retry', 'false');
+    // Nor is a full queue emptier a second later: their two retries of a 429 would be refused too.
+    if (error.reason === QUEUED_LIMIT_REASON) c.header('x-should-retry', 'false');
     return c.json(error.toOpenAI(), error.httpStatus as 500);
   });
 

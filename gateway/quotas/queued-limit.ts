@@ -2,6 +2,9 @@ import { AppError } from '../../core/errors.ts';
 import { countQueuedRequests, lockOwnerQueue, maxQueuedRequestsOf, type Executor } from '../../schema/index.ts';
 import type { AppDeps } from '../app-deps.ts';
 
+/** OpenAI's `code` of the 429 of a batch creation over the owner's queued-requests limit. */
+export const QUEUED_LIMIT_REASON = 'queued_request_limit_exceeded';
+
 const count = (n: number) => n.toLocaleString('en-US');
 
 /** The 429 of a batch creation over the owner's queued-requests limit, in the words of OpenAI's enqueued-token limit. */
@@ -11,7 +14,7 @@ export function queuedLimitError(owner: string, limit: number, queued: number, a
   return new AppError(
     'RATE_LIMITED',
     `Enqueued request limit reached for ${owner}. Limit: ${count(limit)} queued requests; queued now: ${count(queued)}; this batch: ${count(adding)}.${alone} Please try again once some of your batches have finished, or ask an administrator to raise the limit (setOwnerLimits).`,
-    { reason: 'queued_request_limit_exceeded' },
+    { reason: QUEUED_LIMIT_REASON },
   );
 }
 

@@ -152,6 +152,7 @@ describe('owner quotas on two gateway replicas', () => {
     ] as const) {
       const refused = await createBatch(app, 'key-alice', await upload(app, 'key-alice', 3));
       expect(refused.status, name).toBe(429);
+      expect(refused.headers.get('x-should-retry'), name).toBe('false');
       expect(await refused.json(), name).toEqual({
         error: {
           message: `Enqueued request limit reached for ${alice}. Limit: 5 queued requests; queued now: 3; this batch: 3. Please try again once some of your batches have finished, or ask an administrator to raise the limit (setOwnerLimits).`,
@@ -237,6 +238,8 @@ describe('owner quotas on two gateway replicas', () => {
       expect(wait, name).toBeGreaterThanOrEqual(1);
       expect(wait, name).toBeLessThanOrEqual(30);
       expect(refused.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+      // Worth retrying once the wait is over: the OpenAI SDKs do, after Retry-After.
+      expect(refused.headers.get('x-should-retry')).toBeNull();
       expect(await refused.json(), name).toEqual({
         error: {
           message: expect.stringMatching(
