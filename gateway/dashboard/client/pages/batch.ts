@@ -156,7 +156,8 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
       ? h(
           'section',
           null,
-          h('h2', null, `Validation errors (${b.errors.length})`),
+          // A batch stopped over its error budget has one error, about the whole batch; validation's name lines.
+          h('h2', null, b.errors.some((e) => e.code === 'too_many_failures') ? 'Why it failed' : `Validation errors (${b.errors.length})`),
           table(
             ['Line', 'Code', 'Parameter', 'Message'],
             b.errors.map((e) => [e.line === null ? '-' : String(e.line), e.code, e.param ?? '', e.message]),
