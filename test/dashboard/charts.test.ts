@@ -122,6 +122,12 @@ describe('the dashboard charts in a browser', () => {
     expect(number(await tokens.getAttribute('data-points'))).toBeGreaterThanOrEqual(2);
     await page.screenshot({ path: `${ARTIFACTS}dashboard-fleet.png`, fullPage: true });
     expect(errors).toEqual([]);
+    // The workers table has the engine's KV-cache use too, as the engine last reported it.
+    await page.goto(`${system.url}/#/workers`);
+    await page.waitForSelector('[data-table=workers] tbody tr td code');
+    const headers = await page.locator('[data-table=workers] thead th').allTextContents();
+    const cells = await page.locator('[data-table=workers] tbody tr').first().locator('td').allTextContents();
+    expect(cells[headers.indexOf('KV cache')]).toMatch(/^\d+(\.\d)?%$/);
   });
 
   it("draws a batch's progress curve, which grows as the batch runs, up to its total", async () => {

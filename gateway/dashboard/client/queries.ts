@@ -143,11 +143,13 @@ export interface Worker {
   heartbeatAt: string;
   startedAt: string;
   gpuStats: { utilizationPercent: number; memoryUsedMiB: number; memoryTotalMiB: number; temperatureC: number } | null;
+  /** The engine's KV-cache use, 0 to 1; null when it does not report it. */
+  kvCacheUsage: number | null;
 }
 
 export const MODELS = '{ models { name source enabled maxConcurrency engineArgs } workers { id model status } }';
 export const WORKERS = `query ($all: Boolean!) { workers(includeStopped: $all) {
-  id host gpu pid runtime model status engineUrl capacity inFlight completed failed heartbeatAt startedAt
+  id host gpu pid runtime model status engineUrl capacity inFlight kvCacheUsage completed failed heartbeatAt startedAt
   gpuStats { utilizationPercent memoryUsedMiB memoryTotalMiB temperatureC } } }`;
 
 /** One owner's slice of a model's queue (`share` and `fairShare` from 0 to 1). */

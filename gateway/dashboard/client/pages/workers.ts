@@ -33,7 +33,7 @@ export const workers: Page = async ({ api, live }, root, params, scope) => {
     replace(
       list,
       table(
-        ['Worker', 'Host', 'GPU', 'Model', 'Status', 'In flight', 'Done', 'Failed', 'Runtime', 'Heartbeat'],
+        ['Worker', 'Host', 'GPU', 'Model', 'Status', 'In flight', 'KV cache', 'Done', 'Failed', 'Runtime', 'Heartbeat'],
         shown.map((w) => [
           h('code', null, w.id),
           w.host,
@@ -41,6 +41,7 @@ export const workers: Page = async ({ api, live }, root, params, scope) => {
           w.model ?? '-',
           badge(w.status),
           `${w.inFlight}/${w.capacity}`,
+          w.kvCacheUsage === null ? '-' : `${Number((w.kvCacheUsage * 100).toFixed(w.kvCacheUsage < 0.1 ? 1 : 0))}%`,
           count(w.completed),
           count(w.failed),
           `${w.runtime} (pid ${w.pid})`,
