@@ -187,10 +187,8 @@ export function createResultsHub({
         lastWakeAt: 0,
         wakeTimer: null,
       };
-      created.subscribed = bus.subscribe(TOPICS.batch(batchId), (event) => {
-        metrics?.eventsReceived.inc({ type: event.type });
-        nudge(created);
-      });
+      // Any event of the batch may mean new results (vbs_gateway_events_received_total counts batchProgress's).
+      created.subscribed = bus.subscribe(TOPICS.batch(batchId), () => nudge(created));
       entries.set(batchId, (entry = created));
     }
     entry.refs += 1;

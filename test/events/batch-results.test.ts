@@ -201,6 +201,9 @@ describe('batchResults: a batch results in input order as a real worker writes t
         .split('\n')
         .map((l) => (JSON.parse(l) as { custom_id: string }).custom_id),
     ).toEqual(everyLine.slice(199).map((n) => `row-${n}`));
+    const bad = await vbs(['tail', id, '--from', 'x'], { fetch, env: { VBS_URL: b } });
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.stderr).toMatch(/--from takes a line number/);
     const other = await vbs(['tail', id, '--api-key', OTHER_KEY], { fetch, env: { VBS_URL: b } });
     expect(other.code).toBe(EXIT.NOT_FOUND);
     expect(other.stderr).toMatch(/No batch with id/);
