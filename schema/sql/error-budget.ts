@@ -24,8 +24,10 @@ export const OVER_BUDGET = sql`(b.status = 'in_progress' and b.budget_exceeded_a
 export async function markBudgetExceeded(db: Executor, batchId: string): Promise<boolean> {
   const marked = await rows<{ id: string }>(
     db,
+    // The row's own conditions are checked again on the row as another update left it: of two at once, one records it.
     sql`update batches set budget_exceeded_at = now()
-        where id = ${batchId} and id in (select b.id from batches b ${RANGE_SUMS} where b.id = ${batchId} and ${OVER_BUDGET})
+        where id = ${batchId} and status = 'in_progress' and budget_exceeded_at is null
+          and id in (select b.id from batches b ${RANGE_SUMS} where b.id = ${batchId} and ${OVER_BUDGET})
         returning id`,
   );
   return marked.length > 0;

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import {
+  cancelBatch,
   completeRequests,
   heartbeatLeases,
   leaseRequests,
@@ -178,6 +179,24 @@ describe.each(DRIVERS)('error budgets on %s', (driver) => {
     expect(counters).toMatchObject([{ failed: 6, overBudget: false }]);
     expect(await settleBatch(database().db, batchId)).toMatchObject([{ to: 'finalizing' }, { to: 'completed' }]);
     expect(await batchState(database(), batchId)).toMatchObject({ status: 'completed', exceeded: false, errors: null, failed: 6 });
+  });
+
+  it('ends cancelled a batch cancelled while it stops over its budget', async () => {
+    const batchId = await insertBatch(database(), { count: 4, model: 'm-budget-cancel' });
+    await setBudget(database(), batchId, 'max_failed_requests = 0');
+    const leased = await lease('w1', 'm-budget-cancel', 2);
+    await completeRequests(database().db, 'w1', [rejected(leased[0]!)]);
+    expect(await settleBatch(database().db, batchId)).toEqual([]);
+    expect((await cancelBatch(database().db, batchId, 'local')).kind).toBe('cancelling');
+    await stopRequests(
+      database().db,
+      'w1',
+      leased.map((l) => l.rangeId),
+    );
+    expect(await settleBatch(database().db, batchId)).toEqual([{ batchId, owner: 'local', from: 'cancelling', to: 'cancelled' }]);
+    expect(await batchState(database(), batchId)).toMatchObject({ status: 'cancelled', errors: null });
+    // Lines the budget ended keep batch_failed; the one still leased when the cancel came is cancelled.
+    expect(await errorCodes(database(), batchId)).toEqual(['http_400', 'batch_cancelled', 'batch_failed', 'batch_failed']);
   });
 
   it('lets the sweep finish a batch over its budget once no range of it is leased', async () => {
