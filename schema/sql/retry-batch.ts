@@ -39,7 +39,8 @@ const retriedOf = (batchId: SQL | string) => sql`results x join requests r on r.
  * transaction: an input file holding exactly those lines (bodies as first given, built by
  * Postgres without moving them through the gateway), and the batch, already `in_progress`
  * since its lines were validated once, and its lines cut into ranges for the fleet. It keeps
- * the old batch's endpoint, window, priority, metadata and handlers, and records `retried_from`.
+ * the old batch's endpoint, window, priority, metadata, handlers and error budget, and records
+ * `retried_from`.
  */
 export async function retryBatch(
   db: Executor,
@@ -78,9 +79,10 @@ export async function retryBatch(
       where id = ${newFileId}`);
     await tx.execute(sql`
       insert into batches (id, owner, endpoint, model, completion_window, status, input_file_id, metadata, priority, handlers,
-        output_expires_after, retried_from, total, in_progress_at, expires_at)
+        output_expires_after, max_failed_requests, max_failure_ratio, min_requests_for_ratio, retried_from, total, in_progress_at, expires_at)
       select ${newBatchId}, owner, endpoint, ${models.length === 1 ? models[0]! : null}, completion_window, 'in_progress', ${newFileId},
-        metadata, priority, handlers, output_expires_after, id, ${old.count}, now(), now() + (expires_at - created_at)
+        metadata, priority, handlers, output_expires_after, max_failed_requests, max_failure_ratio, min_requests_for_ratio,
+        id, ${old.count}, now(), now() + (expires_at - created_at)
       from batches where id = ${batchId}`);
     await tx.execute(sql`
       insert into requests (batch_id, line, custom_id, model, body, priority)

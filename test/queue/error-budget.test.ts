@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   cancelBatch,
   completeRequests,
+  newId,
+  retryBatch,
   heartbeatLeases,
   leaseRequests,
   rows,
@@ -170,6 +172,14 @@ describe.each(DRIVERS)('error budgets on %s', (driver) => {
     const state = await batchState(database(), batchId);
     expect(state.errors?.[0]?.message).toContain('0 requests were not run');
     expect(state.errors?.[0]?.message).toContain('Commonest failures: 2 × "bad request" (HTTP 400).');
+    // Retried, its failed requests run again under the same budget.
+    const retried = await retryBatch(database().db, { batchId, owner: 'local', newBatchId: newId('batch_'), newFileId: newId('file-') });
+    expect(retried).toMatchObject({ kind: 'created', total: 2 });
+    const [copy] = await rows<{ max: number | null }>(
+      database().db,
+      sql`select max_failed_requests as max from batches where id = ${retried.kind === 'created' ? retried.batchId : ''}`,
+    );
+    expect(copy?.max).toBe(1);
   });
 
   it('runs a batch without a budget to completion however many of its requests fail', async () => {
