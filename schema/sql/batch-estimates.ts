@@ -1,7 +1,12 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import type { BatchStatus } from '../states/batch-status.ts';
+import { sqlList } from '../states/sql-list.ts';
 import { servesModel } from './lease-requests.ts';
 import { COMPLETED, FAILED, RANGE_SUMS } from './range-sums.ts';
+
+/** The statuses of a batch that waits for or holds GPUs: validating, then in progress. */
+const QUEUED_STATUSES = ['validating', 'in_progress'] as const satisfies readonly BatchStatus[];
 
 /** Where an unfinished batch stands in the queue, and when it should be done. */
 export interface BatchEstimate {
@@ -71,7 +76,7 @@ export async function batchEstimates(db: Executor, batchIds: readonly string[]):
         where b.id in (${sql.join(
           batchIds.map((id) => sql`${id}`),
           sql`, `,
-        )}) and b.status in ('validating', 'in_progress') and b.paused_at is null`,
+        )}) and b.status in ${sqlList(QUEUED_STATUSES)} and b.paused_at is null`,
   );
   for (const row of found) {
     estimates.set(row.id, {

@@ -1,5 +1,11 @@
 import { sql } from 'drizzle-orm';
+import type { BatchStatus } from '../states/batch-status.ts';
 import type { StoppedRequestState } from '../states/request-state.ts';
+import { sqlList } from '../states/sql-list.ts';
+
+/** A cancel's statuses: the batch being cancelled, and cancelled. */
+const CANCEL_STATUSES = ['cancelling', 'cancelled'] as const satisfies readonly BatchStatus[];
+const EXPIRED_STATUSES = ['expired'] as const satisfies readonly BatchStatus[];
 
 /** Why a batch is stopping: the final status it stops in. */
 export type BatchStop = 'cancelled' | 'failed' | 'expired';
@@ -11,9 +17,9 @@ export type BatchStop = 'cancelled' | 'failed' | 'expired';
  * status it ends in; the one test shared by the heartbeat, the stop, the return of leases and
  * the settle.
  */
-export const BATCH_STOP = sql`(case when b.status in ('cancelling', 'cancelled') then 'cancelled'
+export const BATCH_STOP = sql`(case when b.status in ${sqlList(CANCEL_STATUSES)} then 'cancelled'
   when b.budget_exceeded_at is not null then 'failed'
-  when b.status = 'expired' or b.expires_at < now() then 'expired' end)`;
+  when b.status in ${sqlList(EXPIRED_STATUSES)} or b.expires_at < now() then 'expired' end)`;
 
 /**
  * The state and error a stopping batch gives each line it ends without running it, as the error
