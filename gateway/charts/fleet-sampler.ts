@@ -27,7 +27,8 @@ export interface FleetSampler {
 /**
  * Creates a {@link FleetSampler}. It runs twice per slot, so that no slot is missed when the
  * timer drifts across a slot's edge; the second run of a slot, here or on another replica,
- * finds it written and costs one index probe (sampleFleet skips its sums then).
+ * finds it written and costs one index probe: sampleFleet checks the slot before anything
+ * else and, the slot taken, reads no range at all (it returns `'skipped'`).
  */
 export function createFleetSampler({
   database,

@@ -5,7 +5,7 @@ import { createFleetSampler } from '../../gateway/charts/fleet-sampler.ts';
 import { rows, type Database } from '../../schema/index.ts';
 import { batchProgressCurve } from '../../schema/sql/batch-progress-curve.ts';
 import { fleetHistory } from '../../schema/sql/fleet-history.ts';
-import { pruneFleetSamples, sampleFleet } from '../../schema/sql/sample-fleet.ts';
+import { pruneFleetSamples, sampleFleet, sampleFleetStatement } from '../../schema/sql/sample-fleet.ts';
 import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 
 const logger = createLogger({ level: 'silent' });
@@ -43,6 +43,26 @@ describe.each(DRIVERS)('the fleet sampler and fleetHistory on %s', (driver) => {
     const samples = await samplesOf(database(), 'two-gateways');
     expect(samples).toHaveLength(1);
     expect(samples[0]).toMatchObject({ finished: 5, failed: 1, tokens: 150, queued: 3 });
+  });
+
+  it('checks the slot first: a sampler of a taken slot skips it without reading a range', async () => {
+    await batch(database(), 'b-taken', 'taken-slot', 2);
+    await database().db.execute(sql`
+      insert into request_ranges (batch_id, model, owner, first_line, last_line, size)
+      values ('b-taken', 'taken-slot', 'o', 1, 2, 2)`);
+    // A slot of a day: both calls fall in one slot whenever the test runs (but at midnight UTC).
+    const first = await sampleFleet(database().db, 86400);
+    expect(first).not.toBe('skipped');
+    expect(await sampleFleet(database().db, 86400)).toBe('skipped');
+    // The plan of the statement with the slot taken (EXPLAIN ANALYZE runs it, and it writes nothing):
+    // every node that reads request_ranges is under the slot's One-Time Filter and never runs.
+    const plan = await rows<{ 'QUERY PLAN': string }>(
+      database().db,
+      sql`explain (analyze, costs off, timing off) ${sampleFleetStatement(86400)}`,
+    );
+    const ranges = plan.map((l) => l['QUERY PLAN']).filter((l) => l.includes('request_ranges'));
+    expect(ranges.length).toBeGreaterThan(0);
+    for (const line of ranges) expect(line).toContain('never executed');
   });
 
   it('leaves out models idle for an hour, and deletes samples older than a day', async () => {
