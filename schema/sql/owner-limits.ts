@@ -14,26 +14,46 @@ const COLUMNS = sql`owner, max_queued_requests as "maxQueuedRequests", requests_
   (extract(epoch from updated_at) * 1000)::float8 as "updatedAtMs"`;
 
 /**
- * Sets an owner's quotas (null = the deployment's default). Both null removes the row, so the
- * table holds only the administrators' departures from the defaults, as `owner_weights` does.
+ * The limits {@link setOwnerLimits} sets: a number sets the limit, null sets it back to the
+ * deployment's default, and undefined (left out) keeps the stored one (the default when the
+ * owner has no row).
  */
-export async function setOwnerLimits(
-  db: Executor,
-  owner: string,
-  { maxQueuedRequests, requestsPerMinute }: Pick<OwnerLimits, 'maxQueuedRequests' | 'requestsPerMinute'>,
-): Promise<OwnerLimits> {
+export interface OwnerLimitsChange {
+  maxQueuedRequests?: number | null | undefined;
+  requestsPerMinute?: number | null | undefined;
+}
+
+/**
+ * Sets an owner's quotas (see {@link OwnerLimitsChange}): a limit left out keeps its stored
+ * value. When both end at the default the row is removed, so the table holds only the
+ * administrators' departures from the defaults, as `owner_weights` does.
+ */
+export async function setOwnerLimits(db: Executor, owner: string, change: OwnerLimitsChange): Promise<OwnerLimits> {
+  const { maxQueuedRequests, requestsPerMinute } = change;
+  const defaults = { owner, maxQueuedRequests: null, requestsPerMinute: null, updatedAtMs: null };
+  if (maxQueuedRequests === undefined && requestsPerMinute === undefined) {
+    const [stored] = await listOwnerLimits(db, { owner });
+    return stored ?? defaults;
+  }
   if (maxQueuedRequests === null && requestsPerMinute === null) {
     await db.execute(sql`delete from owner_limits where owner = ${owner}`);
-    return { owner, maxQueuedRequests, requestsPerMinute, updatedAtMs: null };
+    return defaults;
   }
+  // A limit left out keeps the row's value on conflict (and is the default, null, on insert).
+  const value = (given: number | null | undefined, column: string) =>
+    given === undefined ? sql.raw(`owner_limits.${column}`) : sql.raw(`excluded.${column}`);
   const [row] = await rows<OwnerLimits>(
     db,
-    sql`insert into owner_limits (owner, max_queued_requests, requests_per_minute) values (${owner}, ${maxQueuedRequests}, ${requestsPerMinute})
-        on conflict (owner) do update set max_queued_requests = excluded.max_queued_requests,
-          requests_per_minute = excluded.requests_per_minute, updated_at = now()
+    sql`insert into owner_limits (owner, max_queued_requests, requests_per_minute)
+        values (${owner}, ${maxQueuedRequests ?? null}, ${requestsPerMinute ?? null})
+        on conflict (owner) do update set max_queued_requests = ${value(maxQueuedRequests, 'max_queued_requests')},
+          requests_per_minute = ${value(requestsPerMinute, 'requests_per_minute')}, updated_at = now()
         returning ${COLUMNS}`,
   );
-  return row!;
+  if (row!.maxQueuedRequests !== null || row!.requestsPerMinute !== null) return row!;
+  // The one given set back to the default, the one left out was the default already: no row.
+  await db.execute(sql`delete from owner_limits where owner = ${owner} and max_queued_requests is null and requests_per_minute is null`);
+  return defaults;
 }
 
 /** The quotas administrators set, by owner; only `owner`'s when given. */

@@ -120,8 +120,44 @@ describe('owner quotas on two gateway replicas', () => {
     expect(all.filter((l) => l.owner === carol)).toEqual([{ ...own, maxQueuedRequests: 500, effectiveMaxQueuedRequests: 500 }]);
 
     // Both null: back to the defaults, and no row.
-    expect((await gql(b, 'key-root', SET_LIMITS, { owner: carol })).body.data?.setOwnerLimits).toMatchObject({ ...own, updatedAt: null });
+    expect((await gql(b, 'key-root', SET_LIMITS, { owner: carol, q: null, rpm: null })).body.data?.setOwnerLimits).toMatchObject({
+      ...own,
+      updatedAt: null,
+    });
     expect(await rows(replicas().db.db, sql`select owner from owner_limits where owner = ${carol}`)).toEqual([]);
+  });
+
+  it('keeps a limit left out of setOwnerLimits; only an explicit null sets it back to the default', async () => {
+    const { a, b } = replicas();
+    const dave = await ownerOfKey('key-dave');
+    const limitsOf = async () => {
+      const all = (await gql(b, 'key-root', LIMITS)).body.data?.ownerLimits as { owner: string }[];
+      return all.filter((l) => l.owner === dave);
+    };
+    await gql(a, 'key-root', SET_LIMITS, { owner: dave, q: 500, rpm: 60 });
+    // Left out in the query text: the queued limit stays.
+    const literal = `mutation { setOwnerLimits(owner: "${dave}", requestsPerMinute: 600) { maxQueuedRequests requestsPerMinute } }`;
+    expect((await gql(a, 'key-root', literal)).body.data?.setOwnerLimits).toEqual({ maxQueuedRequests: 500, requestsPerMinute: 600 });
+    // A variable not given is left out too.
+    expect((await gql(a, 'key-root', SET_LIMITS, { owner: dave, q: 700 })).body.data?.setOwnerLimits).toMatchObject({
+      maxQueuedRequests: 700,
+      requestsPerMinute: 600,
+    });
+    expect(await limitsOf()).toEqual([
+      { owner: dave, maxQueuedRequests: 700, requestsPerMinute: 600, effectiveMaxQueuedRequests: 700, effectiveRequestsPerMinute: 600 },
+    ]);
+    // An explicit null: that one back to the default, the other kept.
+    expect((await gql(a, 'key-root', SET_LIMITS, { owner: dave, q: null })).body.data?.setOwnerLimits).toMatchObject({
+      maxQueuedRequests: null,
+      requestsPerMinute: 600,
+    });
+    // The other one null too: both at the default, and no row.
+    expect((await gql(a, 'key-root', SET_LIMITS, { owner: dave, rpm: null })).body.data?.setOwnerLimits).toMatchObject({
+      maxQueuedRequests: null,
+      requestsPerMinute: null,
+      updatedAt: null,
+    });
+    expect(await rows(replicas().db.db, sql`select owner from owner_limits where owner = ${dave}`)).toEqual([]);
   });
 
   it('refuses limits that are not a positive whole number, and an owner that is not an owner name', async () => {

@@ -30,7 +30,7 @@ function requireAdmin(admin: boolean): void {
   );
 }
 
-function checkLimits(owner: string, limits: Record<'maxQueuedRequests' | 'requestsPerMinute', number | null>): void {
+function checkLimits(owner: string, limits: Record<'maxQueuedRequests' | 'requestsPerMinute', number | null | undefined>): void {
   if (!OWNER_NAME.test(owner)) {
     throw new AppError(
       'BAD_REQUEST',
@@ -39,7 +39,7 @@ function checkLimits(owner: string, limits: Record<'maxQueuedRequests' | 'reques
     );
   }
   for (const [param, value] of Object.entries(limits)) {
-    if (value !== null && !(Number.isInteger(value) && value >= 1 && value <= MAX_LIMIT)) {
+    if (value !== null && value !== undefined && !(Number.isInteger(value) && value >= 1 && value <= MAX_LIMIT)) {
       throw new AppError(
         'BAD_REQUEST',
         `${param} must be a whole number from 1 to ${MAX_LIMIT}, or null for the deployment's default; got ${value}.`,
@@ -98,15 +98,16 @@ export function defineOwnerLimits(builder: Builder) {
     t.field({
       type: OwnerLimitsRef,
       description:
-        "Sets an owner's quotas (administrators only), shared by every gateway replica. A null limit is the deployment's default (MAX_QUEUED_REQUESTS_PER_OWNER, API_REQUESTS_PER_MINUTE); both null remove the owner's row.",
+        "Sets an owner's quotas (administrators only), shared by every gateway replica. A limit left out keeps its current value; an explicit null sets it back to the deployment's default (MAX_QUEUED_REQUESTS_PER_OWNER, API_REQUESTS_PER_MINUTE); both at the default remove the owner's row.",
       args: {
         owner: t.arg.string({ required: true, description: 'The owner name, as `ownerLimits` and `queueShares` show it.' }),
-        maxQueuedRequests: t.arg.int({ required: false, description: `From 1 to ${MAX_LIMIT}; null = the default.` }),
-        requestsPerMinute: t.arg.int({ required: false, description: `From 1 to ${MAX_LIMIT}; null = the default.` }),
+        maxQueuedRequests: t.arg.int({ required: false, description: `From 1 to ${MAX_LIMIT}; null = the default; left out = unchanged.` }),
+        requestsPerMinute: t.arg.int({ required: false, description: `From 1 to ${MAX_LIMIT}; null = the default; left out = unchanged.` }),
       },
       resolve: async (_root, args, { database, admin, deps }) => {
         requireAdmin(admin);
-        const limits = { maxQueuedRequests: args.maxQueuedRequests ?? null, requestsPerMinute: args.requestsPerMinute ?? null };
+        // Pothos gives undefined for an argument left out (keep the stored limit), null for an explicit null (the default).
+        const limits = { maxQueuedRequests: args.maxQueuedRequests, requestsPerMinute: args.requestsPerMinute };
         checkLimits(args.owner, limits);
         return inForce(await setOwnerLimits(database.db, args.owner, limits), deps.config);
       },
