@@ -59,14 +59,19 @@ export async function publishWrite(deps: SettleDeps, counters: readonly WrittenB
       deps,
       due.map((c) => c.batchId),
     );
-  for (const { batchId } of counters.filter((c) => c.overBudget)) {
-    await deps.database
-      .notify(CANCEL_CHANNEL, batchId)
-      .catch((err: unknown) => deps.logger.warn('notifying the stop failed', { err, batchId }));
-  }
+  await notifyStops(
+    deps,
+    counters.filter((c) => c.overBudget).map((c) => c.batchId),
+  );
 }
 
-/** Publishes what returning leases did: wakes workers for requeued models, settles and reports the batches touched. */
+/**
+ * Publishes what returning leases did: wakes workers for requeued models, settles and reports
+ * the batches touched. Lines failed out of attempts count against the error budget as any
+ * failure does: a batch they take over it is stopped by the settle, and, as for a result write
+ * ({@link publishWrite}), the NOTIFY on {@link CANCEL_CHANNEL} has every worker abort its
+ * streams at once rather than at its next heartbeat.
+ */
 export async function afterReturnedLeases(deps: SettleDeps, returned: readonly ReturnedLeases[]): Promise<void> {
   const { database, bus } = deps;
   for (const model of new Set(returned.filter((r) => r.status === 'queued').map((r) => r.model))) {
@@ -74,8 +79,22 @@ export async function afterReturnedLeases(deps: SettleDeps, returned: readonly R
   }
   const touched = [...new Set(returned.filter((r) => r.status !== 'queued').map((r) => r.batchId))];
   if (touched.length === 0) return;
-  for (const c of await readBatchCounters(database.db, touched)) {
+  const counters = await readBatchCounters(database.db, touched, { budget: true });
+  for (const { overBudget: _, ...c } of counters) {
     await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status as BatchStatus });
   }
   await settleAndPublish(deps, touched);
+  await notifyStops(
+    deps,
+    counters.filter((c) => c.overBudget).map((c) => c.id),
+  );
+}
+
+/** Has every worker abort the streams of batches just stopped over their error budget (the settle recorded it). */
+async function notifyStops(deps: SettleDeps, batchIds: readonly string[]): Promise<void> {
+  for (const batchId of batchIds) {
+    await deps.database
+      .notify(CANCEL_CHANNEL, batchId)
+      .catch((err: unknown) => deps.logger.warn('notifying the stop failed', { err, batchId }));
+  }
 }

@@ -1,10 +1,15 @@
 import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
+import { createMemoryBus } from '../../core/events/index.ts';
+import { createLogger } from '../../core/logger.ts';
+import { afterReturnedLeases } from '../../fleet/worker/settle.ts';
 import {
+  CANCEL_CHANNEL,
   cancelBatch,
   completeRequests,
   newId,
   retryBatch,
+  returnLeases,
   heartbeatLeases,
   leaseRequests,
   rows,
@@ -207,6 +212,32 @@ describe.each(DRIVERS)('error budgets on %s', (driver) => {
     expect(await batchState(database(), batchId)).toMatchObject({ status: 'cancelled', errors: null });
     // Lines the budget ended keep batch_failed; the one still leased when the cancel came is cancelled.
     expect(await errorCodes(database(), batchId)).toEqual(['http_400', 'batch_cancelled', 'batch_failed', 'batch_failed']);
+  });
+
+  it('wakes every worker to stop a batch that lines failed out of attempts take over its budget', async () => {
+    const batchId = await insertBatch(database(), { count: 3, model: 'm-budget-returned', rangeLines: 1 });
+    await setBudget(database(), batchId, 'max_failed_requests = 0');
+    await lease('w1', 'm-budget-returned');
+    // Line 1's lease is lost with its last attempt: the line fails (too_many_attempts), over the budget.
+    const returned = await returnLeases(database().db, {
+      where: sql`g.batch_id = ${batchId} and g.first_line = 1`,
+      maxAttempts: 1,
+      refundAttempt: false,
+      limit: 10,
+    });
+    expect(returned).toMatchObject([{ batchId, status: 'failed', n: 1 }]);
+    const notified: [string, string][] = [];
+    const notify = async (channel: string, payload: string) => {
+      notified.push([channel, payload]);
+    };
+    const deps = { database: { ...database(), notify }, bus: createMemoryBus(), logger: createLogger({ level: 'silent' }) };
+    await afterReturnedLeases(deps, returned);
+    expect(await batchState(database(), batchId)).toMatchObject({ status: 'in_progress', exceeded: true, failed: 1 });
+    // The other workers abort lines 2 and 3 now, not at their next heartbeat.
+    expect(notified).toEqual([[CANCEL_CHANNEL, batchId]]);
+    // Returned again once recorded: no second wake.
+    await afterReturnedLeases(deps, returned);
+    expect(notified).toHaveLength(1);
   });
 
   it('lets the sweep finish a batch over its budget once no range of it is leased', async () => {
