@@ -1,5 +1,7 @@
 // One worker process (one GPU): `bun fleet/entry/worker.ts` or `deno run -A fleet/entry/worker.ts`, configured by the environment (fleet/config.ts).
+import { surviveConnectionLoss } from '../../core/connection-loss.ts';
 import { ConfigError } from '../../core/env.ts';
+import { createLogger } from '../../core/logger.ts';
 import { createMetricsEndpoint, createRegistry } from '../../core/metrics/index.ts';
 import { loadWorkerConfig } from '../config.ts';
 import { handlerRunnerLoop, loadFleetHandlers } from '../handler-runner/index.ts';
@@ -17,6 +19,7 @@ process.on('SIGINT', onSignal);
 
 try {
   const config = loadWorkerConfig();
+  surviveConnectionLoss(createLogger({ level: config.LOG_LEVEL, fields: { service: 'worker', worker_id: config.workerId } }));
   const registry = createRegistry();
   const metrics = createWorkerMetrics(registry, {
     workerId: config.workerId,

@@ -1,3 +1,4 @@
+import { surviveConnectionLoss } from '../../core/connection-loss.ts';
 import { ConfigError } from '../../core/env.ts';
 import { loadGatewayConfig, type GatewayConfig } from '../config.ts';
 import { startGateway, type Gateway } from '../start.ts';
@@ -20,6 +21,7 @@ export async function runGateway(
   try {
     const config = loadGatewayConfig();
     const gateway = await startGateway(config);
+    surviveConnectionLoss(gateway.logger);
     const server = await serve(gateway, config);
     gateway.logger.info('gateway listening', {
       url: server.url,
