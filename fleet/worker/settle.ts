@@ -1,4 +1,4 @@
-import { publishBatchProgress, publishBatchStatuses, type BatchStatus, type EventBus } from '../../core/events/index.ts';
+import { publishBatchProgress, publishBatchStatuses, type EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
 import {
   CANCEL_CHANNEL,
@@ -42,7 +42,7 @@ export async function publishWrite(deps: SettleDeps, counters: readonly WrittenB
       publishBatchProgress(deps.bus, {
         batchId,
         owner,
-        status: status as BatchStatus,
+        status,
         total,
         completed,
         failed,
@@ -81,7 +81,7 @@ export async function afterReturnedLeases(deps: SettleDeps, returned: readonly R
   if (touched.length === 0) return;
   const counters = await readBatchCounters(database.db, touched, { budget: true });
   for (const { overBudget: _, ...c } of counters) {
-    await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status as BatchStatus });
+    await publishBatchProgress(bus, { ...c, batchId: c.id, status: c.status });
   }
   await settleAndPublish(deps, touched);
   await notifyStops(
