@@ -86,3 +86,5 @@ export * from './sql/owner-limits.ts';
 export * from './sql/queued-requests.ts';
 export * from './sql/take-rate-token.ts';
 export * from './sql/queue-shares.ts';
+export * from './sql/record-annotation.ts';
+export * from './sql/result-metadata.ts';

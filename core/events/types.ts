@@ -1,3 +1,4 @@
+import type { AnnotationRow } from '../../schema/sql/record-annotation.ts';
 import type { BatchStatus } from '../../schema/states/batch-status.ts';
 
 /** Declared with the batch state machine in schema/states/ (core may import schema/). */
@@ -49,8 +50,18 @@ export interface WorkerEvent {
   at: number;
 }
 
+/** A result's annotation changed (from the API, the dashboard or Label Studio): live for every viewer of the batch. */
+export interface ResultAnnotatedEvent {
+  type: 'result.annotated';
+  batchId: string;
+  owner: string;
+  /** The annotation as the change left it: schema/sql/record-annotation.ts's AnnotationRow. */
+  annotation: AnnotationRow;
+  at: number;
+}
+
 /** Anything published on the bus. */
-export type BusEvent = BatchProgressEvent | BatchStatusEvent | BatchPausedEvent | WorkerEvent;
+export type BusEvent = BatchProgressEvent | BatchStatusEvent | BatchPausedEvent | WorkerEvent | ResultAnnotatedEvent;
 
 /** The topics events are published on. */
 export const TOPICS = {
@@ -58,6 +69,8 @@ export const TOPICS = {
   batch: (batchId: string) => `batch:${batchId}`,
   /** Status changes (created, status, finished) of every batch of one owner. */
   ownerBatches: (owner: string) => `owner:${owner}:batches`,
+  /** Annotation changes of one batch's results. */
+  annotations: (batchId: string) => `batch:${batchId}:annotations`,
   /** Worker up/down, model switches, lost heartbeats. */
   workers: 'workers',
 } as const;

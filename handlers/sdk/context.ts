@@ -4,6 +4,42 @@ export const BATCH_EVENTS = ['completed', 'failed', 'expired', 'cancelled'] as c
 /** A final status of a batch, the event a handler run was created for. */
 export type BatchEvent = (typeof BATCH_EVENTS)[number];
 
+/**
+ * Every event a handler can run for: a batch's final status, or a change of the annotation
+ * of one of its results. A handler that declares no `events` runs for BATCH_EVENTS only;
+ * `result.annotated` must be asked for.
+ */
+export const HANDLER_EVENTS = [...BATCH_EVENTS, 'result.annotated'] as const;
+
+/** An event a handler run was created for. */
+export type HandlerEvent = (typeof HANDLER_EVENTS)[number];
+
+/** Where an annotation came from. */
+export type HandlerAnnotationSource = 'api' | 'dashboard' | 'label-studio';
+
+/**
+ * A result's annotation as one change left it (`context.annotation` of a `result.annotated`
+ * run). A field nobody set, or that was cleared, is null; `gold: null` means not starred.
+ */
+export interface HandlerAnnotation {
+  batchId: string;
+  customId: string;
+  /** The result's line in the input file, from 1. */
+  line: number;
+  gold: boolean | null;
+  /** 1 to 5. */
+  rating: number | null;
+  /** The answer as it should have been. */
+  correction: string | null;
+  labels: string[] | null;
+  note: string | null;
+  /** The API key's owner, or the Label Studio user. */
+  annotator: string;
+  source: HandlerAnnotationSource;
+  /** ISO 8601. */
+  updatedAt: string;
+}
+
 /** The OpenAI Batch object, as `GET /v1/batches/{id}` returns it, plus its owner. */
 export interface HandlerBatch {
   id: string;
@@ -31,12 +67,19 @@ export interface HandlerBatch {
   metadata: Record<string, string> | null;
 }
 
-/** One line of the batch's output or error file, parsed: OpenAI's batch output line. */
+/**
+ * One line of the batch's output or error file, parsed (OpenAI's batch output line), with the
+ * request it answers and the metadata earlier handlers attached to it.
+ */
 export interface HandlerResult {
   id: string;
   custom_id: string;
   response: { status_code: number; request_id: string; body: unknown } | null;
   error: { code: string; message: string } | null;
+  /** The input line's `body` (the request as sent: messages, parameters), or null once the batch's data was purged. */
+  request: unknown;
+  /** What handlers attached with `setResultMetadata` (merged key by key), or null. */
+  metadata: Record<string, unknown> | null;
 }
 
 /** Which results to read: both files (output first, then errors), or one of them. */
@@ -55,10 +98,18 @@ export interface HandlerLogger {
 
 /** What a handler's `handle` receives for one run (one batch, one attempt). */
 export interface HandlerContext<Options = unknown, Deployment = unknown> {
-  /** The handler run's key, `<batch id>:<handler>`: stable across attempts and unique beyond this database (use it as an idempotency key). */
+  /**
+   * The handler run's key: `<batch id>:<handler>` for a batch's final status,
+   * `<batch id>:<handler>:annotation:<seq>` for an annotation change. Stable across attempts
+   * and unique beyond this database (use it as an idempotency key).
+   */
   runId: string;
-  /** The final status that created this run. */
-  event: BatchEvent;
+  /** What created this run: the batch's final status, or `result.annotated`. */
+  event: HandlerEvent;
+  /** For `result.annotated`: the annotation as the change left it; otherwise null. */
+  annotation: HandlerAnnotation | null;
+  /** For `result.annotated`: the annotated result, with its request and metadata; otherwise null. */
+  result: HandlerResult | null;
   batch: HandlerBatch;
   /** The batch's options for this handler, validated. */
   options: Options;
@@ -87,4 +138,11 @@ export interface HandlerContext<Options = unknown, Deployment = unknown> {
   checkpoint: unknown;
   /** Saves progress (any JSON value) so that a retry, even after a crash, resumes from it. */
   saveCheckpoint(value: unknown): Promise<void>;
+  /**
+   * Attaches metadata (a JSON object) to a result of this batch, merged key by key into what
+   * it has (a key set to null is removed). Handlers that run after this one (`after`) see it
+   * in `HandlerResult.metadata`; `Batch.results` shows it and exports can filter on it.
+   * Throws a permanent HandlerError for an unknown custom_id.
+   */
+  setResultMetadata(customId: string, metadata: Record<string, unknown>): Promise<void>;
 }

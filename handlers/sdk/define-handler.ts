@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BatchEvent, HandlerContext } from './context.ts';
+import type { HandlerContext, HandlerEvent } from './context.ts';
 
 /** A problem found by a handler's cross-field `check`. */
 export interface CheckIssue {
@@ -18,8 +18,18 @@ export interface HandlerDefinition<Options extends z.ZodObject = z.ZodObject, De
   options: Options;
   /** The deployment options, given in the manifest (secrets, URLs). */
   deploymentOptions?: Deployment;
-  /** The batch events the handler runs for (default: all); other runs end `skipped`. */
-  events?: readonly BatchEvent[] | ((options: z.output<Options>, deployment: z.output<Deployment>) => readonly BatchEvent[]);
+  /**
+   * The events the handler runs for (default: the batch's final statuses, BATCH_EVENTS);
+   * other runs end `skipped`. Name `result.annotated` to run on each annotation change of the
+   * batch's results.
+   */
+  events?: readonly HandlerEvent[] | ((options: z.output<Options>, deployment: z.output<Deployment>) => readonly HandlerEvent[]);
+  /**
+   * Handlers of the same batch that must finish (succeeded or skipped) before this one runs,
+   * for the same event: names of installed handlers. A run waits, queued, while one of them
+   * has not finished; a dead one holds it until `retryHandlerRun` brings it through.
+   */
+  after?: readonly string[];
   /** Checks that need both option sets (a secret given in neither); runs after both validate. */
   check?: (options: z.output<Options>, deployment: z.output<Deployment>) => CheckIssue[] | void;
   /**

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BatchEvent } from './context.ts';
+import type { HandlerEvent } from './context.ts';
 import { BATCH_EVENTS } from './context.ts';
 import type { AnyHandler } from './define-handler.ts';
 import { HandlerOptionsError, type OptionIssue } from './errors.ts';
@@ -39,7 +39,7 @@ export interface HandlerRegistry {
   /** Validates the stored options of one handler again, at run time. */
   parseOptions(name: string, options: unknown): Validated<unknown>;
   /** The events the handler runs for, given its per-batch options. */
-  events(name: string, options: unknown): readonly BatchEvent[];
+  events(name: string, options: unknown): readonly HandlerEvent[];
 }
 
 /** The GraphQL input type name of a handler's options: `webhook` → `WebhookHandlerOptions`. */

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { BatchEvent, HandlerBatch, HandlerContext, HandlerLogger, HandlerResult } from './context.ts';
+import type { HandlerAnnotation, HandlerBatch, HandlerContext, HandlerEvent, HandlerLogger, HandlerResult } from './context.ts';
 import type { AnyHandler, HandlerDefinition } from './define-handler.ts';
 import { destinationGuard, ANY_DESTINATION, type DestinationPolicy, type LookupAll } from './destinations.ts';
 import { HandlerOptionsError } from './errors.ts';
@@ -14,7 +14,10 @@ export interface TestContextOptions {
   /** The results, produced anew on every `results()` call. */
   results?: () => Iterable<HandlerResult> | AsyncIterable<HandlerResult>;
   batch?: Partial<HandlerBatch>;
-  event?: BatchEvent;
+  event?: HandlerEvent;
+  /** For a `result.annotated` context: the annotation and the annotated result. */
+  annotation?: HandlerAnnotation;
+  result?: HandlerResult;
   attempt?: number;
   maxAttempts?: number;
   checkpoint?: unknown;
@@ -32,11 +35,18 @@ type ContextOf<H> = H extends HandlerDefinition<infer O, infer D> ? HandlerConte
 
 const SILENT: HandlerLogger = { debug() {}, info() {}, warn() {}, error() {}, child: () => SILENT };
 
+/** What a test context collected: saved checkpoints, and metadata set per custom_id (merged as the server merges it). */
+interface Collected {
+  saved: unknown[];
+  metadata: Map<string, Record<string, unknown>>;
+}
+
 /**
  * A handler context for tests of a handler module, without a database: the options are
- * validated with the handler's schemas, and saved checkpoints are collected in `saved`.
+ * validated with the handler's schemas, saved checkpoints are collected in `saved` and
+ * result metadata in `metadata`.
  */
-export function createTestContext<H extends AnyHandler>(handler: H, opts: TestContextOptions = {}): ContextOf<H> & { saved: unknown[] } {
+export function createTestContext<H extends AnyHandler>(handler: H, opts: TestContextOptions = {}): ContextOf<H> & Collected {
   const deployment = validate((handler.deploymentOptions ?? handler.options.pick({})).strict(), opts.deployment ?? {}, 'deployment');
   if (!deployment.ok) throw new HandlerOptionsError(deployment.issues);
   const options = validate(handler.options.strict(), opts.options ?? {}, `handlers.${handler.name}`);
@@ -44,12 +54,16 @@ export function createTestContext<H extends AnyHandler>(handler: H, opts: TestCo
   const issues = checkIssues(handler.check?.(options.value, deployment.value), `handlers.${handler.name}`);
   if (issues.length) throw new HandlerOptionsError(issues);
   const saved: unknown[] = [];
+  const metadata = new Map<string, Record<string, unknown>>();
   const guard = destinationGuard(opts.destinations ?? ANY_DESTINATION, deployment.value, opts.fetch ?? fetch, opts.lookup);
 
   const batchId = opts.batch?.id ?? 'batch_test';
-  const context: HandlerContext & { saved: unknown[] } = {
-    runId: `${batchId}:${handler.name}`,
-    event: opts.event ?? 'completed',
+  const event = opts.event ?? (opts.annotation ? 'result.annotated' : 'completed');
+  const context: HandlerContext & Collected = {
+    runId: opts.annotation ? `${batchId}:${handler.name}:annotation:1` : `${batchId}:${handler.name}`,
+    event,
+    annotation: opts.annotation ?? null,
+    result: opts.result ?? null,
     batch: { ...testBatch(batchId), ...opts.batch },
     options: options.value,
     deployment: deployment.value,
@@ -72,9 +86,15 @@ export function createTestContext<H extends AnyHandler>(handler: H, opts: TestCo
     async saveCheckpoint(value) {
       saved.push(structuredClone(value));
     },
+    metadata,
+    async setResultMetadata(customId, value) {
+      const merged: Record<string, unknown> = { ...metadata.get(customId), ...structuredClone(value) };
+      for (const [key, v] of Object.entries(merged)) if (v === null) delete merged[key];
+      metadata.set(customId, merged);
+    },
   };
   // The options were validated by the handler's own schemas above, so they have its types.
-  return context as ContextOf<H> & { saved: unknown[] };
+  return context as ContextOf<H> & Collected;
 }
 
 function testBatch(id: string): HandlerBatch {

@@ -10,5 +10,5 @@ export async function insertHandlerRuns(tx: Executor, batchId: string, event: st
   await tx.execute(sql`
     insert into handler_runs (batch_id, handler, event)
     select id, jsonb_object_keys(handlers), ${event} from batches where id = ${batchId}
-    on conflict (batch_id, handler) do nothing`);
+    on conflict (batch_id, handler) where annotation_seq is null do nothing`);
 }

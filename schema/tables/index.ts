@@ -9,3 +9,4 @@ export * from './request-ranges.ts';
 export * from './results.ts';
 export * from './owner-limits.ts';
 export * from './fleet-samples.ts';
+export * from './result-annotations.ts';

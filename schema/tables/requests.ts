@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, check, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
+import { bigint, check, index, integer, jsonb, pgTable, text, uniqueIndex } from 'drizzle-orm/pg-core';
 import { REQUEST_STATES, type RequestState } from '../states/request-state.ts';
 import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
@@ -43,6 +43,8 @@ export const requests = pgTable(
   },
   (t) => [
     uniqueIndex('requests_batch_line_idx').on(t.batchId, t.line),
+    // Annotations name a result by its custom_id (unique within a batch, checked at validation).
+    index('requests_batch_custom_id_idx').on(t.batchId, t.customId),
     check('requests_status_check', sql`status in ${sqlList(REQUEST_STATES)}`),
   ],
 );

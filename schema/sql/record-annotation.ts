@@ -1,0 +1,121 @@
+import { sql } from 'drizzle-orm';
+import { rows, type Executor } from '../db.ts';
+import type { AnnotationSource } from '../states/annotation-source.ts';
+
+/** The fields of an annotation a change can set: left out (undefined) = unchanged, null = cleared. */
+export interface AnnotationPatch {
+  gold?: boolean | null;
+  rating?: number | null;
+  correction?: string | null;
+  labels?: string[] | null;
+  note?: string | null;
+}
+
+/** A result's annotation as stored (the shape of the handlers' `context.annotation`, and of GraphQL's `Annotation`). */
+export interface AnnotationRow {
+  batchId: string;
+  customId: string;
+  line: number;
+  gold: boolean | null;
+  rating: number | null;
+  correction: string | null;
+  labels: string[] | null;
+  note: string | null;
+  annotator: string;
+  source: AnnotationSource;
+  /** ISO 8601. */
+  updatedAt: string;
+  /** The change's place in result_annotation_seq. */
+  seq: number;
+}
+
+/** What {@link recordAnnotation} is given. */
+export interface RecordAnnotationInput {
+  batchId: string;
+  customId: string;
+  /** Only this owner's batches; null when the caller authenticated otherwise (Label Studio's webhook secret). */
+  owner: string | null;
+  patch: AnnotationPatch;
+  annotator: string;
+  source: AnnotationSource;
+  /**
+   * The handlers of this deployment that run on `result.annotated`; of these, the ones the
+   * batch named in `handlers` at creation get a run for the change.
+   */
+  annotationHandlers: readonly string[];
+}
+
+/** What {@link recordAnnotation} did. */
+export type RecordAnnotationOutcome =
+  /** `changed` is false when the patch left every field as it was (no runs were created). */
+  { ok: true; annotation: AnnotationRow; changed: boolean; runs: number } | { ok: false; reason: 'not_found' | 'no_result' };
+
+const FIELDS = ['gold', 'rating', 'correction', 'labels', 'note'] as const;
+
+const COLUMNS = sql`a.batch_id as "batchId", a.custom_id as "customId", a.line, a.gold, a.rating::int as "rating", a.correction,
+  a.labels, a.note, a.annotator, a.source, to_char(a.updated_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') as "updatedAt",
+  a.seq::float8 as "seq"`;
+
+/**
+ * Records one change of a result's annotation, in one transaction: the annotation row (made
+ * on the first change), then one queued `result.annotated` handler run per handler that the
+ * batch named and that runs on annotations, carrying the annotation as this change left it.
+ * The caller publishes the change and NOTIFYs HANDLER_RUNS_CHANNEL after it commits.
+ * `not_found`: no such batch of this owner, or no such custom_id in it; `no_result`: the
+ * request has no result yet (nothing to judge).
+ */
+export async function recordAnnotation(db: Executor, input: RecordAnnotationInput): Promise<RecordAnnotationOutcome> {
+  return db.transaction(async (tx) => {
+    const [target] = await rows<{ line: number; hasResult: boolean }>(
+      tx,
+      sql`select r.line, exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line) as "hasResult"
+          from requests r join batches b on b.id = r.batch_id
+          where r.batch_id = ${input.batchId} and r.custom_id = ${input.customId}
+            ${input.owner === null ? sql`` : sql`and b.owner = ${input.owner}`}
+          order by r.line limit 1`,
+    );
+    if (!target) return { ok: false, reason: 'not_found' } as const;
+    if (!target.hasResult) return { ok: false, reason: 'no_result' } as const;
+
+    const [before] = await rows<AnnotationRow>(
+      tx,
+      sql`select ${COLUMNS} from result_annotations a where a.batch_id = ${input.batchId} and a.line = ${target.line} for update`,
+    );
+    const next = Object.fromEntries(
+      FIELDS.map((field) => [field, input.patch[field] === undefined ? (before?.[field] ?? null) : input.patch[field]]),
+    ) as Required<AnnotationPatch>;
+    const changed = !before || FIELDS.some((field) => JSON.stringify(before[field]) !== JSON.stringify(next[field]));
+    if (before && !changed) return { ok: true, annotation: before, changed: false, runs: 0 };
+
+    const [annotation] = await rows<AnnotationRow>(
+      tx,
+      sql`insert into result_annotations as a (batch_id, line, custom_id, gold, rating, correction, labels, note, annotator, source, seq)
+          values (${input.batchId}, ${target.line}, ${input.customId}, ${next.gold}, ${next.rating}, ${next.correction},
+                  ${next.labels === null ? null : JSON.stringify(next.labels)}::jsonb, ${next.note}, ${input.annotator}, ${input.source},
+                  nextval('result_annotation_seq'))
+          on conflict (batch_id, line) do update set
+            gold = excluded.gold, rating = excluded.rating, correction = excluded.correction, labels = excluded.labels,
+            note = excluded.note, annotator = excluded.annotator, source = excluded.source, seq = excluded.seq, updated_at = now()
+          returning ${COLUMNS}`,
+    );
+    if (!annotation) throw new Error('recordAnnotation: the upsert returned no row');
+    let runs = 0;
+    if (input.annotationHandlers.length) {
+      const { seq: _seq, ...payload } = annotation;
+      const inserted = await rows<{ id: number }>(
+        tx,
+        sql`insert into handler_runs (batch_id, handler, event, line, annotation_seq, annotation)
+            select b.id, k.handler, 'result.annotated', ${annotation.line}, ${annotation.seq}, ${JSON.stringify(payload)}::jsonb
+            from batches b, jsonb_object_keys(b.handlers) as k(handler)
+            where b.id = ${input.batchId}
+              and k.handler in (${sql.join(
+                input.annotationHandlers.map((h) => sql`${h}`),
+                sql`, `,
+              )})
+            returning id::float8 as id`,
+      );
+      runs = inserted.length;
+    }
+    return { ok: true, annotation, changed: true, runs };
+  });
+}
