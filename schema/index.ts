@@ -88,3 +88,4 @@ export * from './sql/take-rate-token.ts';
 export * from './sql/queue-shares.ts';
 export * from './sql/record-annotation.ts';
 export * from './sql/result-metadata.ts';
+export * from './sql/dataset-rows.ts';
