@@ -32,6 +32,7 @@ import { defineQueueShares } from './types/queue-shares.ts';
 import { defineOwnerLimits } from './types/owner-limits.ts';
 import { defineFleetHistory } from './types/fleet-history.ts';
 import { defineProgressCurve } from './types/progress-curve.ts';
+import { defineExportDataset } from './types/export-dataset.ts';
 
 /** Options of {@link createSchema}. */
 export interface SchemaOptions {
@@ -72,5 +73,7 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   // The dashboard's charts: the fleet's history and a batch's progress curve.
   defineFleetHistory(builder);
   defineProgressCurve(builder, Batch);
+  // Datasets out: fine-tuning files from annotated results.
+  defineExportDataset(builder, { File });
   return builder.toSchema({ sortSchema: true });
 }
