@@ -53,6 +53,8 @@ export const gatewayEnv = z.object({
   MAX_QUEUED_REQUESTS_PER_OWNER: quota().optional(),
   /** API requests per minute per owner when an administrator set it no other limit (a token bucket shared by the replicas); unset = unlimited. */
   API_REQUESTS_PER_MINUTE: quota().optional(),
+  /** Enables POST /v1/integrations/label-studio/webhook: Label Studio sends it as `Authorization: Bearer <secret>` (docs/handlers.md). */
+  LABEL_STUDIO_WEBHOOK_SECRET: z.string().min(16, { error: 'expected at least 16 characters (e.g. openssl rand -hex 32)' }).optional(),
   /** Public base URL of the gateway, used in links handed to handlers (file downloads). */
   PUBLIC_URL: url(['http', 'https']).optional(),
 });
