@@ -1,0 +1,94 @@
+import { sql } from 'drizzle-orm';
+import { AppError } from '../../core/errors.ts';
+import { TOPICS, type EventBus, type ResultAnnotatedEvent } from '../../core/events/index.ts';
+import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
+import {
+  HANDLER_RUNS_CHANNEL,
+  recordAnnotation,
+  rows,
+  type Database,
+  type RecordAnnotationInput,
+  type RecordAnnotationOutcome,
+} from '../../schema/index.ts';
+import { validateAnnotation } from './validate-annotation.ts';
+
+/** What {@link annotateAndAnnounce} runs with. */
+export interface AnnotateDeps {
+  database: Database;
+  bus: EventBus;
+  handlers: HandlerRegistry;
+}
+
+/** One change of a result's annotation, as the API or Label Studio's webhook received it. */
+export type AnnotateInput = Omit<RecordAnnotationInput, 'annotationHandlers'>;
+
+/**
+ * The installed handlers that may run on `result.annotated`: those that list it, and those
+ * whose events depend on per-batch options (the runner asks them again per batch).
+ */
+export function annotationHandlers(handlers: HandlerRegistry): string[] {
+  return handlers.handlers
+    .filter(({ definition: { events } }) => typeof events === 'function' || (events?.includes('result.annotated') ?? false))
+    .map((handler) => handler.name);
+}
+
+/**
+ * Records one change of a result's annotation (validated first: a bad field throws a
+ * BAD_REQUEST naming it), then wakes the handler runner when runs were queued and publishes
+ * the change on the batch's annotations topic when something changed. Used by GraphQL's
+ * `annotateResult` and by Label Studio's webhook, so both announce alike.
+ */
+export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInput): Promise<RecordAnnotationOutcome> {
+  validateAnnotation(input);
+  const outcome = await recordAnnotation(deps.database.db, { ...input, annotationHandlers: annotationHandlers(deps.handlers) });
+  if (!outcome.ok) return outcome;
+  if (outcome.runs > 0) await deps.database.notify(HANDLER_RUNS_CHANNEL, '');
+  if (outcome.changed) {
+    const owner = input.owner ?? (await batchOwner(deps.database, input.batchId));
+    if (owner !== undefined) {
+      const event: ResultAnnotatedEvent = {
+        type: 'result.annotated',
+        batchId: input.batchId,
+        owner,
+        annotation: outcome.annotation,
+        at: Date.now(),
+      };
+      await deps.bus.publish(TOPICS.annotations(input.batchId), event);
+    }
+  }
+  return outcome;
+}
+
+/**
+ * The error a refused change is shown as: NOT_FOUND for an unknown batch or custom_id (another
+ * key's batch is not found either), CONFLICT naming the line when it has no result yet.
+ */
+export async function annotationRefused(
+  database: Database,
+  input: Pick<AnnotateInput, 'batchId' | 'customId'>,
+  reason: 'not_found' | 'no_result',
+): Promise<AppError> {
+  if (reason === 'not_found') {
+    return new AppError(
+      'NOT_FOUND',
+      `batch ${input.batchId} has no request with custom_id "${input.customId}"; check the batch id and custom_id`,
+      {
+        param: 'customId',
+      },
+    );
+  }
+  const [found] = await rows<{ line: number }>(
+    database.db,
+    sql`select line from requests where batch_id = ${input.batchId} and custom_id = ${input.customId} order by line limit 1`,
+  );
+  return new AppError(
+    'CONFLICT',
+    `line ${found?.line ?? '?'} (custom_id "${input.customId}") has no result yet; annotate it once it finished`,
+    { param: 'customId', reason: 'no_result' },
+  );
+}
+
+async function batchOwner(database: Database, batchId: string): Promise<string | undefined> {
+  const [found] = await rows<{ owner: string }>(database.db, sql`select owner from batches where id = ${batchId}`);
+  return found?.owner;
+}
