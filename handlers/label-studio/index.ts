@@ -1,11 +1,17 @@
 import { defineHandler, httpError, secret, z } from '../sdk/index.ts';
+import { labelConfig, LABEL_CONFIG_NAMES } from './label-config.ts';
 import { toTask } from './task.ts';
 
-/** The Label Studio handler: one task per result, with the model's output as a prediction, imported in chunks. */
+export { GOLD_CHOICE, LABEL_CONFIG, LABEL_CONFIG_NAMES, labelConfig, type LabelConfigNames } from './label-config.ts';
+
+/** Task data keys the import writes itself: the answer may not take one. */
+const RESERVED_KEYS = ['messages', 'prompt', 'custom_id', 'batch_id', 'status_code'];
+
+/** The Label Studio handler: one task per result (prompt, answer, batch and custom_id), the answer also as a prediction to correct, imported in chunks. */
 export default defineHandler({
   name: 'labelStudio',
   description:
-    "Imports one Label Studio task per result into a project (POST /api/projects/{id}/import), with the model's output as a prediction to review. Imported in chunks; a retry resumes after the last imported chunk. Retried with backoff on 429 and 5xx.",
+    "Imports one Label Studio task per result into a project (POST /api/projects/{id}/import): the prompt, the answer, and the answer again as a prediction for the correction text area; first sets the project's labeling configuration (gold star, 1–5 rating, correction) unless told not to. Imported in chunks; a retry resumes after the last imported chunk. Retried with backoff on 429 and 5xx.",
   options: z.object({
     projectId: z
       .number()
@@ -19,9 +25,22 @@ export default defineHandler({
     token: secret(z.string().min(1)).optional().describe("An API token of Label Studio; default: the deployment's."),
     chunkSize: z.number().int().min(1).max(5000).default(200).describe('Tasks per import request.'),
     includeErrors: z.boolean().default(false).describe('Also import the requests that failed (their error as the text).'),
-    textKey: z.string().default('response').describe('The task data key that holds the model output (the value of your Text tag).'),
-    fromName: z.string().default('answer').describe('The control tag (e.g. a TextArea) the prediction fills.'),
-    toName: z.string().default('response').describe('The object tag the prediction refers to.'),
+    textKey: z
+      .string()
+      .min(1)
+      .refine((key) => !RESERVED_KEYS.includes(key), {
+        error: `expected a key other than ${RESERVED_KEYS.join(', ')} (the import writes those)`,
+      })
+      .default(LABEL_CONFIG_NAMES.textKey)
+      .describe('The task data key that holds the model output (the value of your Text tag).'),
+    fromName: z.string().min(1).default(LABEL_CONFIG_NAMES.fromName).describe('The control tag (a TextArea) the prediction fills.'),
+    toName: z.string().min(1).default(LABEL_CONFIG_NAMES.toName).describe('The object tag the prediction refers to.'),
+    setLabelConfig: z
+      .boolean()
+      .default(true)
+      .describe(
+        "Before the first task, set the project's labeling configuration to the gateway's (gold star, rating, correction; with textKey, fromName and toName); false keeps the project's own.",
+      ),
     modelVersion: z.string().optional().describe("The prediction's model_version; default: the batch's model."),
   }),
   deploymentOptions: z.object({
@@ -49,16 +68,24 @@ export default defineHandler({
     let seen = 0;
     let imported = done;
     let chunk: unknown[] = [];
-
-    const flush = async () => {
-      const response = await context.fetch(endpoint, {
-        method: 'POST',
+    const send = async (url: string, method: string, body: unknown) => {
+      const response = await context.fetch(url, {
+        method,
         headers: { authorization: `Token ${tokenFor(options, deployment)}`, 'content-type': 'application/json' },
-        body: JSON.stringify(chunk),
+        body: JSON.stringify(body),
         signal: context.signal,
       });
-      if (!response.ok) throw await httpError(response, `Label Studio (${endpoint})`);
+      if (!response.ok) throw await httpError(response, `Label Studio (${method} ${url})`);
       await response.body?.cancel();
+    };
+
+    // Before the first chunk only: a retry has set it already. The trailing slash is the route's
+    // (label_studio/projects/urls.py: '<int:pk>/'); Django does not redirect a PATCH without it.
+    if (options.setLabelConfig && done === 0)
+      await send(`${base}/api/projects/${options.projectId}/`, 'PATCH', { label_config: labelConfig(options) });
+
+    const flush = async () => {
+      await send(endpoint, 'POST', chunk);
       imported += chunk.length;
       chunk = [];
       // Saved after every chunk, so a retry does not import the same tasks twice.
