@@ -14,7 +14,7 @@ export const labelStudioHarness: HandlerHarness = {
     const server = await startLabelStudio({ projects: [7] });
     const tasks = (batchId: string) => (server.projects.get(7) ?? []).filter((t) => t.data.batch_id === batchId);
     return {
-      options: { projectId: 7, chunkSize: 250 },
+      options: { projectId: 7, chunkSize: 250, setLabelConfig: false },
       deployment: { url: server.url, token: server.token },
       count: async (batchId) => tasks(batchId).length,
       expected: (n) => n,
