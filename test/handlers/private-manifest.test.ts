@@ -3,10 +3,16 @@ import { sql } from 'drizzle-orm';
 import { describe, expect, it } from 'vitest';
 import extractMetadata from '../../docs/examples/private-manifest/extract-metadata/index.ts';
 import goldStarSync from '../../docs/examples/private-manifest/gold-star-sync/index.ts';
-import { loadHandlers } from '../../handlers/index.ts';
-import { createTestContext, type HandlerAnnotation, type HandlerResult } from '../../handlers/sdk/index.ts';
-import { rows } from '../../schema/index.ts';
+import { createLogger } from '../../core/logger.ts';
+import { createHandlerRunner } from '../../fleet/handler-runner/index.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
+import { startGateway } from '../../gateway/start.ts';
+import { loadHandlers, splitManifestList } from '../../handlers/index.ts';
+import { ANY_DESTINATION, createTestContext, type HandlerAnnotation, type HandlerResult } from '../../handlers/sdk/index.ts';
+import { HANDLER_RUNS_CHANNEL, recordAnnotation, rows, settleBatch, type AnnotationPatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
+import { answerLines } from '../helpers/results.ts';
+import { runsEnded } from './support/batches.ts';
 
 const MANIFEST = fileURLToPath(new URL('../../docs/examples/private-manifest/manifest.json', import.meta.url));
 
@@ -209,5 +215,184 @@ describe('goldStarSync against a table of a real Postgres database', () => {
     await sync(table, 2, { gold: true }, chatResult('req-2', 'two'));
     await sync(table, 3, { gold: false }, chatResult('req-1', 'one'));
     expect(await tableRows(table)).toMatchObject([{ custom_id: 'req-2', answer: 'two' }]);
+  });
+});
+
+describe('the gold-star flow end to end: gateway, handler runner, annotations, the private table', () => {
+  const main = useTestDatabase();
+  const privateDb = useTestDatabase();
+
+  const INPUT = [
+    ['ticket-1', 'My invoice shows the wrong amount.'],
+    ['ticket-2', 'Classify: I want my money back.'],
+    ['ticket-3', 'This one fails.'],
+  ] as const;
+  const ANSWERS: Record<string, string> = {
+    'ticket-1': 'Topic: Billing\nThe invoice is corrected, and it is sent to you by the end of the day.',
+    'ticket-2': '{"intent": "refund", "priority": 1}',
+  };
+
+  it('stars a result into the private table, and takes it out again when the star goes', async () => {
+    const env = {
+      DATABASE_URL: main().url,
+      HANDLER_MANIFESTS: MANIFEST,
+      GOLD_DATABASE_URL: privateDb().url,
+      GOLD_TABLE: 'support_gold',
+      LOG_LEVEL: 'silent',
+    };
+    const gateway = await startGateway(loadGatewayConfig(env));
+    const registry = await loadHandlers({ manifests: splitManifestList(env.HANDLER_MANIFESTS), env });
+    const runner = createHandlerRunner({
+      database: gateway.database,
+      registry,
+      destinations: ANY_DESTINATION,
+      logger: createLogger({ level: 'silent' }),
+      pollIntervalMs: 50,
+      backoff: { baseMs: 50, maxMs: 200 },
+    });
+    const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
+      const res = await gateway.fetch(
+        new Request('http://gateway.test/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ query, variables }),
+        }),
+      );
+      const body = (await res.json()) as { data: any; errors?: unknown[] };
+      expect(body.errors).toBeUndefined();
+      return body.data;
+    };
+    const { db } = gateway.database;
+    const privateRows = () =>
+      rows<{
+        custom_id: string;
+        collection: string;
+        prompt: unknown;
+        answer: string;
+        correction: string | null;
+        rating: number | null;
+        annotator: string;
+        metadata: unknown;
+      }>(
+        privateDb().database.db,
+        sql`select custom_id, collection, prompt, answer, correction, rating, annotator, metadata from support_gold order by custom_id`,
+      );
+    try {
+      // The gateway offers both handlers, their options as GraphQL inputs.
+      const offered = await graphql(`{ handlers { name events manifest } }`);
+      expect(offered.handlers.slice(3)).toEqual([
+        { name: 'extractMetadata', events: ['completed'], manifest: MANIFEST },
+        { name: 'goldStarSync', events: ['result.annotated'], manifest: MANIFEST },
+      ]);
+
+      // 1. A batch that names both handlers.
+      const form = new FormData();
+      form.set('purpose', 'batch');
+      const lines = INPUT.map(([customId, content]) =>
+        JSON.stringify({
+          custom_id: customId,
+          method: 'POST',
+          url: '/v1/chat/completions',
+          body: { model: 'sim-model', messages: [{ role: 'user', content }] },
+        }),
+      );
+      form.set('file', new File([`${lines.join('\n')}\n`], 'tickets.jsonl'));
+      const upload = await gateway.fetch(new Request('http://gateway.test/v1/files', { method: 'POST', body: form }));
+      const inputFileId = ((await upload.json()) as { id: string }).id;
+      const created = await graphql(`mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }`, {
+        input: {
+          inputFileId,
+          endpoint: '/v1/chat/completions',
+          handlers: { extractMetadata: { topicPattern: '^Topic: (.+)$' }, goldStarSync: { collection: 'support-faq' } },
+        },
+      });
+      const batchId: string = created.createBatch.id;
+      await gateway.validator.idle();
+
+      // 2. It completes: two answers, one failure, as the fleet's writes leave them.
+      for (const [customId, content] of Object.entries(ANSWERS)) {
+        const response = JSON.stringify({ object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content } }] });
+        await answerLines(db, batchId, { where: sql`r.custom_id = ${customId}`, status: 'succeeded', statusCode: 200, response });
+      }
+      await answerLines(db, batchId, {
+        where: sql`r.custom_id = 'ticket-3'`,
+        status: 'failed',
+        error: { code: 'engine_error', message: 'the engine failed' },
+      });
+      await settleBatch(db, batchId);
+      runner.start();
+      const ended = await runsEnded(gateway.database, batchId);
+      expect(ended.find((r) => r.handler === 'extractMetadata')).toMatchObject({
+        event: 'completed',
+        status: 'succeeded',
+        result: { results: 3, attached: 2, resumedAfter: 0 },
+      });
+
+      // 3. The metadata is on the results.
+      const metadata = await rows<{ custom_id: string; metadata: unknown }>(
+        db,
+        sql`select r.custom_id, m.metadata from result_metadata m join requests r using (batch_id, line)
+            where m.batch_id = ${batchId} order by r.custom_id`,
+      );
+      const ticket1 = { format: 'text', words: 17, language: 'en', topic: 'Billing' };
+      const ticket2 = { format: 'json', words: 1, fields: { intent: 'refund', priority: 1 } };
+      expect(metadata).toEqual([
+        { custom_id: 'ticket-1', metadata: ticket1 },
+        { custom_id: 'ticket-2', metadata: ticket2 },
+      ]);
+
+      // 4. Reviewers star two results: each appears in the private table.
+      const annotate = async (customId: string, patch: AnnotationPatch) => {
+        const outcome = await recordAnnotation(db, {
+          batchId,
+          customId,
+          owner: 'local',
+          patch,
+          annotator: 'reviewer@acme.test',
+          source: 'api',
+          annotationHandlers: ['goldStarSync'],
+        });
+        expect(outcome).toMatchObject({ ok: true, changed: true, runs: 1 });
+        await gateway.database.notify(HANDLER_RUNS_CHANNEL, '');
+        const runs = await runsEnded(gateway.database, batchId);
+        expect(runs.filter((r) => r.event === 'result.annotated').every((r) => r.status === 'succeeded')).toBe(true);
+      };
+      await annotate('ticket-1', { gold: true, rating: 5, correction: 'The invoice is corrected today.' });
+      await annotate('ticket-2', { gold: true });
+      expect(await privateRows()).toEqual([
+        {
+          custom_id: 'ticket-1',
+          collection: 'support-faq',
+          prompt: [{ role: 'user', content: 'My invoice shows the wrong amount.' }],
+          answer: ANSWERS['ticket-1'],
+          correction: 'The invoice is corrected today.',
+          rating: 5,
+          annotator: 'reviewer@acme.test',
+          metadata: ticket1,
+        },
+        {
+          custom_id: 'ticket-2',
+          collection: 'support-faq',
+          prompt: [{ role: 'user', content: 'Classify: I want my money back.' }],
+          answer: ANSWERS['ticket-2'],
+          correction: null,
+          rating: null,
+          annotator: 'reviewer@acme.test',
+          metadata: ticket2,
+        },
+      ]);
+
+      // 5. A rating change updates the row; the star taken away removes it.
+      await annotate('ticket-2', { rating: 4 });
+      expect((await privateRows()).map((r) => [r.custom_id, r.rating])).toEqual([
+        ['ticket-1', 5],
+        ['ticket-2', 4],
+      ]);
+      await annotate('ticket-1', { gold: false });
+      expect((await privateRows()).map((r) => r.custom_id)).toEqual(['ticket-2']);
+    } finally {
+      await runner.stop();
+      await gateway.close();
+    }
   });
 });
