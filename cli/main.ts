@@ -3,6 +3,7 @@ import { createClient } from './client.ts';
 import type { Command, Output } from './command.ts';
 import { cancel } from './commands/cancel.ts';
 import { download } from './commands/download.ts';
+import { exportCommand } from './commands/export.ts';
 import { models } from './commands/models.ts';
 import { pause, resume } from './commands/pause.ts';
 import { status } from './commands/status.ts';
@@ -14,7 +15,7 @@ import { loadCliConfig } from './config.ts';
 import { CliError, EXIT, usageError } from './exit-codes.ts';
 
 /** Every command, in the order `vbs --help` lists them. */
-export const COMMANDS: readonly Command[] = [submit, status, watch, tail, cancel, pause, resume, download, models, workers];
+export const COMMANDS: readonly Command[] = [submit, status, watch, tail, cancel, pause, resume, download, exportCommand, models, workers];
 
 const GLOBAL_OPTIONS: NonNullable<ParseArgsConfig['options']> = {
   url: { type: 'string' },
