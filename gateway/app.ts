@@ -24,6 +24,7 @@ import { useSharedSubscriptionResults } from './graphql/shared-results.ts';
 import { createGraphQLWs } from './graphql/graphql-ws.ts';
 import { createGatewayMetrics } from './metrics.ts';
 import { createRestRoutes } from './rest/index.ts';
+import { createLabelStudioWebhook } from './rest/label-studio-webhook.ts';
 import type { AppDeps } from './app-deps.ts';
 import { createProgressHub } from './subscriptions/progress-hub.ts';
 import { createResultsHub } from './subscriptions/results-hub.ts';
@@ -149,6 +150,9 @@ export function createApp({
 
   // The dashboard's page and assets hold no data: served before authentication, like /health.
   app.route('/', createDashboardRoutes());
+
+  // Before authentication: Label Studio holds no API key, it brings LABEL_STUDIO_WEBHOOK_SECRET (checked there).
+  app.route('/v1/integrations/label-studio/webhook', createLabelStudioWebhook({ ...deps, bus }));
 
   app.use('*', async function setOwner(c, next) {
     c.set('owner', await resolveOwner(c.req.header('authorization') ?? null));
