@@ -1,7 +1,11 @@
 import { toFile } from 'openai';
 import { sql } from 'drizzle-orm';
-import { describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { createApp } from '../../gateway/app.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
 import { recordAnnotation, rows, type AnnotationPatch } from '../../schema/index.ts';
+import { DRIVERS, useDriverDatabase } from '../helpers/database.ts';
 import { answerLines } from '../helpers/results.ts';
 import { useApi } from './harness.ts';
 
@@ -295,5 +299,64 @@ describe('exportDataset', () => {
           union all select c.file_id from file_chunks c left join files f on f.id = c.file_id where f.id is null`,
     );
     expect(left).toEqual([]);
+  });
+});
+
+describe.each(DRIVERS)('exportDataset on %s', (driver) => {
+  const database = useDriverDatabase(driver);
+  let app: ReturnType<typeof createApp>;
+  beforeAll(() => {
+    app = createApp({ config: loadGatewayConfig({}), database: database(), logger: createLogger({ level: 'silent' }) });
+  });
+  afterAll(() => app.close());
+
+  const gql = async (query: string, variables: Record<string, unknown>) =>
+    (await (
+      await app.request('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      })
+    ).json()) as Reply;
+
+  it('filters by gold, rating, any of the labels and metadata together', async () => {
+    const requests = ['a', 'b', 'c', 'd'].map((id) => ({ customId: id, body: { model: 'sim-model', prompt: `prompt ${id}` } }));
+    const created = await gql('mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }', {
+      input: { endpoint: '/v1/completions', requests },
+    });
+    const id = created.data!.createBatch.id as string;
+    await app.validator.idle();
+    const { db } = database();
+    await answerLines(db, id, {
+      status: 'succeeded',
+      statusCode: 200,
+      response: sql`'{"choices":[{"index":0,"text":' || to_json('answer ' || r.custom_id)::text || '}]}'`,
+    });
+    const patches: Record<string, AnnotationPatch> = {
+      a: { gold: true, rating: 5, labels: ['x'] },
+      b: { gold: true, rating: 5, labels: ['y'], correction: 'fixed b' },
+      c: { gold: true, rating: 3, labels: ['x'] },
+      d: { gold: false, rating: 5, labels: ['x'] },
+    };
+    for (const [customId, patch] of Object.entries(patches)) {
+      const outcome = await recordAnnotation(db, {
+        batchId: id,
+        customId,
+        owner: null,
+        patch,
+        annotator: 'r',
+        source: 'api',
+        annotationHandlers: [],
+      });
+      expect(outcome.ok).toBe(true);
+    }
+    await db.execute(sql`insert into result_metadata (batch_id, line, metadata)
+      select batch_id, line, jsonb_build_object('keep', custom_id <> 'a') from requests where batch_id = ${id}`);
+    const reply = await gql(EXPORT, {
+      input: { batchIds: [id], format: 'PROMPT_COMPLETION', minRating: 4, labels: ['x', 'y', 'z'], metadata: { keep: true } },
+    });
+    expect(reply.errors).toBeUndefined();
+    const text = await (await app.request(reply.data!.exportDataset.contentPath)).text();
+    expect(text).toBe(`${JSON.stringify({ prompt: 'prompt b', completion: 'fixed b' })}\n`);
   });
 });
