@@ -12,13 +12,15 @@ export async function setResultMetadata(
 ): Promise<boolean> {
   const removed = Object.keys(metadata).filter((key) => metadata[key] === null);
   const kept = Object.fromEntries(Object.entries(metadata).filter(([, value]) => value !== null));
+  // A JS array in a drizzle template becomes a list `($1, $2)` (and `()` when empty), not a text[]: pass it as JSON.
+  const removedKeys = sql`array(select jsonb_array_elements_text(${JSON.stringify(removed)}::jsonb))`;
   const written = await rows<{ line: number }>(
     db,
     sql`insert into result_metadata as m (batch_id, line, metadata)
-        select r.batch_id, r.line, ${JSON.stringify(kept)}::jsonb - ${removed}::text[]
+        select r.batch_id, r.line, ${JSON.stringify(kept)}::jsonb - ${removedKeys}
         from requests r where r.batch_id = ${batchId} and r.custom_id = ${customId}
         order by r.line limit 1
-        on conflict (batch_id, line) do update set metadata = (m.metadata || excluded.metadata) - ${removed}::text[], updated_at = now()
+        on conflict (batch_id, line) do update set metadata = (m.metadata || excluded.metadata) - ${removedKeys}, updated_at = now()
         returning m.line`,
   );
   return written.length > 0;
