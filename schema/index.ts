@@ -89,3 +89,4 @@ export * from './sql/queue-shares.ts';
 export * from './sql/record-annotation.ts';
 export * from './sql/result-metadata.ts';
 export * from './sql/dataset-rows.ts';
+export * from './sql/read-results.ts';

@@ -33,6 +33,11 @@ import { defineOwnerLimits } from './types/owner-limits.ts';
 import { defineFleetHistory } from './types/fleet-history.ts';
 import { defineProgressCurve } from './types/progress-curve.ts';
 import { defineExportDataset } from './types/export-dataset.ts';
+import { defineAnnotation } from './types/annotation.ts';
+import { defineResult } from './types/result.ts';
+import { defineResultConnection } from './types/result-connection.ts';
+import { defineAnnotateResult } from './types/result-annotate.ts';
+import { defineResultAnnotations } from './types/result-annotations.ts';
 
 /** Options of {@link createSchema}. */
 export interface SchemaOptions {
@@ -59,7 +64,14 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
     RequestCounts: defineRequestCounts(builder),
     BatchError: defineBatchError(builder),
   });
-  defineBatchConnection(builder, { Batch, BatchStatus, BatchEdge: defineBatchEdge(builder, Batch), PageInfo: definePageInfo(builder) });
+  const PageInfo = definePageInfo(builder);
+  defineBatchConnection(builder, { Batch, BatchStatus, BatchEdge: defineBatchEdge(builder, Batch), PageInfo });
+  // Results you can see and annotate: Batch.results, annotateResult, resultAnnotations.
+  const { Annotation, AnnotationSource } = defineAnnotation(builder);
+  const { Result, ResultStatus } = defineResult(builder, { Annotation });
+  defineResultConnection(builder, { Batch, Result, ResultStatus, PageInfo });
+  defineAnnotateResult(builder, { Result, AnnotationSource });
+  defineResultAnnotations(builder, { Result });
   const BatchHandlersInput = defineHandlerTypes(builder, { registry: handlers, Batch });
   defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder), BatchHandlersInput });
   defineModel(builder, { RegisterModelInput: defineRegisterModelInput(builder), UpdateModelInput: defineUpdateModelInput(builder) });
