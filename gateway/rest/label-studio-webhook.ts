@@ -54,10 +54,8 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     if (!answer) throw notFound(item, await annotationRefused(database, target, 'not_found'));
     const body = answer.response === null ? null : (JSON.parse(answer.response) as unknown);
     const response = answer.response === null ? null : { status_code: answer.statusCode ?? 200, request_id: '', body };
-    const judgement = judgementOf(
-      item.result,
-      answer.response === null && !answer.error ? null : resultText({ response, error: answer.error }),
-    );
+    const answerText = answer.response === null && !answer.error ? null : resultText({ response, error: answer.error });
+    const judgement = payloadChecked(() => judgementOf(item.result, answerText));
     const outcome = await annotateAndAnnounce(deps, {
       ...target,
       owner: null,
@@ -91,14 +89,7 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     } catch {
       throw new AppError('BAD_REQUEST', 'The body is not JSON: expected a Label Studio webhook payload ({"action": ..., ...}).');
     }
-    let webhook: ReturnType<typeof readLabelStudioWebhook>;
-    try {
-      webhook = readLabelStudioWebhook(body);
-    } catch (err) {
-      if (err instanceof LabelStudioPayloadError)
-        throw new AppError('BAD_REQUEST', `Not a Label Studio annotation webhook: ${err.message}`);
-      throw err;
-    }
+    const webhook = payloadChecked(() => readLabelStudioWebhook(body));
     const log = c.get('log') ?? logger;
 
     if (webhook.kind === 'ignored')
@@ -134,6 +125,16 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     log.info('label studio: annotations recorded', { action: webhook.action, recorded: recorded.length, skipped: skipped.length });
     return c.json({ action: webhook.action, recorded, skipped_annotations: skipped });
   });
+}
+
+/** Runs a reading of the payload, a {@link LabelStudioPayloadError} becoming a BAD_REQUEST that names the field. */
+function payloadChecked<T>(read: () => T): T {
+  try {
+    return read();
+  } catch (err) {
+    if (err instanceof LabelStudioPayloadError) throw new AppError('BAD_REQUEST', `Not a Label Studio annotation webhook: ${err.message}`);
+    throw err;
+  }
 }
 
 /** The refusal of an annotation, naming the Label Studio task it came from. */
