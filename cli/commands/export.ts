@@ -60,8 +60,8 @@ export const exportCommand: Command = {
   summary: 'Export annotated results as a fine-tuning dataset (JSONL)',
   usage: `vbs export BATCH_ID... --format openai-chat|prompt-completion -o FILE [options]
 
-Writes a dataset of the succeeded results of up to 100 of your chat or completions batches
-(GraphQL exportDataset): by default only the results starred gold, each with the reviewer's
+Writes a dataset of the succeeded results of up to 100 of your chat, completions or
+responses batches (GraphQL exportDataset): by default only the results starred gold, each with the reviewer's
 correction in place of the answer when there is one. The dataset is also kept on the gateway
 as a file with purpose "fine-tune" (GET /v1/files?purpose=fine-tune); its id and line count
 are printed on stderr.

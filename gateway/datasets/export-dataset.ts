@@ -43,7 +43,7 @@ async function exportSources(deps: AppDeps, owner: string, input: ExportDatasetI
     if (!(DATASET_ENDPOINTS as readonly string[]).includes(endpoint)) {
       throw new AppError(
         'BAD_REQUEST',
-        `Batch ${batchId} is a ${endpoint} batch; datasets are made of ${DATASET_ENDPOINTS.join(' and ')} batches (a prompt and a text answer). Leave it out of batchIds.`,
+        `Batch ${batchId} is a ${endpoint} batch; datasets are made of ${DATASET_ENDPOINTS.join(', ')} batches (a prompt and a text answer). Leave it out of batchIds.`,
         { param: 'batchIds' },
       );
     }

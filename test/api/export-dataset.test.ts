@@ -50,7 +50,9 @@ describe('exportDataset', () => {
     const response =
       endpoint === '/v1/chat/completions'
         ? sql`'{"object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":' || ${text} || '}}]}'`
-        : sql`'{"object":"text_completion","choices":[{"index":0,"text":' || ${text} || '}]}'`;
+        : endpoint === '/v1/responses'
+          ? sql`'{"object":"response","status":"completed","output":[{"type":"reasoning","summary":[]},{"type":"message","role":"assistant","content":[{"type":"output_text","text":' || ${text} || ',"annotations":[]}]}]}'`
+          : sql`'{"object":"text_completion","choices":[{"index":0,"text":' || ${text} || '}]}'`;
     await answerLines(api().db.database.db, id, { status: 'succeeded', statusCode: 200, response });
   }
 
@@ -190,6 +192,54 @@ describe('exportDataset', () => {
         ],
       },
     ]);
+  });
+
+  it('exports /v1/responses batches: instructions as the system message, the input as messages, the output text as the answer', async () => {
+    const id = await batch('/v1/responses', [
+      { customId: 'r1', body: { model: 'sim-model', instructions: 'Be brief.', input: 'Capital of France?' } },
+      {
+        customId: 'r2',
+        body: {
+          model: 'sim-model',
+          input: [
+            { role: 'user', content: 'Hi' },
+            { type: 'message', role: 'assistant', content: [{ type: 'output_text', text: 'Hello.' }] },
+            { type: 'message', role: 'user', content: [{ type: 'input_text', text: 'Name a colour.' }] },
+          ],
+        },
+      },
+      { customId: 'r3', body: { model: 'sim-model', input: [{ type: 'function_call_output', call_id: 'c1', output: '42' }] } },
+    ]);
+    await annotate(id, 'r1', { gold: true });
+    await annotate(id, 'r2', { gold: true, correction: 'Blue.' });
+    const chats = await exportFile({ batchIds: [id], format: 'OPENAI_CHAT' });
+    expect(parsed(await content(chats.contentPath))).toEqual([
+      {
+        messages: [
+          { role: 'system', content: 'Be brief.' },
+          { role: 'user', content: 'Capital of France?' },
+          { role: 'assistant', content: 'answer to r1' },
+        ],
+      },
+      {
+        messages: [
+          { role: 'user', content: 'Hi' },
+          { role: 'assistant', content: 'Hello.' },
+          { role: 'user', content: 'Name a colour.' },
+          { role: 'assistant', content: 'Blue.' },
+        ],
+      },
+    ]);
+    const pairs = await exportFile({ batchIds: [id], format: 'PROMPT_COMPLETION' });
+    expect(parsed(await content(pairs.contentPath))[1]).toEqual({
+      prompt: 'user: Hi\n\nassistant: Hello.\n\nuser: Name a colour.\n\nassistant: ',
+      completion: 'Blue.',
+    });
+    await annotate(id, 'r3', { gold: true });
+    const refused = await gql(ALICE, EXPORT, { input: { batchIds: [id], format: 'OPENAI_CHAT' } });
+    expect(refused.errors?.[0]?.message).toContain(
+      `Batch ${id}, custom_id r3 (line 3): body.input holds a function_call_output item, which no chat message can show`,
+    );
   });
 
   it('lists the dataset with purpose fine-tune and serves it through /v1/files like any file', async () => {

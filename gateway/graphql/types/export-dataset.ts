@@ -37,7 +37,7 @@ export function defineExportDataset(builder: Builder, { File }: { File: ReturnTy
     fields: (t) => ({
       batchIds: t.idList({
         required: true,
-        description: `Your batches (at most ${MAX_EXPORT_BATCHES}), /v1/chat/completions or /v1/completions; exported in this order, each in line order.`,
+        description: `Your batches (at most ${MAX_EXPORT_BATCHES}), /v1/chat/completions, /v1/completions or /v1/responses; exported in this order, each in line order.`,
       }),
       goldOnly: t.boolean({ defaultValue: true, description: 'Only results starred gold (the default); false: every succeeded result.' }),
       minRating: t.int({ description: 'Only results rated at least this (1–5); unrated ones are left out.' }),
