@@ -90,6 +90,8 @@ describe('vbs export', () => {
     const fileId = /^(file-\S+):/.exec(result.stderr)![1]!;
     const listed = await gateway().app.request('/v1/files?purpose=fine-tune', { headers: { authorization: `Bearer ${KEY}` } });
     expect(((await listed.json()) as { data: { id: string }[] }).data.map((f) => f.id)).toContain(fileId);
+    const json = await run(['export', first, second, '--format', 'openai-chat', '-o', out, '--json']);
+    expect(JSON.parse(json.stdout)).toMatchObject({ id: expect.stringMatching(/^file-/), lines: 2, path: out });
   });
 
   it('writes to stdout with -o -, takes every result with --all, and filters by rating and labels', async () => {
