@@ -174,3 +174,71 @@ export interface ModelQueue {
 
 export const QUEUE_SHARES =
   '{ queueShares { model queuedLines inFlightLines activeOwners owners { owner yours weight queuedLines inFlightLines share fairShare } } }';
+
+/** The statuses a result line can have (`ResultStatus`): its result's, or `pending` while it has none. */
+export const RESULT_STATUSES = ['succeeded', 'failed', 'cancelled', 'expired', 'pending'] as const;
+
+/** Which lines of a batch the result viewer shows (`ResultFilter`); a field left out does not filter. */
+export interface ResultFilter {
+  status?: string[];
+  gold?: boolean;
+  annotated?: boolean;
+  minRating?: number;
+  label?: string;
+  search?: string;
+}
+
+/** A reviewer's annotation of a result. */
+export interface Annotation {
+  gold: boolean | null;
+  rating: number | null;
+  correction: string | null;
+  labels: string[] | null;
+  note: string | null;
+  annotator: string;
+  source: string;
+  updatedAt: string;
+}
+
+/** One line of a batch: its request, what came back, its metadata and its annotation. */
+export interface Result {
+  line: number;
+  customId: string;
+  status: string;
+  /** The input line's body (untrusted: shown as text only). */
+  request: unknown;
+  /** The engine's response body (untrusted: shown as text only). */
+  response: unknown;
+  error: { code: string; message: string } | null;
+  tokens: { prompt: number | null; completion: number | null; total: number | null } | null;
+  durationMs: number | null;
+  metadata: Record<string, unknown> | null;
+  annotation: Annotation | null;
+}
+
+/** The fields of an annotation change: a field left out is unchanged, `null` clears it. */
+export type AnnotationPatch = Partial<Pick<Annotation, 'gold' | 'rating' | 'correction' | 'labels' | 'note'>>;
+
+const RESULT = `line customId status request response error { code message } tokens { prompt completion total } durationMs metadata
+  annotation { gold rating correction labels note annotator source updatedAt }`;
+
+/** A page of a batch's results. */
+export interface ResultPage {
+  totalCount: number;
+  pageInfo: { endCursor: string | null; hasNextPage: boolean };
+  edges: { cursor: string; node: Result }[];
+}
+
+/** A page of a batch's results, filtered, with how many the filter keeps. */
+export const RESULTS = `query ($id: ID!, $first: Int!, $after: String, $filter: ResultFilter) { batch(id: $id) {
+  results(first: $first, after: $after, filter: $filter) { totalCount pageInfo { endCursor hasNextPage } edges { cursor node { ${RESULT} } } }
+} }`;
+
+/** Annotates one result from the dashboard; answers the result as it is now. */
+export const ANNOTATE_RESULT = `mutation ($input: AnnotateResultInput!) { annotateResult(input: $input) { ${RESULT} } }`;
+
+/** Every annotation change of a batch's results, by anyone, as the result is after it. */
+export const RESULT_ANNOTATIONS = `subscription ($batchId: ID!) { resultAnnotations(batchId: $batchId) { ${RESULT} } }`;
+
+/** Writes a batch's gold results as an OpenAI chat fine-tuning file. */
+export const EXPORT_DATASET = `mutation ($batchId: ID!) { exportDataset(input: { batchIds: [$batchId], format: OPENAI_CHAT }) { ${FILE} } }`;

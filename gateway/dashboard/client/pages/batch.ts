@@ -4,6 +4,7 @@ import { downloadLink } from '../downloads.ts';
 import { count, time, until } from '../format.ts';
 import { createBatchCurve } from '../batch-curve.ts';
 import { createProgressView } from '../progress.ts';
+import { createResultsViewer, type ResultsViewer } from './results.ts';
 import {
   BATCH,
   BATCH_PROGRESS,
@@ -174,6 +175,7 @@ function render(context: Context, root: HTMLElement, b: BatchDetail, progress: R
 export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) => {
   let progress: ReturnType<typeof createProgressView> | undefined;
   let curve: ReturnType<typeof createBatchCurve> | undefined;
+  let results: ResultsViewer | undefined;
   let subscribed = false;
   // Handler runs change without batch events: read again while one is queued or running.
   let runsPending = false;
@@ -188,7 +190,10 @@ export const batchPage: Page = async (context, root, { id = '' }, scope: Scope) 
     if (scope.closed) return;
     if (!batch) return showError(root, `No batch ${id} (batches of other API keys are not visible).`);
     progress ??= createProgressView(batch.requestCounts);
+    const active = document.activeElement;
     render(context, root, batch, progress, () => void load());
+    results ??= createResultsViewer(context, id, scope);
+    results.place(root, active, batch.status);
     curve ??= createBatchCurve(context.api, id, scope);
     progress.element.after(curve.element);
     void curve.refresh();
