@@ -1,5 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
-import { Hono } from 'hono';
+import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../../core/errors.ts';
 import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
@@ -52,7 +52,7 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     const target = { batchId: item.batchId, customId: item.customId };
     const answer = await resultAnswer(database.db, item.batchId, item.customId);
     if (!answer) throw notFound(item, await annotationRefused(database, target, 'not_found'));
-    const body = answer.response === null ? null : (JSON.parse(answer.response) as unknown);
+    const body = answer.response === null ? null : jsonOrText(answer.response);
     const response = answer.response === null ? null : { status_code: answer.statusCode ?? 200, request_id: '', body };
     const answerText = answer.response === null && !answer.error ? null : resultText({ response, error: answer.error });
     const judgement = payloadChecked(() => judgementOf(item.result, answerText));
@@ -69,7 +69,8 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     return { batch_id: item.batchId, custom_id: item.customId, annotation_id: item.annotationId, changed: outcome.changed, ...judgement };
   };
 
-  return new Hono<{ Variables: { log?: Logger } }>().post('/', bodyLimit, async (c) => {
+  // Checked before the body is read: without the secret nothing is read at all.
+  const requireSecret: MiddlewareHandler = async function requireWebhookSecret(c, next) {
     const secret = config.LABEL_STUDIO_WEBHOOK_SECRET;
     if (!secret)
       throw new AppError(
@@ -83,6 +84,10 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
         "Send LABEL_STUDIO_WEBHOOK_SECRET as the webhook's header Authorization: Bearer <secret> (Label Studio: project Settings > Webhooks > Headers).",
         { reason: 'invalid_webhook_secret' },
       );
+    await next();
+  };
+
+  return new Hono<{ Variables: { log?: Logger } }>().post('/', requireSecret, bodyLimit, async (c) => {
     let body: unknown;
     try {
       body = await c.req.json();
@@ -125,6 +130,15 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
     log.info('label studio: annotations recorded', { action: webhook.action, recorded: recorded.length, skipped: skipped.length });
     return c.json({ action: webhook.action, recorded, skipped_annotations: skipped });
   });
+}
+
+/** A response body as JSON, or as the text it is when it is not JSON. */
+function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return text;
+  }
 }
 
 /** Runs a reading of the payload, a {@link LabelStudioPayloadError} becoming a BAD_REQUEST that names the field. */
