@@ -8,7 +8,7 @@ import { DATASET_ENDPOINTS, datasetLine, type DatasetFormat } from './dataset-li
 /** The most batches one export may name. */
 export const MAX_EXPORT_BATCHES = 100;
 
-/** Rows read per query: a page of 500 holds a few MB at most, whatever the dataset's size. */
+/** Rows read per query, as the result files' downloads read them (output-lines.ts): memory holds one page, whatever the dataset's size. */
 const PAGE_ROWS = 500;
 
 /** What {@link exportDataset} is asked for. */
@@ -36,14 +36,22 @@ async function exportSources(deps: AppDeps, owner: string, input: ExportDatasetI
       param: 'minRating',
     });
   }
-  const found = new Map((await datasetBatches(deps.database.db, owner, ids)).map((b) => [b.id, b.endpoint]));
+  const found = new Map((await datasetBatches(deps.database.db, owner, ids)).map((b) => [b.id, b]));
   return ids.map((batchId) => {
-    const endpoint = found.get(batchId);
-    if (endpoint === undefined) throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batchIds' });
+    const batch = found.get(batchId);
+    if (batch === undefined) throw new AppError('NOT_FOUND', `No batch with id ${batchId}.`, { param: 'batchIds' });
+    const { endpoint } = batch;
     if (!(DATASET_ENDPOINTS as readonly string[]).includes(endpoint)) {
       throw new AppError(
         'BAD_REQUEST',
         `Batch ${batchId} is a ${endpoint} batch; datasets are made of ${DATASET_ENDPOINTS.join(', ')} batches (a prompt and a text answer). Leave it out of batchIds.`,
+        { param: 'batchIds' },
+      );
+    }
+    if (batch.bodiesPurged || batch.resultsPurged) {
+      throw new AppError(
+        'CONFLICT',
+        `Batch ${batchId} can no longer be exported: its ${batch.bodiesPurged ? 'requests were' : 'answers were'} removed when its ${batch.bodiesPurged ? 'input file' : 'output file'} expired or was deleted (FILE_RETENTION_DAYS, expires_after). Leave it out of batchIds.`,
         { param: 'batchIds' },
       );
     }

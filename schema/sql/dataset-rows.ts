@@ -59,14 +59,25 @@ export function datasetRowsPage(db: Executor, batchId: string, filter: DatasetFi
   );
 }
 
-/** The endpoint of each of the given batches that the owner has (another owner's batches are left out, as if unknown). */
+/** A batch a dataset may be made of: its endpoint, and whether what its lines stored was removed with its files. */
+export interface DatasetBatch {
+  id: string;
+  endpoint: string;
+  /** The request bodies were removed (its input file expired or was deleted). */
+  bodiesPurged: boolean;
+  /** The responses were removed (its output and error files expired or were deleted). */
+  resultsPurged: boolean;
+}
+
+/** The given batches that the owner has (another owner's batches are left out, as if unknown). */
 export function datasetBatches(db: Executor, owner: string, ids: readonly string[]) {
   if (ids.length === 0) return Promise.resolve([]);
-  return rows<{ id: string; endpoint: string }>(
+  return rows<DatasetBatch>(
     db,
-    sql`select id, endpoint from batches where owner = ${owner} and id in (${sql.join(
-      ids.map((id) => sql`${id}`),
-      sql`, `,
-    )})`,
+    sql`select id, endpoint, bodies_purged_at is not null as "bodiesPurged", results_purged_at is not null as "resultsPurged"
+        from batches where owner = ${owner} and id in (${sql.join(
+          ids.map((id) => sql`${id}`),
+          sql`, `,
+        )})`,
   );
 }

@@ -285,6 +285,21 @@ describe('exportDataset', () => {
     expect(none.errors?.[0]?.extensions).toMatchObject({ code: 'BAD_REQUEST', param: 'batchIds' });
   });
 
+  it('refuses a batch whose requests or answers were removed with its expired files, as CONFLICT naming it', async () => {
+    const id = await reviewed();
+    await annotate(id, 'a', { gold: true });
+    const { db } = api().db.database;
+    await db.execute(sql`update batches set results_purged_at = now() where id = ${id}`);
+    const answers = await gql(ALICE, EXPORT, { input: { batchIds: [id], format: 'OPENAI_CHAT' } });
+    expect(answers.errors?.[0]).toMatchObject({
+      message: expect.stringContaining(`Batch ${id} can no longer be exported: its answers were removed`),
+      extensions: { code: 'CONFLICT', param: 'batchIds' },
+    });
+    await db.execute(sql`update batches set bodies_purged_at = now() where id = ${id}`);
+    const requests = await gql(ALICE, EXPORT, { input: { batchIds: [id], format: 'OPENAI_CHAT' } });
+    expect(requests.errors?.[0]?.message).toContain('its requests were removed when its input file expired');
+  });
+
   it('refuses an embeddings batch, naming it and its endpoint', async () => {
     const created = await gql(ALICE, 'mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }', {
       input: { endpoint: '/v1/embeddings', requests: [{ customId: 'e', body: { model: 'sim-embed', input: 'one' } }] },
