@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createMemoryBus, TOPICS, type BusEvent } from '../../core/events/index.ts';
 import { createApp } from '../../gateway/app.ts';
+import { ownerOfKey } from '../../gateway/auth.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
 import labelStudio, { GOLD_CHOICE } from '../../handlers/label-studio/index.ts';
 import { createTestContext, type HandlerResult } from '../../handlers/sdk/index.ts';
@@ -96,7 +97,7 @@ beforeAll(async () => {
   server = createAdaptorServer({ fetch: app.fetch }) as Server;
   gateway = await listenLocal(server);
 
-  batchId = await finishedBatch(test().database, { succeeded: 3, failed: 1, owner: 'key_owner' });
+  batchId = await finishedBatch(test().database, { succeeded: 3, failed: 1, owner: await ownerOfKey(API_KEY) });
   await test().database.db.execute(sql`
     update requests set body = json_build_object('model', 'sim-model', 'messages',
       json_build_array(json_build_object('role', 'user', 'content', 'question ' || line)))::text
@@ -150,7 +151,7 @@ describe("Label Studio's annotation webhook", () => {
         source: 'label-studio',
       });
       expect(await metadataOf('req-1')).toEqual({ labelStudio: { projectId: PROJECT, taskId: task.id, annotationId: annotation.id } });
-      expect(events).toEqual([expect.objectContaining({ type: 'result.annotated', batchId, owner: 'key_owner' })]);
+      expect(events).toEqual([expect.objectContaining({ type: 'result.annotated', batchId, owner: await ownerOfKey(API_KEY) })]);
     } finally {
       await stop();
     }
@@ -163,6 +164,20 @@ describe("Label Studio's annotation webhook", () => {
     const [delivery] = await ls.updateAnnotation(annotation.id, [rating(2), text('The right answer is 42.')]);
     expect(delivery).toMatchObject({ action: 'ANNOTATION_UPDATED', status: 200 });
     expect(await annotationOf('req-2')).toMatchObject({ gold: false, rating: 2, correction: 'The right answer is 42.' });
+    // As the batch's owner sees it.
+    const res = await fetch(`${gateway}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${API_KEY}` },
+      body: JSON.stringify({
+        query: `query ($id: ID!) { batch(id: $id) { results(filter: { annotated: true }) { edges { node { customId annotation { gold rating correction annotator source } } } } } }`,
+        variables: { id: batchId },
+      }),
+    });
+    const { data } = (await res.json()) as { data: { batch: { results: { edges: { node: unknown }[] } } } };
+    expect(data.batch.results.edges.map((e) => e.node)).toContainEqual({
+      customId: 'req-2',
+      annotation: { gold: false, rating: 2, correction: 'The right answer is 42.', annotator: 'label-studio:1', source: 'label_studio' },
+    });
   });
 
   it('clears gold, rating and correction when the annotation is deleted, found by its id alone', async () => {
