@@ -20,13 +20,17 @@ const resultItem = z.object({
   value: z.record(z.string(), z.unknown(), { error: 'expected the result item value (an object)' }),
 });
 
+const user = z.union([z.number(), z.object({ id: z.number().optional(), email: z.string().optional() }), z.null()]).optional();
+
 const annotation = z.object({
   id: z.number({ error: 'expected the annotation id (a number)' }).int(),
   task: z.number({ error: 'expected the id of the annotated task (a number)' }).int(),
   result: z.array(resultItem, { error: 'expected the annotation result (a list)' }),
   was_cancelled: z.boolean().optional(),
   // An id (the webhook serializer); an object with an email where a serializer expands the user.
-  completed_by: z.union([z.number(), z.object({ id: z.number().optional(), email: z.string().optional() }), z.null()]).optional(),
+  completed_by: user,
+  // Who changed it last (label_studio/tasks/migrations/0032_annotation_updated_by.py); absent from older releases.
+  updated_by: user,
 });
 
 const task = z.object({
@@ -65,7 +69,7 @@ export interface LabelStudioAnnotation {
   projectId: number | null;
   batchId: string;
   customId: string;
-  /** The user's email where the payload has it, else `label-studio:<user id>`. */
+  /** Who made it (who changed it last, for an update): the email where the payload has it, else `label-studio:<user id>`. */
   annotator: string;
   /** A skipped task: an empty annotation that judges nothing. */
   skipped: boolean;
@@ -92,10 +96,10 @@ function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   );
 }
 
-const annotatorOf = (completedBy: z.infer<typeof annotation>['completed_by']) => {
-  if (typeof completedBy === 'number') return `label-studio:${completedBy}`;
-  if (completedBy?.email) return completedBy.email;
-  return completedBy?.id === undefined ? 'label-studio' : `label-studio:${completedBy.id}`;
+const annotatorOf = (by: z.infer<typeof user>) => {
+  if (typeof by === 'number') return `label-studio:${by}`;
+  if (by?.email) return by.email;
+  return by?.id === undefined ? 'label-studio' : `label-studio:${by.id}`;
 };
 
 /** Reads a Label Studio webhook body; throws {@link LabelStudioPayloadError} naming what is missing. */
@@ -126,7 +130,8 @@ export function readLabelStudioWebhook(body: unknown): LabelStudioWebhook {
       projectId: t.project ?? p?.id ?? null,
       batchId: t.data.batch_id,
       customId: t.data.custom_id,
-      annotator: annotatorOf(a.completed_by),
+      // An update is the updater's judgement: the one who changed it last, else the one who made it.
+      annotator: annotatorOf(action === 'ANNOTATION_UPDATED' ? (a.updated_by ?? a.completed_by) : a.completed_by),
       skipped: a.was_cancelled === true,
       result: a.result,
     };

@@ -157,11 +157,11 @@ describe("Label Studio's annotation webhook", () => {
     }
   });
 
-  it('takes an update: the star removed, another rating, an edited answer as the correction', async () => {
+  it('takes an update: the star removed, another rating, an edited answer as the correction, by whoever changed it', async () => {
     const task = ls.taskOf(PROJECT, 'req-2');
     const { annotation } = await ls.submitAnnotation(task.id, [gold(), rating(5), text('answer 2')]);
     expect(await annotationOf('req-2')).toMatchObject({ gold: true, rating: 5, correction: null });
-    const [delivery] = await ls.updateAnnotation(annotation.id, [rating(2), text('The right answer is 42.')]);
+    const [delivery] = await ls.updateAnnotation(annotation.id, [rating(2), text('The right answer is 42.')], { userId: 5 });
     expect(delivery).toMatchObject({ action: 'ANNOTATION_UPDATED', status: 200 });
     expect(await annotationOf('req-2')).toMatchObject({ gold: false, rating: 2, correction: 'The right answer is 42.' });
     // As the batch's owner sees it.
@@ -176,7 +176,7 @@ describe("Label Studio's annotation webhook", () => {
     const { data } = (await res.json()) as { data: { batch: { results: { edges: { node: unknown }[] } } } };
     expect(data.batch.results.edges.map((e) => e.node)).toContainEqual({
       customId: 'req-2',
-      annotation: { gold: false, rating: 2, correction: 'The right answer is 42.', annotator: 'label-studio:1', source: 'label_studio' },
+      annotation: { gold: false, rating: 2, correction: 'The right answer is 42.', annotator: 'label-studio:5', source: 'label_studio' },
     });
   });
 

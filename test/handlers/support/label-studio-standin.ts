@@ -94,7 +94,7 @@ export interface LabelStudioStandin {
     options?: { userId?: number; skipped?: boolean },
   ): Promise<{ annotation: StandinAnnotation; deliveries: WebhookDelivery[] }>;
   /** A reviewer changes an annotation: ANNOTATION_UPDATED. */
-  updateAnnotation(annotationId: number, result: ResultItem[]): Promise<WebhookDelivery[]>;
+  updateAnnotation(annotationId: number, result: ResultItem[], options?: { userId?: number }): Promise<WebhookDelivery[]>;
   /** An annotation is deleted: ANNOTATIONS_DELETED, with its id only. */
   deleteAnnotation(annotationId: number): Promise<WebhookDelivery[]>;
   /** Sends any body to the project's webhooks as Label Studio's run_webhook would (for payloads the stand-in does not make). */
@@ -225,10 +225,15 @@ export async function startLabelStudioStandin({
       annotations.set(annotation.id, annotation);
       return { annotation, deliveries: await emitAnnotation('ANNOTATION_CREATED', annotation) };
     },
-    async updateAnnotation(annotationId, result) {
+    async updateAnnotation(annotationId, result, { userId } = {}) {
       const annotation = annotations.get(annotationId);
       if (!annotation) throw new Error(`the stand-in has no annotation ${annotationId}`);
-      Object.assign(annotation, { result, updated_at: now(), lead_time: annotation.lead_time + 3 });
+      Object.assign(annotation, {
+        result,
+        updated_by: userId ?? annotation.completed_by,
+        updated_at: now(),
+        lead_time: annotation.lead_time + 3,
+      });
       return emitAnnotation('ANNOTATION_UPDATED', annotation);
     },
     async deleteAnnotation(annotationId) {
