@@ -29,6 +29,7 @@ export * from './sql/workers-on-gpu.ts';
 export * from './sql/model-demand.ts';
 export * from './sql/batch-endpoints.ts';
 export * from './sql/output-lines.ts';
+export * from './sql/handler-result-rows.ts';
 export * from './sql/finalize-batch.ts';
 export * from './sql/fail-batch.ts';
 export * from './sql/insert-handler-runs.ts';

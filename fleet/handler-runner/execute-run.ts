@@ -3,21 +3,25 @@ import { openHandlerOptions, type SecretBox } from '../../core/secrets/index.ts'
 import {
   destinationGuard,
   HandlerError,
-  type BatchEvent,
   type DestinationPolicy,
+  type HandlerAnnotation,
   type HandlerContext,
+  type HandlerEvent,
   type HandlerRegistry,
+  type HandlerResult,
 } from '../../handlers/sdk/index.ts';
 import {
   failHandlerRun,
   finishHandlerRun,
   getHandlerRunBatch,
+  handlerResultOfLine,
   saveHandlerCheckpoint,
+  setResultMetadata,
   type Database,
   type LeasedHandlerRun,
 } from '../../schema/index.ts';
 import { toHandlerBatch } from './batch-object.ts';
-import { streamResults } from './results.ts';
+import { streamResults, toHandlerResult } from './results.ts';
 
 /** What {@link executeRun} needs besides the run. */
 export interface ExecuteRunOptions {
@@ -82,18 +86,23 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       return await fail(new HandlerError(`the batch's options for ${run.handler} no longer validate: ${detail}`, { retryable: false }));
     }
     const wanted = registry.events(run.handler, options.value);
-    if (!wanted.includes(run.event as BatchEvent)) {
-      const reason = `${run.handler} does not run for ${run.event} batches (it runs for: ${wanted.join(', ')})`;
+    const event = run.event as HandlerEvent;
+    if (!wanted.includes(event)) {
+      const what = event === 'result.annotated' ? 'annotation changes (result.annotated)' : `${event} batches`;
+      const reason = `${run.handler} does not run for ${what} (it runs for: ${wanted.join(', ')})`;
       await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
       logger.info('handler run skipped', { reason });
       return 'skipped';
     }
 
+    const annotated = await annotatedResult(db, run);
     const guard = destinationGuard(opts.destinations, installed.deployment, opts.fetch);
     const context: HandlerContext = {
       // Not the row's id: run ids restart at 1 with every database, and this is an idempotency key outside it.
-      runId: `${run.batchId}:${run.handler}`,
-      event: run.event as BatchEvent,
+      runId: run.annotationSeq === null ? `${run.batchId}:${run.handler}` : `${run.batchId}:${run.handler}:annotation:${run.annotationSeq}`,
+      event,
+      annotation: annotated.annotation,
+      result: annotated.result,
       batch: toHandlerBatch(batch),
       options: options.value,
       deployment: installed.deployment,
@@ -110,6 +119,19 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
           throw new HandlerError('this process lost the handler run (its lease expired); another process retries it');
         }
       },
+      async setResultMetadata(customId, metadata) {
+        if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+          throw new HandlerError(`setResultMetadata(${JSON.stringify(customId)}): metadata must be a JSON object of keys to values`, {
+            retryable: false,
+          });
+        }
+        const value = jsonSafe(metadata) as Record<string, unknown>;
+        if (!(await setResultMetadata(db, { batchId: run.batchId, customId, metadata: value }))) {
+          throw new HandlerError(`setResultMetadata: batch ${run.batchId} has no request with custom_id ${JSON.stringify(customId)}`, {
+            retryable: false,
+          });
+        }
+      },
     };
     logger.info('handler run started', { event: run.event });
     const result = await installed.definition.handle(context);
@@ -124,6 +146,19 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
       return 'lost';
     }
   }
+}
+
+/**
+ * The annotation and result of a `result.annotated` run (both null for a batch's final
+ * status). The result is read when the run starts: it carries the metadata as it is now.
+ */
+async function annotatedResult(
+  db: ExecuteRunOptions['database']['db'],
+  run: LeasedHandlerRun,
+): Promise<{ annotation: HandlerAnnotation | null; result: HandlerResult | null }> {
+  if (run.annotation === null || run.line === null) return { annotation: null, result: null };
+  const row = await handlerResultOfLine(db, run.batchId, run.line);
+  return { annotation: JSON.parse(run.annotation) as HandlerAnnotation, result: row ? toHandlerResult(row) : null };
 }
 
 function jsonSafe(value: unknown): unknown {

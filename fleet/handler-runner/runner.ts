@@ -100,7 +100,7 @@ export function createHandlerRunner({
     const free = concurrency - active.size;
     if (free <= 0) return false;
     const leasedAt = Date.now();
-    const runs = await leaseHandlerRuns(database.db, { owner, handlers: names, limit: free, leaseMs });
+    const runs = await leaseHandlerRuns(database.db, { owner, handlers: names, limit: free, leaseMs, after: registry.after });
     for (const run of runs) launch(run, leasedAt);
     return runs.length === free;
   };

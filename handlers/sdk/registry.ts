@@ -3,6 +3,7 @@ import type { HandlerEvent } from './context.ts';
 import { BATCH_EVENTS } from './context.ts';
 import type { AnyHandler } from './define-handler.ts';
 import { HandlerOptionsError, type OptionIssue } from './errors.ts';
+import { handlerOrder } from './handler-order.ts';
 import { toInputSpec, toJsonSchema, type InputObjectSpec } from './input-spec.ts';
 import { checkIssues, dropNulls, validate, type Validated } from './options.ts';
 import { secretOptionNames } from './secret.ts';
@@ -40,6 +41,8 @@ export interface HandlerRegistry {
   parseOptions(name: string, options: unknown): Validated<unknown>;
   /** The events the handler runs for, given its per-batch options. */
   events(name: string, options: unknown): readonly HandlerEvent[];
+  /** The handlers each handler runs after (`after` of its definition), by name; checked when the registry is made. */
+  readonly after: Readonly<Record<string, readonly string[]>>;
 }
 
 /** The GraphQL input type name of a handler's options: `webhook` → `WebhookHandlerOptions`. */
@@ -70,7 +73,10 @@ export function installHandler(
   };
 }
 
-/** Creates the registry of installed handlers; names must be unique. */
+/**
+ * Creates the registry of installed handlers; names must be unique, and every `after` must
+ * name an installed handler without a cycle (a ManifestError naming them otherwise).
+ */
 export function createHandlerRegistry(installed: InstalledHandler[]): HandlerRegistry {
   const byName = new Map<string, InstalledHandler>();
   for (const handler of installed) {
@@ -78,6 +84,7 @@ export function createHandlerRegistry(installed: InstalledHandler[]): HandlerReg
     if (other) throw new Error(`handler "${handler.name}" is installed twice (${other.manifest} and ${handler.manifest})`);
     byName.set(handler.name, handler);
   }
+  const after = handlerOrder(installed);
 
   const parseOne = (handler: InstalledHandler, value: unknown, prefix: string): Validated<unknown> => {
     // Unknown keys are an error rather than silently dropped: a typo must not lose an option.
@@ -89,6 +96,7 @@ export function createHandlerRegistry(installed: InstalledHandler[]): HandlerReg
 
   return {
     handlers: [...byName.values()],
+    after,
     get: (name) => byName.get(name),
     parseBatchHandlers(input, prefix = 'handlers') {
       if (input === undefined || input === null) return {};

@@ -29,6 +29,8 @@ const result = (i: number): HandlerResult => ({
     body: { object: 'chat.completion', choices: [{ index: 0, message: { role: 'assistant', content: `answer number ${i}` } }] },
   },
   error: null,
+  request: { model: 'sim-model', messages: [{ role: 'user', content: `question number ${i}` }] },
+  metadata: null,
 });
 
 let builtIn: HandlerRegistry;

@@ -15,12 +15,21 @@ const results = (n: number, content = 'output') =>
   function* (): Generator<HandlerResult> {
     for (let i = 1; i <= n; i++) {
       yield i === n
-        ? { id: `batch_req_${i}`, custom_id: `c-${i}`, response: null, error: { code: 'batch_expired', message: 'too late' } }
+        ? {
+            id: `batch_req_${i}`,
+            custom_id: `c-${i}`,
+            response: null,
+            error: { code: 'batch_expired', message: 'too late' },
+            request: { prompt: `question ${i}` },
+            metadata: null,
+          }
         : {
             id: `batch_req_${i}`,
             custom_id: `c-${i}`,
             response: { status_code: 200, request_id: `r${i}`, body: { text: `${content} ${i}` } },
             error: null,
+            request: { prompt: `question ${i}` },
+            metadata: null,
           };
     }
   };

@@ -173,6 +173,8 @@ describe.each(DRIVERS)('the handler runner on %s', (driver) => {
       custom_id: 'req-1',
       response: { status_code: 200, request_id: 'chatcmpl-1', body: expect.objectContaining({ object: 'chat.completion' }) },
       error: null,
+      request: { model: 'sim-model', messages: [] },
+      metadata: null,
     });
     expect(result.batch).toMatchObject({
       status: 'completed',

@@ -15,6 +15,8 @@ const result = (i: number): HandlerResult => ({
   custom_id: `req-${i}`,
   response: { status_code: 200, request_id: `req_${i}`, body: { choices: [{ message: { content: `answer ${i}` } }] } },
   error: null,
+  request: { messages: [{ role: 'user', content: `question ${i}` }] },
+  metadata: null,
 });
 
 function context(options: Record<string, unknown> = {}, count = 3) {
