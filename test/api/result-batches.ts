@@ -10,7 +10,12 @@ export interface Reply {
 }
 
 /** Posts one GraphQL operation to the in-process gateway, with the API key when given. */
-export async function gql(api: ApiHarness, query: string, variables: Record<string, unknown> = {}, key?: string): Promise<Reply> {
+export async function gql(
+  api: Pick<ApiHarness, 'app'>,
+  query: string,
+  variables: Record<string, unknown> = {},
+  key?: string,
+): Promise<Reply> {
   const res = await api.app.request('/graphql', {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },
@@ -29,8 +34,14 @@ export const chatAnswer = (text: string) =>
  * line in `failed` fails; the others stay pending.
  */
 export async function chatBatch(
-  api: ApiHarness,
-  { key, prompts, answers = {}, failed = [] }: { key?: string; prompts: string[]; answers?: Record<number, string>; failed?: number[] },
+  api: Pick<ApiHarness, 'app' | 'db' | 'validated'>,
+  {
+    key,
+    prompts,
+    answers = {},
+    failed = [],
+    handlers,
+  }: { key?: string; prompts: string[]; answers?: Record<number, string>; failed?: number[]; handlers?: Record<string, unknown> },
 ): Promise<string> {
   const created = await gql(
     api,
@@ -42,6 +53,7 @@ export async function chatBatch(
           customId: `c${i + 1}`,
           body: { model: 'sim-model', messages: [{ role: 'user', content }] },
         })),
+        ...(handlers ? { handlers } : {}),
       },
     },
     key,
