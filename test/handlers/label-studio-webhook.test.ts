@@ -205,6 +205,34 @@ describe("Label Studio's annotation webhook", () => {
     expect(await annotationOf('req-2')).toMatchObject({ gold: true, rating: 5, annotator: 'label-studio:9' });
   });
 
+  it('records every annotation of a bulk ANNOTATIONS_CREATED (lists of annotations and of their tasks)', async () => {
+    const [first, second] = [ls.taskOf(PROJECT, 'req-1'), ls.taskOf(PROJECT, 'req-2')];
+    const annotation = (id: number, task: number, result: ResultItem[]) => ({
+      id,
+      task,
+      result,
+      completed_by: 3,
+      was_cancelled: false,
+      ground_truth: false,
+    });
+    const [delivery] = await ls.emit(PROJECT, 'ANNOTATIONS_CREATED', {
+      annotation: [annotation(501, second!.id, [rating(3)]), annotation(502, first!.id, [gold(), rating(5)])],
+      task: [first, second],
+      project: { id: PROJECT },
+    });
+    expect(delivery).toMatchObject({
+      status: 200,
+      body: {
+        recorded: [
+          { custom_id: 'req-2', rating: 3 },
+          { custom_id: 'req-1', gold: true, rating: 5 },
+        ],
+      },
+    });
+    expect(await annotationOf('req-2')).toMatchObject({ gold: false, rating: 3, annotator: 'label-studio:3' });
+    expect(await annotationOf('req-1')).toMatchObject({ gold: true, rating: 5 });
+  });
+
   it('ignores a skipped task and the actions it does not handle', async () => {
     const task = ls.taskOf(PROJECT, 'req-1');
     const before = await annotationOf('req-1');
