@@ -1,0 +1,202 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../../core/logger.ts';
+import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
+import { annotationHandlers } from '../../gateway/annotations/index.ts';
+import {
+  ANY_DESTINATION,
+  defineHandler,
+  z,
+  type HandlerAnnotation,
+  type HandlerContext,
+  type HandlerResult,
+} from '../../handlers/sdk/index.ts';
+import { recordAnnotation, type AnnotationPatch } from '../../schema/index.ts';
+import { useTestDatabase } from '../helpers/database.ts';
+import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
+import { registryOf } from './support/registry.ts';
+
+/** What a handler saw in one run, in the order the runs started and ended. */
+interface Seen {
+  handler: string;
+  phase: 'start' | 'end';
+  runId: string;
+  event: string;
+  attempt: number;
+  annotation: HandlerAnnotation | null;
+  result: HandlerResult | null;
+}
+const seen: Seen[] = [];
+const note = (handler: string, phase: Seen['phase'], context: HandlerContext) =>
+  seen.push({
+    handler,
+    phase,
+    runId: context.runId,
+    event: context.event,
+    attempt: context.attempt,
+    annotation: context.annotation,
+    result: context.result,
+  });
+
+/** Takes its time on a first change of a result, so that a second change's run would overtake it if it could. */
+const curator = defineHandler({
+  name: 'curator',
+  description: 'Records what it sees, on a batch end and on each annotation change.',
+  options: z.object({ failFirst: z.boolean().default(false) }),
+  events: ['completed', 'result.annotated'],
+  async handle(context) {
+    note('curator', 'start', context);
+    const first = context.annotation?.rating === null;
+    if (first) await new Promise((r) => setTimeout(r, 300));
+    if (first && context.options.failFirst && context.attempt === 1) throw new Error('the sync was unreachable');
+    note('curator', 'end', context);
+    return { saw: context.annotation?.gold ?? null };
+  },
+});
+
+const bystander = defineHandler({
+  name: 'bystander',
+  description: 'Takes annotation changes too, but no batch of these tests names it.',
+  options: z.object({}),
+  events: ['result.annotated'],
+  async handle(context) {
+    note('bystander', 'start', context);
+  },
+});
+
+const registry = registryOf([curator], [bystander]);
+const logger = createLogger({ level: 'silent' });
+let runner: HandlerRunner | undefined;
+afterEach(async () => {
+  await runner?.stop();
+  runner = undefined;
+});
+
+describe('result.annotated handler runs', () => {
+  const database = useTestDatabase();
+  const db = () => database().database;
+
+  const start = () => {
+    runner = createHandlerRunner({
+      database: db(),
+      registry,
+      destinations: ANY_DESTINATION,
+      logger,
+      pollIntervalMs: 50,
+      backoff: { baseMs: 10, maxMs: 20 },
+      resultsPageSize: 100,
+    });
+    runner.start();
+  };
+
+  /** Annotates a result the way the API does: the runs go to the handlers the batch named that take result.annotated. */
+  const annotate = async (batchId: string, customId: string, patch: AnnotationPatch) => {
+    const outcome = await recordAnnotation(db().db, {
+      batchId,
+      customId,
+      owner: 'local',
+      patch,
+      annotator: 'alice',
+      source: 'api',
+      annotationHandlers: annotationHandlers(registry),
+    });
+    if (!outcome.ok) throw new Error(`annotation refused: ${outcome.reason}`);
+    runner?.nudge();
+    return outcome.annotation;
+  };
+
+  const ended = async (batchId: string, count: number) => {
+    for (let i = 0; i < 400; i++) {
+      const runs = await runsEnded(db(), batchId);
+      if (runs.length >= count) return runs;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error(`${batchId} did not get ${count} runs`);
+  };
+
+  it("gives the handler the annotation and the annotated result with its request, and the batch's end neither", async () => {
+    const batchId = await finishedBatch(db(), { succeeded: 3, handlers: { curator: {} } });
+    start();
+    await ended(batchId, 1);
+    const change = await annotate(batchId, 'req-2', { gold: true, rating: 5, correction: 'a better answer', labels: ['math'] });
+    const runs = await ended(batchId, 2);
+
+    expect(runs.map((r) => [r.handler, r.event, r.status])).toEqual([
+      ['curator', 'completed', 'succeeded'],
+      ['curator', 'result.annotated', 'succeeded'],
+    ]);
+    const batchEnd = seen.find((s) => s.phase === 'end' && s.runId === `${batchId}:curator`);
+    expect(batchEnd).toMatchObject({ event: 'completed', annotation: null, result: null });
+    const onChange = seen.find((s) => s.phase === 'end' && s.runId === `${batchId}:curator:annotation:${change.seq}`);
+    expect(onChange?.event).toBe('result.annotated');
+    expect(onChange?.annotation).toEqual({
+      batchId,
+      customId: 'req-2',
+      line: 2,
+      gold: true,
+      rating: 5,
+      correction: 'a better answer',
+      labels: ['math'],
+      note: null,
+      annotator: 'alice',
+      source: 'api',
+      updatedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
+    });
+    expect(onChange?.result).toMatchObject({
+      custom_id: 'req-2',
+      response: { status_code: 200, body: expect.objectContaining({ object: 'chat.completion' }) },
+      error: null,
+      request: { model: 'sim-model', messages: [] },
+      metadata: null,
+    });
+  });
+
+  it("runs the changes of one result in order: the second change's run starts once the first has ended", async () => {
+    const batchId = await finishedBatch(db(), { succeeded: 2, handlers: { curator: {} } });
+    const first = await annotate(batchId, 'req-1', { gold: true });
+    const second = await annotate(batchId, 'req-1', { rating: 4 });
+    start();
+    await ended(batchId, 3);
+
+    const mine = seen.filter((s) => s.runId.startsWith(`${batchId}:curator:annotation:`)).map((s) => [s.phase, s.runId]);
+    const key = (seq: number) => `${batchId}:curator:annotation:${seq}`;
+    expect(mine).toEqual([
+      ['start', key(first.seq)],
+      ['end', key(first.seq)],
+      ['start', key(second.seq)],
+      ['end', key(second.seq)],
+    ]);
+    const last = seen.find((s) => s.phase === 'end' && s.runId === key(second.seq));
+    // Each run carries the annotation as its own change left it.
+    expect(last?.annotation).toMatchObject({ gold: true, rating: 4 });
+  });
+
+  it("retries a failed change's run before the next change's run of the same result goes", async () => {
+    const batchId = await finishedBatch(db(), { succeeded: 1, handlers: { curator: { failFirst: true } } });
+    const first = await annotate(batchId, 'req-1', { gold: true });
+    const second = await annotate(batchId, 'req-1', { gold: null, rating: 2 });
+    start();
+    await ended(batchId, 3);
+
+    const key = (seq: number) => `${batchId}:curator:annotation:${seq}`;
+    const starts = seen.filter((s) => s.phase === 'start' && s.runId.startsWith(`${batchId}:curator:annotation:`));
+    expect(starts.map((s) => [s.runId, s.attempt])).toEqual([
+      [key(first.seq), 1],
+      [key(first.seq), 2],
+      [key(second.seq), 1],
+    ]);
+    const runs = await runsOf(db(), batchId);
+    expect(runs.filter((r) => r.event === 'result.annotated').map((r) => [r.status, r.attempts])).toEqual([
+      ['succeeded', 2],
+      ['succeeded', 1],
+    ]);
+  });
+
+  it('gives nothing to a handler the batch did not name, even one that takes result.annotated', async () => {
+    const batchId = await finishedBatch(db(), { succeeded: 1, handlers: { curator: {} } });
+    start();
+    await annotate(batchId, 'req-1', { gold: true });
+    const runs = await ended(batchId, 2);
+    expect(runs.map((r) => r.handler)).toEqual(['curator', 'curator']);
+    expect(seen.filter((s) => s.handler === 'bystander')).toEqual([]);
+  });
+});
