@@ -1,4 +1,4 @@
-import { readFileChunks, streamResultLines, type Database, type FileRow } from '../../schema/index.ts';
+import { isStoredFile, readFileChunks, streamResultLines, type Database, type FileRow } from '../../schema/index.ts';
 
 /** Result lines grouped into pieces of about 64 KiB, so a download is not one write per line. */
 async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
@@ -19,6 +19,6 @@ async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array
  * output or error file built line by line from its requests (never held whole).
  */
 export function fileContent(database: Database, file: FileRow): AsyncIterable<Uint8Array> {
-  if (file.kind !== 'input' && file.batchId) return encoded(streamResultLines(database.db, file.batchId, file.kind));
+  if (!isStoredFile(file.kind) && file.batchId) return encoded(streamResultLines(database.db, file.batchId, file.kind));
   return readFileChunks(database.db, file.id);
 }

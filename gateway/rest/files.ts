@@ -1,6 +1,6 @@
 import { Hono } from 'hono';
 import { AppError } from '../../core/errors.ts';
-import { completeFile, deleteFile, getFile, listFiles } from '../../schema/index.ts';
+import { completeFile, deleteFile, getFile, isStoredFile, listFiles } from '../../schema/index.ts';
 import { checkFileCursor } from '../cursors.ts';
 import { fileContent } from '../files/file-content.ts';
 import { MultipartError, multipartBoundary, parseMultipart } from '../files/multipart.ts';
@@ -116,7 +116,7 @@ export function createFileRoutes(deps: AppDeps) {
     const file = await getFile(database.db, c.req.param('id'), c.get('owner'));
     if (!file) throw notFound(c.req.param('id'));
     const headers: Record<string, string> = { 'content-type': 'application/octet-stream' };
-    if (file.kind === 'input') headers['content-length'] = String(file.bytes);
+    if (isStoredFile(file.kind)) headers['content-length'] = String(file.bytes);
     return new Response(toReadableStream(fileContent(database, file)), { headers });
   });
 

@@ -1,13 +1,20 @@
 import { sql } from 'drizzle-orm';
 
-/** What a file holds: a batch's input, or the output or error file of its batch. */
-export type FileKind = 'input' | 'output' | 'error';
+/**
+ * What a file holds: a batch's input, the output or error file of its batch (streamed from its
+ * results), or a dataset exported from results (`fine-tune`). Inputs and datasets are stored
+ * in chunks, with their size known.
+ */
+export type FileKind = 'input' | 'output' | 'error' | 'dataset';
+
+/** Whether a file's bytes are stored (in file_chunks) rather than built from results on download. */
+export const isStoredFile = (kind: FileKind) => kind === 'input' || kind === 'dataset';
 
 /** A file as the API reads it; times in milliseconds since the epoch. */
 export interface FileRow {
   id: string;
   owner: string;
-  /** `batch` or `batch_output` (OpenAI's purposes: its error files are `batch_output` too). */
+  /** `batch`, `batch_output` (OpenAI's purposes: its error files are `batch_output` too) or `fine-tune` (an exported dataset). */
   purpose: string;
   kind: FileKind;
   filename: string;
@@ -28,7 +35,7 @@ export interface FileRow {
  */
 export const FILE_COLUMNS = sql`files.id, files.owner,
   case when files.purpose = 'batch_error' then 'batch_output' else files.purpose end as "purpose",
-  case when files.purpose = 'batch' then 'input'
+  case when files.purpose = 'batch' then 'input' when files.purpose = 'fine-tune' then 'dataset'
     when files.purpose = 'batch_error' or files.id = (select b.error_file_id from batches b where b.id = files.batch_id) then 'error'
     else 'output' end as "kind",
   files.filename, files.bytes::float8 as "bytes", files.lines, files.batch_id as "batchId", files.status,

@@ -88,7 +88,10 @@ describe('exportDataset', () => {
   async function content(path: string, key = ALICE): Promise<string> {
     const res = await api().app.request(path, { headers: { authorization: `Bearer ${key}` } });
     expect(res.status).toBe(200);
-    return res.text();
+    const text = await res.text();
+    // A dataset is stored, like an upload: its size is known before it is sent.
+    expect(res.headers.get('content-length')).toBe(String(Buffer.byteLength(text)));
+    return text;
   }
 
   const parsed = (text: string) =>

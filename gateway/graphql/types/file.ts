@@ -7,13 +7,13 @@ import type { Builder } from '../builder.ts';
 /** Adds the `File` type, `Query.file` and `Mutation.uploadFile`; returns the type's ref. */
 export function defineFile(builder: Builder) {
   const FileRef = builder.objectRef<FileRow>('File').implement({
-    description: 'An uploaded batch input file, or the output or error file of a batch.',
+    description: 'An uploaded batch input file, the output or error file of a batch, or a dataset exported from results.',
     fields: (t) => ({
       id: t.exposeID('id'),
       purpose: t.exposeString('purpose', {
-        description: '`batch` (an input) or `batch_output` (an output or error file, as OpenAI names both).',
+        description: '`batch` (an input), `batch_output` (an output or error file, as OpenAI names both) or `fine-tune` (a dataset made by exportDataset).',
       }),
-      kind: t.exposeString('kind', { description: '`input`, `output` or `error`: what the file holds.' }),
+      kind: t.exposeString('kind', { description: '`input`, `output`, `error` or `dataset`: what the file holds.' }),
       filename: t.exposeString('filename'),
       bytes: t.exposeFloat('bytes', { description: 'Size in bytes (a Float: result files may pass 2^31).' }),
       lines: t.exposeInt('lines', { nullable: true, description: 'Lines in the file.' }),
