@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { AppError } from '../../core/errors.ts';
 import { TOPICS, type EventBus, type ResultAnnotatedEvent } from '../../core/events/index.ts';
+import type { Logger } from '../../core/logger.ts';
 import type { HandlerRegistry } from '../../handlers/sdk/index.ts';
 import {
   HANDLER_RUNS_CHANNEL,
@@ -17,6 +18,8 @@ export interface AnnotateDeps {
   database: Database;
   bus: EventBus;
   handlers: HandlerRegistry;
+  /** Told when announcing fails after the change was recorded; the change stands either way. */
+  logger?: Logger;
 }
 
 /** One change of a result's annotation, as the API or Label Studio's webhook received it. */
@@ -42,20 +45,26 @@ export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInp
   validateAnnotation(input);
   const outcome = await recordAnnotation(deps.database.db, { ...input, annotationHandlers: annotationHandlers(deps.handlers) });
   if (!outcome.ok) return outcome;
-  if (outcome.runs > 0) await deps.database.notify(HANDLER_RUNS_CHANNEL, '');
-  if (outcome.changed) {
+  // The change is committed: failing to announce it must not read as "not recorded" (a retry
+  // would change nothing and announce nothing). The runner polls as a backstop; subscribers
+  // read what they missed from Batch.results.
+  const announce = async () => {
+    if (outcome.runs > 0) await deps.database.notify(HANDLER_RUNS_CHANNEL, '');
+    if (!outcome.changed) return;
     const owner = input.owner ?? (await batchOwner(deps.database, input.batchId));
-    if (owner !== undefined) {
-      const event: ResultAnnotatedEvent = {
-        type: 'result.annotated',
-        batchId: input.batchId,
-        owner,
-        annotation: outcome.annotation,
-        at: Date.now(),
-      };
-      await deps.bus.publish(TOPICS.annotations(input.batchId), event);
-    }
-  }
+    if (owner === undefined) return;
+    const event: ResultAnnotatedEvent = {
+      type: 'result.annotated',
+      batchId: input.batchId,
+      owner,
+      annotation: outcome.annotation,
+      at: Date.now(),
+    };
+    await deps.bus.publish(TOPICS.annotations(input.batchId), event);
+  };
+  await announce().catch((err: unknown) =>
+    deps.logger?.warn('could not announce an annotation change', { err, batch_id: input.batchId, custom_id: input.customId }),
+  );
   return outcome;
 }
 

@@ -52,11 +52,13 @@ describe('annotateResult and resultAnnotations through the gateway', () => {
   let app: ReturnType<typeof createApp> | undefined;
   /** Topics the gateway subscribed to, so a test knows when a subscription is live. */
   const subscribed: string[] = [];
+  /** Set to make the gateway's bus refuse to publish (as a Redis that went away would). */
+  let busDown = false;
 
   beforeAll(() => {
     const inner = createMemoryBus();
     const bus: EventBus = {
-      publish: (topic, event) => inner.publish(topic, event),
+      publish: (topic, event) => (busDown ? Promise.reject(new Error('bus down')) : inner.publish(topic, event)),
       subscribe: async (topic, listener) => {
         const stop = await inner.subscribe(topic, listener);
         subscribed.push(topic);
@@ -193,6 +195,20 @@ describe('annotateResult and resultAnnotations through the gateway', () => {
     } finally {
       await unlisten();
     }
+  });
+
+  it('keeps a recorded change when the event bus cannot announce it', async () => {
+    const batchId = await chatBatch(api(), { key: ALICE, prompts: ['q'], answers: { 1: 'a' } });
+    busDown = true;
+    try {
+      const reply = await annotate({ batchId, customId: 'c1', gold: true });
+      expect(reply.errors).toBeUndefined();
+      expect(reply.data?.annotateResult.annotation.gold).toBe(true);
+    } finally {
+      busDown = false;
+    }
+    const read = await gql('query($id: ID!) { batch(id: $id) { results(filter: { gold: true }) { totalCount } } }', { id: batchId });
+    expect(read.data?.batch.results.totalCount).toBe(1);
   });
 
   it('refuses bad fields, unknown and foreign results, and lines without a result, saying what to do', async () => {

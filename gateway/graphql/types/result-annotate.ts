@@ -45,7 +45,7 @@ export function defineAnnotateResult(builder: Builder, refs: AnnotateResultRefs)
         'and returns the result as it is now. Handlers of the batch that run on result.annotated get a run when something changed; ' +
         'resultAnnotations subscribers see the change.',
       args: { input: t.arg({ type: AnnotateResultInputRef, required: true }) },
-      resolve: async (_root, { input }, { deps, bus, owner }) => {
+      resolve: async (_root, { input }, { deps, bus, owner, logger }) => {
         const source: AnnotationSource = input.source ?? 'api';
         if (source === 'label-studio') {
           throw new AppError('BAD_REQUEST', 'source label_studio is set only by the Label Studio webhook; use api or dashboard.', {
@@ -58,7 +58,7 @@ export function defineAnnotateResult(builder: Builder, refs: AnnotateResultRefs)
         }
         const target = { batchId: String(input.batchId), customId: input.customId };
         const outcome = await annotateAndAnnounce(
-          { database: deps.database, bus, handlers: deps.handlers },
+          { database: deps.database, bus, handlers: deps.handlers, logger },
           { ...target, owner, patch, annotator: owner, source },
         );
         if (!outcome.ok) throw await annotationRefused(deps.database, target, outcome.reason);
