@@ -3,6 +3,8 @@ import { rows, type Executor } from '../../schema/index.ts';
 
 /** The result metadata key under which the webhook keeps where a result is reviewed in Label Studio. */
 export const LABEL_STUDIO_METADATA_KEY = 'labelStudio';
+// The lookup below spells the key out, so that Postgres uses result_metadata_label_studio_idx
+// (an expression index matches literals, not parameters).
 
 /** Where a result is reviewed: written into the result's metadata by the webhook. */
 export interface LabelStudioLink {
@@ -46,7 +48,7 @@ export async function resultsOfAnnotations(
     db,
     sql`select r.batch_id as "batchId", r.custom_id as "customId", m.metadata -> ${LABEL_STUDIO_METADATA_KEY} as link
         from result_metadata m join requests r on r.batch_id = m.batch_id and r.line = m.line
-        where m.metadata -> ${LABEL_STUDIO_METADATA_KEY} -> 'annotationId' in (${sql.join(
+        where m.metadata ? 'labelStudio' and m.metadata -> 'labelStudio' -> 'annotationId' in (${sql.join(
           annotationIds.map((id) => sql`${String(id)}::jsonb`),
           sql`, `,
         )})

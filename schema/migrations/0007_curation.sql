@@ -28,6 +28,7 @@ CREATE TABLE "result_metadata" (
 ALTER TABLE "handler_runs" ADD COLUMN "line" integer;--> statement-breakpoint
 ALTER TABLE "handler_runs" ADD COLUMN "annotation_seq" bigint;--> statement-breakpoint
 ALTER TABLE "handler_runs" ADD COLUMN "annotation" jsonb;--> statement-breakpoint
+CREATE INDEX "result_metadata_label_studio_idx" ON "result_metadata" USING btree (("metadata" -> 'labelStudio' -> 'annotationId')) WHERE "result_metadata"."metadata" ? 'labelStudio';--> statement-breakpoint
 CREATE UNIQUE INDEX "handler_runs_batch_event_idx" ON "handler_runs" USING btree ("batch_id","handler") WHERE annotation_seq is null;--> statement-breakpoint
 CREATE UNIQUE INDEX "handler_runs_annotation_idx" ON "handler_runs" USING btree ("batch_id","handler","annotation_seq") WHERE annotation_seq is not null;--> statement-breakpoint
 -- The old index goes only once its partial replacement exists, so that finalization never lacks one.

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { bigint, boolean, check, integer, jsonb, pgSequence, pgTable, primaryKey, smallint, text } from 'drizzle-orm/pg-core';
+import { bigint, boolean, check, index, integer, jsonb, pgSequence, pgTable, primaryKey, smallint, text } from 'drizzle-orm/pg-core';
 import { ANNOTATION_SOURCES, type AnnotationSource } from '../states/annotation-source.ts';
 import { sqlList } from '../states/sql-list.ts';
 import { at } from './columns.ts';
@@ -55,5 +55,11 @@ export const resultMetadata = pgTable(
     metadata: jsonb('metadata').$type<Record<string, unknown>>().notNull(),
     updatedAt: at('updated_at').notNull().defaultNow(),
   },
-  (t) => [primaryKey({ name: 'result_metadata_pkey', columns: [t.batchId, t.line] })],
+  (t) => [
+    primaryKey({ name: 'result_metadata_pkey', columns: [t.batchId, t.line] }),
+    // Label Studio's ANNOTATIONS_DELETED names only annotation ids: the webhook finds their results by this link.
+    index('result_metadata_label_studio_idx')
+      .on(sql`(${t.metadata} -> 'labelStudio' -> 'annotationId')`)
+      .where(sql`${t.metadata} ? 'labelStudio'`),
+  ],
 );

@@ -19,7 +19,7 @@ const RECORDED: readonly (readonly [tag: string, sha256: string])[] = [
   ['0004_range-leases', 'cec7b1e1303fa44fe1b506f3131193a08a5b5331310d0f08e33d85a86e0af964'],
   ['0005_status-checks', '93234c02b9d3ae96e4b791482927a30568f85978a3642745ebf80115c732955b'],
   ['0006_steering', 'b815f5acab9d982fc555d4c0e7a09437057b7a2d01cb597dbb988c78bc17462d'],
-  ['0007_curation', '00c59fd926dffaeae7dee99dcbfb4f27357b28a9c43928f740cb7abe76b051b7'],
+  ['0007_curation', '7ee8305e9ba2bf10546693a0254346e88c5931aea4055b974a607e7df1cdd43f'],
 ];
 
 interface JournalEntry {
