@@ -1,5 +1,5 @@
 import { AppError } from '../../../core/errors.ts';
-import { TOPICS } from '../../../core/events/index.ts';
+import { TOPICS, type ResultAnnotatedEvent } from '../../../core/events/index.ts';
 import { getBatch, type ResultView } from '../../../schema/index.ts';
 import { streamTopic } from '../../subscriptions/topic-stream.ts';
 import type { Builder } from '../builder.ts';
@@ -21,16 +21,17 @@ export function defineResultAnnotations(builder: Builder, { Result }: Pick<Retur
             param: 'batchId',
           });
         }
-        return streamTopic<number>({
+        // The bus event itself (not its line) is passed on, so that subscribers of one process share
+        // it and useSharedSubscriptionResults could read the result once for all of them.
+        return streamTopic<ResultAnnotatedEvent>({
           bus,
           metrics,
           topic: TOPICS.annotations(id),
           subscription: 'resultAnnotations',
-          map: (event) =>
-            event.type === 'result.annotated' && event.owner === owner && event.batchId === id ? event.annotation.line : null,
+          map: (event) => (event.type === 'result.annotated' && event.owner === owner && event.batchId === id ? event : null),
         });
       },
-      resolve: async (line, { batchId }, { database }): Promise<ResultView> => {
+      resolve: async ({ annotation: { line } }, { batchId }, { database }): Promise<ResultView> => {
         const result = await readResult(database, String(batchId), line);
         if (!result) throw new AppError('NOT_FOUND', `Line ${line} of batch ${String(batchId)} is gone.`, { param: 'batchId' });
         return result;
