@@ -72,6 +72,7 @@ export * from './sql/served-models.ts';
 export * from './sql/list-workers.ts';
 export * from './sql/handler-run-row.ts';
 export * from './sql/lease-handler-runs.ts';
+export * from './sql/handler-run-waits.ts';
 export * from './sql/reap-handler-runs.ts';
 export * from './sql/extend-handler-runs.ts';
 export * from './sql/save-handler-checkpoint.ts';

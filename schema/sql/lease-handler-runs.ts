@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
+import { EARLIER_CHANGE_RUNS, unfinishedBeforeRuns, type HandlerOrder } from './handler-run-waits.ts';
 
 /** A handler run as the runner receives it. */
 export interface LeasedHandlerRun {
@@ -30,7 +31,7 @@ export interface LeaseHandlerRunsOptions {
    * The handlers each handler runs after (its definition's `after`), by name: a run waits
    * while a run of one of them for the same batch and event has not succeeded or been skipped.
    */
-  after?: Readonly<Record<string, readonly string[]>>;
+  after?: HandlerOrder;
 }
 
 /**
@@ -59,7 +60,8 @@ export async function leaseHandlerRuns(
           and c.attempts < c.max_attempts
           and ((c.status = 'queued' and c.next_attempt_at <= now())
             or (c.status = 'running' and c.lease_expires_at < now()))
-          and not exists (${earlierChange}) and not exists (${unfinishedBefore(after)})
+          and not exists (select 1 from ${EARLIER_CHANGE_RUNS})
+          and not exists (select 1 from ${unfinishedBeforeRuns(after)})
         order by c.next_attempt_at, c.id
         limit ${limit}
         for update skip locked
@@ -79,27 +81,4 @@ export async function leaseHandlerRuns(
                 h.annotation_seq::float8 as "annotationSeq", h.annotation::text as "annotation", h.attempts,
                 h.max_attempts as "maxAttempts", h.checkpoint::text as "checkpoint"`,
   );
-}
-
-/**
- * An earlier change's run of the same result and handler (candidate `c`) that is not done:
- * the runs of one result go in the order of its changes. A dead one no longer holds the next.
- */
-const earlierChange = sql`select 1 from handler_runs e
-  where c.annotation_seq is not null and e.annotation_seq is not null
-    and e.batch_id = c.batch_id and e.line = c.line and e.handler = c.handler
-    and e.annotation_seq < c.annotation_seq and e.status in ('queued', 'running')`;
-
-/**
- * A run of a handler the candidate `c` runs after, for the same batch and event (the same
- * change, or both for the batch's final status), that has not succeeded or been skipped:
- * a dead one holds it until it is retried.
- */
-function unfinishedBefore(after: Readonly<Record<string, readonly string[]>>) {
-  const pairs = Object.entries(after).flatMap(([handler, before]) => before.map((first) => ({ handler, first })));
-  return sql`select 1 from jsonb_to_recordset(${JSON.stringify(pairs)}::jsonb) as d(handler text, first text)
-    join handler_runs a on a.batch_id = c.batch_id and a.handler = d.first
-    where d.handler = c.handler
-      and ((a.annotation_seq is null and c.annotation_seq is null) or a.annotation_seq = c.annotation_seq)
-      and a.status not in ('succeeded', 'skipped')`;
 }

@@ -1,4 +1,4 @@
-import { BATCH_EVENTS, inputTypeName, type HandlerRegistry, type InstalledHandler } from '../../../handlers/sdk/index.ts';
+import { BATCH_EVENTS, HANDLER_EVENTS, inputTypeName, type HandlerRegistry, type InstalledHandler } from '../../../handlers/sdk/index.ts';
 import type { Builder } from '../builder.ts';
 
 /** Adds the `Handler` type and `Query.handlers`: the handlers installed by the manifests. */
@@ -13,11 +13,18 @@ export function defineHandlerInfo(builder: Builder, registry: HandlerRegistry) {
         description: 'The module as the manifest names it (a path relative to the manifest, or a package).',
       }),
       events: t.stringList({
-        description: 'The batch events it runs for by default; per-batch options may narrow them (other runs end `skipped`).',
+        description:
+          "The events it runs for: a batch's final statuses (completed, failed, expired, cancelled) and result.annotated (each change of the annotation of a result of a batch that named it). A handler whose events depend on per-batch options lists every event it may run for; its runs for the others end `skipped`.",
         resolve: (handler) => {
           const events = handler.definition.events;
-          return Array.isArray(events) ? [...events] : [...BATCH_EVENTS];
+          if (typeof events === 'function') return [...HANDLER_EVENTS];
+          return [...(events ?? BATCH_EVENTS)];
         },
+      }),
+      after: t.stringList({
+        description:
+          "The handlers of the same batch it runs after, for the same event (its definition's `after`): its run waits until theirs have succeeded or been skipped.",
+        resolve: (handler) => [...(registry.after[handler.name] ?? [])],
       }),
       inputType: t.string({
         description: 'The GraphQL input type of its per-batch options.',

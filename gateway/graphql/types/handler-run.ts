@@ -1,7 +1,9 @@
 import { AppError } from '../../../core/errors.ts';
+import type { HandlerRegistry } from '../../../handlers/sdk/index.ts';
 import {
   HANDLER_RUN_STATUSES,
   HANDLER_RUNS_CHANNEL,
+  handlerRunWaits,
   retryHandlerRun,
   type HandlerRunRow,
   type HandlerRunStatus,
@@ -10,8 +12,8 @@ import type { Builder } from '../builder.ts';
 
 const at = (ms: number | null) => (ms === null ? null : new Date(ms));
 
-/** Adds `HandlerRun`, `HandlerRunStatus` and `Mutation.retryHandlerRun`; returns the type's ref. */
-export function defineHandlerRun(builder: Builder) {
+/** Adds `HandlerRun`, `HandlerRunStatus` and `Mutation.retryHandlerRun`; returns the type's ref (and the status enum's). */
+export function defineHandlerRun(builder: Builder, registry: HandlerRegistry) {
   const Status = builder.enumType('HandlerRunStatus', {
     description:
       "queued → running → succeeded; a failed attempt goes back to queued (with backoff) until the attempts are used up (dead). skipped: the handler does not run for the batch's event.",
@@ -20,13 +22,32 @@ export function defineHandlerRun(builder: Builder) {
 
   const HandlerRunRef = builder.objectRef<HandlerRunRow>('HandlerRun').implement({
     description:
-      "One result handler run for a finished batch: created with the batch's final status, retried with backoff, ended succeeded, skipped or dead.",
+      "One result handler run: created with the batch's final status, or with a change of one of its results' annotations (result.annotated); retried with backoff, ended succeeded, skipped or dead.",
     fields: (t) => ({
       id: t.id({ resolve: (run) => String(run.id) }),
       batchId: t.exposeID('batchId'),
       handler: t.exposeString('handler', { description: "The handler's name." }),
       event: t.exposeString('event', {
-        description: 'The final batch status that created the run: completed, failed, expired or cancelled.',
+        description:
+          "What created the run: the batch's final status (completed, failed, expired or cancelled), or result.annotated for a change of a result's annotation.",
+      }),
+      line: t.exposeInt('line', {
+        nullable: true,
+        description: 'For result.annotated: the line of the annotated result in the input file (from 1); otherwise null.',
+      }),
+      annotation: t.field({
+        type: 'JSON',
+        nullable: true,
+        description:
+          'For result.annotated: the annotation as this change left it, as the handler receives it in context.annotation (batchId, customId, line, gold, rating, correction, labels, note, annotator, source, updatedAt); otherwise null.',
+        resolve: (run) => run.annotation,
+      }),
+      waitingFor: t.string({
+        nullable: true,
+        description:
+          'Why a queued run does not start although it may be due: the unfinished run of an earlier change of the same result (changes of one result run in order), or of a handler this one runs after (`after`; a dead one holds it until retried). Null when it waits for nothing.',
+        resolve: (run, _args, { database }) =>
+          run.status === 'queued' ? handlerRunWaits(database.db, { id: run.id, after: registry.after }) : null,
       }),
       status: t.field({ type: Status, resolve: (run) => run.status }),
       attempts: t.exposeInt('attempts', { description: 'Attempts made so far.' }),
@@ -75,5 +96,5 @@ export function defineHandlerRun(builder: Builder) {
       },
     }),
   );
-  return HandlerRunRef;
+  return { HandlerRun: HandlerRunRef, HandlerRunStatus: Status };
 }

@@ -18,8 +18,8 @@ export function defineHandlerTypes(
   { registry, Batch }: { registry: HandlerRegistry; Batch: ReturnType<typeof defineBatch> },
 ) {
   defineHandlerInfo(builder, registry);
-  const HandlerRun = defineHandlerRun(builder);
-  defineBatchHandlerRuns(builder, { Batch, HandlerRun });
+  const { HandlerRun, HandlerRunStatus } = defineHandlerRun(builder, registry);
+  defineBatchHandlerRuns(builder, { Batch, HandlerRun, HandlerRunStatus });
   defineBatchHandlerOptions(builder, { Batch, registry });
   return registry.handlers.length > 0 ? defineHandlerInputs(builder, registry) : undefined;
 }
