@@ -8,12 +8,20 @@ import type { defineResult } from './result.ts';
 /** The most results one page holds. */
 export const MAX_RESULT_PAGE = 500;
 
-/** An opaque cursor for the line a page ended on. */
-export const resultCursor = (line: number) => Buffer.from(`line:${line}`).toString('base64url');
+/** An opaque cursor for the line a page ended on (web-standard base64: the gateway runs on Node, Bun and Deno). */
+export const resultCursor = (line: number) => btoa(`line:${line}`).replace(/=+$/, '');
+
+const decoded = (cursor: string) => {
+  try {
+    return atob(cursor);
+  } catch {
+    return '';
+  }
+};
 
 function lineOfCursor(after: string | null | undefined): number {
   if (after === null || after === undefined || after === '') return 0;
-  const match = /^line:(\d{1,9})$/.exec(Buffer.from(after, 'base64url').toString());
+  const match = /^line:(\d{1,9})$/.exec(decoded(after));
   if (!match) {
     throw new AppError(
       'BAD_REQUEST',
