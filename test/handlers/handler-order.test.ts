@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
+import { createApp } from '../../gateway/app.ts';
+import { loadGatewayConfig } from '../../gateway/config.ts';
 import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
 import { ANY_DESTINATION, defineHandler, HandlerError, loadHandlerRegistry, ManifestError, z } from '../../handlers/sdk/index.ts';
 import { recordAnnotation, retryHandlerRun } from '../../schema/index.ts';
@@ -70,6 +72,22 @@ afterEach(async () => {
 describe('handlers of one batch in the order of their after', () => {
   const database = useTestDatabase();
   const db = () => database().database;
+  /** The gateway's GraphQL API over the same database and handlers. */
+  const graphql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
+    const app = createApp({ config: loadGatewayConfig({}), database: db(), logger, handlers: registry });
+    try {
+      const res = await app.request('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data: T; errors?: unknown };
+      if (body.errors) throw new Error(JSON.stringify(body.errors));
+      return body.data;
+    } finally {
+      await app.close();
+    }
+  };
   const start = () => {
     runner = createHandlerRunner({
       database: db(),
@@ -115,6 +133,33 @@ describe('handlers of one batch in the order of their after', () => {
     const annotationRun = all.find((r) => r.handler === 'importer' && r.event === 'result.annotated');
     // Merged key by key into what the batch-end run attached.
     expect(annotationRun?.result).toEqual({ metadata: { topic: 't-req-2', reviewed: true } });
+
+    // GraphQL keeps the batch-end runs in handlerRuns and lists the change's runs apart, with their line and annotation.
+    const data = await graphql<{ batch: { handlerRuns: unknown[]; annotationRuns: unknown[] }; handlers: unknown[] }>(
+      `query ($id: ID!) {
+        batch(id: $id) { handlerRuns { handler event line } annotationRuns { handler event line annotation status } }
+        handlers { name after events }
+      }`,
+      { id: batchId },
+    );
+    expect(data.batch.handlerRuns).toEqual([
+      { handler: 'extractor', event: 'completed', line: null },
+      { handler: 'importer', event: 'completed', line: null },
+    ]);
+    expect(data.batch.annotationRuns).toEqual(
+      ['extractor', 'importer'].map((handler) => ({
+        handler,
+        event: 'result.annotated',
+        line: 2,
+        annotation: expect.objectContaining({ customId: 'req-2', gold: true, annotator: 'alice' }),
+        status: 'succeeded',
+      })),
+    );
+    expect(data.handlers).toEqual([
+      { name: 'importer', after: ['extractor'], events: ['completed', 'result.annotated'] },
+      { name: 'extractor', after: [], events: ['completed', 'result.annotated'] },
+      { name: 'tagger', after: [], events: ['completed', 'failed', 'expired', 'cancelled'] },
+    ]);
   });
 
   it('holds a handler while the one it runs after is dead, and lets it go once that one is retried', async () => {
@@ -133,6 +178,14 @@ describe('handlers of one batch in the order of their after', () => {
       ['importer', 'queued', 0],
     ]);
     expect(events).not.toContain(`importer:start:${batchId}:importer`);
+    const waiting = await graphql<{ batch: { handlerRuns: { handler: string; waitingFor: string | null }[] } }>(
+      'query ($id: ID!) { batch(id: $id) { handlerRuns { handler waitingFor } } }',
+      { id: batchId },
+    );
+    expect(waiting.batch.handlerRuns).toEqual([
+      { handler: 'extractor', waitingFor: null },
+      { handler: 'importer', waitingFor: `run ${held[0]?.id} of extractor, which this handler runs after (dead)` },
+    ]);
 
     broken.delete(batchId);
     const dead = held[0];
