@@ -44,6 +44,8 @@ function asked(request: unknown): Child[] {
 /** The answer's side as (role, text) pairs: each choice's message (or text), tool calls as JSON, embeddings summed up. */
 function answers(response: unknown): [string, string][] {
   if (!isObject(response)) return response === null || response === undefined ? [] : [['response', asText(response)]];
+  // An engine's refusal (a 4xx) is kept as the response; it is shown as the error.
+  if (isObject(response.error) && !Array.isArray(response.choices)) return [];
   if (Array.isArray(response.choices))
     return response.choices.map((choice): [string, string] => {
       if (!isObject(choice)) return ['answer', asText(choice)];
@@ -63,6 +65,14 @@ function answers(response: unknown): [string, string][] {
 
 /** The text a correction starts from: the correction, else the first answer. */
 export const answerText = (result: Result): string => result.annotation?.correction ?? answers(result.response)[0]?.[1] ?? '';
+
+/** Why a line failed: the result's error, or the error body the engine refused the request with. */
+function failure({ error, response }: Result): string | null {
+  if (error) return `${error.code}: ${error.message}`;
+  if (!isObject(response) || !isObject(response.error)) return null;
+  const { code, type, message } = response.error;
+  return `${String(type ?? code ?? 'error')}: ${asText(message ?? response.error)}`;
+}
 
 const stars = (rating: number | null) => (rating === null ? 'unrated' : `${'★'.repeat(rating)}${'☆'.repeat(5 - rating)}`);
 
@@ -95,7 +105,7 @@ export function resultView(r: Result): HTMLElement {
   const metadata = Object.entries(r.metadata ?? {});
   return h(
     'article',
-    { class: 'result', 'data-line': r.line, 'data-status': r.status, 'data-gold': Boolean(a?.gold), tabindex: -1 },
+    { class: 'result', 'data-line': r.line, 'data-status': r.status, 'data-gold': String(Boolean(a?.gold)), tabindex: -1 },
     summary(r),
     h(
       'div',
@@ -103,7 +113,7 @@ export function resultView(r: Result): HTMLElement {
       asked(r.request),
       answers(r.response).map(([role, text]) => turn(role, text, 'answer')),
     ),
-    r.error && h('p', { class: 'error', 'data-field': 'error' }, `${r.error.code}: ${r.error.message}`),
+    failure(r) && h('p', { class: 'error', 'data-field': 'error' }, failure(r)),
     a?.correction != null && h('div', { 'data-field': 'correction' }, turn('correction', a.correction, 'correction')),
     a?.note && h('p', { class: 'note' }, `Note: ${a.note}`),
     metadata.length > 0 &&
