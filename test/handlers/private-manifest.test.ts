@@ -334,7 +334,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
         sql`select r.custom_id, m.metadata from result_metadata m join requests r using (batch_id, line)
             where m.batch_id = ${batchId} order by r.custom_id`,
       );
-      const ticket1 = { format: 'text', words: 17, language: 'en', topic: 'Billing' };
+      const ticket1 = { format: 'text', words: 18, language: 'en', topic: 'Billing' };
       const ticket2 = { format: 'json', words: 1, fields: { intent: 'refund', priority: 1 } };
       expect(metadata).toEqual([
         { custom_id: 'ticket-1', metadata: ticket1 },
