@@ -51,7 +51,10 @@ function answers(response: unknown): [string, string][] {
       if (!isObject(choice)) return ['answer', asText(choice)];
       if (isObject(choice.message)) {
         const { content, tool_calls: calls } = choice.message;
-        return [String(choice.message.role ?? 'assistant'), [contentText(content), calls ? asText(calls) : ''].filter(Boolean).join('\n')];
+        return [
+          String(choice.message.role ?? 'assistant'),
+          [contentText(content), Array.isArray(calls) && calls.length ? asText(calls) : ''].filter(Boolean).join('\n'),
+        ];
       }
       return ['completion', asText(choice.text ?? choice)];
     });
@@ -87,7 +90,7 @@ function summary(r: Result): HTMLElement {
     h('code', { 'data-field': 'custom-id' }, r.customId),
     badge(r.status),
     h('span', { class: a?.gold ? 'gold on' : 'gold', 'data-field': 'gold', title: 'gold star (g)' }, a?.gold ? '★ gold' : '☆'),
-    h('span', { class: 'rating', 'data-field': 'rating', title: 'rating (1–5)' }, stars(a?.rating ?? null)),
+    h('span', { class: a?.rating ? 'rating' : 'rating muted', 'data-field': 'rating', title: 'rating (1–5)' }, stars(a?.rating ?? null)),
     h(
       'span',
       { class: 'labels', 'data-field': 'labels' },
