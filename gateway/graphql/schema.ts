@@ -51,7 +51,6 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   defineScalars(builder);
   defineHealth(builder);
   defineBatchProgress(builder);
-  defineBatchResults(builder);
   defineBatchEvents(builder);
   defineWorkerEvents(builder);
   // The Batch API: files, batches, models, workers, stats.
@@ -72,6 +71,7 @@ export function createSchema({ handlers = createHandlerRegistry([]) }: SchemaOpt
   defineResultConnection(builder, { Batch, Result, ResultStatus, PageInfo });
   defineAnnotateResult(builder, { Result, AnnotationSource });
   defineResultAnnotations(builder, { Result });
+  defineBatchResults(builder, { Result });
   const BatchHandlersInput = defineHandlerTypes(builder, { registry: handlers, Batch });
   defineCreateBatchInput(builder, { Batch, BatchRequestInput: defineBatchRequestInput(builder), BatchHandlersInput });
   defineModel(builder, { RegisterModelInput: defineRegisterModelInput(builder), UpdateModelInput: defineUpdateModelInput(builder) });

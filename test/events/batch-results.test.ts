@@ -143,6 +143,31 @@ describe('batchResults: a batch results in input order as a real worker writes t
     expect(after).toEqual([]);
   });
 
+  it('sends each line as Batch.results shows it when the subscriber selects result: its request beside the answer', {
+    timeout: 120_000,
+  }, async () => {
+    const id = await createBatch(a);
+    const query = `subscription ($id: ID!, $from: Int) { batchResults(batchId: $id, fromLine: $from) {
+      line result { line customId status request response annotation { gold } } } }`;
+    type Event = {
+      data?: { batchResults: { line: number; result: { line: number; customId: string; status: string; request: any; response: any } } };
+      errors?: unknown[];
+    };
+    const events = await readAll(
+      sseClient(b, { authorization: AUTH }).iterate({ query, variables: { id, from: LINES - 4 } }) as AsyncIterableIterator<Event>,
+      { timeoutMs: 90_000 },
+    );
+    expect(events.filter((e) => e.errors)).toEqual([]);
+    const results = events.map((e) => e.data!.batchResults.result);
+    expect(results.map((r) => r.line)).toEqual([LINES - 4, LINES - 3, LINES - 2, LINES - 1, LINES]);
+    for (const r of results) {
+      expect(r.customId).toBe(`row-${r.line}`);
+      expect(r.status).toBe('succeeded');
+      expect(r.request.messages).toEqual([{ role: 'user', content: `line ${r.line}` }]);
+      expect(r.response.object).toBe('chat.completion');
+    }
+  });
+
   it('tells another API key that the batch does not exist, over SSE and WebSocket, and refuses a negative fromLine', {
     timeout: 60_000,
   }, async () => {

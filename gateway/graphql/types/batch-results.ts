@@ -1,9 +1,14 @@
+import { AppError } from '../../../core/errors.ts';
 import type { ResultLine } from '../../subscriptions/results-hub.ts';
 import type { Builder } from '../builder.ts';
+import { readResult, type defineResult } from './result.ts';
+
+/** A line the subscription sends, with the batch it belongs to (for its `result`). */
+type BatchResultLine = ResultLine & { batchId: string };
 
 /** Adds `Subscription.batchResults(batchId, fromLine)` and its `BatchResultLine` type. */
-export function defineBatchResults(builder: Builder): void {
-  const BatchResultLineRef = builder.objectRef<ResultLine>('BatchResultLine').implement({
+export function defineBatchResults(builder: Builder, { Result }: Pick<ReturnType<typeof defineResult>, 'Result'>): void {
+  const BatchResultLineRef = builder.objectRef<BatchResultLine>('BatchResultLine').implement({
     description: "One finished request of a batch, as the batch's output or error file holds it.",
     fields: (t) => ({
       line: t.exposeInt('line', {
@@ -17,6 +22,17 @@ export function defineBatchResults(builder: Builder): void {
       outputLine: t.exposeString('outputLine', {
         description:
           'The exact JSON line (without its newline) the output or error file holds for this request, in the OpenAI batch result format.',
+      }),
+      result: t.field({
+        type: Result,
+        description:
+          'The line as Batch.results shows it: its request, response, tokens, metadata and annotation. Read from the database for ' +
+          'each line sent (outputLine is not): select it when you need the request or the annotation beside the answer.',
+        resolve: async ({ batchId, line }, _args, { database }) => {
+          const result = await readResult(database, batchId, line);
+          if (!result) throw new AppError('NOT_FOUND', `Line ${line} of batch ${batchId} is gone.`, { param: 'batchId' });
+          return result;
+        },
       }),
     }),
   });
@@ -36,7 +52,7 @@ export function defineBatchResults(builder: Builder): void {
         }),
       },
       subscribe: (_root, { batchId, fromLine }, { results, owner }) => results.watch(String(batchId), owner, fromLine ?? 0),
-      resolve: (line) => line,
+      resolve: (line, { batchId }) => ({ ...line, batchId: String(batchId) }),
     }),
   );
 }
