@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
@@ -10,7 +11,7 @@ import {
   type HandlerContext,
   type HandlerResult,
 } from '../../handlers/sdk/index.ts';
-import { recordAnnotation, type AnnotationPatch } from '../../schema/index.ts';
+import { handlerRunWaits, recordAnnotation, rows, type AnnotationPatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
 import { registryOf } from './support/registry.ts';
@@ -154,11 +155,24 @@ describe('result.annotated handler runs', () => {
     const batchId = await finishedBatch(db(), { succeeded: 2, handlers: { curator: {} } });
     const first = await annotate(batchId, 'req-1', { gold: true });
     const second = await annotate(batchId, 'req-1', { rating: 4 });
+    const other = await annotate(batchId, 'req-2', { gold: true });
+    // Before any runner: the second change's run says what it waits for; another result's run waits for nothing.
+    const ids = new Map(
+      (
+        await rows<{ id: number; seq: number }>(
+          db().db,
+          sql`select id::float8 as id, annotation_seq::float8 as seq from handler_runs where batch_id = ${batchId} and annotation_seq is not null`,
+        )
+      ).map((r) => [r.seq, r.id]),
+    );
+    const waits = (seq: number) => handlerRunWaits(db().db, { id: ids.get(seq) ?? -1, after: registry.after });
+    expect(await waits(second.seq)).toBe(`run ${ids.get(first.seq)} of curator for an earlier change of this result (queued)`);
+    expect(await waits(other.seq)).toBeNull();
     start();
-    await ended(batchId, 3);
+    await ended(batchId, 4);
 
-    const mine = seen.filter((s) => s.runId.startsWith(`${batchId}:curator:annotation:`)).map((s) => [s.phase, s.runId]);
     const key = (seq: number) => `${batchId}:curator:annotation:${seq}`;
+    const mine = seen.filter((s) => s.runId === key(first.seq) || s.runId === key(second.seq)).map((s) => [s.phase, s.runId]);
     expect(mine).toEqual([
       ['start', key(first.seq)],
       ['end', key(first.seq)],
