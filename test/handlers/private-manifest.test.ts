@@ -9,7 +9,7 @@ import { loadGatewayConfig } from '../../gateway/config.ts';
 import { startGateway } from '../../gateway/start.ts';
 import { loadHandlers, splitManifestList } from '../../handlers/index.ts';
 import { ANY_DESTINATION, createTestContext, type HandlerAnnotation, type HandlerResult } from '../../handlers/sdk/index.ts';
-import { HANDLER_RUNS_CHANNEL, recordAnnotation, rows, settleBatch, type AnnotationPatch } from '../../schema/index.ts';
+import { rows, settleBatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { answerLines } from '../helpers/results.ts';
 import { runsEnded } from './support/batches.ts';
@@ -329,33 +329,30 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
       });
 
       // 3. The metadata is on the results.
-      const metadata = await rows<{ custom_id: string; metadata: unknown }>(
-        db,
-        sql`select r.custom_id, m.metadata from result_metadata m join requests r using (batch_id, line)
-            where m.batch_id = ${batchId} order by r.custom_id`,
+      const listed = await graphql(
+        `query($id: ID!) { batch(id: $id) { results(first: 10) { edges { node { customId status metadata } } } } }`,
+        { id: batchId },
       );
       const ticket1 = { format: 'text', words: 18, language: 'en', topic: 'Billing' };
       const ticket2 = { format: 'json', words: 1, fields: { intent: 'refund', priority: 1 } };
-      expect(metadata).toEqual([
-        { custom_id: 'ticket-1', metadata: ticket1 },
-        { custom_id: 'ticket-2', metadata: ticket2 },
+      expect(listed.batch.results.edges.map((e: { node: unknown }) => e.node)).toEqual([
+        { customId: 'ticket-1', status: 'succeeded', metadata: ticket1 },
+        { customId: 'ticket-2', status: 'succeeded', metadata: ticket2 },
+        { customId: 'ticket-3', status: 'failed', metadata: null },
       ]);
 
       // 4. Reviewers star two results: each appears in the private table.
-      const annotate = async (customId: string, patch: AnnotationPatch) => {
-        const outcome = await recordAnnotation(db, {
-          batchId,
-          customId,
-          owner: 'local',
-          patch,
-          annotator: 'reviewer@acme.test',
-          source: 'api',
-          annotationHandlers: ['goldStarSync'],
-        });
-        expect(outcome).toMatchObject({ ok: true, changed: true, runs: 1 });
-        await gateway.database.notify(HANDLER_RUNS_CHANNEL, '');
+      const annotate = async (customId: string, patch: Record<string, unknown>) => {
+        const changed = await graphql(
+          `mutation($input: AnnotateResultInput!) { annotateResult(input: $input) { customId annotation { gold rating annotator } } }`,
+          { input: { batchId, customId, ...patch } },
+        );
+        expect(changed.annotateResult).toMatchObject({ customId, annotation: { annotator: 'local' } });
         const runs = await runsEnded(gateway.database, batchId);
-        expect(runs.filter((r) => r.event === 'result.annotated').every((r) => r.status === 'succeeded')).toBe(true);
+        return runs
+          .filter((r) => r.event === 'result.annotated')
+          .sort((a, b) => a.id - b.id)
+          .map((r) => [r.status, (r.result as { outcome?: string } | null)?.outcome]);
       };
       await annotate('ticket-1', { gold: true, rating: 5, correction: 'The invoice is corrected today.' });
       await annotate('ticket-2', { gold: true });
@@ -367,7 +364,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
           answer: ANSWERS['ticket-1'],
           correction: 'The invoice is corrected today.',
           rating: 5,
-          annotator: 'reviewer@acme.test',
+          annotator: 'local',
           metadata: ticket1,
         },
         {
@@ -377,7 +374,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
           answer: ANSWERS['ticket-2'],
           correction: null,
           rating: null,
-          annotator: 'reviewer@acme.test',
+          annotator: 'local',
           metadata: ticket2,
         },
       ]);
@@ -388,7 +385,12 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
         ['ticket-1', 5],
         ['ticket-2', 4],
       ]);
-      await annotate('ticket-1', { gold: false });
+      expect(await annotate('ticket-1', { gold: false })).toEqual([
+        ['succeeded', 'starred'],
+        ['succeeded', 'starred'],
+        ['succeeded', 'starred'],
+        ['succeeded', 'unstarred'],
+      ]);
       expect((await privateRows()).map((r) => r.custom_id)).toEqual(['ticket-2']);
     } finally {
       await runner.stop();
