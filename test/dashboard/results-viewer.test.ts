@@ -196,6 +196,13 @@ describe('the result viewer in a browser', () => {
     const box = (await page.locator('article.result.focused').boundingBox())!;
     expect(box.y).toBeGreaterThanOrEqual(0);
     expect(box.y + box.height).toBeLessThanOrEqual(900);
+    // Past the page's last result, j goes on to the next page; k from its first comes back.
+    for (let i = 0; i < 29; i++) await page.keyboard.press('j');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('51–56 of 56');
+    expect(await focusedId(page)).toBe('q-51');
+    await page.keyboard.press('k');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('1–50 of 56');
+    expect(await focusedId(page)).toBe('q-50');
   });
 
   it('stars with g, rates with 1–5, saves a correction and labels, and another viewer sees the star live', async () => {

@@ -28,7 +28,8 @@ function typing(target: EventTarget | null): boolean {
 export function bindResultKeys(viewer: HTMLElement, keys: ResultKeys): () => void {
   const onKey = (event: KeyboardEvent) => {
     if (event.ctrlKey || event.metaKey || event.altKey || event.defaultPrevented) return;
-    if (!viewer.isConnected || typing(event.target)) return;
+    // A dialog open over the page (the API key form) has the keys, even on its buttons.
+    if (!viewer.isConnected || typing(event.target) || document.querySelector('dialog[open]')) return;
     if (event.key === 'j') keys.move(1);
     else if (event.key === 'k') keys.move(-1);
     else if (event.key === 'g') keys.gold();
