@@ -16,11 +16,11 @@ import {
   getHandlerRunBatch,
   handlerResultOfLine,
   saveHandlerCheckpoint,
-  setResultMetadata,
   type Database,
   type LeasedHandlerRun,
 } from '../../schema/index.ts';
 import { toHandlerBatch } from './batch-object.ts';
+import { resultMetadataSetter } from './result-metadata.ts';
 import { streamResults, toHandlerResult } from './results.ts';
 
 /** What {@link executeRun} needs besides the run. */
@@ -119,19 +119,7 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
           throw new HandlerError('this process lost the handler run (its lease expired); another process retries it');
         }
       },
-      async setResultMetadata(customId, metadata) {
-        if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-          throw new HandlerError(`setResultMetadata(${JSON.stringify(customId)}): metadata must be a JSON object of keys to values`, {
-            retryable: false,
-          });
-        }
-        const value = jsonSafe(metadata) as Record<string, unknown>;
-        if (!(await setResultMetadata(db, { batchId: run.batchId, customId, metadata: value }))) {
-          throw new HandlerError(`setResultMetadata: batch ${run.batchId} has no request with custom_id ${JSON.stringify(customId)}`, {
-            retryable: false,
-          });
-        }
-      },
+      setResultMetadata: resultMetadataSetter(db, run.batchId),
     };
     logger.info('handler run started', { event: run.event });
     const result = await installed.definition.handle(context);

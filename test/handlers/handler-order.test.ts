@@ -207,7 +207,7 @@ describe('handlers of one batch in the order of their after', () => {
     expect((await runsEnded(db(), unknownId))[0]).toMatchObject({
       status: 'dead',
       attempts: 1,
-      last_error: `setResultMetadata: batch ${unknownId} has no request with custom_id "no-such-id"`,
+      last_error: `setResultMetadata("no-such-id"): batch ${unknownId} has no request with this custom_id`,
     });
     expect((await runsEnded(db(), notObject))[0]).toMatchObject({
       status: 'dead',
