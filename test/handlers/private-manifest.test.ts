@@ -250,7 +250,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
       pollIntervalMs: 50,
       backoff: { baseMs: 50, maxMs: 200 },
     });
-    const graphql = async (query: string, variables: Record<string, unknown> = {}) => {
+    const graphql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
       const res = await gateway.fetch(
         new Request('http://gateway.test/graphql', {
           method: 'POST',
@@ -258,7 +258,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
           body: JSON.stringify({ query, variables }),
         }),
       );
-      const body = (await res.json()) as { data: any; errors?: unknown[] };
+      const body = (await res.json()) as { data: T; errors?: unknown[] };
       expect(body.errors).toBeUndefined();
       return body.data;
     };
@@ -279,7 +279,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
       );
     try {
       // The gateway offers both handlers, their options as GraphQL inputs.
-      const offered = await graphql(`{ handlers { name events manifest } }`);
+      const offered = await graphql<{ handlers: unknown[] }>(`{ handlers { name events manifest } }`);
       expect(offered.handlers.slice(3)).toEqual([
         { name: 'extractMetadata', events: ['completed'], manifest: MANIFEST },
         { name: 'goldStarSync', events: ['result.annotated'], manifest: MANIFEST },
@@ -299,14 +299,17 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
       form.set('file', new File([`${lines.join('\n')}\n`], 'tickets.jsonl'));
       const upload = await gateway.fetch(new Request('http://gateway.test/v1/files', { method: 'POST', body: form }));
       const inputFileId = ((await upload.json()) as { id: string }).id;
-      const created = await graphql(`mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }`, {
-        input: {
-          inputFileId,
-          endpoint: '/v1/chat/completions',
-          handlers: { extractMetadata: { topicPattern: '^Topic: (.+)$' }, goldStarSync: { collection: 'support-faq' } },
+      const created = await graphql<{ createBatch: { id: string } }>(
+        `mutation($input: CreateBatchInput!) { createBatch(input: $input) { id } }`,
+        {
+          input: {
+            inputFileId,
+            endpoint: '/v1/chat/completions',
+            handlers: { extractMetadata: { topicPattern: '^Topic: (.+)$' }, goldStarSync: { collection: 'support-faq' } },
+          },
         },
-      });
-      const batchId: string = created.createBatch.id;
+      );
+      const batchId = created.createBatch.id;
       await gateway.validator.idle();
 
       // 2. It completes: two answers, one failure, as the fleet's writes leave them.
@@ -329,13 +332,13 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
       });
 
       // 3. The metadata is on the results.
-      const listed = await graphql(
+      const listed = await graphql<{ batch: { results: { edges: { node: unknown }[] } } }>(
         `query($id: ID!) { batch(id: $id) { results(first: 10) { edges { node { customId status metadata } } } } }`,
         { id: batchId },
       );
       const ticket1 = { format: 'text', words: 18, language: 'en', topic: 'Billing' };
       const ticket2 = { format: 'json', words: 1, fields: { intent: 'refund', priority: 1 } };
-      expect(listed.batch.results.edges.map((e: { node: unknown }) => e.node)).toEqual([
+      expect(listed.batch.results.edges.map((e) => e.node)).toEqual([
         { customId: 'ticket-1', status: 'succeeded', metadata: ticket1 },
         { customId: 'ticket-2', status: 'succeeded', metadata: ticket2 },
         { customId: 'ticket-3', status: 'failed', metadata: null },
@@ -343,7 +346,7 @@ describe('the gold-star flow end to end: gateway, handler runner, annotations, t
 
       // 4. Reviewers star two results: each appears in the private table.
       const annotate = async (customId: string, patch: Record<string, unknown>) => {
-        const changed = await graphql(
+        const changed = await graphql<{ annotateResult: unknown }>(
           `mutation($input: AnnotateResultInput!) { annotateResult(input: $input) { customId annotation { gold rating annotator } } }`,
           { input: { batchId, customId, ...patch } },
         );
