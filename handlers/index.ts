@@ -26,3 +26,13 @@ export function splitManifestList(value: string | undefined): string[] {
 }
 
 export type { HandlerRegistry } from './sdk/index.ts';
+
+// Label Studio's side of its inbound webhook (POST /v1/integrations/label-studio/webhook): the
+// gateway serves the route, the built-in handler knows the payloads and the task data it imported.
+export { resultText } from './label-studio/task.ts';
+export {
+  judgementOf,
+  LabelStudioPayloadError,
+  readLabelStudioWebhook,
+  type LabelStudioAnnotation,
+} from './label-studio/webhook-payload.ts';

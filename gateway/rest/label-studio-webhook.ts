@@ -3,13 +3,13 @@ import { Hono, type MiddlewareHandler } from 'hono';
 import { AppError } from '../../core/errors.ts';
 import type { EventBus } from '../../core/events/index.ts';
 import type { Logger } from '../../core/logger.ts';
-import { resultText } from '../../handlers/label-studio/task.ts';
 import {
   judgementOf,
   LabelStudioPayloadError,
   readLabelStudioWebhook,
+  resultText,
   type LabelStudioAnnotation,
-} from '../../handlers/label-studio/webhook-payload.ts';
+} from '../../handlers/index.ts';
 import { setResultMetadata } from '../../schema/index.ts';
 import { annotateAndAnnounce, annotationRefused } from '../annotations/index.ts';
 import type { AppDeps } from '../app-deps.ts';
