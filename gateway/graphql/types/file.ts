@@ -11,7 +11,8 @@ export function defineFile(builder: Builder) {
     fields: (t) => ({
       id: t.exposeID('id'),
       purpose: t.exposeString('purpose', {
-        description: '`batch` (an input), `batch_output` (an output or error file, as OpenAI names both) or `fine-tune` (a dataset made by exportDataset).',
+        description:
+          '`batch` (an input), `batch_output` (an output or error file, as OpenAI names both) or `fine-tune` (a dataset made by exportDataset).',
       }),
       kind: t.exposeString('kind', { description: '`input`, `output`, `error` or `dataset`: what the file holds.' }),
       filename: t.exposeString('filename'),
