@@ -39,7 +39,7 @@ export default defineHandler({
       .boolean()
       .default(true)
       .describe(
-        "Before the first task, set the project's labeling configuration to the gateway's (gold star, rating, correction; with textKey, fromName and toName); false keeps the project's own.",
+        "Before the first task, give the project the gateway's labeling configuration (gold star, rating, correction; with textKey, fromName and toName) when it has none yet (a new project's empty <View></View>); a project with a configuration of its own keeps it. false: never look.",
       ),
     modelVersion: z.string().optional().describe("The prediction's model_version; default: the batch's model."),
   }),
@@ -81,8 +81,22 @@ export default defineHandler({
 
     // Before the first chunk only: a retry has set it already. The trailing slash is the route's
     // (label_studio/projects/urls.py: '<int:pk>/'); Django does not redirect a PATCH without it.
-    if (options.setLabelConfig && done === 0)
-      await send(`${base}/api/projects/${options.projectId}/`, 'PATCH', { label_config: labelConfig(options) });
+    // Only a project without a configuration of its own gets ours: a project someone set up keeps
+    // theirs (the webhook reads a choice, a rating and a text area whatever their names).
+    if (options.setLabelConfig && done === 0) {
+      const project = `${base}/api/projects/${options.projectId}/`;
+      const response = await context.fetch(project, {
+        headers: { authorization: `Token ${tokenFor(options, deployment)}` },
+        signal: context.signal,
+      });
+      if (!response.ok) throw await httpError(response, `Label Studio (GET ${project})`);
+      const current = ((await response.json()) as { label_config?: unknown }).label_config;
+      if (isUnconfigured(current)) await send(project, 'PATCH', { label_config: labelConfig(options) });
+      else if (current !== labelConfig(options))
+        context.logger.warn('the Label Studio project has a labeling configuration of its own; it is kept', {
+          projectId: options.projectId,
+        });
+    }
 
     const flush = async () => {
       await send(endpoint, 'POST', chunk);
@@ -103,6 +117,12 @@ export default defineHandler({
     return { projectId: options.projectId, imported };
   },
 });
+
+/**
+ * Whether a project's labeling configuration is Label Studio's empty default: a project made
+ * without one has `<View></View>` (label_studio/projects/models.py, Project.label_config).
+ */
+const isUnconfigured = (config: unknown) => typeof config !== 'string' || /^\s*(<View>\s*<\/View>|<View\s*\/>)?\s*$/.test(config);
 
 type Urls = { url?: string | undefined; token?: string | undefined };
 const normalized = (url: string) => new URL(url).href.replace(/\/+$/, '');

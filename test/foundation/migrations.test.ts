@@ -15,6 +15,8 @@ const TABLES = [
   'rate_buckets',
   'request_ranges',
   'requests',
+  'result_annotations',
+  'result_metadata',
   'results',
   'workers',
 ];

@@ -8,7 +8,7 @@ import { configVariables, startLabelStudioStandin, type LabelStudioStandin } fro
 // (see support/label-studio-standin.ts for the files and commits of HumanSignal/label-studio).
 let server: LabelStudioStandin;
 beforeAll(async () => {
-  server = await startLabelStudioStandin({ projects: [3, 4, 5, 6, 7, 8, 9] });
+  server = await startLabelStudioStandin({ projects: [3, 4, 5, 6, 7, 8, 9, 10] });
 });
 afterAll(() => server.close());
 
@@ -132,6 +132,15 @@ describe('the Label Studio handler', () => {
     });
   });
 
+  it('sets the configuration only on a project without one: a project someone configured keeps theirs', async () => {
+    const own =
+      '<View><Paragraphs name="p" value="$messages" layout="dialogue" nameKey="role" textKey="content"/><Text name="response" value="$response"/><TextArea name="correction" toName="response"/></View>';
+    server.projects.get(10)!.label_config = own;
+    await labelStudio.handle(context(10));
+    expect(server.projects.get(10)!.label_config).toBe(own);
+    expect(tasksOf(10)).toHaveLength(4);
+  });
+
   it('refuses an answer key the import writes itself', () => {
     expect(() => context(3, { textKey: 'custom_id' })).toThrow('handlers.labelStudio.textKey: expected a key other than messages, prompt');
   });
@@ -141,7 +150,7 @@ describe('the Label Studio handler', () => {
     await labelStudio.handle(
       context(4, { chunkSize: 2, includeErrors: true, textKey: 'text', fromName: 'review', toName: 'text', modelVersion: 'v7' }, 5),
     );
-    expect(server.requests.length - before).toBe(4); // the configuration, then 3 chunks
+    expect(server.requests.length - before).toBe(5); // the project read, its configuration set, then 3 chunks
     const tasks = tasksOf(4);
     expect(tasks).toHaveLength(5);
     expect(tasks[4]?.data).toMatchObject({ text: 'error engine_error: boom', custom_id: 'q-5' });
@@ -153,7 +162,7 @@ describe('the Label Studio handler', () => {
   });
 
   it('saves progress after each chunk and resumes from it on retry, without setting the configuration again', async () => {
-    server.failRequest(2);
+    server.failRequest(3); // the project read, its configuration, the first chunk, then the second fails
     const first = context(5, { chunkSize: 3 }, 12);
     await expect(labelStudio.handle(first)).rejects.toMatchObject({ retryable: true });
     expect(first.saved).toEqual([{ imported: 3 }]);
@@ -193,7 +202,11 @@ describe('the Label Studio handler', () => {
         results: results(1),
       });
       await labelStudio.handle(ctx);
-      expect(elsewhere.received.map((r) => r.headers.authorization)).toEqual(['Token their-own-token', 'Token their-own-token']);
+      expect(elsewhere.received.map((r) => r.headers.authorization)).toEqual([
+        'Token their-own-token',
+        'Token their-own-token',
+        'Token their-own-token',
+      ]);
       // The deployment's own URL, given again by the batch, keeps the deployment's token.
       await labelStudio.handle(context(7, { url: server.url }, 1));
       expect(server.requests.at(-1)?.headers.authorization).toBe(`Token ${server.token}`);

@@ -187,8 +187,9 @@ describe('secret handler options at rest', () => {
         chunkSize: 200,
         includeErrors: false,
         textKey: 'response',
-        fromName: 'answer',
+        fromName: 'correction',
         toName: 'response',
+        setLabelConfig: true,
       },
       postgresInsert: { url: '********', table: 'batch_results', createTable: false, chunkSize: 500, onConflict: 'update' },
     });
