@@ -126,7 +126,7 @@ describe('handlers of one batch in the order of their after', () => {
     runner?.nudge();
     let all = await runsEnded(db(), batchId);
     for (let i = 0; i < 200 && all.length < 4; i++) all = await runsEnded(db(), batchId);
-    const seq = outcome.annotation.seq;
+    const seq = outcome.annotation?.seq;
     expect(index(`importer:start:${batchId}:importer:annotation:${seq}`)).toBeGreaterThan(
       index(`extractor:end:${batchId}:extractor:annotation:${seq}`),
     );
