@@ -4,7 +4,6 @@ import type { Context, Scope } from '../context.ts';
 import { h, replace } from '../dom.ts';
 import { downloadLink } from '../downloads.ts';
 import {
-  ANNOTATE_RESULT,
   EXPORT_DATASET,
   RESULT_ANNOTATIONS,
   RESULTS,
@@ -17,6 +16,7 @@ import {
 import { createEditor } from './result-editor.ts';
 import { createResultFilter } from './result-filter.ts';
 import { bindResultKeys } from './result-keys.ts';
+import { createSaveQueue } from './result-saves.ts';
 import { answerText, resultView } from './result-view.ts';
 
 const PAGE_SIZE = 50;
@@ -42,12 +42,11 @@ export function createResultsViewer({ api, live }: Context, batchId: string, sco
   let focused = -1;
   let editing: { line: number; element: HTMLElement } | null = null;
   let reads = 0;
-  let saving: Promise<void> = Promise.resolve();
   let lastStatus: string | null = null;
 
   const list = h('div', { class: 'results', 'data-list': 'results' });
   const counter = h('span', { class: 'muted', 'data-field': 'results-count' }, 'Reading results...');
-  const notice = h('span', { class: 'muted', 'data-field': 'saved', role: 'status' });
+  const saves = createSaveQueue({ api, batchId, saved: (result) => show(result) });
   const problem = h('p', { class: 'error', role: 'alert', hidden: true });
   const previousButton = h('button', { type: 'button', class: 'secondary', disabled: true }, '← Previous');
   const nextButton = h('button', { type: 'button', class: 'secondary', disabled: true }, 'Next →');
@@ -62,13 +61,24 @@ export function createResultsViewer({ api, live }: Context, batchId: string, sco
       afters.splice(1);
       void read('first');
     }),
-    h('div', { class: 'actions' }, previousButton, nextButton, counter, h('span', { class: 'spacer' }), notice, exportButton, exported),
+    h(
+      'div',
+      { class: 'actions' },
+      previousButton,
+      nextButton,
+      counter,
+      h('span', { class: 'spacer' }),
+      saves.notice,
+      exportButton,
+      exported,
+    ),
     h(
       'p',
       { class: 'muted keys' },
       'Keys: j / k next / previous result · g gold star · 1–5 rating (again: none) · e correction · l labels',
     ),
     problem,
+    saves.unsaved,
     list,
   );
 
@@ -136,26 +146,10 @@ export function createResultsViewer({ api, live }: Context, batchId: string, sco
     editing?.element.querySelector<HTMLElement>('textarea, input')?.focus();
   }
 
-  /** Saves a change of the focused result, one after another, each computed from the result as the last save left it. */
+  /** Saves a change of the focused result (see result-saves.ts: it is sent whatever page is shown by then). */
   function annotate(change: (r: Result) => AnnotationPatch | null) {
-    const line = results[focused]?.line;
-    if (line === undefined) return;
-    saving = saving.then(async () => {
-      const result = results.find((r) => r.line === line);
-      const patch = result && change(result);
-      if (!result || !patch) return;
-      notice.textContent = `Saving #${line}...`;
-      try {
-        const { annotateResult } = await api.graphql<{ annotateResult: Result }>(ANNOTATE_RESULT, {
-          input: { batchId, customId: result.customId, ...patch, source: 'dashboard' },
-        });
-        show(annotateResult);
-        notice.textContent = `Saved #${line}`;
-      } catch (error) {
-        notice.textContent = '';
-        fail(`Result #${line} (${result.customId}) was not saved: ${(error as Error).message}`);
-      }
-    });
+    const result = results[focused];
+    if (result) saves.save(result, change);
   }
 
   function closeEditor() {
@@ -172,7 +166,8 @@ export function createResultsViewer({ api, live }: Context, batchId: string, sco
       initial: kind === 'correction' ? answerText(result) : (result.annotation?.labels ?? []).join(', '),
       save: (patch) => {
         closeEditor();
-        if (patch) annotate(() => patch);
+        // The result the editor was opened on, even if a click has highlighted another since.
+        if (patch) saves.save(result, () => patch);
       },
       cancel: closeEditor,
     });
