@@ -50,7 +50,7 @@ export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInp
   // read what they missed from Batch.results.
   const announce = async () => {
     if (outcome.runs > 0) await deps.database.notify(HANDLER_RUNS_CHANNEL, '');
-    if (!outcome.changed) return;
+    if (!outcome.changed || !outcome.annotation) return;
     const owner = input.owner ?? (await batchOwner(deps.database, input.batchId));
     if (owner === undefined) return;
     const event: ResultAnnotatedEvent = {

@@ -47,8 +47,12 @@ export interface RecordAnnotationInput {
 
 /** What {@link recordAnnotation} did. */
 export type RecordAnnotationOutcome =
-  /** `changed` is false when the patch left every field as it was (no runs were created). */
-  { ok: true; annotation: AnnotationRow; changed: boolean; runs: number } | { ok: false; reason: 'not_found' | 'no_result' };
+  /**
+   * `changed` is false when the patch left every field as it was (no runs were created);
+   * `annotation` is null when the result has none and the patch set nothing.
+   */
+  | { ok: true; line: number; annotation: AnnotationRow | null; changed: boolean; runs: number }
+  | { ok: false; reason: 'not_found' | 'no_result' };
 
 const FIELDS = ['gold', 'rating', 'correction', 'labels', 'note'] as const;
 
@@ -57,7 +61,9 @@ const COLUMNS = sql`a.batch_id as "batchId", a.custom_id as "customId", a.line, 
   a.seq::float8 as "seq"`;
 
 /**
- * Records one change of a result's annotation, in one transaction: the annotation row (made
+ * Records one change of a result's annotation, in one transaction that locks the request's
+ * row first, so that changes of one result (even its first two, before it has an annotation
+ * row to lock) are made one after the other and take their seq in that order: the annotation row (made
  * on the first change), then one queued `result.annotated` handler run per handler that the
  * batch named and that runs on annotations, carrying the annotation as this change left it.
  * The caller publishes the change and NOTIFYs HANDLER_RUNS_CHANNEL after it commits.
@@ -65,14 +71,15 @@ const COLUMNS = sql`a.batch_id as "batchId", a.custom_id as "customId", a.line, 
  * request has no result yet (nothing to judge).
  */
 export async function recordAnnotation(db: Executor, input: RecordAnnotationInput): Promise<RecordAnnotationOutcome> {
-  return db.transaction(async (tx) => {
+  return db.transaction(async (tx): Promise<RecordAnnotationOutcome> => {
     const [target] = await rows<{ line: number; hasResult: boolean }>(
       tx,
       sql`select r.line, exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line) as "hasResult"
           from requests r join batches b on b.id = r.batch_id
           where r.batch_id = ${input.batchId} and r.custom_id = ${input.customId}
             ${input.owner === null ? sql`` : sql`and b.owner = ${input.owner}`}
-          order by r.line limit 1`,
+          order by r.line limit 1
+          for update of r`,
     );
     if (!target) return { ok: false, reason: 'not_found' } as const;
     if (!target.hasResult) return { ok: false, reason: 'no_result' } as const;
@@ -84,8 +91,10 @@ export async function recordAnnotation(db: Executor, input: RecordAnnotationInpu
     const next = Object.fromEntries(
       FIELDS.map((field) => [field, input.patch[field] === undefined ? (before?.[field] ?? null) : input.patch[field]]),
     ) as Required<AnnotationPatch>;
-    const changed = !before || FIELDS.some((field) => JSON.stringify(before[field]) !== JSON.stringify(next[field]));
-    if (before && !changed) return { ok: true, annotation: before, changed: false, runs: 0 };
+    const changed = FIELDS.some((field) => JSON.stringify(before?.[field] ?? null) !== JSON.stringify(next[field]));
+    if (before && !changed) return { ok: true, line: target.line, annotation: before, changed: false, runs: 0 };
+    // A first change that sets nothing leaves no row: there is no annotation to show or to run for.
+    if (!changed) return { ok: true, line: target.line, annotation: null, changed: false, runs: 0 };
 
     const [annotation] = await rows<AnnotationRow>(
       tx,
@@ -116,6 +125,6 @@ export async function recordAnnotation(db: Executor, input: RecordAnnotationInpu
       );
       runs = inserted.length;
     }
-    return { ok: true, annotation, changed: true, runs };
+    return { ok: true, line: target.line, annotation, changed: true, runs };
   });
 }

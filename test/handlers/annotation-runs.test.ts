@@ -101,6 +101,7 @@ describe('result.annotated handler runs', () => {
       annotationHandlers: annotationHandlers(registry),
     });
     if (!outcome.ok) throw new Error(`annotation refused: ${outcome.reason}`);
+    if (!outcome.annotation) throw new Error('the change set nothing');
     runner?.nudge();
     return outcome.annotation;
   };

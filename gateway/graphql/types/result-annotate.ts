@@ -62,8 +62,8 @@ export function defineAnnotateResult(builder: Builder, refs: AnnotateResultRefs)
           { ...target, owner, patch, annotator: owner, source },
         );
         if (!outcome.ok) throw await annotationRefused(deps.database, target, outcome.reason);
-        const result = await readResult(deps.database, target.batchId, outcome.annotation.line);
-        if (!result) throw new Error(`annotateResult: line ${outcome.annotation.line} of ${target.batchId} vanished`);
+        const result = await readResult(deps.database, target.batchId, outcome.line);
+        if (!result) throw new Error(`annotateResult: line ${outcome.line} of ${target.batchId} vanished`);
         return result;
       },
     }),
