@@ -26,13 +26,34 @@ export interface AnnotateDeps {
 export type AnnotateInput = Omit<RecordAnnotationInput, 'annotationHandlers'>;
 
 /**
- * The installed handlers that may run on `result.annotated`: those that list it, and those
- * whose events depend on per-batch options (the runner asks them again per batch).
+ * The installed handlers that run on `result.annotated` for a batch: those that list it, and
+ * those whose events depend on per-batch options when the batch's stored options say so (the
+ * webhook's `events` option, for one, holds only batch events, so it gets no run per change).
+ * Without the batch's options, or when a handler's `events` throws on them, a handler with
+ * per-batch events is kept: the runner asks it again and skips the run.
  */
-export function annotationHandlers(handlers: HandlerRegistry): string[] {
+export function annotationHandlers(handlers: HandlerRegistry, batchHandlers?: Record<string, unknown>): string[] {
   return handlers.handlers
-    .filter(({ definition: { events } }) => typeof events === 'function' || (events?.includes('result.annotated') ?? false))
+    .filter(({ name, definition: { events } }) => {
+      if (typeof events !== 'function') return events?.includes('result.annotated') ?? false;
+      if (!batchHandlers || !(name in batchHandlers)) return !batchHandlers;
+      try {
+        return handlers.events(name, batchHandlers[name]).includes('result.annotated');
+      } catch {
+        return true;
+      }
+    })
     .map((handler) => handler.name);
+}
+
+/** The batch's stored handler options, when some installed handler's events depend on them. */
+async function storedHandlers(deps: AnnotateDeps, batchId: string): Promise<Record<string, unknown> | undefined> {
+  if (!deps.handlers.handlers.some((h) => typeof h.definition.events === 'function')) return undefined;
+  const [batch] = await rows<{ handlers: Record<string, unknown> | null }>(
+    deps.database.db,
+    sql`select handlers from batches where id = ${batchId}`,
+  );
+  return batch?.handlers ?? {};
 }
 
 /**
@@ -43,7 +64,8 @@ export function annotationHandlers(handlers: HandlerRegistry): string[] {
  */
 export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInput): Promise<RecordAnnotationOutcome> {
   validateAnnotation(input);
-  const outcome = await recordAnnotation(deps.database.db, { ...input, annotationHandlers: annotationHandlers(deps.handlers) });
+  const handlers = annotationHandlers(deps.handlers, await storedHandlers(deps, input.batchId));
+  const outcome = await recordAnnotation(deps.database.db, { ...input, annotationHandlers: handlers });
   if (!outcome.ok) return outcome;
   // The change is committed: failing to announce it must not read as "not recorded" (a retry
   // would change nothing and announce nothing). The runner polls as a backstop; subscribers

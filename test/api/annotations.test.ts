@@ -31,6 +31,15 @@ const notifier = defineHandler({
   handle: async () => undefined,
 });
 
+/** Runs on annotation changes only when a batch asks it to: its events depend on the batch's options, as the webhook's do. */
+const pager = defineHandler({
+  name: 'pager',
+  description: 'Pages someone about a batch, and about its reviews when asked.',
+  options: z.object({ reviews: z.boolean().default(false) }),
+  events: (options) => (options.reviews ? ['completed', 'result.annotated'] : ['completed']),
+  handle: async () => undefined,
+});
+
 const ANNOTATE = `mutation($input: AnnotateResultInput!) { annotateResult(input: $input) {
   line customId status response annotation { gold rating correction labels note annotator source updatedAt } } }`;
 
@@ -71,7 +80,7 @@ describe('annotateResult and resultAnnotations through the gateway', () => {
       database: test().database,
       logger: createLogger({ level: 'silent' }),
       bus,
-      handlers: registryOf([goldSync], [notifier]),
+      handlers: registryOf([goldSync], [notifier], [pager]),
     });
   });
   afterAll(async () => {
@@ -195,6 +204,18 @@ describe('annotateResult and resultAnnotations through the gateway', () => {
     } finally {
       await unlisten();
     }
+  });
+
+  it("asks a handler whose events depend on the batch's options: a run per change only for the batch that wants them", async () => {
+    const batchOf = (reviews: boolean) =>
+      chatBatch(api(), { key: ALICE, prompts: ['page me'], answers: { 1: 'ok' }, handlers: { pager: { reviews } } });
+    const [quiet, loud] = [await batchOf(false), await batchOf(true)];
+    for (const batchId of [quiet, loud]) expect((await annotate({ batchId, customId: 'c1', gold: true })).errors).toBeUndefined();
+    const runs = await rows<{ batchId: string; handler: string }>(
+      test().database.db,
+      sql`select batch_id as "batchId", handler from handler_runs where batch_id in (${quiet}, ${loud}) and event = 'result.annotated'`,
+    );
+    expect(runs).toEqual([{ batchId: loud, handler: 'pager' }]);
   });
 
   it('keeps a recorded change when the event bus cannot announce it', async () => {
