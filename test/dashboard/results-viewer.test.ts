@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { chromium, type Browser, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type Locator, type Page, type Route } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setResultMetadata } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
@@ -273,5 +273,69 @@ describe('the result viewer in a browser', () => {
       },
     ]);
     expect(await page.locator('.exported a.download').textContent()).toBe(download.suggestedFilename());
+  });
+
+  it('sends every change in the order pressed, even when j or Previous has left the page before a slow save was sent', async () => {
+    await page.selectOption('select[name=gold]', '');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('1–50 of 56');
+    // Each annotateResult takes 800 ms to reach the gateway, so the keys pressed after the first
+    // change wait in line while the page moves on; reading a page stays quick.
+    const slow = async (route: Route) => {
+      if (route.request().postData()?.includes('annotateResult')) await new Promise((resolve) => setTimeout(resolve, 800));
+      await route.continue();
+    };
+    await page.route('**/graphql', slow);
+    await card(page, 'q-50').locator('.result-head').click();
+    await page.keyboard.press('3');
+    await page.keyboard.press('g');
+    await page.keyboard.press('j');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('51–56 of 56');
+    expect(await focusedId(page)).toBe('q-51');
+    await expect.poll(() => stored('q-50'), { timeout: 5_000 }).toMatchObject({ gold: true, rating: 3, source: 'dashboard' });
+
+    // g twice is the star given and taken away again: the second press counts from the first's
+    // change, not from the result as the page last read it. Then Previous, at once.
+    await page.keyboard.press('g');
+    await page.keyboard.press('g');
+    await page.keyboard.press('2');
+    await page.click('button:text("← Previous")');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('1–50 of 56');
+    await expect.poll(() => stored('q-51'), { timeout: 5_000 }).toMatchObject({ gold: null, rating: 2 });
+    await expect.poll(() => page.locator('[data-field=saved]').textContent(), { timeout: 5_000 }).toMatch(/^Saved #\d+$/);
+    await page.unroute('**/graphql', slow);
+    // Back on the first page, q-50 shows both of its changes.
+    await expect.poll(() => card(page, 'q-50').locator('[data-field=rating]').textContent()).toBe('★★★☆☆');
+    expect(await card(page, 'q-50').getAttribute('data-gold')).toBe('true');
+    expect(await page.locator('[data-field=unsaved]').isHidden()).toBe(true);
+  });
+
+  it('shows a save the gateway refused, with its custom_id, after the page has moved on, until the line is saved', async () => {
+    // A proxy in front of the gateway answers 503 while the gateway restarts.
+    const down = async (route: Route) => {
+      if (!route.request().postData()?.includes('annotateResult')) return route.continue();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      await route.fulfill({ status: 503, contentType: 'text/plain', body: 'the gateway is restarting' });
+    };
+    await page.route('**/graphql', down);
+    await card(page, 'q-48').locator('.result-head').click();
+    await page.keyboard.press('5');
+    await page.click('button:text("Next →")');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('51–56 of 56');
+    const unsaved = page.locator('[data-field=unsaved][role=alert]');
+    await unsaved.waitFor();
+    expect(await unsaved.locator('li').allTextContents()).toEqual([
+      expect.stringMatching(/^Result #\d+ \(q-48\) was not saved: the gateway is restarting$/),
+    ]);
+    expect((await stored('q-48'))?.rating ?? null).toBeNull();
+    // Reading a page again leaves the report up.
+    await page.click('button:text("← Previous")');
+    await expect.poll(() => page.locator('[data-field=results-count]').textContent()).toBe('1–50 of 56');
+    expect(await unsaved.isVisible()).toBe(true);
+
+    await page.unroute('**/graphql', down);
+    await card(page, 'q-48').locator('.result-head').click();
+    await page.keyboard.press('5');
+    await unsaved.waitFor({ state: 'hidden' });
+    expect(await stored('q-48')).toMatchObject({ rating: 5 });
   });
 });
