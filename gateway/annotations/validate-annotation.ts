@@ -31,6 +31,9 @@ export function validateAnnotation({ customId, patch }: { customId: string; patc
       }
     });
   }
+  // An empty correction would be exported as an empty answer: clearing is null.
+  if (typeof correction === 'string' && correction.trim() === '')
+    throw bad('correction', 'correction is empty; send the corrected answer, or null to remove the correction');
   if (typeof correction === 'string' && correction.length > ANNOTATION_LIMITS.correctionLength) {
     throw bad(
       'correction',

@@ -252,6 +252,10 @@ describe('annotateResult and resultAnnotations through the gateway', () => {
       message: expect.stringContaining('at most 100000'),
       extensions: { param: 'correction' },
     });
+    expect(await error({ correction: '  ' })).toMatchObject({
+      message: expect.stringContaining('correction is empty; send the corrected answer, or null'),
+      extensions: { param: 'correction' },
+    });
     expect(await error({ note: 'x'.repeat(10_001) })).toMatchObject({ extensions: { code: 'BAD_REQUEST', param: 'note' } });
     expect(await error({ customId: '' })).toMatchObject({ extensions: { param: 'customId' } });
     expect(await error({ source: 'label_studio' })).toMatchObject({
