@@ -2,7 +2,8 @@ import type { InstalledHandler } from './registry.ts';
 import { ManifestError } from './errors.ts';
 
 /**
- * The handlers each installed handler runs after (its definition's `after`), checked: every
+ * The handlers each installed handler runs after (its definition's `after` merged with its
+ * manifest entry's), checked: every
  * name must be installed and the order must have no cycle, or no run of the handlers in it
  * could ever start. Throws a {@link ManifestError} naming the manifest and the handlers.
  */
@@ -10,7 +11,7 @@ export function handlerOrder(installed: readonly InstalledHandler[]): Record<str
   const byName = new Map(installed.map((h) => [h.name, h]));
   const order: Record<string, readonly string[]> = {};
   for (const handler of installed) {
-    const after = handler.definition.after ?? [];
+    const after = [...(handler.definition.after ?? []), ...(handler.after ?? [])];
     for (const name of after) {
       if (!byName.has(name)) {
         const known = [...byName.keys()].join(', ');

@@ -18,9 +18,19 @@ export const manifestSchema = z
           module: z.string().min(1),
           /** Deployment options; `${NAME}` and `${NAME:-default}` are read from the environment. */
           options: z.record(z.string(), z.unknown()).optional(),
+          /**
+           * Handlers this one runs after, added to its definition's own `after`: how a deployment
+           * orders handlers whose authors did not know of each other (labelStudio after an extractor).
+           */
+          after: z.array(z.string().min(1), { error: 'expected a list of handler names' }).optional(),
         })
         .strict(),
     ),
+    /**
+     * More order, by handler name: `{ "labelStudio": ["extractAnswers"] }`. For handlers another
+     * manifest installed (the built-in ones), whose entries this manifest cannot touch.
+     */
+    after: z.record(z.string(), z.array(z.string().min(1), { error: 'expected a list of handler names' })).optional(),
   })
   .strict();
 
@@ -36,11 +46,40 @@ export interface LoadManifestsOptions {
  * Loads every manifest and the handler modules they list, and builds the registry. Throws
  * a {@link ManifestError} naming the file and the problem: unreadable file, bad JSON, a
  * module that does not load or is not a handler, deployment options that do not validate,
- * a handler name installed twice.
+ * a handler name installed twice, an `after` naming a handler not installed or closing a circle.
  */
 export async function loadHandlerRegistry({ manifests, env }: LoadManifestsOptions): Promise<HandlerRegistry> {
   const installed: InstalledHandler[] = [];
-  for (const manifest of manifests) installed.push(...(await loadManifest(resolve(manifest), env, installed)));
+  const orders: { file: string; after: Record<string, string[]> }[] = [];
+  for (const manifest of manifests) {
+    const loaded = await loadManifest(resolve(manifest), env, installed);
+    installed.push(...loaded.handlers);
+    if (loaded.after) orders.push({ file: loaded.file, after: loaded.after });
+  }
+  // A top-level `after` may order a handler of any manifest, so it is applied once all are loaded.
+  for (const { file, after } of orders) {
+    for (const [name, names] of Object.entries(after)) {
+      const at = installed.findIndex((h) => h.name === name);
+      const handler = installed[at];
+      if (!handler) {
+        const known = installed.map((h) => h.name).join(', ');
+        throw new ManifestError(
+          file,
+          `after.${name}: no handler named "${name}" is installed (installed: ${known}); fix the name or remove it`,
+        );
+      }
+      const unknown = names.find((n) => !installed.some((h) => h.name === n));
+      if (unknown !== undefined) {
+        const known = installed.map((h) => h.name).join(', ');
+        throw new ManifestError(
+          file,
+          `after.${name}: "${unknown}" is not installed (installed: ${known}); install it or remove it from the list`,
+        );
+      }
+      // A circle is found with the rest of the order when the registry is made.
+      installed[at] = { ...handler, after: [...(handler.after ?? []), ...names] };
+    }
+  }
   return createHandlerRegistry(installed);
 }
 
@@ -48,7 +87,7 @@ async function loadManifest(
   file: string,
   env: Record<string, string | undefined>,
   before: InstalledHandler[],
-): Promise<InstalledHandler[]> {
+): Promise<{ file: string; handlers: InstalledHandler[]; after?: Record<string, string[]> }> {
   let text: string;
   try {
     text = await readFile(file, 'utf8');
@@ -66,7 +105,7 @@ async function loadManifest(
     const issue = shape.error.issues[0];
     throw new ManifestError(
       file,
-      `${issue?.path.join('.') || '(top level)'}: ${issue?.message}; expected { "handlers": [ { "module": "...", "options": { ... } } ] }`,
+      `${issue?.path.join('.') || '(top level)'}: ${issue?.message}; expected { "handlers": [ { "module": "...", "options": { ... }, "after": ["handlerName"] } ] }`,
     );
   }
 
@@ -78,7 +117,7 @@ async function loadManifest(
     const definition = await importHandler(file, entry.module, where);
     let handler: InstalledHandler;
     try {
-      handler = installHandler(definition, expanded.value, { manifest: file, module: entry.module });
+      handler = installHandler(definition, expanded.value, { manifest: file, module: entry.module, after: entry.after });
     } catch (error) {
       const detail =
         error instanceof HandlerOptionsError
@@ -94,7 +133,7 @@ async function loadManifest(
       );
     out.push(handler);
   }
-  return out;
+  return { file, handlers: out, after: shape.data.after };
 }
 
 async function importHandler(file: string, spec: string, where: string) {

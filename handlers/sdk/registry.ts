@@ -25,6 +25,8 @@ export interface InstalledHandler {
   optionsSchema: Record<string, unknown>;
   /** Its per-batch options marked `secret()`: stored encrypted, never returned. */
   secretOptions: readonly string[];
+  /** The handlers its manifest entry says it runs after, besides its definition's own `after`. */
+  after?: readonly string[];
 }
 
 /** The handlers installed in this process, by name; built once at start-up from the manifests. */
@@ -41,7 +43,10 @@ export interface HandlerRegistry {
   parseOptions(name: string, options: unknown): Validated<unknown>;
   /** The events the handler runs for, given its per-batch options. */
   events(name: string, options: unknown): readonly HandlerEvent[];
-  /** The handlers each handler runs after (`after` of its definition), by name; checked when the registry is made. */
+  /**
+   * The handlers each handler runs after (its definition's `after` and its manifest entry's), by
+   * name; checked when the registry is made.
+   */
   readonly after: Readonly<Record<string, readonly string[]>>;
 }
 
@@ -52,7 +57,7 @@ export const inputTypeName = (name: string) => `${name[0]?.toUpperCase()}${name.
 export function installHandler(
   definition: AnyHandler,
   rawDeployment: unknown,
-  source: { manifest: string; module: string },
+  source: { manifest: string; module: string; after?: readonly string[] },
 ): InstalledHandler {
   // Unknown keys are refused, as for per-batch options: a typo in a manifest must not silently drop a secret.
   // (Without deployment options, an empty object of the handler's own zod.)
@@ -70,6 +75,7 @@ export function installHandler(
     input: toInputSpec(inputTypeName(definition.name), definition.options, definition.description),
     optionsSchema,
     secretOptions: secretOptionNames(optionsSchema),
+    ...(source.after?.length ? { after: [...source.after] } : {}),
   };
 }
 

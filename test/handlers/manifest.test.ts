@@ -185,3 +185,67 @@ describe('a bad manifest', () => {
     );
   });
 });
+
+describe('the order a manifest gives its handlers', () => {
+  const LABEL_STUDIO = join(ROOT, 'handlers/label-studio/index.ts');
+
+  it('runs an entry after the handlers its "after" names, besides those of its definition', async () => {
+    write('order/extract.ts', handlerModule('extractAnswers', 'z.object({})'));
+    const manifest = write(
+      'order/manifest.json',
+      JSON.stringify({ handlers: [{ module: './extract.ts' }, { module: LABEL_STUDIO, after: ['extractAnswers'] }] }),
+    );
+    const registry = await loadHandlerRegistry({ manifests: [manifest], env: {} });
+    expect(registry.after.labelStudio).toEqual(['extractAnswers']);
+    expect(registry.after.extractAnswers).toBeUndefined();
+  });
+
+  it('orders a built-in handler from another manifest with a top-level "after"', async () => {
+    write('order-top/extract.ts', handlerModule('extractFacts', 'z.object({})'));
+    const manifest = write(
+      'order-top/manifest.json',
+      JSON.stringify({ handlers: [{ module: './extract.ts' }], after: { labelStudio: ['extractFacts'] } }),
+    );
+    const registry = await loadHandlers({ manifests: [manifest], env: {} });
+    expect(registry.after.labelStudio).toEqual(['extractFacts']);
+  });
+
+  it('refuses an "after" naming a handler that is not installed', async () => {
+    const manifest = write(
+      'order-unknown/manifest.json',
+      JSON.stringify({ handlers: [{ module: LABEL_STUDIO, after: ['extractNothing'] }] }),
+    );
+    const error = await failure([manifest]);
+    expect(error.message).toContain(
+      `Handler manifest ${manifest}: handler "labelStudio" runs after "extractNothing", which is not installed`,
+    );
+    const top = write('order-unknown/top.json', JSON.stringify({ handlers: [], after: { labelStudio: ['extractNothing'] } }));
+    expect((await failure([BUILTIN_MANIFEST, top])).message).toContain(
+      `Handler manifest ${top}: after.labelStudio: "extractNothing" is not installed`,
+    );
+    const nobody = write('order-unknown/nobody.json', JSON.stringify({ handlers: [], after: { labelStudoi: ['webhook'] } }));
+    expect((await failure([BUILTIN_MANIFEST, nobody])).message).toContain('after.labelStudoi: no handler named "labelStudoi" is installed');
+  });
+
+  it('refuses handlers that wait for each other in a circle', async () => {
+    write('order-circle/a.ts', handlerModule('circleA', 'z.object({})'));
+    write('order-circle/b.ts', handlerModule('circleB', 'z.object({})'));
+    const manifest = write(
+      'order-circle/manifest.json',
+      JSON.stringify({
+        handlers: [
+          { module: './a.ts', after: ['circleB'] },
+          { module: './b.ts', after: ['circleA'] },
+        ],
+      }),
+    );
+    expect((await failure([manifest])).message).toContain(
+      'handlers wait for each other in a circle through "after" (circleA → circleB → circleA)',
+    );
+  });
+
+  it('names the field when "after" is not a list of names', async () => {
+    const manifest = write('order-shape/manifest.json', JSON.stringify({ handlers: [{ module: LABEL_STUDIO, after: 'webhook' }] }));
+    expect((await failure([manifest])).message).toContain('handlers.0.after: expected a list of handler names');
+  });
+});
