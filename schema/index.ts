@@ -92,3 +92,4 @@ export * from './sql/record-annotation.ts';
 export * from './sql/result-metadata.ts';
 export * from './sql/dataset-rows.ts';
 export * from './sql/read-results.ts';
+export * from './sql/superseding-change.ts';

@@ -16,6 +16,7 @@ import {
   getHandlerRunBatch,
   handlerResultOfLine,
   saveHandlerCheckpoint,
+  supersedingChange,
   type Database,
   type LeasedHandlerRun,
 } from '../../schema/index.ts';
@@ -90,6 +91,14 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     if (!wanted.includes(event)) {
       const what = event === 'result.annotated' ? 'annotation changes (result.annotated)' : `${event} batches`;
       const reason = `${run.handler} does not run for ${what} (it runs for: ${wanted.join(', ')})`;
+      await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
+      logger.info('handler run skipped', { reason });
+      return 'skipped';
+    }
+
+    const later = await supersedingChange(db, run);
+    if (later !== undefined) {
+      const reason = `a later change of this result (annotation ${later}) has already been handled by ${run.handler}`;
       await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
       logger.info('handler run skipped', { reason });
       return 'skipped';

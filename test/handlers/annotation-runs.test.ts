@@ -11,7 +11,7 @@ import {
   type HandlerContext,
   type HandlerResult,
 } from '../../handlers/sdk/index.ts';
-import { handlerRunWaits, recordAnnotation, rows, type AnnotationPatch } from '../../schema/index.ts';
+import { handlerRunWaits, recordAnnotation, retryHandlerRun, rows, type AnnotationPatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
 import { registryOf } from './support/registry.ts';
@@ -204,6 +204,29 @@ describe('result.annotated handler runs', () => {
       ['succeeded', 2],
       ['succeeded', 1],
     ]);
+  });
+
+  it('skips a dead change retried after a later change of the result went through: the older annotation no longer stands', async () => {
+    const batchId = await finishedBatch(db(), { succeeded: 1, handlers: { curator: {} } });
+    const first = await annotate(batchId, 'req-1', { gold: true });
+    const second = await annotate(batchId, 'req-1', { gold: null });
+    // The first change's run used its attempts up (as a handler failing for a while would).
+    await db().db.execute(sql`update handler_runs set status = 'dead' where batch_id = ${batchId} and annotation_seq = ${first.seq}`);
+    start();
+    await ended(batchId, 3);
+    const [dead] = await rows<{ id: number }>(
+      db().db,
+      sql`select id::float8 as id from handler_runs where batch_id = ${batchId} and annotation_seq = ${first.seq}`,
+    );
+    expect((await retryHandlerRun(db().db, { id: dead!.id, owner: 'local' }))?.requeued).toBe(true);
+    runner?.nudge();
+    const runs = await ended(batchId, 3);
+    const retried = runs.find((r) => r.id === dead!.id);
+    expect(retried?.status).toBe('skipped');
+    const [why] = await rows<{ reason: string }>(db().db, sql`select result->>'reason' as reason from handler_runs where id = ${dead!.id}`);
+    expect(why?.reason).toBe(`a later change of this result (annotation ${second.seq}) has already been handled by curator`);
+    // The handler never saw the star that was taken away.
+    expect(seen.filter((s) => s.runId === `${batchId}:curator:annotation:${first.seq}`)).toEqual([]);
   });
 
   it('gives nothing to a handler the batch did not name, even one that takes result.annotated', async () => {
