@@ -5,7 +5,7 @@ import { toTask } from './task.ts';
 export { GOLD_CHOICE, LABEL_CONFIG, LABEL_CONFIG_NAMES, labelConfig, type LabelConfigNames } from './label-config.ts';
 
 /** Task data keys the import writes itself: the answer may not take one. */
-const RESERVED_KEYS = ['messages', 'prompt', 'custom_id', 'batch_id', 'status_code'];
+const RESERVED_KEYS = ['messages', 'prompt', 'custom_id', 'batch_id', 'status_code', 'metadata'];
 
 /** The Label Studio handler: one task per result (prompt, answer, batch and custom_id), the answer also as a prediction to correct, imported in chunks. */
 export default defineHandler({

@@ -10,8 +10,10 @@ interface TaskOptions extends LabelConfigNames {
  * A Label Studio task (the import format of POST /api/projects/{id}/import, see
  * label_studio/data_import/api.py): in `data` the prompt (`messages` as turns for the
  * Paragraphs tag, `prompt` as text), the answer under `textKey`, and `batch_id` and
- * `custom_id`, by which the gateway's webhook maps an annotation back to its result; the
- * answer again as a TextArea prediction, so that the reviewer corrects it in place.
+ * `custom_id`, by which the gateway's webhook maps an annotation back to its result, and the
+ * result's `metadata` when handlers that ran before attached some (for the labeling config to
+ * show, `$metadata.topic`, and for filters); the answer again as a TextArea prediction, so
+ * that the reviewer corrects it in place.
  */
 export function toTask(result: HandlerResult, batch: HandlerBatch, options: TaskOptions) {
   const text = resultText(result);
@@ -24,6 +26,7 @@ export function toTask(result: HandlerResult, batch: HandlerBatch, options: Task
       custom_id: result.custom_id,
       batch_id: batch.id,
       status_code: result.response?.status_code ?? null,
+      ...(result.metadata ? { metadata: result.metadata } : {}),
     },
     predictions: [
       {

@@ -8,7 +8,7 @@ import { configVariables, startLabelStudioStandin, type LabelStudioStandin } fro
 // (see support/label-studio-standin.ts for the files and commits of HumanSignal/label-studio).
 let server: LabelStudioStandin;
 beforeAll(async () => {
-  server = await startLabelStudioStandin({ projects: [3, 4, 5, 6, 7, 8, 9, 10] });
+  server = await startLabelStudioStandin({ projects: [3, 4, 5, 6, 7, 8, 9, 10, 11] });
 });
 afterAll(() => server.close());
 
@@ -143,6 +143,20 @@ describe('the Label Studio handler', () => {
 
   it('refuses an answer key the import writes itself', () => {
     expect(() => context(3, { textKey: 'custom_id' })).toThrow('handlers.labelStudio.textKey: expected a key other than messages, prompt');
+    expect(() => context(3, { textKey: 'metadata' })).toThrow('handlers.labelStudio.textKey: expected a key other than');
+  });
+
+  it('puts the metadata handlers before it attached into the task data, so that a labeling config can show it', async () => {
+    const withMetadata = function* (): Generator<HandlerResult> {
+      for (const result of results(2)()) {
+        yield { ...result, metadata: result.custom_id === 'q-1' ? { topic: 'billing', entities: ['invoice'] } : null };
+      }
+    };
+    await labelStudio.handle(context(11, {}, 2, { results: withMetadata }));
+    const [first, second] = tasksOf(11);
+    expect(first?.data).toMatchObject({ custom_id: 'q-1', metadata: { topic: 'billing', entities: ['invoice'] } });
+    expect(second?.data.custom_id).toBe('q-2');
+    expect(second?.data).not.toHaveProperty('metadata');
   });
 
   it('imports in chunks, includes failures when asked, and uses the configured names', async () => {
