@@ -37,7 +37,10 @@ const carriesSecret = (authorization: string | undefined, secret: string) => {
  * LABEL_STUDIO_WEBHOOK_SECRET as `Authorization: Bearer <secret>` (a header set on the
  * webhook). Each annotation is mapped back to its result by the task data the labelStudio
  * handler imported (`batch_id`, `custom_id`) and recorded as the result's annotation (source
- * `label-studio`); a deleted one clears gold, rating and correction. Other actions are
+ * `label-studio`); a deleted one clears gold, rating and correction. A bulk action
+ * (ANNOTATIONS_CREATED) records each item on its own and answers 200 naming the items it could
+ * not record, since Label Studio does not retry; a single annotation it cannot record is
+ * refused (400/404). Other actions are
  * answered 200 and ignored: Label Studio sends every action to a webhook unless told otherwise.
  */
 export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
@@ -123,12 +126,47 @@ export function createLabelStudioWebhook(deps: LabelStudioWebhookDeps) {
 
     const recorded = [];
     const skipped = [];
-    for (const item of webhook.annotations) {
-      if (item.skipped) skipped.push(item.annotationId);
-      else recorded.push(await record(item));
+    if (!webhook.bulk) {
+      for (const item of webhook.items) {
+        if (!('annotation' in item)) continue; // A single action's bad item is refused when read.
+        if (item.annotation.skipped) skipped.push(item.annotation.annotationId);
+        else recorded.push(await record(item.annotation));
+      }
+      log.info('label studio: annotations recorded', { action: webhook.action, recorded: recorded.length, skipped: skipped.length });
+      return c.json({ action: webhook.action, recorded, skipped_annotations: skipped });
     }
-    log.info('label studio: annotations recorded', { action: webhook.action, recorded: recorded.length, skipped: skipped.length });
-    return c.json({ action: webhook.action, recorded, skipped_annotations: skipped });
+
+    // A bulk action is answered 200 whatever its items: Label Studio does not retry a webhook,
+    // so a refusal would only lose the good items after a bad one. The bad ones are named instead.
+    const failed: { annotation_id: number | null; task_id: number | null; error: string }[] = [];
+    for (const item of webhook.items) {
+      if ('failure' in item) {
+        const { annotationId, taskId, error } = item.failure;
+        failed.push({ annotation_id: annotationId, task_id: taskId, error: `Not a Label Studio annotation webhook: ${error}` });
+        continue;
+      }
+      const { annotation } = item;
+      if (annotation.skipped) {
+        skipped.push(annotation.annotationId);
+        continue;
+      }
+      try {
+        recorded.push(await record(annotation));
+      } catch (error) {
+        // Input the gateway refuses (unknown custom_id, bad rating); anything else (the database) fails the request.
+        if (!(error instanceof AppError)) throw error;
+        failed.push({ annotation_id: annotation.annotationId, task_id: annotation.taskId, error: error.message });
+      }
+    }
+    for (const failure of failed)
+      log.warn('label studio: an annotation of a bulk action was not recorded', { action: webhook.action, ...failure });
+    log.info('label studio: annotations recorded', {
+      action: webhook.action,
+      recorded: recorded.length,
+      failed: failed.length,
+      skipped: skipped.length,
+    });
+    return c.json({ action: webhook.action, recorded: recorded.length, failed, skipped_annotations: skipped });
   });
 }
 

@@ -48,7 +48,13 @@ const task = z.object({
 const project = z.object({ id: z.number().int() }).optional();
 
 const one = z.object({ action: z.string(), annotation, task, project });
-const many = z.object({ action: z.string(), annotation: z.array(annotation), task: z.array(task), project });
+// A bulk action's items are read one by one (see readLabelStudioWebhook): only the lists are checked here.
+const many = z.object({
+  action: z.string(),
+  annotation: z.array(z.unknown(), { error: 'expected the created annotations (a list)' }),
+  task: z.array(z.unknown(), { error: 'expected the annotated tasks (a list)' }),
+  project,
+});
 const deleted = z.object({
   action: z.string(),
   annotations: z.array(z.object({ id: z.number({ error: 'expected the annotation id (a number)' }).int() }), {
@@ -76,25 +82,48 @@ export interface LabelStudioAnnotation {
   result: ResultItem[];
 }
 
+/** An item of a bulk action that cannot be recorded: which annotation and task, and why. */
+export interface LabelStudioItemFailure {
+  annotationId: number | null;
+  taskId: number | null;
+  error: string;
+}
+
 /** What a webhook request asks for. */
 export type LabelStudioWebhook =
-  | { kind: 'annotations'; action: string; annotations: LabelStudioAnnotation[] }
+  | {
+      kind: 'annotations';
+      action: string;
+      /** ANNOTATIONS_CREATED: its items are recorded one by one, a bad one failing alone. */
+      bulk: boolean;
+      /**
+       * In the payload's order: an annotation to record, or an item of a bulk action that is not
+       * what Label Studio sends for our tasks (a single action's bad item throws instead).
+       */
+      items: ({ annotation: LabelStudioAnnotation } | { failure: LabelStudioItemFailure })[];
+    }
   | { kind: 'deleted'; action: string; annotationIds: number[]; projectId: number | null }
   | { kind: 'ignored'; action: string };
 
 /** A payload that is not what Label Studio sends: the message names the fields at fault. */
 export class LabelStudioPayloadError extends Error {}
 
-function parse<T>(schema: z.ZodType<T>, body: unknown): T {
+function parse<T>(schema: z.ZodType<T>, body: unknown, at: readonly (string | number)[] = []): T {
   const parsed = schema.safeParse(body);
   if (parsed.success) return parsed.data;
   throw new LabelStudioPayloadError(
     parsed.error.issues
       .slice(0, 5)
-      .map((issue) => `${issue.path.join('.') || 'body'}: ${issue.message}`)
+      .map((issue) => `${[...at, ...issue.path].join('.') || 'body'}: ${issue.message}`)
       .join('; '),
   );
 }
+
+/** A field of an item that may not be what it should: its integer id, else null. */
+const idOf = (value: unknown, key: string): number | null => {
+  const id = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[key] : undefined;
+  return typeof id === 'number' && Number.isInteger(id) ? id : null;
+};
 
 const annotatorOf = (by: z.infer<typeof user>) => {
   if (typeof by === 'number') return `label-studio:${by}`;
@@ -111,32 +140,49 @@ export function readLabelStudioWebhook(body: unknown): LabelStudioWebhook {
   }
   if (action !== 'ANNOTATION_CREATED' && action !== 'ANNOTATION_UPDATED' && action !== 'ANNOTATIONS_CREATED')
     return { kind: 'ignored', action };
-  const {
-    annotation: found,
-    task: tasks,
-    project: p,
-  } = action === 'ANNOTATIONS_CREATED'
-    ? parse(many, body)
-    : (({ annotation: a, task: t, project: q }) => ({ annotation: [a], task: [t], project: q }))(parse(one, body));
-  const annotations = found.map((a, i) => {
-    const t = tasks.find((candidate) => candidate.id === a.task);
-    if (!t)
-      throw new LabelStudioPayloadError(
-        `annotation${action === 'ANNOTATIONS_CREATED' ? `.${i}` : ''}.task: task ${a.task} is not in the payload's task`,
-      );
-    return {
-      annotationId: a.id,
-      taskId: t.id,
-      projectId: t.project ?? p?.id ?? null,
-      batchId: t.data.batch_id,
-      customId: t.data.custom_id,
-      // An update is the updater's judgement: the one who changed it last, else the one who made it.
-      annotator: annotatorOf(action === 'ANNOTATION_UPDATED' ? (a.updated_by ?? a.completed_by) : a.completed_by),
-      skipped: a.was_cancelled === true,
-      result: a.result,
-    };
+  if (action !== 'ANNOTATIONS_CREATED') {
+    const { annotation: a, task: t, project: p } = parse(one, body);
+    if (a.task !== t.id) throw new LabelStudioPayloadError(`annotation.task: task ${a.task} is not in the payload's task`);
+    return { kind: 'annotations', action, bulk: false, items: [{ annotation: toAnnotation(action, a, t, p?.id ?? null) }] };
+  }
+  // Label Studio does not retry a webhook: one item that cannot be recorded (a task added by
+  // hand, an unknown custom_id) must not lose the others, so each item is read on its own.
+  const { annotation: items, task: tasks, project: p } = parse(many, body);
+  const read = items.map((item, i) => {
+    const annotationId = idOf(item, 'id');
+    let taskId = idOf(item, 'task');
+    try {
+      const a = parse(annotation, item, ['annotation', i]);
+      const at = tasks.findIndex((candidate) => idOf(candidate, 'id') === a.task);
+      if (at < 0) throw new LabelStudioPayloadError(`annotation.${i}.task: task ${a.task} is not in the payload's task list`);
+      const t = parse(task, tasks[at], ['task', at]);
+      taskId = t.id;
+      return { annotation: toAnnotation(action, a, t, p?.id ?? null) };
+    } catch (error) {
+      if (!(error instanceof LabelStudioPayloadError)) throw error;
+      return { failure: { annotationId, taskId, error: error.message } };
+    }
   });
-  return { kind: 'annotations', action, annotations };
+  return { kind: 'annotations', action, bulk: true, items: read };
+}
+
+function toAnnotation(
+  action: string,
+  a: z.infer<typeof annotation>,
+  t: z.infer<typeof task>,
+  projectId: number | null,
+): LabelStudioAnnotation {
+  return {
+    annotationId: a.id,
+    taskId: t.id,
+    projectId: t.project ?? projectId,
+    batchId: t.data.batch_id,
+    customId: t.data.custom_id,
+    // An update is the updater's judgement: the one who changed it last, else the one who made it.
+    annotator: annotatorOf(action === 'ANNOTATION_UPDATED' ? (a.updated_by ?? a.completed_by) : a.completed_by),
+    skipped: a.was_cancelled === true,
+    result: a.result,
+  };
 }
 
 /** What an annotation's result sets: gold, rating and correction (labels and notes are not Label Studio's). */

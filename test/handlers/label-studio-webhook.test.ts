@@ -220,17 +220,51 @@ describe("Label Studio's annotation webhook", () => {
       task: [first, second],
       project: { id: PROJECT },
     });
-    expect(delivery).toMatchObject({
-      status: 200,
-      body: {
-        recorded: [
-          { custom_id: 'req-2', rating: 3 },
-          { custom_id: 'req-1', gold: true, rating: 5 },
-        ],
-      },
-    });
+    expect(delivery).toMatchObject({ status: 200, body: { action: 'ANNOTATIONS_CREATED', recorded: 2, failed: [] } });
     expect(await annotationOf('req-2')).toMatchObject({ gold: false, rating: 3, annotator: 'label-studio:3' });
     expect(await annotationOf('req-1')).toMatchObject({ gold: true, rating: 5 });
+  });
+
+  it('records the good items of a bulk ANNOTATIONS_CREATED after bad ones, and answers 200 naming those it could not record', async () => {
+    // Label Studio does not retry a webhook: a refusal of the whole payload would lose the good item.
+    const task = ls.taskOf(PROJECT, 'req-3');
+    const unknown = { ...task, id: 90_001, data: { ...task.data, custom_id: 'nope' } };
+    const byHand = { id: 90_002, project: PROJECT, data: { text: 'a task added by hand' } };
+    const annotation = (id: number, on: number, result: ResultItem[]) => ({ id, task: on, result, completed_by: 4, was_cancelled: false });
+    const [delivery] = await ls.emit(PROJECT, 'ANNOTATIONS_CREATED', {
+      annotation: [
+        annotation(601, unknown.id, [rating(1)]),
+        annotation(602, byHand.id, [rating(1)]),
+        annotation(603, task.id, [gold(), rating(4)]),
+      ],
+      task: [unknown, byHand, task],
+      project: { id: PROJECT },
+    });
+    expect(delivery).toEqual({
+      action: 'ANNOTATIONS_CREATED',
+      status: 200,
+      body: {
+        action: 'ANNOTATIONS_CREATED',
+        recorded: 1,
+        failed: [
+          {
+            annotation_id: 601,
+            task_id: unknown.id,
+            error: `Label Studio task ${unknown.id} (annotation 601): batch ${batchId} has no request with custom_id "nope"; check the batch id and custom_id`,
+          },
+          {
+            annotation_id: 602,
+            task_id: byHand.id,
+            error: expect.stringContaining(
+              "task.1.data.batch_id: required: the task was not imported by the gateway's labelStudio handler",
+            ),
+          },
+        ],
+        skipped_annotations: [],
+      },
+    });
+    expect(await annotationOf('req-3')).toMatchObject({ gold: true, rating: 4, annotator: 'label-studio:4' });
+    expect(await annotationOf('nope')).toBeUndefined();
   });
 
   it('ignores a skipped task and the actions it does not handle', async () => {
