@@ -23,7 +23,7 @@ export function defineHandlerInfo(builder: Builder, registry: HandlerRegistry) {
       }),
       after: t.stringList({
         description:
-          "The handlers of the same batch it runs after, for the same event (its definition's `after`): its run waits until theirs have succeeded or been skipped.",
+          "The handlers of the same batch it runs after, for the same event (its definition's `after` and its manifest's): its run waits until theirs have succeeded or been skipped.",
         resolve: (handler) => [...(registry.after[handler.name] ?? [])],
       }),
       inputType: t.string({
