@@ -52,6 +52,8 @@ describe("the private example's manifest", () => {
     });
     expect(registry.events('extractMetadata', {})).toEqual(['completed']);
     expect(registry.events('goldStarSync', {})).toEqual(['result.annotated']);
+    // The built-in Label Studio import waits for the metadata, so its tasks carry it.
+    expect(registry.after.labelStudio).toEqual(['extractMetadata']);
   });
 
   it('stops start-up naming the deployment option when the private database URL is not one', async () => {
