@@ -8,24 +8,11 @@ import { rows } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, runToEnd } from '../helpers/processes.ts';
 import { startFleetSystem, type System } from '../helpers/system.ts';
+import { CHROMIUM } from './chromium.ts';
 
 const FIXTURE = `${FIXTURES}chat-100.jsonl`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const KEY = 'dashboard-test-key';
-/** Debian's Chromium; `.ci/run` installs it. The flags keep it from calling out to the network. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 
 describe('the dashboard in a browser', () => {
   const test = useTestDatabase();

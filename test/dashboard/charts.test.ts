@@ -6,24 +6,11 @@ import { FIXTURES } from '../helpers/fixtures.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, runToEnd } from '../helpers/processes.ts';
 import { startFleetSystem, type System } from '../helpers/system.ts';
+import { CHROMIUM } from './chromium.ts';
 
 const FIXTURE = `${FIXTURES}chat-100.jsonl`;
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const KEY = 'charts-test-key';
-/** Debian's Chromium, as in browser.test.ts. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 
 /** A chart's legend value of one line, as the page shows it. */
 const legendValue = (chart: Locator, label: string) => chart.locator('.u-legend tr.u-series', { hasText: label }).locator('.u-value');

@@ -7,22 +7,9 @@ import { ownerOfKey } from '../../gateway/auth.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, runToEnd } from '../helpers/processes.ts';
 import { startGateway, type GatewayProcess } from '../reliability/harness.ts';
+import { CHROMIUM } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
-/** Debian's Chromium, as test/dashboard/browser.test.ts drives it, kept off the network. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 
 /**
  * The queue view's fair share in a browser. No worker runs: the ranges a worker would hold

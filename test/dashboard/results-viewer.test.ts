@@ -6,23 +6,10 @@ import { setResultMetadata } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { BUN, runToEnd } from '../helpers/processes.ts';
 import { startFleetSystem, type System } from '../helpers/system.ts';
+import { CHROMIUM } from './chromium.ts';
 
 const ARTIFACTS = fileURLToPath(new URL('../artifacts/', import.meta.url));
 const KEY = 'results-viewer-key';
-/** Debian's Chromium, as in browser.test.ts. */
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-  ],
-};
 /** A prompt that would be markup if the page parsed it as HTML. */
 const MARKUP = '<img src=x onerror="document.title=`owned`"><b>bold?</b>';
 
