@@ -1,6 +1,7 @@
 import { AppError } from '../../core/errors.ts';
 import { completeFile, datasetBatches, datasetRowsPage, deleteFile, type DatasetFilter, type FileRow } from '../../schema/index.ts';
 import type { AppDeps } from '../app-deps.ts';
+import { encoded } from '../files/file-content.ts';
 import { retentionSeconds } from '../files/expires-after.ts';
 import { storeUpload } from '../files/store-upload.ts';
 import { DATASET_ENDPOINTS, datasetLine, type DatasetFormat } from './dataset-line.ts';
@@ -70,20 +71,6 @@ async function* datasetLines(deps: AppDeps, sources: ExportSource[], input: Expo
       after = last.line;
     }
   }
-}
-
-/** Lines as bytes in pieces of about 64 KiB, so that a chunk is not filled one short line at a time. */
-async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
-  const encoder = new TextEncoder();
-  let pending = '';
-  for await (const line of lines) {
-    pending += line;
-    if (pending.length >= 64 * 1024) {
-      yield encoder.encode(pending);
-      pending = '';
-    }
-  }
-  if (pending) yield encoder.encode(pending);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { isStoredFile, readFileChunks, streamResultLines, type Database, type FileRow } from '../../schema/index.ts';
 
-/** Result lines grouped into pieces of about 64 KiB, so a download is not one write per line. */
-async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
+/** Lines grouped into pieces of about 64 KiB, so that a download is not one write per line (nor a stored chunk filled one short line at a time). */
+export async function* encoded(lines: AsyncIterable<string>): AsyncGenerator<Uint8Array> {
   const encoder = new TextEncoder();
   let pending = '';
   for await (const line of lines) {

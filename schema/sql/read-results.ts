@@ -1,6 +1,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { rows, type Executor } from '../db.ts';
 import type { AnnotationSource } from '../states/annotation-source.ts';
+import type { AnnotationRow } from './record-annotation.ts';
 import { FINISHED_REQUEST_STATES, type FinishedRequestState } from '../states/request-state.ts';
 
 /** The status of a result line: its result's, or `pending` while the request has no result. */
@@ -26,17 +27,7 @@ export interface ResultFilter {
 }
 
 /** A line's annotation as {@link readResultsPage} returns it (without its change sequence). */
-export interface ResultAnnotation {
-  gold: boolean | null;
-  rating: number | null;
-  correction: string | null;
-  labels: string[] | null;
-  note: string | null;
-  annotator: string;
-  source: AnnotationSource;
-  /** ISO 8601. */
-  updatedAt: string;
-}
+export type ResultAnnotation = Omit<AnnotationRow, 'batchId' | 'customId' | 'line' | 'seq'>;
 
 /** One line of a batch with its request, result (if any), metadata and annotation. */
 export interface ResultView {
