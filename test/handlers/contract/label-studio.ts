@@ -1,4 +1,4 @@
-import { startLabelStudio } from '../support/label-studio-server.ts';
+import { startLabelStudioStandin } from '../support/label-studio-standin.ts';
 import type { HandlerHarness } from './harness.ts';
 
 /** Label Studio holds one task per result, in project 7. */
@@ -11,8 +11,8 @@ export const labelStudioHarness: HandlerHarness = {
     { options: { projectId: undefined }, problem: 'handlers.labelStudio.projectId: required' },
   ],
   async start() {
-    const server = await startLabelStudio({ projects: [7] });
-    const tasks = (batchId: string) => (server.projects.get(7) ?? []).filter((t) => t.data.batch_id === batchId);
+    const server = await startLabelStudioStandin({ projects: [7] });
+    const tasks = (batchId: string) => (server.projects.get(7)?.tasks ?? []).filter((t) => t.data.batch_id === batchId);
     return {
       options: { projectId: 7, chunkSize: 250, setLabelConfig: false },
       deployment: { url: server.url, token: server.token },
