@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm';
-import { rows, type Executor } from '../db.ts';
+import { preparedRows, type Executor } from '../db.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 import type { FinishedRequestState } from '../states/request-state.ts';
 import type { RequestError } from '../tables/requests.ts';
@@ -73,7 +73,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
  */
 function writeResults(db: Executor, owner: string, results: readonly RequestResult[]) {
   const column = <T>(pick: (r: RequestResult) => T) => results.map(pick);
-  return rows<{ batchId: string; written: number; writtenFailed: number }>(
+  return preparedRows<{ batchId: string; written: number; writtenFailed: number }>(
     db,
     sql`
       with input as (

@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import { rows, type Executor } from '../db.ts';
+import { preparedRows, type Executor } from '../db.ts';
 import { OPEN_LINES } from './range-sums.ts';
 
 /** The NOTIFY channel that wakes idle workers when requests are queued; the payload is the model name. */
@@ -68,7 +68,7 @@ export interface LeaseRequestsOptions {
  * is passed over too, since its lines as this statement sees them would be out of date.
  */
 export function leaseRequests(db: Executor, options: LeaseRequestsOptions) {
-  return rows<LeasedRequest>(db, leaseRequestsSql(options));
+  return preparedRows<LeasedRequest>(db, leaseRequestsSql(options));
 }
 
 /** The statement of {@link leaseRequests}, for EXPLAIN. */

@@ -3,9 +3,10 @@
 // the figures less than it moves throughput. The backend's CPU is read in /proc, this process's with
 // process.cpuUsage (the client's share: building the statement, the driver). Each figure is the
 // median of `--repeat` runs, each on a fresh scratch database of `--jobs` lines ingested and cut as
-// in production. Also measured: the statements as named prepared statements (drizzle's `execute`
-// sends unnamed ones, planned on every call), a bare INSERT of the same rows from unnest arrays
-// (no ranges), and COPY of the same rows.
+// in production. The statements run as the worker runs them (`leaseRequests` and `completeRequests`
+// on a drizzle database: named prepared statements on postgres.js) and, for comparison, unnamed as
+// drizzle's `execute` sends them (parsed and planned on every call); also measured, a bare INSERT of
+// the same rows from unnest arrays (no ranges) and COPY of the same rows.
 // Usage: bun scripts/bench/lease-costs.ts [--jobs 30000] [--repeat 3]
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -13,7 +14,7 @@ import type { SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { completeRequests, leaseRequestsSql, type LeasedRequest } from '../../schema/index.ts';
+import { completeRequests, leaseRequests, leaseRequestsSql, type Executor, type LeasedRequest } from '../../schema/index.ts';
 import { cpuSeconds } from './postgres-cpu.ts';
 import { ENGINE_REQUEST_ID, RESPONSE, resultsOf } from './queue-loop.ts';
 import { createScratchDatabase, queueBatch, round, sizesFor } from './support.ts';
@@ -22,19 +23,23 @@ const SIZES = sizesFor({ jobs: 3000, repeat: 1 }, { jobs: 30_000, repeat: 3 });
 const MODEL = 'sim-model';
 const dialect = new PgDialect();
 
-/** A connection whose backend's CPU can be read, running drizzle SQL unnamed (as drizzle does) or as named prepared statements. */
+/**
+ * A connection whose backend's CPU can be read: prepared, a drizzle database as the worker's (the
+ * lease and the result write go as named prepared statements); else one that sends every drizzle
+ * statement unnamed, as drizzle's `execute` does.
+ */
 async function connect(url: string, prepare: boolean) {
   const client = postgres(url, { max: 1, onnotice: () => {}, prepare });
   // drizzle sets the client's JSON handling as the project's connections have it.
-  drizzle({ client });
+  const db = drizzle({ client }) as unknown as Executor;
   const [row] = await client<{ pid: number }[]>`select pg_backend_pid() as pid`;
-  const executor = {
+  const unnamed = {
     execute: (query: SQL) => {
       const { sql: text, params } = dialect.sqlToQuery(query);
-      return client.unsafe(text, params as never[], { prepare });
+      return client.unsafe(text, params as never[], { prepare: false });
     },
-  };
-  return { client, executor, pid: row!.pid };
+  } as unknown as Executor;
+  return { client, executor: prepare ? db : unnamed, pid: row!.pid };
 }
 
 type Connection = Awaited<ReturnType<typeof connect>>;
@@ -65,9 +70,10 @@ async function onFreshQueue(
     const leaseAll = async (limit: number) => {
       const all: LeasedRequest[] = [];
       for (;;) {
-        const leased = (await connection.executor.execute(
-          leaseRequestsSql({ owner: 'o', model: MODEL, limit, leaseMs: 600_000 }),
-        )) as unknown as LeasedRequest[];
+        const options = { owner: 'o', model: MODEL, limit, leaseMs: 600_000 };
+        const leased = prepare
+          ? await leaseRequests(connection.executor, options)
+          : ((await connection.executor.execute(leaseRequestsSql(options))) as unknown as LeasedRequest[]);
         if (leased.length === 0) return all;
         all.push(...leased);
       }
@@ -97,7 +103,7 @@ const write = (page: number, prepare: boolean) => () =>
     const leased = await leaseAll(100_000);
     return cpuOf(c, async () => {
       for (let k = 0; k < leased.length; k += page)
-        await completeRequests(c.executor as never, 'o', resultsOf(leased.slice(k, k + page), Date.now()));
+        await completeRequests(c.executor, 'o', resultsOf(leased.slice(k, k + page), Date.now()));
       return leased.length;
     });
   });
@@ -134,12 +140,14 @@ const copy = () =>
 
 console.log(`CPU ms per 1,000 rows, ${SIZES.jobs} lines, median of ${SIZES.repeat}; one connection, statements one at a time\n`);
 console.log('| statement | Postgres backend | client (Bun) | total |\n| --- | --- | --- | --- |');
-await repeated('leaseRequests, limit 512', lease(512, false));
-await repeated('leaseRequests, limit 2048', lease(2048, false));
-await repeated('leaseRequests, limit 512, prepared', lease(512, true));
-await repeated('completeRequests, 64 a write', write(64, false));
-await repeated('completeRequests, 256 a write', write(256, false));
-await repeated('completeRequests, 1024 a write', write(1024, false));
-await repeated('completeRequests, 256 a write, prepared', write(256, true));
+await repeated('leaseRequests, limit 512, unnamed', lease(512, false));
+await repeated('leaseRequests, limit 2048, unnamed', lease(2048, false));
+await repeated('leaseRequests, limit 512, prepared (as the worker)', lease(512, true));
+await repeated('leaseRequests, limit 2048, prepared (as the worker)', lease(2048, true));
+await repeated('completeRequests, 64 a write, unnamed', write(64, false));
+await repeated('completeRequests, 256 a write, unnamed', write(256, false));
+await repeated('completeRequests, 1024 a write, unnamed', write(1024, false));
+await repeated('completeRequests, 256 a write, prepared (as the worker)', write(256, true));
+await repeated('completeRequests, 1024 a write, prepared (as the worker)', write(1024, true));
 await repeated('bare INSERT from unnest arrays, 256 a statement (no ranges)', bareInsert);
 await repeated('COPY of the same rows, one stream', copy);

@@ -2,7 +2,7 @@
 // (range leases, results written with a response each and kept, heartbeats) against two
 // references on the same Postgres in the same run: graphile-worker's jobs per second with its
 // batched settings, and a plain COPY of the same result rows into a table with only a primary key.
-// Usage: bun scripts/bench/lease-path.ts [--quick] [--jobs 100000] [--workers 4] [--batch 500] [--page 256] [--copy-streams 4]
+// Usage: bun scripts/bench/lease-path.ts [--quick] [--jobs 100000] [--workers 4] [--batch 500] [--page 1024] [--copy-streams 4]
 //   [--range-lines N] (a diagnostic: ranges of N lines instead of ingest's cut)
 import { sql } from 'drizzle-orm';
 import { graphileWorker } from './graphile-reference.ts';
@@ -15,12 +15,12 @@ import { ADMIN_URL, createScratchDatabase, report, round, say, sizesFor } from '
  * Both queues take work about 500 lines at a time: the lease's limit (the worker's LEASE_MAX is
  * 512; a range larger than what is asked for is split, so a lease brings at most the limit) and graphile-worker's
  * local queue at the size of its own performance guide, which also runs each instance with 24
- * concurrent jobs and completes in batches (`completeJobBatchDelay: 0`). Results are written 256
+ * concurrent jobs and completes in batches (`completeJobBatchDelay: 0`). Results are written 1,024
  * at a time (the worker's FLUSH_MAX). COPY runs as many streams as there are loops.
  */
 const SIZES = sizesFor(
   { jobs: 2000, workers: 2, batch: 100, page: 256, copyStreams: 2, rangeLines: 0 },
-  { jobs: 100_000, workers: 4, batch: 500, page: 256, copyStreams: 4, rangeLines: 0 },
+  { jobs: 100_000, workers: 4, batch: 500, page: 1024, copyStreams: 4, rangeLines: 0 },
 );
 /** Connections per worker on both sides (graphile-worker needs at least 2 per instance: one listens). */
 const CONNECTIONS_PER_WORKER = 2;

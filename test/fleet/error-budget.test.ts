@@ -167,11 +167,23 @@ describe('error budgets on a running fleet', () => {
 describe('the cost of error budgets on the result write path', () => {
   const api = useApi();
 
-  /** The database with its statements counted (transactions' statements are not: none is expected). */
+  /**
+   * The database with its statements counted, unnamed (`execute`) and prepared (the session's
+   * `prepareQuery`, which `preparedRows` runs on postgres.js); transactions' statements are not:
+   * none is expected.
+   */
   function counting(database: Database): { database: Database; count: () => number } {
     let n = 0;
+    const session = new Proxy(database.db._.session, {
+      get(target, prop) {
+        if (prop === 'prepareQuery') n++;
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
     const db = new Proxy(database.db, {
       get(target, prop) {
+        if (prop === '_') return { ...target._, session };
         if (prop === 'execute')
           return (query: Parameters<Db['execute']>[0]) => {
             n++;
