@@ -107,21 +107,25 @@ describe.each(DRIVERS)('annotations and result pages on %s', (driver) => {
     expect(await runsOf(database(), batchId)).toHaveLength(0);
   });
 
-  it('makes two first changes of one result at once one after the other: neither loses the other, seq in commit order', async () => {
-    // Twenty pairs of first changes, each pair at once on its own connections: without the lock
-    // on the request's row, some pair's second upsert overwrote the first's field with null.
-    for (let round = 0; round < 20; round++) {
-      const batchId = await batchWithResults(database(), { handlers: { sync: {} } });
-      const [a, b] = await Promise.all([
-        annotate(database(), batchId, { gold: true }, { annotationHandlers: ['sync'] }),
-        annotate(database(), batchId, { rating: 4 }, { annotationHandlers: ['sync'] }),
-      ]);
-      if (!a.ok || !b.ok || !a.annotation || !b.annotation) throw new Error('expected both changes to be recorded');
-      const last = a.annotation.seq > b.annotation.seq ? a.annotation : b.annotation;
-      expect(last).toMatchObject({ gold: true, rating: 4 });
-      expect(await runsOf(database(), batchId)).toHaveLength(2);
-    }
-  });
+  // PGlite has one connection: its changes never overlap. Postgres's pool runs each pair at once.
+  it.skipIf(driver === 'pglite')(
+    'makes two first changes of one result at once one after the other: neither loses the other, seq in commit order',
+    async () => {
+      // Twenty pairs of first changes, each pair at once on its own connections: without the lock
+      // on the request's row, some pair's second upsert overwrote the first's field with null.
+      for (let round = 0; round < 20; round++) {
+        const batchId = await batchWithResults(database(), { handlers: { sync: {} } });
+        const [a, b] = await Promise.all([
+          annotate(database(), batchId, { gold: true }, { annotationHandlers: ['sync'] }),
+          annotate(database(), batchId, { rating: 4 }, { annotationHandlers: ['sync'] }),
+        ]);
+        if (!a.ok || !b.ok || !a.annotation || !b.annotation) throw new Error('expected both changes to be recorded');
+        const last = a.annotation.seq > b.annotation.seq ? a.annotation : b.annotation;
+        expect(last).toMatchObject({ gold: true, rating: 4 });
+        expect(await runsOf(database(), batchId)).toHaveLength(2);
+      }
+    },
+  );
 
   it('queues runs only for the annotation handlers the batch named, in increasing sequence', async () => {
     const batchId = await batchWithResults(database(), { handlers: { sync: {}, webhook: {} } });
