@@ -46,16 +46,6 @@ export function annotationHandlers(handlers: HandlerRegistry, batchHandlers?: Re
     .map((handler) => handler.name);
 }
 
-/** The batch's stored handler options, when some installed handler's events depend on them. */
-async function storedHandlers(deps: AnnotateDeps, batchId: string): Promise<Record<string, unknown> | undefined> {
-  if (!deps.handlers.handlers.some((h) => typeof h.definition.events === 'function')) return undefined;
-  const [batch] = await rows<{ handlers: Record<string, unknown> | null }>(
-    deps.database.db,
-    sql`select handlers from batches where id = ${batchId}`,
-  );
-  return batch?.handlers ?? {};
-}
-
 /**
  * Records one change of a result's annotation (validated first: a bad field throws a
  * BAD_REQUEST naming it), then wakes the handler runner when runs were queued and publishes
@@ -64,8 +54,10 @@ async function storedHandlers(deps: AnnotateDeps, batchId: string): Promise<Reco
  */
 export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInput): Promise<RecordAnnotationOutcome> {
   validateAnnotation(input);
-  const handlers = annotationHandlers(deps.handlers, await storedHandlers(deps, input.batchId));
-  const outcome = await recordAnnotation(deps.database.db, { ...input, annotationHandlers: handlers });
+  const outcome = await recordAnnotation(deps.database.db, {
+    ...input,
+    annotationHandlers: (stored) => annotationHandlers(deps.handlers, stored),
+  });
   if (!outcome.ok) return outcome;
   // The change is committed: failing to announce it must not read as "not recorded" (a retry
   // would change nothing and announce nothing). The runner polls as a backstop; subscribers
@@ -73,12 +65,10 @@ export async function annotateAndAnnounce(deps: AnnotateDeps, input: AnnotateInp
   const announce = async () => {
     if (outcome.runs > 0) await deps.database.notify(HANDLER_RUNS_CHANNEL, '');
     if (!outcome.changed || !outcome.annotation) return;
-    const owner = input.owner ?? (await batchOwner(deps.database, input.batchId));
-    if (owner === undefined) return;
     const event: ResultAnnotatedEvent = {
       type: 'result.annotated',
       batchId: input.batchId,
-      owner,
+      owner: outcome.owner,
       annotation: outcome.annotation,
       at: Date.now(),
     };
@@ -103,9 +93,7 @@ export async function annotationRefused(
     return new AppError(
       'NOT_FOUND',
       `batch ${input.batchId} has no request with custom_id "${input.customId}"; check the batch id and custom_id`,
-      {
-        param: 'customId',
-      },
+      { param: 'customId' },
     );
   }
   const [found] = await rows<{ line: number }>(
@@ -117,9 +105,4 @@ export async function annotationRefused(
     `line ${found?.line ?? '?'} (custom_id "${input.customId}") has no result yet; annotate it once it finished`,
     { param: 'customId', reason: 'no_result' },
   );
-}
-
-async function batchOwner(database: Database, batchId: string): Promise<string | undefined> {
-  const [found] = await rows<{ owner: string }>(database.db, sql`select owner from batches where id = ${batchId}`);
-  return found?.owner;
 }

@@ -39,10 +39,11 @@ export interface RecordAnnotationInput {
   annotator: string;
   source: AnnotationSource;
   /**
-   * The handlers of this deployment that run on `result.annotated`; of these, the ones the
-   * batch named in `handlers` at creation get a run for the change.
+   * The handlers of this deployment that run on `result.annotated` (or a function of the
+   * batch's stored handler options that says which, for handlers whose events depend on them);
+   * of these, the ones the batch named in `handlers` at creation get a run for the change.
    */
-  annotationHandlers: readonly string[];
+  annotationHandlers: readonly string[] | ((storedHandlers: Record<string, unknown>) => readonly string[]);
 }
 
 /** What {@link recordAnnotation} did. */
@@ -51,7 +52,7 @@ export type RecordAnnotationOutcome =
    * `changed` is false when the patch left every field as it was (no runs were created);
    * `annotation` is null when the result has none and the patch set nothing.
    */
-  | { ok: true; line: number; annotation: AnnotationRow | null; changed: boolean; runs: number }
+  | { ok: true; line: number; owner: string; annotation: AnnotationRow | null; changed: boolean; runs: number }
   | { ok: false; reason: 'not_found' | 'no_result' };
 
 const FIELDS = ['gold', 'rating', 'correction', 'labels', 'note'] as const;
@@ -72,9 +73,10 @@ const COLUMNS = sql`a.batch_id as "batchId", a.custom_id as "customId", a.line, 
  */
 export async function recordAnnotation(db: Executor, input: RecordAnnotationInput): Promise<RecordAnnotationOutcome> {
   return db.transaction(async (tx): Promise<RecordAnnotationOutcome> => {
-    const [target] = await rows<{ line: number; hasResult: boolean }>(
+    const [target] = await rows<{ line: number; hasResult: boolean; owner: string; handlers: Record<string, unknown> | null }>(
       tx,
-      sql`select r.line, exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line) as "hasResult"
+      sql`select r.line, exists (select 1 from results x where x.batch_id = r.batch_id and x.line = r.line) as "hasResult",
+                 b.owner, b.handlers
           from requests r join batches b on b.id = r.batch_id
           where r.batch_id = ${input.batchId} and r.custom_id = ${input.customId}
             ${input.owner === null ? sql`` : sql`and b.owner = ${input.owner}`}
@@ -83,23 +85,24 @@ export async function recordAnnotation(db: Executor, input: RecordAnnotationInpu
     );
     if (!target) return { ok: false, reason: 'not_found' } as const;
     if (!target.hasResult) return { ok: false, reason: 'no_result' } as const;
+    const { line, owner } = target;
 
     const [before] = await rows<AnnotationRow>(
       tx,
-      sql`select ${COLUMNS} from result_annotations a where a.batch_id = ${input.batchId} and a.line = ${target.line} for update`,
+      sql`select ${COLUMNS} from result_annotations a where a.batch_id = ${input.batchId} and a.line = ${line} for update`,
     );
     const next = Object.fromEntries(
       FIELDS.map((field) => [field, input.patch[field] === undefined ? (before?.[field] ?? null) : input.patch[field]]),
     ) as Required<AnnotationPatch>;
     const changed = FIELDS.some((field) => JSON.stringify(before?.[field] ?? null) !== JSON.stringify(next[field]));
-    if (before && !changed) return { ok: true, line: target.line, annotation: before, changed: false, runs: 0 };
+    if (before && !changed) return { ok: true, line, owner, annotation: before, changed: false, runs: 0 };
     // A first change that sets nothing leaves no row: there is no annotation to show or to run for.
-    if (!changed) return { ok: true, line: target.line, annotation: null, changed: false, runs: 0 };
+    if (!changed) return { ok: true, line, owner, annotation: null, changed: false, runs: 0 };
 
     const [annotation] = await rows<AnnotationRow>(
       tx,
       sql`insert into result_annotations as a (batch_id, line, custom_id, gold, rating, correction, labels, note, annotator, source, seq)
-          values (${input.batchId}, ${target.line}, ${input.customId}, ${next.gold}, ${next.rating}, ${next.correction},
+          values (${input.batchId}, ${line}, ${input.customId}, ${next.gold}, ${next.rating}, ${next.correction},
                   ${next.labels === null ? null : JSON.stringify(next.labels)}::jsonb, ${next.note}, ${input.annotator}, ${input.source},
                   nextval('result_annotation_seq'))
           on conflict (batch_id, line) do update set
@@ -108,23 +111,24 @@ export async function recordAnnotation(db: Executor, input: RecordAnnotationInpu
           returning ${COLUMNS}`,
     );
     if (!annotation) throw new Error('recordAnnotation: the upsert returned no row');
-    let runs = 0;
-    if (input.annotationHandlers.length) {
+    // The handlers that get a run: the batch named them at creation, and they run on annotations.
+    const stored = target.handlers ?? {};
+    const wanted = typeof input.annotationHandlers === 'function' ? input.annotationHandlers(stored) : input.annotationHandlers;
+    const named = wanted.filter((handler) => Object.hasOwn(stored, handler));
+    if (named.length) {
       const { seq: _seq, ...payload } = annotation;
-      const inserted = await rows<{ id: number }>(
-        tx,
+      const snapshot = JSON.stringify(payload);
+      await tx.execute(
         sql`insert into handler_runs (batch_id, handler, event, line, annotation_seq, annotation)
-            select b.id, k.handler, 'result.annotated', ${annotation.line}, ${annotation.seq}, ${JSON.stringify(payload)}::jsonb
-            from batches b, jsonb_object_keys(b.handlers) as k(handler)
-            where b.id = ${input.batchId}
-              and k.handler in (${sql.join(
-                input.annotationHandlers.map((h) => sql`${h}`),
-                sql`, `,
-              )})
-            returning id::float8 as id`,
+            values ${sql.join(
+              named.map(
+                (handler) => sql`(${input.batchId}, ${handler}, 'result.annotated', ${line}, ${annotation.seq}, ${snapshot}::jsonb)`,
+              ),
+              sql`, `,
+            )}`,
       );
-      runs = inserted.length;
     }
-    return { ok: true, line: target.line, annotation, changed: true, runs };
+    const runs = named.length;
+    return { ok: true, line, owner, annotation, changed: true, runs };
   });
 }
