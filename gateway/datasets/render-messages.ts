@@ -1,19 +1,10 @@
+import { contentText } from '../../handlers/sdk/index.ts';
+
 /** A chat message as a request gives it: only what a text rendering reads of it. */
 interface ChatMessage {
   role?: unknown;
   content?: unknown;
   tool_calls?: unknown;
-}
-
-/** A message's content as text: a string as it is, the text of a list of parts (other parts as `[type]`). */
-export function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (!Array.isArray(content)) return '';
-  return content
-    .map((part: { type?: unknown; text?: unknown }) =>
-      typeof part?.text === 'string' ? part.text : `[${typeof part?.type === 'string' ? part.type : 'part'}]`,
-    )
-    .join('\n');
 }
 
 function toolCallsText(calls: unknown): string[] {
@@ -34,7 +25,7 @@ function toolCallsText(calls: unknown): string[] {
 export function renderMessages(messages: readonly ChatMessage[]): string {
   const blocks = messages.map((message) => {
     const role = typeof message.role === 'string' ? message.role : 'user';
-    const text = [contentText(message.content), ...toolCallsText(message.tool_calls)].filter(Boolean).join('\n');
+    const text = [contentText(message.content) ?? '', ...toolCallsText(message.tool_calls)].filter(Boolean).join('\n');
     return `${role}: ${text}`;
   });
   return `${[...blocks, 'assistant: '].join('\n\n')}`;

@@ -1,4 +1,4 @@
-import { contentText } from './render-messages.ts';
+import { contentText } from '../../handlers/sdk/index.ts';
 
 type Json = Record<string, unknown>;
 
@@ -17,7 +17,7 @@ export function responsesMessages(body: Json): { role: string; content: string }
     const type = item?.type ?? 'message';
     if (type !== 'message' || typeof item.role !== 'string')
       return `body.input holds a ${String(type)} item, which no chat message can show`;
-    messages.push({ role: item.role, content: contentText(item.content) });
+    messages.push({ role: item.role, content: contentText(item.content) ?? '' });
   }
   return messages;
 }

@@ -1,23 +1,13 @@
+import { contentText } from '../sdk/index.ts';
+
 /** One turn of the prompt as the Paragraphs tag shows it (`nameKey="role" textKey="content"`). */
 export interface PromptTurn {
   role: string;
   content: string;
 }
 
-interface ContentPart {
-  type?: unknown;
-  text?: unknown;
-}
-
-/** A message's content as text: a string, or the text of its parts (an image or audio part as `[image_url]`). */
-function contentText(content: unknown): string {
-  if (typeof content === 'string') return content;
-  if (Array.isArray(content))
-    return content
-      .map((part: ContentPart) => (typeof part?.text === 'string' ? part.text : `[${typeof part?.type === 'string' ? part.type : 'part'}]`))
-      .join('\n');
-  return content == null ? '' : JSON.stringify(content);
-}
+/** A message's content as text (an image or audio part as `[image_url]`); other content as JSON. */
+const turnText = (content: unknown) => contentText(content) ?? (content == null ? '' : JSON.stringify(content));
 
 /**
  * The prompt of a request body as turns: a chat request's messages (tool calls as JSON),
@@ -30,10 +20,10 @@ export function promptTurns(request: unknown): PromptTurn[] {
   if (Array.isArray(messages))
     return messages.map((m: { role?: unknown; content?: unknown; tool_calls?: unknown }) => ({
       role: typeof m?.role === 'string' ? m.role : 'unknown',
-      content: [contentText(m?.content), m?.tool_calls ? JSON.stringify(m.tool_calls) : ''].filter(Boolean).join('\n'),
+      content: [turnText(m?.content), m?.tool_calls ? JSON.stringify(m.tool_calls) : ''].filter(Boolean).join('\n'),
     }));
   if (prompt !== undefined)
-    return [{ role: 'prompt', content: Array.isArray(prompt) ? prompt.map(contentText).join('\n') : contentText(prompt) }];
+    return [{ role: 'prompt', content: Array.isArray(prompt) ? prompt.map(turnText).join('\n') : turnText(prompt) }];
   return [{ role: 'request', content: JSON.stringify(request) }];
 }
 

@@ -22,6 +22,7 @@ export {
   type LookupAll,
 } from './destinations.ts';
 export { expandEnv } from './expand-env.ts';
+export { contentText } from './message-text.ts';
 export { toInputSpec, toJsonSchema, type InputFieldSpec, type InputObjectSpec, type InputTypeSpec } from './input-spec.ts';
 export { loadHandlerRegistry, manifestSchema, type LoadManifestsOptions } from './manifest.ts';
 export { dropNulls } from './options.ts';
