@@ -1,19 +1,11 @@
 import { sql } from 'drizzle-orm';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../core/logger.ts';
-import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
+import { describe, expect, it } from 'vitest';
 import { annotationHandlers } from '../../gateway/annotations/index.ts';
-import {
-  ANY_DESTINATION,
-  defineHandler,
-  z,
-  type HandlerAnnotation,
-  type HandlerContext,
-  type HandlerResult,
-} from '../../handlers/sdk/index.ts';
+import { defineHandler, z, type HandlerAnnotation, type HandlerContext, type HandlerResult } from '../../handlers/sdk/index.ts';
 import { handlerRunWaits, recordAnnotation, retryHandlerRun, rows, type AnnotationPatch } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
+import { useQuickRunner } from './support/quick-runner.ts';
 import { registryOf } from './support/registry.ts';
 
 /** What a handler saw in one run, in the order the runs started and ended. */
@@ -65,29 +57,12 @@ const bystander = defineHandler({
 });
 
 const registry = registryOf([curator], [bystander]);
-const logger = createLogger({ level: 'silent' });
-let runner: HandlerRunner | undefined;
-afterEach(async () => {
-  await runner?.stop();
-  runner = undefined;
-});
 
 describe('result.annotated handler runs', () => {
   const database = useTestDatabase();
   const db = () => database().database;
 
-  const start = () => {
-    runner = createHandlerRunner({
-      database: db(),
-      registry,
-      destinations: ANY_DESTINATION,
-      logger,
-      pollIntervalMs: 50,
-      backoff: { baseMs: 10, maxMs: 20 },
-      resultsPageSize: 100,
-    });
-    runner.start();
-  };
+  const { start, nudge } = useQuickRunner(registry, db, { resultsPageSize: 100 });
 
   /** Annotates a result the way the API does: the runs go to the handlers the batch named that take result.annotated. */
   const annotate = async (batchId: string, customId: string, patch: AnnotationPatch) => {
@@ -102,7 +77,7 @@ describe('result.annotated handler runs', () => {
     });
     if (!outcome.ok) throw new Error(`annotation refused: ${outcome.reason}`);
     if (!outcome.annotation) throw new Error('the change set nothing');
-    runner?.nudge();
+    nudge();
     return outcome.annotation;
   };
 
@@ -219,7 +194,7 @@ describe('result.annotated handler runs', () => {
       sql`select id::float8 as id from handler_runs where batch_id = ${batchId} and annotation_seq = ${first.seq}`,
     );
     expect((await retryHandlerRun(db().db, { id: dead!.id, owner: 'local' }))?.requeued).toBe(true);
-    runner?.nudge();
+    nudge();
     const runs = await ended(batchId, 3);
     const retried = runs.find((r) => r.id === dead!.id);
     expect(retried?.status).toBe('skipped');

@@ -1,16 +1,16 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../core/logger.ts';
 import { createApp } from '../../gateway/app.ts';
 import { loadGatewayConfig } from '../../gateway/config.ts';
-import { createHandlerRunner, type HandlerRunner } from '../../fleet/handler-runner/index.ts';
-import { ANY_DESTINATION, defineHandler, HandlerError, loadHandlerRegistry, ManifestError, z } from '../../handlers/sdk/index.ts';
+import { defineHandler, HandlerError, loadHandlerRegistry, ManifestError, z } from '../../handlers/sdk/index.ts';
 import { recordAnnotation, retryHandlerRun } from '../../schema/index.ts';
 import { useTestDatabase } from '../helpers/database.ts';
 import { ROOT } from '../helpers/processes.ts';
 import { finishedBatch, runsEnded, runsOf } from './support/batches.ts';
+import { useQuickRunner } from './support/quick-runner.ts';
 import { registryOf } from './support/registry.ts';
 
 const events: string[] = [];
@@ -63,11 +63,6 @@ const tagger = defineHandler({
 // The importer is installed first: the order comes from `after`, not from the registry.
 const registry = registryOf([importer], [extractor], [tagger]);
 const logger = createLogger({ level: 'silent' });
-let runner: HandlerRunner | undefined;
-afterEach(async () => {
-  await runner?.stop();
-  runner = undefined;
-});
 
 describe('handlers of one batch in the order of their after', () => {
   const database = useTestDatabase();
@@ -88,17 +83,7 @@ describe('handlers of one batch in the order of their after', () => {
       await app.close();
     }
   };
-  const start = () => {
-    runner = createHandlerRunner({
-      database: db(),
-      registry,
-      destinations: ANY_DESTINATION,
-      logger,
-      pollIntervalMs: 50,
-      backoff: { baseMs: 10, maxMs: 20 },
-    });
-    runner.start();
-  };
+  const { start, nudge } = useQuickRunner(registry, db);
   const index = (event: string) => events.indexOf(event);
 
   it("starts a handler once the one it runs after has ended, and shows it that handler's metadata", async () => {
@@ -123,7 +108,7 @@ describe('handlers of one batch in the order of their after', () => {
       annotationHandlers: ['importer', 'extractor'],
     });
     if (!outcome.ok) throw new Error(outcome.reason);
-    runner?.nudge();
+    nudge();
     let all = await runsEnded(db(), batchId);
     for (let i = 0; i < 200 && all.length < 4; i++) all = await runsEnded(db(), batchId);
     const seq = outcome.annotation?.seq;
@@ -191,7 +176,7 @@ describe('handlers of one batch in the order of their after', () => {
     const dead = held[0];
     if (!dead) throw new Error('no extractor run');
     expect((await retryHandlerRun(db().db, { id: dead.id, owner: 'local' }))?.requeued).toBe(true);
-    runner?.nudge();
+    nudge();
     const runs = await runsEnded(db(), batchId);
     expect(runs.map((r) => [r.handler, r.status])).toEqual([
       ['extractor', 'succeeded'],
