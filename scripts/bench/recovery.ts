@@ -43,9 +43,8 @@ async function startSim(): Promise<{ child: Child; url: string }> {
 
 const count = async (database: Database, query: ReturnType<typeof sql>) => (await rows<{ n: number }>(database.db, query))[0]?.n ?? 0;
 
-/** A running fleet of two workers, and the one to kill: its id (the lease owner) and its process id. */
+/** A running fleet of two workers. */
 interface Fleet {
-  victim: { id: string; pid: number };
   children: Child[];
   /** Throws when a process of the fleet has died unasked. */
   check(): void;
@@ -75,7 +74,6 @@ async function bareWorkers(url: string, sims: string[]): Promise<Fleet> {
   const children = [start('victim', 0), start('survivor', 1)];
   await readyOrStopped(children, () => Promise.all(children.map((c) => c.waitFor(/"msg":"worker ready"/))));
   return {
-    victim: { id: 'victim', pid: children[0]!.process.pid },
     children,
     check() {
       for (const c of children) if (c.process.exitCode !== null) throw new Error(`a worker exited early:\n${c.output().slice(-4000)}`);
@@ -90,20 +88,48 @@ async function supervised(url: string, sims: string[]): Promise<Fleet> {
     DATABASE_URL: url,
     LOG_LEVEL: 'info',
   });
-  const [, pid, id] = await readyOrStopped([supervisor], async () => {
-    const started = (await supervisor.waitFor(
-      /"msg":"worker started"[^\n]*"gpu":"0","pid":(\d+)[^\n]*"worker_id":"([^"]+)"/,
-    )) as unknown as [string, string, string];
-    await supervisor.waitFor(/"msg":"worker ready"[\s\S]*"msg":"worker ready"/);
-    return started;
-  });
+  await readyOrStopped([supervisor], () => supervisor.waitFor(/"msg":"worker ready"[\s\S]*"msg":"worker ready"/));
   return {
-    victim: { id, pid: Number(pid) },
     children: [supervisor],
     check() {
       if (supervisor.process.exitCode !== null) throw new Error(`the supervisor exited:\n${supervisor.output().slice(-4000)}`);
     },
   };
+}
+
+/** A worker to kill and the lines it holds leased. */
+interface Victim {
+  id: string;
+  pid: number;
+  held: { line: number }[];
+}
+
+/**
+ * Freezes (SIGSTOP) the worker of GPU 0 at a moment it holds leases and reads the lines it
+ * holds. The worker is looked up in the workers table when it is frozen, so a worker its
+ * supervisor restarted meanwhile is the one killed; one caught between its last result and its
+ * next lease, holding nothing, runs on and is frozen again.
+ */
+async function frozenWithLeases(database: Database, fleet: Fleet): Promise<Victim> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    fleet.check();
+    const [worker] = await rows<{ id: string; pid: number }>(
+      database.db,
+      sql`select id, pid from workers where gpu = '0' and status = 'ready' order by started_at desc limit 1`,
+    );
+    if (worker) {
+      process.kill(worker.pid, 'SIGSTOP');
+      await Bun.sleep(200);
+      const held = await rows<{ line: number }>(
+        database.db,
+        sql`select line from request_states where lease_owner = ${worker.id} and status = 'leased'`,
+      );
+      if (held.length > 0) return { ...worker, held };
+      process.kill(worker.pid, 'SIGCONT');
+    }
+    await Bun.sleep(20);
+  }
+  throw new Error("GPU 0's worker held no leases in 50 tries (has the batch run out of queued lines?)");
 }
 
 /** Kills the victim in its steady state; seconds until another worker has processed every request it held. */
@@ -114,7 +140,6 @@ async function recover(sims: string[], how: (url: string, sims: string[]) => Pro
     const { database, url } = scratch;
     await queueChatBatch(database, SIZES.requests);
     fleet = await how(url, sims);
-    const { victim } = fleet;
     // Both GPUs run alike, so the victim has written about half of the results when they reach twice its share.
     while ((await count(database, sql`select count(*)::int as n from results`)) < 2 * SIZES.killAfter) {
       fleet.check();
@@ -122,15 +147,9 @@ async function recover(sims: string[], how: (url: string, sims: string[]) => Pro
     }
     // Frozen first, so that the leases it holds can be read before anyone returns them; the
     // pause lets a result write it had already sent commit. The clock starts at the kill.
-    process.kill(victim.pid, 'SIGSTOP');
-    await Bun.sleep(200);
-    const held = await rows<{ line: number }>(
-      database.db,
-      sql`select line from request_states where lease_owner = ${victim.id} and status = 'leased'`,
-    );
-    process.kill(victim.pid, 'SIGKILL');
+    const { pid, held } = await frozenWithLeases(database, fleet);
+    process.kill(pid, 'SIGKILL');
     const killedAt = Date.now() / 1000;
-    if (held.length === 0) throw new Error('the victim held no leases when it was killed');
     const lines = `{${held.map((r) => r.line).join(',')}}`;
     const deadline = Date.now() + 120_000;
     while ((await count(database, sql`select count(*)::int as n from results where line = any(${lines}::int[])`)) < held.length) {
