@@ -17,8 +17,11 @@ export type Executor = Pick<Db, 'execute' | 'select' | 'insert' | 'update' | 'de
 
 /** A Postgres transaction that can also stream rows in with `COPY ... FROM STDIN` (see {@link Database.copyTransaction}). */
 export interface CopyTransaction {
-  /** Runs a statement in the transaction and returns its rows. */
-  query<T>(query: SQL): Promise<T[]>;
+  /**
+   * Runs a statement in the transaction and returns its rows; with `prepare`, as a named
+   * prepared statement of the connection (for one run many times a second, see {@link preparedRows}).
+   */
+  query<T>(query: SQL, options?: { prepare?: boolean }): Promise<T[]>;
   /**
    * Starts `COPY table (columns) FROM STDIN` (text format) in the transaction. Write the rows'
    * text to the stream and end it: it finishes once Postgres has stored every row; destroying
@@ -97,9 +100,11 @@ function openPostgres(url: string, max: number, applicationName: string): Databa
     async copyTransaction<T>(work: (tx: CopyTransaction) => Promise<T>): Promise<T> {
       const result = await client.begin((tx) =>
         work({
-          async query<R>(query: SQL) {
+          async query<R>(query: SQL, options?: { prepare?: boolean }) {
             const { sql: text, params } = dialect.sqlToQuery(query);
-            return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[])) as unknown as R[];
+            return (await tx.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+              prepare: options?.prepare ?? false,
+            })) as unknown as R[];
           },
           async copyFrom(table, columns) {
             const stream = await tx

@@ -17,6 +17,7 @@ export * from './sql/lease-requests.ts';
 export * from './sql/unsettled-batches.ts';
 export * from './sql/set-worker-status.ts';
 export * from './sql/complete-requests.ts';
+export * from './sql/copy-results.ts';
 export * from './sql/heartbeat-leases.ts';
 export * from './sql/stop-requests.ts';
 export * from './sql/returned-leases.ts';

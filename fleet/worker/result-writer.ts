@@ -62,7 +62,8 @@ export function createResultWriter({
     writing = take;
     try {
       const started = performance.now();
-      const counters = await completeRequests(database.db, owner, take);
+      // By COPY on Postgres (completeRequests falls back to parameters for a page COPY refuses).
+      const counters = await completeRequests(database.db, owner, take, database.copyTransaction);
       const ms = performance.now() - started;
       onWriteSeconds?.(ms / 1000);
       logger.debug('results written', { results: take.length, ms: Math.round(ms) });

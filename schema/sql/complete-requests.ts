@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
-import { preparedRows, type Executor } from '../db.ts';
+import { preparedRows, type Database, type Executor } from '../db.ts';
+import { BUMPED_RANGES, copyResults, type WrittenCounts } from './copy-results.ts';
 import { idArray, mineLockedInIdOrder } from './own-leases.ts';
 import type { FinishedRequestState } from '../states/request-state.ts';
 import type { RequestError } from '../tables/requests.ts';
@@ -51,10 +52,23 @@ export interface WrittenBatchCounters extends Omit<BatchCountersWithBudget, 'id'
  * the write committed, so of two writers finishing a batch at once the later one sees it done
  * (and of two writers going over a batch's error budget together, the later one sees it over).
  * Results whose lease was lost are simply not counted.
+ *
+ * With `copy` (a Postgres database's {@link Database.copyTransaction}), the rows travel by
+ * `COPY` ({@link copyResults}): parameters cost about twice as much per result (each response
+ * escaped into an array literal and parsed back; docs/performance.md, "Lease path").
  */
-export async function completeRequests(db: Executor, owner: string, results: readonly RequestResult[]): Promise<WrittenBatchCounters[]> {
+export async function completeRequests(
+  db: Executor,
+  owner: string,
+  results: readonly RequestResult[],
+  copy?: Database['copyTransaction'],
+): Promise<WrittenBatchCounters[]> {
   if (results.length === 0) return [];
-  const written = await writeResults(db, owner, results);
+  const written = copy
+    ? // Anything COPY refuses (the driver loses its error) goes again as parameters, where the
+      // guard's ON CONFLICT passes a line that has a result and a refused value's error names it.
+      await copy((tx) => copyResults(tx, owner, results)).catch(() => writeResults(db, owner, results))
+    : await writeResults(db, owner, results);
   if (written.length === 0) return [];
   const counts = new Map(written.map((w) => [w.batchId, w]));
   const counters = await readBatchCounters(db, [...counts.keys()], { budget: true });
@@ -73,7 +87,7 @@ export async function completeRequests(db: Executor, owner: string, results: rea
  */
 function writeResults(db: Executor, owner: string, results: readonly RequestResult[]) {
   const column = <T>(pick: (r: RequestResult) => T) => results.map(pick);
-  return preparedRows<{ batchId: string; written: number; writtenFailed: number }>(
+  return preparedRows<WrittenCounts>(
     db,
     sql`
       with input as (
@@ -104,17 +118,7 @@ function writeResults(db: Executor, owner: string, results: readonly RequestResu
                coalesce(sum(x.completion_tokens), 0)::bigint as ct
         from inserted x join input i on i.batch_id = x.batch_id and i.line = x.line
         group by i.range_id
-      ), bumped as (
-        update request_ranges g
-        set succeeded = g.succeeded + s.ok, failed = g.failed + s.bad,
-            prompt_tokens = g.prompt_tokens + s.pt, completion_tokens = g.completion_tokens + s.ct,
-            finished_at = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then now() end,
-            lease_owner = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then null else g.lease_owner end,
-            lease_expires_at = case when g.succeeded + g.failed + s.ok + s.bad >= g.size then null else g.lease_expires_at end
-        from sums s
-        where g.id = s.range_id
-        returning g.batch_id, s.ok, s.bad
-      )
+      ), ${BUMPED_RANGES}
       select batch_id as "batchId", sum(ok + bad)::int as "written", sum(bad)::int as "writtenFailed" from bumped group by batch_id`,
   );
 }

@@ -10,11 +10,19 @@
 // Usage: bun scripts/bench/lease-costs.ts [--jobs 30000] [--repeat 3]
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import type { SQL } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { PgDialect } from 'drizzle-orm/pg-core';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { completeRequests, leaseRequests, leaseRequestsSql, type Executor, type LeasedRequest } from '../../schema/index.ts';
+import {
+  completeRequests,
+  createDatabase,
+  leaseRequests,
+  leaseRequestsSql,
+  rows,
+  type Executor,
+  type LeasedRequest,
+} from '../../schema/index.ts';
 import { cpuSeconds } from './postgres-cpu.ts';
 import { ENGINE_REQUEST_ID, RESPONSE, resultsOf } from './queue-loop.ts';
 import { createScratchDatabase, queueBatch, round, sizesFor } from './support.ts';
@@ -39,7 +47,7 @@ async function connect(url: string, prepare: boolean) {
       return client.unsafe(text, params as never[], { prepare: false });
     },
   } as unknown as Executor;
-  return { client, executor: prepare ? db : unnamed, pid: row!.pid };
+  return { client, executor: prepare ? db : unnamed, pid: row!.pid, url };
 }
 
 type Connection = Awaited<ReturnType<typeof connect>>;
@@ -107,6 +115,22 @@ const write = (page: number, prepare: boolean) => () =>
       return leased.length;
     });
   });
+/** As the worker writes on Postgres: the rows by COPY into a temporary table, the guarded insert from it. */
+const writeByCopy = (page: number) => () =>
+  onFreshQueue(true, async (c, leaseAll) => {
+    const leased = await leaseAll(100_000);
+    const database = await createDatabase({ url: c.url, maxConnections: 1 });
+    try {
+      const [row] = await rows<{ pid: number }>(database.db, sql`select pg_backend_pid() as pid`);
+      return await cpuOf({ ...c, pid: row!.pid }, async () => {
+        for (let k = 0; k < leased.length; k += page)
+          await completeRequests(database.db, 'o', resultsOf(leased.slice(k, k + page), Date.now()), database.copyTransaction);
+        return leased.length;
+      });
+    } finally {
+      await database.close();
+    }
+  });
 const bareInsert = () =>
   onFreshQueue(false, (c) =>
     cpuOf(c, async () => {
@@ -149,5 +173,7 @@ await repeated('completeRequests, 256 a write, unnamed', write(256, false));
 await repeated('completeRequests, 1024 a write, unnamed', write(1024, false));
 await repeated('completeRequests, 256 a write, prepared (as the worker)', write(256, true));
 await repeated('completeRequests, 1024 a write, prepared (as the worker)', write(1024, true));
+await repeated('completeRequests, 1024 a write, by COPY (as the worker on Postgres)', writeByCopy(1024));
+await repeated('completeRequests, 256 a write, by COPY', writeByCopy(256));
 await repeated('bare INSERT from unnest arrays, 256 a statement (no ranges)', bareInsert);
 await repeated('COPY of the same rows, one stream', copy);

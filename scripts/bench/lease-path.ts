@@ -3,6 +3,7 @@
 // references on the same Postgres in the same run: graphile-worker's jobs per second with its
 // batched settings, and a plain COPY of the same result rows into a table with only a primary key.
 // Usage: bun scripts/bench/lease-path.ts [--quick] [--jobs 100000] [--workers 4] [--batch 500] [--page 1024] [--copy-streams 4]
+// (LEASE_PATH_WRITE=parameters writes the results as array parameters instead of by COPY, as before 2026-12-04.)
 //   [--range-lines N] (a diagnostic: ranges of N lines instead of ingest's cut)
 import { sql } from 'drizzle-orm';
 import { graphileWorker } from './graphile-reference.ts';

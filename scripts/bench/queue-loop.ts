@@ -89,6 +89,8 @@ export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: A
     maxConnections: sizes.workers * sizes.connectionsPerWorker,
     applicationName: 'vbs-bench-lease',
   });
+  // As the worker writes on Postgres, by COPY; LEASE_PATH_WRITE=parameters, a diagnostic, as array parameters.
+  const copy = process.env.LEASE_PATH_WRITE === 'parameters' ? undefined : database.copyTransaction;
   try {
     await queueBatch(database, {
       lines: sizes.jobs,
@@ -165,7 +167,7 @@ export async function runQueueLoop(url: string, sizes: LeasePathSizes, around: A
                 beatAt = performance.now();
               }
               const counters = await timed(
-                () => completeRequests(database.db, owner, resultsOf(leased.slice(k, k + sizes.page), leasedAt)),
+                () => completeRequests(database.db, owner, resultsOf(leased.slice(k, k + sizes.page), leasedAt), copy),
                 (s) => (run.writeSeconds += s),
               );
               run.writes++;
