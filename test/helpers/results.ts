@@ -1,5 +1,5 @@
 import { sql, type SQL } from 'drizzle-orm';
-import type { Executor } from '../../schema/index.ts';
+import { BUMPED_RANGES, type Executor } from '../../schema/index.ts';
 
 /** What {@link answerLines} writes for each line; SQL values may use the line's request `r`. */
 export interface AnswerOptions {
@@ -30,20 +30,13 @@ export async function answerLines(db: Executor, batchId: string, o: AnswerOption
       where r.batch_id = ${batchId} and ${o.where ?? sql`true`}
       on conflict do nothing
       returning line, status, prompt_tokens, completion_tokens
-    ), counted as (
-      select g.id, count(*) filter (where w.status = 'succeeded')::int as ok, count(*) filter (where w.status = 'failed')::int as bad,
+    ), sums as (
+      select g.id as range_id, count(*) filter (where w.status = 'succeeded')::int as ok, count(*) filter (where w.status = 'failed')::int as bad,
              coalesce(sum(w.prompt_tokens), 0)::bigint as pt, coalesce(sum(w.completion_tokens), 0)::bigint as ct
       from written w
       join requests r on r.batch_id = ${batchId} and r.line = w.line
       join request_ranges g on g.batch_id = r.batch_id and g.model = r.model and g.finished_at is null and r.line between g.first_line and g.last_line
       group by g.id
-    )
-    update request_ranges g
-    set succeeded = g.succeeded + c.ok, failed = g.failed + c.bad,
-        prompt_tokens = g.prompt_tokens + c.pt, completion_tokens = g.completion_tokens + c.ct,
-        finished_at = case when g.succeeded + g.failed + c.ok + c.bad >= g.size then now() end,
-        lease_owner = case when g.succeeded + g.failed + c.ok + c.bad >= g.size then null else g.lease_owner end,
-        lease_expires_at = case when g.succeeded + g.failed + c.ok + c.bad >= g.size then null else g.lease_expires_at end
-    from counted c
-    where g.id = c.id`);
+    ), ${BUMPED_RANGES}
+    select count(*) from bumped`);
 }

@@ -112,23 +112,13 @@ describe.each(WAYS)('writing results on %s, rows as %s', (driver, way) => {
   it('stores each of several writes in a row once, and a write after a refused one', async () => {
     const batchId = await insertBatch(database(), { count: 6, model: 'm-rows' });
     const leased = await leaseRequests(database().db, { owner: 'w', model: 'm-rows', limit: 100, leaseMs: 60_000 });
-    expect(
-      (
-        await write(
-          'w',
-          leased.slice(0, 2).map((r) => result(r, `first ${r.line}`)),
-        )
-      )[0],
-    ).toMatchObject({ written: 2, completed: 2 });
+    const firstPage = leased.slice(0, 2).map((r) => result(r, `first ${r.line}`));
+    const [first] = await write('w', firstPage);
+    expect(first).toMatchObject({ written: 2, completed: 2 });
     await expect(write('w', [result(leased[2]!, 'refused \u0000')])).rejects.toThrow();
-    expect(
-      (
-        await write(
-          'w',
-          leased.slice(2, 4).map((r) => result(r, `second ${r.line}`)),
-        )
-      )[0],
-    ).toMatchObject({ written: 2, completed: 4 });
+    const secondPage = leased.slice(2, 4).map((r) => result(r, `second ${r.line}`));
+    const [second] = await write('w', secondPage);
+    expect(second).toMatchObject({ written: 2, completed: 4 });
     // Written again: a line keeps its first result, and the repeat counts nothing.
     expect(
       await write(
