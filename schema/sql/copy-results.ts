@@ -48,6 +48,9 @@ const COLUMNS = [
 const field = (value: string | number | null) =>
   value === null || (typeof value === 'number' && !Number.isFinite(value)) ? '\\N' : copyText(String(value));
 
+/** The number, or null for null and anything not finite (stored as NULL, counted as nothing, as the parameter statement does). */
+const finite = (value: number | null) => (value !== null && Number.isFinite(value) ? value : null);
+
 /** A range `owner` holds, locked for the write. */
 interface HeldRange {
   id: number;
@@ -104,10 +107,11 @@ export async function copyResults(tx: CopyTransaction, owner: string, results: r
     const s = sums.get(range.id) ?? { ok: 0, bad: 0, promptTokens: 0, completionTokens: 0 };
     if (r.status === 'succeeded') s.ok++;
     else s.bad++;
-    s.promptTokens += r.promptTokens ?? 0;
-    s.completionTokens += r.completionTokens ?? 0;
+    s.promptTokens += finite(r.promptTokens) ?? 0;
+    s.completionTokens += finite(r.completionTokens) ?? 0;
     sums.set(range.id, s);
-    const startedAt = r.startedAtMs === null ? null : new Date(r.startedAtMs).toISOString();
+    const startedMs = finite(r.startedAtMs);
+    const startedAt = startedMs === null ? null : new Date(startedMs).toISOString();
     text += `${field(r.batchId)}\t${r.line}\t${r.status}\t${field(r.statusCode)}\t${field(r.response)}\t${field(r.engineRequestId)}\t${field(
       r.error ? JSON.stringify(r.error) : null,
     )}\t${field(r.promptTokens)}\t${field(r.completionTokens)}\t${range.attempts}\t${field(startedAt)}\n`;
