@@ -6,7 +6,8 @@
 // in production. The statements run as the worker runs them (`leaseRequests` and `completeRequests`
 // on a drizzle database: named prepared statements on postgres.js) and, for comparison, unnamed as
 // drizzle's `execute` sends them (parsed and planned on every call); also measured, a bare INSERT of
-// the same rows from unnest arrays (no ranges) and COPY of the same rows.
+// the same rows from unnest arrays (no ranges) and COPY of the same rows; and the write as the worker
+// sends it on Postgres since 2026-12-04, its rows by COPY (`copyResults`), on a connection of its own.
 // Usage: bun scripts/bench/lease-costs.ts [--jobs 30000] [--repeat 3]
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -115,7 +116,7 @@ const write = (page: number, prepare: boolean) => () =>
       return leased.length;
     });
   });
-/** As the worker writes on Postgres: the rows by COPY into a temporary table, the guarded insert from it. */
+/** As the worker writes on Postgres: the held ranges locked, the rows by COPY straight into results, the ranges bumped (`copyResults`). */
 const writeByCopy = (page: number) => () =>
   onFreshQueue(true, async (c, leaseAll) => {
     const leased = await leaseAll(100_000);
