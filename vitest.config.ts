@@ -16,6 +16,7 @@ export default defineConfig({
       'handlers/**/*.test.ts',
     ],
     globalSetup: ['test/setup/global-setup.ts'],
+    setupFiles: ['test/setup/leftover-processes.ts'],
     // A gateway with API keys does not start without SECRETS_KEY: every process the tests start
     // inherits this one, as a deployment's gateways and fleet share theirs. A test of keyless mode blanks it.
     env: { SECRETS_KEY: 'yf9yxNTzLgha0b68Cssjne8I++6Cp9kI9Xj9sB1Rkmw=' },

@@ -52,6 +52,21 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** The processes {@link start} started that are still running. */
+const running = new Set<ChildProcess>();
+
+/**
+ * Kills what {@link start} started and nobody stopped, and says how many: a test that timed out
+ * never reached its own stop. Run after each test file (test/setup/leftover-processes.ts), so that
+ * such a process does not run on, loading the machine, through the rest of the suite and after it.
+ */
+export function killLeftoverProcesses(): number {
+  const left = [...running];
+  for (const child of left) child.kill('SIGKILL');
+  running.clear();
+  return left.length;
+}
+
 /** Starts a long-running process (a gateway, a worker, a simulator). */
 export function start(command: string, args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): Running {
   const child = spawn(command, args, {
@@ -67,7 +82,13 @@ export function start(command: string, args: string[], options: { env?: Record<s
   };
   child.stdout?.on('data', append);
   child.stderr?.on('data', append);
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  running.add(child);
+  const exited = new Promise<number | null>((resolve) =>
+    child.on('exit', (code) => {
+      running.delete(child);
+      resolve(code);
+    }),
+  );
   return {
     child,
     output: () => output,
