@@ -74,6 +74,12 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     return row.status;
   };
 
+  const skip = async (reason: string) => {
+    await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
+    logger.info('handler run skipped', { reason });
+    return 'skipped' as const;
+  };
+
   try {
     const installed = registry.get(run.handler);
     const batch = await getHandlerRunBatch(db, run.batchId);
@@ -90,18 +96,12 @@ export async function executeRun(run: LeasedHandlerRun, opts: ExecuteRunOptions)
     const event = run.event as HandlerEvent;
     if (!wanted.includes(event)) {
       const what = event === 'result.annotated' ? 'annotation changes (result.annotated)' : `${event} batches`;
-      const reason = `${run.handler} does not run for ${what} (it runs for: ${wanted.join(', ')})`;
-      await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
-      logger.info('handler run skipped', { reason });
-      return 'skipped';
+      return await skip(`${run.handler} does not run for ${what} (it runs for: ${wanted.join(', ')})`);
     }
 
     const later = await supersedingChange(db, run);
     if (later !== undefined) {
-      const reason = `a later change of this result (annotation ${later}) has already been handled by ${run.handler}`;
-      await finishHandlerRun(db, { id: run.id, owner, status: 'skipped', result: { reason } });
-      logger.info('handler run skipped', { reason });
-      return 'skipped';
+      return await skip(`a later change of this result (annotation ${later}) has already been handled by ${run.handler}`);
     }
 
     const annotated = await annotatedResult(db, run);
