@@ -95,9 +95,8 @@ export async function recordAnnotation(db: Executor, input: RecordAnnotationInpu
       FIELDS.map((field) => [field, input.patch[field] === undefined ? (before?.[field] ?? null) : input.patch[field]]),
     ) as Required<AnnotationPatch>;
     const changed = FIELDS.some((field) => JSON.stringify(before?.[field] ?? null) !== JSON.stringify(next[field]));
-    if (before && !changed) return { ok: true, line, owner, annotation: before, changed: false, runs: 0 };
     // A first change that sets nothing leaves no row: there is no annotation to show or to run for.
-    if (!changed) return { ok: true, line, owner, annotation: null, changed: false, runs: 0 };
+    if (!changed) return { ok: true, line, owner, annotation: before ?? null, changed: false, runs: 0 };
 
     const [annotation] = await rows<AnnotationRow>(
       tx,
